@@ -1,0 +1,934 @@
+/* wsserversrc: the server end of a WebSocket, as a live byte-stream source.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/**
+ * SECTION:element-wsserversrc
+ * @title: wsserversrc
+ *
+ * Receives the binary messages a WebSocket client sends (typically the
+ * MediaRecorder chunks of a browser) and pushes them downstream as one byte
+ * stream: each message becomes one buffer, in order, nothing dropped.
+ * Messages are not aligned to container elements, so put a parser or demuxer
+ * (matroskademux, qtdemux, parsebin, decodebin) after it.
+ *
+ * The element either listens itself (own #SoupServer on its own thread and
+ * #GMainContext; one client at a time) or adopts a #SoupWebsocketConnection
+ * accepted by the application (#GstWsServerSrc:connection).
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 -e wsserversrc port=8080 path=/ingest ! filesink location=browser.webm
+ * gst-launch-1.0 wsserversrc port=8080 ! matroskademux name=d d.video_0 ! queue ! vp8dec ! autovideosink
+ * ]|
+ *
+ * Close codes the element sends: 1009 (message larger than
+ * #GstWsServerSrc:max-message-size), 1011 (downstream too slow:
+ * #GstWsServerSrc:max-queued-bytes exceeded), 1013 (another client is already
+ * streaming), 1008 (origin not allowed), 1001 (element shutting down).
+ * Element errors carry a `close-code` field in their details structure.
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstwsserversrc.h"
+
+#include <libsoup/soup.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+GST_DEBUG_CATEGORY_STATIC (gst_ws_server_src_debug);
+#define GST_CAT_DEFAULT gst_ws_server_src_debug
+
+namespace {
+
+constexpr const char *DEFAULT_HOST = "localhost";
+constexpr guint DEFAULT_PORT = 8080;
+constexpr const char *DEFAULT_PATH = "/";
+/* A real 720p camera at 4.5 Mbps with a 1 s timeslice sends ~0.6 MB
+ * messages; leave room for long timeslices and high bitrates. */
+constexpr guint64 DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+constexpr guint64 DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+/* RFC 6455 registry code libsoup has no name for. */
+constexpr gushort WS_CLOSE_TRY_AGAIN_LATER = 1013;
+
+enum {
+  PROP_0,
+  PROP_HOST,
+  PROP_PORT,
+  PROP_CURRENT_PORT,
+  PROP_PATH,
+  PROP_TLS_CERTIFICATE,
+  PROP_ALLOWED_ORIGINS,
+  PROP_CONNECTION,
+  PROP_MAX_MESSAGE_SIZE,
+  PROP_MAX_QUEUED_BYTES,
+  PROP_BYTES_RECEIVED,
+  PROP_MESSAGES_RECEIVED,
+  PROP_CLIENT_CLOSE_CODE,
+};
+
+struct BufferUnref {
+  void operator() (GstBuffer *buffer) const { gst_buffer_unref (buffer); }
+};
+using BufferPtr = std::unique_ptr<GstBuffer, BufferUnref>;
+
+/* Why the stream stopped, when it did not stop by a clean client close. */
+enum class Failure {
+  None,
+  MessageTooBig,    /* libsoup closed with 1009 */
+  DownstreamTooSlow /* we closed with 1011 */
+};
+
+std::vector<std::string>
+split_origins (const char *list)
+{
+  std::vector<std::string> origins;
+  if (!list)
+    return origins;
+  g_auto (GStrv) parts = g_strsplit_set (list, ", ", -1);
+  for (char **part = parts; *part; part++) {
+    if (**part)
+      origins.emplace_back (*part);
+  }
+  return origins;
+}
+
+std::string
+join_origins (const std::vector<std::string> &origins)
+{
+  std::string joined;
+  for (const auto &origin : origins) {
+    if (!joined.empty ())
+      joined += ",";
+    joined += origin;
+  }
+  return joined;
+}
+
+/* Closes a connection we refuse. The connection must stay alive until the
+ * close handshake completes, so it keeps a reference to itself until then. */
+void
+reject_connection (SoupWebsocketConnection *conn, gushort code,
+    const char *reason)
+{
+  g_object_ref (conn);
+  g_signal_connect (conn, "closed", G_CALLBACK (g_object_unref), nullptr);
+  soup_websocket_connection_close (conn, code, reason);
+}
+
+}  // namespace
+
+/* Lock order: settings_lock, then state_lock. Never call into libsoup with
+ * state_lock held. */
+struct GstWsServerSrcPrivate {
+  /* Settings, guarded by settings_lock. */
+  std::mutex settings_lock;
+  std::string host = DEFAULT_HOST;
+  guint port = DEFAULT_PORT;
+  std::string path = DEFAULT_PATH;
+  GTlsCertificate *tls_certificate = nullptr;
+  std::vector<std::string> allowed_origins;
+  guint64 max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
+  std::atomic<guint64> max_queued_bytes { DEFAULT_MAX_QUEUED_BYTES };
+
+  /* The client feeding us. Touched only from the thread that dispatches its
+   * signals (the listener thread, or the application's thread in adopt mode),
+   * and from start/stop once that thread is gone. */
+  SoupWebsocketConnection *connection = nullptr;
+  bool adopted = false;
+  gulong message_handler = 0, closed_handler = 0, error_handler = 0;
+
+  /* Stream state, guarded by state_lock, signalled through state_cond. */
+  std::mutex state_lock;
+  std::condition_variable state_cond;
+  std::deque<BufferPtr> queue;
+  guint64 queued_bytes = 0;
+  guint64 next_offset = 0;
+  bool flushing = false;
+  bool client_gone = false;
+  bool client_served = false;
+  Failure failure = Failure::None;
+  std::string disconnect_error;
+
+  std::atomic<guint64> bytes_received { 0 };
+  std::atomic<guint64> messages_received { 0 };
+  std::atomic<int> client_close_code { 0 };
+  std::atomic<int> current_port { 0 };
+
+  /* Listener (listening mode only), owned by start/stop and the listener
+   * thread. */
+  GMainContext *context = nullptr;
+  GMainLoop *loop = nullptr;
+  GThread *thread = nullptr;
+  SoupServer *server = nullptr;
+  std::mutex listen_lock;
+  std::condition_variable listen_cond;
+  bool listen_done = false;
+  GError *listen_error = nullptr;
+};
+
+struct _GstWsServerSrc {
+  GstPushSrc parent;
+  GstWsServerSrcPrivate *priv;
+};
+
+#define gst_ws_server_src_parent_class parent_class
+G_DEFINE_TYPE (GstWsServerSrc, gst_ws_server_src, GST_TYPE_PUSH_SRC);
+GST_ELEMENT_REGISTER_DEFINE (wsserversrc, "wsserversrc", GST_RANK_NONE,
+    GST_TYPE_WS_SERVER_SRC);
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+
+static void gst_ws_server_src_set_property (GObject *object, guint prop_id,
+    const GValue *value, GParamSpec *pspec);
+static void gst_ws_server_src_get_property (GObject *object, guint prop_id,
+    GValue *value, GParamSpec *pspec);
+static void gst_ws_server_src_finalize (GObject *object);
+static gboolean gst_ws_server_src_start (GstBaseSrc *basesrc);
+static gboolean gst_ws_server_src_stop (GstBaseSrc *basesrc);
+static gboolean gst_ws_server_src_unlock (GstBaseSrc *basesrc);
+static gboolean gst_ws_server_src_unlock_stop (GstBaseSrc *basesrc);
+static gboolean gst_ws_server_src_is_seekable (GstBaseSrc *basesrc);
+static GstFlowReturn gst_ws_server_src_create (GstPushSrc *pushsrc,
+    GstBuffer **buffer);
+
+static void
+gst_ws_server_src_class_init (GstWsServerSrcClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSrcClass *basesrc_class = GST_BASE_SRC_CLASS (klass);
+  GstPushSrcClass *pushsrc_class = GST_PUSH_SRC_CLASS (klass);
+  const auto flags = static_cast<GParamFlags> (G_PARAM_READWRITE |
+      G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  const auto read_only = static_cast<GParamFlags> (G_PARAM_READABLE |
+      G_PARAM_STATIC_STRINGS);
+
+  gobject_class->set_property = gst_ws_server_src_set_property;
+  gobject_class->get_property = gst_ws_server_src_get_property;
+  gobject_class->finalize = gst_ws_server_src_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_HOST,
+      g_param_spec_string ("host", "Host",
+          "Address or host name to listen on when no connection is adopted "
+          "(\"localhost\" listens on 127.0.0.1 and ::1, \"0.0.0.0\" on every "
+          "IPv4 interface)", DEFAULT_HOST, flags));
+  g_object_class_install_property (gobject_class, PROP_PORT,
+      g_param_spec_int ("port", "Port",
+          "TCP port to listen on (0 = pick a free port, see current-port)",
+          0, G_MAXUINT16, DEFAULT_PORT, flags));
+  g_object_class_install_property (gobject_class, PROP_CURRENT_PORT,
+      g_param_spec_int ("current-port", "Current port",
+          "The port actually listened on once started (0 when not listening)",
+          0, G_MAXUINT16, 0, read_only));
+  g_object_class_install_property (gobject_class, PROP_PATH,
+      g_param_spec_string ("path", "Path",
+          "URL path that accepts the WebSocket (other paths get HTTP 404)",
+          DEFAULT_PATH, flags));
+  g_object_class_install_property (gobject_class, PROP_TLS_CERTIFICATE,
+      g_param_spec_object ("tls-certificate", "TLS certificate",
+          "Certificate with private key; when set the listener speaks wss:// "
+          "(TLS) instead of ws://", G_TYPE_TLS_CERTIFICATE, flags));
+  g_object_class_install_property (gobject_class, PROP_ALLOWED_ORIGINS,
+      g_param_spec_string ("allowed-origins", "Allowed origins",
+          "Comma-separated list of Origin header values that may connect, "
+          "e.g. \"https://example.com,http://localhost:8000\" (empty = any "
+          "origin). Others are closed with 1008", "", flags));
+  g_object_class_install_property (gobject_class, PROP_CONNECTION,
+      g_param_spec_object ("connection", "Connection",
+          "An accepted SoupWebsocketConnection to read from instead of "
+          "listening (for applications that run their own SoupServer). Set it "
+          "before going to PAUSED, from the thread that runs the connection's "
+          "main context", SOUP_TYPE_WEBSOCKET_CONNECTION, flags));
+  g_object_class_install_property (gobject_class, PROP_MAX_MESSAGE_SIZE,
+      g_param_spec_uint64 ("max-message-size", "Maximum message size",
+          "Largest WebSocket message accepted, in bytes (0 = unlimited). A "
+          "larger one closes the client with 1009 and posts an error",
+          0, G_MAXUINT64, DEFAULT_MAX_MESSAGE_SIZE, flags));
+  g_object_class_install_property (gobject_class, PROP_MAX_QUEUED_BYTES,
+      g_param_spec_uint64 ("max-queued-bytes", "Maximum queued bytes",
+          "Bytes received but not yet pushed downstream that are tolerated "
+          "(0 = unlimited). Beyond that downstream is too slow: the client is "
+          "closed with 1011 and an error is posted", 0, G_MAXUINT64,
+          DEFAULT_MAX_QUEUED_BYTES, static_cast<GParamFlags> (
+              G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+              GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property (gobject_class, PROP_BYTES_RECEIVED,
+      g_param_spec_uint64 ("bytes-received", "Bytes received",
+          "Payload bytes received in binary messages from the client",
+          0, G_MAXUINT64, 0, read_only));
+  g_object_class_install_property (gobject_class, PROP_MESSAGES_RECEIVED,
+      g_param_spec_uint64 ("messages-received", "Messages received",
+          "Binary messages received from the client", 0, G_MAXUINT64, 0,
+          read_only));
+  g_object_class_install_property (gobject_class, PROP_CLIENT_CLOSE_CODE,
+      g_param_spec_int ("client-close-code", "Client close code",
+          "Close code of the finished WebSocket (0 while open or when the "
+          "client vanished without a close frame)", 0, G_MAXUINT16, 0,
+          read_only));
+
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class,
+      "WebSocket server source", "Source/Network",
+      "Receives the binary messages of a WebSocket client (e.g. a browser's "
+      "MediaRecorder chunks) as a byte stream",
+      "wsrtmp developers");
+
+  basesrc_class->start = GST_DEBUG_FUNCPTR (gst_ws_server_src_start);
+  basesrc_class->stop = GST_DEBUG_FUNCPTR (gst_ws_server_src_stop);
+  basesrc_class->unlock = GST_DEBUG_FUNCPTR (gst_ws_server_src_unlock);
+  basesrc_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_ws_server_src_unlock_stop);
+  basesrc_class->is_seekable = GST_DEBUG_FUNCPTR (gst_ws_server_src_is_seekable);
+  pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_ws_server_src_create);
+
+  GST_DEBUG_CATEGORY_INIT (gst_ws_server_src_debug, "wsserversrc", 0,
+      "WebSocket server source");
+}
+
+static void
+gst_ws_server_src_init (GstWsServerSrc *self)
+{
+  self->priv = new GstWsServerSrcPrivate ();
+  gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
+  gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_BYTES);
+}
+
+/* ---- connection side (runs in the connection's main context) ---- */
+
+static void
+on_message (SoupWebsocketConnection *conn, gint type, GBytes *message,
+    GstWsServerSrc *self)
+{
+  GstWsServerSrcPrivate *priv = self->priv;
+  gsize size = g_bytes_get_size (message);
+
+  if (type == SOUP_WEBSOCKET_DATA_TEXT) {
+    g_autofree char *text = g_strndup (
+        static_cast<const char *> (g_bytes_get_data (message, nullptr)), size);
+    GST_DEBUG_OBJECT (self, "text message: %s", text);
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_element (GST_OBJECT (self),
+            gst_structure_new (GST_WS_SERVER_SRC_TEXT_MESSAGE_NAME,
+                "text", G_TYPE_STRING, text, nullptr)));
+    return;
+  }
+
+  priv->messages_received++;
+  priv->bytes_received += size;
+  if (size == 0)
+    return;                     /* Chromium ends some recordings with one. */
+
+  guint64 limit = priv->max_queued_bytes.load ();
+  bool overflow = false;
+  {
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    if (priv->failure != Failure::None || priv->client_gone)
+      return;
+    if (limit != 0 && priv->queued_bytes + size > limit) {
+      priv->failure = Failure::DownstreamTooSlow;
+      overflow = true;
+    } else {
+      GstBuffer *buffer = gst_buffer_new_wrapped_bytes (message);
+      GST_BUFFER_OFFSET (buffer) = priv->next_offset;
+      priv->next_offset += size;
+      GST_BUFFER_OFFSET_END (buffer) = priv->next_offset;
+      priv->queue.emplace_back (buffer);
+      priv->queued_bytes += size;
+    }
+  }
+  priv->state_cond.notify_all ();
+
+  if (overflow) {
+    GST_WARNING_OBJECT (self, "more than %" G_GUINT64_FORMAT " bytes queued, "
+        "closing the client with 1011", limit);
+    soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR,
+        "downstream too slow");
+  }
+}
+
+static void
+on_error (SoupWebsocketConnection *conn, GError *error, GstWsServerSrc *self)
+{
+  GstWsServerSrcPrivate *priv = self->priv;
+
+  GST_INFO_OBJECT (self, "connection error: %s", error->message);
+  {
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    if (g_error_matches (error, SOUP_WEBSOCKET_ERROR,
+            SOUP_WEBSOCKET_CLOSE_TOO_BIG) && priv->failure == Failure::None)
+      priv->failure = Failure::MessageTooBig;
+    else if (priv->disconnect_error.empty ())
+      priv->disconnect_error = error->message;
+  }
+  priv->state_cond.notify_all ();
+}
+
+static void
+on_closed (SoupWebsocketConnection *conn, GstWsServerSrc *self)
+{
+  GstWsServerSrcPrivate *priv = self->priv;
+  int code = soup_websocket_connection_get_close_code (conn);
+
+  GST_INFO_OBJECT (self, "client closed (code %d, reason \"%s\")", code,
+      GST_STR_NULL (soup_websocket_connection_get_close_data (conn)));
+  priv->client_close_code = code;
+  {
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    priv->client_gone = true;
+  }
+  priv->state_cond.notify_all ();
+}
+
+static void
+attach_connection (GstWsServerSrc *self, SoupWebsocketConnection *conn,
+    bool adopted)
+{
+  GstWsServerSrcPrivate *priv = self->priv;
+  guint64 max_message_size;
+  {
+    std::lock_guard<std::mutex> lock (priv->settings_lock);
+    max_message_size = priv->max_message_size;
+  }
+
+  priv->connection = SOUP_WEBSOCKET_CONNECTION (g_object_ref (conn));
+  priv->adopted = adopted;
+  g_object_set (conn, "max-incoming-payload-size", max_message_size, nullptr);
+  /* connect_object: a handler can never run on a finalized element. */
+  priv->message_handler = g_signal_connect_object (conn, "message",
+      G_CALLBACK (on_message), self, GConnectFlags (0));
+  priv->error_handler = g_signal_connect_object (conn, "error",
+      G_CALLBACK (on_error), self, GConnectFlags (0));
+  priv->closed_handler = g_signal_connect_object (conn, "closed",
+      G_CALLBACK (on_closed), self, GConnectFlags (0));
+
+  {
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    priv->client_served = true;
+  }
+  if (soup_websocket_connection_get_state (conn) == SOUP_WEBSOCKET_STATE_CLOSED)
+    on_closed (conn, self);
+}
+
+static void
+detach_connection (GstWsServerSrc *self)
+{
+  GstWsServerSrcPrivate *priv = self->priv;
+  if (!priv->connection)
+    return;
+  g_clear_signal_handler (&priv->message_handler, priv->connection);
+  g_clear_signal_handler (&priv->error_handler, priv->connection);
+  g_clear_signal_handler (&priv->closed_handler, priv->connection);
+  g_clear_object (&priv->connection);
+  priv->adopted = false;
+}
+
+static void
+reset_stream_state (GstWsServerSrcPrivate *priv)
+{
+  std::lock_guard<std::mutex> lock (priv->state_lock);
+  priv->queue.clear ();
+  priv->queued_bytes = 0;
+  priv->next_offset = 0;
+  priv->client_gone = false;
+  priv->client_served = false;
+  priv->failure = Failure::None;
+  priv->disconnect_error.clear ();
+  priv->bytes_received = 0;
+  priv->messages_received = 0;
+  priv->client_close_code = 0;
+}
+
+/* ---- listening mode (runs on the listener thread) ---- */
+
+static void
+on_websocket (SoupServer *server, SoupServerMessage *msg, const char *path,
+    SoupWebsocketConnection *conn, GstWsServerSrc *self)
+{
+  GstWsServerSrcPrivate *priv = self->priv;
+  const char *origin = soup_websocket_connection_get_origin (conn);
+  GInetSocketAddress *remote =
+      G_INET_SOCKET_ADDRESS (soup_server_message_get_remote_address (msg));
+  g_autofree char *remote_str = remote ?
+      g_inet_address_to_string (g_inet_socket_address_get_address (remote)) :
+      g_strdup ("?");
+
+  bool origin_allowed = true;
+  {
+    std::lock_guard<std::mutex> lock (priv->settings_lock);
+    if (!priv->allowed_origins.empty ()) {
+      origin_allowed = false;
+      for (const auto &allowed : priv->allowed_origins)
+        origin_allowed |= origin && allowed == origin;
+    }
+  }
+  if (!origin_allowed) {
+    GST_WARNING_OBJECT (self, "refusing client %s: origin \"%s\" not allowed",
+        remote_str, GST_STR_NULL (origin));
+    reject_connection (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+        "origin not allowed");
+    return;
+  }
+
+  bool busy;
+  {
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    busy = priv->client_served;
+  }
+  if (busy) {
+    GST_WARNING_OBJECT (self, "refusing client %s: another client is "
+        "already streaming", remote_str);
+    reject_connection (conn, WS_CLOSE_TRY_AGAIN_LATER,
+        "another client is already streaming");
+    return;
+  }
+
+  GST_INFO_OBJECT (self, "client %s connected (origin \"%s\")", remote_str,
+      GST_STR_NULL (origin));
+  attach_connection (self, conn, false);
+}
+
+static bool
+listen_on (GstWsServerSrc *self, SoupServer *server, GError **error)
+{
+  GstWsServerSrcPrivate *priv = self->priv;
+  std::string host;
+  guint port;
+  int options = 0;
+  {
+    std::lock_guard<std::mutex> lock (priv->settings_lock);
+    host = priv->host;
+    port = priv->port;
+    if (priv->tls_certificate)
+      options |= SOUP_SERVER_LISTEN_HTTPS;
+  }
+  auto listen_options = static_cast<SoupServerListenOptions> (options);
+
+  if (host.empty () || host == "localhost")
+    return soup_server_listen_local (server, port, listen_options, error);
+
+  g_autoptr (GInetAddress) address = g_inet_address_new_from_string (host.c_str ());
+  if (!address) {
+    g_autoptr (GResolver) resolver = g_resolver_get_default ();
+    GList *addresses = g_resolver_lookup_by_name (resolver, host.c_str (),
+        nullptr, error);
+    if (!addresses)
+      return false;
+    address = G_INET_ADDRESS (g_object_ref (addresses->data));
+    g_resolver_free_addresses (addresses);
+  }
+  g_autoptr (GSocketAddress) socket_address =
+      g_inet_socket_address_new (address, port);
+  return soup_server_listen (server, socket_address, listen_options, error);
+}
+
+static int
+listening_port (SoupServer *server)
+{
+  for (GSList *l = soup_server_get_listeners (server); l; l = l->next) {
+    g_autoptr (GSocketAddress) local =
+        g_socket_get_local_address (G_SOCKET (l->data), nullptr);
+    if (local && G_IS_INET_SOCKET_ADDRESS (local))
+      return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+  }
+  return 0;
+}
+
+static void
+report_listen_result (GstWsServerSrcPrivate *priv, GError *error)
+{
+  {
+    std::lock_guard<std::mutex> lock (priv->listen_lock);
+    priv->listen_done = true;
+    priv->listen_error = error;
+  }
+  priv->listen_cond.notify_all ();
+}
+
+static gpointer
+listener_thread (gpointer data)
+{
+  auto *self = GST_WS_SERVER_SRC (data);
+  GstWsServerSrcPrivate *priv = self->priv;
+  GError *error = nullptr;
+
+  g_main_context_push_thread_default (priv->context);
+
+  GTlsCertificate *certificate;
+  std::string path;
+  {
+    std::lock_guard<std::mutex> lock (priv->settings_lock);
+    certificate = priv->tls_certificate;
+    path = priv->path.empty () ? "/" : priv->path;
+    priv->server = soup_server_new ("server-header", "wsrtmp-wsserversrc ",
+        "tls-certificate", certificate, nullptr);
+  }
+  soup_server_add_websocket_handler (priv->server, path.c_str (), nullptr,
+      nullptr, (SoupServerWebsocketCallback) on_websocket, self, nullptr);
+
+  if (listen_on (self, priv->server, &error)) {
+    priv->current_port = listening_port (priv->server);
+    report_listen_result (priv, nullptr);
+    g_main_loop_run (priv->loop);
+  } else {
+    report_listen_result (priv, error);
+  }
+
+  /* Teardown happens here, on the thread that owns the soup objects. */
+  if (priv->connection && soup_websocket_connection_get_state (
+          priv->connection) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close (priv->connection,
+        SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "server shutting down");
+  detach_connection (self);
+  soup_server_disconnect (priv->server);
+  g_clear_object (&priv->server);
+  while (g_main_context_iteration (priv->context, FALSE)) {
+  }
+  g_main_context_pop_thread_default (priv->context);
+  return nullptr;
+}
+
+static gboolean
+quit_loop (gpointer data)
+{
+  g_main_loop_quit (static_cast<GMainLoop *> (data));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+start_listening (GstWsServerSrc *self)
+{
+  GstWsServerSrcPrivate *priv = self->priv;
+
+  priv->context = g_main_context_new ();
+  priv->loop = g_main_loop_new (priv->context, FALSE);
+  priv->listen_done = false;
+  priv->listen_error = nullptr;
+  priv->thread = g_thread_new ("wsserversrc", listener_thread, self);
+
+  GError *error;
+  {
+    std::unique_lock<std::mutex> lock (priv->listen_lock);
+    priv->listen_cond.wait (lock, [priv] { return priv->listen_done; });
+    error = priv->listen_error;
+    priv->listen_error = nullptr;
+  }
+  if (error) {
+    g_autoptr (GError) owned = error;
+    std::string host;
+    guint port;
+    {
+      std::lock_guard<std::mutex> lock (priv->settings_lock);
+      host = priv->host;
+      port = priv->port;
+    }
+    g_thread_join (priv->thread);
+    priv->thread = nullptr;
+    g_clear_pointer (&priv->loop, g_main_loop_unref);
+    g_clear_pointer (&priv->context, g_main_context_unref);
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("Could not listen on %s:%u: %s. Choose another host or port, or "
+            "stop whatever is using it.", host.c_str (), port, owned->message),
+        ("soup_server_listen failed: %s", owned->message));
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "listening on port %d", priv->current_port.load ());
+  g_object_notify (G_OBJECT (self), "current-port");
+  return TRUE;
+}
+
+static void
+stop_listening (GstWsServerSrc *self)
+{
+  GstWsServerSrcPrivate *priv = self->priv;
+  if (!priv->thread)
+    return;
+  g_main_context_invoke (priv->context, quit_loop, priv->loop);
+  g_thread_join (priv->thread);
+  priv->thread = nullptr;
+  g_clear_pointer (&priv->loop, g_main_loop_unref);
+  g_clear_pointer (&priv->context, g_main_context_unref);
+  priv->current_port = 0;
+}
+
+/* ---- GstBaseSrc ---- */
+
+static gboolean
+gst_ws_server_src_start (GstBaseSrc *basesrc)
+{
+  auto *self = GST_WS_SERVER_SRC (basesrc);
+  GstWsServerSrcPrivate *priv = self->priv;
+
+  /* An adopted connection may already have delivered data: keep it. */
+  if (priv->adopted) {
+    GST_DEBUG_OBJECT (self, "reading from an adopted connection");
+    return TRUE;
+  }
+  reset_stream_state (priv);
+  return start_listening (self);
+}
+
+static gboolean
+gst_ws_server_src_stop (GstBaseSrc *basesrc)
+{
+  auto *self = GST_WS_SERVER_SRC (basesrc);
+  GstWsServerSrcPrivate *priv = self->priv;
+
+  if (priv->adopted) {
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    priv->queue.clear ();
+    priv->queued_bytes = 0;
+    return TRUE;
+  }
+  stop_listening (self);
+  reset_stream_state (priv);
+  return TRUE;
+}
+
+static gboolean
+gst_ws_server_src_unlock (GstBaseSrc *basesrc)
+{
+  GstWsServerSrcPrivate *priv = GST_WS_SERVER_SRC (basesrc)->priv;
+  {
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    priv->flushing = true;
+  }
+  priv->state_cond.notify_all ();
+  return TRUE;
+}
+
+static gboolean
+gst_ws_server_src_unlock_stop (GstBaseSrc *basesrc)
+{
+  GstWsServerSrcPrivate *priv = GST_WS_SERVER_SRC (basesrc)->priv;
+  std::lock_guard<std::mutex> lock (priv->state_lock);
+  priv->flushing = false;
+  return TRUE;
+}
+
+static gboolean
+gst_ws_server_src_is_seekable (GstBaseSrc *basesrc)
+{
+  return FALSE;
+}
+
+static GstFlowReturn
+gst_ws_server_src_create (GstPushSrc *pushsrc, GstBuffer **buffer)
+{
+  auto *self = GST_WS_SERVER_SRC (pushsrc);
+  GstWsServerSrcPrivate *priv = self->priv;
+  Failure failure;
+  std::string disconnect_error;
+
+  {
+    std::unique_lock<std::mutex> lock (priv->state_lock);
+    priv->state_cond.wait (lock, [priv] {
+      return priv->flushing || !priv->queue.empty () || priv->client_gone ||
+          priv->failure != Failure::None;
+    });
+    if (priv->flushing)
+      return GST_FLOW_FLUSHING;
+    failure = priv->failure;
+    /* Too slow downstream cannot be helped by pushing even more. Any other
+     * end pushes every byte accepted first. */
+    if (failure != Failure::DownstreamTooSlow && !priv->queue.empty ()) {
+      BufferPtr next = std::move (priv->queue.front ());
+      priv->queue.pop_front ();
+      priv->queued_bytes -= gst_buffer_get_size (next.get ());
+      *buffer = next.release ();
+      return GST_FLOW_OK;
+    }
+    disconnect_error = priv->disconnect_error;
+  }
+
+  switch (failure) {
+    case Failure::MessageTooBig: {
+      guint64 limit;
+      {
+        std::lock_guard<std::mutex> lock (priv->settings_lock);
+        limit = priv->max_message_size;
+      }
+      GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, READ,
+          ("The client sent a WebSocket message larger than max-message-size "
+              "(%" G_GUINT64_FORMAT " bytes) and was closed with 1009. Raise "
+              "max-message-size, or lower the client's bitrate or timeslice.",
+              limit), ("%s", disconnect_error.c_str ()),
+          ("close-code", G_TYPE_INT, SOUP_WEBSOCKET_CLOSE_TOO_BIG, nullptr));
+      return GST_FLOW_ERROR;
+    }
+    case Failure::DownstreamTooSlow:
+      GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, NO_SPACE_LEFT,
+          ("Downstream is too slow: more than max-queued-bytes (%"
+              G_GUINT64_FORMAT " bytes) waited to be pushed, so the client was "
+              "closed with 1011.", priv->max_queued_bytes.load ()),
+          (nullptr),
+          ("close-code", G_TYPE_INT, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR,
+              nullptr));
+      return GST_FLOW_ERROR;
+    case Failure::None:
+      break;
+  }
+
+  int code = priv->client_close_code;
+  if (code == 0 || code == SOUP_WEBSOCKET_CLOSE_ABNORMAL) {
+    GST_ELEMENT_WARNING (self, RESOURCE, READ,
+        ("The client disconnected without closing the WebSocket; the stream "
+            "ends with what was received."),
+        ("%s", disconnect_error.empty () ? "no close frame" :
+            disconnect_error.c_str ()));
+  }
+  GST_INFO_OBJECT (self, "client gone (close code %d), EOS after %"
+      G_GUINT64_FORMAT " bytes", code, priv->bytes_received.load ());
+  return GST_FLOW_EOS;
+}
+
+/* ---- GObject ---- */
+
+static void
+gst_ws_server_src_set_property (GObject *object, guint prop_id,
+    const GValue *value, GParamSpec *pspec)
+{
+  auto *self = GST_WS_SERVER_SRC (object);
+  GstWsServerSrcPrivate *priv = self->priv;
+
+  switch (prop_id) {
+    case PROP_HOST: {
+      std::lock_guard<std::mutex> lock (priv->settings_lock);
+      const char *host = g_value_get_string (value);
+      priv->host = host ? host : DEFAULT_HOST;
+      break;
+    }
+    case PROP_PORT: {
+      std::lock_guard<std::mutex> lock (priv->settings_lock);
+      priv->port = g_value_get_int (value);
+      break;
+    }
+    case PROP_PATH: {
+      std::lock_guard<std::mutex> lock (priv->settings_lock);
+      const char *path = g_value_get_string (value);
+      priv->path = path && *path ? path : DEFAULT_PATH;
+      break;
+    }
+    case PROP_TLS_CERTIFICATE: {
+      std::lock_guard<std::mutex> lock (priv->settings_lock);
+      g_set_object (&priv->tls_certificate,
+          static_cast<GTlsCertificate *> (g_value_get_object (value)));
+      break;
+    }
+    case PROP_ALLOWED_ORIGINS: {
+      std::lock_guard<std::mutex> lock (priv->settings_lock);
+      priv->allowed_origins = split_origins (g_value_get_string (value));
+      break;
+    }
+    case PROP_CONNECTION: {
+      auto *conn = static_cast<SoupWebsocketConnection *> (
+          g_value_get_object (value));
+      detach_connection (self);
+      reset_stream_state (priv);
+      if (conn)
+        attach_connection (self, conn, true);
+      break;
+    }
+    case PROP_MAX_MESSAGE_SIZE: {
+      std::lock_guard<std::mutex> lock (priv->settings_lock);
+      priv->max_message_size = g_value_get_uint64 (value);
+      if (priv->adopted)
+        g_object_set (priv->connection, "max-incoming-payload-size",
+            priv->max_message_size, nullptr);
+      break;
+    }
+    case PROP_MAX_QUEUED_BYTES:
+      priv->max_queued_bytes = g_value_get_uint64 (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static void
+gst_ws_server_src_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec)
+{
+  auto *self = GST_WS_SERVER_SRC (object);
+  GstWsServerSrcPrivate *priv = self->priv;
+
+  switch (prop_id) {
+    case PROP_HOST: {
+      std::lock_guard<std::mutex> lock (priv->settings_lock);
+      g_value_set_string (value, priv->host.c_str ());
+      break;
+    }
+    case PROP_PORT: {
+      std::lock_guard<std::mutex> lock (priv->settings_lock);
+      g_value_set_int (value, priv->port);
+      break;
+    }
+    case PROP_CURRENT_PORT:
+      g_value_set_int (value, priv->current_port);
+      break;
+    case PROP_PATH: {
+      std::lock_guard<std::mutex> lock (priv->settings_lock);
+      g_value_set_string (value, priv->path.c_str ());
+      break;
+    }
+    case PROP_TLS_CERTIFICATE: {
+      std::lock_guard<std::mutex> lock (priv->settings_lock);
+      g_value_set_object (value, priv->tls_certificate);
+      break;
+    }
+    case PROP_ALLOWED_ORIGINS: {
+      std::lock_guard<std::mutex> lock (priv->settings_lock);
+      g_value_set_string (value, join_origins (priv->allowed_origins).c_str ());
+      break;
+    }
+    case PROP_CONNECTION:
+      g_value_set_object (value, priv->adopted ? priv->connection : nullptr);
+      break;
+    case PROP_MAX_MESSAGE_SIZE: {
+      std::lock_guard<std::mutex> lock (priv->settings_lock);
+      g_value_set_uint64 (value, priv->max_message_size);
+      break;
+    }
+    case PROP_MAX_QUEUED_BYTES:
+      g_value_set_uint64 (value, priv->max_queued_bytes);
+      break;
+    case PROP_BYTES_RECEIVED:
+      g_value_set_uint64 (value, priv->bytes_received);
+      break;
+    case PROP_MESSAGES_RECEIVED:
+      g_value_set_uint64 (value, priv->messages_received);
+      break;
+    case PROP_CLIENT_CLOSE_CODE:
+      g_value_set_int (value, priv->client_close_code);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static void
+gst_ws_server_src_finalize (GObject *object)
+{
+  auto *self = GST_WS_SERVER_SRC (object);
+  GstWsServerSrcPrivate *priv = self->priv;
+
+  stop_listening (self);
+  detach_connection (self);
+  g_clear_object (&priv->tls_certificate);
+  delete priv;
+
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
