@@ -1,0 +1,67 @@
+/* Real browser recordings from tests/data: one file per MediaRecorder chunk.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+#include <string>
+#include <vector>
+
+namespace wsrtmp::test {
+
+struct Chunk {
+  GBytes *bytes;                /* owned by the Fixture */
+  double t_ms;                  /* when the browser emitted it, since start */
+};
+
+class Fixture {
+ public:
+  /* Loads $WSRTMP_TEST_DATA/<name>/ (chunk-NNNNN.bin + meta.json). Throws
+   * std::runtime_error when it cannot. */
+  explicit Fixture (const std::string &name);
+  ~Fixture ();
+  Fixture (const Fixture &) = delete;
+  Fixture &operator= (const Fixture &) = delete;
+
+  const std::string &name () const { return name_; }
+  const std::string &mime_type () const { return mime_type_; }
+  const std::vector<Chunk> &chunks () const { return chunks_; }
+  /* All chunks joined: the file the browser recorded. */
+  GBytes *joined () const { return joined_; }
+  std::string dir () const;
+  /* The joined file written to a temporary path (removed with the Fixture). */
+  const std::string &joined_path () const;
+
+ private:
+  std::string name_;
+  std::string mime_type_;
+  std::vector<Chunk> chunks_;
+  GBytes *joined_ = nullptr;
+  mutable std::string joined_path_;
+};
+
+/* What ffprobe says about a media file's streams (counts packets). */
+struct StreamInfo {
+  std::string codec_type;       /* "video" | "audio" */
+  std::string codec_name;       /* "h264", "aac", "vp8", ... */
+  std::string profile;
+  int width = 0, height = 0;
+  int sample_rate = 0, channels = 0;
+  long packets = 0;
+  double first_pts = 0, last_pts = 0;    /* seconds */
+  double duration () const { return last_pts - first_pts; }
+  std::vector<double> keyframe_times;    /* video only, seconds */
+};
+
+/* Runs ffprobe on path; throws std::runtime_error on failure. */
+std::vector<StreamInfo> probe_streams (const std::string &path);
+const StreamInfo *find_stream (const std::vector<StreamInfo> &streams,
+    const std::string &codec_type);
+
+std::string data_dir ();
+std::string source_root ();
+std::string build_root ();
+
+}  // namespace wsrtmp::test

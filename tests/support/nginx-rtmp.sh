@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Our own nginx with the RTMP module on 127.0.0.1, as its own process with its
+# own config and pid file (never the system service). Used by the service and
+# end-to-end tests and by bench/.
+#
+#   nginx-rtmp.sh start DIR [RTMP_PORT] [HTTP_PORT]   prints "rtmp://127.0.0.1:PORT/live"
+#   nginx-rtmp.sh stop DIR
+#
+# Every published stream is recorded to DIR/rec/<key>.flv (`record all`).
+# The stat page (rtmp_stat) is at http://127.0.0.1:HTTP_PORT/stat.
+set -euo pipefail
+cmd=${1:?usage: nginx-rtmp.sh start|stop DIR [RTMP_PORT] [HTTP_PORT]}
+dir=$(mkdir -p "${2:?DIR missing}" && cd "$2" && pwd)
+rtmp_port=${3:-19350}
+http_port=${4:-$((rtmp_port + 1))}
+conf=$dir/nginx.conf
+module=/usr/lib/nginx/modules/ngx_rtmp_module.so
+
+running() { [[ -f $dir/nginx.pid ]] && kill -0 "$(cat "$dir/nginx.pid")" 2>/dev/null; }
+
+case $cmd in
+  start)
+    running && nginx -c "$conf" -s quit && sleep 0.3
+    [[ -f $module ]] || { echo "nginx RTMP module missing: install libnginx-mod-rtmp" >&2; exit 1; }
+    mkdir -p "$dir/rec" "$dir/tmp"
+    # The worker may run as nobody when we are root.
+    chmod 777 "$dir/rec" "$dir/tmp"
+    cat > "$conf" <<CONF
+load_module $module;
+daemon on;
+pid $dir/nginx.pid;
+error_log $dir/error.log info;
+worker_processes 1;
+events { worker_connections 4096; }
+rtmp {
+  server {
+    listen 127.0.0.1:$rtmp_port;
+    chunk_size 4096;
+    application live {
+      live on;
+      record all;
+      record_path $dir/rec;
+      record_unique off;
+    }
+  }
+}
+http {
+  access_log off;
+  client_body_temp_path $dir/tmp/body;
+  proxy_temp_path $dir/tmp/proxy;
+  fastcgi_temp_path $dir/tmp/fcgi;
+  uwsgi_temp_path $dir/tmp/uwsgi;
+  scgi_temp_path $dir/tmp/scgi;
+  server {
+    listen 127.0.0.1:$http_port;
+    location /stat { rtmp_stat all; }
+  }
+}
+CONF
+    nginx -c "$conf" -e "$dir/error.log" -q
+    for _ in $(seq 50); do running && break; sleep 0.1; done
+    running || { echo "nginx failed to start, see $dir/error.log" >&2; exit 1; }
+    echo "rtmp://127.0.0.1:$rtmp_port/live"
+    ;;
+  stop)
+    if running; then
+      nginx -c "$conf" -e "$dir/error.log" -s quit
+      for _ in $(seq 100); do running || break; sleep 0.1; done
+      running && kill -9 "$(cat "$dir/nginx.pid")"
+    fi
+    exit 0
+    ;;
+  *) echo "usage: nginx-rtmp.sh start|stop DIR [RTMP_PORT] [HTTP_PORT]" >&2; exit 2 ;;
+esac
