@@ -1,0 +1,165 @@
+// DOM access and rendering. No media or network logic here.
+
+const $ = (id) => document.getElementById(id);
+
+const STATE_TEXT = {
+  idle: 'Not live',
+  connecting: 'Connecting…',
+  live: 'LIVE',
+  ending: 'Ending…',
+  ended: 'Ended',
+  error: 'Error',
+};
+
+export function formatDuration(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const pad = (n) => String(n).padStart(2, '0');
+  return h ? `${h}:${pad(m)}:${pad(s % 60)}` : `${pad(m)}:${pad(s % 60)}`;
+}
+
+export function formatBytes(n) {
+  if (n == null) return '–';
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GB`;
+}
+
+export function formatKbps(k) {
+  if (k == null || !isFinite(k)) return '–';
+  return k >= 1000 ? `${(k / 1000).toFixed(2)} Mbps` : `${Math.round(k)} kbps`;
+}
+
+export class Ui {
+  constructor() {
+    this.status = $('status');
+    this.statusText = $('status-text');
+    this.statusTime = $('status-time');
+    this.video = $('preview');
+    this.previewBox = $('preview-box');
+    this.badgeTime = $('badge-time');
+    this.cameraMsg = $('camera-msg');
+    this.cameraBtn = $('camera-btn');
+    this.cameraSelect = $('camera-select');
+    this.micSelect = $('mic-select');
+    this.meter = $('meter');
+    this.alert = $('alert');
+    this.warning = $('warning');
+    this.form = $('golive-form');
+    this.key = $('key');
+    this.keyToggle = $('key-toggle');
+    this.keyHint = $('key-hint');
+    this.keyHintDefault = this.keyHint.textContent;
+    this.goLive = $('golive');
+    this.bitrate = $('bitrate-select');
+    this.resolution = $('resolution-select');
+    this.formatSelect = $('format-select');
+    this.format = $('format');
+    this.statElapsed = $('stat-elapsed');
+    this.statBitrate = $('stat-bitrate');
+    this.statOutput = $('stat-output');
+    this.statSent = $('stat-sent');
+  }
+
+  /** Session state: idle | connecting | live | ending | ended | error. */
+  setState(state) {
+    this.status.dataset.state = state;
+    document.body.dataset.state = state;
+    this.statusText.textContent = STATE_TEXT[state] || state;
+    const busy = state === 'connecting' || state === 'live' || state === 'ending';
+    this.statusTime.hidden = state !== 'live';
+    this.goLive.dataset.action = busy ? 'stop' : 'start';
+    this.goLive.textContent = state === 'ending' ? 'Ending…' : busy ? (state === 'connecting' ? 'Cancel' : 'Stop') : 'Go live';
+    this.goLive.disabled = state === 'ending';
+    this.goLive.classList.toggle('primary', !busy);
+    this.goLive.classList.toggle('stop', busy);
+    for (const el of [this.key, this.keyToggle, this.bitrate, this.resolution, this.formatSelect,
+      this.cameraSelect, this.micSelect]) {
+      if (busy) el.dataset.lockedByLive = '1';
+      else delete el.dataset.lockedByLive;
+    }
+    this._applyDisabled();
+  }
+
+  _applyDisabled() {
+    for (const el of [this.key, this.keyToggle, this.bitrate, this.resolution, this.formatSelect]) {
+      el.disabled = !!el.dataset.lockedByLive;
+    }
+    for (const el of [this.cameraSelect, this.micSelect]) {
+      el.disabled = !!el.dataset.lockedByLive || el.options.length === 0 || !el.options[0].value;
+    }
+  }
+
+  showAlert(text, kind = 'error') {
+    this.alert.hidden = !text;
+    this.alert.textContent = text || '';
+    this.alert.dataset.kind = kind;
+  }
+
+  showWarning(text) {
+    this.warning.hidden = !text;
+    this.warning.textContent = text || '';
+  }
+
+  keyError(text) {
+    this.key.setAttribute('aria-invalid', text ? 'true' : 'false');
+    this.keyHint.textContent = text || this.keyHintDefault;
+    this.keyHint.classList.toggle('error', !!text);
+  }
+
+  toggleKeyVisible() {
+    const show = this.key.type === 'password';
+    this.key.type = show ? 'text' : 'password';
+    this.keyToggle.textContent = show ? 'Hide' : 'Show';
+    this.keyToggle.setAttribute('aria-pressed', String(show));
+    this.keyToggle.setAttribute('aria-label', show ? 'Hide stream key' : 'Show stream key');
+  }
+
+  setPreview(stream) {
+    this.video.srcObject = stream || null;
+    this.previewBox.dataset.camera = stream ? 'on' : 'off';
+  }
+
+  setCameraMessage(text, buttonText = 'Turn on camera', isError = false) {
+    this.cameraMsg.textContent = text;
+    this.cameraMsg.classList.toggle('error', isError);
+    this.cameraBtn.textContent = buttonText;
+  }
+
+  fillDevices(select, devices, selectedId, emptyText) {
+    select.replaceChildren();
+    if (devices.length === 0) {
+      select.append(new Option(emptyText, ''));
+    } else {
+      for (const d of devices) select.append(new Option(d.label, d.id, false, d.id === selectedId));
+    }
+    this._applyDisabled();
+  }
+
+  /** The recording format: a readable name, and the exact mimeType as a data attribute (tests read it). */
+  setFormat({ id = '', mimeType = '', text = '', error = false }) {
+    this.format.dataset.formatId = id;
+    this.format.dataset.mimeType = mimeType;
+    this.format.title = mimeType;
+    this.format.textContent = text || mimeType || '–';
+    this.format.classList.toggle('error', error);
+  }
+
+  setStats(st) {
+    const time = st.elapsedMs ? formatDuration(st.elapsedMs) : '00:00';
+    this.statElapsed.textContent = st.elapsedMs ? time : '–';
+    this.statusTime.textContent = time;
+    this.badgeTime.textContent = time;
+    const kbps = st.serverKbps != null ? st.serverKbps : st.localKbps;
+    this.statBitrate.textContent = formatKbps(kbps);
+    this.statOutput.textContent = st.output === 'passthrough' ? 'Passthrough'
+      : st.output === 'transcode' ? 'Transcoding' : st.output || '–';
+    this.statSent.textContent = formatBytes(st.bytesSent);
+  }
+
+  resetStats() {
+    for (const el of [this.statElapsed, this.statBitrate, this.statOutput, this.statSent]) el.textContent = '–';
+  }
+}
