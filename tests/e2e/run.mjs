@@ -1,0 +1,520 @@
+#!/usr/bin/env node
+// End-to-end test: headless Chromium (fake camera + microphone) opens the web page
+// served by wsrtmpd, goes live for 10 s, stops, and nginx-rtmp must have recorded
+// one H.264 + AAC stream of 10 s ± 1 s. Runs once with the page's automatic format
+// choice (must be H.264 in Matroska, passed through) and once forced to VP8 WebM
+// (?format=vp8, transcoded). A key missing from --keys-file must show a readable
+// error. A few close codes are also checked against a mocked server.
+//
+// Environment (all optional):
+//   WSRTMP_SOURCE_ROOT  source tree (default: two levels above this file)
+//   WSRTMP_BUILD_ROOT   build tree (default: $WSRTMP_SOURCE_ROOT/build)
+//   WSRTMPD             server binary (default: $WSRTMP_BUILD_ROOT/service/wsrtmpd)
+//   GST_PLUGIN_PATH     (default: $WSRTMP_BUILD_ROOT/plugin)
+//   CHROMIUM            browser binary (default: /usr/bin/chromium)
+//   E2E_ARTIFACTS       screenshots and logs (default: $WSRTMP_BUILD_ROOT/tests/e2e-artifacts,
+//                       or tests/e2e/artifacts when WSRTMP_BUILD_ROOT is unset)
+//   E2E_LIVE_SECONDS    how long to stay live (default 10)
+//
+// Exit status: 0 all passed, 1 a check failed, 77 skipped (a tool is missing).
+
+import { spawn, execFile } from 'node:child_process';
+import { createServer } from 'node:net';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SOURCE_ROOT = path.resolve(process.env.WSRTMP_SOURCE_ROOT || path.join(HERE, '..', '..'));
+const BUILD_ROOT_SET = !!process.env.WSRTMP_BUILD_ROOT;
+const BUILD_ROOT = path.resolve(process.env.WSRTMP_BUILD_ROOT || path.join(SOURCE_ROOT, 'build'));
+const WSRTMPD = process.env.WSRTMPD || path.join(BUILD_ROOT, 'service', 'wsrtmpd');
+const PLUGIN_PATH = process.env.GST_PLUGIN_PATH || path.join(BUILD_ROOT, 'plugin');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const WEB_ROOT = path.join(SOURCE_ROOT, 'web');
+const NGINX_SH = path.join(SOURCE_ROOT, 'tests', 'support', 'nginx-rtmp.sh');
+const ARTIFACTS = path.resolve(process.env.E2E_ARTIFACTS ||
+  (BUILD_ROOT_SET ? path.join(BUILD_ROOT, 'tests', 'e2e-artifacts') : path.join(HERE, 'artifacts')));
+const LIVE_SECONDS = Number(process.env.E2E_LIVE_SECONDS || 10);
+const GLOBAL_TIMEOUT_MS = 270_000;
+
+// ---------------------------------------------------------------- reporting
+let passed = 0;
+let failed = 0;
+const failures = [];
+const t0 = Date.now();
+const stamp = () => `[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s]`;
+const log = (...a) => console.log(stamp(), ...a);
+
+function check(ok, what, detail = '') {
+  if (ok) {
+    passed++;
+    console.log(`${stamp()} PASS: ${what}${detail ? ` (${detail})` : ''}`);
+  } else {
+    failed++;
+    failures.push(`${what}${detail ? `: ${detail}` : ''}`);
+    console.log(`${stamp()} FAIL: ${what}${detail ? `: ${detail}` : ''}`);
+  }
+  return ok;
+}
+
+// ---------------------------------------------------------------- cleanup
+const cleanups = [];
+let cleaning = null;
+function cleanup() {
+  if (!cleaning) {
+    cleaning = (async () => {
+      for (const fn of cleanups.reverse()) {
+        try { await fn(); } catch (err) { console.log(`cleanup: ${err.message}`); }
+      }
+    })();
+  }
+  return cleaning;
+}
+
+async function finish(code) {
+  await cleanup();
+  if (code === 77) process.exit(77);
+  console.log('');
+  if (failures.length) {
+    console.log('Failures:');
+    for (const f of failures) console.log(`  - ${f}`);
+  }
+  console.log(`Artifacts: ${ARTIFACTS}`);
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(code ?? (failed ? 1 : 0));
+}
+
+function skip(why) {
+  console.log(`SKIP: ${why}`);
+  return finish(77);
+}
+
+const globalTimer = setTimeout(() => {
+  check(false, `whole test finished within ${GLOBAL_TIMEOUT_MS / 1000} s`, 'global timeout');
+  finish(1);
+}, GLOBAL_TIMEOUT_MS);
+globalTimer.unref();
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => { console.log(`got ${sig}`); failed++; finish(1); });
+}
+process.on('unhandledRejection', (err) => {
+  check(false, 'no unexpected exception in the test', err && err.stack ? err.stack : String(err));
+  finish(1);
+});
+
+// ---------------------------------------------------------------- helpers
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function run(cmd, args, { timeout = 30_000 } = {}) {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr, err });
+    });
+  });
+}
+
+function which(cmd) {
+  for (const dir of (process.env.PATH || '/usr/bin:/bin').split(':')) {
+    const p = path.join(dir, cmd);
+    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+  }
+  return null;
+}
+
+async function until(fn, timeoutMs, stepMs = 200) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) return null;
+    await sleep(stepMs);
+  }
+}
+
+async function ffprobe(file) {
+  const r = await run('ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', file]);
+  if (r.code !== 0) return { error: (r.stderr || String(r.err)).trim() };
+  try { return JSON.parse(r.stdout); } catch (err) { return { error: `bad ffprobe JSON: ${err.message}` }; }
+}
+
+// ---------------------------------------------------------------- preflight
+let chromium;
+try {
+  ({ chromium } = await import('playwright-core'));
+} catch {
+  await skip('playwright-core is not installed. Install it with:\n' +
+    `    npm ci --prefix ${path.relative(process.cwd(), HERE) || '.'}\n` +
+    '(it never downloads a browser: the test uses Debian\'s chromium)');
+}
+if (!fs.existsSync(CHROMIUM)) await skip(`${CHROMIUM} not found: apt-get install chromium (or set CHROMIUM)`);
+if (!which('nginx') || !fs.existsSync('/usr/lib/nginx/modules/ngx_rtmp_module.so')) {
+  await skip('nginx with the RTMP module not found: apt-get install nginx-light libnginx-mod-rtmp');
+}
+if (!which('ffprobe')) await skip('ffprobe not found: apt-get install ffmpeg');
+if (!fs.existsSync(WSRTMPD)) {
+  check(false, 'wsrtmpd binary exists', `${WSRTMPD} not found; build it with: ninja -C ${BUILD_ROOT}`);
+  await finish(1);
+}
+
+fs.mkdirSync(ARTIFACTS, { recursive: true });
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'wsrtmp-e2e-'));
+cleanups.push(() => fs.rmSync(TMP, { recursive: true, force: true }));
+log(`source ${SOURCE_ROOT}`);
+log(`wsrtmpd ${WSRTMPD}`);
+log(`artifacts ${ARTIFACTS}`);
+
+// ---------------------------------------------------------------- nginx-rtmp
+const rtmpPort = await freePort();
+const statPort = await freePort();
+const nginxDir = path.join(TMP, 'nginx');
+{
+  const r = await run('bash', [NGINX_SH, 'start', nginxDir, String(rtmpPort), String(statPort)]);
+  cleanups.push(async () => {
+    await run('bash', [NGINX_SH, 'stop', nginxDir]);
+    try { fs.copyFileSync(path.join(nginxDir, 'error.log'), path.join(ARTIFACTS, 'nginx-error.log')); } catch { /* none */ }
+  });
+  if (!check(r.code === 0, 'nginx-rtmp starts', r.code === 0 ? r.stdout.trim() : r.stderr.trim())) await finish(1);
+}
+const rtmpUrl = `rtmp://127.0.0.1:${rtmpPort}/live`;
+
+// ---------------------------------------------------------------- wsrtmpd
+const httpPort = await freePort();
+const keysFile = path.join(TMP, 'keys.txt');
+const KEYS = {
+  h264: `e2e_h264_${process.pid}`,
+  vp8: `e2e_vp8_${process.pid}`,
+};
+fs.writeFileSync(keysFile, `# allowed stream keys for the e2e test\n${Object.values(KEYS).join('\n')}\n`);
+const serverLogPath = path.join(ARTIFACTS, 'wsrtmpd.log');
+const serverLog = fs.createWriteStream(serverLogPath);
+let serverOut = '';
+const serverArgs = ['--listen', `127.0.0.1:${httpPort}`, '--web-root', WEB_ROOT, '--rtmp-url', rtmpUrl,
+  '--keys-file', keysFile];
+log(`starting: GST_PLUGIN_PATH=${PLUGIN_PATH} ${WSRTMPD} ${serverArgs.join(' ')}`);
+const server = spawn(WSRTMPD, serverArgs, {
+  env: { ...process.env, GST_PLUGIN_PATH: PLUGIN_PATH },
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
+let serverExit = null;
+server.on('exit', (code, signal) => { serverExit = { code, signal }; serverLog.write(`\n[wsrtmpd exited: code ${code} signal ${signal}]\n`); });
+server.on('error', (err) => { serverExit = { code: -1, signal: String(err) }; });
+for (const s of [server.stdout, server.stderr]) {
+  s.on('data', (d) => { serverOut += d; serverLog.write(d); });
+}
+cleanups.push(async () => {
+  if (serverExit === null) {
+    server.kill('SIGTERM');
+    const gone = await until(() => serverExit !== null, 5000, 50);
+    if (!gone) { server.kill('SIGKILL'); await until(() => serverExit !== null, 2000, 50); }
+  }
+  serverLog.end();
+});
+{
+  const m = await until(() => /wsrtmpd listening on (http:\/\/\S+)/.exec(serverOut) || serverExit, 15_000, 50);
+  const ok = m && !serverExit;
+  if (!check(ok, 'wsrtmpd starts and prints its listening line',
+    ok ? m[1] : `${serverExit ? `exited ${JSON.stringify(serverExit)}` : 'no line within 15 s'}; see ${serverLogPath}`)) {
+    await finish(1);
+  }
+}
+const BASE = `http://127.0.0.1:${httpPort}`;
+
+// ---------------------------------------------------------------- browser
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  timeout: 30_000,
+  // chromium.launch() gives each run a fresh temporary user-data-dir.
+  args: [
+    '--use-fake-device-for-media-stream',
+    '--use-fake-ui-for-media-stream',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--no-first-run',
+    '--no-default-browser-check',
+  ],
+});
+cleanups.push(() => Promise.race([browser.close(), sleep(10_000)]));
+log(`browser: Chromium ${browser.version()}`);
+
+/** A fresh context + page that records state changes and console errors. */
+async function openPage(name, url, { mock } = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`console.error: ${m.text()}`); });
+  page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+  page.on('requestfailed', (r) => consoleErrors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on('response', (r) => { if (r.status() >= 400) consoleErrors.push(`HTTP ${r.status()}: ${r.url()}`); });
+  // Timeline of the status element's data-state.
+  await page.addInitScript(() => {
+    window.__states = [];
+    document.addEventListener('DOMContentLoaded', () => {
+      const el = document.getElementById('status');
+      if (!el) return;
+      const t0 = performance.now();
+      const note = () => {
+        const s = el.dataset.state;
+        if (window.__states[window.__states.length - 1]?.state !== s) {
+          window.__states.push({ state: s, t: Math.round(performance.now() - t0) });
+        }
+      };
+      note();
+      new MutationObserver(note).observe(el, { attributes: true, attributeFilter: ['data-state'] });
+    });
+  });
+  if (mock) await page.routeWebSocket(/\/ingest\//, mock);
+  await page.goto(url, { waitUntil: 'load' });
+  return { name, context, page, consoleErrors };
+}
+
+const stateOf = (page) => page.getAttribute('#status', 'data-state');
+const statesOf = (page) => page.evaluate(() => window.__states.map((s) => s.state));
+
+async function waitState(page, states, timeoutMs) {
+  const want = [].concat(states);
+  try {
+    await page.waitForFunction((w) => w.includes(document.getElementById('status').dataset.state),
+      want, { timeout: timeoutMs, polling: 100 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------- live scenario
+async function liveRun({ label, query, key, expectFormatId, expectMime, expectOutput }) {
+  log(`--- ${label}: ${BASE}/${query}`);
+  const { page, context, consoleErrors } = await openPage(label, `${BASE}/${query}`);
+  try {
+    const fmtId = await page.getAttribute('#format', 'data-format-id');
+    const mime = await page.getAttribute('#format', 'data-mime-type');
+    check(fmtId === expectFormatId && mime === expectMime, `${label}: page chose the expected format before going live`,
+      `format=${fmtId} mimeType=${mime}`);
+
+    const keyType = await page.getAttribute('#key', 'type');
+    check(keyType === 'password', `${label}: stream key field is hidden like a password`, `type=${keyType}`);
+    await page.fill('#key', key);
+    const clickedAt = Date.now();
+    await page.click('#golive');
+
+    const live = await waitState(page, 'live', 20_000);
+    if (!check(live, `${label}: page shows LIVE`, live
+      ? `after ${((Date.now() - clickedAt) / 1000).toFixed(1)} s`
+      : `state ${await stateOf(page)}; alert: ${await page.textContent('#alert')}`)) {
+      await page.screenshot({ path: path.join(ARTIFACTS, `${label}-not-live.png`) });
+      return;
+    }
+    const recMime = await page.getAttribute('#format', 'data-mime-type');
+    check(recMime === expectMime, `${label}: recorder reports the chosen mimeType`, recMime);
+
+    // Stay live until LIVE_SECONDS after pressing Go live (the recorder starts then).
+    await sleep(Math.max(0, clickedAt + LIVE_SECONDS * 500 - Date.now()));
+    const shot = path.join(ARTIFACTS, `${label}-live.png`);
+    await page.screenshot({ path: shot });
+    log(`screenshot ${shot}`);
+    await sleep(Math.max(0, clickedAt + LIVE_SECONDS * 1000 - Date.now()));
+
+    const badge = await page.isVisible('#live-badge');
+    const statusText = (await page.textContent('#status')).replace(/\s+/g, ' ').trim();
+    const elapsed = await page.textContent('#stat-elapsed');
+    const upload = await page.textContent('#stat-bitrate');
+    const output = await page.textContent('#stat-output');
+    check(badge && /LIVE \d\d:\d\d/.test(statusText) && /^\d\d:\d\d$/.test(elapsed),
+      `${label}: LIVE with elapsed time shown`, `status "${statusText}", live for ${elapsed}`);
+    check(/\d/.test(upload), `${label}: upload bitrate shown`, upload);
+    check(/passthrough|transcod/i.test(output), `${label}: server output mode shown`, output);
+    if (expectOutput) {
+      check(output.toLowerCase().startsWith(expectOutput), `${label}: server output is ${expectOutput}`, output);
+    }
+
+    const stopAt = Date.now();
+    await page.click('#golive');
+    const ended = await waitState(page, ['ended', 'error'], 40_000);
+    const finalState = await stateOf(page);
+    const alert = (await page.textContent('#alert')).trim();
+    check(ended && finalState === 'ended', `${label}: Stop ends cleanly`,
+      `state ${finalState} after ${((Date.now() - stopAt) / 1000).toFixed(1)} s; message "${alert}"`);
+    const states = await statesOf(page);
+    check(!states.includes('error') && states.includes('live') && states.at(-1) === 'ended',
+      `${label}: state sequence went through LIVE to ended without error`, states.join(' → '));
+    await page.screenshot({ path: path.join(ARTIFACTS, `${label}-ended.png`) });
+
+    // Key remembered across a reload (same browser profile), still hidden.
+    await page.reload({ waitUntil: 'load' });
+    const remembered = await page.inputValue('#key');
+    check(remembered === key, `${label}: stream key remembered after reload`, remembered === key ? 'yes' : `got "${remembered}"`);
+
+    check(consoleErrors.length === 0, `${label}: no console errors`, consoleErrors.join(' | ') || 'none');
+  } finally {
+    await context.close();
+  }
+
+  // nginx records the stream to rec/<key>.flv and closes it when the publisher leaves.
+  const flv = path.join(nginxDir, 'rec', `${key}.flv`);
+  const probe = await until(async () => {
+    if (!fs.existsSync(flv)) return null;
+    const p = await ffprobe(flv);
+    return p.format && Number(p.format.duration) > 0 ? p : null;
+  }, 20_000, 500);
+  if (!check(!!probe, `${label}: nginx recorded ${path.basename(flv)}`, probe ? `${fs.statSync(flv).size} bytes`
+    : `missing or unreadable after 20 s; rec/ has: ${fs.readdirSync(path.join(nginxDir, 'rec')).join(', ') || 'nothing'}`)) {
+    return;
+  }
+  // Wait for nginx to finish the file (the publisher has gone), then probe again.
+  await until(async () => !(await publishing(key)), 15_000, 300);
+  const info = await ffprobe(flv);
+  fs.writeFileSync(path.join(ARTIFACTS, `${label}-ffprobe.json`), JSON.stringify(info, null, 2));
+  const streams = info.streams || [];
+  const v = streams.filter((s) => s.codec_type === 'video');
+  const a = streams.filter((s) => s.codec_type === 'audio');
+  const dur = Number(info.format?.duration);
+  check(v.length === 1 && v[0].codec_name === 'h264', `${label}: recording has one H.264 video stream`,
+    v.map((s) => `${s.codec_name} ${s.profile || ''} ${s.width}x${s.height} ${s.avg_frame_rate}`).join(', ') || 'none');
+  check(a.length === 1 && a[0].codec_name === 'aac', `${label}: recording has one AAC audio stream`,
+    a.map((s) => `${s.codec_name} ${s.sample_rate} Hz ${s.channels} ch`).join(', ') || 'none');
+  check(Math.abs(dur - LIVE_SECONDS) <= 1, `${label}: recording lasts ${LIVE_SECONDS} s ± 1 s`, `${dur.toFixed(2)} s`);
+  const pubs = countPublishes(key);
+  check(pubs === 1, `${label}: nginx saw exactly one publish for the key`, `${pubs}`);
+}
+
+function countPublishes(key) {
+  try {
+    const text = fs.readFileSync(path.join(nginxDir, 'error.log'), 'utf8');
+    return text.split('\n').filter((l) => /\bpublish: name='/.test(l) && l.includes(`name='${key}'`)).length;
+  } catch {
+    return -1;
+  }
+}
+
+async function publishing(key) {
+  try {
+    const res = await fetch(`http://127.0.0.1:${statPort}/stat`, { signal: AbortSignal.timeout(2000) });
+    const xml = await res.text();
+    return xml.includes(`<name>${key}</name>`);
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------- refused key
+async function refusedKeyRun() {
+  const label = 'refused-key';
+  log(`--- ${label}`);
+  const { page, context, consoleErrors } = await openPage(label, `${BASE}/`);
+  try {
+    await page.fill('#key', 'not_on_the_list');
+    await page.click('#golive');
+    const done = await waitState(page, ['error', 'ended'], 15_000);
+    const st = await stateOf(page);
+    const alert = (await page.textContent('#alert')).trim();
+    const alertVisible = await page.isVisible('#alert');
+    check(done && st === 'error', `${label}: page shows an error state`, `state ${st}`);
+    check(alertVisible && /key was refused/i.test(alert), `${label}: readable message about the key`, `"${alert}"`);
+    await page.screenshot({ path: path.join(ARTIFACTS, `${label}.png`) });
+    const go = (await page.textContent('#golive')).trim();
+    check(go === 'Go live', `${label}: page is ready to try again`, `button "${go}"`);
+    const other = consoleErrors.filter((e) => !/WebSocket/i.test(e));
+    check(other.length === 0, `${label}: no console errors`, consoleErrors.join(' | ') || 'none');
+  } finally {
+    await context.close();
+  }
+}
+
+// ---------------------------------------------------------------- mocked server
+// Close codes and server messages in plain words, without the real server.
+async function mockedCloseCodes() {
+  const cases = [
+    { code: 1003, reason: 'not a media stream', re: /could not read the video/i },
+    { code: 1009, reason: 'message too big', re: /larger than the server accepts/i },
+    { code: 1011, reason: 'rtmp connection failed', re: /could not deliver the stream/i },
+    { code: 1011, reason: 'pipeline error', re: /failed while processing/i },
+    { code: 1013, reason: 'at capacity', re: /server is full/i },
+  ];
+  for (const c of cases) {
+    const label = `mock-${c.code}`;
+    const { page, context, consoleErrors } = await openPage(label, `${BASE}/`, {
+      mock: (ws) => {
+        ws.send(JSON.stringify({ type: 'state', state: 'connecting' }));
+        setTimeout(() => {
+          ws.send(JSON.stringify({ type: 'state', state: 'error' }));
+          ws.send(JSON.stringify({ type: 'error', message: c.reason }));
+          ws.close({ code: c.code, reason: c.reason });
+        }, 300);
+      },
+    });
+    try {
+      await page.fill('#key', 'mock_key');
+      await page.click('#golive');
+      await waitState(page, ['error', 'ended'], 10_000);
+      const st = await stateOf(page);
+      const alert = (await page.textContent('#alert')).trim();
+      check(st === 'error' && c.re.test(alert) && alert.includes(c.reason),
+        `${label}: close ${c.code} "${c.reason}" explained`, `state ${st}: "${alert}"`);
+      check(consoleErrors.length === 0, `${label}: no console errors`, consoleErrors.join(' | ') || 'none');
+    } finally {
+      await context.close();
+    }
+  }
+  // Phone-sized screen: nothing wider than the viewport, Go live reachable.
+  const { page, context, consoleErrors } = await openPage('phone', `${BASE}/`);
+  try {
+    await page.setViewportSize({ width: 375, height: 740 });
+    await sleep(300);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 0, 'phone: page fits a 375 px wide screen', `horizontal overflow ${overflow} px`);
+    // Keyboard: Tab reaches the key field, then Show, then Go live.
+    await page.focus('#key');
+    await page.keyboard.press('Tab');
+    const a = await page.evaluate(() => document.activeElement.id);
+    await page.keyboard.press('Tab');
+    const b = await page.evaluate(() => document.activeElement.id);
+    check(a === 'key-toggle' && b === 'golive', 'keyboard: Tab goes key → Show → Go live', `${a} → ${b}`);
+    await page.keyboard.press('Enter');
+    const hint = (await page.textContent('#key-hint')).trim();
+    check(/enter your stream key/i.test(hint), 'empty key: Go live asks for the key', `"${hint}"`);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'phone.png'), fullPage: true });
+    check(consoleErrors.length === 0, 'phone: no console errors', consoleErrors.join(' | ') || 'none');
+  } finally {
+    await context.close();
+  }
+}
+
+// ---------------------------------------------------------------- main
+await liveRun({
+  label: 'h264',
+  query: '',
+  key: KEYS.h264,
+  expectFormatId: 'h264',
+  expectMime: 'video/x-matroska;codecs=avc1,opus',
+  expectOutput: 'passthrough',
+});
+await liveRun({
+  label: 'vp8',
+  query: '?format=vp8',
+  key: KEYS.vp8,
+  expectFormatId: 'vp8',
+  expectMime: 'video/webm;codecs=vp8,opus',
+  expectOutput: 'transcod',
+});
+await refusedKeyRun();
+await mockedCloseCodes();
+check(serverExit === null, 'wsrtmpd still running at the end', serverExit ? JSON.stringify(serverExit) : 'yes');
+await finish();
