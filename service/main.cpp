@@ -1,0 +1,150 @@
+/* wsrtmpd: browser camera (MediaRecorder over WebSocket) to RTMP.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#define G_LOG_DOMAIN "wsrtmpd"
+
+#include "config.h"
+#include "pipeline_factory.h"
+#include "server.h"
+
+#include <glib-unix.h>
+#include <gst/gst.h>
+
+#include <csignal>
+#include <cstdio>
+#include <unistd.h>
+
+namespace {
+
+struct App {
+  GMainLoop *loop = nullptr;
+  wsrtmp::Server *server = nullptr;
+  int signals = 0;
+  guint drain_timer = 0;
+  int drain_timeout_s = 10;
+};
+
+gboolean
+on_drain_timeout (gpointer data)
+{
+  auto *app = static_cast<App *> (data);
+  app->drain_timer = 0;
+  g_warning ("streams still draining after %d s; stopping them now",
+      app->drain_timeout_s);
+  g_main_loop_quit (app->loop);
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+on_signal (gpointer data)
+{
+  auto *app = static_cast<App *> (data);
+  if (++app->signals > 1) {
+    g_warning ("second signal: exiting at once");
+    _exit (1);
+  }
+  g_message ("stopping: no new streams, draining %zu active one(s) "
+      "(signal again to exit at once)", app->server->session_count ());
+  /* Bounded: the sessions' own drain timers fire too, this is the backstop. */
+  app->drain_timer = g_timeout_add_seconds (app->drain_timeout_s + 2,
+      on_drain_timeout, app);
+  app->server->shutdown ([app] { g_main_loop_quit (app->loop); });
+  return G_SOURCE_CONTINUE;
+}
+
+/* Uninstalled runs: the plugin is next door in the build tree. */
+bool
+find_plugin ()
+{
+  g_autoptr (GstElementFactory) factory = gst_element_factory_find (
+      "wsserversrc");
+  if (factory)
+    return true;
+#ifdef WSRTMP_PLUGIN_BUILD_DIR
+  if (g_file_test (WSRTMP_PLUGIN_BUILD_DIR, G_FILE_TEST_IS_DIR)) {
+    gst_registry_scan_path (gst_registry_get (), WSRTMP_PLUGIN_BUILD_DIR);
+    g_autoptr (GstElementFactory) again = gst_element_factory_find (
+        "wsserversrc");
+    if (again)
+      return true;
+  }
+#endif
+  return false;
+}
+
+}  // namespace
+
+int
+main (int argc, char **argv)
+{
+  wsrtmp::Config config;
+  std::string error;
+  if (!wsrtmp::parse_config (&argc, &argv, config, error)) {
+    g_printerr ("wsrtmpd: %s\n(see wsrtmpd --help)\n", error.c_str ());
+    return 2;
+  }
+  gst_init (nullptr, nullptr);
+
+  if (!find_plugin ()) {
+    g_printerr ("wsrtmpd: the GStreamer element wsserversrc (plugin "
+        "\"wsrtmp\") is not installed. For an uninstalled build, set "
+        "GST_PLUGIN_PATH=<builddir>/plugin\n");
+    return 1;
+  }
+  std::string missing;
+  if (!wsrtmp::PipelineFactory::check_elements (missing)) {
+    g_printerr ("wsrtmpd: the GStreamer element \"%s\" is missing; install "
+        "gstreamer1.0-plugins-{base,good,bad,ugly} and gstreamer1.0-libav\n",
+        missing.c_str ());
+    return 1;
+  }
+
+  wsrtmp::EncodeSettings settings;
+  settings.video_bitrate_kbps = config.video_bitrate_kbps;
+  settings.x264_preset = config.x264_preset;
+  settings.audio_bitrate_kbps = config.audio_bitrate_kbps;
+  wsrtmp::PipelineFactory factory (settings);
+
+  App app;
+  app.drain_timeout_s = config.drain_timeout_s;
+  app.loop = g_main_loop_new (nullptr, FALSE);
+  int status = 0;
+  {
+    wsrtmp::Server server (config, factory);
+    app.server = &server;
+    std::string url;
+    if (!server.listen (url, error)) {
+      g_printerr ("wsrtmpd: %s\n", error.c_str ());
+      g_main_loop_unref (app.loop);
+      return 1;
+    }
+    guint sigint = g_unix_signal_add (SIGINT, on_signal, &app);
+    guint sigterm = g_unix_signal_add (SIGTERM, on_signal, &app);
+
+    std::string destination = config.rtmp_url.empty () ? "" :
+        "RTMP " + config.rtmp_url;
+    if (config.record)
+      destination += (destination.empty () ? "" : " + ") +
+          std::string ("recordings in ") + config.record_dir;
+    g_message ("wsrtmpd %s: ingest at %singest/KEY, output to %s",
+        WSRTMP_VERSION, url.c_str (), destination.c_str ());
+    /* Tests and scripts wait for this exact line (and the real port). */
+    printf ("wsrtmpd listening on %s\n", url.c_str ());
+    fflush (stdout);
+
+    g_main_loop_run (app.loop);
+
+    if (app.drain_timer)
+      g_source_remove (app.drain_timer);
+    g_source_remove (sigint);
+    g_source_remove (sigterm);
+    if (server.session_count () > 0) {
+      g_warning ("%zu stream(s) did not finish draining", server.session_count ());
+      status = 0;
+    }
+    g_message ("stopped");
+  }
+  g_main_loop_unref (app.loop);
+  return status;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "metrics.h"
+
+#include <sstream>
+
+namespace wsrtmp {
+
+void
+Metrics::session_finished (Outcome outcome)
+{
+  active_--;
+  switch (outcome) {
+    case Outcome::Ended: ended_++; break;
+    case Outcome::Error: failed_++; break;
+    case Outcome::Refused: refused_++; break;
+  }
+}
+
+void
+Metrics::session_refused (const std::string &kind)
+{
+  refused_++;
+  error (kind);
+}
+
+void
+Metrics::error (const std::string &kind)
+{
+  std::lock_guard<std::mutex> lock (errors_lock_);
+  errors_[kind]++;
+}
+
+std::string
+Metrics::prometheus_text () const
+{
+  std::ostringstream out;
+  out << "# HELP wsrtmp_sessions_active Streams currently connected or "
+         "draining.\n"
+         "# TYPE wsrtmp_sessions_active gauge\n"
+         "wsrtmp_sessions_active " << active_.load () << "\n"
+         "# HELP wsrtmp_sessions_total Finished or refused streams by outcome.\n"
+         "# TYPE wsrtmp_sessions_total counter\n"
+         "wsrtmp_sessions_total{outcome=\"ended\"} " << ended_.load () << "\n"
+         "wsrtmp_sessions_total{outcome=\"error\"} " << failed_.load () << "\n"
+         "wsrtmp_sessions_total{outcome=\"refused\"} " << refused_.load () << "\n"
+         "# HELP wsrtmp_bytes_in_total Bytes received from browsers.\n"
+         "# TYPE wsrtmp_bytes_in_total counter\n"
+         "wsrtmp_bytes_in_total " << bytes_in_.load () << "\n"
+         "# HELP wsrtmp_bytes_out_total FLV bytes produced for destinations.\n"
+         "# TYPE wsrtmp_bytes_out_total counter\n"
+         "wsrtmp_bytes_out_total " << bytes_out_.load () << "\n"
+         "# HELP wsrtmp_errors_total Errors by kind.\n"
+         "# TYPE wsrtmp_errors_total counter\n";
+  std::lock_guard<std::mutex> lock (errors_lock_);
+  for (const auto &[kind, count] : errors_)
+    out << "wsrtmp_errors_total{kind=\"" << kind << "\"} " << count << "\n";
+  return out.str ();
+}
+
+}  // namespace wsrtmp

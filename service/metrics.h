@@ -1,0 +1,42 @@
+/* Process-wide counters exposed at /metrics in the Prometheus text format.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace wsrtmp {
+
+class Metrics {
+ public:
+  /* How a session ended, for wsrtmp_sessions_total{outcome}. */
+  enum class Outcome { Ended, Error, Refused };
+
+  void session_started () { active_++; }
+  void session_finished (Outcome outcome);
+  void session_refused (const std::string &kind);
+  /* kind: a short machine word ("key", "capacity", "input", "codec",
+   * "rtmp_connect", "rtmp_refused", "rtmp", "encoder", "too_big",
+   * "too_slow", "pipeline", "drain_timeout"). */
+  void error (const std::string &kind);
+  void add_bytes_in (guint64 bytes) { bytes_in_ += bytes; }
+  void add_bytes_out (guint64 bytes) { bytes_out_ += bytes; }
+
+  int active () const { return active_; }
+  std::string prometheus_text () const;
+
+ private:
+  std::atomic<int> active_ { 0 };
+  std::atomic<guint64> ended_ { 0 }, failed_ { 0 }, refused_ { 0 };
+  std::atomic<guint64> bytes_in_ { 0 }, bytes_out_ { 0 };
+  mutable std::mutex errors_lock_;      /* guards errors_ */
+  std::map<std::string, guint64> errors_;
+};
+
+}  // namespace wsrtmp

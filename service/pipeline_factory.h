@@ -1,0 +1,70 @@
+/* Turns readable launch-style templates into a Media for one stream, the way
+ * GstRTSPMediaFactory does. Only server configuration goes into template
+ * strings; anything derived from the client (the stream key inside a
+ * location) is set as a property.
+ *
+ * The pipeline has three parts, built separately so they can later live
+ * apart (a broadcast outliving its WebSocket swaps the ingest part; fan-out
+ * adds destinations):
+ *   ingest:      wsserversrc ! parsebin         (one per connection)
+ *   branches:    per elementary stream, decode ! encode, linked on pad-added
+ *   output:      flvmux ! tee, then one sink bin per Destination
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "media.h"
+
+#include <libsoup/soup.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace wsrtmp {
+
+struct Destination {
+  enum class Kind { Rtmp, File };
+  Kind kind;
+  std::string location;         /* rtmp:// URL or file path */
+};
+
+struct EncodeSettings {
+  int video_bitrate_kbps = 2500;
+  std::string x264_preset = "veryfast";
+  int audio_bitrate_kbps = 128;
+  /* A keyframe at least this often: live platforms require <= 2 s. */
+  int keyframe_interval_s = 2;
+  int framerate = 30;
+};
+
+struct MediaSpec {
+  SoupWebsocketConnection *connection = nullptr;
+  guint64 max_message_size = 16 * 1024 * 1024;
+  std::vector<Destination> destinations;
+};
+
+/* Element names the session looks up: the source and each destination's
+ * sink ("dest0", "dest1", ... in the order of MediaSpec::destinations). */
+constexpr const char *MEDIA_SOURCE_NAME = "src";
+std::string destination_sink_name (size_t index);
+
+class PipelineFactory {
+ public:
+  explicit PipelineFactory (EncodeSettings settings);
+
+  /* Builds a stopped pipeline. Call from the thread running the
+   * connection's main context (the element adopts it right away). */
+  std::unique_ptr<Media> create (const MediaSpec &spec, const std::string &name,
+      GError **error) const;
+
+  /* True when every element the templates use is installed; otherwise
+   * missing names the first one that is not. */
+  static bool check_elements (std::string &missing);
+
+ private:
+  EncodeSettings settings_;
+};
+
+}  // namespace wsrtmp

@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "wsrtmpd"
+
+#include "server.h"
+
+#include <json-glib/json-glib.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace wsrtmp {
+
+namespace {
+
+constexpr const char *INGEST_PREFIX = "/ingest";
+
+const char *
+content_type_for (const std::string &path)
+{
+  static const std::pair<const char *, const char *> types[] = {
+    { ".html", "text/html; charset=utf-8" },
+    { ".htm", "text/html; charset=utf-8" },
+    { ".js", "text/javascript; charset=utf-8" },
+    { ".mjs", "text/javascript; charset=utf-8" },
+    { ".css", "text/css; charset=utf-8" },
+    { ".svg", "image/svg+xml" },
+    { ".png", "image/png" },
+    { ".ico", "image/x-icon" },
+    { ".json", "application/json" },
+    { ".webmanifest", "application/manifest+json" },
+    { ".txt", "text/plain; charset=utf-8" },
+    { ".wasm", "application/wasm" },
+  };
+  for (const auto &[extension, type] : types) {
+    if (g_str_has_suffix (path.c_str (), extension))
+      return type;
+  }
+  return "application/octet-stream";
+}
+
+std::string
+peer_of (SoupServerMessage *msg)
+{
+  const char *host = soup_server_message_get_remote_host (msg);
+  return host ? host : "?";
+}
+
+void
+send_text (SoupServerMessage *msg, guint status, const char *type,
+    const std::string &body)
+{
+  soup_server_message_set_status (msg, status, nullptr);
+  soup_server_message_set_response (msg, type, SOUP_MEMORY_COPY,
+      body.data (), body.size ());
+}
+
+}  // namespace
+
+Server::Server (const Config &config, const PipelineFactory &factory)
+    : config_ (config), factory_ (factory)
+{
+  g_autofree char *root = realpath (config.web_root.c_str (), nullptr);
+  web_root_ = root ? root : config.web_root;
+}
+
+Server::~Server ()
+{
+  if (reap_idle_)
+    g_source_remove (reap_idle_);
+  finished_.clear ();
+  sessions_.clear ();
+  if (soup_)
+    soup_server_disconnect (soup_.get ());
+}
+
+bool
+Server::listen (std::string &url, std::string &error)
+{
+  g_autoptr (GError) gerror = nullptr;
+  g_autoptr (GTlsCertificate) certificate = nullptr;
+  if (config_.tls ()) {
+    certificate = g_tls_certificate_new_from_files (config_.tls_cert.c_str (),
+        config_.tls_key.c_str (), &gerror);
+    if (!certificate) {
+      error = "--tls-cert/--tls-key: " + std::string (gerror->message);
+      return false;
+    }
+  }
+  soup_.reset (soup_server_new ("server-header", "wsrtmpd ",
+          "tls-certificate", certificate, nullptr));
+
+  soup_server_add_handler (soup_.get (), nullptr, &Server::on_request, this,
+      nullptr);
+  soup_server_add_websocket_handler (soup_.get (), INGEST_PREFIX, nullptr,
+      nullptr, &Server::on_websocket, this, nullptr);
+
+  auto options = static_cast<SoupServerListenOptions> (
+      config_.tls () ? SOUP_SERVER_LISTEN_HTTPS : 0);
+  g_autoptr (GInetAddress) address = g_inet_address_new_from_string (
+      config_.listen_host.c_str ());
+  bool ok;
+  if (!address && config_.listen_host == "localhost") {
+    ok = soup_server_listen_local (soup_.get (), config_.listen_port, options,
+        &gerror);
+  } else {
+    if (!address) {
+      g_autoptr (GResolver) resolver = g_resolver_get_default ();
+      GList *found = g_resolver_lookup_by_name (resolver,
+          config_.listen_host.c_str (), nullptr, &gerror);
+      if (!found) {
+        error = "--listen: cannot resolve " + config_.listen_host + ": " +
+            gerror->message;
+        return false;
+      }
+      address = G_INET_ADDRESS (g_object_ref (found->data));
+      g_resolver_free_addresses (found);
+    }
+    g_autoptr (GSocketAddress) socket_address = g_inet_socket_address_new (
+        address, config_.listen_port);
+    ok = soup_server_listen (soup_.get (), socket_address, options, &gerror);
+  }
+  if (!ok) {
+    error = "cannot listen on " + config_.listen_host + ":" +
+        std::to_string (config_.listen_port) + ": " + gerror->message;
+    return false;
+  }
+
+  int port = config_.listen_port;
+  for (GSList *l = soup_server_get_listeners (soup_.get ()); l; l = l->next) {
+    g_autoptr (GSocketAddress) local =
+        g_socket_get_local_address (G_SOCKET (l->data), nullptr);
+    if (local && G_IS_INET_SOCKET_ADDRESS (local)) {
+      port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+      break;
+    }
+  }
+  bool v6 = config_.listen_host.find (':') != std::string::npos;
+  url = std::string (config_.tls () ? "https://" : "http://") +
+      (v6 ? "[" : "") + config_.listen_host + (v6 ? "]" : "") + ":" +
+      std::to_string (port) + "/";
+  return true;
+}
+
+void
+Server::on_request (SoupServer *, SoupServerMessage *msg, const char *path,
+    GHashTable *, gpointer data)
+{
+  auto *self = static_cast<Server *> (data);
+  const char *method = soup_server_message_get_method (msg);
+  if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD) {
+    send_text (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "text/plain",
+        "method not allowed\n");
+    soup_message_headers_append (soup_server_message_get_response_headers (
+            msg), "Allow", "GET, HEAD");
+    return;
+  }
+  if (g_str_equal (path, "/healthz"))
+    self->handle_healthz (msg);
+  else if (g_str_equal (path, "/metrics"))
+    self->handle_metrics (msg);
+  else
+    self->handle_static (msg, path);
+}
+
+void
+Server::handle_healthz (SoupServerMessage *msg)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "status");
+  json_builder_add_string_value (builder, shutting_down_ ? "stopping" : "ok");
+  json_builder_set_member_name (builder, "version");
+  json_builder_add_string_value (builder, WSRTMP_VERSION);
+  json_builder_set_member_name (builder, "sessions_active");
+  json_builder_add_int_value (builder, sessions_.size ());
+  json_builder_set_member_name (builder, "max_sessions");
+  json_builder_add_int_value (builder, config_.max_sessions);
+  json_builder_end_object (builder);
+  g_autoptr (JsonNode) node = json_builder_get_root (builder);
+  g_autofree char *body = json_to_string (node, FALSE);
+  send_text (msg, shutting_down_ ? SOUP_STATUS_SERVICE_UNAVAILABLE :
+      SOUP_STATUS_OK, "application/json", std::string (body) + "\n");
+}
+
+void
+Server::handle_metrics (SoupServerMessage *msg)
+{
+  send_text (msg, SOUP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8",
+      metrics_.prometheus_text ());
+}
+
+void
+Server::handle_static (SoupServerMessage *msg, const char *path)
+{
+  /* libsoup hands over the path still percent-encoded. */
+  g_autofree char *decoded = g_uri_unescape_string (path, nullptr);
+  if (!decoded || decoded[0] != '/' || strstr (decoded, "/../") ||
+      g_str_has_suffix (decoded, "/..")) {
+    send_text (msg, SOUP_STATUS_NOT_FOUND, "text/plain", "not found\n");
+    return;
+  }
+  std::string relative = decoded + 1;
+  if (relative.empty () || relative.back () == '/')
+    relative += "index.html";
+  g_autofree char *joined = g_build_filename (web_root_.c_str (),
+      relative.c_str (), nullptr);
+  /* Resolve symlinks too: nothing outside the web root is served. */
+  g_autofree char *real = realpath (joined, nullptr);
+  if (real && g_file_test (real, G_FILE_TEST_IS_DIR)) {
+    g_autofree char *index = g_build_filename (real, "index.html", nullptr);
+    g_free (real);
+    real = realpath (index, nullptr);
+  }
+  std::string prefix = web_root_ + "/";
+  if (!real || !g_str_has_prefix (real, prefix.c_str ()) ||
+      !g_file_test (real, G_FILE_TEST_IS_REGULAR)) {
+    send_text (msg, SOUP_STATUS_NOT_FOUND, "text/plain", "not found\n");
+    return;
+  }
+  char *contents = nullptr;
+  gsize length = 0;
+  if (!g_file_get_contents (real, &contents, &length, nullptr)) {
+    send_text (msg, SOUP_STATUS_FORBIDDEN, "text/plain", "forbidden\n");
+    return;
+  }
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
+  soup_message_headers_append (soup_server_message_get_response_headers (msg),
+      "Cache-Control", "no-cache");
+  soup_server_message_set_response (msg, content_type_for (real),
+      SOUP_MEMORY_TAKE, contents, length);
+}
+
+void
+Server::on_websocket (SoupServer *, SoupServerMessage *msg, const char *path,
+    SoupWebsocketConnection *conn, gpointer data)
+{
+  static_cast<Server *> (data)->handle_websocket (msg, path, conn);
+}
+
+/* Refusals happen after the upgrade: a browser cannot read the HTTP status
+ * of a failed handshake, but it does get a close code and reason. */
+void
+Server::refuse (SoupWebsocketConnection *conn, const std::string &peer,
+    const std::string &key, gushort code, const std::string &reason,
+    const std::string &kind)
+{
+  metrics_.session_refused (kind);
+  std::string masked = mask_key (key);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+      "STREAM_KEY", masked.c_str (),
+      "MESSAGE", "refused client %s [%s]: close %u \"%s\"", peer.c_str (),
+      masked.c_str (), code, reason.c_str ());
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "type");
+  json_builder_add_string_value (builder, "error");
+  json_builder_set_member_name (builder, "message");
+  json_builder_add_string_value (builder, reason.c_str ());
+  json_builder_end_object (builder);
+  g_autoptr (JsonNode) node = json_builder_get_root (builder);
+  send_json (conn, node);
+  close_websocket (conn, code, reason);
+}
+
+void
+Server::handle_websocket (SoupServerMessage *msg, const char *path,
+    SoupWebsocketConnection *conn)
+{
+  std::string peer = peer_of (msg);
+  std::string key;
+  std::string prefix = std::string (INGEST_PREFIX) + "/";
+  if (g_str_has_prefix (path, prefix.c_str ()))
+    key = path + prefix.size ();
+
+  if (!is_valid_key (key)) {
+    refuse (conn, peer, "", CLOSE_POLICY_VIOLATION,
+        "invalid stream key: use 1-128 of A-Z a-z 0-9 _ -", "key");
+    return;
+  }
+  if (!config_.key_allowed (key)) {
+    refuse (conn, peer, key, CLOSE_POLICY_VIOLATION,
+        "stream key not allowed", "key");
+    return;
+  }
+  if (shutting_down_) {
+    refuse (conn, peer, key, CLOSE_GOING_AWAY, "server shutting down",
+        "shutdown");
+    return;
+  }
+  if (config_.max_sessions > 0 &&
+      sessions_.size () >= static_cast<size_t> (config_.max_sessions)) {
+    refuse (conn, peer, key, CLOSE_TRY_AGAIN_LATER,
+        "server at capacity, try again later", "capacity");
+    return;
+  }
+
+  guint64 id = next_id_++;
+  auto session = std::make_unique<Session> (id, key, peer, conn, config_,
+      factory_, metrics_, [this] (Session *finished) {
+        session_finished (finished);
+      });
+  Session *raw = session.get ();
+  sessions_.emplace (id, std::move (session));
+  raw->start ();
+}
+
+void
+Server::session_finished (Session *session)
+{
+  auto found = sessions_.find (session->id ());
+  if (found == sessions_.end ())
+    return;
+  /* Destroyed from our own idle: the session's callback is still on the
+   * stack right now. */
+  finished_.push_back (std::move (found->second));
+  sessions_.erase (found);
+  if (!reap_idle_)
+    reap_idle_ = g_idle_add (&Server::on_reap_idle, this);
+}
+
+gboolean
+Server::on_reap_idle (gpointer data)
+{
+  auto *self = static_cast<Server *> (data);
+  self->reap_idle_ = 0;
+  self->finished_.clear ();
+  if (self->shutting_down_ && self->sessions_.empty () &&
+      self->shutdown_done_) {
+    auto done = std::move (self->shutdown_done_);
+    self->shutdown_done_ = nullptr;
+    done ();
+  }
+  return G_SOURCE_REMOVE;
+}
+
+void
+Server::shutdown (std::function<void ()> done)
+{
+  shutting_down_ = true;
+  shutdown_done_ = std::move (done);
+  for (auto &[id, session] : sessions_)
+    session->shutdown ();
+  if (!reap_idle_)
+    reap_idle_ = g_idle_add (&Server::on_reap_idle, this);
+}
+
+}  // namespace wsrtmp

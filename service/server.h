@@ -1,0 +1,73 @@
+/* The one place that owns the SoupServer: static files, /healthz, /metrics,
+ * and the WebSocket ingest route that admits clients and creates a Session
+ * for each. Like GstRTSPServer it only listens and creates clients; the
+ * streaming lives in Session and Media.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "config.h"
+#include "metrics.h"
+#include "pipeline_factory.h"
+#include "session.h"
+#include "util.h"
+
+#include <libsoup/soup.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace wsrtmp {
+
+class Server {
+ public:
+  Server (const Config &config, const PipelineFactory &factory);
+  ~Server ();
+  Server (const Server &) = delete;
+  Server &operator= (const Server &) = delete;
+
+  /* Binds the listening socket; on success the actual URL (port 0 becomes
+   * the port the system chose) is in url. */
+  bool listen (std::string &url, std::string &error);
+
+  /* Refuses new clients and ends every session so it drains; done runs
+   * once the last one finished (possibly right away). */
+  void shutdown (std::function<void ()> done);
+
+  Metrics &metrics () { return metrics_; }
+  size_t session_count () const { return sessions_.size (); }
+
+ private:
+  void handle_static (SoupServerMessage *msg, const char *path);
+  void handle_healthz (SoupServerMessage *msg);
+  void handle_metrics (SoupServerMessage *msg);
+  void handle_websocket (SoupServerMessage *msg, const char *path,
+      SoupWebsocketConnection *conn);
+  void refuse (SoupWebsocketConnection *conn, const std::string &peer,
+      const std::string &key, gushort code, const std::string &reason,
+      const std::string &kind);
+  void session_finished (Session *session);
+
+  static void on_request (SoupServer *server, SoupServerMessage *msg,
+      const char *path, GHashTable *query, gpointer self);
+  static void on_websocket (SoupServer *server, SoupServerMessage *msg,
+      const char *path, SoupWebsocketConnection *conn, gpointer self);
+  static gboolean on_reap_idle (gpointer self);
+
+  const Config &config_;
+  const PipelineFactory &factory_;
+  Metrics metrics_;
+  GObjectPtr<SoupServer> soup_;
+  std::string web_root_;        /* canonical, no trailing slash */
+  std::map<guint64, std::unique_ptr<Session>> sessions_;
+  std::vector<std::unique_ptr<Session>> finished_;
+  guint reap_idle_ = 0;
+  guint64 next_id_ = 1;
+  bool shutting_down_ = false;
+  std::function<void ()> shutdown_done_;
+};
+
+}  // namespace wsrtmp

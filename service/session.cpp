@@ -1,0 +1,496 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "wsrtmpd"
+
+#include "session.h"
+
+#include <glib/gstdio.h>
+
+#include <cstring>
+
+namespace wsrtmp {
+
+namespace {
+
+bool
+factory_is (GstObject *object, const char *name)
+{
+  if (!GST_IS_ELEMENT (object))
+    return false;
+  GstElementFactory *factory = gst_element_get_factory (GST_ELEMENT (object));
+  return factory && g_str_equal (GST_OBJECT_NAME (factory), name);
+}
+
+bool
+klass_contains (GstObject *object, const char *word)
+{
+  if (!GST_IS_ELEMENT (object))
+    return false;
+  GstElementFactory *factory = gst_element_get_factory (GST_ELEMENT (object));
+  const char *klass = factory ? gst_element_factory_get_metadata (factory,
+      GST_ELEMENT_METADATA_KLASS) : nullptr;
+  return klass && strstr (klass, word);
+}
+
+bool
+contains_any (const std::string &text, std::initializer_list<const char *> words)
+{
+  g_autofree char *lower = g_ascii_strdown (text.c_str (), -1);
+  for (const char *word : words) {
+    if (strstr (lower, word))
+      return true;
+  }
+  return false;
+}
+
+std::string
+utc_timestamp ()
+{
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *text = g_date_time_format (now, "%Y%m%dT%H%M%SZ");
+  return text;
+}
+
+/* <dir>/<key>-<UTC timestamp>.flv, never overwriting an earlier one. */
+std::string
+recording_path (const std::string &dir, const std::string &key)
+{
+  std::string base = dir + "/" + key + "-" + utc_timestamp ();
+  std::string path = base + ".flv";
+  for (int n = 1; g_file_test (path.c_str (), G_FILE_TEST_EXISTS); n++)
+    path = base + "-" + std::to_string (n) + ".flv";
+  return path;
+}
+
+std::string
+describe_destination (const Destination &dest, const std::string &key)
+{
+  /* The key is the last path element of both kinds of location. */
+  std::string text = dest.location;
+  auto at = text.rfind (key);
+  if (!key.empty () && at != std::string::npos)
+    text.replace (at, key.size (), mask_key (key));
+  return text;
+}
+
+}  // namespace
+
+SessionFailure
+classify_error (GstMessage *message)
+{
+  g_autoptr (GError) error = nullptr;
+  g_autofree char *debug = nullptr;
+  gst_message_parse_error (message, &error, &debug);
+  const GstStructure *details = nullptr;
+  gst_message_parse_error_details (message, &details);
+  GstObject *origin = GST_MESSAGE_SRC (message);
+
+  int close_code = 0;
+  if (details && gst_structure_get_int (details, "close-code", &close_code)) {
+    if (close_code == CLOSE_TOO_BIG)
+      return { CLOSE_TOO_BIG, "message too big: lower the bitrate or the "
+          "recorder timeslice", "too_big" };
+    if (close_code == CLOSE_SERVER_ERROR)
+      return { CLOSE_SERVER_ERROR, "server too slow to keep up with the "
+          "stream", "too_slow" };
+    return { static_cast<gushort> (close_code), "stream closed", "input" };
+  }
+
+  if (factory_is (origin, "rtmp2sink")) {
+    std::string text = std::string (error->message) + " " +
+        (debug ? debug : "");
+    if (contains_any (text, { "refused by", "rejected", "denied",
+                "badname", "publish.", "_error", "not allowed" }) &&
+        !contains_any (text, { "connection refused" }))
+      return { CLOSE_SERVER_ERROR, "refused by the RTMP server",
+          "rtmp_refused" };
+    if (error->domain == GST_RESOURCE_ERROR &&
+        (error->code == GST_RESOURCE_ERROR_OPEN_WRITE ||
+            error->code == GST_RESOURCE_ERROR_OPEN_READ_WRITE ||
+            error->code == GST_RESOURCE_ERROR_NOT_FOUND ||
+            error->code == GST_RESOURCE_ERROR_NOT_AUTHORIZED))
+      return { CLOSE_SERVER_ERROR, "cannot connect to the RTMP server",
+          "rtmp_connect" };
+    if (contains_any (text, { "connect", "resolv", "timed out" }))
+      return { CLOSE_SERVER_ERROR, "cannot connect to the RTMP server",
+          "rtmp_connect" };
+    return { CLOSE_SERVER_ERROR, "lost the connection to the RTMP server",
+        "rtmp" };
+  }
+  if (factory_is (origin, "filesink"))
+    return { CLOSE_SERVER_ERROR, "cannot write the recording", "recording" };
+
+  if (error->domain == GST_STREAM_ERROR) {
+    switch (error->code) {
+      case GST_STREAM_ERROR_CODEC_NOT_FOUND:
+        return { CLOSE_UNSUPPORTED_DATA, "unsupported codec", "codec" };
+      case GST_STREAM_ERROR_ENCODE:
+        return { CLOSE_SERVER_ERROR, "encoder error", "encoder" };
+      case GST_STREAM_ERROR_TYPE_NOT_FOUND:
+      case GST_STREAM_ERROR_WRONG_TYPE:
+      case GST_STREAM_ERROR_DEMUX:
+      case GST_STREAM_ERROR_DECODE:
+      case GST_STREAM_ERROR_FORMAT:
+        if (!klass_contains (origin, "Encoder"))
+          return { CLOSE_UNSUPPORTED_DATA, "not a media stream we can read",
+              "input" };
+        break;
+      default:
+        break;
+    }
+  }
+  if (klass_contains (origin, "Encoder"))
+    return { CLOSE_SERVER_ERROR, "encoder error", "encoder" };
+  if (klass_contains (origin, "Decoder") || klass_contains (origin, "Demux"))
+    return { CLOSE_UNSUPPORTED_DATA, "not a media stream we can read",
+        "input" };
+  return { CLOSE_SERVER_ERROR, "internal pipeline error", "pipeline" };
+}
+
+void
+close_websocket (SoupWebsocketConnection *conn, gushort code,
+    const std::string &reason)
+{
+  if (soup_websocket_connection_get_state (conn) != SOUP_WEBSOCKET_STATE_OPEN)
+    return;
+  g_object_ref (conn);
+  g_signal_connect (conn, "closed", G_CALLBACK (g_object_unref), nullptr);
+  soup_websocket_connection_close (conn, code, reason.c_str ());
+}
+
+void
+send_json (SoupWebsocketConnection *conn, JsonNode *node)
+{
+  if (soup_websocket_connection_get_state (conn) != SOUP_WEBSOCKET_STATE_OPEN)
+    return;
+  g_autofree char *text = json_to_string (node, FALSE);
+  soup_websocket_connection_send_text (conn, text);
+}
+
+Session::Session (guint64 id, std::string key, std::string peer,
+    SoupWebsocketConnection *connection, const Config &config,
+    const PipelineFactory &factory, Metrics &metrics,
+    FinishedCallback finished)
+    : id_ (id), key_ (std::move (key)), peer_ (std::move (peer)),
+      connection_ (SOUP_WEBSOCKET_CONNECTION (g_object_ref (connection))),
+      config_ (config), factory_ (factory), metrics_ (metrics),
+      finished_ (std::move (finished)),
+      started_us_ (g_get_monotonic_time ())
+{
+  metrics_.session_started ();
+}
+
+Session::~Session ()
+{
+  if (closed_handler_)
+    g_signal_handler_disconnect (connection_.get (), closed_handler_);
+  for (guint *source : { &stats_timer_, &drain_timer_, &finish_idle_ }) {
+    if (*source)
+      g_source_remove (*source);
+  }
+  /* Pipeline down before the connection it reads from is released. */
+  media_.reset ();
+  /* Should the session be destroyed early (process exit), the client still
+   * learns why. */
+  close_websocket (connection_.get (), CLOSE_GOING_AWAY,
+      "server shutting down");
+  metrics_.session_finished (state_ == State::Ended ?
+      Metrics::Outcome::Ended : Metrics::Outcome::Error);
+}
+
+const char *
+Session::state_name (State state)
+{
+  switch (state) {
+    case State::Connecting: return "connecting";
+    case State::Live: return "live";
+    case State::Ending: return "ending";
+    case State::Ended: return "ended";
+    case State::Error: return "error";
+  }
+  return "?";
+}
+
+void
+Session::log_event (GLogLevelFlags level, const std::string &text) const
+{
+  std::string session = std::to_string (id_);
+  std::string masked = mask_key (key_);
+  g_log_structured (G_LOG_DOMAIN, level,
+      "SESSION", session.c_str (),
+      "STREAM_KEY", masked.c_str (),
+      "MESSAGE", "session %s [%s] from %s: %s", session.c_str (),
+      masked.c_str (), peer_.c_str (), text.c_str ());
+}
+
+void
+Session::start ()
+{
+  std::string location = config_.rtmp_location (key_);
+  if (!location.empty ())
+    destinations_.push_back ({ Destination::Kind::Rtmp, location });
+  if (config_.record) {
+    if (g_mkdir_with_parents (config_.record_dir.c_str (), 0755) != 0) {
+      fail ({ CLOSE_SERVER_ERROR, "cannot write the recording", "recording" },
+          "cannot create " + config_.record_dir + ": " + g_strerror (errno));
+      return;
+    }
+    destinations_.push_back ({ Destination::Kind::File,
+        recording_path (config_.record_dir, key_) });
+  }
+
+  MediaSpec spec;
+  spec.connection = connection_.get ();
+  spec.max_message_size = config_.max_message_size;
+  spec.destinations = destinations_;
+  g_autoptr (GError) error = nullptr;
+  std::string name = "session" + std::to_string (id_);
+  media_ = factory_.create (spec, name, &error);
+  if (!media_) {
+    fail ({ CLOSE_SERVER_ERROR, "internal pipeline error", "pipeline" },
+        std::string ("cannot build the pipeline: ") +
+        (error ? error->message : "unknown error"));
+    return;
+  }
+  media_->set_bus_handler ([this] (GstMessage *message) {
+    on_bus_message (message);
+  });
+  closed_handler_ = g_signal_connect (connection_.get (), "closed",
+      G_CALLBACK (&Session::on_closed_signal), this);
+
+  std::string where;
+  for (const auto &dest : destinations_)
+    where += (where.empty () ? "" : ", ") + describe_destination (dest, key_);
+  log_event (G_LOG_LEVEL_MESSAGE, "connected, streaming to " + where);
+  set_state (State::Connecting);
+  stats_timer_ = g_timeout_add_seconds (1, &Session::on_stats_timer, this);
+
+  if (!media_->play ()) {
+    /* The reason is on the bus; the watch delivers it next. */
+    log_event (G_LOG_LEVEL_INFO, "pipeline refused to start");
+  }
+  /* The client may have gone while we were setting up. */
+  if (soup_websocket_connection_get_state (connection_.get ()) ==
+      SOUP_WEBSOCKET_STATE_CLOSED)
+    on_client_closed ();
+}
+
+void
+Session::shutdown ()
+{
+  if (state_ != State::Connecting && state_ != State::Live)
+    return;
+  begin_ending ("server shutting down");
+  /* The element turns the closing handshake into EOS after the last byte
+   * received, so the stream drains like a normal end. */
+  close_websocket (connection_.get (), CLOSE_GOING_AWAY,
+      "server shutting down");
+}
+
+void
+Session::set_state (State state)
+{
+  state_ = state;
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "type");
+  json_builder_add_string_value (builder, "state");
+  json_builder_set_member_name (builder, "state");
+  json_builder_add_string_value (builder, state_name (state));
+  json_builder_end_object (builder);
+  g_autoptr (JsonNode) node = json_builder_get_root (builder);
+  send_json (connection_.get (), node);
+}
+
+void
+Session::begin_ending (const char *why)
+{
+  set_state (State::Ending);
+  log_event (G_LOG_LEVEL_INFO, std::string ("ending: ") + why);
+  if (!drain_timer_)
+    drain_timer_ = g_timeout_add_seconds (config_.drain_timeout_s,
+        &Session::on_drain_timeout, this);
+}
+
+void
+Session::on_client_closed ()
+{
+  if (state_ != State::Connecting && state_ != State::Live)
+    return;
+  int code = soup_websocket_connection_get_close_code (connection_.get ());
+  begin_ending (code == 0 || code == SOUP_WEBSOCKET_CLOSE_ABNORMAL ?
+      "client disconnected without closing" : "client closed the stream");
+}
+
+void
+Session::on_closed_signal (SoupWebsocketConnection *, gpointer self)
+{
+  static_cast<Session *> (self)->on_client_closed ();
+}
+
+void
+Session::on_bus_message (GstMessage *message)
+{
+  switch (GST_MESSAGE_TYPE (message)) {
+    case GST_MESSAGE_ERROR: {
+      g_autoptr (GError) error = nullptr;
+      g_autofree char *debug = nullptr;
+      gst_message_parse_error (message, &error, &debug);
+      g_autofree char *origin = gst_object_get_path_string (
+          GST_MESSAGE_SRC (message));
+      fail (classify_error (message), std::string (origin) + ": " +
+          error->message + (debug ? std::string (" (") + debug + ")" : ""));
+      break;
+    }
+    case GST_MESSAGE_WARNING: {
+      g_autoptr (GError) error = nullptr;
+      gst_message_parse_warning (message, &error, nullptr);
+      log_event (G_LOG_LEVEL_INFO, std::string ("warning from ") +
+          GST_MESSAGE_SRC_NAME (message) + ": " + error->message);
+      break;
+    }
+    case GST_MESSAGE_EOS:
+      end_normally ();
+      break;
+    case GST_MESSAGE_APPLICATION:
+      if (gst_message_has_name (message, MEDIA_LIVE_MESSAGE) &&
+          state_ == State::Connecting) {
+        set_state (State::Live);
+        log_event (G_LOG_LEVEL_MESSAGE, "live");
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+void
+Session::end_normally ()
+{
+  if (state_ == State::Ended || state_ == State::Error)
+    return;
+  update_stats (false);
+  double duration = (g_get_monotonic_time () - started_us_) / 1e6;
+  char text[160];
+  g_snprintf (text, sizeof text, "ended after %.1f s, %" G_GUINT64_FORMAT
+      " bytes in, %" G_GUINT64_FORMAT " bytes out", duration, last_bytes_in_,
+      last_bytes_out_);
+  log_event (G_LOG_LEVEL_MESSAGE, text);
+  set_state (State::Ended);
+  close_websocket (connection_.get (), CLOSE_NORMAL, "stream ended");
+  schedule_finish ();
+}
+
+void
+Session::fail (const SessionFailure &failure, const std::string &detail)
+{
+  if (state_ == State::Ended || state_ == State::Error)
+    return;
+  if (media_)
+    update_stats (false);
+  metrics_.error (failure.kind);
+  std::string detail_masked = detail;
+  for (auto at = detail_masked.find (key_); !key_.empty () &&
+      at != std::string::npos; at = detail_masked.find (key_, at))
+    detail_masked.replace (at, key_.size (), mask_key (key_));
+  double duration = (g_get_monotonic_time () - started_us_) / 1e6;
+  char head[96];
+  g_snprintf (head, sizeof head, "error after %.1f s, close %u \"",
+      duration, failure.code);
+  log_event (G_LOG_LEVEL_WARNING, head + failure.reason + "\": " +
+      detail_masked);
+
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "type");
+  json_builder_add_string_value (builder, "error");
+  json_builder_set_member_name (builder, "message");
+  json_builder_add_string_value (builder, failure.reason.c_str ());
+  json_builder_end_object (builder);
+  g_autoptr (JsonNode) node = json_builder_get_root (builder);
+  send_json (connection_.get (), node);
+  set_state (State::Error);
+  close_websocket (connection_.get (), failure.code, failure.reason);
+  schedule_finish ();
+}
+
+void
+Session::update_stats (bool send)
+{
+  guint64 bytes_in = media_->bytes_in ();
+  guint64 bytes_out = media_->bytes_out ();
+  metrics_.add_bytes_in (bytes_in - last_bytes_in_);
+  metrics_.add_bytes_out (bytes_out - last_bytes_out_);
+  bitrate_kbps_ = static_cast<guint> ((bytes_in - last_bytes_in_) * 8 / 1000);
+  last_bytes_in_ = bytes_in;
+  last_bytes_out_ = bytes_out;
+  if (!send)
+    return;
+
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "type");
+  json_builder_add_string_value (builder, "stats");
+  json_builder_set_member_name (builder, "bytes_in");
+  json_builder_add_int_value (builder, bytes_in);
+  json_builder_set_member_name (builder, "bitrate_kbps");
+  json_builder_add_int_value (builder, bitrate_kbps_);
+  json_builder_set_member_name (builder, "output");
+  json_builder_add_string_value (builder, "transcode");
+  json_builder_set_member_name (builder, "bytes_out");
+  json_builder_add_int_value (builder, bytes_out);
+  json_builder_set_member_name (builder, "state");
+  json_builder_add_string_value (builder, state_name (state_));
+  json_builder_set_member_name (builder, "duration_s");
+  json_builder_add_double_value (builder,
+      (g_get_monotonic_time () - started_us_) / 1e6);
+  json_builder_end_object (builder);
+  g_autoptr (JsonNode) node = json_builder_get_root (builder);
+  send_json (connection_.get (), node);
+}
+
+gboolean
+Session::on_stats_timer (gpointer data)
+{
+  static_cast<Session *> (data)->update_stats (true);
+  return G_SOURCE_CONTINUE;
+}
+
+gboolean
+Session::on_drain_timeout (gpointer data)
+{
+  auto *self = static_cast<Session *> (data);
+  self->drain_timer_ = 0;
+  self->fail ({ CLOSE_SERVER_ERROR, "the stream did not finish in time",
+      "drain_timeout" }, "no EOS within " +
+      std::to_string (self->config_.drain_timeout_s) + " s");
+  return G_SOURCE_REMOVE;
+}
+
+void
+Session::schedule_finish ()
+{
+  if (stats_timer_) {
+    g_source_remove (stats_timer_);
+    stats_timer_ = 0;
+  }
+  if (drain_timer_) {
+    g_source_remove (drain_timer_);
+    drain_timer_ = 0;
+  }
+  if (!finish_idle_)
+    finish_idle_ = g_idle_add (&Session::on_finish_idle, this);
+}
+
+gboolean
+Session::on_finish_idle (gpointer data)
+{
+  auto *self = static_cast<Session *> (data);
+  self->finish_idle_ = 0;
+  /* Stop the threads now; the owner may destroy us from the callback. */
+  if (self->media_)
+    self->media_->stop ();
+  self->finished_ (self);
+  return G_SOURCE_REMOVE;
+}
+
+}  // namespace wsrtmp

@@ -1,0 +1,114 @@
+/* One WebSocket client streaming one broadcast: its state machine, the
+ * status messages and close codes the client sees, and the Media that does
+ * the work. Lives on the main thread; the Server owns it.
+ *
+ * States: connecting -> live -> ending -> ended, or -> error from any state
+ * before ended. "live" means FLV data reached a destination.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "config.h"
+#include "media.h"
+#include "metrics.h"
+#include "pipeline_factory.h"
+#include "util.h"
+
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace wsrtmp {
+
+/* Close codes (RFC 6455 registry) the client may see. */
+enum CloseCode : gushort {
+  CLOSE_NORMAL = 1000,
+  CLOSE_GOING_AWAY = 1001,
+  CLOSE_UNSUPPORTED_DATA = 1003,
+  CLOSE_POLICY_VIOLATION = 1008,
+  CLOSE_TOO_BIG = 1009,
+  CLOSE_SERVER_ERROR = 1011,
+  CLOSE_TRY_AGAIN_LATER = 1013,
+};
+
+/* What a failed session tells the client and counts in the metrics. */
+struct SessionFailure {
+  gushort code;
+  std::string reason;           /* short, for the streamer */
+  std::string kind;             /* metrics label */
+};
+
+/* Maps a pipeline error to what the client is told. Public for tests. */
+SessionFailure classify_error (GstMessage *error_message);
+
+/* Closes a WebSocket, keeping it alive until the closing handshake is done
+ * even if its owner goes away first. */
+void close_websocket (SoupWebsocketConnection *conn, gushort code,
+    const std::string &reason);
+/* Sends a JSON text frame if the connection is still open. */
+void send_json (SoupWebsocketConnection *conn, JsonNode *node);
+
+class Session {
+ public:
+  enum class State { Connecting, Live, Ending, Ended, Error };
+  /* Called (from an idle callback, never from inside the session's own
+   * handlers) once the session is finished and may be destroyed. */
+  using FinishedCallback = std::function<void (Session *)>;
+
+  Session (guint64 id, std::string key, std::string peer,
+      SoupWebsocketConnection *connection, const Config &config,
+      const PipelineFactory &factory, Metrics &metrics,
+      FinishedCallback finished);
+  ~Session ();
+  Session (const Session &) = delete;
+  Session &operator= (const Session &) = delete;
+
+  void start ();
+  /* Server shutdown: end the stream as if the client had stopped, so
+   * everything received is still delivered. */
+  void shutdown ();
+
+  guint64 id () const { return id_; }
+  State state () const { return state_; }
+  static const char *state_name (State state);
+
+ private:
+  void on_bus_message (GstMessage *message);
+  void on_client_closed ();
+  void set_state (State state);
+  void begin_ending (const char *why);
+  void end_normally ();
+  void fail (const SessionFailure &failure, const std::string &detail);
+  void schedule_finish ();
+  void update_stats (bool send);
+  void log_event (GLogLevelFlags level, const std::string &text) const;
+
+  static void on_closed_signal (SoupWebsocketConnection *conn, gpointer self);
+  static gboolean on_stats_timer (gpointer self);
+  static gboolean on_drain_timeout (gpointer self);
+  static gboolean on_finish_idle (gpointer self);
+
+  const guint64 id_;
+  const std::string key_;
+  const std::string peer_;
+  GObjectPtr<SoupWebsocketConnection> connection_;
+  const Config &config_;
+  const PipelineFactory &factory_;
+  Metrics &metrics_;
+  FinishedCallback finished_;
+
+  std::unique_ptr<Media> media_;
+  std::vector<Destination> destinations_;
+  State state_ = State::Connecting;
+  gint64 started_us_;
+  gulong closed_handler_ = 0;
+  guint stats_timer_ = 0, drain_timer_ = 0, finish_idle_ = 0;
+  guint64 last_bytes_in_ = 0, last_bytes_out_ = 0;
+  guint bitrate_kbps_ = 0;
+};
+
+}  // namespace wsrtmp

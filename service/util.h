@@ -1,0 +1,34 @@
+/* Small shared helpers: owning pointers for GLib/GStreamer objects and log
+ * hygiene.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib-object.h>
+#include <gst/gst.h>
+
+#include <memory>
+#include <string>
+
+namespace wsrtmp {
+
+struct GObjectUnref {
+  void operator() (gpointer object) const { g_object_unref (object); }
+};
+struct GstObjectUnref {
+  void operator() (gpointer object) const { gst_object_unref (object); }
+};
+
+/* Owning pointers for members: g_autoptr only works for locals. */
+template <typename T> using GObjectPtr = std::unique_ptr<T, GObjectUnref>;
+template <typename T> using GstObjectPtr = std::unique_ptr<T, GstObjectUnref>;
+
+/* Stream keys are credentials on most RTMP services: logs show only enough
+ * of one to tell sessions apart. */
+std::string mask_key (const std::string &key);
+
+/* True when key matches [A-Za-z0-9_-]{1,128}. */
+bool is_valid_key (const std::string &key);
+
+}  // namespace wsrtmp
