@@ -155,6 +155,7 @@ async function goLive() {
       if (p === 'error') {
         ui.showAlert(text || 'The stream stopped because of an error.');
         ui.showWarning('');
+        if (s.closeCode === 1008) ui.keyError('This key was refused by the server.');
       } else if (p === 'ended') {
         ui.showAlert(text, 'info');
         ui.showWarning('');

@@ -23,6 +23,7 @@ export class LiveSession {
     this.opts = { audioBitsPerSecond: 128000, ...opts };
     this.h = handlers;
     this.phase = 'idle';
+    this.closeCode = 0;     // the WebSocket close code, once closed
     this.stopping = false;
     this.finished = false;
     this.liveSince = 0;
@@ -165,6 +166,7 @@ export class LiveSession {
     if (this.recorder && this.recorder.state !== 'inactive') {
       try { this.recorder.rec.stop(); } catch { /* ignore */ }
     }
+    this.closeCode = info.code;
     this._finish(d.ok ? 'ended' : 'error', d.text);
   }
 
