@@ -162,7 +162,7 @@ try {
   ({ chromium } = await import('playwright-core'));
 } catch {
   await skip('playwright-core is not installed. Install it with:\n' +
-    `    npm ci --prefix ${path.relative(process.cwd(), HERE) || '.'}\n` +
+    `    npm ci --prefix ${HERE}\n` +
     '(it never downloads a browser: the test uses Debian\'s chromium)');
 }
 if (!fs.existsSync(CHROMIUM)) await skip(`${CHROMIUM} not found: apt-get install chromium (or set CHROMIUM)`);
@@ -261,7 +261,7 @@ cleanups.push(() => Promise.race([browser.close(), sleep(10_000)]));
 log(`browser: Chromium ${browser.version()}`);
 
 /** A fresh context + page that records state changes and console errors. */
-async function openPage(name, url, { mock } = {}) {
+async function openPage(name, url, { mock, init } = {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   context.setDefaultTimeout(15_000);
   const page = await context.newPage();
@@ -288,6 +288,7 @@ async function openPage(name, url, { mock } = {}) {
     });
   });
   if (mock) await page.routeWebSocket(/\/ingest\//, mock);
+  if (init) await page.addInitScript(init.fn, init.arg);
   await page.goto(url, { waitUntil: 'load' });
   return { name, context, page, consoleErrors };
 }
@@ -488,6 +489,42 @@ async function mockedCloseCodes() {
       await context.close();
     }
   }
+  // Camera/microphone failures in plain words (getUserMedia made to fail as browsers do).
+  const mediaCases = [
+    { name: 'NotAllowedError', devices: ['videoinput', 'audioinput'], re: /access is blocked/i },
+    { name: 'NotFoundError', devices: ['audioinput'], re: /no camera was found/i },
+    { name: 'NotFoundError', devices: ['videoinput'], re: /no microphone was found/i },
+    { name: 'NotReadableError', devices: ['videoinput', 'audioinput'], re: /in use by another app/i },
+  ];
+  for (const c of mediaCases) {
+    const label = `media-${c.name}-${c.devices.length === 2 ? 'both' : c.devices[0]}`;
+    const { page, context, consoleErrors } = await openPage(label, `${BASE}/`, {
+      init: {
+        fn: ([errName, kinds]) => {
+          navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('simulated', errName));
+          navigator.mediaDevices.enumerateDevices = () => Promise.resolve(
+            kinds.map((kind, i) => ({ kind, deviceId: `dev${i}`, label: '', groupId: String(i) })));
+          navigator.permissions.query = () => Promise.resolve({ state: 'prompt' });
+        },
+        arg: [c.name, c.devices],
+      },
+    });
+    try {
+      await page.fill('#key', 'media_key');
+      await page.click('#golive');
+      await page.waitForFunction(() => !document.getElementById('alert').hidden, null, { timeout: 10_000 }).catch(() => {});
+      const alert = (await page.textContent('#alert')).trim();
+      const msg = (await page.textContent('#camera-msg')).trim();
+      const st = await stateOf(page);
+      check(c.re.test(msg) && /can.t go live/i.test(alert) && st === 'idle', `${label}: explained, not live`,
+        `state ${st}: preview "${msg}", alert "${alert}"`);
+      if (c.name === 'NotAllowedError') await page.screenshot({ path: path.join(ARTIFACTS, 'camera-denied.png') });
+      check(consoleErrors.length === 0, `${label}: no console errors`, consoleErrors.join(' | ') || 'none');
+    } finally {
+      await context.close();
+    }
+  }
+
   // Phone-sized screen: nothing wider than the viewport, Go live reachable.
   const { page, context, consoleErrors } = await openPage('phone', `${BASE}/`);
   try {

@@ -91,7 +91,6 @@ async function startCamera() {
       ui.setPreview(null);
       const text = err.message || String(err);
       ui.setCameraMessage(text, 'Try again', true);
-      ui.showAlert(text);
       return null;
     } finally {
       ui.cameraBtn.disabled = false;
@@ -136,7 +135,10 @@ async function goLive() {
   }
   store.set('key', key);
   const cam = source || (await startCamera());
-  if (!cam) return;
+  if (!cam) {
+    ui.showAlert('You can\u2019t go live until the camera and microphone are on: see the message in the preview.');
+    return;
+  }
   if (isLiveUnfriendly(format.mimeType)) {
     ui.showWarning('This browser\u2019s MP4 recorder holds video back until you stop, so viewers will see nothing for a long time. Choose “Automatic” under Settings.');
   } else {

@@ -47,14 +47,14 @@ async function explain(err) {
     case 'SecurityError':
       return new MediaAccessError('denied',
         'Camera and microphone access is blocked. Allow both in your browser\u2019s site settings ' +
-        '(the icon to the left of the address bar), then press \u201cTurn on camera\u201d again.', err);
+        '(the icon to the left of the address bar), then press \u201cTry again\u201d.', err);
     case 'NotFoundError':
     case 'DevicesNotFoundError': {
       const [cam, mic] = await Promise.all([which('videoinput'), which('audioinput')]);
       const missing = !cam && !mic ? 'No camera and no microphone were found'
         : !cam ? 'No camera was found' : !mic ? 'No microphone was found'
         : 'The selected camera or microphone is no longer connected';
-      return new MediaAccessError('nodevice', `${missing}. Connect one and press \u201cTurn on camera\u201d again.`, err);
+      return new MediaAccessError('nodevice', `${missing}. Connect one, then press \u201cTry again\u201d.`, err);
     }
     case 'NotReadableError':
     case 'TrackStartError':
