@@ -169,7 +169,10 @@ link_branch (BranchContext *ctx, GstPad *pad, GstCaps *caps, bool video,
   gst_element_sync_state_with_parent (encode);
   gst_element_sync_state_with_parent (decoder);
   gst_element_sync_state_with_parent (queue);
-  if (gst_pad_link (pad, queue_sink) != GST_PAD_LINK_OK) {
+  /* Caps are settled by the caps event, not at link time: opusdec's caps
+   * query refuses Firefox's informational rate=44100 that it decodes fine. */
+  if (gst_pad_link_full (pad, queue_sink, GST_PAD_LINK_CHECK_HIERARCHY) !=
+      GST_PAD_LINK_OK) {
     error = "cannot link the demuxed stream";
     return false;
   }

@@ -250,16 +250,7 @@ Server::refuse (SoupWebsocketConnection *conn, const std::string &peer,
       "STREAM_KEY", masked.c_str (),
       "MESSAGE", "refused client %s [%s]: close %u \"%s\"", peer.c_str (),
       masked.c_str (), code, reason.c_str ());
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "type");
-  json_builder_add_string_value (builder, "error");
-  json_builder_set_member_name (builder, "message");
-  json_builder_add_string_value (builder, reason.c_str ());
-  json_builder_end_object (builder);
-  g_autoptr (JsonNode) node = json_builder_get_root (builder);
-  send_json (conn, node);
-  close_websocket (conn, code, reason);
+  refuse_websocket (conn, code, reason);
 }
 
 void

@@ -96,23 +96,18 @@ classify_error (GstMessage *message)
   }
 
   if (factory_is (origin, "rtmp2sink")) {
-    std::string text = std::string (error->message) + " " +
-        (debug ? debug : "");
-    if (contains_any (text, { "refused by", "rejected", "denied",
-                "badname", "publish.", "_error", "not allowed" }) &&
-        !contains_any (text, { "connection refused" }))
+    /* rtmp2sink reports both failures as RESOURCE errors; only the text
+     * tells a socket that never opened from a server that said no. */
+    std::string text = error->message;
+    if (contains_any (text, { "connection refused", "could not connect",
+                "resolv", "timed out", "timeout", "unreachable", "no route",
+                "not known", "name or service" }))
+      return { CLOSE_SERVER_ERROR, "cannot connect to the RTMP server",
+          "rtmp_connect" };
+    if (contains_any (text, { "cmd failed", "rejected", "refused",
+                "badname", "publish", "denied", "auth" }))
       return { CLOSE_SERVER_ERROR, "refused by the RTMP server",
           "rtmp_refused" };
-    if (error->domain == GST_RESOURCE_ERROR &&
-        (error->code == GST_RESOURCE_ERROR_OPEN_WRITE ||
-            error->code == GST_RESOURCE_ERROR_OPEN_READ_WRITE ||
-            error->code == GST_RESOURCE_ERROR_NOT_FOUND ||
-            error->code == GST_RESOURCE_ERROR_NOT_AUTHORIZED))
-      return { CLOSE_SERVER_ERROR, "cannot connect to the RTMP server",
-          "rtmp_connect" };
-    if (contains_any (text, { "connect", "resolv", "timed out" }))
-      return { CLOSE_SERVER_ERROR, "cannot connect to the RTMP server",
-          "rtmp_connect" };
     return { CLOSE_SERVER_ERROR, "lost the connection to the RTMP server",
         "rtmp" };
   }
@@ -146,12 +141,85 @@ classify_error (GstMessage *message)
   return { CLOSE_SERVER_ERROR, "internal pipeline error", "pipeline" };
 }
 
+namespace {
+
+/* libsoup 3 refuses to send close codes it does not know (1012-2999, so
+ * also 1013 "try again later", which browsers handle fine) and sends 1002
+ * instead. */
+bool
+libsoup_can_send (gushort code)
+{
+  return code < 1012 || code >= 3000;
+}
+
+std::string
+server_frame (guint8 opcode, const std::string &payload)
+{
+  std::string frame;
+  frame += static_cast<char> (0x80 | opcode);
+  if (payload.size () < 126) {
+    frame += static_cast<char> (payload.size ());
+  } else {
+    frame += static_cast<char> (126);
+    frame += static_cast<char> ((payload.size () >> 8) & 0xff);
+    frame += static_cast<char> (payload.size () & 0xff);
+  }
+  return frame + payload;
+}
+
+/* Writes the close frame (preceded by an optional text frame) straight to
+ * the socket, then drops the connection. Only for a connection libsoup has
+ * not written anything to yet, or frames could interleave. */
+void
+close_websocket_raw (SoupWebsocketConnection *conn, gushort code,
+    const std::string &reason, const std::string &text)
+{
+  std::string close_payload;
+  close_payload += static_cast<char> (code >> 8);
+  close_payload += static_cast<char> (code & 0xff);
+  close_payload += reason.substr (0, 123);
+  std::string frames = (text.empty () ? "" : server_frame (0x1, text)) +
+      server_frame (0x8, close_payload);
+  GIOStream *stream = soup_websocket_connection_get_io_stream (conn);
+  GOutputStream *out = g_io_stream_get_output_stream (stream);
+  /* A few hundred bytes into a fresh socket's buffer: never blocks. */
+  g_output_stream_write_all (out, frames.data (), frames.size (), nullptr,
+      nullptr, nullptr);
+  g_output_stream_flush (out, nullptr, nullptr);
+  g_io_stream_close (stream, nullptr, nullptr);
+}
+
+}  // namespace
+
+void
+refuse_websocket (SoupWebsocketConnection *conn, gushort code,
+    const std::string &reason)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "type");
+  json_builder_add_string_value (builder, "error");
+  json_builder_set_member_name (builder, "message");
+  json_builder_add_string_value (builder, reason.c_str ());
+  json_builder_end_object (builder);
+  g_autoptr (JsonNode) node = json_builder_get_root (builder);
+  if (libsoup_can_send (code)) {
+    send_json (conn, node);
+    close_websocket (conn, code, reason);
+    return;
+  }
+  g_autofree char *text = json_to_string (node, FALSE);
+  close_websocket_raw (conn, code, reason, text);
+}
+
 void
 close_websocket (SoupWebsocketConnection *conn, gushort code,
     const std::string &reason)
 {
   if (soup_websocket_connection_get_state (conn) != SOUP_WEBSOCKET_STATE_OPEN)
     return;
+  if (!libsoup_can_send (code))
+    code = CLOSE_SERVER_ERROR;
   g_object_ref (conn);
   g_signal_connect (conn, "closed", G_CALLBACK (g_object_unref), nullptr);
   soup_websocket_connection_close (conn, code, reason.c_str ());
@@ -181,8 +249,10 @@ Session::Session (guint64 id, std::string key, std::string peer,
 
 Session::~Session ()
 {
-  if (closed_handler_)
-    g_signal_handler_disconnect (connection_.get (), closed_handler_);
+  for (gulong handler : { closed_handler_, message_handler_ }) {
+    if (handler)
+      g_signal_handler_disconnect (connection_.get (), handler);
+  }
   for (guint *source : { &stats_timer_, &drain_timer_, &finish_idle_ }) {
     if (*source)
       g_source_remove (*source);
@@ -256,6 +326,14 @@ Session::start ()
   });
   closed_handler_ = g_signal_connect (connection_.get (), "closed",
       G_CALLBACK (&Session::on_closed_signal), this);
+  /* libsoup enforces max-incoming-payload-size by dropping the TCP
+   * connection without a close frame, so the client would only see 1006.
+   * libsoup's limit stays as a backstop well above ours, and ours is
+   * enforced here, where a real 1009 can still be sent. */
+  g_object_set (connection_.get (), "max-incoming-payload-size",
+      config_.max_message_size * 2 + 1024 * 1024, nullptr);
+  message_handler_ = g_signal_connect (connection_.get (), "message",
+      G_CALLBACK (&Session::on_message_signal), this);
 
   std::string where;
   for (const auto &dest : destinations_)
@@ -306,6 +384,7 @@ Session::begin_ending (const char *why)
 {
   set_state (State::Ending);
   log_event (G_LOG_LEVEL_INFO, std::string ("ending: ") + why);
+  drain_bytes_out_ = media_ ? media_->bytes_out () : 0;
   if (!drain_timer_)
     drain_timer_ = g_timeout_add_seconds (config_.drain_timeout_s,
         &Session::on_drain_timeout, this);
@@ -319,6 +398,19 @@ Session::on_client_closed ()
   int code = soup_websocket_connection_get_close_code (connection_.get ());
   begin_ending (code == 0 || code == SOUP_WEBSOCKET_CLOSE_ABNORMAL ?
       "client disconnected without closing" : "client closed the stream");
+}
+
+void
+Session::on_message_signal (SoupWebsocketConnection *, gint type,
+    GBytes *message, gpointer data)
+{
+  auto *self = static_cast<Session *> (data);
+  gsize size = g_bytes_get_size (message);
+  if (type == SOUP_WEBSOCKET_DATA_BINARY && size > self->config_.max_message_size)
+    self->fail ({ CLOSE_TOO_BIG, "message too big: lower the bitrate or the "
+        "recorder timeslice", "too_big" }, "message of " +
+        std::to_string (size) + " bytes, limit " +
+        std::to_string (self->config_.max_message_size));
 }
 
 void
@@ -459,9 +551,16 @@ gboolean
 Session::on_drain_timeout (gpointer data)
 {
   auto *self = static_cast<Session *> (data);
+  /* A long backlog (a fast client, a busy machine) may take a while to
+   * encode: only a drain that stopped making progress is a failure. */
+  guint64 bytes_out = self->media_ ? self->media_->bytes_out () : 0;
+  if (bytes_out > self->drain_bytes_out_) {
+    self->drain_bytes_out_ = bytes_out;
+    return G_SOURCE_CONTINUE;
+  }
   self->drain_timer_ = 0;
   self->fail ({ CLOSE_SERVER_ERROR, "the stream did not finish in time",
-      "drain_timeout" }, "no EOS within " +
+      "drain_timeout" }, "no output and no EOS for " +
       std::to_string (self->config_.drain_timeout_s) + " s");
   return G_SOURCE_REMOVE;
 }

@@ -49,6 +49,10 @@ SessionFailure classify_error (GstMessage *error_message);
  * even if its owner goes away first. */
 void close_websocket (SoupWebsocketConnection *conn, gushort code,
     const std::string &reason);
+/* Refuses a just-accepted WebSocket: an error message, then the close code
+ * (any code, including those libsoup will not send itself, like 1013). */
+void refuse_websocket (SoupWebsocketConnection *conn, gushort code,
+    const std::string &reason);
 /* Sends a JSON text frame if the connection is still open. */
 void send_json (SoupWebsocketConnection *conn, JsonNode *node);
 
@@ -88,6 +92,8 @@ class Session {
   void log_event (GLogLevelFlags level, const std::string &text) const;
 
   static void on_closed_signal (SoupWebsocketConnection *conn, gpointer self);
+  static void on_message_signal (SoupWebsocketConnection *conn, gint type,
+      GBytes *message, gpointer self);
   static gboolean on_stats_timer (gpointer self);
   static gboolean on_drain_timeout (gpointer self);
   static gboolean on_finish_idle (gpointer self);
@@ -105,9 +111,10 @@ class Session {
   std::vector<Destination> destinations_;
   State state_ = State::Connecting;
   gint64 started_us_;
-  gulong closed_handler_ = 0;
+  gulong closed_handler_ = 0, message_handler_ = 0;
   guint stats_timer_ = 0, drain_timer_ = 0, finish_idle_ = 0;
   guint64 last_bytes_in_ = 0, last_bytes_out_ = 0;
+  guint64 drain_bytes_out_ = 0;
   guint bitrate_kbps_ = 0;
 };
 

@@ -1,0 +1,92 @@
+/* Test harness for wsrtmpd: the real binary as a subprocess, our own
+ * nginx-rtmp, and small HTTP helpers. Everything is bounded by timeouts.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include <string>
+#include <vector>
+
+namespace wsrtmp::test {
+
+/* A directory under $TMPDIR, removed (recursively) on destruction. */
+class TempDir {
+ public:
+  TempDir ();
+  ~TempDir ();
+  const std::string &path () const { return path_; }
+  std::string file (const std::string &name) const { return path_ + "/" + name; }
+ private:
+  std::string path_;
+};
+
+/* A TCP port nothing listens on right now. */
+int free_port ();
+
+/* nginx with the RTMP module, recording every stream to dir/rec/<key>.flv. */
+class Nginx {
+ public:
+  explicit Nginx (const std::string &dir);
+  ~Nginx ();
+  std::string url () const;     /* rtmp://127.0.0.1:PORT/live */
+  std::string recording (const std::string &key) const;
+ private:
+  std::string dir_;
+  int port_;
+};
+
+/* wsrtmpd started with args (plus --listen 127.0.0.1:0); its stderr goes to
+ * a log file that failed assertions can show. */
+class Daemon {
+ public:
+  Daemon (const std::vector<std::string> &args, const std::string &cwd = "");
+  ~Daemon ();
+
+  const std::string &http_url () const { return url_; }   /* ends with / */
+  std::string ingest_url (const std::string &key) const;
+  /* SIGTERM; waits up to timeout_ms for exit. Returns the exit status, or
+   * -1 on timeout (the process is then killed). */
+  int terminate (int timeout_ms);
+  std::string log () const;
+  /* Polls /healthz until no session is active. */
+  bool wait_idle (int timeout_ms) const;
+
+ private:
+  GSubprocess *process_ = nullptr;
+  std::string url_;
+  std::string log_path_;
+  TempDir log_dir_;
+};
+
+/* Runs a command to completion (bounded); returns its exit status and
+ * stdout/stderr. */
+int run_command (const std::vector<std::string> &argv, std::string *out,
+    std::string *err, const std::string &cwd = "", int timeout_ms = 20000);
+
+struct HttpResponse {
+  int status = 0;
+  std::string content_type;
+  std::string body;
+};
+HttpResponse http_get (const std::string &url);
+
+/* A bare-bones WebSocket client that only reads: libsoup's client turns
+ * close codes it does not know (1012-2999, e.g. 1013) into 1002, browsers
+ * do not. Connects to ws://host:port/path, collects text frames until the
+ * server's close frame (or timeout) and returns its code (0 if none). */
+struct RawClose {
+  int code = 0;
+  std::string reason;
+  std::vector<std::string> texts;
+};
+RawClose raw_ws_until_close (const std::string &ws_url, int timeout_ms);
+
+/* The fixture's first chunks (those the browser emitted before until_ms)
+ * joined into path; returns how many. */
+size_t write_prefix (const class Fixture &fixture, double until_ms,
+    const std::string &path);
+
+}  // namespace wsrtmp::test
