@@ -35,6 +35,7 @@
 #endif
 
 #include "gstwsserversrc.h"
+#include "wsclose.h"
 
 #include <libsoup/soup.h>
 
@@ -59,7 +60,7 @@ constexpr const char *DEFAULT_PATH = "/";
  * messages; leave room for long timeslices and high bitrates. */
 constexpr guint64 DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 constexpr guint64 DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
-/* RFC 6455 registry code libsoup has no name for. */
+/* IANA-registered close code libsoup has no name for. */
 constexpr gushort WS_CLOSE_TRY_AGAIN_LATER = 1013;
 
 enum {
@@ -114,17 +115,6 @@ join_origins (const std::vector<std::string> &origins)
     joined += origin;
   }
   return joined;
-}
-
-/* Closes a connection we refuse. The connection must stay alive until the
- * close handshake completes, so it keeps a reference to itself until then. */
-void
-reject_connection (SoupWebsocketConnection *conn, gushort code,
-    const char *reason)
-{
-  g_object_ref (conn);
-  g_signal_connect (conn, "closed", G_CALLBACK (g_object_unref), nullptr);
-  soup_websocket_connection_close (conn, code, reason);
 }
 
 }  // namespace
@@ -195,6 +185,7 @@ static void gst_ws_server_src_set_property (GObject *object, guint prop_id,
     const GValue *value, GParamSpec *pspec);
 static void gst_ws_server_src_get_property (GObject *object, guint prop_id,
     GValue *value, GParamSpec *pspec);
+static void gst_ws_server_src_dispose (GObject *object);
 static void gst_ws_server_src_finalize (GObject *object);
 static gboolean gst_ws_server_src_start (GstBaseSrc *basesrc);
 static gboolean gst_ws_server_src_stop (GstBaseSrc *basesrc);
@@ -218,6 +209,7 @@ gst_ws_server_src_class_init (GstWsServerSrcClass *klass)
 
   gobject_class->set_property = gst_ws_server_src_set_property;
   gobject_class->get_property = gst_ws_server_src_get_property;
+  gobject_class->dispose = gst_ws_server_src_dispose;
   gobject_class->finalize = gst_ws_server_src_finalize;
 
   g_object_class_install_property (gobject_class, PROP_HOST,
@@ -353,7 +345,7 @@ on_message (SoupWebsocketConnection *conn, gint type, GBytes *message,
   if (overflow) {
     GST_WARNING_OBJECT (self, "more than %" G_GUINT64_FORMAT " bytes queued, "
         "closing the client with 1011", limit);
-    soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR,
+    wsrtmp::websocket_close (conn, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR,
         "downstream too slow");
   }
 }
@@ -364,15 +356,23 @@ on_error (SoupWebsocketConnection *conn, GError *error, GstWsServerSrc *self)
   GstWsServerSrcPrivate *priv = self->priv;
 
   GST_INFO_OBJECT (self, "connection error: %s", error->message);
+  bool too_big = false;
   {
     std::lock_guard<std::mutex> lock (priv->state_lock);
     if (g_error_matches (error, SOUP_WEBSOCKET_ERROR,
             SOUP_WEBSOCKET_CLOSE_TOO_BIG) && priv->failure == Failure::None)
+      too_big = true;
+    if (too_big)
       priv->failure = Failure::MessageTooBig;
-    else if (priv->disconnect_error.empty ())
+    if (priv->disconnect_error.empty ())
       priv->disconnect_error = error->message;
   }
   priv->state_cond.notify_all ();
+  /* libsoup drops the TCP connection right after this signal without a close
+   * frame; the client deserves to know why. */
+  if (too_big)
+    wsrtmp::write_close_frame (conn, SOUP_WEBSOCKET_CLOSE_TOO_BIG,
+        "message too big");
 }
 
 static void
@@ -476,7 +476,7 @@ on_websocket (SoupServer *server, SoupServerMessage *msg, const char *path,
   if (!origin_allowed) {
     GST_WARNING_OBJECT (self, "refusing client %s: origin \"%s\" not allowed",
         remote_str, GST_STR_NULL (origin));
-    reject_connection (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+    wsrtmp::websocket_close (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
         "origin not allowed");
     return;
   }
@@ -489,7 +489,7 @@ on_websocket (SoupServer *server, SoupServerMessage *msg, const char *path,
   if (busy) {
     GST_WARNING_OBJECT (self, "refusing client %s: another client is "
         "already streaming", remote_str);
-    reject_connection (conn, WS_CLOSE_TRY_AGAIN_LATER,
+    wsrtmp::websocket_close (conn, WS_CLOSE_TRY_AGAIN_LATER,
         "another client is already streaming");
     return;
   }
@@ -919,14 +919,25 @@ gst_ws_server_src_get_property (GObject *object, guint prop_id, GValue *value,
   }
 }
 
+/* Before GObject drops our signal connections (connect_object) at the end
+ * of dispose. */
+static void
+gst_ws_server_src_dispose (GObject *object)
+{
+  auto *self = GST_WS_SERVER_SRC (object);
+
+  stop_listening (self);
+  detach_connection (self);
+
+  G_OBJECT_CLASS (parent_class)->dispose (object);
+}
+
 static void
 gst_ws_server_src_finalize (GObject *object)
 {
   auto *self = GST_WS_SERVER_SRC (object);
   GstWsServerSrcPrivate *priv = self->priv;
 
-  stop_listening (self);
-  detach_connection (self);
   g_clear_object (&priv->tls_certificate);
   delete priv;
 

@@ -31,8 +31,8 @@ struct WsClient::Impl {
   ~Impl ()
   {
     run ([this] {
-      if (conn && soup_websocket_connection_get_state (conn) !=
-          SOUP_WEBSOCKET_STATE_CLOSED)
+      if (conn && soup_websocket_connection_get_state (conn) ==
+          SOUP_WEBSOCKET_STATE_OPEN)
         soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
             nullptr);
     });

@@ -1,0 +1,692 @@
+/* Tests of the wsserversrc element with real browser recordings and a real
+ * libsoup WebSocket client.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "fixture.h"
+#include "wsclient.h"
+
+#include <cppunit/extensions/HelperMacros.h>
+#include <cppunit/extensions/TestFactoryRegistry.h>
+#include <cppunit/ui/text/TestRunner.h>
+#include <gst/app/gstappsink.h>
+#include <gst/gst.h>
+#include <glib/gstdio.h>
+#include <libsoup/soup.h>
+
+#include <dirent.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+using wsrtmp::test::Fixture;
+using wsrtmp::test::WsClient;
+
+namespace {
+
+constexpr GstClockTime BUS_TIMEOUT = 20 * GST_SECOND;
+
+struct PipelineDeleter {
+  void operator() (GstElement *pipeline) const
+  {
+    gst_element_set_state (pipeline, GST_STATE_NULL);
+    gst_object_unref (pipeline);
+  }
+};
+using PipelinePtr = std::unique_ptr<GstElement, PipelineDeleter>;
+
+PipelinePtr
+launch (const std::string &description)
+{
+  g_autoptr (GError) error = nullptr;
+  GstElement *pipeline = gst_parse_launch (description.c_str (), &error);
+  CPPUNIT_ASSERT_MESSAGE (error ? error->message : "parse failed", pipeline);
+  return PipelinePtr (pipeline);
+}
+
+GstElement *
+by_name (GstElement *pipeline, const char *name)
+{
+  /* The pipeline keeps the element alive for the test's duration. */
+  GstElement *element = gst_bin_get_by_name (GST_BIN (pipeline), name);
+  CPPUNIT_ASSERT (element);
+  gst_object_unref (element);
+  return element;
+}
+
+int
+current_port (GstElement *src)
+{
+  int port = 0;
+  g_object_get (src, "current-port", &port, nullptr);
+  return port;
+}
+
+std::string
+ws_url (GstElement *src, const char *path = "/", const char *scheme = "ws")
+{
+  return std::string (scheme) + "://127.0.0.1:" +
+      std::to_string (current_port (src)) + path;
+}
+
+void
+play (GstElement *pipeline)
+{
+  CPPUNIT_ASSERT (gst_element_set_state (pipeline, GST_STATE_PLAYING) !=
+      GST_STATE_CHANGE_FAILURE);
+}
+
+/* Waits for EOS or ERROR; returns the message (caller unrefs) or nullptr. */
+GstMessage *
+wait_end (GstElement *pipeline, GstClockTime timeout = BUS_TIMEOUT)
+{
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+  return gst_bus_timed_pop_filtered (bus, timeout,
+      static_cast<GstMessageType> (GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+}
+
+void
+assert_eos (GstElement *pipeline)
+{
+  g_autoptr (GstMessage) msg = wait_end (pipeline);
+  CPPUNIT_ASSERT_MESSAGE ("no EOS within the timeout", msg);
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+    g_autoptr (GError) error = nullptr;
+    g_autofree char *debug = nullptr;
+    gst_message_parse_error (msg, &error, &debug);
+    CPPUNIT_FAIL (std::string ("error instead of EOS: ") + error->message);
+  }
+}
+
+/* Everything an appsink received, joined. */
+class ByteCollector {
+ public:
+  explicit ByteCollector (GstElement *appsink)
+  {
+    GstAppSinkCallbacks callbacks = {};
+    callbacks.new_sample = [] (GstAppSink *sink, gpointer data) {
+      auto *self = static_cast<ByteCollector *> (data);
+      g_autoptr (GstSample) sample = gst_app_sink_pull_sample (sink);
+      GstBuffer *buffer = gst_sample_get_buffer (sample);
+      GstMapInfo map;
+      gst_buffer_map (buffer, &map, GST_MAP_READ);
+      std::lock_guard<std::mutex> lock (self->lock_);
+      self->bytes_.append (reinterpret_cast<const char *> (map.data), map.size);
+      self->buffers_++;
+      gst_buffer_unmap (buffer, &map);
+      return GST_FLOW_OK;
+    };
+    gst_app_sink_set_callbacks (GST_APP_SINK (appsink), &callbacks, this,
+        nullptr);
+  }
+  std::string bytes ()
+  {
+    std::lock_guard<std::mutex> lock (lock_);
+    return bytes_;
+  }
+  int buffers ()
+  {
+    std::lock_guard<std::mutex> lock (lock_);
+    return buffers_;
+  }
+
+ private:
+  std::mutex lock_;
+  std::string bytes_;
+  int buffers_ = 0;
+};
+
+std::string
+as_string (GBytes *bytes)
+{
+  gsize size;
+  const char *data = static_cast<const char *> (g_bytes_get_data (bytes, &size));
+  return std::string (data, size);
+}
+
+std::unique_ptr<WsClient>
+connect_or_fail (const std::string &url,
+    const WsClient::Options &options = WsClient::Options ())
+{
+  std::string error;
+  auto client = WsClient::connect (url, options, &error);
+  CPPUNIT_ASSERT_MESSAGE ("cannot connect to " + url + ": " + error, client);
+  return client;
+}
+
+int
+count_entries (const char *dir)
+{
+  int count = 0;
+  DIR *d = opendir (dir);
+  while (readdir (d))
+    count++;
+  closedir (d);
+  return count;
+}
+
+/* Counts the buffers matroskademux puts out per stream type. */
+struct DemuxCounts {
+  std::mutex lock;
+  std::map<std::string, int> frames;    /* "video" / "audio" -> buffers */
+
+  static void on_pad_added (GstElement *demux, GstPad *pad, gpointer data)
+  {
+    auto *self = static_cast<DemuxCounts *> (data);
+    GstElement *pipeline = GST_ELEMENT (gst_element_get_parent (demux));
+    GstElement *sink = gst_element_factory_make ("fakesink", nullptr);
+    g_object_set (sink, "sync", FALSE, "async", FALSE, nullptr);
+    gst_bin_add (GST_BIN (pipeline), sink);
+    gst_element_sync_state_with_parent (sink);
+    g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (sink, "sink");
+    gst_pad_link (pad, sinkpad);
+    gst_object_unref (pipeline);
+
+    std::string kind = g_str_has_prefix (GST_PAD_NAME (pad), "video") ?
+        "video" : "audio";
+    auto *probe_data = new std::pair<DemuxCounts *, std::string> (self, kind);
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER,
+        [] (GstPad *, GstPadProbeInfo *, gpointer d) {
+          auto *p = static_cast<std::pair<DemuxCounts *, std::string> *> (d);
+          std::lock_guard<std::mutex> lock (p->first->lock);
+          p->first->frames[p->second]++;
+          return GST_PAD_PROBE_OK;
+        }, probe_data, [] (gpointer d) {
+          delete static_cast<std::pair<DemuxCounts *, std::string> *> (d);
+        });
+  }
+
+  int get (const std::string &kind)
+  {
+    std::lock_guard<std::mutex> lock (this->lock);
+    return frames[kind];
+  }
+};
+
+std::string
+generate_certificate (const std::string &dir)
+{
+  std::string key = dir + "/key.pem", cert = dir + "/cert.pem";
+  const char *argv[] = { "openssl", "req", "-x509", "-newkey", "rsa:2048",
+    "-nodes", "-keyout", key.c_str (), "-out", cert.c_str (), "-days", "1",
+    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+    nullptr };
+  int status = 0;
+  g_autoptr (GError) error = nullptr;
+  CPPUNIT_ASSERT_MESSAGE ("openssl missing", g_spawn_sync (nullptr,
+          const_cast<char **> (argv), nullptr,
+          static_cast<GSpawnFlags> (G_SPAWN_SEARCH_PATH |
+              G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL),
+          nullptr, nullptr, nullptr, nullptr, &status, &error));
+  CPPUNIT_ASSERT (g_spawn_check_wait_status (status, nullptr));
+  return cert + "\n" + key;
+}
+
+}  // namespace
+
+class WsServerSrcTest : public CppUnit::TestFixture {
+  CPPUNIT_TEST_SUITE (WsServerSrcTest);
+  CPPUNIT_TEST (test_bytes_equal_recording);
+  CPPUNIT_TEST (test_realtime_pace_and_stats);
+  CPPUNIT_TEST (test_demux_frame_counts);
+  CPPUNIT_TEST (test_one_byte_first_message);
+  CPPUNIT_TEST (test_second_client_gets_1013);
+  CPPUNIT_TEST (test_oversize_message_gets_1009_and_error);
+  CPPUNIT_TEST (test_slow_downstream_gets_1011_and_error);
+  CPPUNIT_TEST (test_text_message_posted_on_bus);
+  CPPUNIT_TEST (test_abrupt_disconnect_is_eos_with_warning);
+  CPPUNIT_TEST (test_origin_allowlist);
+  CPPUNIT_TEST (test_wrong_path_is_refused);
+  CPPUNIT_TEST (test_adopted_connection);
+  CPPUNIT_TEST (test_wss_with_generated_certificate);
+  CPPUNIT_TEST (test_port_in_use_is_an_error);
+  CPPUNIT_TEST (test_start_stop_cycles_leak_nothing);
+  CPPUNIT_TEST_SUITE_END ();
+
+ public:
+  /* Sends a recording to a listening wsserversrc ! appsink and checks that
+   * what comes out is the recording, byte for byte, then EOS. */
+  void check_bytes (const Fixture &fixture, bool realtime,
+      const std::vector<GBytes *> &messages)
+  {
+    auto pipeline = launch ("wsserversrc name=src port=0 ! "
+        "appsink name=sink sync=false");
+    ByteCollector collector (by_name (pipeline.get (), "sink"));
+    play (pipeline.get ());
+    GstElement *src = by_name (pipeline.get (), "src");
+
+    auto client = connect_or_fail (ws_url (src));
+    if (realtime)
+      CPPUNIT_ASSERT (client->replay (fixture, true));
+    else
+      for (GBytes *message : messages)
+        client->send_binary (message);
+    client->close (1000);
+    assert_eos (pipeline.get ());
+
+    CPPUNIT_ASSERT (collector.bytes () == as_string (fixture.joined ()));
+    guint64 received_bytes = 0, received_messages = 0;
+    g_object_get (src, "bytes-received", &received_bytes, "messages-received",
+        &received_messages, nullptr);
+    CPPUNIT_ASSERT_EQUAL ((guint64) g_bytes_get_size (fixture.joined ()),
+        received_bytes);
+    CPPUNIT_ASSERT_EQUAL ((guint64) messages.size (), received_messages);
+    int non_empty = 0;
+    for (GBytes *message : messages)
+      non_empty += g_bytes_get_size (message) > 0;
+    CPPUNIT_ASSERT_EQUAL (non_empty, collector.buffers ());
+    int close_code = 0;
+    g_object_get (src, "client-close-code", &close_code, nullptr);
+    CPPUNIT_ASSERT_EQUAL (1000, close_code);
+  }
+
+  static std::vector<GBytes *> chunk_bytes (const Fixture &fixture)
+  {
+    std::vector<GBytes *> messages;
+    for (const auto &chunk : fixture.chunks ())
+      messages.push_back (chunk.bytes);
+    return messages;
+  }
+
+  void test_bytes_equal_recording ()
+  {
+    for (const char *name : { "chrome-vp8-opus-250ms", "chrome-h264-opus-250ms",
+            "firefox-vp8-opus-250ms", "chrome-mp4-avc1-opus-250ms" }) {
+      Fixture fixture (name);
+      check_bytes (fixture, false, chunk_bytes (fixture));
+    }
+  }
+
+  void test_realtime_pace_and_stats ()
+  {
+    Fixture fixture ("chrome-audio-opus-250ms");
+    check_bytes (fixture, true, chunk_bytes (fixture));
+  }
+
+  /* The element's output demuxes into exactly the recording's frames. */
+  void check_demux (const Fixture &fixture,
+      const std::vector<GBytes *> &messages)
+  {
+    auto streams = wsrtmp::test::probe_streams (fixture.joined_path ());
+    auto pipeline = launch ("wsserversrc name=src port=0 ! "
+        "matroskademux name=demux");
+    DemuxCounts counts;
+    g_signal_connect (by_name (pipeline.get (), "demux"), "pad-added",
+        G_CALLBACK (DemuxCounts::on_pad_added), &counts);
+    play (pipeline.get ());
+    auto client = connect_or_fail (ws_url (by_name (pipeline.get (), "src")));
+    for (GBytes *message : messages)
+      client->send_binary (message);
+    client->close (1000);
+    assert_eos (pipeline.get ());
+
+    for (const auto &stream : streams) {
+      CPPUNIT_ASSERT_EQUAL_MESSAGE (fixture.name () + " " + stream.codec_type,
+          (int) stream.packets, counts.get (stream.codec_type));
+    }
+  }
+
+  void test_demux_frame_counts ()
+  {
+    for (const char *name : { "chrome-vp8-opus-250ms", "chrome-h264-opus-250ms",
+            "chrome-audio-opus-250ms", "chrome-vp8-videoonly-250ms",
+            "firefox-vp8-opus-250ms" }) {
+      Fixture fixture (name);
+      check_demux (fixture, chunk_bytes (fixture));
+    }
+  }
+
+  /* Chromium may send the first byte of the EBML header alone. */
+  void test_one_byte_first_message ()
+  {
+    Fixture fixture ("chrome-vp8-opus-250ms");
+    auto messages = chunk_bytes (fixture);
+    GBytes *first = messages.front ();
+    g_autoptr (GBytes) head = g_bytes_new_from_bytes (first, 0, 1);
+    g_autoptr (GBytes) rest = g_bytes_new_from_bytes (first, 1,
+        g_bytes_get_size (first) - 1);
+    messages.erase (messages.begin ());
+    messages.insert (messages.begin (), { head, rest });
+    check_bytes (fixture, false, messages);
+    check_demux (fixture, messages);
+  }
+
+  void test_second_client_gets_1013 ()
+  {
+    Fixture fixture ("chrome-vp8-opus-250ms");
+    auto pipeline = launch ("wsserversrc name=src port=0 ! "
+        "appsink name=sink sync=false");
+    ByteCollector collector (by_name (pipeline.get (), "sink"));
+    play (pipeline.get ());
+    std::string url = ws_url (by_name (pipeline.get (), "src"));
+
+    auto first = connect_or_fail (url);
+    first->send_binary (fixture.chunks ()[0].bytes);
+    auto second = connect_or_fail (url);
+    CPPUNIT_ASSERT (second->wait_closed (5000));
+    CPPUNIT_ASSERT_EQUAL (1013, second->close_code ());
+    CPPUNIT_ASSERT (!second->close_reason ().empty ());
+
+    /* The first client is unaffected. */
+    for (size_t i = 1; i < fixture.chunks ().size (); i++)
+      first->send_binary (fixture.chunks ()[i].bytes);
+    first->close (1000);
+    assert_eos (pipeline.get ());
+    CPPUNIT_ASSERT (collector.bytes () == as_string (fixture.joined ()));
+  }
+
+  void test_oversize_message_gets_1009_and_error ()
+  {
+    Fixture fixture ("chrome-vp8-opus-250ms");
+    auto pipeline = launch ("wsserversrc name=src port=0 "
+        "max-message-size=16384 ! appsink name=sink sync=false");
+    ByteCollector collector (by_name (pipeline.get (), "sink"));
+    play (pipeline.get ());
+    auto client = connect_or_fail (ws_url (by_name (pipeline.get (), "src")));
+    /* chunk 0 (7.5 KB) fits; 8 MB does not, and the client is still
+     * sending it when the server gives up. */
+    client->send_binary (fixture.chunks ()[0].bytes);
+    std::string huge (8 * 1024 * 1024, 'x');
+    g_autoptr (GBytes) huge_bytes = g_bytes_new (huge.data (), huge.size ());
+    client->send_binary (huge_bytes);
+    CPPUNIT_ASSERT (client->wait_closed (5000));
+    CPPUNIT_ASSERT_EQUAL (1009, client->close_code ());
+
+    g_autoptr (GstMessage) msg = wait_end (pipeline.get ());
+    CPPUNIT_ASSERT (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR);
+    const GstStructure *details = nullptr;
+    gst_message_parse_error_details (msg, &details);
+    int code = 0;
+    CPPUNIT_ASSERT (details && gst_structure_get_int (details, "close-code",
+            &code));
+    CPPUNIT_ASSERT_EQUAL (1009, code);
+    /* What was accepted before the oversize message was still pushed. */
+    CPPUNIT_ASSERT (collector.bytes () ==
+        as_string (fixture.chunks ()[0].bytes));
+  }
+
+  void test_slow_downstream_gets_1011_and_error ()
+  {
+    Fixture fixture ("chrome-vp8-opus-250ms");
+    /* The appsink holds one buffer and is never drained: downstream stalls. */
+    auto pipeline = launch ("wsserversrc name=src port=0 "
+        "max-queued-bytes=100000 ! appsink name=sink sync=false max-buffers=1");
+    play (pipeline.get ());
+    auto client = connect_or_fail (ws_url (by_name (pipeline.get (), "src")));
+    client->replay (fixture, false);
+    CPPUNIT_ASSERT (client->wait_closed (5000));
+    CPPUNIT_ASSERT_EQUAL (1011, client->close_code ());
+    CPPUNIT_ASSERT_EQUAL (std::string ("downstream too slow"),
+        client->close_reason ());
+
+    /* Unblock the sink: the element then reports the error. */
+    GstElement *sink = by_name (pipeline.get (), "sink");
+    g_autoptr (GstMessage) msg = nullptr;
+    for (int i = 0; i < 200 && !msg; i++) {
+      g_autoptr (GstSample) sample = gst_app_sink_try_pull_sample (
+          GST_APP_SINK (sink), 10 * GST_MSECOND);
+      g_autoptr (GstBus) bus = gst_element_get_bus (pipeline.get ());
+      msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+    }
+    CPPUNIT_ASSERT (msg);
+    const GstStructure *details = nullptr;
+    gst_message_parse_error_details (msg, &details);
+    int code = 0;
+    CPPUNIT_ASSERT (details && gst_structure_get_int (details, "close-code",
+            &code));
+    CPPUNIT_ASSERT_EQUAL (1011, code);
+  }
+
+  void test_text_message_posted_on_bus ()
+  {
+    auto pipeline = launch ("wsserversrc name=src port=0 ! fakesink");
+    play (pipeline.get ());
+    auto client = connect_or_fail (ws_url (by_name (pipeline.get (), "src")));
+    client->send_text ("{\"type\":\"hello\"}");
+    g_autoptr (GstBus) bus = gst_element_get_bus (pipeline.get ());
+    g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus,
+        5 * GST_SECOND, GST_MESSAGE_ELEMENT);
+    CPPUNIT_ASSERT (msg);
+    const GstStructure *s = gst_message_get_structure (msg);
+    CPPUNIT_ASSERT (gst_structure_has_name (s, "websocket-text"));
+    CPPUNIT_ASSERT_EQUAL (std::string ("{\"type\":\"hello\"}"),
+        std::string (gst_structure_get_string (s, "text")));
+  }
+
+  void test_abrupt_disconnect_is_eos_with_warning ()
+  {
+    Fixture fixture ("chrome-vp8-opus-250ms");
+    auto pipeline = launch ("wsserversrc name=src port=0 ! "
+        "appsink name=sink sync=false");
+    ByteCollector collector (by_name (pipeline.get (), "sink"));
+    play (pipeline.get ());
+    auto client = connect_or_fail (ws_url (by_name (pipeline.get (), "src")));
+    for (int i = 0; i < 5; i++)
+      client->send_binary (fixture.chunks ()[i].bytes);
+    /* Let the data reach the server before the TCP connection drops. */
+    std::this_thread::sleep_for (std::chrono::milliseconds (300));
+    client->abort ();
+
+    g_autoptr (GstBus) bus = gst_element_get_bus (pipeline.get ());
+    g_autoptr (GstMessage) warning = gst_bus_timed_pop_filtered (bus,
+        BUS_TIMEOUT, GST_MESSAGE_WARNING);
+    CPPUNIT_ASSERT_MESSAGE ("no warning for the abrupt disconnect", warning);
+    assert_eos (pipeline.get ());
+    std::string expected;
+    for (int i = 0; i < 5; i++)
+      expected += as_string (fixture.chunks ()[i].bytes);
+    CPPUNIT_ASSERT (collector.bytes () == expected);
+  }
+
+  void test_origin_allowlist ()
+  {
+    auto pipeline = launch ("wsserversrc name=src port=0 "
+        "allowed-origins=\"https://good.example,http://localhost:8000\" ! "
+        "fakesink");
+    play (pipeline.get ());
+    std::string url = ws_url (by_name (pipeline.get (), "src"));
+
+    WsClient::Options bad;
+    bad.origin = "https://evil.example";
+    auto refused = connect_or_fail (url, bad);
+    CPPUNIT_ASSERT (refused->wait_closed (5000));
+    CPPUNIT_ASSERT_EQUAL (1008, refused->close_code ());
+
+    WsClient::Options good;
+    good.origin = "http://localhost:8000";
+    auto accepted = connect_or_fail (url, good);
+    CPPUNIT_ASSERT (!accepted->wait_closed (500));
+  }
+
+  void test_wrong_path_is_refused ()
+  {
+    auto pipeline = launch ("wsserversrc name=src port=0 path=/ingest ! "
+        "fakesink");
+    play (pipeline.get ());
+    GstElement *src = by_name (pipeline.get (), "src");
+    std::string error;
+    CPPUNIT_ASSERT (!WsClient::connect (ws_url (src, "/other"), &error));
+    auto client = connect_or_fail (ws_url (src, "/ingest"));
+    CPPUNIT_ASSERT (!client->wait_closed (300));
+  }
+
+  /* An application that runs its own SoupServer hands the accepted
+   * connection to the element. */
+  void test_adopted_connection ()
+  {
+    Fixture fixture ("chrome-h264-opus-250ms");
+    auto pipeline = launch ("wsserversrc name=src ! appsink name=sink "
+        "sync=false");
+    ByteCollector collector (by_name (pipeline.get (), "sink"));
+    GstElement *pipeline_raw = pipeline.get ();
+
+    /* The application's server runs on its own thread and main context. */
+    struct App {
+      GMainContext *context = g_main_context_new ();
+      GMainLoop *loop = g_main_loop_new (context, FALSE);
+      SoupServer *server = nullptr;
+      std::atomic<int> port { 0 };
+      GstElement *pipeline = nullptr;
+    } app;
+    app.pipeline = pipeline_raw;
+    std::thread app_thread ([&app] {
+      g_main_context_push_thread_default (app.context);
+      app.server = soup_server_new (nullptr, nullptr);
+      soup_server_add_websocket_handler (app.server, "/app", nullptr, nullptr,
+          [] (SoupServer *, SoupServerMessage *, const char *,
+              SoupWebsocketConnection *conn, gpointer data) {
+            auto *a = static_cast<App *> (data);
+            GstElement *src = gst_bin_get_by_name (GST_BIN (a->pipeline), "src");
+            g_object_set (src, "connection", conn, nullptr);
+            gst_object_unref (src);
+            gst_element_set_state (a->pipeline, GST_STATE_PLAYING);
+          }, &app, nullptr);
+      soup_server_listen_local (app.server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY,
+          nullptr);
+      GSList *uris = soup_server_get_uris (app.server);
+      app.port = g_uri_get_port (static_cast<GUri *> (uris->data));
+      g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+      g_main_loop_run (app.loop);
+      g_clear_object (&app.server);
+      while (g_main_context_iteration (app.context, FALSE)) {
+      }
+      g_main_context_pop_thread_default (app.context);
+    });
+    while (app.port == 0)
+      std::this_thread::sleep_for (std::chrono::milliseconds (5));
+
+    {
+      auto client = connect_or_fail ("ws://127.0.0.1:" +
+          std::to_string (app.port.load ()) + "/app");
+      client->replay (fixture, false);
+      client->close (1000);
+      assert_eos (pipeline_raw);
+      CPPUNIT_ASSERT (collector.bytes () == as_string (fixture.joined ()));
+      int listening = -1;
+      g_object_get (by_name (pipeline_raw, "src"), "current-port", &listening,
+          nullptr);
+      CPPUNIT_ASSERT_EQUAL (0, listening);
+    }
+    pipeline.reset ();
+    g_main_context_invoke (app.context, [] (gpointer loop) {
+      g_main_loop_quit (static_cast<GMainLoop *> (loop));
+      return G_SOURCE_REMOVE;
+    }, app.loop);
+    app_thread.join ();
+    g_main_loop_unref (app.loop);
+    g_main_context_unref (app.context);
+  }
+
+  void test_wss_with_generated_certificate ()
+  {
+    Fixture fixture ("chrome-vp8-opus-250ms");
+    g_autofree char *dir = g_dir_make_tmp ("wsrtmp-tls-XXXXXX", nullptr);
+    generate_certificate (dir);
+    std::string cert_path = std::string (dir) + "/cert.pem";
+    std::string key_path = std::string (dir) + "/key.pem";
+    g_autoptr (GError) error = nullptr;
+    g_autoptr (GTlsCertificate) certificate =
+        g_tls_certificate_new_from_files (cert_path.c_str (),
+        key_path.c_str (), &error);
+    CPPUNIT_ASSERT_MESSAGE (error ? error->message : "", certificate);
+
+    auto pipeline = launch ("wsserversrc name=src port=0 ! "
+        "appsink name=sink sync=false");
+    ByteCollector collector (by_name (pipeline.get (), "sink"));
+    GstElement *src = by_name (pipeline.get (), "src");
+    g_object_set (src, "tls-certificate", certificate, nullptr);
+    play (pipeline.get ());
+
+    /* A plain ws:// client cannot talk to it. */
+    std::string plain_error;
+    CPPUNIT_ASSERT (!WsClient::connect (ws_url (src), &plain_error));
+
+    WsClient::Options options;
+    options.trusted_ca = certificate;
+    auto client = connect_or_fail (ws_url (src, "/", "wss"), options);
+    client->replay (fixture, false);
+    client->close (1000);
+    assert_eos (pipeline.get ());
+    CPPUNIT_ASSERT (collector.bytes () == as_string (fixture.joined ()));
+
+    g_unlink (cert_path.c_str ());
+    g_unlink (key_path.c_str ());
+    g_rmdir (dir);
+  }
+
+  void test_port_in_use_is_an_error ()
+  {
+    auto first = launch ("wsserversrc name=src port=0 host=127.0.0.1 ! fakesink");
+    play (first.get ());
+    int port = current_port (by_name (first.get (), "src"));
+    CPPUNIT_ASSERT (port > 0);
+
+    auto second = launch ("wsserversrc name=src host=127.0.0.1 port=" +
+        std::to_string (port) + " ! fakesink");
+    CPPUNIT_ASSERT_EQUAL (GST_STATE_CHANGE_FAILURE,
+        gst_element_set_state (second.get (), GST_STATE_PLAYING));
+    g_autoptr (GstBus) bus = gst_element_get_bus (second.get ());
+    g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, GST_SECOND,
+        GST_MESSAGE_ERROR);
+    CPPUNIT_ASSERT (msg);
+    g_autoptr (GError) error = nullptr;
+    gst_message_parse_error (msg, &error, nullptr);
+    CPPUNIT_ASSERT (std::string (error->message).find (std::to_string (port)) !=
+        std::string::npos);
+  }
+
+  /* NULL -> PLAYING -> NULL, with and without a client, must not leave
+   * threads, sockets or refs behind. */
+  void test_start_stop_cycles_leak_nothing ()
+  {
+    Fixture fixture ("chrome-vp8-opus-250ms");
+    auto cycle = [&fixture] (int i) {
+      auto pipeline = launch ("wsserversrc name=src port=0 ! "
+          "matroskademux ! fakesink");
+      play (pipeline.get ());
+      if (i % 2 == 0) {
+        auto client = connect_or_fail (ws_url (by_name (pipeline.get (),
+                    "src")));
+        client->send_binary (fixture.chunks ()[0].bytes);
+        client->send_binary (fixture.chunks ()[1].bytes);
+        if (i % 4 == 0)
+          client->close (1000);
+        /* Stop while the client is connected or closing. */
+        std::this_thread::sleep_for (std::chrono::milliseconds (20));
+        GstElement *src = by_name (pipeline.get (), "src");
+        gst_object_ref (src);
+        pipeline.reset ();
+        CPPUNIT_ASSERT_EQUAL (1, (int) GST_OBJECT_REFCOUNT_VALUE (src));
+        gst_object_unref (src);
+        CPPUNIT_ASSERT (client->wait_closed (5000));
+      }
+    };
+    /* Warm up lazily created GLib/GStreamer threads. */
+    for (int i = 0; i < 4; i++)
+      cycle (i);
+    std::this_thread::sleep_for (std::chrono::milliseconds (200));
+    int threads = count_entries ("/proc/self/task");
+    int fds = count_entries ("/proc/self/fd");
+    for (int i = 0; i < 50; i++)
+      cycle (i);
+    std::this_thread::sleep_for (std::chrono::milliseconds (200));
+    CPPUNIT_ASSERT_EQUAL (threads, count_entries ("/proc/self/task"));
+    CPPUNIT_ASSERT_EQUAL (fds, count_entries ("/proc/self/fd"));
+  }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION (WsServerSrcTest);
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  CppUnit::TextUi::TestRunner runner;
+  runner.addTest (CppUnit::TestFactoryRegistry::getRegistry ().makeTest ());
+  /* Optional argument: run only the named test. */
+  bool ok = runner.run (argc > 1 ? argv[1] : "", false, true, false);
+  return ok ? 0 : 1;
+}
