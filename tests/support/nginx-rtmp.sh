@@ -23,10 +23,13 @@ case $cmd in
     running && nginx -c "$conf" -s quit && sleep 0.3
     [[ -f $module ]] || { echo "nginx RTMP module missing: install libnginx-mod-rtmp" >&2; exit 1; }
     mkdir -p "$dir/rec" "$dir/tmp"
-    # The worker may run as nobody when we are root.
-    chmod 777 "$dir/rec" "$dir/tmp"
+    # As root, nginx would run its worker as nobody, who may not reach a
+    # private temporary directory: keep the worker as ourselves.
+    user_line=""
+    [[ $(id -u) = 0 ]] && user_line="user root root;"
     cat > "$conf" <<CONF
 load_module $module;
+$user_line
 daemon on;
 pid $dir/nginx.pid;
 error_log $dir/error.log info;

@@ -1,0 +1,272 @@
+/* The README's gst-launch-1.0 examples, run as written (with a free port and
+ * temporary output paths) against a real recording, a real RTMP server and
+ * ffprobe. Keeps the documentation honest.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "fixture.h"
+#include "wsclient.h"
+
+#include <cppunit/extensions/HelperMacros.h>
+#include <cppunit/extensions/TestFactoryRegistry.h>
+#include <cppunit/ui/text/TestRunner.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include <chrono>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+using wsrtmp::test::Fixture;
+using wsrtmp::test::WsClient;
+
+namespace {
+
+/* Every `gst-launch-1.0` command in the README's sh blocks, continuation
+ * lines joined. */
+std::vector<std::string>
+readme_launch_lines ()
+{
+  std::string path = wsrtmp::test::source_root () + "/README.md";
+  g_autofree char *text = nullptr;
+  CPPUNIT_ASSERT (g_file_get_contents (path.c_str (), &text, nullptr, nullptr));
+  std::vector<std::string> commands;
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  std::string current;
+  for (char **line = lines; *line; line++) {
+    std::string l = *line;
+    if (current.empty () && l.rfind ("gst-launch-1.0 ", 0) != 0)
+      continue;
+    bool continued = !l.empty () && l.back () == '\\';
+    current += continued ? l.substr (0, l.size () - 1) : l;
+    if (!continued) {
+      commands.push_back (current);
+      current.clear ();
+    }
+  }
+  return commands;
+}
+
+int
+free_port ()
+{
+  g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4,
+      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, nullptr);
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (
+      G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  CPPUNIT_ASSERT (g_socket_bind (socket, any, TRUE, nullptr));
+  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (socket,
+      nullptr);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+std::string
+replace_all (std::string text, const std::regex &pattern,
+    const std::string &with)
+{
+  return std::regex_replace (text, pattern, with);
+}
+
+std::string
+read_file (const std::string &path)
+{
+  g_autofree char *data = nullptr;
+  gsize size = 0;
+  if (!g_file_get_contents (path.c_str (), &data, &size, nullptr))
+    return "";
+  return std::string (data, size);
+}
+
+class TempDir {
+ public:
+  TempDir () : path_ (g_dir_make_tmp ("wsrtmp-launch-XXXXXX", nullptr)) {}
+  ~TempDir ()
+  {
+    const char *argv[] = { "rm", "-rf", path_, nullptr };
+    g_spawn_sync (nullptr, const_cast<char **> (argv), nullptr,
+        G_SPAWN_SEARCH_PATH, nullptr, nullptr, nullptr, nullptr, nullptr,
+        nullptr);
+    g_free (path_);
+  }
+  std::string path () const { return path_; }
+
+ private:
+  char *path_;
+};
+
+/* Our own nginx-rtmp for the RTMP example. */
+class NginxRtmp {
+ public:
+  NginxRtmp (const std::string &dir, int port) : dir_ (dir)
+  {
+    url_ = run ({ "start", dir, std::to_string (port) });
+    while (!url_.empty () && (url_.back () == '\n'))
+      url_.pop_back ();
+  }
+  ~NginxRtmp () { run ({ "stop", dir_ }); }
+  const std::string &url () const { return url_; }
+
+ private:
+  static std::string run (const std::vector<std::string> &args)
+  {
+    std::string script = wsrtmp::test::source_root () +
+        "/tests/support/nginx-rtmp.sh";
+    std::vector<const char *> argv { script.c_str () };
+    for (const auto &a : args)
+      argv.push_back (a.c_str ());
+    argv.push_back (nullptr);
+    g_autofree char *out = nullptr;
+    int status = 0;
+    g_spawn_sync (nullptr, const_cast<char **> (argv.data ()), nullptr,
+        G_SPAWN_DEFAULT, nullptr, nullptr, &out, nullptr, &status, nullptr);
+    return status == 0 && out ? out : "";
+  }
+  std::string dir_;
+  std::string url_;
+};
+
+/* Waits at most timeout_s for the process to exit; kills it otherwise. */
+bool
+wait_exit (GSubprocess *process, guint timeout_s)
+{
+  g_autoptr (GMainContext) context = g_main_context_new ();
+  g_main_context_push_thread_default (context);
+  bool exited = false, timed_out = false;
+  g_subprocess_wait_async (process, nullptr, [] (GObject *, GAsyncResult *,
+          gpointer done) { *static_cast<bool *> (done) = true; }, &exited);
+  GSource *timer = g_timeout_source_new_seconds (timeout_s);
+  g_source_set_callback (timer, [] (gpointer flag) -> gboolean {
+    *static_cast<bool *> (flag) = true;
+    return G_SOURCE_REMOVE;
+  }, &timed_out, nullptr);
+  g_source_attach (timer, context);
+  while (!exited && !timed_out)
+    g_main_context_iteration (context, TRUE);
+  g_source_destroy (timer);
+  g_source_unref (timer);
+  if (!exited) {
+    g_subprocess_force_exit (process);
+    g_subprocess_wait (process, nullptr, nullptr);
+  }
+  g_main_context_pop_thread_default (context);
+  return exited;
+}
+
+/* Runs one example: start it, wait until it accepts a WebSocket, send the
+ * recording, close, and wait for gst-launch to end on EOS. */
+void
+run_example (const std::string &command, const Fixture &fixture)
+{
+  g_autoptr (GError) error = nullptr;
+  g_autoptr (GSubprocess) process = g_subprocess_new (
+      G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, "sh", "-c",
+      ("exec " + command).c_str (), nullptr);
+  CPPUNIT_ASSERT_MESSAGE (error ? error->message : "", process);
+
+  std::smatch port_match;
+  std::regex_search (command, port_match, std::regex ("port=(\\d+)"));
+  std::string url = "ws://127.0.0.1:" + port_match[1].str () + "/";
+  std::unique_ptr<WsClient> client;
+  for (int i = 0; i < 100 && !client; i++) {
+    client = WsClient::connect (url);
+    if (!client)
+      std::this_thread::sleep_for (std::chrono::milliseconds (100));
+  }
+  CPPUNIT_ASSERT_MESSAGE ("example never listened: " + command, client);
+  client->replay (fixture, false);
+  client->close (1000);
+  CPPUNIT_ASSERT (client->wait_closed (5000));
+
+  /* gst-launch paces a live pipeline by the media's own clock. */
+  CPPUNIT_ASSERT_MESSAGE ("example did not end on EOS: " + command,
+      wait_exit (process, 60));
+  CPPUNIT_ASSERT_EQUAL_MESSAGE (command, 0,
+      g_subprocess_get_exit_status (process));
+}
+
+void
+assert_h264_aac (const std::string &path, const Fixture &fixture)
+{
+  auto input = wsrtmp::test::probe_streams (fixture.joined_path ());
+  auto output = wsrtmp::test::probe_streams (path);
+  auto *video = wsrtmp::test::find_stream (output, "video");
+  auto *audio = wsrtmp::test::find_stream (output, "audio");
+  CPPUNIT_ASSERT_MESSAGE (path + " has no video", video);
+  CPPUNIT_ASSERT_MESSAGE (path + " has no audio", audio);
+  CPPUNIT_ASSERT_EQUAL (std::string ("h264"), video->codec_name);
+  CPPUNIT_ASSERT_EQUAL (std::string ("aac"), audio->codec_name);
+  auto *input_video = wsrtmp::test::find_stream (input, "video");
+  CPPUNIT_ASSERT_EQUAL (input_video->packets, video->packets);
+  CPPUNIT_ASSERT_DOUBLES_EQUAL (input_video->duration (), video->duration (),
+      0.2);
+}
+
+}  // namespace
+
+class LaunchExamplesTest : public CppUnit::TestFixture {
+  CPPUNIT_TEST_SUITE (LaunchExamplesTest);
+  CPPUNIT_TEST (test_readme_examples);
+  CPPUNIT_TEST_SUITE_END ();
+
+ public:
+  void test_readme_examples ()
+  {
+    auto commands = readme_launch_lines ();
+    CPPUNIT_ASSERT_MESSAGE ("no gst-launch-1.0 examples in README.md",
+        commands.size () >= 3);
+    Fixture fixture ("chrome-vp8-opus-250ms");
+    TempDir tmp;
+    int checked = 0;
+
+    for (size_t i = 0; i < commands.size (); i++) {
+      std::string command = replace_all (commands[i],
+          std::regex ("port=\\d+"), "port=" + std::to_string (free_port ()));
+      std::smatch file;
+      bool to_file = std::regex_search (command, file,
+          std::regex ("filesink location=(\\S+)"));
+      std::string output = tmp.path () + "/" + std::to_string (i) + "-" +
+          (to_file ? file[1].str () : "rtmp.flv");
+
+      std::unique_ptr<NginxRtmp> nginx;
+      std::string key = "example" + std::to_string (i);
+      if (to_file) {
+        command = replace_all (command,
+            std::regex ("filesink location=\\S+"), "filesink location=" + output);
+      } else {
+        nginx = std::make_unique<NginxRtmp> (tmp.path () + "/nginx",
+            free_port ());
+        CPPUNIT_ASSERT_MESSAGE ("nginx-rtmp did not start", !nginx->url ().empty ());
+        command = replace_all (command,
+            std::regex ("rtmp2sink location=\\S+"),
+            "rtmp2sink location=" + nginx->url () + "/" + key);
+        output = tmp.path () + "/nginx/rec/" + key + ".flv";
+      }
+
+      run_example (command, fixture);
+      nginx.reset ();           /* nginx finishes the recording on stop */
+      if (g_str_has_suffix (output.c_str (), ".webm")) {
+        CPPUNIT_ASSERT_MESSAGE (command, read_file (output) ==
+            std::string (static_cast<const char *> (g_bytes_get_data (
+                        fixture.joined (), nullptr)),
+                g_bytes_get_size (fixture.joined ())));
+      } else {
+        assert_h264_aac (output, fixture);
+      }
+      checked++;
+    }
+    CPPUNIT_ASSERT_EQUAL ((int) commands.size (), checked);
+  }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION (LaunchExamplesTest);
+
+int
+main (int argc, char **argv)
+{
+  CppUnit::TextUi::TestRunner runner;
+  runner.addTest (CppUnit::TestFactoryRegistry::getRegistry ().makeTest ());
+  return runner.run ("", false, true, false) ? 0 : 1;
+}
