@@ -558,26 +558,33 @@ class WsServerSrcTest : public CppUnit::TestFixture {
     while (app.port == 0)
       std::this_thread::sleep_for (std::chrono::milliseconds (5));
 
-    {
-      auto client = connect_or_fail ("ws://127.0.0.1:" +
-          std::to_string (app.port.load ()) + "/app");
-      client->replay (fixture, false);
-      client->close (1000);
-      assert_eos (pipeline_raw);
-      CPPUNIT_ASSERT (collector.bytes () == as_string (fixture.joined ()));
-      int listening = -1;
-      g_object_get (by_name (pipeline_raw, "src"), "current-port", &listening,
-          nullptr);
-      CPPUNIT_ASSERT_EQUAL (0, listening);
-    }
+    /* Stops the application's server thread even when an assertion throws. */
+    struct AppStopper {
+      App &app;
+      std::thread &thread;
+      ~AppStopper ()
+      {
+        g_main_context_invoke (app.context, [] (gpointer loop) {
+          g_main_loop_quit (static_cast<GMainLoop *> (loop));
+          return G_SOURCE_REMOVE;
+        }, app.loop);
+        thread.join ();
+        g_main_loop_unref (app.loop);
+        g_main_context_unref (app.context);
+      }
+    } stopper { app, app_thread };
+
+    auto client = connect_or_fail ("ws://127.0.0.1:" +
+        std::to_string (app.port.load ()) + "/app");
+    client->replay (fixture, false);
+    client->close (1000);
+    assert_eos (pipeline_raw);
+    CPPUNIT_ASSERT (collector.bytes () == as_string (fixture.joined ()));
+    int listening = -1;
+    g_object_get (by_name (pipeline_raw, "src"), "current-port", &listening,
+        nullptr);
+    CPPUNIT_ASSERT_EQUAL (0, listening);
     pipeline.reset ();
-    g_main_context_invoke (app.context, [] (gpointer loop) {
-      g_main_loop_quit (static_cast<GMainLoop *> (loop));
-      return G_SOURCE_REMOVE;
-    }, app.loop);
-    app_thread.join ();
-    g_main_loop_unref (app.loop);
-    g_main_context_unref (app.context);
   }
 
   void test_wss_with_generated_certificate ()
