@@ -320,6 +320,12 @@ async function liveRun({ label, query, key, expectFormatId, expectMime, expectOu
     const keyType = await page.getAttribute('#key', 'type');
     check(keyType === 'password', `${label}: stream key field is hidden like a password`, `type=${keyType}`);
     await page.fill('#key', key);
+    // Like a streamer: camera preview on first, then Go live.
+    if ((await page.getAttribute('#preview-box', 'data-camera')) !== 'on') {
+      if (await page.isEnabled('#camera-btn')) await page.click('#camera-btn');
+    }
+    const camOn = await page.waitForSelector('#preview-box[data-camera="on"]', { timeout: 10_000 }).then(() => true, () => false);
+    check(camOn, `${label}: camera preview on`, camOn ? (await page.textContent('#camera-select')).trim() : await page.textContent('#camera-msg'));
     const clickedAt = Date.now();
     await page.click('#golive');
 
@@ -338,8 +344,6 @@ async function liveRun({ label, query, key, expectFormatId, expectMime, expectOu
     const shot = path.join(ARTIFACTS, `${label}-live.png`);
     await page.screenshot({ path: shot });
     log(`screenshot ${shot}`);
-    await sleep(Math.max(0, clickedAt + LIVE_SECONDS * 1000 - Date.now()));
-
     const badge = await page.isVisible('#live-badge');
     const statusText = (await page.textContent('#status')).replace(/\s+/g, ' ').trim();
     const elapsed = await page.textContent('#stat-elapsed');
@@ -357,13 +361,19 @@ async function liveRun({ label, query, key, expectFormatId, expectMime, expectOu
       log(`NOTE: ${label}: server output is "${output}", not ${expectOutput} (server's choice; not counted as a failure)`);
     }
 
+    await sleep(Math.max(0, clickedAt + LIVE_SECONDS * 1000 - Date.now()));
     const stopAt = Date.now();
     await page.click('#golive');
+    const clickMs = Date.now() - stopAt;
     const ended = await waitState(page, ['ended', 'error'], 40_000);
     const finalState = await stateOf(page);
     const alert = (await page.textContent('#alert')).trim();
     check(ended && finalState === 'ended', `${label}: Stop ends cleanly`,
       `state ${finalState} after ${((Date.now() - stopAt) / 1000).toFixed(1)} s; message "${alert}"`);
+    const recordedMs = Number(await page.getAttribute('#status', 'data-recorded-ms'));
+    const stopAfterMs = Number(await page.getAttribute('#status', 'data-stop-after-ms'));
+    log(`${label}: browser: Stop pressed ${(stopAfterMs / 1000).toFixed(2)} s after the recorder started ` +
+      `(click took ${clickMs} ms); last Blob ${(recordedMs / 1000).toFixed(2)} s after start`);
     const states = await statesOf(page);
     check(!states.includes('error') && states.includes('live') && states.at(-1) === 'ended',
       `${label}: state sequence went through LIVE to ended without error`, states.join(' → '));
@@ -489,6 +499,59 @@ async function mockedCloseCodes() {
       await context.close();
     }
   }
+  // Upload back-pressure: ws.bufferedAmount made to grow, the page must warn, then recover.
+  {
+    const label = 'mock-backpressure';
+    const { page, context, consoleErrors } = await openPage(label, `${BASE}/`, {
+      mock: (ws) => {
+        ws.send(JSON.stringify({ type: 'state', state: 'live' }));
+        const iv = setInterval(() => ws.send(JSON.stringify({ type: 'stats', bytes_in: 1, bitrate_kbps: 100, output: 'transcode' })), 1000);
+        ws.onClose(() => { clearInterval(iv); ws.close({ code: 1000, reason: 'ended' }); });
+      },
+    });
+    try {
+      // Patch after load, over whatever WebSocket class the page ended up with (the mock
+      // keeps bufferedAmount as an instance property, so wrap the constructor).
+      await page.evaluate(() => {
+        const Base = window.WebSocket;
+        window.WebSocket = class extends Base {
+          constructor(...args) {
+            super(...args);
+            const inst = this;
+            const own = Object.getOwnPropertyDescriptor(inst, 'bufferedAmount');
+            Object.defineProperty(inst, 'bufferedAmount', {
+              configurable: true,
+              get() {
+                if (window.__fakeBuffered != null) return window.__fakeBuffered;
+                if (own) return own.get ? own.get.call(inst) : own.value;
+                return Reflect.get(Base.prototype, 'bufferedAmount', inst);
+              },
+            });
+          }
+        };
+      });
+      await page.fill('#key', 'mock_key');
+      await page.click('#golive');
+      await waitState(page, 'live', 10_000);
+      await page.evaluate(() => { window.__fakeBuffered = 3_000_000; });
+      const shown = await page.waitForFunction(() => !document.getElementById('warning').hidden, null, { timeout: 5000 })
+        .then(() => true, () => false);
+      const text = (await page.textContent('#warning')).trim();
+      check(shown && /can.t keep up/i.test(text), `${label}: warns when the upload can't keep up`, `"${text}"`);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'upload-warning.png') });
+      await page.evaluate(() => { window.__fakeBuffered = 0; });
+      const gone = await page.waitForFunction(() => document.getElementById('warning').hidden, null, { timeout: 5000 })
+        .then(() => true, () => false);
+      check(gone, `${label}: warning clears when the upload catches up`);
+      await page.click('#golive');
+      await waitState(page, ['ended', 'error'], 10_000);
+      check((await stateOf(page)) === 'ended', `${label}: stops cleanly`, await stateOf(page));
+      check(consoleErrors.length === 0, `${label}: no console errors`, consoleErrors.join(' | ') || 'none');
+    } finally {
+      await context.close();
+    }
+  }
+
   // Camera/microphone failures in plain words (getUserMedia made to fail as browsers do).
   const mediaCases = [
     { name: 'NotAllowedError', devices: ['videoinput', 'audioinput'], re: /access is blocked/i },

@@ -162,7 +162,12 @@ async function goLive() {
         ui.showAlert(text, 'info');
         ui.showWarning('');
       }
-      if (p === 'ended' || p === 'error') session = null;
+      if (p === 'ended' || p === 'error') {
+        session = null;
+        // For tests and support: how long the browser recorded.
+        ui.status.dataset.recordedMs = String(s.recordedMs || 0);
+        ui.status.dataset.stopAfterMs = String(s.stopAfterMs || 0);
+      }
     },
     stats: (st) => { if (session === s) ui.setStats(st); },
     warn: (text) => { if (session === s) ui.showWarning(text); },

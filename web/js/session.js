@@ -24,6 +24,9 @@ export class LiveSession {
     this.h = handlers;
     this.phase = 'idle';
     this.closeCode = 0;     // the WebSocket close code, once closed
+    this.recordStartedAt = 0;
+    this.recordedMs = 0;    // recorder start → stop event, after a clean stop
+    this.stopAfterMs = 0;   // recorder start → Stop pressed
     this.stopping = false;
     this.finished = false;
     this.liveSince = 0;
@@ -77,6 +80,7 @@ export class LiveSession {
         error: (err) => this._fail(`The browser\u2019s recorder failed (${err.message || err.name}). Go live again, or choose another format under Settings.`),
       });
       this.recorder.start(TIMESLICE_MS);
+      this.recordStartedAt = performance.now();
       this.h.format(this.recorder.mimeType || this.opts.mimeType);
     } catch (err) {
       this._fail(`The browser could not start recording (${err.message || err.name}). Choose another format under Settings.`);
@@ -140,7 +144,9 @@ export class LiveSession {
       return;
     }
     this._setPhase('ending');
+    if (this.recordStartedAt) this.stopAfterMs = Math.round(performance.now() - this.recordStartedAt);
     if (this.recorder) await this.recorder.stop();
+    if (this.recordStartedAt) this.recordedMs = Math.round(performance.now() - this.recordStartedAt);
     await s.drain(30000);
     s.close(1000, 'stream ended');
     let timer;
