@@ -5,6 +5,7 @@
 
 #include <glib/gstdio.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace wsrtmp {
@@ -326,12 +327,8 @@ Session::start ()
   });
   closed_handler_ = g_signal_connect (connection_.get (), "closed",
       G_CALLBACK (&Session::on_closed_signal), this);
-  /* libsoup enforces max-incoming-payload-size by dropping the TCP
-   * connection without a close frame, so the client would only see 1006.
-   * libsoup's limit stays as a backstop well above ours, and ours is
-   * enforced here, where a real 1009 can still be sent. */
-  g_object_set (connection_.get (), "max-incoming-payload-size",
-      config_.max_message_size * 2 + 1024 * 1024, nullptr);
+  /* Text frames are control messages from the page (none defined yet);
+   * wsserversrc enforces the message size limit and sends 1009 itself. */
   message_handler_ = g_signal_connect (connection_.get (), "message",
       G_CALLBACK (&Session::on_message_signal), this);
 
@@ -405,12 +402,12 @@ Session::on_message_signal (SoupWebsocketConnection *, gint type,
     GBytes *message, gpointer data)
 {
   auto *self = static_cast<Session *> (data);
-  gsize size = g_bytes_get_size (message);
-  if (type == SOUP_WEBSOCKET_DATA_BINARY && size > self->config_.max_message_size)
-    self->fail ({ CLOSE_TOO_BIG, "message too big: lower the bitrate or the "
-        "recorder timeslice", "too_big" }, "message of " +
-        std::to_string (size) + " bytes, limit " +
-        std::to_string (self->config_.max_message_size));
+  if (type != SOUP_WEBSOCKET_DATA_TEXT)
+    return;
+  gsize size;
+  auto *text = static_cast<const char *> (g_bytes_get_data (message, &size));
+  self->log_event (G_LOG_LEVEL_DEBUG, "text message: " +
+      std::string (text, std::min<gsize> (size, 200)));
 }
 
 void

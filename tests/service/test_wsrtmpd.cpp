@@ -122,6 +122,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testRtmpServerDown);
   CPPUNIT_TEST (testMaxSessions);
   CPPUNIT_TEST (testNotMedia);
+  CPPUNIT_TEST (testAbruptDisconnect);
   CPPUNIT_TEST (testMessageTooBig);
   CPPUNIT_TEST (testRecordingOnlyDefault);
   CPPUNIT_TEST (testGracefulShutdown);
@@ -364,10 +365,21 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_MESSAGE (context (daemon, "slot never freed"), admitted);
   }
 
+  /* Garbage ends its own session with 1003; a stream running alongside
+   * is untouched. */
   void testNotMedia ()
   {
     TempDir dir;
     Daemon daemon ({ "--record-dir", dir.file ("rec") });
+    Fixture fixture ("chrome-audio-opus-250ms");
+    auto good = WsClient::connect (daemon.ingest_url ("good"));
+    CPPUNIT_ASSERT (good);
+    const auto &chunks = fixture.chunks ();
+    size_t half = chunks.size () / 2;
+    for (size_t i = 0; i < half; i++)
+      good->send_binary (chunks[i].bytes);
+    CPPUNIT_ASSERT (good->wait_text ("\"state\":\"live\"", 5000));
+
     auto client = WsClient::connect (daemon.ingest_url ("garbage"));
     CPPUNIT_ASSERT (client);
     std::string noise (64 * 1024, '\0');
@@ -378,12 +390,54 @@ class WsrtmpdTest : public CppUnit::TestFixture {
       client->send_binary (bytes);
     client->close ();
     CPPUNIT_ASSERT (client->wait_closed (10000));
-    /* Either we closed it with 1003 before its close, or after it the
-     * session ended in error: the metrics say which. */
-    CPPUNIT_ASSERT (daemon.wait_idle (10000));
+    CPPUNIT_ASSERT (!good->is_closed ());
+    for (size_t i = half; i < chunks.size (); i++)
+      good->send_binary (chunks[i].bytes);
+    good->close ();
+    CPPUNIT_ASSERT (good->wait_closed (5000));
+    CPPUNIT_ASSERT_EQUAL (1000, good->close_code ());
+    CPPUNIT_ASSERT_MESSAGE (context (daemon, "never idle"),
+        daemon.wait_idle (10000));
     HttpResponse metrics = http_get (daemon.http_url () + "metrics");
     CPPUNIT_ASSERT_MESSAGE (metrics.body, metrics.body.find (
             "wsrtmp_errors_total{kind=\"input\"} 1") != std::string::npos);
+    CPPUNIT_ASSERT_MESSAGE (metrics.body, metrics.body.find (
+            "wsrtmp_sessions_total{outcome=\"ended\"} 1") != std::string::npos);
+    g_autoptr (GDir) recordings = g_dir_open (dir.file ("rec").c_str (), 0,
+        nullptr);
+    CPPUNIT_ASSERT (recordings);
+    for (const char *name; (name = g_dir_read_name (recordings));) {
+      if (g_str_has_prefix (name, "good-"))
+        check_output (fixture.joined_path (), dir.file (std::string ("rec/") +
+                name), "alongside garbage");
+    }
+  }
+
+  /* A browser that vanishes without a close frame: what it sent is kept. */
+  void testAbruptDisconnect ()
+  {
+    TempDir dir;
+    Daemon daemon ({ "--record-dir", dir.file ("rec") });
+    Fixture fixture ("chrome-vp8-opus-250ms");
+    std::string sent_path = dir.file ("sent.webm");
+    size_t count = write_prefix (fixture, 3000, sent_path);
+    auto client = WsClient::connect (daemon.ingest_url ("vanish"));
+    CPPUNIT_ASSERT (client);
+    for (size_t i = 0; i < count; i++)
+      client->send_binary (fixture.chunks ()[i].bytes);
+    CPPUNIT_ASSERT (client->wait_text ("\"state\":\"live\"", 5000));
+    std::this_thread::sleep_for (std::chrono::milliseconds (500));
+    client->abort ();
+    CPPUNIT_ASSERT_MESSAGE (context (daemon, "never idle"),
+        daemon.wait_idle (20000));
+    HttpResponse metrics = http_get (daemon.http_url () + "metrics");
+    CPPUNIT_ASSERT_MESSAGE (metrics.body, metrics.body.find (
+            "wsrtmp_sessions_total{outcome=\"ended\"} 1") != std::string::npos);
+    g_autoptr (GDir) recordings = g_dir_open (dir.file ("rec").c_str (), 0,
+        nullptr);
+    const char *name = recordings ? g_dir_read_name (recordings) : nullptr;
+    CPPUNIT_ASSERT (name);
+    check_output (sent_path, dir.file (std::string ("rec/") + name), "abrupt");
   }
 
   void testMessageTooBig ()
