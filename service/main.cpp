@@ -109,7 +109,6 @@ main (int argc, char **argv)
   App app;
   app.drain_timeout_s = config.drain_timeout_s;
   app.loop = g_main_loop_new (nullptr, FALSE);
-  int status = 0;
   {
     wsrtmp::Server server (config, factory);
     app.server = &server;
@@ -139,12 +138,13 @@ main (int argc, char **argv)
       g_source_remove (app.drain_timer);
     g_source_remove (sigint);
     g_source_remove (sigterm);
-    if (server.session_count () > 0) {
-      g_warning ("%zu stream(s) did not finish draining", server.session_count ());
-      status = 0;
-    }
+    /* Still exit 0: the operator asked us to stop and we did, in bounded
+     * time; the sessions' own logs say which streams were cut short. */
+    if (server.session_count () > 0)
+      g_warning ("%zu stream(s) did not finish draining",
+          server.session_count ());
     g_message ("stopped");
   }
   g_main_loop_unref (app.loop);
-  return status;
+  return 0;
 }
