@@ -1,0 +1,490 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Side-by-side benchmark: wsrtmpd against the "Node ws + one ffmpeg per streamer" peer, same load,
+// same nginx-rtmp, one run. Started by bench/run.sh (see bench/README.md for the figures' meaning).
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync, readFileSync, readdirSync, statSync, createWriteStream } from 'node:fs';
+import { join, resolve, dirname, basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import net from 'node:net';
+import os from 'node:os';
+import { probe, mapLimit, percentile, round } from './lib/media.mjs';
+import { sampleTree, sampleMachine, cpuPercent } from './lib/procstat.mjs';
+
+const here = dirname(new URL(import.meta.url).pathname);
+const root = resolve(here, '..');
+const wall = () => performance.timeOrigin + performance.now();
+
+const SCENARIOS = {
+  passthrough: { fixture: 'chrome-h264-opus-kf2s-30s-250ms', peerMode: 'copy', streams: '1,8,32', peerStreams: '1,8' },
+  transcode: { fixture: 'chrome-vp8-opus-30s-250ms', peerMode: 'transcode', streams: '1,4,8', peerStreams: '1,4' },
+};
+
+const { values: o } = parseArgs({ options: {
+  scenario: { type: 'string', default: 'passthrough' },
+  streams: { type: 'string' },
+  'peer-streams': { type: 'string' },
+  duration: { type: 'string', default: '0' },
+  fixture: { type: 'string' },
+  peer: { type: 'string', default: resolve(root, '../shared/peers/node-ffmpeg') },
+  'no-peer': { type: 'boolean', default: false },
+  'no-ours': { type: 'boolean', default: false },
+  wsrtmpd: { type: 'string', default: resolve(root, 'build/service/wsrtmpd') },
+  'plugin-path': { type: 'string', default: resolve(root, 'build/plugin') },
+  'x264-preset': { type: 'string', default: 'veryfast' },
+  'base-port': { type: 'string', default: '19450' },
+  'stagger-ms': { type: 'string' },
+  'latency-streams': { type: 'string', default: '2' },
+  'stop-on-fail': { type: 'boolean', default: false },
+  out: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} });
+if (o.help) {
+  console.log(readFileSync(join(here, 'README.md'), 'utf8').split('\n## ')[1] ?? 'see bench/README.md');
+  process.exit(0);
+}
+const sc = SCENARIOS[o.scenario];
+if (!sc) { console.error(`--scenario must be one of ${Object.keys(SCENARIOS).join(', ')}`); process.exit(2); }
+const fixture = resolve(o.fixture ?? join(root, 'tests/data', sc.fixture));
+const ns = (s) => s.split(',').map((x) => x.trim()).filter(Boolean).map(Number);
+const oursNs = o['no-ours'] ? [] : ns(o.streams ?? sc.streams);
+let peerNs = o['no-peer'] ? [] : ns(o['peer-streams'] ?? sc.peerStreams);
+const basePort = Number(o['base-port']);
+const ports = { rtmp: basePort, stat: basePort + 1, ours: basePort + 2, peer: basePort + 3 };
+const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+const outDir = resolve(o.out ?? join(here, 'results', `${stamp}-${o.scenario}`));
+mkdirSync(outDir, { recursive: true });
+const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
+
+// ---------------------------------------------------------------------------- pre-flight
+for (const tool of ['ffprobe', 'nginx', 'stdbuf']) {
+  try { execFileSync('sh', ['-c', `command -v ${tool}`]); } catch { console.error(`${tool} is missing`); process.exit(2); }
+}
+if (oursNs.length && !existsSync(o.wsrtmpd)) {
+  console.error(`${o.wsrtmpd} does not exist: build it first (meson setup build && ninja -C build)`);
+  process.exit(2);
+}
+let peerNote = null;
+const peerDir = resolve(o.peer);
+if (peerNs.length) {
+  if (!existsSync(join(peerDir, 'server.mjs'))) {
+    peerNote = `peer not found at ${peerDir}: comparison skipped`;
+    peerNs = [];
+  } else if (!existsSync(join(peerDir, 'node_modules/ws'))) {
+    peerNote = `peer at ${peerDir} has no node_modules (run npm install there): comparison skipped`;
+    peerNs = [];
+  }
+  if (peerNote) log(peerNote);
+}
+
+// The source as the server receives it: the chunks joined (cut to --duration), with where every
+// frame ends in the byte stream, so each received frame can be tied to the message that completed it.
+const meta = JSON.parse(readFileSync(join(fixture, 'meta.json'), 'utf8'));
+const chunkFiles = readdirSync(fixture).filter((f) => /^chunk-\d+\.bin$/.test(f)).sort();
+const offsets = meta.chunk_list?.length === chunkFiles.length
+  ? meta.chunk_list.map((c) => c.t_ms - meta.chunk_list[0].t_ms)
+  : chunkFiles.map((_, k) => k * (meta.timeslice_ms || 250));
+const durMs = Number(o.duration) * 1000;
+const lastChunk = durMs > 0 ? Math.max(0, offsets.findLastIndex((t) => t < durMs)) : chunkFiles.length - 1;
+const sourceFile = join(outDir, `source${meta.mimeType?.includes('webm') ? '.webm' : '.mkv'}`);
+const chunkEnds = [];
+{
+  const bufs = chunkFiles.slice(0, lastChunk + 1).map((f) => readFileSync(join(fixture, f)));
+  let acc = 0;
+  for (const b of bufs) { acc += b.length; chunkEnds.push(acc); }
+  writeFileSync(sourceFile, Buffer.concat(bufs));
+}
+const source = await probe(sourceFile, { positions: true });
+if (!source.video || !source.audio) { console.error(`cannot read the fixture ${fixture}`); process.exit(2); }
+source.video.chunk = source.video.ends.map((e) => chunkEnds.findIndex((c) => e <= c));
+const srcFps = source.video.packets > 1 ? (source.video.packets - 1) / source.video.span : 0;
+log(`fixture ${basename(fixture)}: ${meta.mimeType}, ${lastChunk + 1} messages, ${(offsets[lastChunk] / 1000).toFixed(1)} s,`
+  + ` ${source.video.codec} ${source.video.packets} frames (${srcFps.toFixed(1)} fps) + ${source.audio.codec}`);
+
+// ---------------------------------------------------------------------------- helpers
+function waitPort(port, ms = 10000) {
+  const until = Date.now() + ms;
+  return new Promise((resolvePromise, reject) => {
+    const attempt = () => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolvePromise(); });
+      s.once('error', () => {
+        s.destroy();
+        if (Date.now() > until) reject(new Error(`nothing listens on ${port}`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+function exited(child, ms) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return Promise.race([new Promise((r) => child.once('exit', () => r(true))), sleep(ms).then(() => false)]);
+}
+
+async function stopChild(child, signal = 'SIGTERM', ms = 15000) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  child.kill(signal);
+  if (!(await exited(child, ms))) { child.kill('SIGKILL'); await exited(child, 2000); }
+}
+
+// nginx-rtmp's /stat page: which streams publish, and since when (a client's <time> is ms since
+// its connection was accepted, so publish wall ~ fetch wall - time).
+async function fetchStat() {
+  const t = wall();
+  try {
+    const res = await fetch(`http://127.0.0.1:${ports.stat}/stat`);
+    const xml = await res.text();
+    const streams = {};
+    for (const m of xml.matchAll(/<stream>\s*<name>([^<]*)<\/name>([\s\S]*?)<\/stream>/g)) {
+      const pub = /<client>((?:(?!<\/client>)[\s\S])*?<publishing\/>[\s\S]*?)<\/client>/.exec(m[2]);
+      if (!pub) continue;
+      const time = /<time>(\d+)<\/time>/.exec(pub[1]);
+      streams[m[1]] = { since: t - Number(time?.[1] ?? 0) };
+    }
+    return { t, streams };
+  } catch {
+    return { t, streams: null };
+  }
+}
+
+// An RTMP subscriber (ffprobe, line-buffered) that timestamps every video packet as it arrives.
+function subscribe(key, dir) {
+  const arrivals = [];
+  const p = spawn('stdbuf', ['-oL', 'ffprobe', '-v', 'error', '-fflags', 'nobuffer', '-probesize', '32',
+    '-analyzeduration', '0', '-show_entries', 'packet=codec_type,pts_time', '-of', 'compact=p=0',
+    `rtmp://127.0.0.1:${ports.rtmp}/live/${key}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  p.stderr.pipe(createWriteStream(join(dir, `sub-${key}.err`)));
+  createInterface({ input: p.stdout }).on('line', (line) => {
+    const t = wall();
+    if (!line.includes('codec_type=video')) return;
+    const m = /pts_time=([\d.]+)/.exec(line);
+    if (m) arrivals.push({ pts: Number(m[1]), wall: t });
+  });
+  return { key, proc: p, arrivals };
+}
+
+// ---------------------------------------------------------------------------- one case
+async function runCase(target, N) {
+  const tag = `${target === 'ours' ? 'o' : 'p'}${o.scenario[0]}${N}x${String(Date.now() % 1e6).padStart(6, '0')}`;
+  const dir = join(outDir, `${target}-n${N}`);
+  mkdirSync(dir, { recursive: true });
+  const recDir = join(outDir, 'nginx', 'rec');
+  let server;
+  if (target === 'ours') {
+    server = spawn(o.wsrtmpd, ['--listen', `127.0.0.1:${ports.ours}`,
+      '--rtmp-url', `rtmp://127.0.0.1:${ports.rtmp}/live`, '--max-sessions', '0',
+      '--x264-preset', o['x264-preset']],
+    { env: { ...process.env, GST_PLUGIN_PATH: o['plugin-path'] }, stdio: ['ignore', 'pipe', 'pipe'] });
+  } else {
+    const logDir = join(dir, 'ffmpeg');
+    mkdirSync(logDir, { recursive: true });
+    server = spawn('node', ['server.mjs'], { cwd: peerDir, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, MODE: sc.peerMode, PORT: String(ports.peer), HOST: '127.0.0.1',
+        RTMP_BASE: `rtmp://127.0.0.1:${ports.rtmp}/live`, FFMPEG_LOG_DIR: logDir, FFMPEG_LOGLEVEL: 'warning' } });
+  }
+  server.stdout.pipe(createWriteStream(join(dir, 'server.out')));
+  server.stderr.pipe(createWriteStream(join(dir, 'server.err')));
+  const port = target === 'ours' ? ports.ours : ports.peer;
+  await waitPort(port);
+
+  // sampler: the server (ours: wsrtmpd alone; peer: node and every ffmpeg) and the machine
+  const samples = [];
+  const machine = [];
+  const others = { nginx: [], loadgen: [] };
+  const nginxPid = Number(readFileSync(join(outDir, 'nginx', 'nginx.pid'), 'utf8'));
+  let loadgen = null;
+  const sampler = setInterval(() => {
+    const s = sampleTree(server.pid, true);
+    if (s) samples.push(s);
+    machine.push(sampleMachine());
+    const n = sampleTree(nginxPid, true);
+    if (n) others.nginx.push(n);
+    if (loadgen?.pid) { const l = sampleTree(loadgen.pid, false); if (l) others.loadgen.push(l); }
+  }, 500);
+  await sleep(2000); // idle baseline
+  const idle = samples.at(-1);
+
+  const L = Math.min(N, Number(o['latency-streams']));
+  const subs = Array.from({ length: L }, (_, i) => subscribe(`${tag}-${i}`, dir));
+  await sleep(600);
+
+  // publish times from /stat
+  const published = {};
+  const unpublished = {};
+  let statRunning = true;
+  const statLoop = (async () => {
+    let seen = new Set();
+    while (statRunning) {
+      const st = await fetchStat();
+      if (st.streams) {
+        for (const [k, v] of Object.entries(st.streams)) if (k.startsWith(`${tag}-`)) { published[k] ??= v.since; }
+        for (const k of seen) if (!st.streams[k]) unpublished[k] ??= st.t;
+        seen = new Set(Object.keys(st.streams).filter((k) => k.startsWith(`${tag}-`)));
+      }
+      await sleep(250);
+    }
+  })();
+
+  const stagger = o['stagger-ms'] !== undefined ? Number(o['stagger-ms']) : Math.min(100, Math.floor(4000 / N));
+  const url = target === 'ours' ? `ws://127.0.0.1:${ports.ours}/ingest/{key}` : `ws://127.0.0.1:${ports.peer}/{key}`;
+  const lgOut = join(dir, 'loadgen.json');
+  log(`${target} N=${N}: replaying (${tag}-*, stagger ${stagger} ms)`);
+  const tLoad = wall();
+  loadgen = spawn('node', [join(here, 'lib/loadgen.mjs'), '--url', url, '--fixture', fixture, '--streams', String(N),
+    '--key-prefix', tag, '--duration', o.duration, '--stagger-ms', String(stagger), '--out', lgOut],
+  { stdio: ['ignore', 'pipe', 'inherit'] });
+  let lgLine = '';
+  loadgen.stdout.on('data', (d) => { lgLine += d; });
+  await exited(loadgen, 3600e3);
+  const tSent = wall();
+
+  // drain: until nginx lists none of this case's streams as publishing (at most 30 s)
+  const drainUntil = wall() + 30000;
+  while (wall() < drainUntil) {
+    const st = await fetchStat();
+    if (st.streams && !Object.keys(st.streams).some((k) => k.startsWith(`${tag}-`))) break;
+    await sleep(200);
+  }
+  const tDrained = wall();
+  await sleep(1000);
+  statRunning = false;
+  await statLoop;
+  clearInterval(sampler);
+  for (const s of subs) await stopChild(s.proc, 'SIGINT', 2000);
+  await stopChild(server, target === 'ours' ? 'SIGTERM' : 'SIGTERM', 15000);
+
+  // ---------------------------------------------------------------- figures
+  const lg = existsSync(lgOut) ? JSON.parse(readFileSync(lgOut, 'utf8')) : { results: [], failed: N };
+  const results = lg.results;
+  const firstSends = results.map((r) => r.sends[0]).filter(Boolean);
+  const lastSends = results.map((r) => r.last_send_wall).filter(Boolean);
+  // CPU over the span in which all N streams were sending (after a 1 s settle), else the whole replay
+  let from = Math.max(...firstSends) + 1000;
+  let to = Math.min(...lastSends);
+  let window = 'all streams active';
+  if (!(to - from >= 5000)) { from = Math.min(...firstSends); to = Math.max(...lastSends); window = 'whole replay'; }
+  const cpu = cpuPercent(samples, from, to);
+  const mA = machine.find((s) => s.t >= from);
+  const mB = machine.findLast((s) => s.t <= to);
+  const machineBusy = mA && mB && mB.total > mA.total ? (mB.busy - mA.busy) / (mB.total - mA.total) * os.cpus().length * 100 : null;
+  const runSamples = samples.filter((s) => s.t >= tLoad && s.t <= tDrained + 1000);
+  const peakRss = Math.max(...runSamples.map((s) => s.rss_kb)) / 1024;
+  const peakPss = Math.max(...runSamples.map((s) => s.pss_kb)) / 1024;
+
+  // every stream: what nginx recorded, against what was sent
+  const vTarget = source.video;
+  const aTarget = source.audio;
+  const streams = await mapLimit(results, 2, async (r) => {
+    const file = join(recDir, `${r.key}.flv`);
+    const got = existsSync(file) ? await probe(file) : { error: 'no recording' };
+    const sentAll = r.sends.length === lastChunk + 1;
+    let why = '';
+    if (got.error) why = got.error;
+    else if (!got.video || !got.audio) why = `missing ${!got.video ? 'video' : 'audio'}`;
+    else if (got.video.codec !== 'h264' || got.audio.codec !== 'aac') why = `codecs ${got.video.codec}/${got.audio.codec}`;
+    else if (!sentAll) why = `only ${r.sends.length}/${lastChunk + 1} messages sent`;
+    else {
+      const probs = [];
+      if (got.video.packets < vTarget.packets - 1) probs.push(`video frames ${got.video.packets}/${vTarget.packets}`);
+      if (Math.abs(got.video.span - vTarget.span) > 0.2) probs.push(`video span ${got.video.span}/${vTarget.span} s`);
+      if (Math.abs(got.audio.span - aTarget.span) > 0.2) probs.push(`audio span ${got.audio.span}/${aTarget.span} s`);
+      why = probs.join(', ');
+    }
+    const recMtime = existsSync(file) ? statSync(file).mtimeMs : null;
+    return {
+      key: r.key, messages: r.sends.length, close_code: r.close_code, error: r.error, output: r.output,
+      complete: !why, why,
+      video_frames: got.video?.packets ?? 0, video_span: got.video?.span ?? 0, audio_span: got.audio?.span ?? 0,
+      // last media written by nginx minus last message sent: how far behind the stream ended
+      drain_ms: recMtime && r.last_send_wall ? round(recMtime - r.last_send_wall, 0) : null,
+      publish_ms: published[r.key] && r.sends[0] ? round(published[r.key] - r.sends[0], 0) : null,
+      max_late_ms: round(r.max_late_ms, 0),
+      rec_first_video_pts: got.video?.first ?? null,
+    };
+  });
+
+  // latency: subscribed streams, every received frame against the message that completed it
+  const lat = [];
+  const firstFrame = [];
+  for (const s of subs) {
+    const r = results.find((x) => x.key === s.key);
+    const st = streams.find((x) => x.key === s.key);
+    if (!r || !s.arrivals.length || st?.rec_first_video_pts === null || st?.rec_first_video_pts === undefined) continue;
+    const shift = st.rec_first_video_pts - vTarget.first;
+    const frames = [];
+    let j = 0;
+    for (const a of s.arrivals) {
+      const t = a.pts - shift;
+      // nearest source frame (sources are in pts order: no B-frames in either fixture)
+      while (j + 1 < vTarget.pts.length && Math.abs(vTarget.pts[j + 1] - t) <= Math.abs(vTarget.pts[j] - t)) j++;
+      const k = vTarget.chunk[j];
+      if (k < 0 || k >= r.sends.length) continue;
+      frames.push({ src_pts: vTarget.pts[j], chunk: k, ms: a.wall - r.sends[k] });
+    }
+    writeFileSync(join(dir, `latency-${s.key}.json`), JSON.stringify({ shift, frames }));
+    firstFrame.push(s.arrivals[0].wall - r.sends[0]);
+    for (const f of frames) if (f.src_pts - vTarget.first >= 3) lat.push(f.ms);
+  }
+
+  const publishMs = streams.map((s) => s.publish_ms).filter((x) => x !== null);
+  const drains = streams.map((s) => s.drain_ms).filter((x) => x !== null);
+  const complete = streams.filter((s) => s.complete).length;
+  const outputs = [...new Set(streams.map((s) => s.output).filter(Boolean))];
+  const realTime = complete === N && lg.failed === 0 && drains.length === N && Math.max(...drains) < 1500;
+  const res = {
+    target, N, tag,
+    output: target === 'ours' ? (outputs.join('+') || 'unknown') : sc.peerMode,
+    cpu_window: window, cpu_window_s: round((to - from) / 1000, 1),
+    cpu_pct: round(cpu), cpu_pct_per_stream: round(cpu / N, 2),
+    machine_busy_pct: round(machineBusy), nginx_cpu_pct: round(cpuPercent(others.nginx, from, to)),
+    loadgen_cpu_pct: round(cpuPercent(others.loadgen, from, to)),
+    idle_rss_mb: round(idle.rss_kb / 1024), idle_pss_mb: round(idle.pss_kb / 1024),
+    peak_rss_mb: round(peakRss), peak_pss_mb: round(peakPss),
+    rss_mb_per_stream: round(peakRss / N, 2), pss_mb_per_stream: round(peakPss / N, 2),
+    pss_mb_per_added_stream: round((peakPss - idle.pss_kb / 1024) / N, 2),
+    max_procs: Math.max(...samples.map((s) => s.procs)),
+    complete, failed_connections: lg.failed, send_late_max_ms: lg.max_late_ms,
+    drain_ms_median: round(percentile(drains, 0.5), 0), drain_ms_max: drains.length ? Math.max(...drains) : null,
+    real_time: realTime,
+    latency_streams: subs.length, latency_frames: lat.length,
+    latency_ms: { p50: round(percentile(lat, 0.5), 0), p95: round(percentile(lat, 0.95), 0), max: round(lat.length ? Math.max(...lat) : null, 0) },
+    first_frame_ms: { median: round(percentile(firstFrame, 0.5), 0), max: round(firstFrame.length ? Math.max(...firstFrame) : null, 0) },
+    publish_ms: { median: round(percentile(publishMs, 0.5), 0), p95: round(percentile(publishMs, 0.95), 0), max: publishMs.length ? Math.max(...publishMs) : null, n: publishMs.length },
+    video_frames_out: percentile(streams.map((s) => s.video_frames), 0.5), video_frames_in: vTarget.packets,
+    incomplete: streams.filter((s) => !s.complete).slice(0, 5).map((s) => `${s.key}: ${s.why}`),
+    loadgen: lgLine.trim(),
+  };
+  writeFileSync(join(dir, 'case.json'), JSON.stringify({ ...res, streams, samples, machine }, null, 1));
+  log(`${target} N=${N}: cpu ${res.cpu_pct}% pss ${res.peak_pss_mb} MB complete ${complete}/${N} drain max ${res.drain_ms_max} ms`
+    + ` latency p50/p95/max ${res.latency_ms.p50}/${res.latency_ms.p95}/${res.latency_ms.max} ms publish median ${res.publish_ms.median} ms first frame ${res.first_frame_ms.median} ms`
+    + (res.incomplete.length ? `\n  incomplete: ${res.incomplete.join('; ')}` : ''));
+  return res;
+}
+
+// ---------------------------------------------------------------------------- the run
+const nginxDir = join(outDir, 'nginx');
+execFileSync(join(root, 'tests/support/nginx-rtmp.sh'), ['start', nginxDir, String(ports.rtmp), String(ports.stat)], { stdio: ['ignore', 'ignore', 'inherit'] });
+const cases = [];
+let interrupted = false;
+const cleanup = () => { try { execFileSync(join(root, 'tests/support/nginx-rtmp.sh'), ['stop', nginxDir]); } catch { /* already gone */ } };
+process.on('SIGINT', () => { interrupted = true; cleanup(); process.exit(130); });
+try {
+  for (const [target, list] of [['ours', oursNs], ['peer', peerNs]]) {
+    for (const N of list) {
+      const r = await runCase(target, N);
+      cases.push(r);
+      if (o['stop-on-fail'] && !r.real_time) { log(`${target} N=${N} did not keep real time: larger N skipped`); break; }
+    }
+  }
+} finally {
+  if (!interrupted) cleanup();
+}
+
+// ---------------------------------------------------------------------------- summary
+const ours = cases.filter((c) => c.target === 'ours');
+const peer = cases.filter((c) => c.target === 'peer');
+const maxKept = (list) => Math.max(0, ...list.filter((c) => c.real_time).map((c) => c.N));
+const comparisons = [];
+for (const a of ours) {
+  const b = peer.find((c) => c.N === a.N);
+  if (!b) continue;
+  const ratio = (x, y) => (x !== null && y ? round(x / y, 3) : null);
+  comparisons.push({ N: a.N,
+    cpu_per_stream: ratio(a.cpu_pct_per_stream, b.cpu_pct_per_stream),
+    pss_per_stream: ratio(a.pss_mb_per_stream, b.pss_mb_per_stream),
+    rss_per_stream: ratio(a.rss_mb_per_stream, b.rss_mb_per_stream),
+    latency_p95: ratio(a.latency_ms.p95, b.latency_ms.p95),
+    publish_median: ratio(a.publish_ms.median, b.publish_ms.median) });
+}
+// Streams that fit in the 2 cores by CPU alone, from the largest N that kept real time
+const capacity = (list) => {
+  const c = list.filter((x) => x.real_time && x.cpu_pct_per_stream).at(-1);
+  return c ? Math.floor(os.cpus().length * 100 / c.cpu_pct_per_stream) : null;
+};
+const summary = {
+  max_streams_kept_real_time: { ours: maxKept(ours), peer: peer.length ? maxKept(peer) : null,
+    ratio: peer.length && maxKept(peer) ? round(maxKept(ours) / maxKept(peer), 2) : null,
+    note: 'largest N tested that kept real time; a lower bound when the largest N tested passed' },
+  cpu_capacity_estimate: { ours: capacity(ours), peer: capacity(peer),
+    ratio: capacity(ours) && capacity(peer) ? round(capacity(ours) / capacity(peer), 2) : null,
+    note: `${os.cpus().length} cores x 100 % / CPU % per stream at the largest N that kept real time` },
+};
+let gitRev = null;
+try { gitRev = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD']).toString().trim(); } catch { /* no git */ }
+const doc = {
+  scenario: o.scenario, fixture: basename(fixture), mime: meta.mimeType, messages: lastChunk + 1,
+  media_s: round(offsets[lastChunk] / 1000, 1), source_video: { codec: source.video.codec, frames: source.video.packets, fps: round(srcFps, 1) },
+  x264_preset: o['x264-preset'], peer: peerNs.length || peer.length ? { dir: peerDir, mode: sc.peerMode } : null, peer_note: peerNote,
+  machine: { cores: os.cpus().length, model: os.cpus()[0]?.model, mem_gb: round(os.totalmem() / 2 ** 30, 0), kernel: os.release(), loadavg_at_end: os.loadavg().map((x) => round(x, 2)) },
+  git: gitRev, date: new Date().toISOString(),
+  latency_definition: 'WebSocket send of the message completing a frame -> that frame readable by an RTMP subscriber of nginx; includes nginx and loopback; steady state (frames from 3 s of media on)',
+  cases, comparisons, summary,
+};
+writeFileSync(join(outDir, 'results.json'), JSON.stringify(doc, null, 1));
+
+// table
+const pad = (s, n) => String(s ?? '-').padStart(n);
+const lines = [];
+lines.push(`wsrtmp bench: scenario ${o.scenario}, ${basename(fixture)} (${meta.mimeType}, ${source.video.codec} ${round(srcFps, 0)} fps), ${round(offsets[lastChunk] / 1000, 1)} s per stream, x264 ${o['x264-preset']}, ${os.cpus().length} cores${gitRev ? `, git ${gitRev}` : ''}`);
+lines.push('CPU = % of one core, mean while all streams send; RSS/PSS = peak over the run, total (per stream); latency = WebSocket send -> frame readable from nginx (incl. nginx + loopback), steady state, ms');
+lines.push('');
+const head = ['target', 'output', 'N', 'CPU%', 'CPU%/str', 'RSS MB (/str)', 'PSS MB (/str)', 'complete', 'real time', 'drain max', 'lat p50/p95/max', 'publish med/max', 'frames out/in', 'machine%'];
+const rows = cases.map((c) => [c.target, c.output, c.N, c.cpu_pct, c.cpu_pct_per_stream,
+  `${c.peak_rss_mb} (${c.rss_mb_per_stream})`, `${c.peak_pss_mb} (${c.pss_mb_per_stream})`,
+  `${c.complete}/${c.N}`, c.real_time ? 'yes' : 'NO', c.drain_ms_max,
+  `${c.latency_ms.p50}/${c.latency_ms.p95}/${c.latency_ms.max}`, `${c.publish_ms.median}/${c.publish_ms.max}`,
+  `${c.video_frames_out}/${c.video_frames_in}`, c.machine_busy_pct]);
+const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i] ?? '-').length)));
+lines.push(head.map((h, i) => pad(h, widths[i])).join('  '));
+for (const r of rows) lines.push(r.map((x, i) => pad(x, widths[i])).join('  '));
+lines.push('');
+if (comparisons.length) {
+  lines.push('ours / peer at the same N (lower is better):');
+  for (const c of comparisons) {
+    lines.push(`  N=${c.N}: CPU/stream ${c.cpu_per_stream}  PSS/stream ${c.pss_per_stream}  RSS/stream ${c.rss_per_stream}  latency p95 ${c.latency_p95}  publish ${c.publish_median}`);
+  }
+  const m = summary.max_streams_kept_real_time;
+  lines.push(`max streams kept in real time (tested): ours ${m.ours}, peer ${m.peer}${m.ratio ? ` (ratio ${m.ratio}, lower bound)` : ''}`);
+  const k = summary.cpu_capacity_estimate;
+  lines.push(`streams the cores could carry by CPU/stream: ours ~${k.ours}, peer ~${k.peer}${k.ratio ? ` (ratio ${k.ratio})` : ''}`);
+} else if (peerNote) {
+  lines.push(peerNote);
+}
+for (const c of cases.filter((x) => x.incomplete.length)) lines.push(`${c.target} N=${c.N} incomplete: ${c.incomplete.join('; ')}`);
+lines.push(`results: ${outDir}/results.json`);
+writeFileSync(join(outDir, 'table.txt'), lines.join('\n') + '\n');
+console.log(lines.join('\n'));
+
+// plot (gnuplot, if installed)
+try {
+  execFileSync('sh', ['-c', 'command -v gnuplot']);
+  const dat = (list) => list.map((c) => `${c.N} ${c.cpu_pct ?? 'NaN'} ${c.peak_rss_mb} ${c.peak_pss_mb}`).join('\n') + '\n';
+  writeFileSync(join(outDir, 'ours.dat'), dat(ours));
+  writeFileSync(join(outDir, 'peer.dat'), dat(peer));
+  const plots = (col) => [ours.length && `'ours.dat' using 1:${col} with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'wsrtmpd'`,
+    peer.length && `'peer.dat' using 1:${col} with linespoints lw 2 pt 5 lc rgb '#d62728' title 'node+ffmpeg peer'`].filter(Boolean).join(', ');
+  const gp = `set terminal pngcairo size 1200,500 font 'sans,10'
+set output 'plot.png'
+set multiplot layout 1,3 title "wsrtmp bench: ${o.scenario} (${basename(fixture)}), ${os.cpus().length} cores"
+set key top left
+set grid
+set logscale x 2
+set xlabel 'concurrent streams'
+set ylabel 'CPU, % of one core (mean)'
+plot ${plots(2)}
+set ylabel 'peak RSS, MB (sum over processes)'
+plot ${plots(3)}
+set ylabel 'peak PSS, MB'
+plot ${plots(4)}
+unset multiplot
+`;
+  writeFileSync(join(outDir, 'plot.gp'), gp);
+  execFileSync('gnuplot', ['plot.gp'], { cwd: outDir });
+  console.log(`plot: ${outDir}/plot.png`);
+} catch (e) {
+  console.log(`no plot: ${e.message.split('\n')[0]} (install gnuplot-nox)`);
+}
