@@ -104,10 +104,12 @@ globalTimer.unref();
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(sig, () => { console.log(`got ${sig}`); failed++; finish(1); });
 }
-process.on('unhandledRejection', (err) => {
-  check(false, 'no unexpected exception in the test', err && err.stack ? err.stack : String(err));
-  finish(1);
-});
+for (const ev of ['unhandledRejection', 'uncaughtException']) {
+  process.on(ev, (err) => {
+    check(false, 'no unexpected exception in the test', err && err.stack ? err.stack : String(err));
+    finish(1);
+  });
+}
 
 // ---------------------------------------------------------------- helpers
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -320,14 +322,19 @@ async function liveRun({ label, query, key, expectFormatId, expectMime, expectOu
     const keyType = await page.getAttribute('#key', 'type');
     check(keyType === 'password', `${label}: stream key field is hidden like a password`, `type=${keyType}`);
     await page.fill('#key', key);
-    // Like a streamer: camera preview on first, then Go live.
-    if ((await page.getAttribute('#preview-box', 'data-camera')) !== 'on') {
-      if (await page.isEnabled('#camera-btn')) await page.click('#camera-btn');
+    // Like a streamer: camera preview on first, then Go live. The page opens the camera by
+    // itself when permission was already granted; otherwise press "Turn on camera".
+    const camSel = '#preview-box[data-camera="on"]';
+    let camOn = await page.waitForSelector(camSel, { timeout: 3000 }).then(() => true, () => false);
+    if (!camOn) {
+      await page.click('#camera-btn', { timeout: 3000 }).catch(() => {});
+      camOn = await page.waitForSelector(camSel, { timeout: 10_000 }).then(() => true, () => false);
     }
-    const camOn = await page.waitForSelector('#preview-box[data-camera="on"]', { timeout: 10_000 }).then(() => true, () => false);
     check(camOn, `${label}: camera preview on`, camOn ? (await page.textContent('#camera-select')).trim() : await page.textContent('#camera-msg'));
+    // Enter in the key field submits the form (keyboard path; punctual for the 10 s window).
+    await page.focus('#key');
     const clickedAt = Date.now();
-    await page.click('#golive');
+    await page.keyboard.press('Enter');
 
     const live = await waitState(page, 'live', 20_000);
     if (!check(live, `${label}: page shows LIVE`, live
@@ -361,9 +368,12 @@ async function liveRun({ label, query, key, expectFormatId, expectMime, expectOu
       log(`NOTE: ${label}: server output is "${output}", not ${expectOutput} (server's choice; not counted as a failure)`);
     }
 
+    // Stop with the keyboard (focus first): cheaper and more punctual than a pointer click
+    // on a busy machine, and it checks that Stop works from the keyboard.
+    await page.focus('#golive');
     await sleep(Math.max(0, clickedAt + LIVE_SECONDS * 1000 - Date.now()));
     const stopAt = Date.now();
-    await page.click('#golive');
+    await page.keyboard.press('Enter');
     const clickMs = Date.now() - stopAt;
     const ended = await waitState(page, ['ended', 'error'], 40_000);
     const finalState = await stateOf(page);
@@ -373,7 +383,7 @@ async function liveRun({ label, query, key, expectFormatId, expectMime, expectOu
     const recordedMs = Number(await page.getAttribute('#status', 'data-recorded-ms'));
     const stopAfterMs = Number(await page.getAttribute('#status', 'data-stop-after-ms'));
     log(`${label}: browser: Stop pressed ${(stopAfterMs / 1000).toFixed(2)} s after the recorder started ` +
-      `(click took ${clickMs} ms); last Blob ${(recordedMs / 1000).toFixed(2)} s after start`);
+      `(key press took ${clickMs} ms); last Blob ${(recordedMs / 1000).toFixed(2)} s after start`);
     const states = await statesOf(page);
     check(!states.includes('error') && states.includes('live') && states.at(-1) === 'ended',
       `${label}: state sequence went through LIVE to ended without error`, states.join(' → '));
@@ -400,8 +410,12 @@ async function liveRun({ label, query, key, expectFormatId, expectMime, expectOu
     : `missing or unreadable after 20 s; rec/ has: ${fs.readdirSync(path.join(nginxDir, 'rec')).join(', ') || 'nothing'}`)) {
     return;
   }
-  // Wait for nginx to finish the file (the publisher has gone), then probe again.
-  await until(async () => !(await publishing(key)), 15_000, 300);
+  // The server finishes the RTMP stream after the WebSocket has closed: wait until the
+  // publisher has left nginx (then the file is complete), then probe again.
+  const endedAt = Date.now();
+  const left = await until(async () => !(await publishing(key)), 60_000, 300);
+  check(!!left, `${label}: wsrtmpd finished publishing to nginx after the page ended`,
+    `${((Date.now() - endedAt) / 1000).toFixed(1)} s after the page showed ended`);
   const info = await ffprobe(flv);
   try { fs.copyFileSync(flv, path.join(ARTIFACTS, `${label}.flv`)); } catch { /* keep going */ }
   const frames = await run('ffprobe', ['-v', 'error', '-count_packets', '-show_entries',
@@ -613,23 +627,31 @@ async function mockedCloseCodes() {
 }
 
 // ---------------------------------------------------------------- main
-await liveRun({
+async function step(name, fn) {
+  try {
+    await fn();
+  } catch (err) {
+    check(false, `${name} ran to the end`, (err && err.message ? err.message : String(err)).split('\n')[0]);
+  }
+}
+
+await step('h264', () => liveRun({
   label: 'h264',
   query: '',
   key: KEYS.h264,
   expectFormatId: 'h264',
   expectMime: 'video/x-matroska;codecs=avc1,opus',
   expectOutput: 'passthrough',
-});
-await liveRun({
+}));
+await step('vp8', () => liveRun({
   label: 'vp8',
   query: '?format=vp8',
   key: KEYS.vp8,
   expectFormatId: 'vp8',
   expectMime: 'video/webm;codecs=vp8,opus',
   expectOutput: 'transcod',
-});
-await refusedKeyRun();
-await mockedCloseCodes();
+}));
+await step('refused-key', refusedKeyRun);
+await step('mocked server', mockedCloseCodes);
 check(serverExit === null, 'wsrtmpd still running at the end', serverExit ? JSON.stringify(serverExit) : 'yes');
 await finish();

@@ -111,7 +111,7 @@ export class LiveSession {
     if (!this.stopping) {
       if (behindSec > 2) {
         this.warned = true;
-        this.h.warn(`Your upload can\u2019t keep up: ${behindSec.toFixed(1)} s of video is waiting to be sent. ` +
+        this.h.warn(`Your upload can\u2019t keep up: ${Math.round(behindSec)} s of video is waiting to be sent. ` +
           'Choose a lower quality, or close other apps using the network.');
       } else if (this.warned && behindSec < 0.5) {
         this.warned = false;

@@ -100,7 +100,8 @@ export class Ui {
 
   showWarning(text) {
     this.warning.hidden = !text;
-    this.warning.textContent = text || '';
+    // Only touch the live region when the words change.
+    if (this.warning.textContent !== (text || '')) this.warning.textContent = text || '';
   }
 
   keyError(text) {
@@ -152,7 +153,8 @@ export class Ui {
     this.statElapsed.textContent = st.elapsedMs ? time : '–';
     this.statusTime.textContent = time;
     this.badgeTime.textContent = time;
-    const kbps = st.serverKbps != null ? st.serverKbps : st.localKbps;
+    // What actually left the browser; the server's figure until we have our own.
+    const kbps = st.localKbps != null ? st.localKbps : st.serverKbps;
     this.statBitrate.textContent = formatKbps(kbps);
     this.statOutput.textContent = st.output === 'passthrough' ? 'Passthrough'
       : st.output === 'transcode' ? 'Transcoding' : st.output || '–';
