@@ -6,6 +6,7 @@
 #include "config.h"
 #endif
 
+#include "gstflvencodebin.h"
 #include "gstwsserversrc.h"
 
 static gboolean
@@ -14,6 +15,7 @@ plugin_init (GstPlugin *plugin)
   gboolean registered = FALSE;
 
   registered |= GST_ELEMENT_REGISTER (wsserversrc, plugin);
+  registered |= GST_ELEMENT_REGISTER (flvencodebin, plugin);
 
   return registered;
 }

@@ -1,0 +1,977 @@
+/* flvencodebin: any browser recording in, FLV with H.264 + AAC out.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/**
+ * SECTION:element-flvencodebin
+ * @title: flvencodebin
+ *
+ * Takes what a browser's MediaRecorder produces — WebM/Matroska (VP8, VP9,
+ * AV1, H.264 with Opus) or fragmented MP4 (H.264/VP9 with Opus/AAC), as a
+ * byte stream — and puts out a streamable FLV with exactly what RTMP
+ * platforms accept: H.264 (Main) and AAC-LC, 48 kHz stereo.
+ *
+ * - H.264 input whose keyframes are at most #GstFlvEncodeBin:keyframe-interval
+ *   apart, at the output size, is passed through: parsed and remuxed, never
+ *   decoded. If keyframes later come too far apart (or the size changes), it
+ *   transcodes from the next keyframe on and says so (#GstFlvEncodeBin:output-mode
+ *   and an element message named `flvencodebin-output`).
+ * - Anything else is decoded, scaled to the fixed output size (aspect kept,
+ *   letterboxed, so a mid-stream size change never reaches the encoder), made
+ *   constant frame rate, and encoded with x264 (zerolatency).
+ * - Audio is always decoded and encoded to AAC (FLV cannot carry Opus).
+ * - A missing track is generated: silence for video-only input, a black
+ *   picture (or #GstFlvEncodeBin:placeholder-image) for audio-only input,
+ *   because platforms reject streams without both.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 wsserversrc port=8080 ! flvencodebin ! rtmp2sink location=rtmp://127.0.0.1/live/key
+ * gst-launch-1.0 filesrc location=browser.webm ! flvencodebin ! filesink location=out.flv
+ * ]|
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstflvencodebin.h"
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
+
+GST_DEBUG_CATEGORY_STATIC (gst_flv_encode_bin_debug);
+#define GST_CAT_DEFAULT gst_flv_encode_bin_debug
+
+namespace {
+
+constexpr guint DEFAULT_VIDEO_BITRATE = 2500;
+constexpr const char *DEFAULT_SPEED_PRESET = "veryfast";
+constexpr guint DEFAULT_AUDIO_BITRATE = 128;
+constexpr int DEFAULT_WIDTH = 1280;
+constexpr int DEFAULT_HEIGHT = 720;
+constexpr int DEFAULT_FPS_N = 30;
+constexpr int DEFAULT_FPS_D = 1;
+constexpr double DEFAULT_KEYFRAME_INTERVAL = 2.0;
+constexpr gboolean DEFAULT_PASSTHROUGH = TRUE;
+/* Browsers asked for 2 s keyframes deliver them 2.05 s apart or so. */
+constexpr double KEYFRAME_TOLERANCE = 1.1;
+
+/* Compressed input waiting in front of a decoder: the muxer holds one
+ * stream back until the other has data, so leave room. */
+constexpr const char *INPUT_QUEUE =
+    "queue max-size-buffers=0 max-size-bytes=0 max-size-time=5000000000";
+constexpr guint64 INPUT_QUEUE_TIME = 5 * GST_SECOND;
+
+/* Decoded video to the fixed output format. videoscale letterboxes
+ * (add-borders) because the caps force the size and square pixels. */
+constexpr const char *VIDEO_NORMALIZE =
+    "videoconvert ! videoscale add-borders=true ! videorate ! "
+    "video/x-raw,format=I420,width=%d,height=%d,pixel-aspect-ratio=1/1,"
+    "framerate=%d/%d";
+constexpr const char *VIDEO_ENCODE =
+    "x264enc tune=zerolatency speed-preset=%s bitrate=%u key-int-max=%d "
+    "bframes=0 ! video/x-h264,profile=main ! h264parse";
+constexpr const char *VIDEO_PASSTHROUGH =
+    "h264parse ! capsfilter caps=video/x-h264,stream-format=avc,alignment=au";
+
+constexpr const char *AUDIO_NORMALIZE =
+    "audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2";
+/* voaacenc: AAC-LC at about a third of avenc_aac's CPU. */
+constexpr const char *AUDIO_ENCODE = "voaacenc bitrate=%u ! aacparse";
+
+constexpr const char *SILENCE_SOURCE = "audiotestsrc wave=silence";
+constexpr const char *BLACK_SOURCE = "videotestsrc pattern=black";
+/* The image is drawn over black so the filler stays a plain source that
+ * can be told to end. */
+constexpr const char *IMAGE_OVERLAY =
+    "gdkpixbufoverlay location=\"%s\" overlay-width=%d overlay-height=%d";
+
+enum {
+  PROP_0,
+  PROP_VIDEO_BITRATE,
+  PROP_SPEED_PRESET,
+  PROP_AUDIO_BITRATE,
+  PROP_WIDTH,
+  PROP_HEIGHT,
+  PROP_FRAMERATE,
+  PROP_KEYFRAME_INTERVAL,
+  PROP_PASSTHROUGH,
+  PROP_PLACEHOLDER_IMAGE,
+  PROP_OUTPUT_MODE,
+};
+
+struct Settings {
+  guint video_bitrate = DEFAULT_VIDEO_BITRATE;
+  std::string speed_preset = DEFAULT_SPEED_PRESET;
+  guint audio_bitrate = DEFAULT_AUDIO_BITRATE;
+  int width = DEFAULT_WIDTH;
+  int height = DEFAULT_HEIGHT;
+  int fps_n = DEFAULT_FPS_N;
+  int fps_d = DEFAULT_FPS_D;
+  double keyframe_interval = DEFAULT_KEYFRAME_INTERVAL;
+  bool passthrough = DEFAULT_PASSTHROUGH;
+  std::string placeholder_image;
+};
+
+std::string
+printf_string (const char *format, ...) G_GNUC_PRINTF (1, 2);
+
+std::string
+printf_string (const char *format, ...)
+{
+  va_list args;
+  va_start (args, format);
+  g_autofree char *text = g_strdup_vprintf (format, args);
+  va_end (args);
+  return text;
+}
+
+}  // namespace
+
+/* Lock order: settings_lock, then state_lock. */
+struct GstFlvEncodeBinPrivate {
+  std::mutex settings_lock;
+  Settings settings;
+
+  /* Built once in _init, owned by the bin. */
+  GstElement *parse = nullptr;
+  GstElement *mux = nullptr;
+
+  /* Stream state, guarded by state_lock; reset on READY -> PAUSED. */
+  std::mutex state_lock;
+  bool have_video = false;
+  bool have_audio = false;
+  bool tracks_checked = false;
+  /* The real stream's last element before the muxer, when there is only
+   * one: its EOS ends the generated track. */
+  GstElement *real_output = nullptr;
+  std::string output_mode;
+  /* Sources of generated tracks, ended when the real input ends. */
+  std::vector<GstElement *> fillers;
+
+  /* H.264 passthrough watch (state_lock). */
+  GstClockTime last_keyframe = GST_CLOCK_TIME_NONE;
+  bool switch_pending = false;
+  bool transcoding = false;
+  std::string switch_reason;
+};
+
+struct _GstFlvEncodeBin {
+  GstBin parent;
+  GstFlvEncodeBinPrivate *priv;
+};
+
+#define gst_flv_encode_bin_parent_class parent_class
+G_DEFINE_TYPE (GstFlvEncodeBin, gst_flv_encode_bin, GST_TYPE_BIN);
+GST_ELEMENT_REGISTER_DEFINE (flvencodebin, "flvencodebin", GST_RANK_NONE,
+    GST_TYPE_FLV_ENCODE_BIN);
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("video/x-flv"));
+
+static void gst_flv_encode_bin_set_property (GObject *object, guint prop_id,
+    const GValue *value, GParamSpec *pspec);
+static void gst_flv_encode_bin_get_property (GObject *object, guint prop_id,
+    GValue *value, GParamSpec *pspec);
+static void gst_flv_encode_bin_finalize (GObject *object);
+static GstStateChangeReturn gst_flv_encode_bin_change_state (
+    GstElement *element, GstStateChange transition);
+static void on_pad_added (GstElement *parse, GstPad *pad,
+    GstFlvEncodeBin *self);
+static void add_missing_tracks (GstFlvEncodeBin *self, bool have_video,
+    bool have_audio);
+static GstPadProbeReturn report_input_not_live (GstPad *pad,
+    GstPadProbeInfo *info, gpointer data);
+
+static void
+gst_flv_encode_bin_class_init (GstFlvEncodeBinClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  const auto flags = static_cast<GParamFlags> (G_PARAM_READWRITE |
+      G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+
+  gobject_class->set_property = gst_flv_encode_bin_set_property;
+  gobject_class->get_property = gst_flv_encode_bin_get_property;
+  gobject_class->finalize = gst_flv_encode_bin_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_VIDEO_BITRATE,
+      g_param_spec_uint ("video-bitrate", "Video bitrate",
+          "H.264 bitrate in kbit/s when the video is encoded", 100, 50000,
+          DEFAULT_VIDEO_BITRATE, flags));
+  g_object_class_install_property (gobject_class, PROP_SPEED_PRESET,
+      g_param_spec_string ("speed-preset", "x264 speed preset",
+          "x264 preset when the video is encoded (ultrafast, superfast, "
+          "veryfast, faster, fast, medium, ...)", DEFAULT_SPEED_PRESET, flags));
+  g_object_class_install_property (gobject_class, PROP_AUDIO_BITRATE,
+      g_param_spec_uint ("audio-bitrate", "Audio bitrate",
+          "AAC bitrate in kbit/s", 32, 320, DEFAULT_AUDIO_BITRATE, flags));
+  g_object_class_install_property (gobject_class, PROP_WIDTH,
+      g_param_spec_int ("width", "Width",
+          "Output width for the whole broadcast; other input sizes are scaled "
+          "and letterboxed", 16, 7680, DEFAULT_WIDTH, flags));
+  g_object_class_install_property (gobject_class, PROP_HEIGHT,
+      g_param_spec_int ("height", "Height",
+          "Output height for the whole broadcast", 16, 4320, DEFAULT_HEIGHT,
+          flags));
+  g_object_class_install_property (gobject_class, PROP_FRAMERATE,
+      gst_param_spec_fraction ("framerate", "Frame rate",
+          "Constant output frame rate when the video is encoded", 1, 1, 120, 1,
+          DEFAULT_FPS_N, DEFAULT_FPS_D, flags));
+  g_object_class_install_property (gobject_class, PROP_KEYFRAME_INTERVAL,
+      g_param_spec_double ("keyframe-interval", "Keyframe interval",
+          "Seconds between keyframes when encoding, and the longest interval "
+          "(plus 10 %% for browser jitter) H.264 input may have to be passed "
+          "through", 0.5, 10.0, DEFAULT_KEYFRAME_INTERVAL, flags));
+  g_object_class_install_property (gobject_class, PROP_PASSTHROUGH,
+      g_param_spec_boolean ("passthrough", "Passthrough",
+          "Pass suitable H.264 input through without re-encoding (FALSE "
+          "always transcodes)", DEFAULT_PASSTHROUGH, flags));
+  g_object_class_install_property (gobject_class, PROP_PLACEHOLDER_IMAGE,
+      g_param_spec_string ("placeholder-image", "Placeholder image",
+          "Picture (PNG/JPEG file) shown when the input has no video; empty "
+          "= black", "", flags));
+  g_object_class_install_property (gobject_class, PROP_OUTPUT_MODE,
+      g_param_spec_string ("output-mode", "Output mode",
+          "How the video is produced right now: \"passthrough\", "
+          "\"transcode\", or \"\" before it is known", "",
+          static_cast<GParamFlags> (G_PARAM_READABLE |
+              G_PARAM_STATIC_STRINGS)));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class,
+      "FLV encode bin for browser recordings", "Codec/Muxer/Bin",
+      "Turns a browser's WebM/Matroska/MP4 recording into FLV with H.264 and "
+      "AAC, passing H.264 through when it can", "wsrtmp developers");
+
+  element_class->change_state =
+      GST_DEBUG_FUNCPTR (gst_flv_encode_bin_change_state);
+
+  GST_DEBUG_CATEGORY_INIT (gst_flv_encode_bin_debug, "flvencodebin", 0,
+      "FLV encode bin");
+}
+
+static void
+gst_flv_encode_bin_init (GstFlvEncodeBin *self)
+{
+  GstFlvEncodeBinPrivate *priv = new GstFlvEncodeBinPrivate ();
+  self->priv = priv;
+
+  priv->parse = gst_element_factory_make ("parsebin", "parse");
+  priv->mux = gst_element_factory_make ("flvmux", "mux");
+  if (!priv->parse || !priv->mux) {
+    /* Reported when the element is used (see change_state). */
+    g_clear_object (&priv->parse);
+    g_clear_object (&priv->mux);
+    return;
+  }
+  g_object_set (priv->mux, "streamable", TRUE, nullptr);
+  gst_bin_add_many (GST_BIN (self), priv->parse, priv->mux, nullptr);
+
+  g_autoptr (GstPad) parse_sink = gst_element_get_static_pad (priv->parse,
+      "sink");
+  g_autoptr (GstPad) mux_src = gst_element_get_static_pad (priv->mux, "src");
+  gst_element_add_pad (GST_ELEMENT (self), gst_ghost_pad_new_from_template (
+          "sink", parse_sink, gst_static_pad_template_get (&sink_template)));
+  gst_element_add_pad (GST_ELEMENT (self), gst_ghost_pad_new_from_template (
+          "src", mux_src, gst_static_pad_template_get (&src_template)));
+
+  gst_pad_add_probe (parse_sink, static_cast<GstPadProbeType> (
+          GST_PAD_PROBE_TYPE_QUERY_UPSTREAM | GST_PAD_PROBE_TYPE_PULL),
+      report_input_not_live, nullptr, nullptr);
+  g_signal_connect (priv->parse, "pad-added", G_CALLBACK (on_pad_added), self);
+}
+
+/* A browser sends its recording in bursts (one MediaRecorder chunk every
+ * ~250 ms). Behind a live source, flvmux (an aggregator) would mux on a
+ * clock deadline and interleave late bursts wrongly or drop them. Reporting
+ * the input as not live makes it wait until every stream has data: nothing
+ * is dropped, and output is paced by the input alone. */
+static GstPadProbeReturn
+report_input_not_live (GstPad *, GstPadProbeInfo *info, gpointer)
+{
+  GstQuery *query = GST_PAD_PROBE_INFO_QUERY (info);
+  if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
+    gboolean live;
+    GstClockTime min, max;
+    gst_query_parse_latency (query, &live, &min, &max);
+    gst_query_set_latency (query, FALSE, min, max);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* ---- helpers ---- */
+
+static Settings
+current_settings (GstFlvEncodeBin *self)
+{
+  std::lock_guard<std::mutex> lock (self->priv->settings_lock);
+  return self->priv->settings;
+}
+
+/* A bin from a launch description, added to us and in our state. */
+static GstElement *
+add_bin (GstFlvEncodeBin *self, const std::string &description)
+{
+  g_autoptr (GError) error = nullptr;
+  GstElement *bin = gst_parse_bin_from_description_full (description.c_str (),
+      TRUE, nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &error);
+  if (!bin) {
+    GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN,
+        ("Cannot build \"%s\": %s. Install the GStreamer plugins it needs.",
+            description.c_str (), error->message), (nullptr));
+    return nullptr;
+  }
+  GST_DEBUG_OBJECT (self, "adding %s", description.c_str ());
+  gst_bin_add (GST_BIN (self), bin);
+  gst_element_sync_state_with_parent (bin);
+  return bin;
+}
+
+/* Highest-ranked software decoder for caps. A fixed decoder instead of
+ * decodebin: decodebin changes state asynchronously until it has decoded
+ * something, which would hold up the whole pipeline for a branch that only
+ * starts on demand. */
+static GstElement *
+make_decoder (GstCaps *caps)
+{
+  GList *decoders = gst_element_factory_list_get_elements (
+      GST_ELEMENT_FACTORY_TYPE_DECODER, GST_RANK_MARGINAL);
+  GList *usable = gst_element_factory_list_filter (decoders, caps,
+      GST_PAD_SINK, FALSE);
+  usable = g_list_sort (usable, gst_plugin_feature_rank_compare_func);
+  GstElement *decoder = nullptr;
+  for (GList *l = usable; l && !decoder; l = l->next) {
+    auto *factory = GST_ELEMENT_FACTORY (l->data);
+    const char *klass = gst_element_factory_get_metadata (factory,
+        GST_ELEMENT_METADATA_KLASS);
+    /* Hardware decoders need devices a server may share or lack. */
+    if (klass && strstr (klass, "Hardware"))
+      continue;
+    /* Browsers' VP8/VP9 caps often omit codec-alpha, which the alpha
+     * decoders' templates then match; they fail on streams without alpha,
+     * and FLV carries no alpha anyway. */
+    if (strstr (GST_OBJECT_NAME (factory), "alpha"))
+      continue;
+    decoder = gst_element_factory_create (factory, nullptr);
+  }
+  gst_plugin_feature_list_free (usable);
+  gst_plugin_feature_list_free (decoders);
+  return decoder;
+}
+
+/* queue ! <decoder for caps> ! <after_decoding>. Returns the queue (entry)
+ * and sets exit to the last element. */
+static GstElement *
+add_decode_branch (GstFlvEncodeBin *self, GstCaps *caps,
+    const std::string &after_decoding, GstElement **exit)
+{
+  GstElement *decoder = make_decoder (caps);
+  if (!decoder) {
+    g_autofree char *caps_str = gst_caps_to_string (caps);
+    GST_ELEMENT_ERROR (self, STREAM, CODEC_NOT_FOUND,
+        ("No decoder for %s: unsupported codec.", caps_str), (nullptr));
+    return nullptr;
+  }
+  GstElement *after = add_bin (self, after_decoding);
+  GstElement *queue = gst_element_factory_make ("queue", nullptr);
+  if (!after || !queue) {
+    gst_object_unref (decoder);
+    gst_clear_object (&queue);
+    return nullptr;
+  }
+  g_object_set (queue, "max-size-buffers", 0, "max-size-bytes", 0,
+      "max-size-time", INPUT_QUEUE_TIME, nullptr);
+  gst_bin_add_many (GST_BIN (self), queue, decoder, nullptr);
+  gst_element_link_many (queue, decoder, after, nullptr);
+  /* Downstream first, so nothing is pushed into an element not running. */
+  gst_element_sync_state_with_parent (decoder);
+  gst_element_sync_state_with_parent (queue);
+  *exit = after;
+  return queue;
+}
+
+/* Caps are settled by the caps event, not at link time: opusdec's caps
+ * query refuses the informational rate=44100 of Firefox's Opus header,
+ * which it decodes fine. */
+static bool
+link_pads (GstFlvEncodeBin *self, GstPad *src, GstPad *sink)
+{
+  GstPadLinkReturn ret = gst_pad_link_full (src, sink,
+      GST_PAD_LINK_CHECK_HIERARCHY);
+  if (ret != GST_PAD_LINK_OK) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (nullptr),
+        ("cannot link %s:%s to %s:%s: %s", GST_DEBUG_PAD_NAME (src),
+            GST_DEBUG_PAD_NAME (sink), gst_pad_link_get_name (ret)));
+    return false;
+  }
+  return true;
+}
+
+static bool
+link_elements (GstFlvEncodeBin *self, GstElement *src, const char *src_pad,
+    GstElement *sink, const char *sink_pad)
+{
+  g_autoptr (GstPad) srcpad = gst_element_get_static_pad (src, src_pad);
+  if (!srcpad)
+    srcpad = gst_element_request_pad_simple (src, src_pad);
+  g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (sink, sink_pad);
+  if (!sinkpad)
+    sinkpad = gst_element_request_pad_simple (sink, sink_pad);
+  if (!srcpad || !sinkpad) {
+    GST_ELEMENT_ERROR (self, CORE, PAD, (nullptr),
+        ("no pad %s on %s or %s on %s", src_pad, GST_ELEMENT_NAME (src),
+            sink_pad, GST_ELEMENT_NAME (sink)));
+    return false;
+  }
+  return link_pads (self, srcpad, sinkpad);
+}
+
+static void
+set_output_mode (GstFlvEncodeBin *self, const char *mode,
+    const std::string &reason)
+{
+  {
+    std::lock_guard<std::mutex> lock (self->priv->state_lock);
+    if (self->priv->output_mode == mode)
+      return;
+    self->priv->output_mode = mode;
+  }
+  GST_INFO_OBJECT (self, "video output: %s (%s)", mode, reason.c_str ());
+  g_object_notify (G_OBJECT (self), "output-mode");
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self),
+          gst_structure_new (GST_FLV_ENCODE_BIN_MODE_MESSAGE_NAME,
+              "mode", G_TYPE_STRING, mode,
+              "reason", G_TYPE_STRING, reason.c_str (), nullptr)));
+}
+
+static std::string
+video_transcode_description (const Settings &s)
+{
+  int key_int = std::max (1, (int) (s.keyframe_interval * s.fps_n / s.fps_d));
+  return printf_string (VIDEO_NORMALIZE, s.width, s.height, s.fps_n, s.fps_d) +
+      " ! " + printf_string (VIDEO_ENCODE, s.speed_preset.c_str (),
+      s.video_bitrate, key_int);
+}
+
+static std::string
+audio_description (const Settings &s)
+{
+  return std::string (AUDIO_NORMALIZE) + " ! " + printf_string (AUDIO_ENCODE,
+      s.audio_bitrate * 1000);
+}
+
+/* ---- H.264 passthrough with fallback ----
+ *
+ *   parsed H.264 ─ tee ─ queue ! h264parse ────────────── funnel ─ mux.video
+ *                     └ queue ! decodebin ! ... x264enc ┘
+ *
+ * A probe on the tee's input watches keyframes; both branches see every
+ * buffer, and a probe on each branch drops what the other one handles, so
+ * the switch happens exactly at a keyframe. funnel re-sends the new
+ * branch's caps, and streamable flvmux then re-sends the codec headers. */
+
+static GstPadProbeReturn
+watch_h264_input (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  auto *self = GST_FLV_ENCODE_BIN (data);
+  GstFlvEncodeBinPrivate *priv = self->priv;
+  Settings settings = current_settings (self);
+  std::string switched_reason;
+
+  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+    if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
+      GstCaps *caps;
+      gst_event_parse_caps (event, &caps);
+      int width = 0, height = 0;
+      GstStructure *s = gst_caps_get_structure (caps, 0);
+      gst_structure_get_int (s, "width", &width);
+      gst_structure_get_int (s, "height", &height);
+      std::lock_guard<std::mutex> lock (priv->state_lock);
+      if (width == 0 || height == 0 || priv->transcoding ||
+          priv->switch_pending)
+        return GST_PAD_PROBE_OK;
+      /* Passing through keeps the input size: only the output size will
+       * do, for the whole broadcast. */
+      if (width != settings.width || height != settings.height) {
+        priv->switch_pending = true;
+        priv->switch_reason = printf_string ("input size %dx%d is not the "
+            "output size %dx%d", width, height, settings.width,
+            settings.height);
+      }
+    }
+    return GST_PAD_PROBE_OK;
+  }
+
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstClockTime pts = GST_BUFFER_PTS_IS_VALID (buffer) ?
+      GST_BUFFER_PTS (buffer) : GST_BUFFER_DTS (buffer);
+  bool keyframe = !GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DELTA_UNIT);
+  GstClockTime max_gap = (GstClockTime) (settings.keyframe_interval *
+      KEYFRAME_TOLERANCE * GST_SECOND);
+  {
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    if (priv->transcoding)
+      return GST_PAD_PROBE_OK;
+    if (keyframe) {
+      if (priv->switch_pending) {
+        priv->transcoding = true;
+        switched_reason = priv->switch_reason;
+      }
+      priv->last_keyframe = pts;
+    } else if (!priv->switch_pending && GST_CLOCK_TIME_IS_VALID (pts)) {
+      if (!GST_CLOCK_TIME_IS_VALID (priv->last_keyframe))
+        priv->last_keyframe = pts;
+      else if (pts > priv->last_keyframe + max_gap) {
+        priv->switch_pending = true;
+        priv->switch_reason = printf_string ("input keyframes are more than "
+            "%.1f s apart", settings.keyframe_interval);
+        GST_WARNING_OBJECT (self, "%s: transcoding from the next keyframe on",
+            priv->switch_reason.c_str ());
+      }
+    }
+  }
+  if (!switched_reason.empty ())
+    set_output_mode (self, "transcode", switched_reason);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+gate_passthrough_branch (GstPad *, GstPadProbeInfo *, gpointer data)
+{
+  auto *priv = static_cast<GstFlvEncodeBinPrivate *> (data);
+  std::lock_guard<std::mutex> lock (priv->state_lock);
+  return priv->transcoding ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
+/* Also drops queries while idle: the allocation query tee sends would
+ * otherwise wait forever at decodebin, which blocks its decoder's output
+ * until the first frame is decoded. */
+static GstPadProbeReturn
+gate_transcode_branch (GstPad *, GstPadProbeInfo *, gpointer data)
+{
+  auto *priv = static_cast<GstFlvEncodeBinPrivate *> (data);
+  std::lock_guard<std::mutex> lock (priv->state_lock);
+  return priv->transcoding ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+}
+
+static GstElement *
+build_h264_video (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps,
+    const Settings &s)
+{
+  GstElement *tee = gst_element_factory_make ("tee", nullptr);
+  GstElement *funnel = gst_element_factory_make ("funnel", nullptr);
+  if (!tee || !funnel) {
+    gst_clear_object (&tee);
+    gst_clear_object (&funnel);
+    GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN,
+        ("tee and funnel (GStreamer core) are missing."), (nullptr));
+    return nullptr;
+  }
+  gst_bin_add_many (GST_BIN (self), tee, funnel, nullptr);
+  gst_element_sync_state_with_parent (tee);
+  gst_element_sync_state_with_parent (funnel);
+
+  GstElement *pass = add_bin (self, std::string (INPUT_QUEUE) + " ! " +
+      VIDEO_PASSTHROUGH);
+  GstElement *encoded = nullptr;
+  GstElement *encode = add_decode_branch (self, caps,
+      video_transcode_description (s), &encoded);
+  if (!pass || !encode)
+    return nullptr;
+
+  g_autoptr (GstPad) tee_sink = gst_element_get_static_pad (tee, "sink");
+  if (!link_pads (self, pad, tee_sink) ||
+      !link_elements (self, tee, "src_%u", pass, "sink") ||
+      !link_elements (self, tee, "src_%u", encode, "sink") ||
+      !link_elements (self, pass, "src", funnel, "sink_%u") ||
+      !link_elements (self, encoded, "src", funnel, "sink_%u"))
+    return nullptr;
+
+  gst_pad_add_probe (tee_sink, static_cast<GstPadProbeType> (
+          GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+      watch_h264_input, self, nullptr);
+  g_autoptr (GstPad) pass_sink = gst_element_get_static_pad (pass, "sink");
+  g_autoptr (GstPad) encode_sink = gst_element_get_static_pad (encode, "sink");
+  gst_pad_add_probe (pass_sink, GST_PAD_PROBE_TYPE_BUFFER,
+      gate_passthrough_branch, self->priv, nullptr);
+  gst_pad_add_probe (encode_sink, static_cast<GstPadProbeType> (
+          GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM),
+      gate_transcode_branch, self->priv, nullptr);
+  return funnel;
+}
+
+/* ---- streams ---- */
+
+static bool
+h264_passthrough_possible (const Settings &s, GstCaps *caps,
+    std::string &why_not)
+{
+  GstStructure *structure = gst_caps_get_structure (caps, 0);
+  if (!s.passthrough) {
+    why_not = "passthrough disabled";
+    return false;
+  }
+  if (!gst_structure_has_name (structure, "video/x-h264")) {
+    why_not = printf_string ("input video is %s",
+        gst_structure_get_name (structure));
+    return false;
+  }
+  /* The size may only be known once the stream's headers are parsed; the
+   * input watch checks it then. */
+  int width = 0, height = 0;
+  gst_structure_get_int (structure, "width", &width);
+  gst_structure_get_int (structure, "height", &height);
+  if (width && height && (width != s.width || height != s.height)) {
+    why_not = printf_string ("input size %dx%d is not the output size %dx%d",
+        width, height, s.width, s.height);
+    return false;
+  }
+  return true;
+}
+
+static void
+link_video (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps)
+{
+  GstFlvEncodeBinPrivate *priv = self->priv;
+  Settings settings = current_settings (self);
+  std::string why_not;
+  GstElement *last;
+  const char *last_pad = "src";
+
+  if (h264_passthrough_possible (settings, caps, why_not)) {
+    last = build_h264_video (self, pad, caps, settings);
+    if (!last)
+      return;
+    set_output_mode (self, "passthrough", "H.264 input");
+  } else {
+    GstElement *entry = add_decode_branch (self, caps,
+        video_transcode_description (settings), &last);
+    if (!entry)
+      return;
+    g_autoptr (GstPad) sink = gst_element_get_static_pad (entry, "sink");
+    if (!link_pads (self, pad, sink))
+      return;
+    set_output_mode (self, "transcode", why_not);
+  }
+  {
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    priv->real_output = last;
+  }
+  link_elements (self, last, last_pad, priv->mux, "video");
+}
+
+static void
+link_audio (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps)
+{
+  GstElement *encoded = nullptr;
+  GstElement *entry = add_decode_branch (self, caps,
+      audio_description (current_settings (self)), &encoded);
+  if (!entry)
+    return;
+  {
+    std::lock_guard<std::mutex> lock (self->priv->state_lock);
+    self->priv->real_output = encoded;
+  }
+  g_autoptr (GstPad) sink = gst_element_get_static_pad (entry, "sink");
+  if (link_pads (self, pad, sink))
+    link_elements (self, encoded, "src", self->priv->mux, "audio");
+}
+
+static void
+discard (GstFlvEncodeBin *self, GstPad *pad)
+{
+  GstElement *sink = gst_element_factory_make ("fakesink", nullptr);
+  g_object_set (sink, "sync", FALSE, "async", FALSE, nullptr);
+  gst_bin_add (GST_BIN (self), sink);
+  gst_element_sync_state_with_parent (sink);
+  g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (sink, "sink");
+  gst_pad_link (pad, sinkpad);
+}
+
+/* parsebin exposes all of a recording's streams before the first buffer
+ * flows, so the first buffer tells which track is missing, early enough for
+ * flvmux (it needs every pad before it writes its header). */
+static GstPadProbeReturn
+check_missing_tracks (GstPad *, GstPadProbeInfo *, gpointer data)
+{
+  auto *self = GST_FLV_ENCODE_BIN (data);
+  bool have_video, have_audio;
+  {
+    std::lock_guard<std::mutex> lock (self->priv->state_lock);
+    if (self->priv->tracks_checked)
+      return GST_PAD_PROBE_REMOVE;
+    self->priv->tracks_checked = true;
+    have_video = self->priv->have_video;
+    have_audio = self->priv->have_audio;
+  }
+  add_missing_tracks (self, have_video, have_audio);
+  return GST_PAD_PROBE_REMOVE;
+}
+
+static void
+on_pad_added (GstElement *parse, GstPad *pad, GstFlvEncodeBin *self)
+{
+  GstFlvEncodeBinPrivate *priv = self->priv;
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  if (!caps)
+    caps = gst_pad_query_caps (pad, nullptr);
+  const char *media = gst_structure_get_name (gst_caps_get_structure (caps, 0));
+  GST_INFO_OBJECT (self, "input stream %s: %" GST_PTR_FORMAT,
+      GST_PAD_NAME (pad), caps);
+
+  bool is_video = g_str_has_prefix (media, "video/");
+  bool is_audio = g_str_has_prefix (media, "audio/");
+  bool first = false;
+  {
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    if (is_video && !priv->have_video)
+      first = priv->have_video = true;
+    else if (is_audio && !priv->have_audio)
+      first = priv->have_audio = true;
+  }
+  if (!first) {
+    GST_INFO_OBJECT (self, "ignoring extra stream %s", GST_PAD_NAME (pad));
+    discard (self, pad);
+  } else if (is_video) {
+    link_video (self, pad, caps);
+  } else if (is_audio) {
+    link_audio (self, pad, caps);
+  } else {
+    discard (self, pad);
+  }
+
+  if (first)
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, check_missing_tracks,
+        self, nullptr);
+}
+
+/* Ends a generated track together with the real one. */
+static GstPadProbeReturn
+end_fillers_on_eos (GstPad *, GstPadProbeInfo *info, gpointer data)
+{
+  auto *self = GST_FLV_ENCODE_BIN (data);
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) != GST_EVENT_EOS)
+    return GST_PAD_PROBE_OK;
+  std::vector<GstElement *> fillers;
+  {
+    std::lock_guard<std::mutex> lock (self->priv->state_lock);
+    fillers = self->priv->fillers;
+  }
+  for (GstElement *filler : fillers)
+    gst_element_send_event (filler, gst_event_new_eos ());
+  return GST_PAD_PROBE_REMOVE;
+}
+
+static void
+add_filler (GstFlvEncodeBin *self, const std::string &description,
+    const char *mux_pad, const char *source_name)
+{
+  GstElement *bin = add_bin (self, description);
+  if (!bin || !link_elements (self, bin, "src", self->priv->mux, mux_pad))
+    return;
+  GstElement *source = gst_bin_get_by_name (GST_BIN (bin), source_name);
+  std::lock_guard<std::mutex> lock (self->priv->state_lock);
+  self->priv->fillers.push_back (source);
+}
+
+/* Generates the track the input lacks. Runs once, when the first input
+ * stream appears and the input's stream collection says what will come:
+ * flvmux needs all its pads before it writes its header. */
+static void
+add_missing_tracks (GstFlvEncodeBin *self, bool have_video, bool have_audio)
+{
+  GstFlvEncodeBinPrivate *priv = self->priv;
+  Settings s = current_settings (self);
+  if (!have_video && !have_audio) {
+    GST_ELEMENT_ERROR (self, STREAM, DEMUX,
+        ("The input has neither audio nor video."), (nullptr));
+    return;
+  }
+  if (have_video && have_audio)
+    return;
+
+  /* Only one real stream: its EOS ends the filler. */
+  GstPad *real_pad;
+  {
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    real_pad = priv->real_output ?
+        gst_element_get_static_pad (priv->real_output, "src") : nullptr;
+  }
+  if (!have_audio) {
+    GST_INFO_OBJECT (self, "no audio in the input: adding silence");
+    add_filler (self, std::string (SILENCE_SOURCE) + " name=filler ! " +
+        audio_description (s), "audio", "filler");
+  } else {
+    GST_INFO_OBJECT (self, "no video in the input: adding %s",
+        s.placeholder_image.empty () ? "black video" : "a placeholder image");
+    std::string source = std::string (BLACK_SOURCE) + " name=filler";
+    if (!s.placeholder_image.empty ()) {
+      source += printf_string (" ! video/x-raw,width=%d,height=%d ! "
+          "videoconvert ! ", s.width, s.height) + printf_string (IMAGE_OVERLAY,
+          s.placeholder_image.c_str (), s.width, s.height);
+    }
+    add_filler (self, source + " ! " + video_transcode_description (s),
+        "video", "filler");
+    set_output_mode (self, "transcode", "input has no video");
+  }
+  if (real_pad) {
+    gst_pad_add_probe (real_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+        end_fillers_on_eos, self, nullptr);
+    gst_object_unref (real_pad);
+  }
+}
+
+/* ---- element ---- */
+
+static void
+reset_stream_state (GstFlvEncodeBin *self)
+{
+  GstFlvEncodeBinPrivate *priv = self->priv;
+  std::lock_guard<std::mutex> lock (priv->state_lock);
+  priv->have_video = priv->have_audio = priv->tracks_checked = false;
+  priv->real_output = nullptr;
+  priv->output_mode.clear ();
+  for (GstElement *filler : priv->fillers)
+    gst_object_unref (filler);
+  priv->fillers.clear ();
+  priv->last_keyframe = GST_CLOCK_TIME_NONE;
+  priv->switch_pending = priv->transcoding = false;
+  priv->switch_reason.clear ();
+}
+
+static GstStateChangeReturn
+gst_flv_encode_bin_change_state (GstElement *element, GstStateChange transition)
+{
+  auto *self = GST_FLV_ENCODE_BIN (element);
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY &&
+      (!self->priv->parse || !self->priv->mux)) {
+    GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN,
+        ("parsebin or flvmux is missing: install gstreamer1.0-plugins-base "
+            "and gstreamer1.0-plugins-good."), (nullptr));
+    return GST_STATE_CHANGE_FAILURE;
+  }
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED)
+    reset_stream_state (self);
+
+  /* The branches we added stay for the element's life: a second run of the
+   * same element would need them torn down, which nobody does with a live
+   * one-shot stream. */
+  return GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+}
+
+static void
+gst_flv_encode_bin_set_property (GObject *object, guint prop_id,
+    const GValue *value, GParamSpec *pspec)
+{
+  auto *self = GST_FLV_ENCODE_BIN (object);
+  std::lock_guard<std::mutex> lock (self->priv->settings_lock);
+  Settings &s = self->priv->settings;
+
+  switch (prop_id) {
+    case PROP_VIDEO_BITRATE:
+      s.video_bitrate = g_value_get_uint (value);
+      break;
+    case PROP_SPEED_PRESET: {
+      const char *preset = g_value_get_string (value);
+      s.speed_preset = preset && *preset ? preset : DEFAULT_SPEED_PRESET;
+      break;
+    }
+    case PROP_AUDIO_BITRATE:
+      s.audio_bitrate = g_value_get_uint (value);
+      break;
+    case PROP_WIDTH:
+      s.width = g_value_get_int (value);
+      break;
+    case PROP_HEIGHT:
+      s.height = g_value_get_int (value);
+      break;
+    case PROP_FRAMERATE:
+      s.fps_n = gst_value_get_fraction_numerator (value);
+      s.fps_d = gst_value_get_fraction_denominator (value);
+      break;
+    case PROP_KEYFRAME_INTERVAL:
+      s.keyframe_interval = g_value_get_double (value);
+      break;
+    case PROP_PASSTHROUGH:
+      s.passthrough = g_value_get_boolean (value);
+      break;
+    case PROP_PLACEHOLDER_IMAGE: {
+      const char *image = g_value_get_string (value);
+      s.placeholder_image = image ? image : "";
+      break;
+    }
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static void
+gst_flv_encode_bin_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec)
+{
+  auto *self = GST_FLV_ENCODE_BIN (object);
+  GstFlvEncodeBinPrivate *priv = self->priv;
+
+  if (prop_id == PROP_OUTPUT_MODE) {
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    g_value_set_string (value, priv->output_mode.c_str ());
+    return;
+  }
+
+  std::lock_guard<std::mutex> lock (priv->settings_lock);
+  const Settings &s = priv->settings;
+  switch (prop_id) {
+    case PROP_VIDEO_BITRATE:
+      g_value_set_uint (value, s.video_bitrate);
+      break;
+    case PROP_SPEED_PRESET:
+      g_value_set_string (value, s.speed_preset.c_str ());
+      break;
+    case PROP_AUDIO_BITRATE:
+      g_value_set_uint (value, s.audio_bitrate);
+      break;
+    case PROP_WIDTH:
+      g_value_set_int (value, s.width);
+      break;
+    case PROP_HEIGHT:
+      g_value_set_int (value, s.height);
+      break;
+    case PROP_FRAMERATE:
+      gst_value_set_fraction (value, s.fps_n, s.fps_d);
+      break;
+    case PROP_KEYFRAME_INTERVAL:
+      g_value_set_double (value, s.keyframe_interval);
+      break;
+    case PROP_PASSTHROUGH:
+      g_value_set_boolean (value, s.passthrough);
+      break;
+    case PROP_PLACEHOLDER_IMAGE:
+      g_value_set_string (value, s.placeholder_image.c_str ());
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static void
+gst_flv_encode_bin_finalize (GObject *object)
+{
+  auto *self = GST_FLV_ENCODE_BIN (object);
+  reset_stream_state (self);
+  delete self->priv;
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
