@@ -34,6 +34,7 @@ struct RawOptions {
   char *tls_key = nullptr;
   char *max_message_size = nullptr;
   char *drain_timeout = nullptr;
+  gboolean force_transcode = FALSE;
   gboolean version = FALSE;
 
   ~RawOptions ()
@@ -226,6 +227,9 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
     { "drain-timeout", 0, 0, G_OPTION_ARG_STRING, &raw.drain_timeout,
       "Seconds a finishing stream (or shutdown) may take to deliver what "
       "was received (default 10)", "SECONDS" },
+    { "force-transcode", 0, 0, G_OPTION_ARG_NONE, &raw.force_transcode,
+      "Always decode and re-encode the video, even H.264 that could be "
+      "passed through", nullptr },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &raw.version,
       "Print the version and exit", nullptr },
     { nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr },
@@ -267,7 +271,7 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
     static const char *known[] = { "listen", "web-root", "rtmp-url",
       "record-dir", "keys-file", "max-sessions", "video-bitrate",
       "audio-bitrate", "x264-preset", "tls-cert", "tls-key",
-      "max-message-size", "drain-timeout", nullptr };
+      "max-message-size", "drain-timeout", "force-transcode", nullptr };
     g_auto (GStrv) keys = g_key_file_get_keys (file, GROUP, nullptr, nullptr);
     for (char **key = keys; key && *key; key++) {
       if (!g_strv_contains (known, *key)) {
@@ -289,7 +293,18 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
     fill_from_file (file, "tls-key", raw.tls_key);
     fill_from_file (file, "max-message-size", raw.max_message_size);
     fill_from_file (file, "drain-timeout", raw.drain_timeout);
+    if (!raw.force_transcode && g_key_file_has_key (file, GROUP,
+            "force-transcode", nullptr)) {
+      raw.force_transcode = g_key_file_get_boolean (file, GROUP,
+          "force-transcode", &gerror);
+      if (gerror) {
+        error = std::string ("--config ") + raw.config + ": force-transcode: " +
+            gerror->message;
+        return false;
+      }
+    }
   }
+  config.force_transcode = raw.force_transcode;
 
   if (raw.listen && !parse_listen (raw.listen, config, error))
     return false;

@@ -26,6 +26,8 @@ struct Config {
   int max_sessions = 16;                /* 0 = unlimited */
   int video_bitrate_kbps = 2500;
   std::string x264_preset = "veryfast";
+  /* Never pass H.264 through (--force-transcode). */
+  bool force_transcode = false;
   int audio_bitrate_kbps = 128;
   std::string tls_cert, tls_key;
   guint64 max_message_size = 16 * 1024 * 1024;

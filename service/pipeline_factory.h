@@ -3,12 +3,12 @@
  * strings; anything derived from the client (the stream key inside a
  * location) is set as a property.
  *
- * The pipeline has three parts, built separately so they can later live
+ * The pipeline has two parts, built separately so they can later live
  * apart (a broadcast outliving its WebSocket swaps the ingest part; fan-out
  * adds destinations):
- *   ingest:      wsserversrc ! parsebin         (one per connection)
- *   branches:    per elementary stream, decode ! encode, linked on pad-added
- *   output:      flvmux ! tee, then one sink bin per Destination
+ *   ingest:      wsserversrc ! flvencodebin     (one per connection; the
+ *                plugin's bin does demux, passthrough or transcode, mux)
+ *   output:      tee, then one sink bin per Destination
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -37,6 +37,8 @@ struct EncodeSettings {
   /* A keyframe at least this often: live platforms require <= 2 s. */
   int keyframe_interval_s = 2;
   int framerate = 30;
+  /* Pass suitable H.264 through instead of re-encoding it. */
+  bool passthrough = true;
 };
 
 struct MediaSpec {
@@ -48,6 +50,7 @@ struct MediaSpec {
 /* Element names the session looks up: the source and each destination's
  * sink ("dest0", "dest1", ... in the order of MediaSpec::destinations). */
 constexpr const char *MEDIA_SOURCE_NAME = "src";
+constexpr const char *MEDIA_ENCODER_NAME = "encode";
 std::string destination_sink_name (size_t index);
 
 class PipelineFactory {

@@ -440,6 +440,14 @@ Session::on_bus_message (GstMessage *message)
     case GST_MESSAGE_EOS:
       end_normally ();
       break;
+    case GST_MESSAGE_ELEMENT:
+      if (gst_message_has_name (message, "flvencodebin-output")) {
+        const GstStructure *s = gst_message_get_structure (message);
+        output_mode_ = gst_structure_get_string (s, "mode");
+        log_event (G_LOG_LEVEL_MESSAGE, "video output: " + output_mode_ +
+            " (" + gst_structure_get_string (s, "reason") + ")");
+      }
+      break;
     case GST_MESSAGE_APPLICATION:
       if (gst_message_has_name (message, MEDIA_LIVE_MESSAGE) &&
           state_ == State::Connecting) {
@@ -524,7 +532,7 @@ Session::update_stats (bool send)
   json_builder_set_member_name (builder, "bitrate_kbps");
   json_builder_add_int_value (builder, bitrate_kbps_);
   json_builder_set_member_name (builder, "output");
-  json_builder_add_string_value (builder, "transcode");
+  json_builder_add_string_value (builder, output_mode_.c_str ());
   json_builder_set_member_name (builder, "bytes_out");
   json_builder_add_int_value (builder, bytes_out);
   json_builder_set_member_name (builder, "state");

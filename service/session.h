@@ -116,6 +116,8 @@ class Session {
   guint64 last_bytes_in_ = 0, last_bytes_out_ = 0;
   guint64 drain_bytes_out_ = 0;
   guint bitrate_kbps_ = 0;
+  /* Video output as flvencodebin last reported it. */
+  std::string output_mode_ = "transcode";
 };
 
 }  // namespace wsrtmp

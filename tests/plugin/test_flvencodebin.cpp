@@ -1,0 +1,264 @@
+/* Tests of flvencodebin with real browser recordings, checked with ffprobe
+ * and ffmpeg.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "fixture.h"
+
+#include <cppunit/extensions/HelperMacros.h>
+#include <cppunit/extensions/TestFactoryRegistry.h>
+#include <cppunit/ui/text/TestRunner.h>
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+
+#include <cmath>
+#include <cstring>
+#include <unistd.h>
+#include <string>
+#include <vector>
+
+using wsrtmp::test::Fixture;
+using wsrtmp::test::StreamInfo;
+using wsrtmp::test::find_stream;
+using wsrtmp::test::probe_streams;
+
+namespace {
+
+struct Encoded {
+  std::string path;
+  std::vector<std::string> modes;       /* flvencodebin-output messages */
+  ~Encoded () { g_unlink (path.c_str ()); }
+};
+
+/* Runs filesrc ! flvencodebin <props> ! filesink to EOS. */
+std::unique_ptr<Encoded>
+encode (const Fixture &fixture, const std::string &properties = "")
+{
+  auto result = std::make_unique<Encoded> ();
+  g_autofree char *path = nullptr;
+  int fd = g_file_open_tmp ("wsrtmp-flvencodebin-XXXXXX.flv", &path, nullptr);
+  close (fd);
+  result->path = path;
+  std::string description = "filesrc location=" + fixture.joined_path () +
+      " ! flvencodebin " + properties + " ! filesink location=" + path;
+  g_autoptr (GError) error = nullptr;
+  g_autoptr (GstElement) pipeline = gst_parse_launch (description.c_str (),
+      &error);
+  CPPUNIT_ASSERT_MESSAGE (error ? error->message : "", pipeline);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+  bool done = false;
+  while (!done) {
+    g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus,
+        60 * GST_SECOND, static_cast<GstMessageType> (GST_MESSAGE_EOS |
+            GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT));
+    CPPUNIT_ASSERT_MESSAGE ("no EOS within 60 s: " + fixture.name (), msg);
+    switch (GST_MESSAGE_TYPE (msg)) {
+      case GST_MESSAGE_ERROR: {
+        g_autoptr (GError) err = nullptr;
+        gst_message_parse_error (msg, &err, nullptr);
+        gst_element_set_state (pipeline, GST_STATE_NULL);
+        CPPUNIT_FAIL (fixture.name () + ": " + err->message);
+      }
+      case GST_MESSAGE_ELEMENT:
+        if (gst_message_has_name (msg, "flvencodebin-output"))
+          result->modes.emplace_back (gst_structure_get_string (
+                  gst_message_get_structure (msg), "mode"));
+        break;
+      default:
+        done = true;
+        break;
+    }
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  return result;
+}
+
+/* One MD5 per decoded video frame: equal lists mean the same pictures,
+ * which only an untouched bitstream gives (a re-encode is lossy). */
+std::vector<std::string>
+decoded_frame_hashes (const std::string &path)
+{
+  const char *argv[] = { "ffmpeg", "-v", "error", "-i", path.c_str (), "-map",
+    "0:v", "-f", "framemd5", "-", nullptr };
+  g_autofree char *out = nullptr;
+  int status = 0;
+  CPPUNIT_ASSERT (g_spawn_sync (nullptr, const_cast<char **> (argv), nullptr,
+          static_cast<GSpawnFlags> (G_SPAWN_SEARCH_PATH |
+              G_SPAWN_STDERR_TO_DEV_NULL), nullptr, nullptr, &out, nullptr,
+          &status, nullptr));
+  std::vector<std::string> hashes;
+  g_auto (GStrv) lines = g_strsplit (out, "\n", -1);
+  for (char **line = lines; *line; line++) {
+    if (**line == '#' || !**line)
+      continue;
+    const char *last_comma = strrchr (*line, ',');
+    if (last_comma)
+      hashes.emplace_back (g_strstrip (g_strdup (last_comma + 1)));
+  }
+  return hashes;
+}
+
+double
+max_keyframe_gap (const StreamInfo &video, double after = -1)
+{
+  double gap = 0, previous = -1;
+  for (double t : video.keyframe_times) {
+    if (previous >= 0 && previous >= after)
+      gap = std::max (gap, t - previous);
+    previous = t;
+  }
+  return gap;
+}
+
+/* H.264 + AAC-LC 48 kHz stereo at 1280x720, as long as the input. */
+void
+assert_broadcast_ready (const Fixture &fixture, const Encoded &encoded)
+{
+  auto input = probe_streams (fixture.joined_path ());
+  auto output = probe_streams (encoded.path);
+  const StreamInfo *video = find_stream (output, "video");
+  const StreamInfo *audio = find_stream (output, "audio");
+  CPPUNIT_ASSERT_MESSAGE (fixture.name () + ": no video", video);
+  CPPUNIT_ASSERT_MESSAGE (fixture.name () + ": no audio", audio);
+  CPPUNIT_ASSERT_EQUAL (std::string ("h264"), video->codec_name);
+  CPPUNIT_ASSERT_EQUAL (1280, video->width);
+  CPPUNIT_ASSERT_EQUAL (720, video->height);
+  CPPUNIT_ASSERT_EQUAL (std::string ("aac"), audio->codec_name);
+  CPPUNIT_ASSERT_EQUAL (std::string ("LC"), audio->profile);
+  CPPUNIT_ASSERT_EQUAL (48000, audio->sample_rate);
+  CPPUNIT_ASSERT_EQUAL (2, audio->channels);
+
+  const StreamInfo *in_video = find_stream (input, "video");
+  const StreamInfo *in_audio = find_stream (input, "audio");
+  const StreamInfo *only = in_video ? in_video : in_audio;
+  char text[200];
+  g_snprintf (text, sizeof text, "%s: video %.3f s for %.3f s of input",
+      fixture.name ().c_str (), video->duration (),
+      (in_video ? in_video : only)->duration ());
+  CPPUNIT_ASSERT_MESSAGE (text, std::fabs (video->duration () -
+          (in_video ? in_video : only)->duration ()) <= 0.2);
+  g_snprintf (text, sizeof text, "%s: audio %.3f s for %.3f s of input",
+      fixture.name ().c_str (), audio->duration (),
+      (in_audio ? in_audio : only)->duration ());
+  CPPUNIT_ASSERT_MESSAGE (text, std::fabs (audio->duration () -
+          (in_audio ? in_audio : only)->duration ()) <= 0.2);
+  /* Audio and video start together (browsers' own offset is < 70 ms). */
+  CPPUNIT_ASSERT (std::fabs (video->first_pts - audio->first_pts) < 0.1);
+}
+
+}  // namespace
+
+class FlvEncodeBinTest : public CppUnit::TestFixture {
+  CPPUNIT_TEST_SUITE (FlvEncodeBinTest);
+  CPPUNIT_TEST (test_h264_with_2s_keyframes_passes_through);
+  CPPUNIT_TEST (test_sparse_keyframes_fall_back_to_transcode);
+  CPPUNIT_TEST (test_forced_transcode);
+  CPPUNIT_TEST (test_vp8_is_transcoded);
+  CPPUNIT_TEST (test_firefox_44k_opus_header);
+  CPPUNIT_TEST (test_audio_only_gets_video);
+  CPPUNIT_TEST (test_video_only_gets_audio);
+  CPPUNIT_TEST (test_fragmented_mp4);
+  CPPUNIT_TEST_SUITE_END ();
+
+ public:
+  void test_h264_with_2s_keyframes_passes_through ()
+  {
+    Fixture fixture ("chrome-h264-opus-kf2s-30s-250ms");
+    auto encoded = encode (fixture);
+    CPPUNIT_ASSERT (encoded->modes == std::vector<std::string> { "passthrough" });
+    assert_broadcast_ready (fixture, *encoded);
+    auto in = decoded_frame_hashes (fixture.joined_path ());
+    auto out = decoded_frame_hashes (encoded->path);
+    CPPUNIT_ASSERT_EQUAL (in.size (), out.size ());
+    CPPUNIT_ASSERT_MESSAGE ("passed-through frames differ from the input's",
+        in == out);
+    auto output = probe_streams (encoded->path);
+    auto video = find_stream (output, "video");
+    CPPUNIT_ASSERT_MESSAGE (std::to_string (max_keyframe_gap (*video)),
+        max_keyframe_gap (*video) <= 2.0 * 1.1);
+  }
+
+  /* Chromium's default keyframes (~5 s) are too sparse for live platforms:
+   * transcoding takes over at the next keyframe. */
+  void test_sparse_keyframes_fall_back_to_transcode ()
+  {
+    Fixture fixture ("chrome-h264-opus-250ms");
+    auto encoded = encode (fixture);
+    CPPUNIT_ASSERT ((encoded->modes == std::vector<std::string> {
+              "passthrough", "transcode" }));
+    assert_broadcast_ready (fixture, *encoded);
+    auto output = probe_streams (encoded->path);
+    auto video = find_stream (output, "video");
+    /* From the switch (the input's second keyframe, ~5 s) on: 2 s. */
+    CPPUNIT_ASSERT (video->keyframe_times.size () >= 4);
+    CPPUNIT_ASSERT (max_keyframe_gap (*video, 4.9) <= 2.01);
+  }
+
+  void test_forced_transcode ()
+  {
+    Fixture fixture ("chrome-h264-opus-250ms");
+    auto encoded = encode (fixture, "passthrough=false");
+    CPPUNIT_ASSERT (encoded->modes == std::vector<std::string> { "transcode" });
+    assert_broadcast_ready (fixture, *encoded);
+    auto output = probe_streams (encoded->path);
+    auto video = find_stream (output, "video");
+    CPPUNIT_ASSERT_EQUAL (std::string ("Main"), video->profile);
+    CPPUNIT_ASSERT (max_keyframe_gap (*video) <= 2.01);
+    CPPUNIT_ASSERT (decoded_frame_hashes (fixture.joined_path ()) !=
+        decoded_frame_hashes (encoded->path));
+  }
+
+  void test_vp8_is_transcoded ()
+  {
+    Fixture fixture ("chrome-vp8-opus-250ms");
+    auto encoded = encode (fixture);
+    CPPUNIT_ASSERT (encoded->modes == std::vector<std::string> { "transcode" });
+    assert_broadcast_ready (fixture, *encoded);
+    auto output = probe_streams (encoded->path);
+    auto video = find_stream (output, "video");
+    CPPUNIT_ASSERT_EQUAL (std::string ("Main"), video->profile);
+    CPPUNIT_ASSERT (max_keyframe_gap (*video) <= 2.01);
+    /* Constant 30 fps from the camera's 20. */
+    CPPUNIT_ASSERT (std::fabs (video->packets / (video->duration () + 1.0 / 30)
+            - 30.0) < 1.0);
+  }
+
+  void test_firefox_44k_opus_header ()
+  {
+    Fixture fixture ("firefox-vp8-opus-250ms");
+    assert_broadcast_ready (fixture, *encode (fixture));
+  }
+
+  void test_audio_only_gets_video ()
+  {
+    Fixture fixture ("chrome-audio-opus-250ms");
+    auto encoded = encode (fixture);
+    assert_broadcast_ready (fixture, *encoded);
+    CPPUNIT_ASSERT (encoded->modes == std::vector<std::string> { "transcode" });
+  }
+
+  void test_video_only_gets_audio ()
+  {
+    Fixture fixture ("chrome-vp8-videoonly-250ms");
+    assert_broadcast_ready (fixture, *encode (fixture));
+  }
+
+  /* Chromium's MP4 mode (fragmented MP4, like Safari's recorder). */
+  void test_fragmented_mp4 ()
+  {
+    Fixture fixture ("chrome-mp4-avc1-opus-250ms");
+    assert_broadcast_ready (fixture, *encode (fixture));
+  }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION (FlvEncodeBinTest);
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  CppUnit::TextUi::TestRunner runner;
+  runner.addTest (CppUnit::TestFactoryRegistry::getRegistry ().makeTest ());
+  return runner.run (argc > 1 ? argv[1] : "", false, true, false) ? 0 : 1;
+}
