@@ -319,7 +319,8 @@ current_settings (GstFlvEncodeBin *self)
 
 /* A bin from a launch description, added to us and in our state. */
 static GstElement *
-add_bin (GstFlvEncodeBin *self, const std::string &description)
+add_bin (GstFlvEncodeBin *self, const std::string &description,
+    bool start = true)
 {
   g_autoptr (GError) error = nullptr;
   GstElement *bin = gst_parse_bin_from_description_full (description.c_str (),
@@ -332,7 +333,8 @@ add_bin (GstFlvEncodeBin *self, const std::string &description)
   }
   GST_DEBUG_OBJECT (self, "adding %s", description.c_str ());
   gst_bin_add (GST_BIN (self), bin);
-  gst_element_sync_state_with_parent (bin);
+  if (start)
+    gst_element_sync_state_with_parent (bin);
   return bin;
 }
 
@@ -566,8 +568,8 @@ gate_transcode_branch (GstPad *, GstPadProbeInfo *, gpointer data)
 }
 
 static GstElement *
-build_h264_video (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps,
-    const Settings &s)
+build_h264_video (GstFlvEncodeBin *self, GstCaps *caps, const Settings &s,
+    GstElement **entry)
 {
   GstElement *tee = gst_element_factory_make ("tee", nullptr);
   GstElement *funnel = gst_element_factory_make ("funnel", nullptr);
@@ -591,8 +593,7 @@ build_h264_video (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps,
     return nullptr;
 
   g_autoptr (GstPad) tee_sink = gst_element_get_static_pad (tee, "sink");
-  if (!link_pads (self, pad, tee_sink) ||
-      !link_elements (self, tee, "src_%u", pass, "sink") ||
+  if (!link_elements (self, tee, "src_%u", pass, "sink") ||
       !link_elements (self, tee, "src_%u", encode, "sink") ||
       !link_elements (self, pass, "src", funnel, "sink_%u") ||
       !link_elements (self, encoded, "src", funnel, "sink_%u"))
@@ -608,6 +609,7 @@ build_h264_video (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps,
   gst_pad_add_probe (encode_sink, static_cast<GstPadProbeType> (
           GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM),
       gate_transcode_branch, self->priv, nullptr);
+  *entry = tee;
   return funnel;
 }
 
@@ -646,29 +648,29 @@ link_video (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps)
   GstFlvEncodeBinPrivate *priv = self->priv;
   Settings settings = current_settings (self);
   std::string why_not;
-  GstElement *last;
-  const char *last_pad = "src";
+  GstElement *entry = nullptr, *last;
+  const char *mode;
 
   if (h264_passthrough_possible (settings, caps, why_not)) {
-    last = build_h264_video (self, pad, caps, settings);
-    if (!last)
-      return;
-    set_output_mode (self, "passthrough", "H.264 input");
+    last = build_h264_video (self, caps, settings, &entry);
+    mode = "passthrough";
+    why_not = "H.264 input";
   } else {
-    GstElement *entry = add_decode_branch (self, caps,
+    entry = add_decode_branch (self, caps,
         video_transcode_description (settings), &last);
-    if (!entry)
-      return;
-    g_autoptr (GstPad) sink = gst_element_get_static_pad (entry, "sink");
-    if (!link_pads (self, pad, sink))
-      return;
-    set_output_mode (self, "transcode", why_not);
+    mode = "transcode";
   }
+  if (!entry || !last)
+    return;
   {
     std::lock_guard<std::mutex> lock (priv->state_lock);
     priv->real_output = last;
   }
-  link_elements (self, last, last_pad, priv->mux, "video");
+  /* Output side first: data may flow as soon as the input is linked. */
+  g_autoptr (GstPad) sink = gst_element_get_static_pad (entry, "sink");
+  if (link_elements (self, last, "src", priv->mux, "video") &&
+      link_pads (self, pad, sink))
+    set_output_mode (self, mode, why_not);
 }
 
 static void
@@ -684,8 +686,8 @@ link_audio (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps)
     self->priv->real_output = encoded;
   }
   g_autoptr (GstPad) sink = gst_element_get_static_pad (entry, "sink");
-  if (link_pads (self, pad, sink))
-    link_elements (self, encoded, "src", self->priv->mux, "audio");
+  if (link_elements (self, encoded, "src", self->priv->mux, "audio"))
+    link_pads (self, pad, sink);
 }
 
 static void
@@ -777,9 +779,11 @@ static void
 add_filler (GstFlvEncodeBin *self, const std::string &description,
     const char *mux_pad, const char *source_name)
 {
-  GstElement *bin = add_bin (self, description);
+  /* A source: started only once it is linked. */
+  GstElement *bin = add_bin (self, description, false);
   if (!bin || !link_elements (self, bin, "src", self->priv->mux, mux_pad))
     return;
+  gst_element_sync_state_with_parent (bin);
   GstElement *source = gst_bin_get_by_name (GST_BIN (bin), source_name);
   std::lock_guard<std::mutex> lock (self->priv->state_lock);
   self->priv->fillers.push_back (source);
