@@ -199,7 +199,8 @@ assert_h264_aac (const std::string &path, const Fixture &fixture)
   CPPUNIT_ASSERT_EQUAL (std::string ("h264"), video->codec_name);
   CPPUNIT_ASSERT_EQUAL (std::string ("aac"), audio->codec_name);
   auto *input_video = wsrtmp::test::find_stream (input, "video");
-  CPPUNIT_ASSERT_EQUAL (input_video->packets, video->packets);
+  /* No frame lost (flvencodebin makes the rate constant: more frames). */
+  CPPUNIT_ASSERT (video->packets >= input_video->packets);
   CPPUNIT_ASSERT_DOUBLES_EQUAL (input_video->duration (), video->duration (),
       0.2);
 }
@@ -217,6 +218,8 @@ class LaunchExamplesTest : public CppUnit::TestFixture {
     auto commands = readme_launch_lines ();
     CPPUNIT_ASSERT_MESSAGE ("no gst-launch-1.0 examples in README.md",
         commands.size () >= 3);
+    /* filesink and rtmp2sink examples are rewritten; anything else would
+     * run unchecked. */
     Fixture fixture ("chrome-vp8-opus-250ms");
     TempDir tmp;
     int checked = 0;
