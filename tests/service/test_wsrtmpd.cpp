@@ -24,8 +24,11 @@ using namespace wsrtmp::test;
 namespace {
 
 constexpr double DURATION_TOLERANCE_S = 0.2;
-/* x264enc keyframes every 60 frames at 30 fps; ffprobe rounds to ms. */
-constexpr double MAX_KEYFRAME_GAP_S = 2.0 + 0.01;
+/* x264enc puts keyframes every 60 frames at 30 fps. Passed-through H.264
+ * keeps the browser's own keyframes, which flvencodebin accepts up to 10 %
+ * beyond the 2 s interval (Chromium asked for 2 s delivers 2.05 s);
+ * ffprobe rounds to ms. */
+constexpr double MAX_KEYFRAME_GAP_S = 2.0 * 1.1 + 0.01;
 
 std::string
 context (const Daemon &daemon, const std::string &what)
@@ -33,8 +36,8 @@ context (const Daemon &daemon, const std::string &what)
   return what + "\n--- wsrtmpd log ---\n" + daemon.log ();
 }
 
-/* What a recording must be: H.264 + AAC (or just the input's kinds), as
- * long as the input, keyframes at most 2 s apart. */
+/* What a recording must be: H.264 + AAC (a track the input lacks is
+ * generated), as long as the input, keyframes at most 2 s apart. */
 void
 check_output (const std::string &input_path, const std::string &output_path,
     const std::string &label)
@@ -44,14 +47,14 @@ check_output (const std::string &input_path, const std::string &output_path,
   auto input = probe_streams (input_path);
   auto output = probe_streams (output_path);
 
+  /* A generated track lasts as long as the input's only one. */
+  const StreamInfo *only = find_stream (input, "video") ?
+      find_stream (input, "video") : find_stream (input, "audio");
   for (const char *kind : { "video", "audio" }) {
-    const StreamInfo *in = find_stream (input, kind);
     const StreamInfo *out = find_stream (output, kind);
-    if (!in) {
-      CPPUNIT_ASSERT_MESSAGE (label + ": unexpected " + kind + " output",
-          !out || out->packets == 0);
-      continue;
-    }
+    const StreamInfo *in = find_stream (input, kind);
+    if (!in)
+      in = only;
     CPPUNIT_ASSERT_MESSAGE (label + ": no " + kind + " in the output", out);
     CPPUNIT_ASSERT_EQUAL_MESSAGE (label + ": " + kind + " codec",
         std::string (g_str_equal (kind, "video") ? "h264" : "aac"),
@@ -249,7 +252,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     Daemon daemon ({ "--rtmp-url", nginx.url () });
     const std::vector<std::pair<std::string, std::string>> streams = {
       { "chrome-vp8-opus-250ms", "c1" }, { "firefox-vp8-opus-250ms", "c2" },
-      { "chrome-h264-opus-250ms", "c3" }, { "chrome-vp8-videoonly-250ms", "c4" },
+      { "chrome-h264-opus-kf2s-30s-250ms", "c3" }, { "chrome-vp8-videoonly-250ms", "c4" },
     };
     std::vector<std::unique_ptr<Fixture>> fixtures;
     for (const auto &[name, key] : streams)
@@ -465,7 +468,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
   void testRecordingOnlyDefault ()
   {
     TempDir dir;
-    Fixture fixture ("chrome-h264-opus-250ms");
+    Fixture fixture ("chrome-h264-opus-kf2s-30s-250ms");
     {
       Daemon daemon ({}, dir.path ());
       auto client = stream_fixture (daemon, fixture, "local_only", false);
