@@ -165,8 +165,10 @@ async function fetchStat() {
 // An RTMP subscriber (ffprobe, line-buffered) that timestamps every video packet as it arrives.
 function subscribe(key, dir) {
   const arrivals = [];
-  const p = spawn(...niced('stdbuf', ['-oL', 'ffprobe', '-v', 'error', '-fflags', 'nobuffer', '-probesize', '32',
-    '-analyzeduration', '0', '-show_entries', 'packet=codec_type,pts_time', '-of', 'compact=p=0',
+  const p = spawn(...niced('stdbuf', ['-oL', 'ffprobe', '-v', 'error', '-fflags', 'nobuffer',
+    // FLV streams are found as their first packet arrives; probe until both are there (no fps wait),
+    // or packets of the stream found second would not be shown
+    '-probesize', '10000000', '-analyzeduration', '0', '-fpsprobesize', '0', '-show_entries', 'packet=codec_type,pts_time', '-of', 'compact=p=0',
     `rtmp://127.0.0.1:${ports.rtmp}/live/${key}`]), { stdio: ['ignore', 'pipe', 'pipe'] });
   p.stderr.pipe(createWriteStream(join(dir, `sub-${key}.err`)));
   createInterface({ input: p.stdout }).on('line', (line) => {
@@ -396,7 +398,7 @@ for (const pid of readFileSync(join(nginxDir, 'nginx.pid'), 'utf8').trim().split
   renice(pid);
   try { for (const c of execFileSync('pgrep', ['-P', pid]).toString().trim().split('\n')) renice(c); } catch { /* no worker yet */ }
 }
-const cleanup = () => { try { execFileSync(join(root, 'tests/support/nginx-rtmp.sh'), ['stop', nginxDir]); } catch { /* already gone */ } };
+const cleanup = () => { try { execFileSync(join(root, 'tests/support/nginx-rtmp.sh'), ['stop', nginxDir], { stdio: 'ignore' }); } catch { /* already gone */ } };
 process.on('SIGINT', () => { interrupted = true; cleanup(); process.exit(130); });
 try {
   for (const [target, list] of [['ours', oursNs], ['peer', peerNs]]) {
