@@ -492,11 +492,15 @@ console.log(lines.join('\n'));
 // plot (gnuplot, if installed)
 try {
   execFileSync('sh', ['-c', 'command -v gnuplot']);
-  const dat = (list) => list.map((c) => `${c.N} ${c.cpu_pct ?? 'NaN'} ${c.peak_rss_mb} ${c.peak_pss_mb}`).join('\n') + '\n';
+  // column 5: 1 when the case did not keep real time (drawn as a black cross)
+  const dat = (list) => list.map((c) => `${c.N} ${c.cpu_pct ?? 'NaN'} ${c.peak_rss_mb} ${c.peak_pss_mb} ${c.real_time ? 0 : 1}`).join('\n') + '\n';
   writeFileSync(join(outDir, 'ours.dat'), dat(ours));
   writeFileSync(join(outDir, 'peer.dat'), dat(peer));
   const plots = (col) => [ours.length && `'ours.dat' using 1:${col} with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'wsrtmpd'`,
-    peer.length && `'peer.dat' using 1:${col} with linespoints lw 2 pt 5 lc rgb '#d62728' title 'node+ffmpeg peer'`].filter(Boolean).join(', ');
+    peer.length && `'peer.dat' using 1:${col} with linespoints lw 2 pt 5 lc rgb '#d62728' title 'node+ffmpeg peer'`,
+    cases.some((c) => !c.real_time) && [ours.length && 'ours.dat', peer.length && 'peer.dat'].filter(Boolean)
+      .map((f, i) => `'${f}' using 1:($5 > 0 ? $${col} : 1/0) with points pt 2 ps 3 lw 2 lc rgb 'black' ${i ? 'notitle' : "title 'not real time'"}`).join(', '),
+  ].filter(Boolean).join(', ');
   const gp = `set terminal pngcairo size 1200,500 font 'sans,10'
 set output 'plot.png'
 set multiplot layout 1,3 title "wsrtmp bench: ${o.scenario} (${basename(fixture)}), ${os.cpus().length} cores"
