@@ -369,7 +369,7 @@ async function runCase(target, N) {
     peak_rss_mb: round(peakRss), peak_pss_mb: round(peakPss),
     rss_mb_per_stream: round(peakRss / N, 2), pss_mb_per_stream: round(peakPss / N, 2),
     pss_mb_per_added_stream: round((peakPss - idle.pss_kb / 1024) / N, 2),
-    max_procs: Math.max(...samples.map((s) => s.procs)),
+    max_procs: Math.max(...samples.map((s) => s.procs)), max_threads: Math.max(...samples.map((s) => s.threads ?? 0)),
     complete, failed_connections: lg.failed, send_late_max_ms: lg.max_late_ms,
     drain_ms_median: round(percentile(drains, 0.5), 0), drain_ms_max: drains.length ? Math.max(...drains) : null,
     real_time: realTime,
@@ -462,12 +462,12 @@ lines.push(`wsrtmp bench: scenario ${o.scenario}, ${basename(fixture)} (${meta.m
 lines.push('CPU = % of one core, mean while all streams send; RSS/PSS = peak over the run, total (per stream)');
 lines.push(`latency = WebSocket send -> frame readable from nginx (incl. nginx + loopback), frames from ${steadyFrom} s on, ms; publish = first message -> RTMP publish in nginx; 1st frame = first message -> first frame readable; machine% = whole machine busy (of ${os.cpus().length * 100})${niceN ? `; bench processes at nice ${niceN}` : ''}`);
 lines.push('');
-const head = ['target', 'output', 'N', 'CPU%', 'CPU%/str', 'RSS MB (/str)', 'PSS MB (/str)', 'complete', 'real time', 'drain max', 'lat p50/p95/max', 'publish med/max', '1st frame', 'frames out/in', 'machine%'];
+const head = ['target', 'output', 'N', 'CPU%', 'CPU%/str', 'RSS MB (/str)', 'PSS MB (/str)', 'complete', 'real time', 'drain max', 'lat p50/p95/max', 'publish med/max', '1st frame', 'frames out/in', 'threads', 'machine%'];
 const rows = cases.map((c) => [c.target, c.output, c.N, c.cpu_pct, c.cpu_pct_per_stream,
   `${c.peak_rss_mb} (${c.rss_mb_per_stream})`, `${c.peak_pss_mb} (${c.pss_mb_per_stream})`,
   `${c.complete}/${c.N}`, c.real_time ? 'yes' : 'NO', c.drain_ms_max,
   `${c.latency_ms.p50}/${c.latency_ms.p95}/${c.latency_ms.max}`, `${c.publish_ms.median}/${c.publish_ms.max}`, c.first_frame_ms.median,
-  `${c.video_frames_out}/${c.video_frames_in}`, c.machine_busy_pct]);
+  `${c.video_frames_out}/${c.video_frames_in}`, c.max_threads, c.machine_busy_pct]);
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i] ?? '-').length)));
 lines.push(head.map((h, i) => pad(h, widths[i])).join('  '));
 for (const r of rows) lines.push(r.map((x, i) => pad(x, widths[i])).join('  '));

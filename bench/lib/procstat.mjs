@@ -43,16 +43,19 @@ function descendants(root) {
 export function sampleTree(root, tree = true) {
   const t = performance.timeOrigin + performance.now();
   if (!stat(root)) return null;
-  let ticks = 0, rss = 0, pss = 0, procs = 0;
+  let ticks = 0, rss = 0, pss = 0, procs = 0, threads = 0;
   for (const p of tree ? descendants(root) : [root]) {
     const s = stat(p);
     if (!s) continue;
     procs++;
     ticks += s.ticks;
-    rss += kb(p, 'status', 'VmRSS');
+    let status = '';
+    try { status = readFileSync(`/proc/${p}/status`, 'utf8'); } catch { continue; }
+    rss += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    threads += Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 0);
     pss += kb(p, 'smaps_rollup', 'Pss');
   }
-  return { t, procs, ticks, rss_kb: rss, pss_kb: pss };
+  return { t, procs, threads, ticks, rss_kb: rss, pss_kb: pss };
 }
 
 // Machine-wide busy and total jiffies (all cores), to show how loaded the machine was.
