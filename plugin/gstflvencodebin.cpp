@@ -758,7 +758,15 @@ on_pad_added (GstElement *parse, GstPad *pad, GstFlvEncodeBin *self)
         self, nullptr);
 }
 
-/* Ends a generated track together with the real one. */
+static void
+send_eos (GstElement *filler, gpointer)
+{
+  gst_element_send_event (filler, gst_event_new_eos ());
+}
+
+/* Ends a generated track together with the real one. Asynchronously: the
+ * filler may be blocked pushing into flvmux, which waits for this very EOS,
+ * and sending an event to a source waits for its streaming thread. */
 static GstPadProbeReturn
 end_fillers_on_eos (GstPad *, GstPadProbeInfo *info, gpointer data)
 {
@@ -771,7 +779,7 @@ end_fillers_on_eos (GstPad *, GstPadProbeInfo *info, gpointer data)
     fillers = self->priv->fillers;
   }
   for (GstElement *filler : fillers)
-    gst_element_send_event (filler, gst_event_new_eos ());
+    gst_element_call_async (filler, send_eos, nullptr, nullptr);
   return GST_PAD_PROBE_REMOVE;
 }
 

@@ -157,9 +157,7 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (test_vp8_is_transcoded);
   CPPUNIT_TEST (test_firefox_44k_opus_header);
   CPPUNIT_TEST (test_audio_only_gets_video);
-  /* Video-only input (silence added) is covered by the service tests with
-   * a live wsserversrc; with a non-live filesrc it stalls now and then (see
-   * the issue notes), so it is not run here yet. */
+  CPPUNIT_TEST (test_video_only_gets_audio);
   CPPUNIT_TEST (test_fragmented_mp4);
   CPPUNIT_TEST_SUITE_END ();
 
@@ -238,6 +236,12 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
     auto encoded = encode (fixture);
     assert_broadcast_ready (fixture, *encoded);
     CPPUNIT_ASSERT (encoded->modes == std::vector<std::string> { "transcode" });
+  }
+
+  void test_video_only_gets_audio ()
+  {
+    Fixture fixture ("chrome-vp8-videoonly-250ms");
+    assert_broadcast_ready (fixture, *encode (fixture));
   }
 
   /* Chromium's MP4 mode (fragmented MP4, like Safari's recorder). */
