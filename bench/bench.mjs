@@ -136,10 +136,22 @@ function exited(child, ms) {
   return Promise.race([new Promise((r) => child.once('exit', () => r(true))), sleep(ms).then(() => false)]);
 }
 
+// Servers run in their own process group (spawned detached) so that a wrapper (--wsrtmpd script,
+// heaptrack, …) or the peer's ffmpeg children never outlive the case.
 async function stopChild(child, signal = 'SIGTERM', ms = 15000) {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  child.kill(signal);
-  if (!(await exited(child, ms))) { child.kill('SIGKILL'); await exited(child, 2000); }
+  const group = child.spawnargs && child.detachedGroup;
+  const send = (sig) => { try { if (group) process.kill(-child.pid, sig); else child.kill(sig); } catch { /* gone */ } };
+  send(signal);
+  if (!(await exited(child, ms))) { send('SIGKILL'); await exited(child, 2000); }
+  if (group) { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* the group is empty */ } }
+}
+let currentServer = null;
+function spawnServer(cmd, args, opts) {
+  const child = spawn(cmd, args, { ...opts, detached: true });
+  child.detachedGroup = true;
+  currentServer = child;
+  return child;
 }
 
 // nginx-rtmp's /stat page: which streams publish, and since when (a client's <time> is ms since
@@ -188,21 +200,22 @@ async function runCase(target, N) {
   const recDir = join(outDir, 'nginx', 'rec');
   let server;
   if (target === 'ours') {
-    server = spawn(...niced(o.wsrtmpd, ['--listen', `127.0.0.1:${ports.ours}`,
+    server = spawnServer(...niced(o.wsrtmpd, ['--listen', `127.0.0.1:${ports.ours}`,
       '--rtmp-url', `rtmp://127.0.0.1:${ports.rtmp}/live`, '--max-sessions', '0',
       '--x264-preset', o['x264-preset']]),
     { env: { ...process.env, GST_PLUGIN_PATH: o['plugin-path'] }, stdio: ['ignore', 'pipe', 'pipe'] });
   } else {
     const logDir = join(dir, 'ffmpeg');
     mkdirSync(logDir, { recursive: true });
-    server = spawn(...niced('node', ['server.mjs']), { cwd: peerDir, stdio: ['ignore', 'pipe', 'pipe'],
+    server = spawnServer(...niced('node', ['server.mjs']), { cwd: peerDir, stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, MODE: sc.peerMode, PORT: String(ports.peer), HOST: '127.0.0.1',
         RTMP_BASE: `rtmp://127.0.0.1:${ports.rtmp}/live`, FFMPEG_LOG_DIR: logDir, FFMPEG_LOGLEVEL: 'warning' } });
   }
   server.stdout.pipe(createWriteStream(join(dir, 'server.out')));
   server.stderr.pipe(createWriteStream(join(dir, 'server.err')));
   const port = target === 'ours' ? ports.ours : ports.peer;
-  await waitPort(port);
+  await Promise.race([waitPort(port), new Promise((_, rej) => server.once('exit', (code) =>
+    rej(new Error(`${target} server exited (${code}) at start: see ${join(dir, 'server.err')}`))))]);
 
   // sampler: the server (ours: wsrtmpd alone; peer: node and every ffmpeg) and the machine
   const samples = [];
@@ -220,6 +233,7 @@ async function runCase(target, N) {
   }, 500);
   await sleep(2000); // idle baseline
   const idle = samples.at(-1);
+  if (!idle) throw new Error(`${target} server is gone: see ${join(dir, 'server.err')}`);
 
   // --perf: a CPU profile of wsrtmpd under this load (perf report -i DIR/perf.data)
   const perf = o.perf && target === 'ours'
@@ -390,6 +404,20 @@ async function runCase(target, N) {
 }
 
 // ---------------------------------------------------------------------------- the run
+// Someone else's server on our ports would be measured instead of ours: refuse to start.
+function portBusy(port) {
+  return new Promise((res) => {
+    const c = net.connect(port, '127.0.0.1');
+    c.once('connect', () => { c.destroy(); res(true); });
+    c.once('error', () => { c.destroy(); res(false); });
+  });
+}
+for (const [what, port] of Object.entries(ports)) {
+  if (await portBusy(port)) {
+    console.error(`port ${port} (${what}) is already in use on 127.0.0.1: choose other ports with --base-port`);
+    process.exit(2);
+  }
+}
 const nginxDir = join(outDir, 'nginx');
 execFileSync(join(root, 'tests/support/nginx-rtmp.sh'), ['start', nginxDir, String(ports.rtmp), String(ports.stat)], { stdio: ['ignore', 'ignore', 'inherit'] });
 const cases = [];
@@ -399,7 +427,12 @@ for (const pid of readFileSync(join(nginxDir, 'nginx.pid'), 'utf8').trim().split
   try { for (const c of execFileSync('pgrep', ['-P', pid]).toString().trim().split('\n')) renice(c); } catch { /* no worker yet */ }
 }
 const cleanup = () => { try { execFileSync(join(root, 'tests/support/nginx-rtmp.sh'), ['stop', nginxDir], { stdio: 'ignore' }); } catch { /* already gone */ } };
-process.on('SIGINT', () => { interrupted = true; cleanup(); process.exit(130); });
+process.on('SIGINT', () => {
+  interrupted = true;
+  if (currentServer?.pid) { try { process.kill(-currentServer.pid, 'SIGKILL'); } catch { /* gone */ } }
+  cleanup();
+  process.exit(130);
+});
 try {
   for (const [target, list] of [['ours', oursNs], ['peer', peerNs]]) {
     for (const N of list) {
