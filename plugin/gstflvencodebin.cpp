@@ -81,6 +81,12 @@ constexpr const char *VIDEO_PASSTHROUGH =
 
 constexpr const char *AUDIO_NORMALIZE =
     "audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2";
+/* AAC decoders play an encoder's priming samples as if they were audio,
+ * and FLV cannot tell them how many to skip: the audio would come out that
+ * much late. Video is delayed by the same amount instead (voaacenc primes
+ * with 2048 samples at 48 kHz). */
+constexpr GstClockTime AAC_PRIMING_DELAY = 2048 * GST_SECOND / 48000;
+
 /* voaacenc: AAC-LC at about a third of avenc_aac's CPU. */
 constexpr const char *AUDIO_ENCODE = "voaacenc bitrate=%u ! aacparse";
 
@@ -613,6 +619,19 @@ build_h264_video (GstFlvEncodeBin *self, GstCaps *caps, const Settings &s,
   return funnel;
 }
 
+static GstPadProbeReturn
+delay_video_by_aac_priming (GstPad *, GstPadProbeInfo *info, gpointer)
+{
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  buffer = gst_buffer_make_writable (buffer);
+  if (GST_BUFFER_PTS_IS_VALID (buffer))
+    GST_BUFFER_PTS (buffer) += AAC_PRIMING_DELAY;
+  if (GST_BUFFER_DTS_IS_VALID (buffer))
+    GST_BUFFER_DTS (buffer) += AAC_PRIMING_DELAY;
+  GST_PAD_PROBE_INFO_DATA (info) = buffer;
+  return GST_PAD_PROBE_OK;
+}
+
 /* ---- streams ---- */
 
 static bool
@@ -668,6 +687,9 @@ link_video (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps)
   }
   /* Output side first: data may flow as soon as the input is linked. */
   g_autoptr (GstPad) sink = gst_element_get_static_pad (entry, "sink");
+  g_autoptr (GstPad) output = gst_element_get_static_pad (last, "src");
+  gst_pad_add_probe (output, GST_PAD_PROBE_TYPE_BUFFER,
+      delay_video_by_aac_priming, nullptr, nullptr);
   if (link_elements (self, last, "src", priv->mux, "video") &&
       link_pads (self, pad, sink))
     set_output_mode (self, mode, why_not);
