@@ -164,6 +164,9 @@ struct GstFlvEncodeBinPrivate {
   GstClockTime last_keyframe = GST_CLOCK_TIME_NONE;
   bool switch_pending = false;
   bool transcoding = false;
+  /* The passthrough branch's ends, where the fallback is attached. */
+  GstElement *h264_tee = nullptr;
+  GstElement *h264_funnel = nullptr;
   std::string switch_reason;
 };
 
@@ -193,6 +196,7 @@ static void on_pad_added (GstElement *parse, GstPad *pad,
     GstFlvEncodeBin *self);
 static void add_missing_tracks (GstFlvEncodeBin *self, bool have_video,
     bool have_audio);
+static bool add_transcode_fallback (GstFlvEncodeBin *self, GstCaps *caps);
 static GstPadProbeReturn report_input_not_live (GstPad *pad,
     GstPadProbeInfo *info, gpointer data);
 
@@ -483,10 +487,11 @@ audio_description (const Settings &s)
  *   parsed H.264 ─ tee ─ queue ! h264parse ────────────── funnel ─ mux.video
  *                     └ queue ! decodebin ! ... x264enc ┘
  *
- * A probe on the tee's input watches keyframes; both branches see every
- * buffer, and a probe on each branch drops what the other one handles, so
- * the switch happens exactly at a keyframe. funnel re-sends the new
- * branch's caps, and streamable flvmux then re-sends the codec headers. */
+ * A probe on the tee's input watches keyframes. The transcoding branch is
+ * only added when needed, at the keyframe it starts from; from then on a
+ * probe drops everything the passthrough branch gets, so the switch happens
+ * exactly at a keyframe. funnel re-sends the new branch's caps, and
+ * streamable flvmux then re-sends the codec headers. */
 
 static GstPadProbeReturn
 watch_h264_input (GstPad *pad, GstPadProbeInfo *info, gpointer data)
@@ -549,8 +554,12 @@ watch_h264_input (GstPad *pad, GstPadProbeInfo *info, gpointer data)
       }
     }
   }
-  if (!switched_reason.empty ())
+  if (!switched_reason.empty ()) {
+    g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+    if (!caps || !add_transcode_fallback (self, caps))
+      return GST_PAD_PROBE_DROP;  /* an error is posted */
     set_output_mode (self, "transcode", switched_reason);
+  }
   return GST_PAD_PROBE_OK;
 }
 
@@ -562,20 +571,28 @@ gate_passthrough_branch (GstPad *, GstPadProbeInfo *, gpointer data)
   return priv->transcoding ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
 }
 
-/* Also drops queries while idle: the allocation query tee sends would
- * otherwise wait forever at decodebin, which blocks its decoder's output
- * until the first frame is decoded. */
-static GstPadProbeReturn
-gate_transcode_branch (GstPad *, GstPadProbeInfo *, gpointer data)
+/* The fallback: decoder and encoder, added only when needed (an idle
+ * decoder per stream costs memory and a thread), from the keyframe that
+ * starts it. Runs in the streaming thread, before the tee pushes that
+ * keyframe, so the new branch receives it. */
+static bool
+add_transcode_fallback (GstFlvEncodeBin *self, GstCaps *caps)
 {
-  auto *priv = static_cast<GstFlvEncodeBinPrivate *> (data);
-  std::lock_guard<std::mutex> lock (priv->state_lock);
-  return priv->transcoding ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+  GstElement *tee, *funnel;
+  {
+    std::lock_guard<std::mutex> lock (self->priv->state_lock);
+    tee = self->priv->h264_tee;
+    funnel = self->priv->h264_funnel;
+  }
+  GstElement *encoded = nullptr;
+  GstElement *entry = add_decode_branch (self, caps,
+      video_transcode_description (current_settings (self)), &encoded);
+  return entry && link_elements (self, encoded, "src", funnel, "sink_%u") &&
+      link_elements (self, tee, "src_%u", entry, "sink");
 }
 
 static GstElement *
-build_h264_video (GstFlvEncodeBin *self, GstCaps *caps, const Settings &s,
-    GstElement **entry)
+build_h264_video (GstFlvEncodeBin *self, GstElement **entry)
 {
   GstElement *tee = gst_element_factory_make ("tee", nullptr);
   GstElement *funnel = gst_element_factory_make ("funnel", nullptr);
@@ -592,29 +609,25 @@ build_h264_video (GstFlvEncodeBin *self, GstCaps *caps, const Settings &s,
 
   GstElement *pass = add_bin (self, std::string (INPUT_QUEUE) + " ! " +
       VIDEO_PASSTHROUGH);
-  GstElement *encoded = nullptr;
-  GstElement *encode = add_decode_branch (self, caps,
-      video_transcode_description (s), &encoded);
-  if (!pass || !encode)
+  if (!pass)
     return nullptr;
 
   g_autoptr (GstPad) tee_sink = gst_element_get_static_pad (tee, "sink");
   if (!link_elements (self, tee, "src_%u", pass, "sink") ||
-      !link_elements (self, tee, "src_%u", encode, "sink") ||
-      !link_elements (self, pass, "src", funnel, "sink_%u") ||
-      !link_elements (self, encoded, "src", funnel, "sink_%u"))
+      !link_elements (self, pass, "src", funnel, "sink_%u"))
     return nullptr;
+  {
+    std::lock_guard<std::mutex> lock (self->priv->state_lock);
+    self->priv->h264_tee = tee;
+    self->priv->h264_funnel = funnel;
+  }
 
   gst_pad_add_probe (tee_sink, static_cast<GstPadProbeType> (
           GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
       watch_h264_input, self, nullptr);
   g_autoptr (GstPad) pass_sink = gst_element_get_static_pad (pass, "sink");
-  g_autoptr (GstPad) encode_sink = gst_element_get_static_pad (encode, "sink");
   gst_pad_add_probe (pass_sink, GST_PAD_PROBE_TYPE_BUFFER,
       gate_passthrough_branch, self->priv, nullptr);
-  gst_pad_add_probe (encode_sink, static_cast<GstPadProbeType> (
-          GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM),
-      gate_transcode_branch, self->priv, nullptr);
   *entry = tee;
   return funnel;
 }
@@ -671,7 +684,7 @@ link_video (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps)
   const char *mode;
 
   if (h264_passthrough_possible (settings, caps, why_not)) {
-    last = build_h264_video (self, caps, settings, &entry);
+    last = build_h264_video (self, &entry);
     mode = "passthrough";
     why_not = "H.264 input";
   } else {
@@ -881,6 +894,7 @@ reset_stream_state (GstFlvEncodeBin *self)
   priv->fillers.clear ();
   priv->last_keyframe = GST_CLOCK_TIME_NONE;
   priv->switch_pending = priv->transcoding = false;
+  priv->h264_tee = priv->h264_funnel = nullptr;
   priv->switch_reason.clear ();
 }
 
