@@ -159,6 +159,7 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (test_audio_only_gets_video);
   CPPUNIT_TEST (test_video_only_gets_audio);
   CPPUNIT_TEST (test_fragmented_mp4);
+  CPPUNIT_TEST (test_other_browser_formats);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -242,6 +243,64 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
   {
     Fixture fixture ("chrome-vp8-videoonly-250ms");
     assert_broadcast_ready (fixture, *encode (fixture));
+  }
+
+  /* No browser recording of these here: made with ffmpeg at test time, as
+   * browsers send them: VP9 and AV1 in WebM with Opus (Chromium, Firefox),
+   * and fragmented MP4 with H.264 or VP9 and AAC (Safari). */
+  void test_other_browser_formats ()
+  {
+    struct Format {
+      const char *video, *audio, *muxer;
+    };
+    const char *fragmented = "frag_keyframe+empty_moov+default_base_moof";
+    for (const Format &f : { Format { "libvpx-vp9", "libopus", "webm" },
+             Format { "libaom-av1", "libopus", "webm" },
+             Format { "libx264", "aac", "mp4" },
+             Format { "libvpx-vp9", "aac", "mp4" } }) {
+      std::string codec = std::string (f.video) + "+" + f.audio + " in " +
+          f.muxer;
+      g_autofree char *in = nullptr;
+      int fd = g_file_open_tmp ("wsrtmp-codec-XXXXXX", &in, nullptr);
+      close (fd);
+      const char *argv[] = { "ffmpeg", "-v", "error", "-y", "-f", "lavfi",
+        "-i", "testsrc=s=640x360:r=30:d=3", "-f", "lavfi", "-i", "sine=d=3",
+        "-c:v", f.video, "-b:v", "300k", "-deadline", "realtime", "-cpu-used",
+        "8", "-c:a", f.audio, "-movflags", fragmented, "-f", f.muxer, in,
+        nullptr };
+      int status = 0;
+      CPPUNIT_ASSERT (g_spawn_sync (nullptr, const_cast<char **> (argv),
+              nullptr, static_cast<GSpawnFlags> (G_SPAWN_SEARCH_PATH |
+                  G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL),
+              nullptr, nullptr, nullptr, nullptr, &status, nullptr));
+      CPPUNIT_ASSERT_MESSAGE (codec, g_spawn_check_wait_status (status,
+              nullptr));
+
+      std::string description = std::string ("filesrc location=") + in +
+          " ! flvencodebin speed-preset=ultrafast ! filesink location=" + in +
+          ".flv";
+      g_autoptr (GstElement) pipeline = gst_parse_launch (description.c_str (),
+          nullptr);
+      gst_element_set_state (pipeline, GST_STATE_PLAYING);
+      g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+      g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus,
+          60 * GST_SECOND, static_cast<GstMessageType> (GST_MESSAGE_EOS |
+              GST_MESSAGE_ERROR));
+      gst_element_set_state (pipeline, GST_STATE_NULL);
+      CPPUNIT_ASSERT_MESSAGE (codec, msg &&
+          GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
+
+      auto output = probe_streams (std::string (in) + ".flv");
+      auto *video = find_stream (output, "video");
+      auto *audio = find_stream (output, "audio");
+      CPPUNIT_ASSERT_MESSAGE (codec, video && audio);
+      CPPUNIT_ASSERT_EQUAL (std::string ("h264"), video->codec_name);
+      CPPUNIT_ASSERT_EQUAL (1280, video->width);
+      CPPUNIT_ASSERT_EQUAL (std::string ("aac"), audio->codec_name);
+      CPPUNIT_ASSERT_MESSAGE (codec, std::fabs (video->duration () - 3.0) < 0.2);
+      g_unlink (in);
+      g_unlink ((std::string (in) + ".flv").c_str ());
+    }
   }
 
   /* Chromium's MP4 mode (fragmented MP4, like Safari's recorder). */
