@@ -99,6 +99,46 @@ decoded_frame_hashes (const std::string &path)
   return hashes;
 }
 
+/* The H.264 elementary stream of a file as NAL units (Annex B, start codes
+ * removed), via ffmpeg without decoding. */
+std::vector<std::string>
+h264_nal_units (const std::string &path)
+{
+  g_autofree char *out_path = nullptr;
+  int fd = g_file_open_tmp ("wsrtmp-es-XXXXXX.h264", &out_path, nullptr);
+  close (fd);
+  const char *argv[] = { "ffmpeg", "-v", "error", "-y", "-i", path.c_str (),
+    "-map", "0:v", "-c", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264",
+    out_path, nullptr };
+  int status = 0;
+  CPPUNIT_ASSERT (g_spawn_sync (nullptr, const_cast<char **> (argv), nullptr,
+          static_cast<GSpawnFlags> (G_SPAWN_SEARCH_PATH |
+              G_SPAWN_STDERR_TO_DEV_NULL), nullptr, nullptr, nullptr, nullptr,
+          &status, nullptr));
+  g_autofree char *data = nullptr;
+  gsize size = 0;
+  CPPUNIT_ASSERT (g_file_get_contents (out_path, &data, &size, nullptr));
+  g_unlink (out_path);
+
+  std::vector<std::string> units;
+  std::string stream (data, size);
+  const std::string start_code ("\0\0\1", 3);
+  size_t pos = stream.find (start_code);
+  while (pos != std::string::npos) {
+    size_t begin = pos + 3;
+    size_t next = stream.find (start_code, begin);
+    std::string unit = stream.substr (begin,
+        next == std::string::npos ? std::string::npos : next - begin);
+    /* A 4-byte start code leaves a zero on the previous unit. */
+    while (!unit.empty () && unit.back () == '\0')
+      unit.pop_back ();
+    if (!unit.empty ())
+      units.push_back (unit);
+    pos = next;
+  }
+  return units;
+}
+
 double
 max_keyframe_gap (const StreamInfo &video, double after = -1)
 {
@@ -174,6 +214,13 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL (in.size (), out.size ());
     CPPUNIT_ASSERT_MESSAGE ("passed-through frames differ from the input's",
         in == out);
+    /* Not just the same pictures: the same bytes, NAL unit for NAL unit. */
+    auto in_units = h264_nal_units (fixture.joined_path ());
+    auto out_units = h264_nal_units (encoded->path);
+    CPPUNIT_ASSERT (in_units.size () > 600);
+    CPPUNIT_ASSERT_EQUAL (in_units.size (), out_units.size ());
+    CPPUNIT_ASSERT_MESSAGE ("the H.264 elementary stream changed",
+        in_units == out_units);
     auto output = probe_streams (encoded->path);
     auto video = find_stream (output, "video");
     CPPUNIT_ASSERT_MESSAGE (std::to_string (max_keyframe_gap (*video)),
