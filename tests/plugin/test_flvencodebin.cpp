@@ -198,6 +198,7 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (test_firefox_44k_opus_header);
   CPPUNIT_TEST (test_audio_only_gets_video);
   CPPUNIT_TEST (test_video_only_gets_audio);
+  CPPUNIT_TEST (test_audio_only_with_placeholder_image);
   CPPUNIT_TEST (test_fragmented_mp4);
   CPPUNIT_TEST (test_other_browser_formats);
   CPPUNIT_TEST_SUITE_END ();
@@ -284,6 +285,39 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
     auto encoded = encode (fixture);
     assert_broadcast_ready (fixture, *encoded);
     CPPUNIT_ASSERT (encoded->modes == std::vector<std::string> { "transcode" });
+  }
+
+  void test_audio_only_with_placeholder_image ()
+  {
+    Fixture fixture ("chrome-audio-opus-250ms");
+    g_autofree char *image = nullptr;
+    int fd = g_file_open_tmp ("wsrtmp-slate-XXXXXX.png", &image, nullptr);
+    close (fd);
+    const char *make[] = { "ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+      "color=c=red:s=640x360:d=1", "-frames:v", "1", image, nullptr };
+    int status = 0;
+    CPPUNIT_ASSERT (g_spawn_sync (nullptr, const_cast<char **> (make), nullptr,
+            G_SPAWN_SEARCH_PATH, nullptr, nullptr, nullptr, nullptr, &status,
+            nullptr) && g_spawn_check_wait_status (status, nullptr));
+
+    auto encoded = encode (fixture, std::string ("placeholder-image=") + image);
+    assert_broadcast_ready (fixture, *encoded);
+    /* One pixel of a frame in the middle: the image's red, not black. */
+    const char *grab[] = { "ffmpeg", "-v", "error", "-ss", "5", "-i",
+      encoded->path.c_str (), "-frames:v", "1", "-s", "1x1", "-pix_fmt",
+      "rgb24", "-f", "rawvideo", "-", nullptr };
+    g_autofree char *pixel = nullptr;
+    gsize length = 0;
+    g_autoptr (GError) error = nullptr;
+    CPPUNIT_ASSERT (g_spawn_sync (nullptr, const_cast<char **> (grab), nullptr,
+            static_cast<GSpawnFlags> (G_SPAWN_SEARCH_PATH |
+                G_SPAWN_STDERR_TO_DEV_NULL), nullptr, nullptr, &pixel, nullptr,
+            &status, &error));
+    length = pixel ? strlen (pixel) : 0;
+    CPPUNIT_ASSERT (length >= 1);
+    auto red = static_cast<guint8> (pixel[0]);
+    CPPUNIT_ASSERT_MESSAGE (std::to_string (red), red > 200);
+    g_unlink (image);
   }
 
   void test_video_only_gets_audio ()
