@@ -83,8 +83,9 @@ constexpr const char *AUDIO_NORMALIZE =
     "audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=2";
 /* AAC decoders play an encoder's priming samples as if they were audio,
  * and FLV cannot tell them how many to skip: the audio would come out that
- * much late. Video is delayed by the same amount instead (voaacenc primes
- * with 2048 samples at 48 kHz). */
+ * much late. So the priming frames are dropped and the audio moved earlier
+ * by as much (voaacenc primes with 2048 samples at 48 kHz). Delaying the
+ * video instead would make flvmux hold every frame longer. */
 constexpr GstClockTime AAC_PRIMING_DELAY = 2048 * GST_SECOND / 48000;
 
 /* voaacenc: AAC-LC at about a third of avenc_aac's CPU. */
@@ -633,14 +634,18 @@ build_h264_video (GstFlvEncodeBin *self, GstElement **entry)
 }
 
 static GstPadProbeReturn
-delay_video_by_aac_priming (GstPad *, GstPadProbeInfo *info, gpointer)
+skip_aac_priming (GstPad *, GstPadProbeInfo *info, gpointer)
 {
   GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  if (GST_BUFFER_PTS_IS_VALID (buffer) &&
+      GST_BUFFER_PTS (buffer) < AAC_PRIMING_DELAY)
+    return GST_PAD_PROBE_DROP;
   buffer = gst_buffer_make_writable (buffer);
   if (GST_BUFFER_PTS_IS_VALID (buffer))
-    GST_BUFFER_PTS (buffer) += AAC_PRIMING_DELAY;
+    GST_BUFFER_PTS (buffer) -= AAC_PRIMING_DELAY;
   if (GST_BUFFER_DTS_IS_VALID (buffer))
-    GST_BUFFER_DTS (buffer) += AAC_PRIMING_DELAY;
+    GST_BUFFER_DTS (buffer) = GST_BUFFER_DTS (buffer) > AAC_PRIMING_DELAY ?
+        GST_BUFFER_DTS (buffer) - AAC_PRIMING_DELAY : 0;
   GST_PAD_PROBE_INFO_DATA (info) = buffer;
   return GST_PAD_PROBE_OK;
 }
@@ -700,9 +705,6 @@ link_video (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps)
   }
   /* Output side first: data may flow as soon as the input is linked. */
   g_autoptr (GstPad) sink = gst_element_get_static_pad (entry, "sink");
-  g_autoptr (GstPad) output = gst_element_get_static_pad (last, "src");
-  gst_pad_add_probe (output, GST_PAD_PROBE_TYPE_BUFFER,
-      delay_video_by_aac_priming, nullptr, nullptr);
   if (link_elements (self, last, "src", priv->mux, "video") &&
       link_pads (self, pad, sink))
     set_output_mode (self, mode, why_not);
@@ -720,6 +722,9 @@ link_audio (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps)
     std::lock_guard<std::mutex> lock (self->priv->state_lock);
     self->priv->real_output = encoded;
   }
+  g_autoptr (GstPad) output = gst_element_get_static_pad (encoded, "src");
+  gst_pad_add_probe (output, GST_PAD_PROBE_TYPE_BUFFER, skip_aac_priming,
+      nullptr, nullptr);
   g_autoptr (GstPad) sink = gst_element_get_static_pad (entry, "sink");
   if (link_elements (self, encoded, "src", self->priv->mux, "audio"))
     link_pads (self, pad, sink);
