@@ -239,7 +239,7 @@ gst_flv_encode_bin_class_init (GstFlvEncodeBinClass *klass)
   g_object_class_install_property (gobject_class, PROP_KEYFRAME_INTERVAL,
       g_param_spec_double ("keyframe-interval", "Keyframe interval",
           "Seconds between keyframes when encoding, and the longest interval "
-          "(plus 10 %% for browser jitter) H.264 input may have to be passed "
+          "(plus 10 % for browser jitter) H.264 input may have to be passed "
           "through", 0.5, 10.0, DEFAULT_KEYFRAME_INTERVAL, flags));
   g_object_class_install_property (gobject_class, PROP_PASSTHROUGH,
       g_param_spec_boolean ("passthrough", "Passthrough",
