@@ -650,6 +650,44 @@ skip_aac_priming (GstPad *, GstPadProbeInfo *info, gpointer)
   return GST_PAD_PROBE_OK;
 }
 
+/* flvmux never finishes when one of its pads ends without any data (an
+ * MP4 cut after its header, a track that never gets a frame): such a pad
+ * is released, so the muxer goes on with the other track. */
+static GstPadProbeReturn
+release_empty_stream (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  auto *self = GST_FLV_ENCODE_BIN (data);
+  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER)
+    return GST_PAD_PROBE_REMOVE;        /* it has data: nothing to do */
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) != GST_EVENT_EOS)
+    return GST_PAD_PROBE_OK;
+
+  g_autoptr (GstPad) mux_pad = gst_pad_get_peer (pad);
+  GST_INFO_OBJECT (self, "%s ended without data: releasing its muxer pad",
+      GST_DEBUG_PAD_NAME (pad));
+  if (mux_pad) {
+    gst_pad_unlink (pad, mux_pad);
+    gst_element_release_request_pad (self->priv->mux, mux_pad);
+  }
+  bool any_left;
+  GST_OBJECT_LOCK (self->priv->mux);
+  any_left = GST_ELEMENT (self->priv->mux)->numsinkpads > 0;
+  GST_OBJECT_UNLOCK (self->priv->mux);
+  if (!any_left)
+    GST_ELEMENT_ERROR (self, STREAM, DEMUX,
+        ("The input ended without any audio or video data."), (nullptr));
+  return GST_PAD_PROBE_DROP;
+}
+
+static void
+watch_for_empty_stream (GstFlvEncodeBin *self, GstElement *last)
+{
+  g_autoptr (GstPad) output = gst_element_get_static_pad (last, "src");
+  gst_pad_add_probe (output, static_cast<GstPadProbeType> (
+          GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+      release_empty_stream, self, nullptr);
+}
+
 /* ---- streams ---- */
 
 static bool
@@ -705,6 +743,7 @@ link_video (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps)
   }
   /* Output side first: data may flow as soon as the input is linked. */
   g_autoptr (GstPad) sink = gst_element_get_static_pad (entry, "sink");
+  watch_for_empty_stream (self, last);
   if (link_elements (self, last, "src", priv->mux, "video") &&
       link_pads (self, pad, sink))
     set_output_mode (self, mode, why_not);
@@ -725,6 +764,7 @@ link_audio (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps)
   g_autoptr (GstPad) output = gst_element_get_static_pad (encoded, "src");
   gst_pad_add_probe (output, GST_PAD_PROBE_TYPE_BUFFER, skip_aac_priming,
       nullptr, nullptr);
+  watch_for_empty_stream (self, encoded);
   g_autoptr (GstPad) sink = gst_element_get_static_pad (entry, "sink");
   if (link_elements (self, encoded, "src", self->priv->mux, "audio"))
     link_pads (self, pad, sink);

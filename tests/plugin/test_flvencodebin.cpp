@@ -200,6 +200,7 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (test_video_only_gets_audio);
   CPPUNIT_TEST (test_audio_only_with_placeholder_image);
   CPPUNIT_TEST (test_fragmented_mp4);
+  CPPUNIT_TEST (test_header_without_media_ends_with_error);
   CPPUNIT_TEST (test_other_browser_formats);
   CPPUNIT_TEST_SUITE_END ();
 
@@ -382,6 +383,27 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
       g_unlink (in);
       g_unlink ((std::string (in) + ".flv").c_str ());
     }
+  }
+
+  /* An MP4 cut right after its header (Chromium's first message in MP4
+   * mode): streams are announced but never get data. flvmux alone would
+   * wait forever; the bin must end with a clear error. */
+  void test_header_without_media_ends_with_error ()
+  {
+    Fixture fixture ("chrome-mp4-avc1-opus-250ms");
+    std::string path = fixture.dir () + "/chunk-00000.bin";
+    std::string description = "filesrc location=" + path +
+        " ! flvencodebin ! fakesink";
+    g_autoptr (GstElement) pipeline = gst_parse_launch (description.c_str (),
+        nullptr);
+    gst_element_set_state (pipeline, GST_STATE_PLAYING);
+    g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+    g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus,
+        10 * GST_SECOND, static_cast<GstMessageType> (GST_MESSAGE_EOS |
+            GST_MESSAGE_ERROR));
+    gst_element_set_state (pipeline, GST_STATE_NULL);
+    CPPUNIT_ASSERT_MESSAGE ("neither EOS nor an error within 10 s", msg);
+    CPPUNIT_ASSERT (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR);
   }
 
   /* Chromium's MP4 mode (fragmented MP4, like Safari's recorder). */
