@@ -10,7 +10,7 @@ const TIMESLICE_MS = 250;
 
 /**
  * Phases reported to `onPhase(phase, text)`:
- *   connecting → live → ending → ended   (or error from any of them)
+ *   connecting → live ⇄ reconnecting → ending → ended   (or error from any of them)
  */
 export class LiveSession {
   /**
@@ -92,8 +92,8 @@ export class LiveSession {
   _serverState(state) {
     if (this.finished) return;
     if (state === 'error') return; // the close that follows says what went wrong
-    if (this.stopping && (state === 'connecting' || state === 'live')) return;
-    if (['connecting', 'live', 'ending', 'ended'].includes(state)) this._setPhase(state);
+    if (this.stopping && ['connecting', 'live', 'reconnecting'].includes(state)) return;
+    if (['connecting', 'live', 'reconnecting', 'ending', 'ended'].includes(state)) this._setPhase(state);
   }
 
   _tick() {

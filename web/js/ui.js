@@ -6,6 +6,9 @@ const STATE_TEXT = {
   idle: 'Not live',
   connecting: 'Connecting…',
   live: 'LIVE',
+  // The server lost its RTMP destination and is retrying; the browser keeps
+  // sending, nothing is lost while the server's buffer lasts.
+  reconnecting: 'Reconnecting to the platform…',
   ending: 'Ending…',
   ended: 'Ended',
   error: 'Error',
@@ -63,12 +66,12 @@ export class Ui {
     this.statSent = $('stat-sent');
   }
 
-  /** Session state: idle | connecting | live | ending | ended | error. */
+  /** Session state: idle | connecting | live | reconnecting | ending | ended | error. */
   setState(state) {
     this.status.dataset.state = state;
     document.body.dataset.state = state;
     this.statusText.textContent = STATE_TEXT[state] || state;
-    const busy = state === 'connecting' || state === 'live' || state === 'ending';
+    const busy = ['connecting', 'live', 'reconnecting', 'ending'].includes(state);
     this.statusTime.hidden = state !== 'live';
     this.goLive.dataset.action = busy ? 'stop' : 'start';
     this.goLive.textContent = state === 'ending' ? 'Ending…' : busy ? (state === 'connecting' ? 'Cancel' : 'Stop') : 'Go live';
