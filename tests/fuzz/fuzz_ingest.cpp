@@ -139,6 +139,8 @@ const char *const upstream_criticals[] = {
   /* matroskademux (1.22.0) posts an element message with a non-element
    * (push mode, corrupt EBML): crash-79b183228afa77aad7da091733adb227c5216e52 */
   "gst_element_message_full_with_details: assertion 'GST_IS_ELEMENT (element)' failed",
+  /* The same, when its debug log is on (GST_DEBUG=*:2). */
+  "gst_debug_log_full_valist: assertion 'id != NULL || object == NULL || G_IS_OBJECT (object)' failed",
 };
 
 GLogWriterOutput
