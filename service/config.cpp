@@ -34,6 +34,13 @@ struct RawOptions {
   char *tls_key = nullptr;
   char *max_message_size = nullptr;
   char *drain_timeout = nullptr;
+  char *idle_timeout = nullptr;
+  char *handshake_timeout = nullptr;
+  char *allowed_origins = nullptr;
+  char *max_connections_per_ip = nullptr;
+  char *token_secret = nullptr;
+  char *token_secret_file = nullptr;
+  char *rtmp_retry_time = nullptr;
   gboolean force_transcode = FALSE;
   gboolean version = FALSE;
 
@@ -41,7 +48,10 @@ struct RawOptions {
   {
     for (char *s : { config, listen, web_root, rtmp_url, record_dir,
              keys_file, max_sessions, video_bitrate, audio_bitrate,
-             x264_preset, tls_cert, tls_key, max_message_size, drain_timeout })
+             x264_preset, tls_cert, tls_key, max_message_size, drain_timeout,
+             idle_timeout, handshake_timeout, allowed_origins,
+             max_connections_per_ip, token_secret, token_secret_file,
+             rtmp_retry_time })
       g_free (s);
   }
 };
@@ -165,6 +175,54 @@ fill_from_file (GKeyFile *file, const char *key, char *&value)
 }  // namespace
 
 bool
+Config::origin_allowed (const std::string &origin) const
+{
+  if (allowed_origins.empty ())
+    return true;
+  for (const auto &allowed : allowed_origins) {
+    if (g_ascii_strcasecmp (allowed.c_str (), origin.c_str ()) == 0)
+      return true;
+  }
+  return false;
+}
+
+std::string
+make_token (const std::string &secret, const std::string &key, gint64 expiry)
+{
+  std::string message = key + "." + std::to_string (expiry);
+  g_autofree char *hmac = g_compute_hmac_for_string (G_CHECKSUM_SHA256,
+      reinterpret_cast<const guchar *> (secret.data ()), secret.size (),
+      message.c_str (), message.size ());
+  return std::to_string (expiry) + "." + hmac;
+}
+
+bool
+check_token (const std::string &secret, const std::string &key,
+    const std::string &token, gint64 now_s)
+{
+  auto dot = token.find ('.');
+  if (secret.empty () || dot == std::string::npos || dot == 0 || dot > 19)
+    return false;
+  std::string expiry_text = token.substr (0, dot);
+  for (char c : expiry_text) {
+    if (!g_ascii_isdigit (c))
+      return false;
+  }
+  gint64 expiry = g_ascii_strtoll (expiry_text.c_str (), nullptr, 10);
+  if (expiry < now_s)
+    return false;
+  std::string expected = make_token (secret, key, expiry);
+  /* Same length (64 hex digits) or no match; every byte compared. */
+  if (expected.size () != token.size ())
+    return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < token.size (); i++)
+    diff |= static_cast<unsigned char> (g_ascii_tolower (token[i]) ^
+        expected[i]);
+  return diff == 0;
+}
+
+bool
 Config::key_allowed (const std::string &key) const
 {
   return allowed_keys.empty () || allowed_keys.count (key) > 0;
@@ -227,6 +285,28 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
     { "drain-timeout", 0, 0, G_OPTION_ARG_STRING, &raw.drain_timeout,
       "Seconds a finishing stream (or shutdown) may take to deliver what "
       "was received (default 10)", "SECONDS" },
+    { "idle-timeout", 0, 0, G_OPTION_ARG_STRING, &raw.idle_timeout,
+      "Close a WebSocket that sends no media for this long with 1008 "
+      "(default 10)", "SECONDS" },
+    { "handshake-timeout", 0, 0, G_OPTION_ARG_STRING, &raw.handshake_timeout,
+      "Drop a connection whose HTTP request or WebSocket handshake takes "
+      "longer, and idle keep-alive connections (default 10)", "SECONDS" },
+    { "allowed-origins", 0, 0, G_OPTION_ARG_STRING, &raw.allowed_origins,
+      "Comma-separated Origin values allowed to stream, e.g. "
+      "https://studio.example.com; others are closed with 1008 (default: "
+      "any)", "LIST" },
+    { "max-connections-per-ip", 0, 0, G_OPTION_ARG_STRING,
+      &raw.max_connections_per_ip, "Concurrent streams from one address; "
+      "more are closed with 1013 (0 = unlimited; default 4)", "N" },
+    { "token-secret", 0, 0, G_OPTION_ARG_STRING, &raw.token_secret,
+      "Require /ingest/KEY?token=EXPIRY.HMAC, HMAC-SHA256 of \"KEY.EXPIRY\" "
+      "with this secret (prefer --token-secret-file)", "SECRET" },
+    { "token-secret-file", 0, 0, G_OPTION_ARG_FILENAME,
+      &raw.token_secret_file, "File holding the --token-secret (first "
+      "line)", "FILE" },
+    { "rtmp-retry-time", 0, 0, G_OPTION_ARG_STRING, &raw.rtmp_retry_time,
+      "Seconds a stream keeps reconnecting to an RTMP server that dropped "
+      "it, buffering meanwhile (0 = fail at once; default 30)", "SECONDS" },
     { "force-transcode", 0, 0, G_OPTION_ARG_NONE, &raw.force_transcode,
       "Always decode and re-encode the video, even H.264 that could be "
       "passed through", nullptr },
@@ -271,7 +351,9 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
     static const char *known[] = { "listen", "web-root", "rtmp-url",
       "record-dir", "keys-file", "max-sessions", "video-bitrate",
       "audio-bitrate", "x264-preset", "tls-cert", "tls-key",
-      "max-message-size", "drain-timeout", "force-transcode", nullptr };
+      "max-message-size", "drain-timeout", "force-transcode", "idle-timeout",
+      "handshake-timeout", "allowed-origins", "max-connections-per-ip",
+      "token-secret", "token-secret-file", "rtmp-retry-time", nullptr };
     g_auto (GStrv) keys = g_key_file_get_keys (file, GROUP, nullptr, nullptr);
     for (char **key = keys; key && *key; key++) {
       if (!g_strv_contains (known, *key)) {
@@ -293,6 +375,14 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
     fill_from_file (file, "tls-key", raw.tls_key);
     fill_from_file (file, "max-message-size", raw.max_message_size);
     fill_from_file (file, "drain-timeout", raw.drain_timeout);
+    fill_from_file (file, "idle-timeout", raw.idle_timeout);
+    fill_from_file (file, "handshake-timeout", raw.handshake_timeout);
+    fill_from_file (file, "allowed-origins", raw.allowed_origins);
+    fill_from_file (file, "max-connections-per-ip",
+        raw.max_connections_per_ip);
+    fill_from_file (file, "token-secret", raw.token_secret);
+    fill_from_file (file, "token-secret-file", raw.token_secret_file);
+    fill_from_file (file, "rtmp-retry-time", raw.rtmp_retry_time);
     if (!raw.force_transcode && g_key_file_has_key (file, GROUP,
             "force-transcode", nullptr)) {
       raw.force_transcode = g_key_file_get_boolean (file, GROUP,
@@ -381,6 +471,70 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
     if (!parse_int ("drain-timeout", raw.drain_timeout, 1, 3600, value, error))
       return false;
     config.drain_timeout_s = static_cast<int> (value);
+  }
+
+  if (raw.idle_timeout) {
+    if (!parse_int ("idle-timeout", raw.idle_timeout, 1, 3600, value, error))
+      return false;
+    config.idle_timeout_s = static_cast<int> (value);
+  }
+  if (raw.handshake_timeout) {
+    if (!parse_int ("handshake-timeout", raw.handshake_timeout, 1, 3600, value,
+            error))
+      return false;
+    config.handshake_timeout_s = static_cast<int> (value);
+  }
+  if (raw.max_connections_per_ip) {
+    if (!parse_int ("max-connections-per-ip", raw.max_connections_per_ip, 0,
+            100000, value, error))
+      return false;
+    config.max_connections_per_ip = static_cast<int> (value);
+  }
+  if (raw.rtmp_retry_time) {
+    if (!parse_int ("rtmp-retry-time", raw.rtmp_retry_time, 0, 3600, value,
+            error))
+      return false;
+    config.rtmp_retry_time_s = static_cast<int> (value);
+  }
+  if (raw.allowed_origins) {
+    g_auto (GStrv) origins = g_strsplit (raw.allowed_origins, ",", -1);
+    for (char **origin = origins; *origin; origin++) {
+      char *text = g_strstrip (*origin);
+      if (!*text)
+        continue;
+      if (!g_str_has_prefix (text, "http://") &&
+          !g_str_has_prefix (text, "https://")) {
+        error = std::string ("--allowed-origins: \"") + text + "\" is not "
+            "an origin like https://host[:port]";
+        return false;
+      }
+      std::string origin_text = text;
+      while (!origin_text.empty () && origin_text.back () == '/')
+        origin_text.pop_back ();
+      config.allowed_origins.push_back (origin_text);
+    }
+  }
+  if (raw.token_secret && raw.token_secret_file) {
+    error = "--token-secret and --token-secret-file: give one of them";
+    return false;
+  }
+  if (raw.token_secret_file) {
+    g_autofree char *contents = nullptr;
+    if (!g_file_get_contents (raw.token_secret_file, &contents, nullptr,
+            &gerror)) {
+      error = std::string ("--token-secret-file: ") + gerror->message;
+      return false;
+    }
+    g_auto (GStrv) lines = g_strsplit (contents, "\n", 2);
+    config.token_secret = lines[0] ? g_strstrip (lines[0]) : "";
+  } else if (raw.token_secret) {
+    config.token_secret = raw.token_secret;
+  }
+  if ((raw.token_secret || raw.token_secret_file) &&
+      config.token_secret.size () < 16) {
+    error = "--token-secret: use at least 16 characters (e.g. openssl rand "
+        "-hex 32)";
+    return false;
   }
 
   if (!raw.tls_cert != !raw.tls_key) {

@@ -32,6 +32,20 @@ struct Config {
   std::string tls_cert, tls_key;
   guint64 max_message_size = 16 * 1024 * 1024;
   int drain_timeout_s = 10;
+  /* A WebSocket that sends no media for this long is closed (1008). */
+  int idle_timeout_s = 10;
+  /* An HTTP request (or WebSocket handshake) must arrive in this time. */
+  int handshake_timeout_s = 10;
+  /* Allowed Origin header values; empty: any. */
+  std::vector<std::string> allowed_origins;
+  /* Concurrent WebSocket streams from one address (0 = unlimited). */
+  int max_connections_per_ip = 4;
+  /* Signed tokens (?token=EXPIRY.HMAC) are required when set. */
+  std::string token_secret;
+  /* How long a session retries a lost RTMP connection (0 = never). */
+  int rtmp_retry_time_s = 30;
+
+  bool origin_allowed (const std::string &origin) const;
 
   bool tls () const { return !tls_cert.empty (); }
   bool key_allowed (const std::string &key) const;
@@ -42,6 +56,14 @@ struct Config {
 /* Parses argv (and the --config file it names) into config. On a bad option
  * or value returns false with a message a user can act on in error. --help
  * is handled by GOption (prints and exits 0). */
+/* The token a web app hands out for key, valid until expiry (unix
+ * seconds): "EXPIRY.HEX(HMAC-SHA256(secret, key + "." + EXPIRY))". */
+std::string make_token (const std::string &secret, const std::string &key,
+    gint64 expiry);
+/* True when token is valid for key now (constant-time comparison). */
+bool check_token (const std::string &secret, const std::string &key,
+    const std::string &token, gint64 now_s);
+
 bool parse_config (int *argc, char ***argv, Config &config, std::string &error);
 
 }  // namespace wsrtmp

@@ -1,10 +1,398 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "media.h"
 
+#include <cstdio>
+
 namespace wsrtmp {
 
-Media::Media (GstElement *pipeline, std::shared_ptr<MediaCounters> counters)
-    : pipeline_ (pipeline), counters_ (std::move (counters))
+namespace {
+
+struct LiveProbe {
+  std::shared_ptr<MediaCounters> counters;
+  GstElement *pipeline;         /* not owned: it owns the probe */
+};
+
+/* First FLV bytes at a sink: the stream is live for the client. */
+GstPadProbeReturn
+post_live (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  auto *probe = static_cast<LiveProbe *> (data);
+  if (!probe->counters->live_posted.exchange (true)) {
+    g_autoptr (GstObject) sink = gst_pad_get_parent (pad);
+    gst_element_post_message (probe->pipeline, gst_message_new_application (
+            sink, gst_structure_new_empty (MEDIA_LIVE_MESSAGE)));
+  }
+  return GST_PAD_PROBE_REMOVE;
+}
+
+void
+free_live_probe (gpointer data)
+{
+  delete static_cast<LiveProbe *> (data);
+}
+
+/* An FLV video tag holding a keyframe (frame type 1). */
+bool
+is_video_keyframe (GstBuffer *buffer)
+{
+  guint8 head[12];
+  if (gst_buffer_extract (buffer, 0, head, sizeof head) != sizeof head)
+    return false;
+  return (head[0] & 0x1f) == 9 && (head[11] >> 4) == 1;
+}
+
+/* Over the bound: drop whole GOPs from the front so the kept tags still
+ * start with a keyframe. Called with the lock held. */
+void
+trim_backlog (RtmpGate &gate)
+{
+  while (gate.backlog_bytes > gate.max_backlog_bytes && !gate.backlog.empty ()) {
+    do {
+      GstBuffer *front = gate.backlog.front ();
+      gate.backlog.pop_front ();
+      gsize size = gst_buffer_get_size (front);
+      gate.backlog_bytes -= size;
+      gate.dropped_bytes += size;
+      gst_buffer_unref (front);
+    } while (!gate.backlog.empty () && !is_video_keyframe (gate.backlog.front ()));
+  }
+  if (gate.backlog.empty ())
+    gate.synced = false;
+}
+
+using GateRef = std::shared_ptr<RtmpGate>;
+
+void
+free_gate_ref (gpointer data)
+{
+  delete static_cast<GateRef *> (data);
+}
+
+/* On the tee's pad for the output, in the streaming thread. */
+GstPadProbeReturn
+gate_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  RtmpGate &gate = **static_cast<GateRef *> (data);
+  std::deque<GstBuffer *> flush;
+  bool is_eos = false;
+  {
+    std::lock_guard<std::mutex> lock (gate.lock);
+    if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+      GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+      if (GST_EVENT_TYPE (event) != GST_EVENT_EOS)
+        return GST_PAD_PROBE_OK;
+      if (!gate.open) {
+        /* Delivered with the kept tags once a connection is back. */
+        gate.eos_pending = true;
+        return GST_PAD_PROBE_DROP;
+      }
+      is_eos = true;
+    } else {
+      GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+      if (gate.open && gate.synced && gate.backlog.empty ())
+        return GST_PAD_PROBE_OK;
+      if (!gate.synced) {
+        if (!is_video_keyframe (buffer)) {
+          gate.dropped_bytes += gst_buffer_get_size (buffer);
+          return GST_PAD_PROBE_DROP;
+        }
+        gate.synced = true;
+      }
+      if (!gate.open) {
+        gate.backlog.push_back (gst_buffer_ref (buffer));
+        gate.backlog_bytes += gst_buffer_get_size (buffer);
+        trim_backlog (gate);
+        return GST_PAD_PROBE_DROP;
+      }
+    }
+    flush.swap (gate.backlog);
+    gate.backlog_bytes = 0;
+  }
+  /* Open again: the kept tags go first, straight into the sink bin (the
+   * sticky events reached it before this probe ran). */
+  g_autoptr (GstPad) peer = gst_pad_get_peer (pad);
+  for (GstBuffer *buffer : flush) {
+    if (peer)
+      gst_pad_chain (peer, buffer);
+    else
+      gst_buffer_unref (buffer);
+  }
+  (void) is_eos;
+  return GST_PAD_PROBE_OK;
+}
+
+struct ChainData {
+  GateRef gate;
+  guint generation;
+};
+
+void
+free_chain_data (gpointer data)
+{
+  delete static_cast<ChainData *> (data);
+}
+
+/* The sink bin's ghost pad: a failing or flushing sink must not stop the
+ * tee (and with it the recording and the whole pipeline). Its failure is on
+ * the bus; from now on the gate keeps the data. */
+GstFlowReturn
+gate_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
+{
+  auto *data = static_cast<ChainData *> (pad->chaindata);
+  GstFlowReturn ret = gst_proxy_pad_chain_default (pad, parent, buffer);
+  if (ret == GST_FLOW_OK || ret == GST_FLOW_EOS)
+    return ret;
+  std::lock_guard<std::mutex> lock (data->gate->lock);
+  if (data->gate->generation == data->generation && data->gate->open) {
+    data->gate->open = false;
+    data->gate->synced = false;
+  }
+  return GST_FLOW_OK;
+}
+
+GstFlowReturn
+gate_chain_list (GstPad *pad, GstObject *parent, GstBufferList *list)
+{
+  GstFlowReturn ret = gst_proxy_pad_chain_list_default (pad, parent, list);
+  return ret == GST_FLOW_EOS ? ret : GST_FLOW_OK;
+}
+
+struct DeliveredProbe {
+  GateRef gate;
+  int count = 0;
+};
+
+/* The second non-header buffer at rtmp2sink means the first one was
+ * rendered (render blocks until the connection is published). */
+GstPadProbeReturn
+count_delivered (GstPad *, GstPadProbeInfo *info, gpointer data)
+{
+  auto *probe = static_cast<DeliveredProbe *> (data);
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  if (GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_HEADER))
+    return GST_PAD_PROBE_OK;
+  if (++probe->count >= 2) {
+    probe->gate->ever_delivered = true;
+    return GST_PAD_PROBE_REMOVE;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+void
+free_delivered_probe (gpointer data)
+{
+  delete static_cast<DeliveredProbe *> (data);
+}
+
+}  // namespace
+
+void
+add_live_probe (GstPad *pad, std::shared_ptr<MediaCounters> counters,
+    GstElement *pipeline)
+{
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, post_live,
+      new LiveProbe { std::move (counters), pipeline }, free_live_probe);
+}
+
+RtmpGate::~RtmpGate ()
+{
+  for (GstBuffer *buffer : backlog)
+    gst_buffer_unref (buffer);
+}
+
+RtmpOutput::RtmpOutput (GstElement *pipeline, GstElement *tee,
+    std::string description, std::string name, std::string location,
+    std::shared_ptr<MediaCounters> counters)
+    : pipeline_ (pipeline),
+      tee_ (GST_ELEMENT (gst_object_ref (tee))),
+      description_ (std::move (description)), name_ (std::move (name)),
+      location_ (std::move (location)), counters_ (std::move (counters)),
+      gate_ (std::make_shared<RtmpGate> ())
+{
+  tee_pad_.reset (gst_element_request_pad_simple (tee, "src_%u"));
+  gst_pad_add_probe (tee_pad_.get (), static_cast<GstPadProbeType> (
+          GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+      gate_probe, new GateRef (gate_), free_gate_ref);
+}
+
+RtmpOutput::~RtmpOutput ()
+{
+  if (bin_) {
+    g_autoptr (GstPad) ghost = gst_element_get_static_pad (bin_, "sink");
+    gst_pad_unlink (tee_pad_.get (), ghost);
+  }
+  gst_element_release_request_pad (tee_.get (), tee_pad_.get ());
+}
+
+bool
+RtmpOutput::attach (bool open, GError **error)
+{
+  sink_name_ = attempts_ == 0 ? name_ : name_ + "-r" +
+      std::to_string (attempts_);
+  attempts_++;
+  g_autofree char *description = g_strdup_printf (description_.c_str (),
+      sink_name_.c_str ());
+  GstElement *bin = gst_parse_bin_from_description (description, TRUE, error);
+  if (!bin)
+    return false;
+  gst_object_set_name (GST_OBJECT (bin), (sink_name_ + "-bin").c_str ());
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (bin),
+      sink_name_.c_str ());
+  /* async=false: a sink added to a playing pipeline must not wait for a
+   * preroll that a held-back gate never delivers. */
+  g_object_set (sink, "location", location_.c_str (), "async", FALSE,
+      nullptr);
+  g_autoptr (GstPad) sink_pad = gst_element_get_static_pad (sink, "sink");
+  add_live_probe (sink_pad, counters_, pipeline_);
+  gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_BUFFER, count_delivered,
+      new DeliveredProbe { gate_ }, free_delivered_probe);
+
+  guint generation;
+  {
+    std::lock_guard<std::mutex> lock (gate_->lock);
+    generation = ++gate_->generation;
+    gate_->open = open;
+  }
+  g_autoptr (GstPad) ghost = gst_element_get_static_pad (bin, "sink");
+  gst_pad_set_chain_function_full (ghost, gate_chain,
+      new ChainData { gate_, generation }, free_chain_data);
+  gst_pad_set_chain_list_function (ghost, gate_chain_list);
+
+  gst_bin_add (GST_BIN (pipeline_), bin);
+  bin_ = bin;
+  /* Running before linked, so the sticky events (caps with the FLV
+   * streamheader) are accepted as soon as they come. */
+  gst_element_sync_state_with_parent (bin);
+  if (gst_pad_link (tee_pad_.get (), ghost) != GST_PAD_LINK_OK) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
+        "cannot link %s", sink_name_.c_str ());
+    return false;
+  }
+  return true;
+}
+
+void
+RtmpOutput::detach ()
+{
+  {
+    std::lock_guard<std::mutex> lock (gate_->lock);
+    if (gate_->open) {
+      gate_->open = false;
+      gate_->synced = false;
+    }
+    gate_->generation++;
+  }
+  if (!bin_)
+    return;
+  g_autoptr (GstPad) ghost = gst_element_get_static_pad (bin_, "sink");
+  gst_pad_unlink (tee_pad_.get (), ghost);
+  /* Unblocks a render waiting for a dead connection (FLUSHING, which the
+   * ghost pad turns into OK). */
+  gst_element_set_locked_state (bin_, TRUE);
+  gst_element_set_state (bin_, GST_STATE_NULL);
+  gst_bin_remove (GST_BIN (pipeline_), bin_);
+  bin_ = nullptr;
+}
+
+void
+RtmpOutput::open ()
+{
+  bool eos;
+  std::deque<GstBuffer *> flush;
+  {
+    std::lock_guard<std::mutex> lock (gate_->lock);
+    gate_->open = true;
+    eos = gate_->eos_pending;
+    if (eos) {
+      /* The stream already ended: nothing pushes any more, so deliver the
+       * kept tags and the end from here. */
+      gate_->eos_pending = false;
+      flush.swap (gate_->backlog);
+      gate_->backlog_bytes = 0;
+    }
+  }
+  if (!eos || !bin_)
+    return;
+  g_autoptr (GstPad) ghost = gst_element_get_static_pad (bin_, "sink");
+  /* Sticky events (stream-start, caps, segment) first, as a push would. */
+  gst_pad_sticky_events_foreach (tee_pad_.get (), [] (GstPad *,
+          GstEvent **event, gpointer target) -> gboolean {
+        if (GST_EVENT_TYPE (*event) != GST_EVENT_EOS)
+          gst_pad_send_event (GST_PAD (target), gst_event_ref (*event));
+        return TRUE;
+      }, ghost);
+  for (GstBuffer *buffer : flush)
+    gst_pad_chain (ghost, buffer);
+  gst_pad_send_event (ghost, gst_event_new_eos ());
+}
+
+bool
+RtmpOutput::owns (GstObject *object) const
+{
+  return bin_ && (object == GST_OBJECT (bin_) ||
+      gst_object_has_as_ancestor (object, GST_OBJECT (bin_)));
+}
+
+bool
+RtmpOutput::is_stale (GstObject *object) const
+{
+  if (owns (object))
+    return false;
+  const char *name = GST_OBJECT_NAME (object);
+  return name && (g_str_equal (name, name_.c_str ()) ||
+      g_str_has_prefix (name, (name_ + "-").c_str ()));
+}
+
+bool
+RtmpOutput::published () const
+{
+  if (!bin_)
+    return false;
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (bin_),
+      sink_name_.c_str ());
+  GstStructure *stats = nullptr;
+  g_object_get (sink, "stats", &stats, nullptr);
+  if (!stats)
+    return false;
+  guint64 out = 0;
+  gst_structure_get_uint64 (stats, "out-bytes-total", &out);
+  gst_structure_free (stats);
+  return out > 0;
+}
+
+gsize
+RtmpOutput::backlog_bytes () const
+{
+  std::lock_guard<std::mutex> lock (gate_->lock);
+  return gate_->backlog_bytes;
+}
+
+guint64
+RtmpOutput::dropped_bytes () const
+{
+  std::lock_guard<std::mutex> lock (gate_->lock);
+  return gate_->dropped_bytes;
+}
+
+int
+Media::rtmp_output_of (GstObject *origin, bool *stale) const
+{
+  *stale = false;
+  for (size_t i = 0; i < rtmp_outputs_.size (); i++) {
+    if (rtmp_outputs_[i]->owns (origin))
+      return static_cast<int> (i);
+    if (rtmp_outputs_[i]->is_stale (origin)) {
+      *stale = true;
+      return static_cast<int> (i);
+    }
+  }
+  return -1;
+}
+
+Media::Media (GstElement *pipeline, std::shared_ptr<MediaCounters> counters,
+    std::vector<std::unique_ptr<RtmpOutput>> rtmp_outputs)
+    : pipeline_ (pipeline), counters_ (std::move (counters)),
+      rtmp_outputs_ (std::move (rtmp_outputs))
 {
   g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
   bus_watch_ = gst_bus_add_watch (bus, &Media::on_bus_message, this);
@@ -16,6 +404,7 @@ Media::~Media ()
   if (bus_watch_)
     g_source_remove (bus_watch_);
   stop ();
+  rtmp_outputs_.clear ();
   /* Hand the adopted connection back while the element's signal handlers
    * still exist (it would otherwise try to drop them after dispose). */
   g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (pipeline_.get ()),

@@ -11,9 +11,12 @@
 #include <gst/gst.h>
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 namespace wsrtmp {
 
@@ -28,12 +31,84 @@ struct MediaCounters {
   std::atomic<bool> live_posted { false };
 };
 
+/* Posts MEDIA_LIVE_MESSAGE on pipeline once the first buffer reaches pad. */
+void add_live_probe (GstPad *pad, std::shared_ptr<MediaCounters> counters,
+    GstElement *pipeline);
+
+/* What flows from the tee to one RTMP destination, shared with the
+ * streaming threads. While the connection is down ("closed") the FLV tags
+ * are kept, from a video keyframe on and bounded in bytes; when a new
+ * connection is published they are sent first, then the live ones. */
+struct RtmpGate {
+  std::mutex lock;
+  bool open = true;
+  /* A keyframe was seen since the connection was lost (tags before the
+   * first keyframe are useless to a new connection). */
+  bool synced = true;
+  bool eos_pending = false;     /* EOS arrived while closed */
+  guint generation = 0;         /* bumped per sink: stale sinks are ignored */
+  std::deque<GstBuffer *> backlog;
+  gsize backlog_bytes = 0;
+  gsize max_backlog_bytes = 64 * 1024 * 1024;
+  guint64 dropped_bytes = 0;    /* lost while waiting for a keyframe or over the bound */
+  /* A sink of this output rendered FLV data at least once: the server had
+   * accepted the stream, so losing it is worth a reconnection. */
+  std::atomic<bool> ever_delivered { false };
+  ~RtmpGate ();
+};
+
+/* One RTMP destination whose sink (queue ! rtmp2sink in a bin behind the
+ * tee) can be replaced while the stream runs. Main thread only. */
+class RtmpOutput {
+ public:
+  RtmpOutput (GstElement *pipeline, GstElement *tee, std::string description,
+      std::string name, std::string location,
+      std::shared_ptr<MediaCounters> counters);
+  ~RtmpOutput ();
+  RtmpOutput (const RtmpOutput &) = delete;
+  RtmpOutput &operator= (const RtmpOutput &) = delete;
+
+  /* Builds a new sink bin and links it; data flows at once when open,
+   * otherwise it is held back until open(). */
+  bool attach (bool open, GError **error);
+  /* Unlinks and drops the sink; data is kept (bounded) meanwhile. */
+  void detach ();
+  /* Lets data (the kept tags first) reach the sink. */
+  void open ();
+  /* True when object is the current sink bin or inside it. */
+  bool owns (GstObject *object) const;
+  /* True when object is an earlier sink of this output (its late messages
+   * are ignored). */
+  bool is_stale (GstObject *object) const;
+  /* The current sink has connected and published (rtmp2sink stats). */
+  bool published () const;
+  bool ever_delivered () const { return gate_->ever_delivered; }
+  bool attached () const { return bin_ != nullptr; }
+  gsize backlog_bytes () const;
+  guint64 dropped_bytes () const;
+  const std::string &name () const { return name_; }
+
+ private:
+  GstElement *pipeline_;                /* not owned */
+  GstObjectPtr<GstElement> tee_;
+  GstObjectPtr<GstPad> tee_pad_;
+  std::string description_;             /* printf pattern, %s = sink name */
+  std::string name_;                    /* dest0, dest1... */
+  std::string location_;
+  std::shared_ptr<MediaCounters> counters_;
+  std::shared_ptr<RtmpGate> gate_;
+  GstElement *bin_ = nullptr;           /* owned by the pipeline */
+  std::string sink_name_;
+  int attempts_ = 0;
+};
+
 class Media {
  public:
   /* Runs on the main context for every bus message. */
   using BusHandler = std::function<void (GstMessage *)>;
 
-  Media (GstElement *pipeline, std::shared_ptr<MediaCounters> counters);
+  Media (GstElement *pipeline, std::shared_ptr<MediaCounters> counters,
+      std::vector<std::unique_ptr<RtmpOutput>> rtmp_outputs = {});
   ~Media ();
   Media (const Media &) = delete;
   Media &operator= (const Media &) = delete;
@@ -51,6 +126,11 @@ class Media {
   guint64 bytes_in () const;
   guint64 bytes_out () const { return counters_->bytes_out; }
 
+  /* The RTMP output whose current sink posted a message from origin (-1:
+   * none); stale is set when origin is an earlier, replaced sink. */
+  int rtmp_output_of (GstObject *origin, bool *stale) const;
+  RtmpOutput &rtmp_output (size_t index) { return *rtmp_outputs_[index]; }
+
  private:
   static gboolean on_bus_message (GstBus *bus, GstMessage *message,
       gpointer self);
@@ -59,6 +139,8 @@ class Media {
   std::shared_ptr<MediaCounters> counters_;
   BusHandler bus_handler_;
   guint bus_watch_ = 0;
+  /* After pipeline_: destroyed first, while the pipeline still exists. */
+  std::vector<std::unique_ptr<RtmpOutput>> rtmp_outputs_;
 };
 
 }  // namespace wsrtmp

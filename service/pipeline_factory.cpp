@@ -55,30 +55,6 @@ count_bytes_out (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
-struct LiveProbe {
-  std::shared_ptr<MediaCounters> counters;
-  GstElement *pipeline;         /* not owned: it owns the probe */
-};
-
-/* First FLV bytes at a sink: the stream is live for the client. */
-GstPadProbeReturn
-post_live (GstPad *pad, GstPadProbeInfo *info, gpointer data)
-{
-  auto *probe = static_cast<LiveProbe *> (data);
-  if (!probe->counters->live_posted.exchange (true)) {
-    g_autoptr (GstObject) sink = gst_pad_get_parent (pad);
-    gst_element_post_message (probe->pipeline, gst_message_new_application (
-            sink, gst_structure_new_empty (MEDIA_LIVE_MESSAGE)));
-  }
-  return GST_PAD_PROBE_REMOVE;
-}
-
-void
-free_live_probe (gpointer data)
-{
-  delete static_cast<LiveProbe *> (data);
-}
-
 void
 free_counters_ref (gpointer data)
 {
@@ -147,12 +123,21 @@ PipelineFactory::create (const MediaSpec &spec, const std::string &name,
       free_counters_ref);
 
   g_autoptr (GstElement) tee = gst_bin_get_by_name (bin, "out");
+  std::vector<std::unique_ptr<RtmpOutput>> rtmp_outputs;
   for (size_t i = 0; i < spec.destinations.size (); i++) {
     const Destination &dest = spec.destinations[i];
     std::string sink_name = destination_sink_name (i);
-    std::string sink_description = format (
-        dest.kind == Destination::Kind::Rtmp ? RTMP_SINK_TEMPLATE :
-        FILE_SINK_TEMPLATE, sink_name.c_str ());
+    if (dest.kind == Destination::Kind::Rtmp) {
+      /* Replaceable: a lost connection is retried with a new sink. */
+      auto output = std::make_unique<RtmpOutput> (launched, tee,
+          RTMP_SINK_TEMPLATE, sink_name, dest.location, counters);
+      if (!output->attach (true, error))
+        return nullptr;
+      rtmp_outputs.push_back (std::move (output));
+      continue;
+    }
+    std::string sink_description = format (FILE_SINK_TEMPLATE,
+        sink_name.c_str ());
     GstElement *dest_bin = gst_parse_bin_from_description (
         sink_description.c_str (), TRUE, error);
     if (!dest_bin)
@@ -167,10 +152,10 @@ PipelineFactory::create (const MediaSpec &spec, const std::string &name,
       return nullptr;
     }
     g_autoptr (GstPad) sink_pad = gst_element_get_static_pad (sink, "sink");
-    gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_BUFFER, post_live,
-        new LiveProbe { counters, launched }, free_live_probe);
+    add_live_probe (sink_pad, counters, launched);
   }
-  return std::make_unique<Media> (pipeline.release (), counters);
+  return std::make_unique<Media> (pipeline.release (), counters,
+      std::move (rtmp_outputs));
 }
 
 }  // namespace wsrtmp

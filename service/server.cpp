@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <malloc.h>
 
 namespace wsrtmp {
 
@@ -89,6 +90,10 @@ Server::listen (std::string &url, std::string &error)
   soup_.reset (soup_server_new ("server-header", "wsrtmpd ",
           "tls-certificate", certificate, nullptr));
 
+  g_signal_connect (soup_.get (), "request-started",
+      G_CALLBACK (&Server::on_request_started), this);
+  g_signal_connect (soup_.get (), "request-read",
+      G_CALLBACK (&Server::on_request_read), this);
   soup_server_add_handler (soup_.get (), nullptr, &Server::on_request, this,
       nullptr);
   soup_server_add_websocket_handler (soup_.get (), INGEST_PREFIX, nullptr,
@@ -141,11 +146,39 @@ Server::listen (std::string &url, std::string &error)
   return true;
 }
 
+/* SoupServer has no request timeout: a client that opens a connection and
+ * sends its request slowly (or never) would hold a socket forever. The
+ * socket's own timeout makes libsoup's next read fail after that long; it
+ * is lifted once the request is read (a WebSocket then has its own idle
+ * timeout). It also closes keep-alive connections that stay idle. */
+void
+Server::on_request_started (SoupServer *, SoupServerMessage *msg,
+    gpointer data)
+{
+  auto *self = static_cast<Server *> (data);
+  GSocket *socket = soup_server_message_get_socket (msg);
+  if (socket)
+    g_socket_set_timeout (socket, self->config_.handshake_timeout_s);
+}
+
+void
+Server::on_request_read (SoupServer *, SoupServerMessage *msg, gpointer)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+  if (socket)
+    g_socket_set_timeout (socket, 0);
+}
+
 void
 Server::on_request (SoupServer *, SoupServerMessage *msg, const char *path,
     GHashTable *, gpointer data)
 {
   auto *self = static_cast<Server *> (data);
+  /* libsoup 3.2 never reads from a kept-alive connection again after the
+   * response, so a client that closes it leaves the socket in CLOSE_WAIT
+   * for ever (one fd per request): close after every plain response. */
+  soup_message_headers_replace (soup_server_message_get_response_headers (
+          msg), "Connection", "close");
   const char *method = soup_server_message_get_method (msg);
   if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD) {
     send_text (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "text/plain",
@@ -263,6 +296,15 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
   if (g_str_has_prefix (path, prefix.c_str ()))
     key = path + prefix.size ();
 
+  if (!config_.allowed_origins.empty ()) {
+    const char *origin = soup_message_headers_get_one (
+        soup_server_message_get_request_headers (msg), "Origin");
+    if (!origin || !config_.origin_allowed (origin)) {
+      refuse (conn, peer, "", CLOSE_POLICY_VIOLATION, "origin not allowed",
+          "origin");
+      return;
+    }
+  }
   if (!is_valid_key (key)) {
     refuse (conn, peer, "", CLOSE_POLICY_VIOLATION,
         "invalid stream key: use 1-128 of A-Z a-z 0-9 _ -", "key");
@@ -272,6 +314,25 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
     refuse (conn, peer, key, CLOSE_POLICY_VIOLATION,
         "stream key not allowed", "key");
     return;
+  }
+  if (!config_.token_secret.empty ()) {
+    std::string token;
+    GUri *uri = soup_server_message_get_uri (msg);
+    const char *query = uri ? g_uri_get_query (uri) : nullptr;
+    if (query) {
+      g_autoptr (GHashTable) params = g_uri_parse_params (query, -1, "&",
+          G_URI_PARAMS_NONE, nullptr);
+      const char *value = params ? static_cast<const char *> (
+          g_hash_table_lookup (params, "token")) : nullptr;
+      if (value)
+        token = value;
+    }
+    if (!check_token (config_.token_secret, key, token,
+            g_get_real_time () / G_USEC_PER_SEC)) {
+      refuse (conn, peer, key, CLOSE_POLICY_VIOLATION,
+          "invalid or expired token", "token");
+      return;
+    }
   }
   if (shutting_down_) {
     refuse (conn, peer, key, CLOSE_GOING_AWAY, "server shutting down",
@@ -284,6 +345,13 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
         "server at capacity, try again later", "capacity");
     return;
   }
+  if (config_.max_connections_per_ip > 0 &&
+      sessions_per_peer_[peer] >= config_.max_connections_per_ip) {
+    refuse (conn, peer, key, CLOSE_TRY_AGAIN_LATER,
+        "too many streams from your address, try again later", "per_ip");
+    return;
+  }
+  sessions_per_peer_[peer]++;
 
   guint64 id = next_id_++;
   auto session = std::make_unique<Session> (id, key, peer, conn, config_,
@@ -301,6 +369,9 @@ Server::session_finished (Session *session)
   auto found = sessions_.find (session->id ());
   if (found == sessions_.end ())
     return;
+  auto peer = sessions_per_peer_.find (session->peer ());
+  if (peer != sessions_per_peer_.end () && --peer->second <= 0)
+    sessions_per_peer_.erase (peer);
   /* Destroyed from our own idle: the session's callback is still on the
    * stack right now. */
   finished_.push_back (std::move (found->second));
@@ -315,6 +386,9 @@ Server::on_reap_idle (gpointer data)
   auto *self = static_cast<Server *> (data);
   self->reap_idle_ = 0;
   self->finished_.clear ();
+  /* A pipeline's threads leave freed memory in glibc's per-thread arenas;
+   * hand it back so the process returns to its baseline between streams. */
+  malloc_trim (0);
   if (self->shutting_down_ && self->sessions_.empty () &&
       self->shutdown_done_) {
     auto done = std::move (self->shutdown_done_);

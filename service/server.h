@@ -56,6 +56,10 @@ class Server {
   static void on_websocket (SoupServer *server, SoupServerMessage *msg,
       const char *path, SoupWebsocketConnection *conn, gpointer self);
   static gboolean on_reap_idle (gpointer self);
+  static void on_request_started (SoupServer *server, SoupServerMessage *msg,
+      gpointer self);
+  static void on_request_read (SoupServer *server, SoupServerMessage *msg,
+      gpointer self);
 
   const Config &config_;
   const PipelineFactory &factory_;
@@ -64,6 +68,7 @@ class Server {
   std::string web_root_;        /* canonical, no trailing slash */
   std::map<guint64, std::unique_ptr<Session>> sessions_;
   std::vector<std::unique_ptr<Session>> finished_;
+  std::map<std::string, int> sessions_per_peer_;
   guint reap_idle_ = 0;
   guint64 next_id_ = 1;
   bool shutting_down_ = false;

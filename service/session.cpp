@@ -254,7 +254,8 @@ Session::~Session ()
     if (handler)
       g_signal_handler_disconnect (connection_.get (), handler);
   }
-  for (guint *source : { &stats_timer_, &drain_timer_, &finish_idle_ }) {
+  for (guint *source : { &stats_timer_, &drain_timer_, &finish_idle_,
+           &reconnect_timer_, &reconnect_poll_ }) {
     if (*source)
       g_source_remove (*source);
   }
@@ -274,6 +275,7 @@ Session::state_name (State state)
   switch (state) {
     case State::Connecting: return "connecting";
     case State::Live: return "live";
+    case State::Reconnecting: return "reconnecting";
     case State::Ending: return "ending";
     case State::Ended: return "ended";
     case State::Error: return "error";
@@ -327,7 +329,7 @@ Session::start ()
   });
   closed_handler_ = g_signal_connect (connection_.get (), "closed",
       G_CALLBACK (&Session::on_closed_signal), this);
-  /* Text frames are control messages from the page (none defined yet);
+  /* No control messages are defined: a text frame closes with 1003.
    * wsserversrc enforces the message size limit and sends 1009 itself. */
   message_handler_ = g_signal_connect (connection_.get (), "message",
       G_CALLBACK (&Session::on_message_signal), this);
@@ -337,6 +339,7 @@ Session::start ()
     where += (where.empty () ? "" : ", ") + describe_destination (dest, key_);
   log_event (G_LOG_LEVEL_MESSAGE, "connected, streaming to " + where);
   set_state (State::Connecting);
+  idle_since_us_ = g_get_monotonic_time ();
   stats_timer_ = g_timeout_add_seconds (1, &Session::on_stats_timer, this);
 
   if (!media_->play ()) {
@@ -352,7 +355,7 @@ Session::start ()
 void
 Session::shutdown ()
 {
-  if (state_ != State::Connecting && state_ != State::Live)
+  if (!streaming ())
     return;
   begin_ending ("server shutting down");
   /* The element turns the closing handshake into EOS after the last byte
@@ -390,7 +393,7 @@ Session::begin_ending (const char *why)
 void
 Session::on_client_closed ()
 {
-  if (state_ != State::Connecting && state_ != State::Live)
+  if (!streaming ())
     return;
   int code = soup_websocket_connection_get_close_code (connection_.get ());
   begin_ending (code == 0 || code == SOUP_WEBSOCKET_CLOSE_ABNORMAL ?
@@ -406,8 +409,160 @@ Session::on_message_signal (SoupWebsocketConnection *, gint type,
     return;
   gsize size;
   auto *text = static_cast<const char *> (g_bytes_get_data (message, &size));
-  self->log_event (G_LOG_LEVEL_DEBUG, "text message: " +
-      std::string (text, std::min<gsize> (size, 200)));
+  if (!self->streaming ())
+    return;
+  g_autofree char *shown = g_strescape (std::string (text,
+          std::min<gsize> (size, 60)).c_str (), nullptr);
+  self->fail ({ CLOSE_UNSUPPORTED_DATA, "unsupported message: send the "
+      "recording as binary messages", "text" }, "text message of " +
+      std::to_string (size) + " bytes: \"" + shown + "\"");
+}
+
+/* No media for --idle-timeout seconds (before the first byte or a stall
+ * mid-stream): the client is gone or stuck, and holds a slot. Data that
+ * never turns into any output (a stream joined mid-way, without its
+ * header; a format no demuxer recognises but none rejects either) is not
+ * media we can read: 1003 once it has gone on for --idle-timeout seconds
+ * (at least 5). */
+void
+Session::check_idle ()
+{
+  if (!media_ || !streaming ())
+    return;
+  guint64 bytes_in = media_->bytes_in ();
+  gint64 now = g_get_monotonic_time ();
+  if (bytes_in > 0 && first_input_us_ == 0)
+    first_input_us_ = now;
+  bool no_output = bytes_in > 0 && media_->bytes_out () == 0;
+  if (bytes_in != idle_bytes_in_) {
+    idle_bytes_in_ = bytes_in;
+    idle_since_us_ = now;
+    if (no_output && now - first_input_us_ >= std::max (
+            config_.idle_timeout_s, 5) * G_USEC_PER_SEC)
+      fail ({ CLOSE_UNSUPPORTED_DATA, "not a media stream we can read",
+          "input" }, std::to_string (bytes_in) + " bytes received, none "
+          "readable (no container header?)");
+    return;
+  }
+  if (now - idle_since_us_ < config_.idle_timeout_s * G_USEC_PER_SEC)
+    return;
+  if (no_output) {
+    fail ({ CLOSE_UNSUPPORTED_DATA, "not a media stream we can read",
+        "input" }, std::to_string (bytes_in) + " bytes received, none "
+        "readable (no container header?), then nothing for " +
+        std::to_string (config_.idle_timeout_s) + " s");
+    return;
+  }
+  fail ({ CLOSE_POLICY_VIOLATION, "no media received for " +
+      std::to_string (config_.idle_timeout_s) + " s", "idle" },
+      bytes_in ? "the client stopped sending" : "the client never sent media");
+}
+
+/* A published RTMP connection dropped (or a new attempt failed): keep the
+ * stream running, keep the data, and try again with backoff until
+ * --rtmp-retry-time has passed since the loss. */
+void
+Session::on_rtmp_lost (int output, const std::string &detail)
+{
+  stop_reconnect_timers ();
+  if (!reconnecting_) {
+    reconnecting_ = true;
+    reconnect_output_ = output;
+    reconnect_since_us_ = g_get_monotonic_time ();
+    reconnect_backoff_ms_ = 500;
+    reconnect_attempts_ = 0;
+    metrics_.error ("rtmp_lost");
+    log_event (G_LOG_LEVEL_WARNING, "lost the RTMP connection (" + detail +
+        "); reconnecting for up to " +
+        std::to_string (config_.rtmp_retry_time_s) + " s, keeping the data");
+    if (state_ == State::Live || state_ == State::Connecting)
+      set_state (State::Reconnecting);
+  } else {
+    log_event (G_LOG_LEVEL_INFO, "RTMP reconnection attempt " +
+        std::to_string (reconnect_attempts_) + " failed: " + detail);
+    reconnect_backoff_ms_ = std::min<guint> (reconnect_backoff_ms_ * 2, 5000);
+  }
+  media_->rtmp_output (output).detach ();
+  schedule_reconnect ();
+}
+
+void
+Session::schedule_reconnect ()
+{
+  gint64 elapsed_ms = (g_get_monotonic_time () - reconnect_since_us_) / 1000;
+  gint64 left_ms = config_.rtmp_retry_time_s * 1000LL - elapsed_ms;
+  if (left_ms <= 0) {
+    reconnecting_ = false;
+    fail ({ CLOSE_SERVER_ERROR, "lost the connection to the RTMP server",
+        "rtmp" }, "no RTMP connection for " +
+        std::to_string (config_.rtmp_retry_time_s) + " s (" +
+        std::to_string (reconnect_attempts_) + " attempts)");
+    return;
+  }
+  reconnect_timer_ = g_timeout_add (std::min<gint64> (reconnect_backoff_ms_,
+          left_ms), &Session::on_reconnect_timer, this);
+}
+
+void
+Session::stop_reconnect_timers ()
+{
+  for (guint *source : { &reconnect_timer_, &reconnect_poll_ }) {
+    if (*source) {
+      g_source_remove (*source);
+      *source = 0;
+    }
+  }
+}
+
+gboolean
+Session::on_reconnect_timer (gpointer data)
+{
+  auto *self = static_cast<Session *> (data);
+  self->reconnect_timer_ = 0;
+  self->reconnect_attempts_++;
+  RtmpOutput &output = self->media_->rtmp_output (self->reconnect_output_);
+  g_autoptr (GError) error = nullptr;
+  /* Held back until published: a failed attempt then loses nothing. */
+  if (!output.attach (false, &error)) {
+    self->on_rtmp_lost (self->reconnect_output_, error ? error->message :
+        "cannot build the RTMP sink");
+    return G_SOURCE_REMOVE;
+  }
+  /* A connection that neither publishes nor fails (a black-holed server)
+   * counts as failed after 5 s. */
+  self->reconnect_poll_until_us_ = std::min (g_get_monotonic_time () +
+      5 * G_USEC_PER_SEC, self->reconnect_since_us_ +
+      self->config_.rtmp_retry_time_s * G_USEC_PER_SEC);
+  self->reconnect_poll_ = g_timeout_add (100, &Session::on_reconnect_poll,
+      self);
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+Session::on_reconnect_poll (gpointer data)
+{
+  auto *self = static_cast<Session *> (data);
+  RtmpOutput &output = self->media_->rtmp_output (self->reconnect_output_);
+  if (output.published ()) {
+    self->reconnect_poll_ = 0;
+    self->reconnecting_ = false;
+    char text[200];
+    g_snprintf (text, sizeof text, "RTMP reconnected after %.1f s (attempt "
+        "%u), sending %" G_GSIZE_FORMAT " kept bytes first",
+        (g_get_monotonic_time () - self->reconnect_since_us_) / 1e6,
+        self->reconnect_attempts_, output.backlog_bytes ());
+    self->log_event (G_LOG_LEVEL_MESSAGE, text);
+    output.open ();
+    if (self->state_ == State::Reconnecting)
+      self->set_state (State::Live);
+    return G_SOURCE_REMOVE;
+  }
+  if (g_get_monotonic_time () < self->reconnect_poll_until_us_)
+    return G_SOURCE_CONTINUE;
+  self->reconnect_poll_ = 0;
+  self->on_rtmp_lost (self->reconnect_output_,
+      "no connection in time");
+  return G_SOURCE_REMOVE;
 }
 
 void
@@ -426,11 +581,26 @@ Session::on_bus_message (GstMessage *message)
       gst_message_parse_error (message, &error, &debug);
       g_autofree char *origin = gst_object_get_path_string (
           GST_MESSAGE_SRC (message));
+      bool stale = false;
+      int output = media_ ? media_->rtmp_output_of (GST_MESSAGE_SRC (message),
+          &stale) : -1;
+      if (stale)
+        break;          /* from a sink already replaced */
+      if (output >= 0 && config_.rtmp_retry_time_s > 0 &&
+          state_ != State::Ended && state_ != State::Error &&
+          (reconnecting_ || media_->rtmp_output (output).ever_delivered ())) {
+        on_rtmp_lost (output, error->message);
+        break;
+      }
       fail (classify_error (message), std::string (origin) + ": " +
           error->message + (debug ? std::string (" (") + debug + ")" : ""));
       break;
     }
     case GST_MESSAGE_WARNING: {
+      bool stale = false;
+      if (media_ && media_->rtmp_output_of (GST_MESSAGE_SRC (message),
+              &stale) >= 0 && stale)
+        break;
       g_autoptr (GError) error = nullptr;
       gst_message_parse_warning (message, &error, nullptr);
       log_event (G_LOG_LEVEL_INFO, std::string ("warning from ") +
@@ -484,6 +654,8 @@ Session::fail (const SessionFailure &failure, const std::string &detail)
     return;
   if (media_)
     update_stats (false);
+  stop_reconnect_timers ();
+  reconnecting_ = false;
   metrics_.error (failure.kind);
   std::string detail_masked = detail;
   for (auto at = detail_masked.find (key_); !key_.empty () &&
@@ -548,8 +720,11 @@ Session::update_stats (bool send)
 gboolean
 Session::on_stats_timer (gpointer data)
 {
-  static_cast<Session *> (data)->update_stats (true);
-  return G_SOURCE_CONTINUE;
+  auto *self = static_cast<Session *> (data);
+  self->update_stats (true);
+  self->check_idle ();
+  /* check_idle may have failed the session, which removed this timer. */
+  return self->stats_timer_ ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
 gboolean
@@ -559,7 +734,9 @@ Session::on_drain_timeout (gpointer data)
   /* A long backlog (a fast client, a busy machine) may take a while to
    * encode: only a drain that stopped making progress is a failure. */
   guint64 bytes_out = self->media_ ? self->media_->bytes_out () : 0;
-  if (bytes_out > self->drain_bytes_out_) {
+  /* Waiting for the RTMP server to come back is bounded by its own
+   * retry time. */
+  if (bytes_out > self->drain_bytes_out_ || self->reconnecting_) {
     self->drain_bytes_out_ = bytes_out;
     return G_SOURCE_CONTINUE;
   }
@@ -581,6 +758,7 @@ Session::schedule_finish ()
     g_source_remove (drain_timer_);
     drain_timer_ = 0;
   }
+  stop_reconnect_timers ();
   if (!finish_idle_)
     finish_idle_ = g_idle_add (&Session::on_finish_idle, this);
 }

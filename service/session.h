@@ -3,7 +3,9 @@
  * the work. Lives on the main thread; the Server owns it.
  *
  * States: connecting -> live -> ending -> ended, or -> error from any state
- * before ended. "live" means FLV data reached a destination.
+ * before ended. "live" means FLV data reached a destination. live ->
+ * reconnecting -> live while a dropped RTMP connection is retried (the
+ * browser's data is kept meanwhile, bounded).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -58,7 +60,7 @@ void send_json (SoupWebsocketConnection *conn, JsonNode *node);
 
 class Session {
  public:
-  enum class State { Connecting, Live, Ending, Ended, Error };
+  enum class State { Connecting, Live, Reconnecting, Ending, Ended, Error };
   /* Called (from an idle callback, never from inside the session's own
    * handlers) once the session is finished and may be destroyed. */
   using FinishedCallback = std::function<void (Session *)>;
@@ -77,6 +79,7 @@ class Session {
   void shutdown ();
 
   guint64 id () const { return id_; }
+  const std::string &peer () const { return peer_; }
   State state () const { return state_; }
   static const char *state_name (State state);
 
@@ -90,6 +93,14 @@ class Session {
   void schedule_finish ();
   void update_stats (bool send);
   void log_event (GLogLevelFlags level, const std::string &text) const;
+  bool streaming () const { return state_ == State::Connecting ||
+      state_ == State::Live || state_ == State::Reconnecting; }
+  void check_idle ();
+  void on_rtmp_lost (int output, const std::string &detail);
+  void schedule_reconnect ();
+  void stop_reconnect_timers ();
+  static gboolean on_reconnect_timer (gpointer self);
+  static gboolean on_reconnect_poll (gpointer self);
 
   static void on_closed_signal (SoupWebsocketConnection *conn, gpointer self);
   static void on_message_signal (SoupWebsocketConnection *conn, gint type,
@@ -116,6 +127,17 @@ class Session {
   guint64 last_bytes_in_ = 0, last_bytes_out_ = 0;
   guint64 drain_bytes_out_ = 0;
   guint bitrate_kbps_ = 0;
+  /* Idle timeout: bytes_in last seen changing at idle_since_us_. */
+  guint64 idle_bytes_in_ = 0;
+  gint64 idle_since_us_ = 0;
+  gint64 first_input_us_ = 0;
+  /* RTMP reconnection in progress (output index, since when, next wait). */
+  bool reconnecting_ = false;
+  int reconnect_output_ = -1;
+  gint64 reconnect_since_us_ = 0, reconnect_poll_until_us_ = 0;
+  guint reconnect_backoff_ms_ = 500;
+  guint reconnect_attempts_ = 0;
+  guint reconnect_timer_ = 0, reconnect_poll_ = 0;
   /* Video output as flvencodebin last reported it. */
   std::string output_mode_ = "transcode";
 };

@@ -7,6 +7,7 @@
 #include <libsoup/soup.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <condition_variable>
 #include <csignal>
 #include <fstream>
@@ -226,6 +227,44 @@ Daemon::wait_idle (int timeout_ms) const
     std::this_thread::sleep_for (std::chrono::milliseconds (200));
   }
   return false;
+}
+
+int
+Daemon::pid () const
+{
+  const char *id = process_ ? g_subprocess_get_identifier (process_) : nullptr;
+  return id ? atoi (id) : 0;
+}
+
+int
+Daemon::port () const
+{
+  auto colon = url_.rfind (':');
+  return atoi (url_.c_str () + colon + 1);
+}
+
+ProcStats
+proc_stats (int pid)
+{
+  ProcStats stats;
+  std::string base = "/proc/" + std::to_string (pid);
+  g_autofree char *status = nullptr;
+  if (g_file_get_contents ((base + "/status").c_str (), &status, nullptr,
+          nullptr)) {
+    g_auto (GStrv) lines = g_strsplit (status, "\n", -1);
+    for (char **line = lines; *line; line++) {
+      if (g_str_has_prefix (*line, "VmRSS:"))
+        stats.rss_kb = atol (*line + 6);
+      else if (g_str_has_prefix (*line, "Threads:"))
+        stats.threads = atoi (*line + 8);
+    }
+  }
+  g_autoptr (GDir) fds = g_dir_open ((base + "/fd").c_str (), 0, nullptr);
+  if (fds) {
+    while (g_dir_read_name (fds))
+      stats.fds++;
+  }
+  return stats;
 }
 
 int

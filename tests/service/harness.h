@@ -53,6 +53,9 @@ class Daemon {
   std::string log () const;
   /* Polls /healthz until no session is active. */
   bool wait_idle (int timeout_ms) const;
+  /* The process id (0 once it exited). */
+  int pid () const;
+  int port () const;
 
  private:
   GSubprocess *process_ = nullptr;
@@ -60,6 +63,14 @@ class Daemon {
   std::string log_path_;
   TempDir log_dir_;
 };
+
+/* What /proc says about a process. */
+struct ProcStats {
+  long rss_kb = 0;
+  int fds = 0;
+  int threads = 0;
+};
+ProcStats proc_stats (int pid);
 
 /* Runs a command to completion (bounded); returns its exit status and
  * stdout/stderr. */

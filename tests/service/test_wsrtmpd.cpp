@@ -12,11 +12,18 @@
 #include <cppunit/ui/text/TestRunner.h>
 
 #include <glib/gstdio.h>
+#include <sys/socket.h>
+#include <csignal>
+#include <cstring>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <functional>
+#include <stdexcept>
+#include <atomic>
+#include <mutex>
 #include <thread>
 
 using namespace wsrtmp::test;
@@ -113,6 +120,307 @@ stream_fixture (const Daemon &daemon, const Fixture &fixture,
   return client;
 }
 
+/* A WebSocket client on a bare socket, for what libsoup will not do: send
+ * exactly the bytes a test wants (one write for thousands of frames, a
+ * 100 MB frame header), reset the connection, or stall mid-request. */
+class RawWs {
+ public:
+  explicit RawWs (int port)
+  {
+    socket_ = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+        G_SOCKET_PROTOCOL_TCP, nullptr);
+    g_socket_set_timeout (socket_, 15);
+    g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (
+        G_SOCKET_FAMILY_IPV4);
+    g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback,
+        port);
+    if (!g_socket_connect (socket_, address, nullptr, nullptr))
+      throw std::runtime_error ("raw connect failed");
+  }
+  ~RawWs () { g_object_unref (socket_); }
+
+  bool write (const std::string &bytes)
+  {
+    size_t at = 0;
+    while (at < bytes.size ()) {
+      gssize n = g_socket_send (socket_, bytes.data () + at, bytes.size () - at,
+          nullptr, nullptr);
+      if (n <= 0)
+        return false;
+      at += n;
+    }
+    return true;
+  }
+
+  /* Upgrade request for path; true once the server answered 101. */
+  bool handshake (const std::string &path, const std::string &headers = "")
+  {
+    write ("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers +
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n");
+    size_t end;
+    while ((end = buffer_.find ("\r\n\r\n")) == std::string::npos) {
+      if (!fill ())
+        return false;
+    }
+    status_ = buffer_.size () > 12 ? atoi (buffer_.c_str () + 9) : 0;
+    bool ok = status_ == 101;
+    buffer_.erase (0, end + 4);
+    return ok;
+  }
+
+  /* A masked client frame (mask 0: payload unchanged). length overrides
+   * the announced payload length (to announce more than is sent). */
+  static std::string frame (guint8 opcode, const std::string &payload,
+      guint64 length = G_MAXUINT64)
+  {
+    if (length == G_MAXUINT64)
+      length = payload.size ();
+    std::string out;
+    out += static_cast<char> (0x80 | opcode);
+    if (length < 126) {
+      out += static_cast<char> (0x80 | length);
+    } else if (length < 65536) {
+      out += static_cast<char> (0x80 | 126);
+      out += static_cast<char> (length >> 8);
+      out += static_cast<char> (length & 0xff);
+    } else {
+      out += static_cast<char> (0x80 | 127);
+      for (int i = 7; i >= 0; i--)
+        out += static_cast<char> ((length >> (8 * i)) & 0xff);
+    }
+    out += std::string (4, '\0');
+    return out + payload;
+  }
+  static std::string close_frame (int code)
+  {
+    std::string payload;
+    payload += static_cast<char> (code >> 8);
+    payload += static_cast<char> (code & 0xff);
+    return frame (0x8, payload);
+  }
+
+  /* Reads frames until the server's close frame: its code, or 0 when the
+   * connection ended without one (or timeout_s passed). */
+  int read_close (int timeout_s, std::vector<std::string> *texts = nullptr)
+  {
+    g_socket_set_timeout (socket_, timeout_s);
+    while (true) {
+      if (!need (2))
+        return 0;
+      auto byte = [&] (size_t i) { return static_cast<guint8> (buffer_[i]); };
+      int opcode = byte (0) & 0x0f;
+      guint64 length = byte (1) & 0x7f;
+      size_t at = 2;
+      if (length == 126) {
+        if (!need (4))
+          return 0;
+        length = (byte (2) << 8) | byte (3);
+        at = 4;
+      } else if (length == 127) {
+        if (!need (10))
+          return 0;
+        length = 0;
+        for (int i = 2; i < 10; i++)
+          length = (length << 8) | byte (i);
+        at = 10;
+      }
+      if (!need (at + length))
+        return 0;
+      std::string payload = buffer_.substr (at, length);
+      buffer_.erase (0, at + length);
+      if (opcode == 0x1 && texts)
+        texts->push_back (payload);
+      if (opcode == 0x8)
+        return payload.size () >= 2 ? (static_cast<guint8> (payload[0]) << 8) |
+            static_cast<guint8> (payload[1]) : 1005;
+    }
+  }
+
+  /* True when the server closed the TCP connection within timeout_s. */
+  bool wait_eof (int timeout_s)
+  {
+    g_socket_set_timeout (socket_, timeout_s);
+    char chunk[4096];
+    while (true) {
+      g_autoptr (GError) error = nullptr;
+      gssize n = g_socket_receive (socket_, chunk, sizeof chunk, nullptr,
+          &error);
+      if (n == 0)
+        return true;
+      if (n < 0)
+        return !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+    }
+  }
+
+  /* Everything until the server closes (bounded by timeout_s). */
+  std::string read_all (int timeout_s)
+  {
+    g_socket_set_timeout (socket_, timeout_s);
+    while (fill ())
+      ;
+    return buffer_;
+  }
+
+  /* Closes with a TCP reset (SO_LINGER 0), no close frame. */
+  void reset ()
+  {
+    struct linger linger = { 1, 0 };
+    setsockopt (g_socket_get_fd (socket_), SOL_SOCKET, SO_LINGER, &linger,
+        sizeof linger);
+    g_socket_close (socket_, nullptr);
+  }
+
+ private:
+  bool fill ()
+  {
+    char chunk[65536];
+    gssize n = g_socket_receive (socket_, chunk, sizeof chunk, nullptr,
+        nullptr);
+    if (n <= 0)
+      return false;
+    buffer_.append (chunk, n);
+    return true;
+  }
+  bool need (size_t size)
+  {
+    while (buffer_.size () < size) {
+      if (!fill ())
+        return false;
+    }
+    return true;
+  }
+
+  GSocket *socket_;
+  std::string buffer_;
+ public:
+  int status_ = 0;              /* HTTP status of the handshake */
+};
+
+/* Raw HTTP GET of exactly target (no client-side normalisation): the
+ * status code and the whole response. */
+std::pair<int, std::string>
+raw_http (int port, const std::string &target)
+{
+  RawWs raw (port);
+  raw.write ("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Connection: close\r\n\r\n");
+  std::string all = raw.read_all (5);
+  int status = all.size () > 12 ? atoi (all.c_str () + 9) : 0;
+  return { status, all };
+}
+
+std::string
+random_bytes (size_t size, guint32 seed)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (seed);
+  std::string out (size, '\0');
+  for (auto &c : out)
+    c = static_cast<char> (g_rand_int (rand) & 0xff);
+  return out;
+}
+
+std::string
+bytes_of (GBytes *bytes)
+{
+  gsize size;
+  auto *data = static_cast<const char *> (g_bytes_get_data (bytes, &size));
+  return std::string (data, size);
+}
+
+/* Streams a fixture's chunks from first to last (exclusive) as fast as
+ * the socket takes them, closes with 1000, returns the server's code. */
+int
+raw_stream (int port, const std::string &key, const Fixture &fixture,
+    size_t first, size_t last, int close_code = 1000)
+{
+  RawWs raw (port);
+  if (!raw.handshake ("/ingest/" + key))
+    return -1;
+  std::string frames;
+  for (size_t i = first; i < last && i < fixture.chunks ().size (); i++)
+    frames += RawWs::frame (0x2, bytes_of (fixture.chunks ()[i].bytes));
+  if (close_code)
+    frames += RawWs::close_frame (close_code);
+  raw.write (frames);
+  return raw.read_close (20);
+}
+
+
+/* Kills our nginx abruptly (master and workers), like a crash. */
+void
+kill_nginx (const std::string &dir)
+{
+  g_autofree char *text = nullptr;
+  if (!g_file_get_contents ((dir + "/nginx.pid").c_str (), &text, nullptr,
+          nullptr))
+    return;
+  int master = atoi (text);
+  g_autoptr (GDir) proc = g_dir_open ("/proc", 0, nullptr);
+  for (const char *name; (name = g_dir_read_name (proc));) {
+    int pid = atoi (name);
+    if (pid <= 0)
+      continue;
+    g_autofree char *stat = nullptr;
+    if (!g_file_get_contents ((std::string ("/proc/") + name + "/stat").c_str (),
+            &stat, nullptr, nullptr))
+      continue;
+    const char *close = strrchr (stat, ')');
+    int ppid = 0;
+    if (close && sscanf (close + 2, "%*c %d", &ppid) == 1 && ppid == master)
+      kill (pid, SIGKILL);
+  }
+  kill (master, SIGKILL);
+  std::this_thread::sleep_for (std::chrono::milliseconds (200));
+}
+
+int
+port_of (const std::string &rtmp_url)
+{
+  auto colon = rtmp_url.rfind (':');
+  return atoi (rtmp_url.c_str () + colon + 1);
+}
+
+std::string
+make_token (const std::string &secret, const std::string &key, gint64 expiry)
+{
+  std::string message = key + "." + std::to_string (expiry);
+  g_autofree char *hmac = g_compute_hmac_for_string (G_CHECKSUM_SHA256,
+      reinterpret_cast<const guchar *> (secret.data ()), secret.size (),
+      message.c_str (), message.size ());
+  return std::to_string (expiry) + "." + hmac;
+}
+
+std::string
+find_recording (const std::string &dir, const std::string &prefix)
+{
+  g_autoptr (GDir) recordings = g_dir_open (dir.c_str (), 0, nullptr);
+  for (const char *name; recordings && (name = g_dir_read_name (recordings));) {
+    if (g_str_has_prefix (name, prefix.c_str ()))
+      return dir + "/" + name;
+  }
+  return "";
+}
+
+/* Joins a thread however the scope is left (a failed assertion throws). */
+class Joiner {
+ public:
+  explicit Joiner (std::thread &thread) : thread_ (thread) {}
+  ~Joiner () { if (thread_.joinable ()) thread_.join (); }
+ private:
+  std::thread &thread_;
+};
+
+std::string
+stats_text (const ProcStats &stats)
+{
+  char text[120];
+  g_snprintf (text, sizeof text, "RSS %ld kB, %d fds, %d threads",
+      stats.rss_kb, stats.fds, stats.threads);
+  return text;
+}
+
 }  // namespace
 
 class WsrtmpdTest : public CppUnit::TestFixture {
@@ -129,6 +437,12 @@ class WsrtmpdTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testMessageTooBig);
   CPPUNIT_TEST (testRecordingOnlyDefault);
   CPPUNIT_TEST (testGracefulShutdown);
+  CPPUNIT_TEST (testBadInput);
+  CPPUNIT_TEST (testSecurity);
+  CPPUNIT_TEST (testRtmpRestart);
+  CPPUNIT_TEST (testRtmpRetryGivesUp);
+  CPPUNIT_TEST (testEndurance);
+  CPPUNIT_TEST (testSoak);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -140,7 +454,10 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     for (const char *option : { "--listen", "--web-root", "--rtmp-url",
              "--record-dir", "--keys-file", "--max-sessions",
              "--video-bitrate", "--x264-preset", "--tls-cert", "--tls-key",
-             "--config", "--max-message-size" })
+             "--config", "--max-message-size", "--idle-timeout",
+             "--handshake-timeout", "--allowed-origins",
+             "--max-connections-per-ip", "--token-secret",
+             "--token-secret-file", "--rtmp-retry-time" })
       CPPUNIT_ASSERT_MESSAGE (std::string ("--help lacks ") + option,
           out.find (option) != std::string::npos);
 
@@ -152,6 +469,12 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL (2, run_command ({ exe, "--rtmp-url", "http://x/" },
             &out, &err));
     CPPUNIT_ASSERT_EQUAL (2, run_command ({ exe, "--listen", "nocolon" },
+            &out, &err));
+    CPPUNIT_ASSERT_EQUAL (2, run_command ({ exe, "--token-secret", "short" },
+            &out, &err));
+    CPPUNIT_ASSERT_EQUAL (2, run_command ({ exe, "--allowed-origins",
+            "studio.example.com" }, &out, &err));
+    CPPUNIT_ASSERT_EQUAL (2, run_command ({ exe, "--idle-timeout", "0" },
             &out, &err));
 
     /* The config file uses the same names; the command line wins. */
@@ -524,6 +847,613 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT (name);
     check_output (sent_path, dir.file (std::string ("rec/") + name),
         "shutdown recording");
+  }
+
+  /* Everything an internet-facing gateway gets, one case after the other,
+   * while a good stream runs alongside in real time: each case gets its
+   * own close code, the server stays up, the good stream arrives complete
+   * and the process returns to its baseline. */
+  void testBadInput ()
+  {
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--idle-timeout", "2",
+        "--handshake-timeout", "2", "--max-connections-per-ip", "0" });
+    const int port = daemon.port ();
+    Fixture good_fixture ("chrome-vp8-opus-30s-250ms");
+    Fixture short_fixture ("chrome-vp8-opus-250ms");
+    Fixture audio_fixture ("chrome-audio-opus-250ms");
+    /* Warm up (plugin loading, first pipeline) before the baseline. */
+    CPPUNIT_ASSERT_EQUAL (1000, raw_stream (port, "warmup", short_fixture, 0,
+            6));
+    CPPUNIT_ASSERT (daemon.wait_idle (20000));
+    ProcStats baseline = proc_stats (daemon.pid ());
+
+    std::string good_error;
+    int good_code = 0;
+    std::thread good ([&] {
+      try {
+        auto client = stream_fixture (daemon, good_fixture, "good_stream",
+            true);
+        good_code = client->close_code ();
+      } catch (const std::exception &e) {
+        good_error = e.what ();
+      }
+    });
+    Joiner join_good (good);
+    std::this_thread::sleep_for (std::chrono::seconds (2));
+
+    struct Case {
+      std::string name;
+      int expected;
+      std::function<int ()> run;
+    };
+    const size_t short_chunks = short_fixture.chunks ().size ();
+    std::string truncated_path = dir.file ("truncated.webm");
+    size_t truncated_chunks = write_prefix (short_fixture, 4000,
+        truncated_path);
+    std::vector<Case> cases = {
+      { "random bytes", 1003, [&] {
+          RawWs raw (port);
+          if (!raw.handshake ("/ingest/bad_random"))
+            return -1;
+          std::string frames;
+          for (int i = 0; i < 16; i++)
+            frames += RawWs::frame (0x2, random_bytes (16384, 1000 + i));
+          raw.write (frames);
+          return raw.read_close (10);
+        } },
+      { "valid header then garbage", 1003, [&] {
+          RawWs raw (port);
+          if (!raw.handshake ("/ingest/bad_garbage"))
+            return -1;
+          std::string frames;
+          for (size_t i = 0; i < 3; i++)
+            frames += RawWs::frame (0x2, bytes_of (short_fixture.chunks ()[i].bytes));
+          for (int i = 0; i < 16; i++)
+            frames += RawWs::frame (0x2, random_bytes (16384, 2000 + i));
+          raw.write (frames);
+          return raw.read_close (10);
+        } },
+      { "truncated stream, then close 1000", 1000, [&] {
+          return raw_stream (port, "bad_truncated", short_fixture, 0,
+              truncated_chunks);
+        } },
+      { "starts mid-way (no header), sent in real time", 1003, [&] {
+          RawWs raw (port);
+          if (!raw.handshake ("/ingest/bad_midway"))
+            return -1;
+          std::thread sender ([&] {
+            for (size_t i = 10; i < short_chunks; i++) {
+              if (!raw.write (RawWs::frame (0x2,
+                          bytes_of (short_fixture.chunks ()[i].bytes))))
+                return;
+              std::this_thread::sleep_for (std::chrono::milliseconds (250));
+            }
+          });
+          int code = raw.read_close (15);
+          raw.reset ();
+          sender.join ();
+          return code;
+        } },
+      { "text frame", 1003, [&] {
+          RawWs raw (port);
+          if (!raw.handshake ("/ingest/bad_text"))
+            return -1;
+          raw.write (RawWs::frame (0x2, bytes_of (short_fixture.chunks ()[0].bytes)) +
+              RawWs::frame (0x1, "{\"type\":\"hello\"}"));
+          return raw.read_close (10);
+        } },
+      { "one 100 MB message", 1009, [&] {
+          RawWs raw (port);
+          if (!raw.handshake ("/ingest/bad_huge"))
+            return -1;
+          const guint64 total = 100ULL * 1024 * 1024;
+          std::thread writer ([&] {
+            std::string block (1024 * 1024, 'x');
+            if (!raw.write (RawWs::frame (0x2, "", total)))
+              return;
+            for (guint64 sent = 0; sent < total; sent += block.size ())
+              if (!raw.write (block))
+                return;
+          });
+          int code = raw.read_close (10);
+          raw.reset ();
+          writer.join ();
+          return code;
+        } },
+      { "whole stream in one-byte messages", 1000, [&] {
+          RawWs raw (port);
+          if (!raw.handshake ("/ingest/bad_onebyte"))
+            return -1;
+          std::string all = bytes_of (audio_fixture.joined ());
+          std::string frames;
+          frames.reserve (all.size () * 7 + 16);
+          for (char c : all)
+            frames += RawWs::frame (0x2, std::string (1, c));
+          frames += RawWs::close_frame (1000);
+          raw.write (frames);
+          return raw.read_close (30);
+        } },
+      { "unsupported codec (HAP in Matroska)", 1003, [&] {
+          g_autofree char *contents = nullptr;
+          gsize size = 0;
+          std::string path = data_dir () + "/bad/hap-video.mkv";
+          if (!g_file_get_contents (path.c_str (), &contents, &size, nullptr))
+            return -2;
+          RawWs raw (port);
+          if (!raw.handshake ("/ingest/bad_codec"))
+            return -1;
+          raw.write (RawWs::frame (0x2, std::string (contents, size)));
+          return raw.read_close (10);
+        } },
+      { "TCP reset mid-stream", 0, [&] {
+          RawWs raw (port);
+          if (!raw.handshake ("/ingest/bad_reset"))
+            return -1;
+          std::string frames;
+          for (size_t i = 0; i < 8; i++)
+            frames += RawWs::frame (0x2, bytes_of (short_fixture.chunks ()[i].bytes));
+          raw.write (frames);
+          std::this_thread::sleep_for (std::chrono::milliseconds (800));
+          raw.reset ();
+          return 0;
+        } },
+      { "never sends (idle timeout 2 s)", 1008, [&] {
+          RawWs raw (port);
+          if (!raw.handshake ("/ingest/bad_idle"))
+            return -1;
+          auto start = std::chrono::steady_clock::now ();
+          int code = raw.read_close (10);
+          double s = std::chrono::duration<double> (
+              std::chrono::steady_clock::now () - start).count ();
+          return s >= 1.5 && s <= 4.5 ? code : -3;
+        } },
+      { "stalls mid-stream (idle timeout 2 s)", 1008, [&] {
+          RawWs raw (port);
+          if (!raw.handshake ("/ingest/bad_stall"))
+            return -1;
+          std::string frames;
+          for (size_t i = 0; i < 4; i++)
+            frames += RawWs::frame (0x2, bytes_of (short_fixture.chunks ()[i].bytes));
+          raw.write (frames);
+          return raw.read_close (10);
+        } },
+      { "slow HTTP handshake (closed after 2 s)", 0, [&] {
+          RawWs raw (port);
+          raw.write ("GET /ingest/bad_slow HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+          auto start = std::chrono::steady_clock::now ();
+          bool closed = raw.wait_eof (10);
+          double s = std::chrono::duration<double> (
+              std::chrono::steady_clock::now () - start).count ();
+          return closed && s <= 4.5 ? 0 : -3;
+        } },
+    };
+    for (const std::string &key : { std::string ("bad%21key"),
+             std::string (129, 'k'), std::string ("..%2F..%2Fetc"),
+             std::string ("%2e%2e"), std::string ("key%00x") }) {
+      cases.push_back ({ "invalid key " + key.substr (0, 20), 1008, [&, key] {
+          RawWs raw (port);
+          /* No WebSocket at all is as good as our 1008: libsoup's URI
+           * parser refuses some (400) and resolves "/ingest/%2e%2e" to "/"
+           * (the page, 200). */
+          if (!raw.handshake ("/ingest/" + key)) {
+            printf ("  (HTTP %d)", raw.status_);
+            return raw.status_ == 400 || raw.status_ == 404 ||
+                raw.status_ == 200 ? 1008 : -1;
+          }
+          return raw.read_close (10);
+        } });
+    }
+    for (const char *target : { "/../../etc/passwd",
+             "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2f..%2fetc%2fpasswd",
+             "/js/..%2f..%2f..%2f..%2fetc%2fpasswd", "//etc/passwd",
+             "/%2fetc%2fpasswd", "/.%2e/.%2e/etc/passwd" }) {
+      cases.push_back ({ std::string ("static ") + target, 404, [&, target] {
+          auto [status, response] = raw_http (port, target);
+          if (response.find ("root:") != std::string::npos)
+            return -4;
+          /* 400 from libsoup's own URI check is as good. */
+          return status == 400 ? 404 : status;
+        } });
+    }
+
+    std::string failures;
+    for (const auto &c : cases) {
+      int code = -1;
+      try {
+        code = c.run ();
+      } catch (const std::exception &e) {
+        failures += c.name + ": " + e.what () + "\n";
+        continue;
+      }
+      HttpResponse health = http_get (daemon.http_url () + "healthz");
+      printf ("  bad input: %-45s close %d (expected %d), healthz %d\n",
+          c.name.c_str (), code, c.expected, health.status);
+      if (code != c.expected)
+        failures += c.name + ": got " + std::to_string (code) + ", expected " +
+            std::to_string (c.expected) + "\n";
+      if (health.status != 200)
+        failures += c.name + ": healthz " + std::to_string (health.status) + "\n";
+    }
+    good.join ();
+    CPPUNIT_ASSERT_MESSAGE (context (daemon, failures), failures.empty ());
+    CPPUNIT_ASSERT_MESSAGE (good_error, good_error.empty ());
+    CPPUNIT_ASSERT_EQUAL (1000, good_code);
+    CPPUNIT_ASSERT_MESSAGE (context (daemon, "never idle"),
+        daemon.wait_idle (30000));
+    check_output (good_fixture.joined_path (), nginx.recording ("good_stream"),
+        "good stream alongside bad input");
+    check_output (truncated_path, nginx.recording ("bad_truncated"),
+        "truncated");
+    check_output (audio_fixture.joined_path (),
+        nginx.recording ("bad_onebyte"), "one-byte messages");
+
+    std::string log = daemon.log ();
+    for (const char *line : { "client disconnected without closing",
+             "no media received", "unsupported message", "unsupported codec",
+             "not a media stream we can read", "message too big" })
+      CPPUNIT_ASSERT_MESSAGE (context (daemon, std::string ("log lacks ") +
+              line), log.find (line) != std::string::npos);
+
+    /* Back to baseline: every socket, pipeline and thread released (idle
+     * keep-alive HTTP connections go after --handshake-timeout, 2 s). */
+    std::this_thread::sleep_for (std::chrono::seconds (5));
+    ProcStats after = proc_stats (daemon.pid ());
+    std::string fd_list;
+    {
+      std::string fd_dir = "/proc/" + std::to_string (daemon.pid ()) + "/fd";
+      g_autoptr (GDir) fds = g_dir_open (fd_dir.c_str (), 0, nullptr);
+      for (const char *name; fds && (name = g_dir_read_name (fds));) {
+        g_autofree char *target = g_file_read_link ((fd_dir + "/" + name).c_str (),
+            nullptr);
+        fd_list += std::string (" ") + (target ? target : "?");
+      }
+    }
+    printf ("  fds:%s\n", fd_list.c_str ());
+    printf ("  baseline %s; after %zu bad inputs %s\n",
+        stats_text (baseline).c_str (), cases.size (),
+        stats_text (after).c_str ());
+    /* Known residue (see the report): a few eventfds/sockets and heap
+     * after the one-byte and 100 MB cases; testEndurance holds the strict
+     * no-growth line over many cycles. */
+    CPPUNIT_ASSERT_MESSAGE (stats_text (after), after.fds <= baseline.fds + 10);
+    CPPUNIT_ASSERT_MESSAGE (stats_text (after),
+        after.threads <= baseline.threads + 2);
+    CPPUNIT_ASSERT_MESSAGE (stats_text (after),
+        after.rss_kb - baseline.rss_kb < 100 * 1024);
+  }
+
+  void testSecurity ()
+  {
+    TempDir dir;
+    const std::string secret = "0123456789abcdef-test-secret";
+    std::string secret_file = dir.file ("secret");
+    g_file_set_contents (secret_file.c_str (), (secret + "\n").c_str (), -1,
+        nullptr);
+    Daemon daemon ({ "--token-secret-file", secret_file, "--allowed-origins",
+        "https://studio.example.com, http://localhost:8080",
+        "--max-connections-per-ip", "2", "--record-dir", dir.file ("rec") });
+    const std::string key = "SecretStreamKey42";
+    gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+    std::string good_token = make_token (secret, key, now + 60);
+    WsClient::Options studio;
+    studio.origin = "https://studio.example.com";
+
+    auto expect_refused = [&] (const std::string &query,
+        const std::string &origin, int code, const std::string &reason) {
+      RawWs raw (daemon.port ());
+      CPPUNIT_ASSERT (raw.handshake ("/ingest/" + key + query,
+              origin.empty () ? "" : "Origin: " + origin + "\r\n"));
+      std::vector<std::string> texts;
+      CPPUNIT_ASSERT_EQUAL_MESSAGE (query + " " + origin, code,
+          raw.read_close (5, &texts));
+      CPPUNIT_ASSERT_MESSAGE (query + " " + origin, !texts.empty () &&
+          texts[0].find (reason) != std::string::npos);
+    };
+    expect_refused ("", studio.origin, 1008, "invalid or expired token");
+    expect_refused ("?token=" + make_token (secret, key, now - 1),
+        studio.origin, 1008, "invalid or expired token");
+    expect_refused ("?token=" + make_token ("another-secret-of-16", key,
+            now + 60), studio.origin, 1008, "invalid or expired token");
+    expect_refused ("?token=" + make_token (secret, "otherkey", now + 60),
+        studio.origin, 1008, "invalid or expired token");
+    expect_refused ("?token=" + good_token, "https://evil.example.com", 1008,
+        "origin not allowed");
+    expect_refused ("?token=" + good_token, "", 1008, "origin not allowed");
+
+    /* A valid token from an allowed origin streams; two per address. */
+    std::vector<std::unique_ptr<WsClient>> clients;
+    for (int i = 0; i < 2; i++) {
+      std::string error;
+      clients.push_back (WsClient::connect (daemon.ingest_url (key) +
+              "?token=" + good_token, studio, &error));
+      CPPUNIT_ASSERT_MESSAGE (error, clients.back ());
+      CPPUNIT_ASSERT (clients.back ()->wait_text ("\"state\":\"connecting\"",
+              5000));
+    }
+    expect_refused ("?token=" + good_token, studio.origin, 1013,
+        "too many streams from your address");
+    CPPUNIT_ASSERT (!clients[0]->is_closed () && !clients[1]->is_closed ());
+
+    HttpResponse metrics = http_get (daemon.http_url () + "metrics");
+    CPPUNIT_ASSERT_MESSAGE (metrics.body, metrics.body.find (
+            "wsrtmp_errors_total{kind=\"token\"} 4") != std::string::npos);
+    CPPUNIT_ASSERT_MESSAGE (metrics.body, metrics.body.find (
+            "wsrtmp_errors_total{kind=\"origin\"} 2") != std::string::npos);
+    CPPUNIT_ASSERT_MESSAGE (metrics.body, metrics.body.find (
+            "wsrtmp_errors_total{kind=\"per_ip\"} 1") != std::string::npos);
+    for (auto &client : clients) {
+      client->close ();
+      CPPUNIT_ASSERT (client->wait_closed (5000));
+    }
+    CPPUNIT_ASSERT (daemon.wait_idle (10000));
+    /* The key (a credential) and the secret never show, in full, anywhere. */
+    metrics = http_get (daemon.http_url () + "metrics");
+    std::string log = daemon.log ();
+    for (const std::string &needle : { key, secret, good_token }) {
+      CPPUNIT_ASSERT_MESSAGE (needle, metrics.body.find (needle) ==
+          std::string::npos);
+      CPPUNIT_ASSERT_MESSAGE (log, log.find (needle) == std::string::npos);
+    }
+  }
+
+  /* nginx dies mid-stream and comes back: the session keeps the browser's
+   * data, reconnects, and the broadcast goes on. */
+  void testRtmpRestart ()
+  {
+    TempDir dir;
+    std::string nginx_dir = dir.file ("nginx");
+    Nginx nginx (nginx_dir);
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--rtmp-retry-time", "20" });
+    Fixture fixture ("chrome-vp8-opus-30s-250ms");
+    auto client = WsClient::connect (daemon.ingest_url ("restart"));
+    CPPUNIT_ASSERT (client);
+    std::string error;
+    bool replayed = false;
+    std::thread sender ([&] { replayed = client->replay (fixture, true); });
+    Joiner join_sender (sender);
+    CPPUNIT_ASSERT_MESSAGE (context (daemon, "not live"),
+        client->wait_text ("\"state\":\"live\"", 10000));
+    std::this_thread::sleep_for (std::chrono::seconds (6));
+    double t0 = fixture.chunks ().front ().t_ms;
+    auto killed_at = std::chrono::steady_clock::now ();
+    kill_nginx (nginx_dir);
+    bool told = client->wait_text ("\"state\":\"reconnecting\"", 10000);
+    std::this_thread::sleep_for (std::chrono::seconds (3));
+    std::string out, err;
+    std::string script = source_root () + "/tests/support/nginx-rtmp.sh";
+    int status = -1;
+    /* The killed processes may hold the port a moment longer. */
+    for (int attempt = 0; attempt < 20 && status != 0; attempt++) {
+      if (attempt)
+        std::this_thread::sleep_for (std::chrono::milliseconds (250));
+      status = run_command ({ script, "start", nginx_dir,
+          std::to_string (port_of (nginx.url ())),
+          std::to_string (free_port ()) }, &out, &err);
+    }
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (err, 0, status);
+    sender.join ();
+    double sent_s = std::chrono::duration<double> (
+        std::chrono::steady_clock::now () - killed_at).count ();
+    CPPUNIT_ASSERT_MESSAGE (context (daemon, "client not told"), told);
+    CPPUNIT_ASSERT_MESSAGE (context (daemon, "replay cut short"), replayed);
+    client->close (1000, "stream ended");
+    CPPUNIT_ASSERT (client->wait_closed (20000));
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, client->close_reason ()),
+        1000, client->close_code ());
+    /* live, reconnecting, live again. */
+    auto texts = client->text_messages ();
+    auto at = [&] (const std::string &needle, size_t from) {
+      for (size_t i = from; i < texts.size (); i++)
+        if (texts[i].find (needle) != std::string::npos)
+          return i;
+      return texts.size ();
+    };
+    size_t reconnecting = at ("\"state\":\"reconnecting\"", 0);
+    size_t live_again = at ("\"type\":\"state\",\"state\":\"live\"",
+        reconnecting);
+    CPPUNIT_ASSERT_MESSAGE (context (daemon, "not live again"),
+        live_again < texts.size ());
+    CPPUNIT_ASSERT (daemon.wait_idle (20000));
+
+    /* nginx restarted its recording on the new publish: from the first
+     * keyframe after the loss to the end. */
+    auto output = probe_streams (nginx.recording ("restart"));
+    const StreamInfo *video = find_stream (output, "video");
+    const StreamInfo *audio = find_stream (output, "audio");
+    CPPUNIT_ASSERT (video && audio);
+    CPPUNIT_ASSERT_EQUAL (std::string ("h264"), video->codec_name);
+    CPPUNIT_ASSERT_EQUAL (std::string ("aac"), audio->codec_name);
+    double total = (fixture.chunks ().back ().t_ms - t0) / 1000.0;
+    char text[200];
+    g_snprintf (text, sizeof text, "after restart: video %.2f s, audio %.2f s;"
+        " %.2f s of input sent after the kill", video->duration (),
+        audio->duration (), sent_s);
+    printf ("  %s (input %.1f s)\n", text, total);
+    CPPUNIT_ASSERT_MESSAGE (context (daemon, text),
+        video->duration () >= sent_s - 2.5 && video->duration () <= sent_s + 1.0);
+    CPPUNIT_ASSERT_MESSAGE (text, std::fabs (audio->duration () -
+            video->duration ()) < 0.5);
+    CPPUNIT_ASSERT (daemon.log ().find ("RTMP reconnected") !=
+        std::string::npos);
+  }
+
+  /* The server stays away longer than --rtmp-retry-time: 1011. */
+  void testRtmpRetryGivesUp ()
+  {
+    TempDir dir;
+    std::string nginx_dir = dir.file ("nginx");
+    Nginx nginx (nginx_dir);
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--rtmp-retry-time", "3" });
+    Fixture fixture ("chrome-vp8-opus-30s-250ms");
+    auto client = WsClient::connect (daemon.ingest_url ("gone"));
+    CPPUNIT_ASSERT (client);
+    std::thread sender ([&] { client->replay (fixture, true); });
+    Joiner join_sender (sender);
+    CPPUNIT_ASSERT (client->wait_text ("\"state\":\"live\"", 10000));
+    std::this_thread::sleep_for (std::chrono::seconds (2));
+    kill_nginx (nginx_dir);
+    auto start = std::chrono::steady_clock::now ();
+    CPPUNIT_ASSERT_MESSAGE (context (daemon, "not reconnecting"),
+        client->wait_text ("\"state\":\"reconnecting\"", 5000));
+    CPPUNIT_ASSERT_MESSAGE (context (daemon, "not closed"),
+        client->wait_closed (15000));
+    double seconds = std::chrono::duration<double> (
+        std::chrono::steady_clock::now () - start).count ();
+    sender.join ();
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, "code"), 1011,
+        client->close_code ());
+    CPPUNIT_ASSERT_EQUAL (std::string ("lost the connection to the RTMP "
+            "server"), client->close_reason ());
+    CPPUNIT_ASSERT_MESSAGE (std::to_string (seconds), seconds < 10.0);
+    CPPUNIT_ASSERT (daemon.wait_idle (5000));
+  }
+
+  /* Sequential connect/stream/disconnect cycles: no leak of memory, fds or
+   * threads, no failed session. WSRTMP_ENDURANCE_CYCLES sets the count
+   * (tests/service/soak.sh runs 1,000). */
+  void testEndurance ()
+  {
+    const char *env = g_getenv ("WSRTMP_ENDURANCE_CYCLES");
+    int cycles = env ? atoi (env) : 60;
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    Daemon daemon ({ "--rtmp-url", nginx.url () });
+    Fixture fixture ("chrome-h264-opus-kf2s-30s-250ms");
+    /* About 3 s of the browser's H.264 (passed through), sent at once. */
+    size_t chunks = write_prefix (fixture, 3000, dir.file ("prefix.mkv"));
+    const int warmup = std::min (10, cycles / 4);
+    ProcStats baseline, peak;
+    auto start = std::chrono::steady_clock::now ();
+    int failed = 0;
+    std::string failures;
+    for (int i = 0; i < cycles; i++) {
+      if (i == warmup) {
+        CPPUNIT_ASSERT (daemon.wait_idle (10000));
+        baseline = proc_stats (daemon.pid ());
+      }
+      int code = raw_stream (daemon.port (), "cycle", fixture, 0, chunks);
+      /* The server answers the close at once and finishes the stream
+       * after: wait for that before the next cycle (same key). */
+      if (!daemon.wait_idle (20000))
+        code = -2;
+      if (code != 1000) {
+        failed++;
+        failures += "cycle " + std::to_string (i) + ": " +
+            std::to_string (code) + "\n";
+      }
+      ProcStats now = proc_stats (daemon.pid ());
+      peak.rss_kb = std::max (peak.rss_kb, now.rss_kb);
+      peak.fds = std::max (peak.fds, now.fds);
+      peak.threads = std::max (peak.threads, now.threads);
+    }
+    CPPUNIT_ASSERT (daemon.wait_idle (10000));
+    std::this_thread::sleep_for (std::chrono::seconds (2));
+    ProcStats after = proc_stats (daemon.pid ());
+    double seconds = std::chrono::duration<double> (
+        std::chrono::steady_clock::now () - start).count ();
+    HttpResponse metrics = http_get (daemon.http_url () + "metrics");
+    printf ("  endurance: %d cycles in %.0f s, %d failed; after warm-up %s; "
+        "end %s; peak %s\n", cycles, seconds, failed,
+        stats_text (baseline).c_str (), stats_text (after).c_str (),
+        stats_text (peak).c_str ());
+    CPPUNIT_ASSERT_MESSAGE (context (daemon, failures), failed == 0);
+    CPPUNIT_ASSERT_MESSAGE (metrics.body, metrics.body.find (
+            "wsrtmp_sessions_total{outcome=\"error\"} 0") != std::string::npos);
+    CPPUNIT_ASSERT_MESSAGE (stats_text (after), after.fds <= baseline.fds);
+    CPPUNIT_ASSERT_MESSAGE (stats_text (after),
+        after.threads <= baseline.threads);
+    CPPUNIT_ASSERT_MESSAGE (stats_text (after),
+        after.rss_kb - baseline.rss_kb < 10 * 1024);
+    check_output (dir.file ("prefix.mkv"), nginx.recording ("cycle"),
+        "last cycle");
+  }
+
+  /* WSRTMP_SOAK_SECONDS (unset: skipped) of WSRTMP_SOAK_STREAMS (20)
+   * concurrent real-time streams, each replaying a 30 s recording over and
+   * over. Run by tests/service/soak.sh. */
+  void testSoak ()
+  {
+    const char *env = g_getenv ("WSRTMP_SOAK_SECONDS");
+    if (!env)
+      return;
+    const int seconds = atoi (env);
+    const char *streams_env = g_getenv ("WSRTMP_SOAK_STREAMS");
+    const int streams = streams_env ? atoi (streams_env) : 20;
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--max-sessions", "0",
+        "--max-connections-per-ip", "0" });
+    Fixture fixture ("chrome-h264-opus-kf2s-30s-250ms");
+    auto until = std::chrono::steady_clock::now () +
+        std::chrono::seconds (seconds);
+    std::atomic<int> sessions { 0 }, failed { 0 };
+    std::mutex lock;
+    std::string failures;
+    std::vector<std::thread> threads;
+    for (int s = 0; s < streams; s++) {
+      threads.emplace_back ([&, s] {
+        /* Staggered so the streams do not all start at once. */
+        std::this_thread::sleep_for (std::chrono::milliseconds (s * 1500));
+        while (std::chrono::steady_clock::now () < until) {
+          std::string key = "soak" + std::to_string (s);
+          try {
+            auto client = WsClient::connect (daemon.ingest_url (key));
+            bool ok = client && client->replay (fixture, true);
+            if (client) {
+              client->close (1000, "stream ended");
+              ok = client->wait_closed (20000) && ok &&
+                  client->close_code () == 1000;
+            }
+            sessions++;
+            if (!ok) {
+              failed++;
+              std::lock_guard<std::mutex> guard (lock);
+              failures += key + ": " + (client ? client->close_reason () :
+                  "no connection") + "\n";
+            }
+          } catch (const std::exception &e) {
+            failed++;
+            std::lock_guard<std::mutex> guard (lock);
+            failures += key + ": " + e.what () + "\n";
+          }
+        }
+      });
+    }
+    /* Baseline once every stream runs, then a sample a minute. */
+    std::this_thread::sleep_for (std::chrono::seconds (
+            std::min (seconds / 4, streams * 3 / 2 + 30)));
+    ProcStats baseline = proc_stats (daemon.pid ()), last = baseline;
+    ProcStats peak = baseline;
+    printf ("  soak: %d streams, baseline %s\n", streams,
+        stats_text (baseline).c_str ());
+    while (std::chrono::steady_clock::now () < until) {
+      std::this_thread::sleep_for (std::chrono::seconds (std::min (60,
+                  seconds / 5 + 1)));
+      last = proc_stats (daemon.pid ());
+      peak.rss_kb = std::max (peak.rss_kb, last.rss_kb);
+      peak.fds = std::max (peak.fds, last.fds);
+      peak.threads = std::max (peak.threads, last.threads);
+      printf ("  soak: %s\n", stats_text (last).c_str ());
+      fflush (stdout);
+    }
+    for (auto &thread : threads)
+      thread.join ();
+    CPPUNIT_ASSERT (daemon.wait_idle (30000));
+    std::this_thread::sleep_for (std::chrono::seconds (2));
+    ProcStats idle = proc_stats (daemon.pid ());
+    HttpResponse metrics = http_get (daemon.http_url () + "metrics");
+    printf ("  soak: %d s, %d streams, %d sessions, %d failed; baseline %s, "
+        "last under load %s, peak %s, idle after %s\n", seconds, streams,
+        sessions.load (), failed.load (), stats_text (baseline).c_str (),
+        stats_text (last).c_str (), stats_text (peak).c_str (),
+        stats_text (idle).c_str ());
+    CPPUNIT_ASSERT_MESSAGE (failures, failed == 0);
+    CPPUNIT_ASSERT_MESSAGE (metrics.body, metrics.body.find (
+            "wsrtmp_sessions_total{outcome=\"error\"} 0") != std::string::npos);
+    CPPUNIT_ASSERT_MESSAGE (stats_text (last),
+        last.rss_kb - baseline.rss_kb < 10 * 1024);
   }
 };
 
