@@ -93,8 +93,7 @@ constexpr const char *AUDIO_ENCODE = "voaacenc bitrate=%u ! aacparse";
 
 constexpr const char *SILENCE_SOURCE = "audiotestsrc wave=silence";
 constexpr const char *BLACK_SOURCE = "videotestsrc pattern=black";
-/* The image is drawn over black so the filler stays a plain source that
- * can be told to end. */
+/* The image is drawn over black video. */
 constexpr const char *IMAGE_OVERLAY =
     "gdkpixbufoverlay location=\"%s\" overlay-width=%d overlay-height=%d";
 
@@ -158,8 +157,9 @@ struct GstFlvEncodeBinPrivate {
    * one: its EOS ends the generated track. */
   GstElement *real_output = nullptr;
   std::string output_mode;
-  /* Sources of generated tracks, ended when the real input ends. */
-  std::vector<GstElement *> fillers;
+  /* Where the real track ends: a generated track stops there. */
+  GstClockTime real_end = 0;
+  bool real_ended = false;
 
   /* H.264 passthrough watch (state_lock). */
   GstClockTime last_keyframe = GST_CLOCK_TIME_NONE;
@@ -663,8 +663,8 @@ release_empty_stream (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     return GST_PAD_PROBE_OK;
 
   g_autoptr (GstPad) mux_pad = gst_pad_get_peer (pad);
-  GST_INFO_OBJECT (self, "%s ended without data: releasing its muxer pad",
-      GST_DEBUG_PAD_NAME (pad));
+  GST_INFO_OBJECT (self, "%s:%s ended without data: releasing its muxer "
+      "pad", GST_DEBUG_PAD_NAME (pad));
   if (mux_pad) {
     gst_pad_unlink (pad, mux_pad);
     gst_element_release_request_pad (self->priv->mux, mux_pad);
@@ -838,43 +838,82 @@ on_pad_added (GstElement *parse, GstPad *pad, GstFlvEncodeBin *self)
         self, nullptr);
 }
 
-static void
-send_eos (GstElement *filler, gpointer)
+/* Running time of a timestamp on a pad: encoders such as x264enc move
+ * their timestamps (by 1000 hours) and their segment together. */
+static GstClockTime
+running_time (GstPad *pad, GstClockTime timestamp)
 {
-  gst_element_send_event (filler, gst_event_new_eos ());
+  g_autoptr (GstEvent) event = gst_pad_get_sticky_event (pad,
+      GST_EVENT_SEGMENT, 0);
+  if (!event)
+    return timestamp;
+  const GstSegment *segment;
+  gst_event_parse_segment (event, &segment);
+  return gst_segment_to_running_time (segment, GST_FORMAT_TIME, timestamp);
 }
 
-/* Ends a generated track together with the real one. Asynchronously: the
- * filler may be blocked pushing into flvmux, which waits for this very EOS,
- * and sending an event to a source waits for its streaming thread. */
+/* Follows the real track, to know where it ends. */
 static GstPadProbeReturn
-end_fillers_on_eos (GstPad *, GstPadProbeInfo *info, gpointer data)
+track_real_end (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
-  auto *self = GST_FLV_ENCODE_BIN (data);
-  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) != GST_EVENT_EOS)
+  auto *priv = GST_FLV_ENCODE_BIN (data)->priv;
+  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER) {
+    GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+    if (!GST_BUFFER_PTS_IS_VALID (buffer))
+      return GST_PAD_PROBE_OK;
+    GstClockTime end = running_time (pad, GST_BUFFER_PTS (buffer) +
+        (GST_BUFFER_DURATION_IS_VALID (buffer) ?
+        GST_BUFFER_DURATION (buffer) : 0));
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    if (GST_CLOCK_TIME_IS_VALID (end))
+      priv->real_end = std::max (priv->real_end, end);
     return GST_PAD_PROBE_OK;
-  std::vector<GstElement *> fillers;
-  {
-    std::lock_guard<std::mutex> lock (self->priv->state_lock);
-    fillers = self->priv->fillers;
   }
-  for (GstElement *filler : fillers)
-    gst_element_call_async (filler, send_eos, nullptr, nullptr);
-  return GST_PAD_PROBE_REMOVE;
+  std::lock_guard<std::mutex> lock (priv->state_lock);
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_EOS) {
+    GST_DEBUG ("real track ended at %" GST_TIME_FORMAT,
+        GST_TIME_ARGS (priv->real_end));
+    priv->real_ended = true;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* Ends a generated track where the real one ended, from the generated
+ * track's own streaming thread: it can neither run on (flvmux would mux
+ * silence or black past the end) nor be stopped from outside while it
+ * pushes into flvmux. */
+static GstPadProbeReturn
+end_filler_with_real_track (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  auto *priv = GST_FLV_ENCODE_BIN (data)->priv;
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  if (!GST_BUFFER_PTS_IS_VALID (buffer))
+    return GST_PAD_PROBE_OK;
+  GstClockTime position = running_time (pad, GST_BUFFER_PTS (buffer));
+  {
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    if (!priv->real_ended || position < priv->real_end)
+      return GST_PAD_PROBE_OK;
+  }
+  if (!GST_PAD_IS_EOS (pad)) {
+    GST_DEBUG_OBJECT (pad, "generated track ends with the real one");
+    gst_pad_push_event (pad, gst_event_new_eos ());
+  }
+  return GST_PAD_PROBE_DROP;
 }
 
 static void
 add_filler (GstFlvEncodeBin *self, const std::string &description,
-    const char *mux_pad, const char *source_name)
+    const char *mux_pad)
 {
   /* A source: started only once it is linked. */
   GstElement *bin = add_bin (self, description, false);
   if (!bin || !link_elements (self, bin, "src", self->priv->mux, mux_pad))
     return;
+  g_autoptr (GstPad) output = gst_element_get_static_pad (bin, "src");
+  gst_pad_add_probe (output, GST_PAD_PROBE_TYPE_BUFFER,
+      end_filler_with_real_track, self, nullptr);
   gst_element_sync_state_with_parent (bin);
-  GstElement *source = gst_bin_get_by_name (GST_BIN (bin), source_name);
-  std::lock_guard<std::mutex> lock (self->priv->state_lock);
-  self->priv->fillers.push_back (source);
 }
 
 /* Generates the track the input lacks. Runs once, when the first input
@@ -893,35 +932,37 @@ add_missing_tracks (GstFlvEncodeBin *self, bool have_video, bool have_audio)
   if (have_video && have_audio)
     return;
 
-  /* Only one real stream: its EOS ends the filler. */
+  /* Only one real stream: where it ends, the filler ends. */
   GstPad *real_pad;
   {
     std::lock_guard<std::mutex> lock (priv->state_lock);
     real_pad = priv->real_output ?
         gst_element_get_static_pad (priv->real_output, "src") : nullptr;
   }
+  if (real_pad) {
+    gst_pad_add_probe (real_pad, static_cast<GstPadProbeType> (
+            GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+        track_real_end, self, nullptr);
+    gst_object_unref (real_pad);
+  }
   if (!have_audio) {
     GST_INFO_OBJECT (self, "no audio in the input: adding silence");
-    add_filler (self, std::string (SILENCE_SOURCE) + " name=filler ! " +
-        audio_description (s), "audio", "filler");
+    add_filler (self, std::string (SILENCE_SOURCE) + " ! " +
+        audio_description (s), "audio");
   } else {
     GST_INFO_OBJECT (self, "no video in the input: adding %s",
         s.placeholder_image.empty () ? "black video" : "a placeholder image");
-    std::string source = std::string (BLACK_SOURCE) + " name=filler";
+    std::string source = BLACK_SOURCE;
     if (!s.placeholder_image.empty ()) {
       source += printf_string (" ! video/x-raw,width=%d,height=%d ! "
           "videoconvert ! ", s.width, s.height) + printf_string (IMAGE_OVERLAY,
           s.placeholder_image.c_str (), s.width, s.height);
     }
     add_filler (self, source + " ! " + video_transcode_description (s),
-        "video", "filler");
+        "video");
     set_output_mode (self, "transcode", "input has no video");
   }
-  if (real_pad) {
-    gst_pad_add_probe (real_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
-        end_fillers_on_eos, self, nullptr);
-    gst_object_unref (real_pad);
-  }
+
 }
 
 /* ---- element ---- */
@@ -934,9 +975,8 @@ reset_stream_state (GstFlvEncodeBin *self)
   priv->have_video = priv->have_audio = priv->tracks_checked = false;
   priv->real_output = nullptr;
   priv->output_mode.clear ();
-  for (GstElement *filler : priv->fillers)
-    gst_object_unref (filler);
-  priv->fillers.clear ();
+  priv->real_end = 0;
+  priv->real_ended = false;
   priv->last_keyframe = GST_CLOCK_TIME_NONE;
   priv->switch_pending = priv->transcoding = false;
   priv->h264_tee = priv->h264_funnel = nullptr;
