@@ -371,7 +371,11 @@ async function liveRun({ label, query, key, expectFormatId, expectMime, expectOu
     // Stop with the keyboard (focus first): cheaper and more punctual than a pointer click
     // on a busy machine, and it checks that Stop works from the keyboard.
     await page.focus('#golive');
-    await sleep(Math.max(0, clickedAt + LIVE_SECONDS * 1000 - Date.now()));
+    // LIVE_SECONDS of recording: counted from when the recorder started (on a
+    // busy machine that can be a second or more after Go live).
+    const recordingSince = Number(await page.getAttribute('#status', 'data-recording-since')) ||
+      clickedAt;
+    await sleep(Math.max(0, recordingSince + LIVE_SECONDS * 1000 - Date.now()));
     const stopAt = Date.now();
     await page.keyboard.press('Enter');
     const clickMs = Date.now() - stopAt;

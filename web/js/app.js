@@ -172,6 +172,8 @@ async function goLive() {
     stats: (st) => { if (session === s) ui.setStats(st); },
     warn: (text) => { if (session === s) ui.showWarning(text); },
     format: (mimeType) => {
+      // Called as the recorder starts. For tests and support: since when.
+      ui.status.dataset.recordingSince = String(Date.now());
       ui.setFormat({ id: format.id, mimeType, text: describeMimeType(mimeType) });
     },
   });
