@@ -141,6 +141,12 @@ const char *const upstream_criticals[] = {
   "gst_element_message_full_with_details: assertion 'GST_IS_ELEMENT (element)' failed",
   /* The same, when its debug log is on (GST_DEBUG=*:2). */
   "gst_debug_log_full_valist: assertion 'id != NULL || object == NULL || G_IS_OBJECT (object)' failed",
+  /* qtdemux (libgstisomp4, 1.22.0) on a corrupt fragmented MP4 (the stack
+   * goes gst_pad_push -> libgstisomp4 -> gst_caps_get_structure):
+   * upstream-qtdemux-caps-critical-a3b6e049 */
+  "gst_caps_get_structure: assertion 'GST_IS_CAPS (caps)' failed",
+  /* ... and right after it, with the structure it did not get. */
+  "gst_structure_get_int: assertion 'structure != NULL' failed",
 };
 
 GLogWriterOutput
