@@ -23,27 +23,9 @@
 #include <string>
 #include <vector>
 
+using wsrtmp::test::TempDir;
+
 namespace {
-
-class TempDir {
- public:
-  TempDir () : path_ (g_dir_make_tmp ("wsrtmp-sync-XXXXXX", nullptr)) {}
-  ~TempDir ()
-  {
-    const char *argv[] = { "rm", "-rf", path_, nullptr };
-    g_spawn_sync (nullptr, const_cast<char **> (argv), nullptr,
-        G_SPAWN_SEARCH_PATH, nullptr, nullptr, nullptr, nullptr, nullptr,
-        nullptr);
-    g_free (path_);
-  }
-  std::string file (const std::string &name) const
-  {
-    return std::string (path_) + "/" + name;
-  }
-
- private:
-  char *path_;
-};
 
 void
 run_or_fail (const std::vector<std::string> &args)

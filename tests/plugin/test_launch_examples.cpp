@@ -21,6 +21,8 @@
 
 using wsrtmp::test::Fixture;
 using wsrtmp::test::WsClient;
+using wsrtmp::test::TempDir;
+using wsrtmp::test::free_port;
 
 namespace {
 
@@ -49,20 +51,6 @@ readme_launch_lines ()
   return commands;
 }
 
-int
-free_port ()
-{
-  g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4,
-      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, nullptr);
-  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (
-      G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
-  CPPUNIT_ASSERT (g_socket_bind (socket, any, TRUE, nullptr));
-  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (socket,
-      nullptr);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
 std::string
 replace_all (std::string text, const std::regex &pattern,
     const std::string &with)
@@ -79,23 +67,6 @@ read_file (const std::string &path)
     return "";
   return std::string (data, size);
 }
-
-class TempDir {
- public:
-  TempDir () : path_ (g_dir_make_tmp ("wsrtmp-launch-XXXXXX", nullptr)) {}
-  ~TempDir ()
-  {
-    const char *argv[] = { "rm", "-rf", path_, nullptr };
-    g_spawn_sync (nullptr, const_cast<char **> (argv), nullptr,
-        G_SPAWN_SEARCH_PATH, nullptr, nullptr, nullptr, nullptr, nullptr,
-        nullptr);
-    g_free (path_);
-  }
-  std::string path () const { return path_; }
-
- private:
-  char *path_;
-};
 
 /* Our own nginx-rtmp for the RTMP example. */
 class NginxRtmp {

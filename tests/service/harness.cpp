@@ -71,37 +71,6 @@ daemon_path ()
 
 }  // namespace
 
-TempDir::TempDir ()
-{
-  g_autoptr (GError) error = nullptr;
-  g_autofree char *dir = g_dir_make_tmp ("wsrtmpd-test-XXXXXX", &error);
-  if (!dir)
-    throw std::runtime_error (error->message);
-  path_ = dir;
-  /* nginx's worker may run as nobody and must reach dir/rec. */
-  g_chmod (dir, 0755);
-}
-
-TempDir::~TempDir ()
-{
-  run_command ({ "rm", "-rf", path_ }, nullptr, nullptr);
-}
-
-int
-free_port ()
-{
-  g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4,
-      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, nullptr);
-  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (
-      G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
-  if (!g_socket_bind (socket, any, FALSE, nullptr))
-    throw std::runtime_error ("cannot bind a free port");
-  g_autoptr (GSocketAddress) local = g_socket_get_local_address (socket,
-      nullptr);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
-}
-
 Nginx::Nginx (const std::string &dir) : dir_ (dir), port_ (free_port ())
 {
   std::string script = source_root () + "/tests/support/nginx-rtmp.sh";

@@ -7,24 +7,12 @@
 
 #include <gio/gio.h>
 
+#include "fixture.h"
+
 #include <string>
 #include <vector>
 
 namespace wsrtmp::test {
-
-/* A directory under $TMPDIR, removed (recursively) on destruction. */
-class TempDir {
- public:
-  TempDir ();
-  ~TempDir ();
-  const std::string &path () const { return path_; }
-  std::string file (const std::string &name) const { return path_ + "/" + name; }
- private:
-  std::string path_;
-};
-
-/* A TCP port nothing listens on right now. */
-int free_port ();
 
 /* nginx with the RTMP module, recording every stream to dir/rec/<key>.flv. */
 class Nginx {

@@ -23,6 +23,39 @@ env_or (const char *name, const std::string &fallback)
 
 }  // namespace
 
+TempDir::TempDir ()
+{
+  g_autoptr (GError) error = nullptr;
+  g_autofree char *dir = g_dir_make_tmp ("wsrtmp-test-XXXXXX", &error);
+  if (!dir)
+    throw std::runtime_error (error->message);
+  path_ = dir;
+  g_chmod (dir, 0755);
+}
+
+TempDir::~TempDir ()
+{
+  const char *argv[] = { "rm", "-rf", path_.c_str (), nullptr };
+  g_spawn_sync (nullptr, const_cast<char **> (argv), nullptr,
+      G_SPAWN_SEARCH_PATH, nullptr, nullptr, nullptr, nullptr, nullptr,
+      nullptr);
+}
+
+int
+free_port ()
+{
+  g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4,
+      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, nullptr);
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (
+      G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  if (!socket || !g_socket_bind (socket, any, TRUE, nullptr))
+    throw std::runtime_error ("cannot bind a free port");
+  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (socket,
+      nullptr);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
 std::string
 data_dir ()
 {

@@ -60,6 +60,24 @@ std::vector<StreamInfo> probe_streams (const std::string &path);
 const StreamInfo *find_stream (const std::vector<StreamInfo> &streams,
     const std::string &codec_type);
 
+/* A directory under $TMPDIR (mode 0755: nginx's worker may run as nobody
+ * and must reach it), removed recursively on destruction. */
+class TempDir {
+ public:
+  TempDir ();
+  ~TempDir ();
+  TempDir (const TempDir &) = delete;
+  TempDir &operator= (const TempDir &) = delete;
+  const std::string &path () const { return path_; }
+  std::string file (const std::string &name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+/* A TCP port on 127.0.0.1 nothing listens on right now. */
+int free_port ();
+
 std::string data_dir ();
 std::string source_root ();
 std::string build_root ();
