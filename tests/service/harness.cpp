@@ -71,14 +71,21 @@ daemon_path ()
 
 }  // namespace
 
-Nginx::Nginx (const std::string &dir) : dir_ (dir), port_ (free_port ())
+Nginx::Nginx (const std::string &dir) : dir_ (dir)
 {
   std::string script = source_root () + "/tests/support/nginx-rtmp.sh";
   std::string out, err;
-  int status = run_command ({ script, "start", dir_, std::to_string (port_),
-      std::to_string (free_port ()) }, &out, &err);
-  if (status != 0)
-    throw std::runtime_error ("nginx-rtmp.sh start failed: " + err);
+  /* A port free a moment ago can be taken meanwhile (free ports come from
+   * the range outgoing connections use): try again with others. */
+  for (int attempt = 0; attempt < 5; attempt++) {
+    port_ = free_port ();
+    if (run_command ({ script, "start", dir_, std::to_string (port_),
+            std::to_string (free_port ()) }, &out, &err) == 0)
+      return;
+    if (err.find ("Address already in use") == std::string::npos)
+      break;
+  }
+  throw std::runtime_error ("nginx-rtmp.sh start failed: " + err);
 }
 
 Nginx::~Nginx ()

@@ -43,6 +43,13 @@ context (const Daemon &daemon, const std::string &what)
   return what + "\n--- wsrtmpd log ---\n" + daemon.log ();
 }
 
+/* The condition first: it often waits, and the log is read after it. */
+#define ASSERT_LOGGED(daemon, what, condition) \
+  do { \
+    bool holds_ = (condition); \
+    CPPUNIT_ASSERT_MESSAGE (context (daemon, what), holds_); \
+  } while (0)
+
 /* What a recording must be: H.264 + AAC (a track the input lacks is
  * generated), as long as the input, keyframes at most 2 s apart. */
 void
@@ -357,6 +364,9 @@ kill_nginx (const std::string &dir)
           nullptr))
     return;
   int master = atoi (text);
+  /* The master first: killed after a worker, it could respawn that worker,
+   * and the orphan would go on serving the port. */
+  std::vector<int> workers;
   g_autoptr (GDir) proc = g_dir_open ("/proc", 0, nullptr);
   for (const char *name; (name = g_dir_read_name (proc));) {
     int pid = atoi (name);
@@ -369,9 +379,11 @@ kill_nginx (const std::string &dir)
     const char *close = strrchr (stat, ')');
     int ppid = 0;
     if (close && sscanf (close + 2, "%*c %d", &ppid) == 1 && ppid == master)
-      kill (pid, SIGKILL);
+      workers.push_back (pid);
   }
   kill (master, SIGKILL);
+  for (int pid : workers)
+    kill (pid, SIGKILL);
   std::this_thread::sleep_for (std::chrono::milliseconds (200));
 }
 
@@ -390,17 +402,6 @@ make_token (const std::string &secret, const std::string &key, gint64 expiry)
       reinterpret_cast<const guchar *> (secret.data ()), secret.size (),
       message.c_str (), message.size ());
   return std::to_string (expiry) + "." + hmac;
-}
-
-std::string
-find_recording (const std::string &dir, const std::string &prefix)
-{
-  g_autoptr (GDir) recordings = g_dir_open (dir.c_str (), 0, nullptr);
-  for (const char *name; recordings && (name = g_dir_read_name (recordings));) {
-    if (g_str_has_prefix (name, prefix.c_str ()))
-      return dir + "/" + name;
-  }
-  return "";
 }
 
 /* Joins a thread however the scope is left (a failed assertion throws). */
@@ -548,12 +549,12 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     Fixture fixture ("chrome-vp8-opus-250ms");
 
     auto client = stream_fixture (daemon, fixture, "chromevp8", true);
-    CPPUNIT_ASSERT_MESSAGE (context (daemon, "no live state"),
+    ASSERT_LOGGED (daemon, "no live state",
         has_text (*client, "\"state\":\"live\""));
     CPPUNIT_ASSERT_MESSAGE ("no stats", has_text (*client, "\"type\":\"stats\""));
     CPPUNIT_ASSERT (has_text (*client, "\"output\":\"transcode\""));
     CPPUNIT_ASSERT_EQUAL (1000, client->close_code ());
-    CPPUNIT_ASSERT_MESSAGE (context (daemon, "never idle"),
+    ASSERT_LOGGED (daemon, "never idle",
         daemon.wait_idle (20000));
     check_output (fixture.joined_path (), nginx.recording ("chromevp8"),
         "chrome vp8");
@@ -600,7 +601,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     for (size_t i = 0; i < streams.size (); i++)
       CPPUNIT_ASSERT_MESSAGE (streams[i].first + ": " + failures[i],
           failures[i].empty ());
-    CPPUNIT_ASSERT_MESSAGE (context (daemon, "never idle"),
+    ASSERT_LOGGED (daemon, "never idle",
         daemon.wait_idle (30000));
     for (size_t i = 0; i < streams.size (); i++)
       check_output (fixtures[i]->joined_path (),
@@ -688,7 +689,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
       if (!admitted)
         std::this_thread::sleep_for (std::chrono::milliseconds (200));
     }
-    CPPUNIT_ASSERT_MESSAGE (context (daemon, "slot never freed"), admitted);
+    ASSERT_LOGGED (daemon, "slot never freed", admitted);
   }
 
   /* Garbage ends its own session with 1003; a stream running alongside
@@ -722,7 +723,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     good->close ();
     CPPUNIT_ASSERT (good->wait_closed (5000));
     CPPUNIT_ASSERT_EQUAL (1000, good->close_code ());
-    CPPUNIT_ASSERT_MESSAGE (context (daemon, "never idle"),
+    ASSERT_LOGGED (daemon, "never idle",
         daemon.wait_idle (10000));
     HttpResponse metrics = http_get (daemon.http_url () + "metrics");
     CPPUNIT_ASSERT_MESSAGE (metrics.body, metrics.body.find (
@@ -754,7 +755,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT (client->wait_text ("\"state\":\"live\"", 5000));
     std::this_thread::sleep_for (std::chrono::milliseconds (500));
     client->abort ();
-    CPPUNIT_ASSERT_MESSAGE (context (daemon, "never idle"),
+    ASSERT_LOGGED (daemon, "never idle",
         daemon.wait_idle (20000));
     HttpResponse metrics = http_get (daemon.http_url () + "metrics");
     CPPUNIT_ASSERT_MESSAGE (metrics.body, metrics.body.find (
@@ -795,7 +796,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     {
       Daemon daemon ({}, dir.path ());
       auto client = stream_fixture (daemon, fixture, "local_only", false);
-      CPPUNIT_ASSERT_MESSAGE (context (daemon, "never idle"),
+      ASSERT_LOGGED (daemon, "never idle",
           daemon.wait_idle (30000));
     }
     g_autoptr (GDir) recordings = g_dir_open (dir.file ("recordings").c_str (),
@@ -1077,10 +1078,10 @@ class WsrtmpdTest : public CppUnit::TestFixture {
         failures += c.name + ": healthz " + std::to_string (health.status) + "\n";
     }
     good.join ();
-    CPPUNIT_ASSERT_MESSAGE (context (daemon, failures), failures.empty ());
+    ASSERT_LOGGED (daemon, failures, failures.empty ());
     CPPUNIT_ASSERT_MESSAGE (good_error, good_error.empty ());
     CPPUNIT_ASSERT_EQUAL (1000, good_code);
-    CPPUNIT_ASSERT_MESSAGE (context (daemon, "never idle"),
+    ASSERT_LOGGED (daemon, "never idle",
         daemon.wait_idle (30000));
     check_output (good_fixture.joined_path (), nginx.recording ("good_stream"),
         "good stream alongside bad input");
@@ -1213,7 +1214,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     bool replayed = false;
     std::thread sender ([&] { replayed = client->replay (fixture, true); });
     Joiner join_sender (sender);
-    CPPUNIT_ASSERT_MESSAGE (context (daemon, "not live"),
+    ASSERT_LOGGED (daemon, "not live",
         client->wait_text ("\"state\":\"live\"", 10000));
     std::this_thread::sleep_for (std::chrono::seconds (6));
     double t0 = fixture.chunks ().front ().t_ms;
@@ -1236,8 +1237,8 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     sender.join ();
     double sent_s = std::chrono::duration<double> (
         std::chrono::steady_clock::now () - killed_at).count ();
-    CPPUNIT_ASSERT_MESSAGE (context (daemon, "client not told"), told);
-    CPPUNIT_ASSERT_MESSAGE (context (daemon, "replay cut short"), replayed);
+    ASSERT_LOGGED (daemon, "client not told", told);
+    ASSERT_LOGGED (daemon, "replay cut short", replayed);
     client->close (1000, "stream ended");
     CPPUNIT_ASSERT (client->wait_closed (20000));
     CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, client->close_reason ()),
@@ -1253,7 +1254,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     size_t reconnecting = at ("\"state\":\"reconnecting\"", 0);
     size_t live_again = at ("\"type\":\"state\",\"state\":\"live\"",
         reconnecting);
-    CPPUNIT_ASSERT_MESSAGE (context (daemon, "not live again"),
+    ASSERT_LOGGED (daemon, "not live again",
         live_again < texts.size ());
     CPPUNIT_ASSERT (daemon.wait_idle (20000));
 
@@ -1271,7 +1272,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
         " %.2f s of input sent after the kill", video->duration (),
         audio->duration (), sent_s);
     printf ("  %s (input %.1f s)\n", text, total);
-    CPPUNIT_ASSERT_MESSAGE (context (daemon, text),
+    ASSERT_LOGGED (daemon, text,
         video->duration () >= sent_s - 2.5 && video->duration () <= sent_s + 1.0);
     CPPUNIT_ASSERT_MESSAGE (text, std::fabs (audio->duration () -
             video->duration ()) < 0.5);
@@ -1295,10 +1296,9 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     std::this_thread::sleep_for (std::chrono::seconds (2));
     kill_nginx (nginx_dir);
     auto start = std::chrono::steady_clock::now ();
-    CPPUNIT_ASSERT_MESSAGE (context (daemon, "not reconnecting"),
+    ASSERT_LOGGED (daemon, "not reconnecting",
         client->wait_text ("\"state\":\"reconnecting\"", 5000));
-    CPPUNIT_ASSERT_MESSAGE (context (daemon, "not closed"),
-        client->wait_closed (15000));
+    ASSERT_LOGGED (daemon, "not closed", client->wait_closed (15000));
     double seconds = std::chrono::duration<double> (
         std::chrono::steady_clock::now () - start).count ();
     sender.join ();
@@ -1358,7 +1358,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
         "end %s; peak %s\n", cycles, seconds, failed,
         stats_text (baseline).c_str (), stats_text (after).c_str (),
         stats_text (peak).c_str ());
-    CPPUNIT_ASSERT_MESSAGE (context (daemon, failures), failed == 0);
+    ASSERT_LOGGED (daemon, failures, failed == 0);
     CPPUNIT_ASSERT_MESSAGE (metrics.body, metrics.body.find (
             "wsrtmp_sessions_total{outcome=\"error\"} 0") != std::string::npos);
     CPPUNIT_ASSERT_MESSAGE (stats_text (after), after.fds <= baseline.fds);
