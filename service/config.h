@@ -26,6 +26,8 @@ struct Config {
   int max_sessions = 16;                /* 0 = unlimited */
   int video_bitrate_kbps = 2500;
   std::string x264_preset = "veryfast";
+  /* Constant output frame rate when encoding. */
+  int framerate = 30;
   /* Never pass H.264 through (--force-transcode). */
   bool force_transcode = false;
   int audio_bitrate_kbps = 128;

@@ -103,6 +103,7 @@ main (int argc, char **argv)
   wsrtmp::EncodeSettings settings;
   settings.video_bitrate_kbps = config.video_bitrate_kbps;
   settings.x264_preset = config.x264_preset;
+  settings.framerate = config.framerate;
   settings.audio_bitrate_kbps = config.audio_bitrate_kbps;
   settings.passthrough = !config.force_transcode;
   wsrtmp::PipelineFactory factory (settings);

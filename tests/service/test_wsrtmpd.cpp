@@ -454,7 +454,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL (0, run_command ({ exe, "--help" }, &out, &err));
     for (const char *option : { "--listen", "--web-root", "--rtmp-url",
              "--record-dir", "--keys-file", "--max-sessions",
-             "--video-bitrate", "--x264-preset", "--tls-cert", "--tls-key",
+             "--video-bitrate", "--x264-preset", "--framerate", "--tls-cert", "--tls-key",
              "--config", "--max-message-size", "--idle-timeout",
              "--handshake-timeout", "--allowed-origins",
              "--max-connections-per-ip", "--token-secret",
@@ -467,6 +467,9 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_MESSAGE (err, err.find ("--max-sessions") != std::string::npos);
     CPPUNIT_ASSERT_EQUAL (2, run_command ({ exe, "--x264-preset", "warp" },
             &out, &err));
+    CPPUNIT_ASSERT_EQUAL (2, run_command ({ exe, "--framerate", "0" },
+            &out, &err));
+    CPPUNIT_ASSERT_MESSAGE (err, err.find ("--framerate") != std::string::npos);
     CPPUNIT_ASSERT_EQUAL (2, run_command ({ exe, "--rtmp-url", "http://x/" },
             &out, &err));
     CPPUNIT_ASSERT_EQUAL (2, run_command ({ exe, "--listen", "nocolon" },
@@ -545,7 +548,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
   {
     TempDir dir;
     Nginx nginx (dir.file ("nginx"));
-    Daemon daemon ({ "--rtmp-url", nginx.url () });
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--framerate", "24" });
     Fixture fixture ("chrome-vp8-opus-250ms");
 
     auto client = stream_fixture (daemon, fixture, "chromevp8", true);
@@ -558,6 +561,11 @@ class WsrtmpdTest : public CppUnit::TestFixture {
         daemon.wait_idle (20000));
     check_output (fixture.joined_path (), nginx.recording ("chromevp8"),
         "chrome vp8");
+    /* --framerate: a constant 24 fps whatever the camera gave. */
+    auto output = probe_streams (nginx.recording ("chromevp8"));
+    const StreamInfo *video = find_stream (output, "video");
+    double fps = (video->packets - 1) / video->duration ();
+    CPPUNIT_ASSERT_MESSAGE (std::to_string (fps), std::fabs (fps - 24) < 0.5);
 
     HttpResponse metrics = http_get (daemon.http_url () + "metrics");
     CPPUNIT_ASSERT_MESSAGE (metrics.body, metrics.body.find (
