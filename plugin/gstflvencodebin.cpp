@@ -90,6 +90,9 @@ constexpr GstClockTime AAC_PRIMING_DELAY = 2048 * GST_SECOND / 48000;
 
 /* voaacenc: AAC-LC at about a third of avenc_aac's CPU. */
 constexpr const char *AUDIO_ENCODE = "voaacenc bitrate=%u ! aacparse";
+/* flvmux takes raw AAC with codec_data (aacparse turns ADTS into that). */
+constexpr const char *AUDIO_PASSTHROUGH =
+    "aacparse ! capsfilter caps=audio/mpeg,mpegversion=4,stream-format=raw";
 
 constexpr const char *SILENCE_SOURCE = "audiotestsrc wave=silence";
 constexpr const char *BLACK_SOURCE = "videotestsrc pattern=black";
@@ -243,8 +246,10 @@ gst_flv_encode_bin_class_init (GstFlvEncodeBinClass *klass)
           "through", 0.5, 10.0, DEFAULT_KEYFRAME_INTERVAL, flags));
   g_object_class_install_property (gobject_class, PROP_PASSTHROUGH,
       g_param_spec_boolean ("passthrough", "Passthrough",
-          "Pass suitable H.264 input through without re-encoding (FALSE "
-          "always transcodes)", DEFAULT_PASSTHROUGH, flags));
+          "Pass suitable input through without re-encoding: H.264 with "
+          "keyframes at most keyframe-interval apart at the output size, and "
+          "AAC-LC stereo at 48 or 44.1 kHz (FALSE always transcodes)",
+          DEFAULT_PASSTHROUGH, flags));
   g_object_class_install_property (gobject_class, PROP_PLACEHOLDER_IMAGE,
       g_param_spec_string ("placeholder-image", "Placeholder image",
           "Picture (PNG/JPEG file) shown when the input has no video; empty "
@@ -749,21 +754,49 @@ link_video (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps)
     set_output_mode (self, mode, why_not);
 }
 
+/* AAC-LC in stereo at 48 or 44.1 kHz (Safari; Chromium's MP4 with mp4a)
+ * is already what the output needs: decoding and encoding it again would
+ * only cost CPU, delay and quality. */
+static bool
+aac_passthrough_possible (const Settings &settings, GstCaps *caps)
+{
+  GstStructure *s = gst_caps_get_structure (caps, 0);
+  int version = 0, rate = 0, channels = 0;
+  gst_structure_get_int (s, "mpegversion", &version);
+  gst_structure_get_int (s, "rate", &rate);
+  gst_structure_get_int (s, "channels", &channels);
+  const char *profile = gst_structure_get_string (s, "profile");
+  return settings.passthrough && gst_structure_has_name (s, "audio/mpeg") &&
+      version == 4 && (rate == 48000 || rate == 44100) &&
+      channels == 2 && (!profile || g_str_equal (profile, "lc"));
+}
+
 static void
 link_audio (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps)
 {
-  GstElement *encoded = nullptr;
-  GstElement *entry = add_decode_branch (self, caps,
-      audio_description (current_settings (self)), &encoded);
+  GstElement *encoded = nullptr, *entry;
+  bool passthrough = aac_passthrough_possible (current_settings (self), caps);
+  if (passthrough) {
+    entry = encoded = add_bin (self, std::string (INPUT_QUEUE) + " ! " +
+        AUDIO_PASSTHROUGH);
+  } else {
+    entry = add_decode_branch (self, caps,
+        audio_description (current_settings (self)), &encoded);
+  }
   if (!entry)
     return;
+  GST_INFO_OBJECT (self, "audio output: %s", passthrough ? "passthrough" :
+      "transcode");
   {
     std::lock_guard<std::mutex> lock (self->priv->state_lock);
     self->priv->real_output = encoded;
   }
+  /* Our own encoder's priming: passed-through audio keeps the source's
+   * timing. */
   g_autoptr (GstPad) output = gst_element_get_static_pad (encoded, "src");
-  gst_pad_add_probe (output, GST_PAD_PROBE_TYPE_BUFFER, skip_aac_priming,
-      nullptr, nullptr);
+  if (!passthrough)
+    gst_pad_add_probe (output, GST_PAD_PROBE_TYPE_BUFFER, skip_aac_priming,
+        nullptr, nullptr);
   watch_for_empty_stream (self, encoded);
   g_autoptr (GstPad) sink = gst_element_get_static_pad (entry, "sink");
   if (link_elements (self, encoded, "src", self->priv->mux, "audio"))

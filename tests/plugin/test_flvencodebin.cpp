@@ -75,12 +75,15 @@ encode (const Fixture &fixture, const std::string &properties = "")
 }
 
 /* One MD5 per decoded video frame: equal lists mean the same pictures,
- * which only an untouched bitstream gives (a re-encode is lossy). */
+ * which only an untouched bitstream gives (a re-encode is lossy). With
+ * stream "0:a" and copy, one MD5 per compressed audio frame. */
 std::vector<std::string>
-decoded_frame_hashes (const std::string &path)
+frame_hashes (const std::string &path, const char *stream = "0:v",
+    bool copy = false)
 {
   const char *argv[] = { "ffmpeg", "-v", "error", "-i", path.c_str (), "-map",
-    "0:v", "-f", "framemd5", "-", nullptr };
+    stream, "-c", copy ? "copy" : "rawvideo", "-f", "framemd5", "-",
+    nullptr };
   g_autofree char *out = nullptr;
   int status = 0;
   CPPUNIT_ASSERT (g_spawn_sync (nullptr, const_cast<char **> (argv), nullptr,
@@ -202,6 +205,7 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (test_fragmented_mp4);
   CPPUNIT_TEST (test_header_without_media_ends_with_error);
   CPPUNIT_TEST (test_other_browser_formats);
+  CPPUNIT_TEST (test_stereo_aac_passes_through);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -211,8 +215,8 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
     auto encoded = encode (fixture);
     CPPUNIT_ASSERT (encoded->modes == std::vector<std::string> { "passthrough" });
     assert_broadcast_ready (fixture, *encoded);
-    auto in = decoded_frame_hashes (fixture.joined_path ());
-    auto out = decoded_frame_hashes (encoded->path);
+    auto in = frame_hashes (fixture.joined_path ());
+    auto out = frame_hashes (encoded->path);
     CPPUNIT_ASSERT_EQUAL (in.size (), out.size ());
     CPPUNIT_ASSERT_MESSAGE ("passed-through frames differ from the input's",
         in == out);
@@ -255,8 +259,8 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
     auto video = find_stream (output, "video");
     CPPUNIT_ASSERT_EQUAL (std::string ("Main"), video->profile);
     CPPUNIT_ASSERT (max_keyframe_gap (*video) <= 2.01);
-    CPPUNIT_ASSERT (decoded_frame_hashes (fixture.joined_path ()) !=
-        decoded_frame_hashes (encoded->path));
+    CPPUNIT_ASSERT (frame_hashes (fixture.joined_path ()) !=
+        frame_hashes (encoded->path));
   }
 
   void test_vp8_is_transcoded ()
@@ -382,6 +386,63 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
       CPPUNIT_ASSERT_MESSAGE (codec, std::fabs (video->duration () - 3.0) < 0.2);
       g_unlink (in);
       g_unlink ((std::string (in) + ".flv").c_str ());
+    }
+  }
+
+  /* Safari's (and Chromium's MP4 with mp4a) AAC-LC stereo is already what
+   * platforms take: every AAC frame leaves as it came. Mono is encoded to
+   * stereo. */
+  void test_stereo_aac_passes_through ()
+  {
+    for (int channels : { 2, 1 }) {
+      g_autofree char *in = nullptr;
+      int fd = g_file_open_tmp ("wsrtmp-aac-XXXXXX", &in, nullptr);
+      close (fd);
+      std::string ac = std::to_string (channels);
+      const char *argv[] = { "ffmpeg", "-v", "error", "-y", "-f", "lavfi",
+        "-i", "testsrc=s=1280x720:r=30:d=4", "-f", "lavfi", "-i",
+        "sine=d=4:sample_rate=48000", "-c:v", "libx264", "-g", "30",
+        "-preset", "ultrafast", "-c:a", "aac", "-ac", ac.c_str (), "-b:a",
+        "96k", "-movflags", "frag_keyframe+empty_moov+default_base_moof",
+        "-f", "mp4", in, nullptr };
+      int status = 0;
+      CPPUNIT_ASSERT (g_spawn_sync (nullptr, const_cast<char **> (argv),
+              nullptr, static_cast<GSpawnFlags> (G_SPAWN_SEARCH_PATH |
+                  G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL),
+              nullptr, nullptr, nullptr, nullptr, &status, nullptr));
+      CPPUNIT_ASSERT (g_spawn_check_wait_status (status, nullptr));
+      std::string out = std::string (in) + ".flv";
+      std::string description = std::string ("filesrc location=") + in +
+          " ! flvencodebin ! filesink location=" + out;
+      g_autoptr (GstElement) pipeline = gst_parse_launch (
+          description.c_str (), nullptr);
+      gst_element_set_state (pipeline, GST_STATE_PLAYING);
+      g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+      g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus,
+          60 * GST_SECOND, static_cast<GstMessageType> (GST_MESSAGE_EOS |
+              GST_MESSAGE_ERROR));
+      gst_element_set_state (pipeline, GST_STATE_NULL);
+      CPPUNIT_ASSERT (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
+
+      auto input_frames = frame_hashes (in, "0:a", true);
+      auto output_frames = frame_hashes (out, "0:a", true);
+      auto output = probe_streams (out);
+      auto *audio = find_stream (output, "audio");
+      auto *video = find_stream (output, "video");
+      CPPUNIT_ASSERT (audio && video);
+      CPPUNIT_ASSERT_EQUAL (std::string ("aac"), audio->codec_name);
+      CPPUNIT_ASSERT_EQUAL (2, audio->channels);
+      CPPUNIT_ASSERT_EQUAL (48000, audio->sample_rate);
+      CPPUNIT_ASSERT (std::fabs (audio->duration () - video->duration ()) <
+          0.1);
+      CPPUNIT_ASSERT (input_frames.size () > 150);
+      if (channels == 2)
+        CPPUNIT_ASSERT_MESSAGE ("AAC frames changed",
+            input_frames == output_frames);
+      else
+        CPPUNIT_ASSERT (input_frames != output_frames);
+      g_unlink (in);
+      g_unlink (out.c_str ());
     }
   }
 
