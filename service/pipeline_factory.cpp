@@ -15,10 +15,15 @@ constexpr const char *INGEST_TEMPLATE =
 
 constexpr const char *OUTPUT_TEMPLATE = "tee name=out";
 
-/* The queue keeps a slow destination from stalling the others for a while;
- * sync=false: live output, never held back by the clock. */
+/* With several destinations, the queue keeps a slow one from stalling the
+ * others for a while. A single one needs none (a thread less per stream):
+ * rtmp2sink queues the messages for its own socket thread, and a stall
+ * backs up into wsserversrc's bounded queue. sync=false: live output,
+ * never held back by the clock. */
 constexpr const char *RTMP_SINK_TEMPLATE =
     "queue max-size-buffers=0 max-size-bytes=0 max-size-time=10000000000 ! "
+    "rtmp2sink name=%s sync=false";
+constexpr const char *RTMP_ONLY_SINK_TEMPLATE =
     "rtmp2sink name=%s sync=false";
 constexpr const char *FILE_SINK_TEMPLATE =
     "queue ! filesink name=%s sync=false";
@@ -130,6 +135,7 @@ PipelineFactory::create (const MediaSpec &spec, const std::string &name,
     if (dest.kind == Destination::Kind::Rtmp) {
       /* Replaceable: a lost connection is retried with a new sink. */
       auto output = std::make_unique<RtmpOutput> (launched, tee,
+          spec.destinations.size () == 1 ? RTMP_ONLY_SINK_TEMPLATE :
           RTMP_SINK_TEMPLATE, sink_name, dest.location, counters);
       if (!output->attach (true, error))
         return nullptr;
