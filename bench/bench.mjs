@@ -34,6 +34,7 @@ const { values: o } = parseArgs({ options: {
   wsrtmpd: { type: 'string', default: resolve(root, 'build/service/wsrtmpd') },
   'plugin-path': { type: 'string', default: resolve(root, 'build/plugin') },
   'x264-preset': { type: 'string', default: 'veryfast' },
+  framerate: { type: 'string', default: '30' },
   'base-port': { type: 'string', default: '19450' },
   'stagger-ms': { type: 'string' },
   'latency-streams': { type: 'string', default: '2' },
@@ -202,7 +203,8 @@ async function runCase(target, N) {
   if (target === 'ours') {
     server = spawnServer(...niced(o.wsrtmpd, ['--listen', `127.0.0.1:${ports.ours}`,
       '--rtmp-url', `rtmp://127.0.0.1:${ports.rtmp}/live`, '--max-sessions', '0',
-      '--x264-preset', o['x264-preset']]),
+      '--max-connections-per-ip', '0',
+      '--x264-preset', o['x264-preset'], '--framerate', o.framerate]),
     { env: { ...process.env, GST_PLUGIN_PATH: o['plugin-path'] }, stdio: ['ignore', 'pipe', 'pipe'] });
   } else {
     const logDir = join(dir, 'ffmpeg');
@@ -479,7 +481,7 @@ try { gitRev = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'])
 const doc = {
   scenario: o.scenario, fixture: basename(fixture), mime: meta.mimeType, messages: lastChunk + 1,
   media_s: round(offsets[lastChunk] / 1000, 1), source_video: { codec: source.video.codec, frames: source.video.packets, fps: round(srcFps, 1) },
-  x264_preset: o['x264-preset'], peer: peerNs.length || peer.length ? { dir: peerDir, mode: sc.peerMode } : null, peer_note: peerNote,
+  x264_preset: o['x264-preset'], framerate: Number(o.framerate), peer: peerNs.length || peer.length ? { dir: peerDir, mode: sc.peerMode } : null, peer_note: peerNote,
   machine: { cores: os.cpus().length, model: os.cpus()[0]?.model, mem_gb: round(os.totalmem() / 2 ** 30, 0), kernel: os.release(), loadavg_at_end: os.loadavg().map((x) => round(x, 2)) },
   git: gitRev, date: new Date().toISOString(),
   latency_definition: `WebSocket send of the message completing a frame -> that frame readable by an RTMP subscriber of nginx; includes nginx and loopback; steady state (frames from ${steadyFrom} s of media on)`,
@@ -491,7 +493,7 @@ writeFileSync(join(outDir, 'results.json'), JSON.stringify(doc, null, 1));
 // table
 const pad = (s, n) => String(s ?? '-').padStart(n);
 const lines = [];
-lines.push(`wsrtmp bench: scenario ${o.scenario}, ${basename(fixture)} (${meta.mimeType}, ${source.video.codec} ${round(srcFps, 0)} fps), ${round(offsets[lastChunk] / 1000, 1)} s per stream, x264 ${o['x264-preset']}, ${os.cpus().length} cores${gitRev ? `, git ${gitRev}` : ''}`);
+lines.push(`wsrtmp bench: scenario ${o.scenario}, ${basename(fixture)} (${meta.mimeType}, ${source.video.codec} ${round(srcFps, 0)} fps), ${round(offsets[lastChunk] / 1000, 1)} s per stream, x264 ${o['x264-preset']} (ours at ${o.framerate} fps when encoding), ${os.cpus().length} cores${gitRev ? `, git ${gitRev}` : ''}`);
 lines.push('CPU = % of one core, mean while all streams send; RSS/PSS = peak over the run, total (per stream)');
 lines.push(`latency = WebSocket send -> frame readable from nginx (incl. nginx + loopback), frames from ${steadyFrom} s on, ms; publish = first message -> RTMP publish in nginx; 1st frame = first message -> first frame readable; machine% = whole machine busy (of ${os.cpus().length * 100})${niceN ? `; bench processes at nice ${niceN}` : ''}`);
 lines.push('');

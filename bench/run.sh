@@ -5,7 +5,7 @@
 #
 #   bench/run.sh [--scenario passthrough|transcode] [--streams 1,8,32] [--peer-streams 1,8]
 #                [--duration SECONDS] [--peer DIR | --no-peer] [--no-ours] [--latency-streams 2]
-#                [--x264-preset veryfast] [--base-port 19450] [--stagger-ms MS] [--stop-on-fail]
+#                [--x264-preset veryfast] [--framerate 30] [--base-port 19450] [--stagger-ms MS] [--stop-on-fail]
 #                [--wsrtmpd PATH] [--out DIR]
 #
 # Results go to bench/results/<timestamp>-<scenario>/ (table.txt, results.json, plot.png, raw data).

@@ -229,6 +229,7 @@ RtmpOutput::attach (bool open, GError **error)
 {
   sink_name_ = attempts_ == 0 ? name_ : name_ + "-r" +
       std::to_string (attempts_);
+  failed_ = false;
   attempts_++;
   g_autofree char *description = g_strdup_printf (description_.c_str (),
       sink_name_.c_str ());
@@ -372,6 +373,15 @@ RtmpOutput::dropped_bytes () const
 {
   std::lock_guard<std::mutex> lock (gate_->lock);
   return gate_->dropped_bytes;
+}
+
+bool
+Media::rtmp_connecting () const
+{
+  for (const auto &output : rtmp_outputs_)
+    if (output->connecting ())
+      return true;
+  return false;
 }
 
 int

@@ -82,6 +82,10 @@ class RtmpOutput {
   bool is_stale (GstObject *object) const;
   /* The current sink has connected and published (rtmp2sink stats). */
   bool published () const;
+  /* The current sink is still connecting: neither published nor failed. */
+  bool connecting () const { return bin_ && !failed_ && !published (); }
+  /* Its sink posted an error (a failed connect ends there). */
+  void mark_failed () { failed_ = true; }
   bool ever_delivered () const { return gate_->ever_delivered; }
   bool attached () const { return bin_ != nullptr; }
   gsize backlog_bytes () const;
@@ -100,6 +104,7 @@ class RtmpOutput {
   GstElement *bin_ = nullptr;           /* owned by the pipeline */
   std::string sink_name_;
   int attempts_ = 0;
+  bool failed_ = false;
 };
 
 class Media {
@@ -130,6 +135,8 @@ class Media {
    * none); stale is set when origin is an earlier, replaced sink. */
   int rtmp_output_of (GstObject *origin, bool *stale) const;
   RtmpOutput &rtmp_output (size_t index) { return *rtmp_outputs_[index]; }
+  /* Some RTMP sink is still connecting. */
+  bool rtmp_connecting () const;
 
  private:
   static gboolean on_bus_message (GstBus *bus, GstMessage *message,

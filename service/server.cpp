@@ -94,6 +94,8 @@ Server::listen (std::string &url, std::string &error)
       G_CALLBACK (&Server::on_request_started), this);
   g_signal_connect (soup_.get (), "request-read",
       G_CALLBACK (&Server::on_request_read), this);
+  g_signal_connect (soup_.get (), "request-finished",
+      G_CALLBACK (&Server::on_request_finished), this);
   soup_server_add_handler (soup_.get (), nullptr, &Server::on_request, this,
       nullptr);
   soup_server_add_websocket_handler (soup_.get (), INGEST_PREFIX, nullptr,
@@ -159,6 +161,12 @@ Server::on_request_started (SoupServer *, SoupServerMessage *msg,
   GSocket *socket = soup_server_message_get_socket (msg);
   if (socket)
     g_socket_set_timeout (socket, self->config_.handshake_timeout_s);
+  /* libsoup 3.2 never reads from a kept-alive connection again after the
+   * response, so a client that closes it leaves the socket in CLOSE_WAIT
+   * for ever (one fd per request). Set before the request is parsed, so
+   * that libsoup's own answers (400 for a malformed request) close too. */
+  soup_message_headers_replace (soup_server_message_get_response_headers (
+          msg), "Connection", "close");
 }
 
 void
@@ -167,6 +175,33 @@ Server::on_request_read (SoupServer *, SoupServerMessage *msg, gpointer)
   GSocket *socket = soup_server_message_get_socket (msg);
   if (socket)
     g_socket_set_timeout (socket, 0);
+  /* A WebSocket handshake answers "Connection: Upgrade" instead. */
+  if (soup_message_headers_header_contains (
+          soup_server_message_get_request_headers (msg), "Upgrade",
+          "websocket"))
+    soup_message_headers_remove (soup_server_message_get_response_headers (
+            msg), "Connection");
+}
+
+/* libsoup 3.2 answers a request it cannot parse (400: a NUL or "/../" in
+ * the URI, …) but then neither reads from nor closes the connection: a
+ * client could pile up sockets that way. Its socket is closed once libsoup
+ * is done with the message. */
+static gboolean
+close_socket (gpointer socket)
+{
+  g_socket_close (G_SOCKET (socket), nullptr);
+  return G_SOURCE_REMOVE;
+}
+
+void
+Server::on_request_finished (SoupServer *, SoupServerMessage *msg, gpointer)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+  if (socket && soup_server_message_get_status (msg) ==
+      SOUP_STATUS_BAD_REQUEST)
+    g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, close_socket,
+        g_object_ref (socket), g_object_unref);
 }
 
 void
@@ -174,9 +209,8 @@ Server::on_request (SoupServer *, SoupServerMessage *msg, const char *path,
     GHashTable *, gpointer data)
 {
   auto *self = static_cast<Server *> (data);
-  /* libsoup 3.2 never reads from a kept-alive connection again after the
-   * response, so a client that closes it leaves the socket in CLOSE_WAIT
-   * for ever (one fd per request): close after every plain response. */
+  /* Plain responses close (see on_request_started), also for a request
+   * that asked for an upgrade but is not one of ours. */
   soup_message_headers_replace (soup_server_message_get_response_headers (
           msg), "Connection", "close");
   const char *method = soup_server_message_get_method (msg);

@@ -58,6 +58,8 @@ class Server {
   static gboolean on_reap_idle (gpointer self);
   static void on_request_started (SoupServer *server, SoupServerMessage *msg,
       gpointer self);
+  static void on_request_finished (SoupServer *server,
+      SoupServerMessage *msg, gpointer self);
   static void on_request_read (SoupServer *server, SoupServerMessage *msg,
       gpointer self);
 

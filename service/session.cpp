@@ -586,6 +586,8 @@ Session::on_bus_message (GstMessage *message)
           &stale) : -1;
       if (stale)
         break;          /* from a sink already replaced */
+      if (output >= 0)
+        media_->rtmp_output (output).mark_failed ();
       if (output >= 0 && config_.rtmp_retry_time_s > 0 &&
           state_ != State::Ended && state_ != State::Error &&
           (reconnecting_ || media_->rtmp_output (output).ever_delivered ())) {
@@ -759,6 +761,8 @@ Session::schedule_finish ()
     drain_timer_ = 0;
   }
   stop_reconnect_timers ();
+  if (!finish_deadline_us_)
+    finish_deadline_us_ = g_get_monotonic_time () + FINISH_WAIT_US;
   if (!finish_idle_)
     finish_idle_ = g_idle_add (&Session::on_finish_idle, this);
 }
@@ -768,6 +772,15 @@ Session::on_finish_idle (gpointer data)
 {
   auto *self = static_cast<Session *> (data);
   self->finish_idle_ = 0;
+  /* rtmp2sink stopped in the middle of its connect leaks the socket and
+   * its main context (GStreamer 1.22): a client that fails at once, over
+   * and over, would run the server out of fds. Let the connect end first
+   * (published or failed, within rtmp2sink's own timeout). */
+  if (self->media_ && self->media_->rtmp_connecting () &&
+      g_get_monotonic_time () < self->finish_deadline_us_) {
+    self->finish_idle_ = g_timeout_add (20, &Session::on_finish_idle, self);
+    return G_SOURCE_REMOVE;
+  }
   /* Stop the threads now; the owner may destroy us from the callback. */
   if (self->media_)
     self->media_->stop ();

@@ -124,6 +124,9 @@ class Session {
   gint64 started_us_;
   gulong closed_handler_ = 0, message_handler_ = 0;
   guint stats_timer_ = 0, drain_timer_ = 0, finish_idle_ = 0;
+  /* How long finishing may wait for an RTMP connect in progress. */
+  static constexpr gint64 FINISH_WAIT_US = 6 * G_USEC_PER_SEC;
+  gint64 finish_deadline_us_ = 0;
   guint64 last_bytes_in_ = 0, last_bytes_out_ = 0;
   guint64 drain_bytes_out_ = 0;
   guint bitrate_kbps_ = 0;

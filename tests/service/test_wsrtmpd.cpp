@@ -1067,24 +1067,30 @@ class WsrtmpdTest : public CppUnit::TestFixture {
         } });
     }
 
-    std::string failures;
-    for (const auto &c : cases) {
-      int code = -1;
-      try {
-        code = c.run ();
-      } catch (const std::exception &e) {
-        failures += c.name + ": " + e.what () + "\n";
-        continue;
+    auto run_cases = [&] {
+      std::string failures;
+      for (const auto &c : cases) {
+        int code = -1;
+        try {
+          code = c.run ();
+        } catch (const std::exception &e) {
+          failures += c.name + ": " + e.what () + "\n";
+          continue;
+        }
+        HttpResponse health = http_get (daemon.http_url () + "healthz");
+        printf ("  bad input: %-45s close %d (expected %d), healthz %d; %s\n",
+            c.name.c_str (), code, c.expected, health.status,
+            stats_text (proc_stats (daemon.pid ())).c_str ());
+        if (code != c.expected)
+          failures += c.name + ": got " + std::to_string (code) +
+              ", expected " + std::to_string (c.expected) + "\n";
+        if (health.status != 200)
+          failures += c.name + ": healthz " + std::to_string (health.status) +
+              "\n";
       }
-      HttpResponse health = http_get (daemon.http_url () + "healthz");
-      printf ("  bad input: %-45s close %d (expected %d), healthz %d\n",
-          c.name.c_str (), code, c.expected, health.status);
-      if (code != c.expected)
-        failures += c.name + ": got " + std::to_string (code) + ", expected " +
-            std::to_string (c.expected) + "\n";
-      if (health.status != 200)
-        failures += c.name + ": healthz " + std::to_string (health.status) + "\n";
-    }
+      return failures;
+    };
+    std::string failures = run_cases ();
     good.join ();
     ASSERT_LOGGED (daemon, failures, failures.empty ());
     CPPUNIT_ASSERT_MESSAGE (good_error, good_error.empty ());
@@ -1106,11 +1112,27 @@ class WsrtmpdTest : public CppUnit::TestFixture {
               line), log.find (line) != std::string::npos);
 
     /* Back to baseline: every socket, pipeline and thread released (idle
-     * keep-alive HTTP connections go after --handshake-timeout, 2 s). */
+     * keep-alive HTTP connections go after --handshake-timeout, 2 s). The
+     * first round leaves one-time growth (the allocator's arenas after the
+     * good stream's encoder and the 100 MB message, thread pools that
+     * stay), so a second round is run: it must add nothing. */
     std::this_thread::sleep_for (std::chrono::seconds (5));
-    ProcStats after = proc_stats (daemon.pid ());
-    std::string fd_list;
+    ProcStats settled = proc_stats (daemon.pid ());
+    /* WSRTMP_BAD_INPUT_ROUNDS: more rounds, to watch for a trend. */
+    const char *rounds_env = g_getenv ("WSRTMP_BAD_INPUT_ROUNDS");
+    int rounds = rounds_env ? std::max (1, atoi (rounds_env)) : 1;
+    ProcStats after;
+    for (int round = 2; round <= rounds + 1; round++) {
+      std::string again = run_cases ();
+      ASSERT_LOGGED (daemon, "round " + std::to_string (round) + ":\n" +
+          again, again.empty ());
+      ASSERT_LOGGED (daemon, "never idle", daemon.wait_idle (30000));
+      std::this_thread::sleep_for (std::chrono::seconds (5));
+      after = proc_stats (daemon.pid ());
+      printf ("  after round %d: %s\n", round, stats_text (after).c_str ());
+    }
     {
+      std::string fd_list;
       std::string fd_dir = "/proc/" + std::to_string (daemon.pid ()) + "/fd";
       g_autoptr (GDir) fds = g_dir_open (fd_dir.c_str (), 0, nullptr);
       for (const char *name; fds && (name = g_dir_read_name (fds));) {
@@ -1118,19 +1140,30 @@ class WsrtmpdTest : public CppUnit::TestFixture {
             nullptr);
         fd_list += std::string (" ") + (target ? target : "?");
       }
+      printf ("  fds:%s\n", fd_list.c_str ());
     }
-    printf ("  fds:%s\n", fd_list.c_str ());
-    printf ("  baseline %s; after %zu bad inputs %s\n",
-        stats_text (baseline).c_str (), cases.size (),
+    printf ("  baseline %s; after %zu bad inputs (and the good stream) %s; "
+        "after the last round %s\n", stats_text (baseline).c_str (),
+        cases.size (), stats_text (settled).c_str (),
         stats_text (after).c_str ());
-    /* Known residue (see the report): a few eventfds/sockets and heap
-     * after the one-byte and 100 MB cases; testEndurance holds the strict
-     * no-growth line over many cycles. */
-    CPPUNIT_ASSERT_MESSAGE (stats_text (after), after.fds <= baseline.fds + 10);
-    CPPUNIT_ASSERT_MESSAGE (stats_text (after),
-        after.threads <= baseline.threads + 2);
-    CPPUNIT_ASSERT_MESSAGE (stats_text (after),
-        after.rss_kb - baseline.rss_kb < 100 * 1024);
+    /* Sockets come back exactly; threads too, but for the idle workers
+     * GLib's thread pools keep for a while. The heap does not shrink to
+     * a byte: glibc keeps partly used pages in its per-thread arenas, so
+     * RSS moves within a band (65-85 MB here, round after round, with no
+     * trend); a leak per case would leave it far above. */
+    CPPUNIT_ASSERT_MESSAGE (stats_text (settled) + " -> " + stats_text (after),
+        after.fds <= settled.fds);
+    CPPUNIT_ASSERT_MESSAGE (stats_text (settled) + " -> " + stats_text (after),
+        after.threads <= settled.threads + 2);
+    CPPUNIT_ASSERT_MESSAGE (stats_text (settled) + " -> " + stats_text (after),
+        after.rss_kb - settled.rss_kb < 40 * 1024);
+    /* The first round's one-time growth stays bounded too. */
+    CPPUNIT_ASSERT_MESSAGE (stats_text (settled),
+        settled.fds <= baseline.fds + 10);
+    CPPUNIT_ASSERT_MESSAGE (stats_text (settled),
+        settled.threads <= baseline.threads + 2);
+    CPPUNIT_ASSERT_MESSAGE (stats_text (settled),
+        settled.rss_kb - baseline.rss_kb < 100 * 1024);
   }
 
   void testSecurity ()
