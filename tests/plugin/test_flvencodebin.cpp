@@ -102,6 +102,65 @@ frame_hashes (const std::string &path, const char *stream = "0:v",
   return hashes;
 }
 
+/* Plays a launch description until EOS or an error: which one came
+ * (GST_MESSAGE_UNKNOWN if neither within timeout_s). */
+GstMessageType
+play_until_done (const std::string &description, int timeout_s)
+{
+  g_autoptr (GstElement) pipeline = gst_parse_launch (description.c_str (),
+      nullptr);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus,
+      timeout_s * GST_SECOND, static_cast<GstMessageType> (GST_MESSAGE_EOS |
+          GST_MESSAGE_ERROR));
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  return msg ? GST_MESSAGE_TYPE (msg) : GST_MESSAGE_UNKNOWN;
+}
+
+/* A synthetic recording made by ffmpeg at test time, in a temporary file
+ * (removed with the object), as a browser without a recording here would
+ * send it. */
+class Synthetic {
+ public:
+  explicit Synthetic (const std::vector<std::string> &ffmpeg_args)
+  {
+    g_autofree char *path = nullptr;
+    int fd = g_file_open_tmp ("wsrtmp-synthetic-XXXXXX", &path, nullptr);
+    close (fd);
+    path_ = path;
+    std::vector<const char *> argv = { "ffmpeg", "-v", "error", "-y" };
+    for (const auto &arg : ffmpeg_args)
+      argv.push_back (arg.c_str ());
+    argv.push_back (path_.c_str ());
+    argv.push_back (nullptr);
+    int status = 0;
+    CPPUNIT_ASSERT (g_spawn_sync (nullptr, const_cast<char **> (argv.data ()),
+            nullptr, static_cast<GSpawnFlags> (G_SPAWN_SEARCH_PATH |
+                G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL),
+            nullptr, nullptr, nullptr, nullptr, &status, nullptr));
+    CPPUNIT_ASSERT_MESSAGE ("ffmpeg failed", g_spawn_check_wait_status (status,
+            nullptr));
+  }
+  ~Synthetic ()
+  {
+    g_unlink (path_.c_str ());
+    g_unlink (flv ().c_str ());
+  }
+  const std::string &path () const { return path_; }
+  std::string flv () const { return path_ + ".flv"; }
+
+  /* Through flvencodebin (with these properties) into flv(); true at EOS. */
+  bool encode (const std::string &properties = "") const
+  {
+    return play_until_done ("filesrc location=" + path_ + " ! flvencodebin " +
+        properties + " ! filesink location=" + flv (), 60) == GST_MESSAGE_EOS;
+  }
+
+ private:
+  std::string path_;
+};
+
 /* The H.264 elementary stream of a file as NAL units (Annex B, start codes
  * removed), via ffmpeg without decoding. */
 std::vector<std::string>
@@ -346,37 +405,13 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
              Format { "libvpx-vp9", "aac", "mp4" } }) {
       std::string codec = std::string (f.video) + "+" + f.audio + " in " +
           f.muxer;
-      g_autofree char *in = nullptr;
-      int fd = g_file_open_tmp ("wsrtmp-codec-XXXXXX", &in, nullptr);
-      close (fd);
-      const char *argv[] = { "ffmpeg", "-v", "error", "-y", "-f", "lavfi",
-        "-i", "testsrc=s=640x360:r=30:d=3", "-f", "lavfi", "-i", "sine=d=3",
-        "-c:v", f.video, "-b:v", "300k", "-deadline", "realtime", "-cpu-used",
-        "8", "-c:a", f.audio, "-movflags", fragmented, "-f", f.muxer, in,
-        nullptr };
-      int status = 0;
-      CPPUNIT_ASSERT (g_spawn_sync (nullptr, const_cast<char **> (argv),
-              nullptr, static_cast<GSpawnFlags> (G_SPAWN_SEARCH_PATH |
-                  G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL),
-              nullptr, nullptr, nullptr, nullptr, &status, nullptr));
-      CPPUNIT_ASSERT_MESSAGE (codec, g_spawn_check_wait_status (status,
-              nullptr));
+      Synthetic input ({ "-f", "lavfi", "-i", "testsrc=s=640x360:r=30:d=3",
+          "-f", "lavfi", "-i", "sine=d=3", "-c:v", f.video, "-b:v", "300k",
+          "-deadline", "realtime", "-cpu-used", "8", "-c:a", f.audio,
+          "-movflags", fragmented, "-f", f.muxer });
+      CPPUNIT_ASSERT_MESSAGE (codec, input.encode ("speed-preset=ultrafast"));
 
-      std::string description = std::string ("filesrc location=") + in +
-          " ! flvencodebin speed-preset=ultrafast ! filesink location=" + in +
-          ".flv";
-      g_autoptr (GstElement) pipeline = gst_parse_launch (description.c_str (),
-          nullptr);
-      gst_element_set_state (pipeline, GST_STATE_PLAYING);
-      g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
-      g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus,
-          60 * GST_SECOND, static_cast<GstMessageType> (GST_MESSAGE_EOS |
-              GST_MESSAGE_ERROR));
-      gst_element_set_state (pipeline, GST_STATE_NULL);
-      CPPUNIT_ASSERT_MESSAGE (codec, msg &&
-          GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
-
-      auto output = probe_streams (std::string (in) + ".flv");
+      auto output = probe_streams (input.flv ());
       auto *video = find_stream (output, "video");
       auto *audio = find_stream (output, "audio");
       CPPUNIT_ASSERT_MESSAGE (codec, video && audio);
@@ -384,8 +419,6 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
       CPPUNIT_ASSERT_EQUAL (1280, video->width);
       CPPUNIT_ASSERT_EQUAL (std::string ("aac"), audio->codec_name);
       CPPUNIT_ASSERT_MESSAGE (codec, std::fabs (video->duration () - 3.0) < 0.2);
-      g_unlink (in);
-      g_unlink ((std::string (in) + ".flv").c_str ());
     }
   }
 
@@ -395,34 +428,14 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
   void test_stereo_aac_passes_through ()
   {
     for (int channels : { 2, 1 }) {
-      g_autofree char *in = nullptr;
-      int fd = g_file_open_tmp ("wsrtmp-aac-XXXXXX", &in, nullptr);
-      close (fd);
-      std::string ac = std::to_string (channels);
-      const char *argv[] = { "ffmpeg", "-v", "error", "-y", "-f", "lavfi",
-        "-i", "testsrc=s=1280x720:r=30:d=4", "-f", "lavfi", "-i",
-        "sine=d=4:sample_rate=48000", "-c:v", "libx264", "-g", "30",
-        "-preset", "ultrafast", "-c:a", "aac", "-ac", ac.c_str (), "-b:a",
-        "96k", "-movflags", "frag_keyframe+empty_moov+default_base_moof",
-        "-f", "mp4", in, nullptr };
-      int status = 0;
-      CPPUNIT_ASSERT (g_spawn_sync (nullptr, const_cast<char **> (argv),
-              nullptr, static_cast<GSpawnFlags> (G_SPAWN_SEARCH_PATH |
-                  G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL),
-              nullptr, nullptr, nullptr, nullptr, &status, nullptr));
-      CPPUNIT_ASSERT (g_spawn_check_wait_status (status, nullptr));
-      std::string out = std::string (in) + ".flv";
-      std::string description = std::string ("filesrc location=") + in +
-          " ! flvencodebin ! filesink location=" + out;
-      g_autoptr (GstElement) pipeline = gst_parse_launch (
-          description.c_str (), nullptr);
-      gst_element_set_state (pipeline, GST_STATE_PLAYING);
-      g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
-      g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus,
-          60 * GST_SECOND, static_cast<GstMessageType> (GST_MESSAGE_EOS |
-              GST_MESSAGE_ERROR));
-      gst_element_set_state (pipeline, GST_STATE_NULL);
-      CPPUNIT_ASSERT (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
+      Synthetic input ({ "-f", "lavfi", "-i", "testsrc=s=1280x720:r=30:d=4",
+          "-f", "lavfi", "-i", "sine=d=4:sample_rate=48000", "-c:v", "libx264",
+          "-g", "30", "-preset", "ultrafast", "-c:a", "aac", "-ac",
+          std::to_string (channels), "-b:a", "96k", "-movflags",
+          "frag_keyframe+empty_moov+default_base_moof", "-f", "mp4" });
+      CPPUNIT_ASSERT (input.encode ());
+      const std::string &in = input.path ();
+      std::string out = input.flv ();
 
       auto input_frames = frame_hashes (in, "0:a", true);
       auto output_frames = frame_hashes (out, "0:a", true);
@@ -441,8 +454,6 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
             input_frames == output_frames);
       else
         CPPUNIT_ASSERT (input_frames != output_frames);
-      g_unlink (in);
-      g_unlink (out.c_str ());
     }
   }
 
@@ -453,18 +464,11 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
   {
     Fixture fixture ("chrome-mp4-avc1-opus-250ms");
     std::string path = fixture.dir () + "/chunk-00000.bin";
-    std::string description = "filesrc location=" + path +
-        " ! flvencodebin ! fakesink";
-    g_autoptr (GstElement) pipeline = gst_parse_launch (description.c_str (),
-        nullptr);
-    gst_element_set_state (pipeline, GST_STATE_PLAYING);
-    g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
-    g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus,
-        10 * GST_SECOND, static_cast<GstMessageType> (GST_MESSAGE_EOS |
-            GST_MESSAGE_ERROR));
-    gst_element_set_state (pipeline, GST_STATE_NULL);
-    CPPUNIT_ASSERT_MESSAGE ("neither EOS nor an error within 10 s", msg);
-    CPPUNIT_ASSERT (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR);
+    GstMessageType end = play_until_done ("filesrc location=" + path +
+        " ! flvencodebin ! fakesink", 10);
+    CPPUNIT_ASSERT_MESSAGE ("neither EOS nor an error within 10 s",
+        end != GST_MESSAGE_UNKNOWN);
+    CPPUNIT_ASSERT (end == GST_MESSAGE_ERROR);
   }
 
   /* Chromium's MP4 mode (fragmented MP4, like Safari's recorder). */
