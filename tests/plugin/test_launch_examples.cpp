@@ -128,25 +128,45 @@ wait_exit (GSubprocess *process, guint timeout_s)
 
 /* Runs one example: start it, wait until it accepts a WebSocket, send the
  * recording, close, and wait for gst-launch to end on EOS. */
+/* Kills the process however the scope is left: a gst-launch left behind
+ * would hold the test's stderr, and with it meson, until the timeout. */
+struct Killer {
+  GSubprocess *process;
+  ~Killer ()
+  {
+    if (!g_subprocess_get_if_exited (process) &&
+        !g_subprocess_get_if_signaled (process)) {
+      g_subprocess_force_exit (process);
+      g_subprocess_wait (process, nullptr, nullptr);
+    }
+  }
+};
+
 void
-run_example (const std::string &command, const Fixture &fixture)
+run_example (const std::string &command, const Fixture &fixture,
+    const std::string &log_path)
 {
   g_autoptr (GError) error = nullptr;
-  g_autoptr (GSubprocess) process = g_subprocess_new (
-      G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, "sh", "-c",
-      ("exec " + command).c_str (), nullptr);
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+      G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_subprocess_launcher_set_stderr_file_path (launcher, log_path.c_str ());
+  g_autoptr (GSubprocess) process = g_subprocess_launcher_spawn (launcher,
+      &error, "sh", "-c", ("exec " + command).c_str (), nullptr);
   CPPUNIT_ASSERT_MESSAGE (error ? error->message : "", process);
+  Killer killer { process };
 
   std::smatch port_match;
   std::regex_search (command, port_match, std::regex ("port=(\\d+)"));
   std::string url = "ws://127.0.0.1:" + port_match[1].str () + "/";
   std::unique_ptr<WsClient> client;
-  for (int i = 0; i < 100 && !client; i++) {
+  /* Long enough for a registry rebuild on a loaded machine. */
+  for (int i = 0; i < 300 && !client; i++) {
     client = WsClient::connect (url);
     if (!client)
       std::this_thread::sleep_for (std::chrono::milliseconds (100));
   }
-  CPPUNIT_ASSERT_MESSAGE ("example never listened: " + command, client);
+  CPPUNIT_ASSERT_MESSAGE ("example never listened: " + command + "\n" +
+      read_file (log_path), client);
   client->replay (fixture, false);
   client->close (1000);
   CPPUNIT_ASSERT (client->wait_closed (5000));
@@ -219,7 +239,8 @@ class LaunchExamplesTest : public CppUnit::TestFixture {
         output = tmp.path () + "/nginx/rec/" + key + ".flv";
       }
 
-      run_example (command, fixture);
+      run_example (command, fixture, tmp.path () + "/" + std::to_string (i) +
+          ".log");
       nginx.reset ();           /* nginx finishes the recording on stop */
       if (g_str_has_suffix (output.c_str (), ".webm")) {
         CPPUNIT_ASSERT_MESSAGE (command, read_file (output) ==
