@@ -265,6 +265,17 @@ Session::~Session ()
    * learns why. */
   close_websocket (connection_.get (), CLOSE_GOING_AWAY,
       "server shutting down");
+  count_finished ();
+}
+
+/* Once, when the session leaves the server's list (so /metrics agrees with
+ * /healthz at every moment), or at destruction if it never did. */
+void
+Session::count_finished ()
+{
+  if (counted_)
+    return;
+  counted_ = true;
   metrics_.session_finished (state_ == State::Ended ?
       Metrics::Outcome::Ended : Metrics::Outcome::Error);
 }
@@ -784,6 +795,7 @@ Session::on_finish_idle (gpointer data)
   /* Stop the threads now; the owner may destroy us from the callback. */
   if (self->media_)
     self->media_->stop ();
+  self->count_finished ();
   self->finished_ (self);
   return G_SOURCE_REMOVE;
 }

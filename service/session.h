@@ -107,6 +107,7 @@ class Session {
       GBytes *message, gpointer self);
   static gboolean on_stats_timer (gpointer self);
   static gboolean on_drain_timeout (gpointer self);
+  void count_finished ();
   static gboolean on_finish_idle (gpointer self);
 
   const guint64 id_;
@@ -127,6 +128,7 @@ class Session {
   /* How long finishing may wait for an RTMP connect in progress. */
   static constexpr gint64 FINISH_WAIT_US = 6 * G_USEC_PER_SEC;
   gint64 finish_deadline_us_ = 0;
+  bool counted_ = false;
   guint64 last_bytes_in_ = 0, last_bytes_out_ = 0;
   guint64 drain_bytes_out_ = 0;
   guint bitrate_kbps_ = 0;
