@@ -49,8 +49,8 @@ struct RawOptions {
   {
     for (char *s : { config, listen, web_root, rtmp_url, record_dir,
              keys_file, max_sessions, video_bitrate, audio_bitrate,
-             x264_preset, framerate, tls_cert, tls_key, max_message_size, drain_timeout,
-             idle_timeout, handshake_timeout, allowed_origins,
+             x264_preset, framerate, tls_cert, tls_key, max_message_size,
+             drain_timeout, idle_timeout, handshake_timeout, allowed_origins,
              max_connections_per_ip, token_secret, token_secret_file,
              rtmp_retry_time })
       g_free (s);

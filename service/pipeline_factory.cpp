@@ -20,11 +20,12 @@ constexpr const char *OUTPUT_TEMPLATE = "tee name=out";
  * rtmp2sink queues the messages for its own socket thread, and a stall
  * backs up into wsserversrc's bounded queue. sync=false: live output,
  * never held back by the clock. */
+#define RTMP_SINK "rtmp2sink name=%s sync=false"
+constexpr const char *RTMP_ONLY_SINK_TEMPLATE = RTMP_SINK;
 constexpr const char *RTMP_SINK_TEMPLATE =
     "queue max-size-buffers=0 max-size-bytes=0 max-size-time=10000000000 ! "
-    "rtmp2sink name=%s sync=false";
-constexpr const char *RTMP_ONLY_SINK_TEMPLATE =
-    "rtmp2sink name=%s sync=false";
+    RTMP_SINK;
+#undef RTMP_SINK
 constexpr const char *FILE_SINK_TEMPLATE =
     "queue ! filesink name=%s sync=false";
 

@@ -175,8 +175,11 @@ Server::on_request_read (SoupServer *, SoupServerMessage *msg, gpointer)
   GSocket *socket = soup_server_message_get_socket (msg);
   if (socket)
     g_socket_set_timeout (socket, 0);
-  /* A WebSocket handshake answers "Connection: Upgrade" instead. */
-  if (soup_message_headers_header_contains (
+  /* Our WebSocket handshake answers "Connection: Upgrade" instead; an
+   * upgrade asked of any other path gets a plain, closing response. */
+  const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
+  if (g_str_has_prefix (path, INGEST_PREFIX) &&
+      soup_message_headers_header_contains (
           soup_server_message_get_request_headers (msg), "Upgrade",
           "websocket"))
     soup_message_headers_remove (soup_server_message_get_response_headers (
@@ -209,10 +212,6 @@ Server::on_request (SoupServer *, SoupServerMessage *msg, const char *path,
     GHashTable *, gpointer data)
 {
   auto *self = static_cast<Server *> (data);
-  /* Plain responses close (see on_request_started), also for a request
-   * that asked for an upgrade but is not one of ours. */
-  soup_message_headers_replace (soup_server_message_get_response_headers (
-          msg), "Connection", "close");
   const char *method = soup_server_message_get_method (msg);
   if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD) {
     send_text (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "text/plain",
