@@ -31,6 +31,7 @@ struct RawOptions {
   char *audio_bitrate = nullptr;
   char *x264_preset = nullptr;
   char *framerate = nullptr;
+  char *codec_threads = nullptr;
   char *tls_cert = nullptr;
   char *tls_key = nullptr;
   char *max_message_size = nullptr;
@@ -49,7 +50,7 @@ struct RawOptions {
   {
     for (char *s : { config, listen, web_root, rtmp_url, record_dir,
              keys_file, max_sessions, video_bitrate, audio_bitrate,
-             x264_preset, framerate, tls_cert, tls_key, max_message_size,
+             x264_preset, framerate, codec_threads, tls_cert, tls_key, max_message_size,
              drain_timeout, idle_timeout, handshake_timeout, allowed_origins,
              max_connections_per_ip, token_secret, token_secret_file,
              rtmp_retry_time })
@@ -278,6 +279,10 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
       "x264 speed preset: ultrafast ... veryslow (default veryfast)", "NAME" },
     { "framerate", 0, 0, G_OPTION_ARG_STRING, &raw.framerate,
       "Constant output frame rate when encoding video (default 30)", "FPS" },
+    { "codec-threads", 0, 0, G_OPTION_ARG_STRING, &raw.codec_threads,
+      "Threads per video decoder and x264 encoder when transcoding (0 = "
+      "about one per core; default 1: least CPU per stream when many "
+      "streams are transcoded)", "N" },
     { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &raw.tls_cert,
       "PEM certificate: serve https:// and wss:// (needs --tls-key)", "FILE" },
     { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &raw.tls_key,
@@ -353,7 +358,7 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
     }
     static const char *known[] = { "listen", "web-root", "rtmp-url",
       "record-dir", "keys-file", "max-sessions", "video-bitrate",
-      "audio-bitrate", "x264-preset", "framerate", "tls-cert", "tls-key",
+      "audio-bitrate", "x264-preset", "framerate", "codec-threads", "tls-cert", "tls-key",
       "max-message-size", "drain-timeout", "force-transcode", "idle-timeout",
       "handshake-timeout", "allowed-origins", "max-connections-per-ip",
       "token-secret", "token-secret-file", "rtmp-retry-time", nullptr };
@@ -375,6 +380,7 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
     fill_from_file (file, "audio-bitrate", raw.audio_bitrate);
     fill_from_file (file, "x264-preset", raw.x264_preset);
     fill_from_file (file, "framerate", raw.framerate);
+    fill_from_file (file, "codec-threads", raw.codec_threads);
     fill_from_file (file, "tls-cert", raw.tls_cert);
     fill_from_file (file, "tls-key", raw.tls_key);
     fill_from_file (file, "max-message-size", raw.max_message_size);
@@ -469,6 +475,11 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
     if (!parse_int ("framerate", raw.framerate, 1, 120, value, error))
       return false;
     config.framerate = static_cast<int> (value);
+  }
+  if (raw.codec_threads) {
+    if (!parse_int ("codec-threads", raw.codec_threads, 0, 64, value, error))
+      return false;
+    config.codec_threads = static_cast<int> (value);
   }
   if (raw.max_message_size) {
     if (!parse_int ("max-message-size", raw.max_message_size, 1024,

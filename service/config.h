@@ -28,6 +28,9 @@ struct Config {
   std::string x264_preset = "veryfast";
   /* Constant output frame rate when encoding. */
   int framerate = 30;
+  /* Threads per decoder and x264 encoder: with many streams, one each
+   * wastes least. */
+  int codec_threads = 1;
   /* Never pass H.264 through (--force-transcode). */
   bool force_transcode = false;
   int audio_bitrate_kbps = 128;

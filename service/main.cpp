@@ -111,6 +111,7 @@ main (int argc, char **argv)
   settings.video_bitrate_kbps = config.video_bitrate_kbps;
   settings.x264_preset = config.x264_preset;
   settings.framerate = config.framerate;
+  settings.codec_threads = config.codec_threads;
   settings.audio_bitrate_kbps = config.audio_bitrate_kbps;
   settings.passthrough = !config.force_transcode;
   wsrtmp::PipelineFactory factory (settings);

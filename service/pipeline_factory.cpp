@@ -121,6 +121,7 @@ PipelineFactory::create (const MediaSpec &spec, const std::string &name,
       "audio-bitrate", (guint) s.audio_bitrate_kbps,
       "keyframe-interval", (double) s.keyframe_interval_s,
       "framerate", s.framerate, 1,
+      "codec-threads", (guint) s.codec_threads,
       "passthrough", (gboolean) s.passthrough, nullptr);
   g_autoptr (GstPad) mux_src = gst_element_get_static_pad (encode, "src");
   gst_pad_add_probe (mux_src, static_cast<GstPadProbeType> (

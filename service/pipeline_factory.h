@@ -37,6 +37,7 @@ struct EncodeSettings {
   /* A keyframe at least this often: live platforms require <= 2 s. */
   int keyframe_interval_s = 2;
   int framerate = 30;
+  int codec_threads = 1;
   /* Pass suitable H.264 through instead of re-encoding it. */
   bool passthrough = true;
 };

@@ -462,7 +462,8 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL (0, run_command ({ exe, "--help" }, &out, &err));
     for (const char *option : { "--listen", "--web-root", "--rtmp-url",
              "--record-dir", "--keys-file", "--max-sessions",
-             "--video-bitrate", "--x264-preset", "--framerate", "--tls-cert", "--tls-key",
+             "--video-bitrate", "--x264-preset", "--framerate", "--codec-threads",
+             "--tls-cert", "--tls-key",
              "--config", "--max-message-size", "--idle-timeout",
              "--handshake-timeout", "--allowed-origins",
              "--max-connections-per-ip", "--token-secret",
@@ -478,6 +479,9 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL (2, run_command ({ exe, "--framerate", "0" },
             &out, &err));
     CPPUNIT_ASSERT_MESSAGE (err, err.find ("--framerate") != std::string::npos);
+    CPPUNIT_ASSERT_EQUAL (2, run_command ({ exe, "--codec-threads", "65" },
+            &out, &err));
+    CPPUNIT_ASSERT_MESSAGE (err, err.find ("--codec-threads") != std::string::npos);
     CPPUNIT_ASSERT_EQUAL (2, run_command ({ exe, "--rtmp-url", "http://x/" },
             &out, &err));
     CPPUNIT_ASSERT_EQUAL (2, run_command ({ exe, "--listen", "nocolon" },
