@@ -386,6 +386,18 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
   }
   sessions_per_peer_[peer]++;
 
+  /* One stream per key: the newest connection takes over (a page that
+   * reconnects after a network drop must not wait for the old one to
+   * time out), and starts once the older ones have delivered their data
+   * and left the RTMP server. */
+  bool wait_for_previous = false;
+  for (auto &[other_id, other] : sessions_) {
+    if (other->key () != key)
+      continue;
+    other->replace ();
+    wait_for_previous = true;
+  }
+
   guint64 id = next_id_++;
   auto session = std::make_unique<Session> (id, key, peer, conn, config_,
       factory_, metrics_, [this] (Session *finished) {
@@ -393,7 +405,7 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
       });
   Session *raw = session.get ();
   sessions_.emplace (id, std::move (session));
-  raw->start ();
+  raw->start (wait_for_previous);
 }
 
 void
@@ -407,8 +419,22 @@ Server::session_finished (Session *session)
     sessions_per_peer_.erase (peer);
   /* Destroyed from our own idle: the session's callback is still on the
    * stack right now. */
+  const std::string key = session->key ();
   finished_.push_back (std::move (found->second));
   sessions_.erase (found);
+  /* The newest connection for this key starts once no older one is left. */
+  Session *next = nullptr;
+  bool older_left = false;
+  for (auto &[other_id, other] : sessions_) {
+    if (other->key () != key)
+      continue;
+    if (other->waiting ())
+      next = other.get ();
+    else
+      older_left = true;
+  }
+  if (next && !older_left)
+    next->release ();
   if (!reap_idle_)
     reap_idle_ = g_idle_add (&Server::on_reap_idle, this);
 }

@@ -307,7 +307,7 @@ Session::log_event (GLogLevelFlags level, const std::string &text) const
 }
 
 void
-Session::start ()
+Session::start (bool wait_for_previous)
 {
   std::string location = config_.rtmp_location (key_);
   if (!location.empty ())
@@ -353,7 +353,11 @@ Session::start ()
   idle_since_us_ = g_get_monotonic_time ();
   stats_timer_ = g_timeout_add_seconds (1, &Session::on_stats_timer, this);
 
-  if (!media_->play ()) {
+  waiting_ = wait_for_previous;
+  if (waiting_)
+    log_event (G_LOG_LEVEL_MESSAGE, "waiting for the previous session with "
+        "this key to finish");
+  else if (!media_->play ()) {
     /* The reason is on the bus; the watch delivers it next. */
     log_event (G_LOG_LEVEL_INFO, "pipeline refused to start");
   }
@@ -364,8 +368,43 @@ Session::start ()
 }
 
 void
+Session::release ()
+{
+  if (!waiting_)
+    return;
+  waiting_ = false;
+  /* A client that already closed still has its data delivered. */
+  if (state_ == State::Ended || state_ == State::Error)
+    return;
+  log_event (G_LOG_LEVEL_MESSAGE, "previous session finished: starting");
+  idle_since_us_ = g_get_monotonic_time ();
+  if (!media_->play ())
+    log_event (G_LOG_LEVEL_INFO, "pipeline refused to start");
+}
+
+void
+Session::replace ()
+{
+  const char *reason = "replaced by a newer connection with the same key";
+  /* Never started: nothing to deliver. */
+  if (waiting_ && streaming ()) {
+    fail ({ CLOSE_POLICY_VIOLATION, reason, "replaced" }, "never started");
+    return;
+  }
+  if (!streaming ())
+    return;
+  begin_ending (reason);
+  close_websocket (connection_.get (), CLOSE_POLICY_VIOLATION, reason);
+}
+
+void
 Session::shutdown ()
 {
+  if (waiting_ && streaming ()) {
+    fail ({ CLOSE_GOING_AWAY, "server shutting down", "shutdown" },
+        "never started");
+    return;
+  }
   if (!streaming ())
     return;
   begin_ending ("server shutting down");
@@ -438,7 +477,7 @@ Session::on_message_signal (SoupWebsocketConnection *, gint type,
 void
 Session::check_idle ()
 {
-  if (!media_ || !streaming ())
+  if (!media_ || !streaming () || waiting_)
     return;
   guint64 bytes_in = media_->bytes_in ();
   gint64 now = g_get_monotonic_time ();

@@ -73,12 +73,23 @@ class Session {
   Session (const Session &) = delete;
   Session &operator= (const Session &) = delete;
 
-  void start ();
+  /* Builds the pipeline (it keeps what the client sends from now on) and,
+   * unless told to wait, starts it. A session waits while an older one for
+   * the same key still holds the RTMP stream: the server would refuse a
+   * second publish under one name. */
+  void start (bool wait_for_previous = false);
+  /* The older session for this key is gone: go live. */
+  void release ();
+  /* A newer connection for the same key arrived: end this one, delivering
+   * what it already received, so the newer one can take over. */
+  void replace ();
   /* Server shutdown: end the stream as if the client had stopped, so
    * everything received is still delivered. */
   void shutdown ();
 
   guint64 id () const { return id_; }
+  const std::string &key () const { return key_; }
+  bool waiting () const { return waiting_; }
   const std::string &peer () const { return peer_; }
   State state () const { return state_; }
   static const char *state_name (State state);
@@ -129,6 +140,7 @@ class Session {
   static constexpr gint64 FINISH_WAIT_US = 6 * G_USEC_PER_SEC;
   gint64 finish_deadline_us_ = 0;
   bool counted_ = false;
+  bool waiting_ = false;
   guint64 last_bytes_in_ = 0, last_bytes_out_ = 0;
   guint64 drain_bytes_out_ = 0;
   guint bitrate_kbps_ = 0;

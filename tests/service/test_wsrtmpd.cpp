@@ -439,6 +439,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testRealtimeChromeVp8ToRtmp);
   CPPUNIT_TEST (testFourConcurrentClients);
   CPPUNIT_TEST (testKeyRefused);
+  CPPUNIT_TEST (testSameKeyTakesOver);
   CPPUNIT_TEST (testRtmpServerDown);
   CPPUNIT_TEST (testMaxSessions);
   CPPUNIT_TEST (testNotMedia);
@@ -626,6 +627,56 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     for (size_t i = 0; i < streams.size (); i++)
       check_output (fixtures[i]->joined_path (),
           nginx.recording (streams[i].second), streams[i].first);
+  }
+
+  /* One stream per key: a newer connection (a page reconnecting after a
+   * network drop, a second tab) takes over from the live one, which is
+   * told why; the newer one starts once the older has left the RTMP
+   * server, which would refuse a second publish under the same name. */
+  void testSameKeyTakesOver ()
+  {
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    Daemon daemon ({ "--rtmp-url", nginx.url () });
+    Fixture fixture ("chrome-vp8-opus-250ms");
+
+    auto first = WsClient::connect (daemon.ingest_url ("samekey"));
+    CPPUNIT_ASSERT (first);
+    bool first_completed = true;
+    std::thread first_sender ([&] {
+      first_completed = first->replay (fixture, true);
+    });
+    /* Joined however the assertions below end. */
+    struct Joiner {
+      std::thread &thread;
+      ~Joiner () { if (thread.joinable ()) thread.join (); }
+    } joiner { first_sender };
+    CPPUNIT_ASSERT (first->wait_text ("\"state\":\"live\"", 10000));
+    auto second = stream_fixture (daemon, fixture, "samekey", true);
+    first_sender.join ();
+    CPPUNIT_ASSERT_MESSAGE ("the older connection was never closed",
+        first->wait_closed (5000) && !first_completed);
+    CPPUNIT_ASSERT_EQUAL (1008, first->close_code ());
+    CPPUNIT_ASSERT_MESSAGE (first->close_reason (),
+        first->close_reason ().find ("replaced") != std::string::npos);
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, second->close_reason ()),
+        1000, second->close_code ());
+    ASSERT_LOGGED (daemon, "the newer session did not wait",
+        daemon.log ().find ("waiting for the previous session") !=
+        std::string::npos);
+    ASSERT_LOGGED (daemon, "never idle", daemon.wait_idle (30000));
+    check_output (fixture.joined_path (), nginx.recording ("samekey"),
+        "newer connection");
+
+    /* Straight back after a normal end: no refusal by the RTMP server. */
+    for (int round = 0; round < 3; round++) {
+      auto again = stream_fixture (daemon, fixture, "samekey", false);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, again->close_reason ()),
+          1000, again->close_code ());
+    }
+    ASSERT_LOGGED (daemon, "never idle", daemon.wait_idle (30000));
+    check_output (fixture.joined_path (), nginx.recording ("samekey"),
+        "reconnected at once");
   }
 
   void testKeyRefused ()
