@@ -26,6 +26,7 @@ struct WsClient::Impl {
   bool closed = false;
   int close_code = 0;
   std::string close_reason;
+  std::string error;
   std::vector<std::string> texts;
 
   ~Impl ()
@@ -117,6 +118,12 @@ struct WsClient::Impl {
     self->notify ();
   }
 
+  static void on_error (SoupWebsocketConnection *, GError *error, Impl *self)
+  {
+    std::lock_guard<std::mutex> l (self->lock);
+    self->error = error->message;
+  }
+
   static gboolean on_accept_certificate (SoupMessage *, GTlsCertificate *cert,
       GTlsCertificateFlags, Impl *self)
   {
@@ -135,6 +142,7 @@ struct WsClient::Impl {
       g_object_set (conn, "max-incoming-payload-size", (guint64) 0, nullptr);
       g_signal_connect (conn, "message", G_CALLBACK (on_message), self);
       g_signal_connect (conn, "closed", G_CALLBACK (on_closed), self);
+      g_signal_connect (conn, "error", G_CALLBACK (on_error), self);
     } else {
       self->connect_error = error->message;
     }
@@ -292,6 +300,13 @@ WsClient::close_reason () const
 {
   std::lock_guard<std::mutex> l (impl_->lock);
   return impl_->close_reason;
+}
+
+std::string
+WsClient::error () const
+{
+  std::lock_guard<std::mutex> l (impl_->lock);
+  return impl_->error;
 }
 
 std::vector<std::string>

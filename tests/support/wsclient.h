@@ -49,6 +49,9 @@ class WsClient {
   /* Close code and reason the server sent (0 / "" before the close). */
   int close_code () const;
   std::string close_reason () const;
+  /* The connection's last "error" signal ("" if none): why a close with
+   * code 0 happened on this side (a read or protocol error). */
+  std::string error () const;
   /* Text messages received so far, in order. */
   std::vector<std::string> text_messages () const;
   /* Waits for a text message containing needle; true if seen. */
