@@ -1295,12 +1295,16 @@ class WsrtmpdTest : public CppUnit::TestFixture {
         "origin not allowed");
     expect_refused ("?token=" + good_token, "", 1008, "origin not allowed");
 
-    /* A valid token from an allowed origin streams; two per address. */
+    /* A valid token from an allowed origin streams; two per address (two
+     * keys: a second connection with one key would take over). */
     std::vector<std::unique_ptr<WsClient>> clients;
-    for (int i = 0; i < 2; i++) {
+    const std::string second_key = "SecretStreamKey43";
+    for (const auto &[stream_key, token] : {
+             std::make_pair (key, good_token), std::make_pair (second_key,
+                 make_token (secret, second_key, now + 60)) }) {
       std::string error;
-      clients.push_back (WsClient::connect (daemon.ingest_url (key) +
-              "?token=" + good_token, studio, &error));
+      clients.push_back (WsClient::connect (daemon.ingest_url (stream_key) +
+              "?token=" + token, studio, &error));
       CPPUNIT_ASSERT_MESSAGE (error, clients.back ());
       CPPUNIT_ASSERT (clients.back ()->wait_text ("\"state\":\"connecting\"",
               5000));
