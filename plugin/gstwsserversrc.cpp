@@ -84,6 +84,96 @@ struct BufferUnref {
 };
 using BufferPtr = std::unique_ptr<GstBuffer, BufferUnref>;
 
+/* The bytes accepted from the client and not pushed yet, in order, with
+ * their stream offsets. Small messages are joined into one buffer: a client
+ * may cut its stream into one-byte messages, and a GstBuffer for each byte
+ * would cost a hundred times the bytes in memory (beyond what
+ * max-queued-bytes counts) and as many pushes downstream. */
+class ByteQueue {
+ public:
+  ByteQueue () = default;
+  ByteQueue (const ByteQueue &) = delete;
+  ByteQueue &operator= (const ByteQueue &) = delete;
+  ~ByteQueue () { clear (); }
+
+  void push (GBytes *message)
+  {
+    gsize size;
+    gconstpointer data = g_bytes_get_data (message, &size);
+    bytes_ += size;
+    if (size < JOIN_BELOW) {
+      if (!small_)
+        small_ = g_byte_array_sized_new (JOINED_SIZE);
+      g_byte_array_append (small_, static_cast<const guint8 *> (data), size);
+      if (small_->len >= JOINED_SIZE)
+        seal_small ();
+      return;
+    }
+    seal_small ();
+    append (gst_buffer_new_wrapped_bytes (message));
+  }
+
+  /* The oldest bytes, or null when there are none. */
+  BufferPtr pop ()
+  {
+    if (buffers_.empty ())
+      seal_small ();
+    if (buffers_.empty ())
+      return nullptr;
+    BufferPtr next = std::move (buffers_.front ());
+    buffers_.pop_front ();
+    bytes_ -= gst_buffer_get_size (next.get ());
+    return next;
+  }
+
+  bool empty () const { return buffers_.empty () && !small_; }
+  guint64 bytes () const { return bytes_; }
+
+  /* Drops what is queued; offsets go on from where they were. */
+  void clear ()
+  {
+    buffers_.clear ();
+    if (small_)
+      g_byte_array_unref (small_);
+    small_ = nullptr;
+    bytes_ = 0;
+  }
+
+  /* A new stream: empty, offsets from 0. */
+  void reset ()
+  {
+    clear ();
+    next_offset_ = 0;
+  }
+
+ private:
+  static constexpr gsize JOIN_BELOW = 4096;
+  static constexpr guint JOINED_SIZE = 64 * 1024;
+
+  void seal_small ()
+  {
+    if (!small_)
+      return;
+    GBytes *joined = g_byte_array_free_to_bytes (small_);
+    small_ = nullptr;
+    append (gst_buffer_new_wrapped_bytes (joined));
+    g_bytes_unref (joined);
+  }
+
+  void append (GstBuffer *buffer)
+  {
+    GST_BUFFER_OFFSET (buffer) = next_offset_;
+    next_offset_ += gst_buffer_get_size (buffer);
+    GST_BUFFER_OFFSET_END (buffer) = next_offset_;
+    buffers_.emplace_back (buffer);
+  }
+
+  std::deque<BufferPtr> buffers_;
+  GByteArray *small_ = nullptr;     /* small messages not sealed yet */
+  guint64 bytes_ = 0;
+  guint64 next_offset_ = 0;
+};
+
 /* Why the stream stopped, when it did not stop by a clean client close. */
 enum class Failure {
   None,
@@ -142,9 +232,7 @@ struct GstWsServerSrcPrivate {
   /* Stream state, guarded by state_lock, signalled through state_cond. */
   std::mutex state_lock;
   std::condition_variable state_cond;
-  std::deque<BufferPtr> queue;
-  guint64 queued_bytes = 0;
-  guint64 next_offset = 0;
+  ByteQueue queue;
   bool flushing = false;
   bool client_gone = false;
   bool client_served = false;
@@ -328,16 +416,11 @@ on_message (SoupWebsocketConnection *conn, gint type, GBytes *message,
     std::lock_guard<std::mutex> lock (priv->state_lock);
     if (priv->failure != Failure::None || priv->client_gone)
       return;
-    if (limit != 0 && priv->queued_bytes + size > limit) {
+    if (limit != 0 && priv->queue.bytes () + size > limit) {
       priv->failure = Failure::DownstreamTooSlow;
       overflow = true;
     } else {
-      GstBuffer *buffer = gst_buffer_new_wrapped_bytes (message);
-      GST_BUFFER_OFFSET (buffer) = priv->next_offset;
-      priv->next_offset += size;
-      GST_BUFFER_OFFSET_END (buffer) = priv->next_offset;
-      priv->queue.emplace_back (buffer);
-      priv->queued_bytes += size;
+      priv->queue.push (message);
     }
   }
   priv->state_cond.notify_all ();
@@ -438,9 +521,7 @@ static void
 reset_stream_state (GstWsServerSrcPrivate *priv)
 {
   std::lock_guard<std::mutex> lock (priv->state_lock);
-  priv->queue.clear ();
-  priv->queued_bytes = 0;
-  priv->next_offset = 0;
+  priv->queue.reset ();
   priv->client_gone = false;
   priv->client_served = false;
   priv->failure = Failure::None;
@@ -574,6 +655,10 @@ listener_thread (gpointer data)
     priv->server = soup_server_new ("server-header", "wsrtmp-wsserversrc ",
         "tls-certificate", certificate, nullptr);
   }
+  /* Media does not compress: permessage-deflate would only cost the
+   * browser and us CPU. */
+  soup_server_remove_websocket_extension (priv->server,
+      SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
   soup_server_add_websocket_handler (priv->server, path.c_str (), nullptr,
       nullptr, (SoupServerWebsocketCallback) on_websocket, self, nullptr);
 
@@ -688,7 +773,6 @@ gst_ws_server_src_stop (GstBaseSrc *basesrc)
   if (priv->adopted) {
     std::lock_guard<std::mutex> lock (priv->state_lock);
     priv->queue.clear ();
-    priv->queued_bytes = 0;
     return TRUE;
   }
   stop_listening (self);
@@ -743,10 +827,7 @@ gst_ws_server_src_create (GstPushSrc *pushsrc, GstBuffer **buffer)
     /* Too slow downstream cannot be helped by pushing even more. Any other
      * end pushes every byte accepted first. */
     if (failure != Failure::DownstreamTooSlow && !priv->queue.empty ()) {
-      BufferPtr next = std::move (priv->queue.front ());
-      priv->queue.pop_front ();
-      priv->queued_bytes -= gst_buffer_get_size (next.get ());
-      *buffer = next.release ();
+      *buffer = priv->queue.pop ().release ();
       return GST_FLOW_OK;
     }
     disconnect_error = priv->disconnect_error;

@@ -3,6 +3,8 @@
 
 #include "server.h"
 
+#include "fair_input_stream.h"
+
 #include <json-glib/json-glib.h>
 
 #include <cstdlib>
@@ -14,6 +16,12 @@ namespace wsrtmp {
 namespace {
 
 constexpr const char *INGEST_PREFIX = "/ingest";
+
+/* Bytes a client's connection may read per main-loop dispatch before the
+ * other clients get their turn (see fair_input_stream.h): two or three
+ * dispatches for a typical 250 ms media message, a few milliseconds of
+ * work even when it is cut into one-byte messages. */
+constexpr gsize READ_BUDGET_PER_DISPATCH = 32 * 1024;
 
 const char *
 content_type_for (const std::string &path)
@@ -98,8 +106,8 @@ Server::listen (std::string &url, std::string &error)
       G_CALLBACK (&Server::on_request_finished), this);
   soup_server_add_handler (soup_.get (), nullptr, &Server::on_request, this,
       nullptr);
-  soup_server_add_websocket_handler (soup_.get (), INGEST_PREFIX, nullptr,
-      nullptr, &Server::on_websocket, this, nullptr);
+  soup_server_add_handler (soup_.get (), INGEST_PREFIX,
+      &Server::on_ingest_request, this, nullptr);
 
   auto options = static_cast<SoupServerListenOptions> (
       config_.tls () ? SOUP_SERVER_LISTEN_HTTPS : 0);
@@ -296,11 +304,39 @@ Server::handle_static (SoupServerMessage *msg, const char *path)
       SOUP_MEMORY_TAKE, contents, length);
 }
 
+/* The WebSocket upgrade, as SoupServer's own websocket handler does it, but
+ * with two differences: the connection reads through a fair input stream
+ * (one client cannot hold the main loop that all clients share), and no
+ * extension is accepted. permessage-deflate would make every browser
+ * compress media that does not compress, and have us inflate it again. */
 void
-Server::on_websocket (SoupServer *, SoupServerMessage *msg, const char *path,
-    SoupWebsocketConnection *conn, gpointer data)
+Server::on_ingest_request (SoupServer *, SoupServerMessage *msg,
+    const char *, GHashTable *, gpointer data)
 {
-  static_cast<Server *> (data)->handle_websocket (msg, path, conn);
+  /* Not a valid handshake: libsoup has set the status (400) and reason. */
+  if (!soup_websocket_server_process_handshake (msg, nullptr, nullptr,
+          nullptr, nullptr))
+    return;
+  g_signal_connect (msg, "wrote-informational",
+      G_CALLBACK (&Server::on_upgraded), data);
+}
+
+void
+Server::on_upgraded (SoupServerMessage *msg, gpointer data)
+{
+  g_autoptr (SoupServerMessage) keep = SOUP_SERVER_MESSAGE (g_object_ref (
+          msg));
+  GUri *uri = soup_server_message_get_uri (msg);
+  g_autoptr (GIOStream) connection = soup_server_message_steal_connection (
+      msg);
+  g_autoptr (GIOStream) fair = wsrtmp_fair_io_stream_new (connection,
+      READ_BUDGET_PER_DISPATCH);
+  g_autoptr (SoupWebsocketConnection) conn = soup_websocket_connection_new (
+      fair, uri, SOUP_WEBSOCKET_CONNECTION_SERVER,
+      soup_message_headers_get_one (soup_server_message_get_request_headers (
+              msg), "Origin"), nullptr, nullptr);
+  static_cast<Server *> (data)->handle_websocket (msg, g_uri_get_path (uri),
+      conn);
 }
 
 /* Refusals happen after the upgrade: a browser cannot read the HTTP status

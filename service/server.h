@@ -53,8 +53,9 @@ class Server {
 
   static void on_request (SoupServer *server, SoupServerMessage *msg,
       const char *path, GHashTable *query, gpointer self);
-  static void on_websocket (SoupServer *server, SoupServerMessage *msg,
-      const char *path, SoupWebsocketConnection *conn, gpointer self);
+  static void on_ingest_request (SoupServer *server, SoupServerMessage *msg,
+      const char *path, GHashTable *query, gpointer self);
+  static void on_upgraded (SoupServerMessage *msg, gpointer self);
   static gboolean on_reap_idle (gpointer self);
   static void on_request_started (SoupServer *server, SoupServerMessage *msg,
       gpointer self);

@@ -233,6 +233,7 @@ class WsServerSrcTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (test_realtime_pace_and_stats);
   CPPUNIT_TEST (test_demux_frame_counts);
   CPPUNIT_TEST (test_one_byte_first_message);
+  CPPUNIT_TEST (test_one_byte_messages);
   CPPUNIT_TEST (test_second_client_gets_1013);
   CPPUNIT_TEST (test_oversize_message_gets_1009_and_error);
   CPPUNIT_TEST (test_slow_downstream_gets_1011_and_error);
@@ -259,6 +260,9 @@ class WsServerSrcTest : public CppUnit::TestFixture {
     GstElement *src = by_name (pipeline.get (), "src");
 
     auto client = connect_or_fail (ws_url (src));
+    /* Media does not compress: the permessage-deflate libsoup (like a
+     * browser) offers is declined. */
+    CPPUNIT_ASSERT_EQUAL ((size_t) 0, client->extensions ().size ());
     if (realtime)
       CPPUNIT_ASSERT (client->replay (fixture, true));
     else
@@ -274,10 +278,13 @@ class WsServerSrcTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL ((guint64) g_bytes_get_size (fixture.joined ()),
         received_bytes);
     CPPUNIT_ASSERT_EQUAL ((guint64) messages.size (), received_messages);
+    /* A buffer per message, but small messages that wait together are
+     * joined into one. */
     int non_empty = 0;
     for (GBytes *message : messages)
       non_empty += g_bytes_get_size (message) > 0;
-    CPPUNIT_ASSERT_EQUAL (non_empty, collector.buffers ());
+    CPPUNIT_ASSERT (collector.buffers () > 0);
+    CPPUNIT_ASSERT (collector.buffers () <= non_empty);
     int close_code = 0;
     g_object_get (src, "client-close-code", &close_code, nullptr);
     CPPUNIT_ASSERT_EQUAL (1000, close_code);
@@ -352,6 +359,24 @@ class WsServerSrcTest : public CppUnit::TestFixture {
     messages.insert (messages.begin (), { head, rest });
     check_bytes (fixture, false, messages);
     check_demux (fixture, messages);
+  }
+
+  /* A stream cut into one-byte messages (joined into bigger buffers
+   * inside) still comes out byte for byte, and demuxes. */
+  void test_one_byte_messages ()
+  {
+    Fixture fixture ("chrome-vp8-opus-250ms");
+    GBytes *all = fixture.joined ();
+    const gsize split = 20000;
+    std::vector<GBytes *> messages;
+    for (gsize i = 0; i < split; i++)
+      messages.push_back (g_bytes_new_from_bytes (all, i, 1));
+    messages.push_back (g_bytes_new_from_bytes (all, split,
+            g_bytes_get_size (all) - split));
+    check_bytes (fixture, false, messages);
+    check_demux (fixture, messages);
+    for (GBytes *message : messages)
+      g_bytes_unref (message);
   }
 
   void test_second_client_gets_1013 ()

@@ -181,6 +181,9 @@ WsClient::connect (const std::string &url, const Options &options,
   std::string origin = options.origin;
   raw->run ([raw, http_url, origin] {
     raw->session = soup_session_new_with_options ("timeout", 10, nullptr);
+    /* Offer permessage-deflate, as browsers do. */
+    soup_session_add_feature_by_type (raw->session,
+        SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER);
     g_autoptr (SoupMessage) msg = soup_message_new ("GET", http_url.c_str ());
     if (!msg) {
       raw->connect_error = "invalid URL " + http_url;
@@ -307,6 +310,20 @@ WsClient::error () const
 {
   std::lock_guard<std::mutex> l (impl_->lock);
   return impl_->error;
+}
+
+std::vector<std::string>
+WsClient::extensions () const
+{
+  std::vector<std::string> names;
+  impl_->run ([&] {
+    if (!impl_->conn)
+      return;
+    for (GList *l = soup_websocket_connection_get_extensions (impl_->conn); l;
+         l = l->next)
+      names.emplace_back (SOUP_WEBSOCKET_EXTENSION_GET_CLASS (l->data)->name);
+  });
+  return names;
 }
 
 std::vector<std::string>

@@ -52,6 +52,9 @@ class WsClient {
   /* The connection's last "error" signal ("" if none): why a close with
    * code 0 happened on this side (a read or protocol error). */
   std::string error () const;
+  /* Names of the extensions the server accepted (we offer
+   * permessage-deflate, as browsers do). */
+  std::vector<std::string> extensions () const;
   /* Text messages received so far, in order. */
   std::vector<std::string> text_messages () const;
   /* Waits for a text message containing needle; true if seen. */
