@@ -658,4 +658,13 @@ await step('vp8', () => liveRun({
 await step('refused-key', refusedKeyRun);
 await step('mocked server', mockedCloseCodes);
 check(serverExit === null, 'wsrtmpd still running at the end', serverExit ? JSON.stringify(serverExit) : 'yes');
+if (serverExit === null) {
+  // A sanitized build reports (and exits non-zero) at any point up to exit.
+  server.kill('SIGTERM');
+  await until(() => serverExit !== null, 15_000, 50);
+  const report = /ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer/.exec(serverOut);
+  check(serverExit !== null && serverExit.code === 0 && !report,
+    'wsrtmpd exits 0 on SIGTERM, without a sanitizer report',
+    serverExit ? `${JSON.stringify(serverExit)}${report ? `, ${report[0]} (see ${serverLogPath})` : ''}` : 'still running after 15 s');
+}
 await finish();
