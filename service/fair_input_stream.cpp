@@ -9,6 +9,11 @@ struct _WsrtmpFairInputStream {
   GIOStream *connection;
   gsize budget;
   gsize left;                   /* of budget, in this dispatch */
+  /* A read was refused for the budget, not for lack of data: more may be
+   * waiting where no poll sees it (inside a TLS layer), so the reader's
+   * source must fire on the next turn whatever the socket says. */
+  bool cut_short;
+  GSource *source;              /* the reader's current source, not owned */
 };
 
 static void wsrtmp_fair_input_stream_pollable_init (
@@ -48,6 +53,9 @@ fair_read_nonblocking (GPollableInputStream *stream, void *buffer,
 {
   auto *self = WSRTMP_FAIR_INPUT_STREAM (stream);
   if (self->left == 0) {
+    self->cut_short = true;
+    if (self->source && !g_source_is_destroyed (self->source))
+      g_source_set_ready_time (self->source, 0);
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
         "read budget of this main loop iteration used up");
     return -1;
@@ -72,6 +80,8 @@ fair_source_dispatch (GSource *source, GSourceFunc callback,
 {
   auto *fair = reinterpret_cast<FairSource *> (source);
   fair->stream->left = fair->stream->budget;
+  fair->stream->cut_short = false;
+  g_source_set_ready_time (source, -1);
   auto func = reinterpret_cast<GPollableSourceFunc> (callback);
   return func (G_OBJECT (fair->stream), user_data);
 }
@@ -79,7 +89,10 @@ fair_source_dispatch (GSource *source, GSourceFunc callback,
 static void
 fair_source_finalize (GSource *source)
 {
-  g_clear_object (&reinterpret_cast<FairSource *> (source)->stream);
+  auto *fair = reinterpret_cast<FairSource *> (source);
+  if (fair->stream->source == source)
+    fair->stream->source = nullptr;
+  g_clear_object (&fair->stream);
 }
 
 static GSourceFuncs fair_source_funcs = {
@@ -95,6 +108,9 @@ fair_create_source (GPollableInputStream *stream, GCancellable *cancellable)
   g_source_set_static_name (source, "WsrtmpFairInputStream");
   reinterpret_cast<FairSource *> (source)->stream =
       WSRTMP_FAIR_INPUT_STREAM (g_object_ref (self));
+  self->source = source;
+  if (self->cut_short)
+    g_source_set_ready_time (source, 0);
 
   GSource *base = g_pollable_input_stream_create_source (base_of (self),
       cancellable);

@@ -23,6 +23,7 @@
 #include <thread>
 
 using wsrtmp::test::Fixture;
+using wsrtmp::test::generate_certificate;
 using wsrtmp::test::WsClient;
 
 namespace {
@@ -205,25 +206,6 @@ struct DemuxCounts {
     return frames[kind];
   }
 };
-
-std::string
-generate_certificate (const std::string &dir)
-{
-  std::string key = dir + "/key.pem", cert = dir + "/cert.pem";
-  const char *argv[] = { "openssl", "req", "-x509", "-newkey", "rsa:2048",
-    "-nodes", "-keyout", key.c_str (), "-out", cert.c_str (), "-days", "1",
-    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
-    nullptr };
-  int status = 0;
-  g_autoptr (GError) error = nullptr;
-  CPPUNIT_ASSERT_MESSAGE ("openssl missing", g_spawn_sync (nullptr,
-          const_cast<char **> (argv), nullptr,
-          static_cast<GSpawnFlags> (G_SPAWN_SEARCH_PATH |
-              G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL),
-          nullptr, nullptr, nullptr, nullptr, &status, &error));
-  CPPUNIT_ASSERT (g_spawn_check_wait_status (status, nullptr));
-  return cert + "\n" + key;
-}
 
 }  // namespace
 

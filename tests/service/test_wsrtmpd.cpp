@@ -466,6 +466,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testBadInput);
   CPPUNIT_TEST (testFloodIsReadFairly);
   CPPUNIT_TEST (testSecurity);
+  CPPUNIT_TEST (testTlsStream);
   CPPUNIT_TEST (testRtmpRestart);
   CPPUNIT_TEST (testRtmpRetryGivesUp);
   CPPUNIT_TEST (testEndurance);
@@ -1425,6 +1426,43 @@ class WsrtmpdTest : public CppUnit::TestFixture {
           std::string::npos);
       CPPUNIT_ASSERT_MESSAGE (log, log.find (needle) == std::string::npos);
     }
+  }
+
+  /* wss:// with --tls-cert/--tls-key: a stream sent as fast as the socket
+   * takes it (so reads stop at the per-turn budget with data still inside
+   * the TLS layer) arrives whole and ends with 1000; plain ws:// gets no
+   * WebSocket. */
+  void testTlsStream ()
+  {
+    TempDir dir;
+    generate_certificate (dir.path ());
+    Nginx nginx (dir.file ("nginx"));
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--tls-cert",
+        dir.file ("cert.pem"), "--tls-key", dir.file ("key.pem") });
+    CPPUNIT_ASSERT_MESSAGE (daemon.http_url (),
+        g_str_has_prefix (daemon.http_url ().c_str (), "https://"));
+    Fixture fixture ("chrome-vp8-opus-250ms");
+
+    std::string plain = daemon.ingest_url ("tls");
+    plain.replace (0, 3, "ws");
+    CPPUNIT_ASSERT (!WsClient::connect (plain));
+
+    g_autoptr (GError) error = nullptr;
+    g_autoptr (GTlsCertificate) certificate = g_tls_certificate_new_from_file (
+        dir.file ("cert.pem").c_str (), &error);
+    CPPUNIT_ASSERT_MESSAGE (error ? error->message : "", certificate);
+    WsClient::Options options;
+    options.trusted_ca = certificate;
+    std::string connect_error;
+    auto client = WsClient::connect (daemon.ingest_url ("tls"), options,
+        &connect_error);
+    CPPUNIT_ASSERT_MESSAGE (context (daemon, connect_error), client);
+    CPPUNIT_ASSERT (client->replay (fixture, false));
+    client->close (1000, "stream ended");
+    ASSERT_LOGGED (daemon, "close not completed", client->wait_closed (20000));
+    CPPUNIT_ASSERT_EQUAL (1000, client->close_code ());
+    CPPUNIT_ASSERT (daemon.wait_idle (20000));
+    check_output (fixture.joined_path (), nginx.recording ("tls"), "wss");
   }
 
   /* nginx dies mid-stream and comes back: the session keeps the browser's

@@ -227,4 +227,23 @@ find_stream (const std::vector<StreamInfo> &streams,
   return nullptr;
 }
 
+void
+generate_certificate (const std::string &dir)
+{
+  std::string key = dir + "/key.pem", cert = dir + "/cert.pem";
+  const char *argv[] = { "openssl", "req", "-x509", "-newkey", "rsa:2048",
+    "-nodes", "-keyout", key.c_str (), "-out", cert.c_str (), "-days", "1",
+    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+    nullptr };
+  int status = 0;
+  g_autoptr (GError) error = nullptr;
+  if (!g_spawn_sync (nullptr, const_cast<char **> (argv), nullptr,
+          static_cast<GSpawnFlags> (G_SPAWN_SEARCH_PATH |
+              G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL),
+          nullptr, nullptr, nullptr, nullptr, &status, &error) ||
+      !g_spawn_check_wait_status (status, nullptr))
+    throw std::runtime_error ("openssl could not make a certificate in " +
+        dir);
+}
+
 }  // namespace wsrtmp::test

@@ -75,6 +75,10 @@ class TempDir {
   std::string path_;
 };
 
+/* A self-signed certificate for 127.0.0.1, made with openssl: dir/cert.pem
+ * and dir/key.pem. Throws std::runtime_error when it cannot. */
+void generate_certificate (const std::string &dir);
+
 /* A TCP port on 127.0.0.1 nothing listens on right now. */
 int free_port ();
 
