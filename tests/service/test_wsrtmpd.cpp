@@ -360,6 +360,18 @@ bytes_of (GBytes *bytes)
   return std::string (data, size);
 }
 
+/* A whole recording as one-byte binary frames, then a 1000 close. */
+std::string
+one_byte_frames (const Fixture &fixture)
+{
+  std::string all = bytes_of (fixture.joined ());
+  std::string frames;
+  frames.reserve (all.size () * 7 + 16);
+  for (char c : all)
+    frames += RawWs::frame (0x2, std::string (1, c));
+  return frames + RawWs::close_frame (1000);
+}
+
 /* Streams a fixture's chunks from first to last (exclusive) as fast as
  * the socket takes them, closes with 1000, returns the server's code. */
 int
@@ -1066,13 +1078,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
           RawWs raw (port);
           if (!raw.handshake ("/ingest/bad_onebyte"))
             return -1;
-          std::string all = bytes_of (audio_fixture.joined ());
-          std::string frames;
-          frames.reserve (all.size () * 7 + 16);
-          for (char c : all)
-            frames += RawWs::frame (0x2, std::string (1, c));
-          frames += RawWs::close_frame (1000);
-          raw.write (frames);
+          raw.write (one_byte_frames (audio_fixture));
           return raw.read_close (30 * scale);
         } },
       { "unsupported codec (HAP in Matroska)", 1003, [&] {
@@ -1296,13 +1302,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
       try {
         RawWs raw (port);
         if (raw.handshake ("/ingest/flood")) {
-          std::string all = bytes_of (fixture.joined ());
-          std::string frames;
-          frames.reserve (all.size () * 7 + 16);
-          for (char c : all)
-            frames += RawWs::frame (0x2, std::string (1, c));
-          frames += RawWs::close_frame (1000);
-          raw.write (frames);
+          raw.write (one_byte_frames (fixture));
           flood_code = raw.read_close (60 * timing_scale ());
         }
       } catch (const std::exception &) {
