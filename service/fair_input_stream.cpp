@@ -8,11 +8,11 @@ struct _WsrtmpFairInputStream {
    * input stream would leave the socket open). */
   GIOStream *connection;
   gsize budget;
-  gsize left;                   /* of budget, in this dispatch */
-  /* A read was refused for the budget, not for lack of data: more may be
-   * waiting where no poll sees it (inside a TLS layer), so the reader's
-   * source must fire on the next turn whatever the socket says. */
-  bool cut_short;
+  /* Of budget, in this dispatch. At 0 reads are refused for the budget,
+   * not for lack of data: more may be waiting where no poll sees it (inside
+   * a TLS layer), so the reader's source fires on the next turn whatever
+   * the socket says. */
+  gsize left;
   GSource *source;              /* the reader's current source, not owned */
 };
 
@@ -53,7 +53,6 @@ fair_read_nonblocking (GPollableInputStream *stream, void *buffer,
 {
   auto *self = WSRTMP_FAIR_INPUT_STREAM (stream);
   if (self->left == 0) {
-    self->cut_short = true;
     if (self->source && !g_source_is_destroyed (self->source))
       g_source_set_ready_time (self->source, 0);
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
@@ -80,7 +79,6 @@ fair_source_dispatch (GSource *source, GSourceFunc callback,
 {
   auto *fair = reinterpret_cast<FairSource *> (source);
   fair->stream->left = fair->stream->budget;
-  fair->stream->cut_short = false;
   g_source_set_ready_time (source, -1);
   auto func = reinterpret_cast<GPollableSourceFunc> (callback);
   return func (G_OBJECT (fair->stream), user_data);
@@ -109,7 +107,7 @@ fair_create_source (GPollableInputStream *stream, GCancellable *cancellable)
   reinterpret_cast<FairSource *> (source)->stream =
       WSRTMP_FAIR_INPUT_STREAM (g_object_ref (self));
   self->source = source;
-  if (self->cut_short)
+  if (self->left == 0)
     g_source_set_ready_time (source, 0);
 
   GSource *base = g_pollable_input_stream_create_source (base_of (self),

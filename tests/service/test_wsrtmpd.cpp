@@ -132,10 +132,11 @@ has_text (const WsClient &client, const std::string &needle)
  * the client for further checks. */
 std::unique_ptr<WsClient>
 stream_fixture (const Daemon &daemon, const Fixture &fixture,
-    const std::string &key, bool realtime)
+    const std::string &key, bool realtime,
+    const WsClient::Options &options = WsClient::Options ())
 {
   std::string error;
-  auto client = WsClient::connect (daemon.ingest_url (key), &error);
+  auto client = WsClient::connect (daemon.ingest_url (key), options, &error);
   CPPUNIT_ASSERT_MESSAGE (context (daemon, "connect: " + error), client);
   /* Replayed first: the message's arguments are evaluated before the
    * condition is, and would show the state from before the replay. */
@@ -1429,9 +1430,8 @@ class WsrtmpdTest : public CppUnit::TestFixture {
   }
 
   /* wss:// with --tls-cert/--tls-key: a stream sent as fast as the socket
-   * takes it (so reads stop at the per-turn budget with data still inside
-   * the TLS layer) arrives whole and ends with 1000; plain ws:// gets no
-   * WebSocket. */
+   * takes it (so reads stop at the per-turn budget) arrives whole and ends
+   * with 1000; plain ws:// gets no WebSocket. */
   void testTlsStream ()
   {
     TempDir dir;
@@ -1453,13 +1453,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_MESSAGE (error ? error->message : "", certificate);
     WsClient::Options options;
     options.trusted_ca = certificate;
-    std::string connect_error;
-    auto client = WsClient::connect (daemon.ingest_url ("tls"), options,
-        &connect_error);
-    CPPUNIT_ASSERT_MESSAGE (context (daemon, connect_error), client);
-    CPPUNIT_ASSERT (client->replay (fixture, false));
-    client->close (1000, "stream ended");
-    ASSERT_LOGGED (daemon, "close not completed", client->wait_closed (20000));
+    auto client = stream_fixture (daemon, fixture, "tls", false, options);
     CPPUNIT_ASSERT_EQUAL (1000, client->close_code ());
     CPPUNIT_ASSERT (daemon.wait_idle (20000));
     check_output (fixture.joined_path (), nginx.recording ("tls"), "wss");
