@@ -328,6 +328,18 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
   g_option_context_set_summary (context,
       "Serves the streaming page, accepts WebSocket clients on "
       "/ingest/KEY and pushes each stream to RTMP and/or a recording.");
+  g_option_context_set_description (context,
+      "Environment:\n"
+      "  WSRTMPD_ALLOCATOR=default  keep the C allocators as shipped. By "
+      "default wsrtmpd\n"
+      "    restarts itself once at start with G_SLICE=always-malloc and "
+      "glibc's\n"
+      "    per-thread cache off (GLIBC_TUNABLES=glibc.malloc.tcache_count=0), "
+      "and\n"
+      "    uses one malloc arena per core, so that memory does not creep up "
+      "while\n"
+      "    streams come and go. Values already set in the environment are "
+      "kept.\n");
   g_option_context_add_main_entries (context, entries, nullptr);
   g_option_context_add_group (context, gst_init_get_option_group ());
   g_autoptr (GError) gerror = nullptr;

@@ -4,6 +4,7 @@
  */
 #define G_LOG_DOMAIN "wsrtmpd"
 
+#include "allocator.h"
 #include "config.h"
 #include "pipeline_factory.h"
 #include "server.h"
@@ -13,7 +14,6 @@
 
 #include <csignal>
 #include <cstdio>
-#include <malloc.h>
 #include <unistd.h>
 
 namespace {
@@ -79,12 +79,7 @@ find_plugin ()
 int
 main (int argc, char **argv)
 {
-#ifdef __GLIBC__
-  /* A fixed threshold: by default glibc raises it after freeing a large
-   * block (a 16 MiB WebSocket message), and from then on such buffers come
-   * from the heap and stay in the process after the stream is gone. */
-  mallopt (M_MMAP_THRESHOLD, 1024 * 1024);
-#endif
+  wsrtmp::tune_allocator (argv);
   wsrtmp::Config config;
   std::string error;
   if (!wsrtmp::parse_config (&argc, &argv, config, error)) {
