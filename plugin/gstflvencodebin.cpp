@@ -14,9 +14,12 @@
  *
  * - H.264 input whose keyframes are at most #GstFlvEncodeBin:keyframe-interval
  *   apart, at the output size, is passed through: parsed and remuxed, never
- *   decoded. If keyframes later come too far apart (or the size changes), it
- *   transcodes from the next keyframe on and says so (#GstFlvEncodeBin:output-mode
- *   and an element message named `flvencodebin-output`).
+ *   decoded. The output never has a keyframe gap over keyframe-interval + 10 %:
+ *   when an input keyframe is late, it transcodes from that picture on (the
+ *   decoder catches up from the last input keyframe, the encoder starts with a
+ *   keyframe there); a size change switches at the keyframe that brings it. It
+ *   says so (#GstFlvEncodeBin:output-mode and an element message named
+ *   `flvencodebin-output`).
  * - Anything else is decoded, scaled to the fixed output size (aspect kept,
  *   letterboxed, so a mid-stream size change never reaches the encoder), made
  *   constant frame rate, and encoded with x264 (zerolatency).
@@ -69,9 +72,11 @@ constexpr const char *INPUT_QUEUE =
 constexpr guint64 INPUT_QUEUE_TIME = 5 * GST_SECOND;
 
 /* Decoded video to the fixed output format. videoscale letterboxes
- * (add-borders) because the caps force the size and square pixels. */
+ * (add-borders) because the caps force the size and square pixels.
+ * videorate fills from the segment's start unless told to skip to the
+ * first picture: a fallback that starts mid-stream must. */
 constexpr const char *VIDEO_NORMALIZE =
-    "videoconvert ! videoscale add-borders=true ! videorate ! "
+    "videoconvert ! videoscale add-borders=true ! videorate skip-to-first=%s ! "
     "video/x-raw,format=I420,width=%d,height=%d,pixel-aspect-ratio=1/1,"
     "framerate=%d/%d";
 constexpr const char *VIDEO_ENCODE =
@@ -169,11 +174,24 @@ struct GstFlvEncodeBinPrivate {
 
   /* H.264 passthrough watch (state_lock). */
   GstClockTime last_keyframe = GST_CLOCK_TIME_NONE;
+  GstClockTime last_pts = GST_CLOCK_TIME_NONE;
+  /* The input since its last keyframe: a decoder started at the switch
+   * needs it to catch up. Only kept while passing through. */
+  GstBufferList *gop = nullptr;
   bool switch_pending = false;
   bool transcoding = false;
+  /* The latest picture passed through (PTS), and where in decoding order
+   * the fallback takes over (DTS, or PTS without one). */
+  GstClockTime passed_until = GST_CLOCK_TIME_NONE;
+  GstClockTime switch_position = GST_CLOCK_TIME_NONE;
   /* The passthrough branch's ends, where the fallback is attached. */
   GstElement *h264_tee = nullptr;
   GstElement *h264_funnel = nullptr;
+  /* The fallback's output, held back until the passthrough branch has put
+   * out its last picture: the funnel must not interleave them. */
+  GstPad *fallback_output = nullptr;
+  gulong fallback_block = 0;
+  bool passthrough_ended = false;
   std::string switch_reason;
 };
 
@@ -203,7 +221,8 @@ static void on_pad_added (GstElement *parse, GstPad *pad,
     GstFlvEncodeBin *self);
 static void add_missing_tracks (GstFlvEncodeBin *self, bool have_video,
     bool have_audio);
-static bool add_transcode_fallback (GstFlvEncodeBin *self, GstCaps *caps);
+static bool add_transcode_fallback (GstFlvEncodeBin *self, GstCaps *caps,
+    GstBufferList *gop);
 static GstPadProbeReturn report_input_not_live (GstPad *pad,
     GstPadProbeInfo *info, gpointer data);
 
@@ -254,11 +273,13 @@ gst_flv_encode_bin_class_init (GstFlvEncodeBinClass *klass)
       g_param_spec_double ("keyframe-interval", "Keyframe interval",
           "Seconds between keyframes when encoding, and the longest interval "
           "(plus 10 % for browser jitter) H.264 input may have to be passed "
-          "through", 0.5, 10.0, DEFAULT_KEYFRAME_INTERVAL, flags));
+          "through: the moment a gap would grow longer, the rest is "
+          "transcoded", 0.5, 10.0, DEFAULT_KEYFRAME_INTERVAL, flags));
   g_object_class_install_property (gobject_class, PROP_PASSTHROUGH,
       g_param_spec_boolean ("passthrough", "Passthrough",
-          "Pass suitable input through without re-encoding: H.264 with "
-          "keyframes at most keyframe-interval apart at the output size, and "
+          "Pass suitable input through without re-encoding: H.264 at the "
+          "output size while its keyframes are at most keyframe-interval "
+          "(+10 %) apart, and "
           "AAC-LC stereo at 48 or 44.1 kHz (FALSE always transcodes)",
           DEFAULT_PASSTHROUGH, flags));
   g_object_class_install_property (gobject_class, PROP_PLACEHOLDER_IMAGE,
@@ -505,10 +526,11 @@ set_output_mode (GstFlvEncodeBin *self, const char *mode,
 }
 
 static std::string
-video_transcode_description (const Settings &s)
+video_transcode_description (const Settings &s, bool mid_stream = false)
 {
   int key_int = std::max (1, (int) (s.keyframe_interval * s.fps_n / s.fps_d));
-  return printf_string (VIDEO_NORMALIZE, s.width, s.height, s.fps_n, s.fps_d) +
+  return printf_string (VIDEO_NORMALIZE, mid_stream ? "true" : "false",
+      s.width, s.height, s.fps_n, s.fps_d) +
       " ! " + printf_string (VIDEO_ENCODE, s.codec_threads,
       s.speed_preset.c_str (), s.video_bitrate, key_int);
 }
@@ -522,14 +544,28 @@ audio_description (const Settings &s)
 
 /* ---- H.264 passthrough with fallback ----
  *
- *   parsed H.264 ─ tee ─ queue ! h264parse ────────────── funnel ─ mux.video
- *                     └ queue ! decodebin ! ... x264enc ┘
+ *   parsed H.264 ─ tee ─ queue ! h264parse ─────────────────── funnel ─ mux.video
+ *                     └ queue ! decoder ! ... ! x264enc ! h264parse ┘
  *
- * A probe on the tee's input watches keyframes. The transcoding branch is
- * only added when needed, at the keyframe it starts from; from then on a
- * probe drops everything the passthrough branch gets, so the switch happens
- * exactly at a keyframe. funnel re-sends the new branch's caps, and
- * streamable flvmux then re-sends the codec headers. */
+ * A probe on the tee's input watches keyframes and keeps the input since
+ * the last one. When the next picture would leave a keyframe gap over
+ * keyframe-interval + 10 %, the probe switches right there: it adds the
+ * decoding branch and feeds it the kept pictures so the decoder catches
+ * up. The new branch drops what it decodes up to the last picture passed
+ * through, so its encoder starts with a keyframe at the switch picture;
+ * the passthrough branch drops everything from the switch picture on. The
+ * new branch's output waits until the passthrough branch has put out its
+ * last picture; funnel then re-sends the new branch's caps, and streamable
+ * flvmux re-sends the codec headers. A size change switches at the
+ * keyframe that brings it. */
+
+/* Where a buffer comes in decoding order. */
+static GstClockTime
+decoding_position (GstBuffer *buffer)
+{
+  return GST_BUFFER_DTS_IS_VALID (buffer) ? GST_BUFFER_DTS (buffer) :
+      GST_BUFFER_PTS (buffer);
+}
 
 static GstPadProbeReturn
 watch_h264_input (GstPad *pad, GstPadProbeInfo *info, gpointer data)
@@ -570,63 +606,185 @@ watch_h264_input (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   bool keyframe = !GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DELTA_UNIT);
   GstClockTime max_gap = (GstClockTime) (settings.keyframe_interval *
       KEYFRAME_TOLERANCE * GST_SECOND);
+  GstBufferList *gop = nullptr;
   {
     std::lock_guard<std::mutex> lock (priv->state_lock);
     if (priv->transcoding)
       return GST_PAD_PROBE_OK;
+    /* The next picture is expected a frame later: as far as this one came
+     * after the previous one, or its duration if that is longer. */
+    GstClockTime frame = GST_BUFFER_DURATION_IS_VALID (buffer) ?
+        GST_BUFFER_DURATION (buffer) : 0;
+    if (GST_CLOCK_TIME_IS_VALID (pts) &&
+        GST_CLOCK_TIME_IS_VALID (priv->last_pts) && pts > priv->last_pts)
+      frame = std::max (frame, pts - priv->last_pts);
+
     if (keyframe) {
       if (priv->switch_pending) {
         priv->transcoding = true;
         switched_reason = priv->switch_reason;
+      } else {
+        /* A new picture group: what came before is no longer needed. */
+        gst_clear_buffer_list (&priv->gop);
+        priv->gop = gst_buffer_list_new ();
       }
       priv->last_keyframe = pts;
     } else if (!priv->switch_pending && GST_CLOCK_TIME_IS_VALID (pts)) {
-      if (!GST_CLOCK_TIME_IS_VALID (priv->last_keyframe))
+      if (!GST_CLOCK_TIME_IS_VALID (priv->last_keyframe)) {
         priv->last_keyframe = pts;
-      else if (pts > priv->last_keyframe + max_gap) {
-        priv->switch_pending = true;
-        priv->switch_reason = printf_string ("input keyframes are more than "
+      } else if (pts + frame > priv->last_keyframe + max_gap) {
+        /* The next picture would come too late: this one is the last that
+         * keeps the gap short enough, and the first one transcoded. */
+        priv->transcoding = true;
+        gop = priv->gop;
+        priv->gop = nullptr;
+        switched_reason = printf_string ("input keyframes are more than "
             "%.1f s apart", settings.keyframe_interval);
-        GST_WARNING_OBJECT (self, "%s: transcoding from the next keyframe on",
-            priv->switch_reason.c_str ());
+        GST_WARNING_OBJECT (self, "%s: transcoding from %" GST_TIME_FORMAT
+            " on", switched_reason.c_str (), GST_TIME_ARGS (pts));
       }
     }
+    if (priv->transcoding) {
+      priv->switch_position = decoding_position (buffer);
+      gst_clear_buffer_list (&priv->gop);
+    } else {
+      if (priv->gop)
+        gst_buffer_list_add (priv->gop, gst_buffer_ref (buffer));
+      if (GST_CLOCK_TIME_IS_VALID (pts) && (!GST_CLOCK_TIME_IS_VALID (
+                  priv->passed_until) || pts > priv->passed_until))
+        priv->passed_until = pts;
+    }
+    if (GST_CLOCK_TIME_IS_VALID (pts))
+      priv->last_pts = pts;
   }
   if (!switched_reason.empty ()) {
     g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
-    if (!caps || !add_transcode_fallback (self, caps))
+    if (!caps || !add_transcode_fallback (self, caps, gop))
       return GST_PAD_PROBE_DROP;  /* an error is posted */
     set_output_mode (self, "transcode", switched_reason);
   }
   return GST_PAD_PROBE_OK;
 }
 
+/* Lets the fallback's output go (see hold_fallback_output). */
+static void
+release_fallback_output (GstFlvEncodeBinPrivate *priv)
+{
+  GstPad *output;
+  gulong block;
+  {
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    output = priv->fallback_output;
+    block = priv->fallback_block;
+    priv->fallback_output = nullptr;
+    priv->fallback_block = 0;
+  }
+  if (output) {
+    gst_pad_remove_probe (output, block);
+    gst_object_unref (output);
+  }
+}
+
+/* The passthrough branch's output: everything until the switch. The
+ * buffer after its last picture (or its EOS) releases the fallback; caps
+ * after that belong to a stream it no longer carries. */
 static GstPadProbeReturn
-gate_passthrough_branch (GstPad *, GstPadProbeInfo *, gpointer data)
+gate_passthrough_output (GstPad *, GstPadProbeInfo *info, gpointer data)
 {
   auto *priv = static_cast<GstFlvEncodeBinPrivate *> (data);
+  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+    if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
+      release_fallback_output (priv);
+    } else if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
+      std::lock_guard<std::mutex> lock (priv->state_lock);
+      if (priv->passthrough_ended)
+        return GST_PAD_PROBE_DROP;
+    }
+    return GST_PAD_PROBE_OK;
+  }
+  GstClockTime position = decoding_position (GST_PAD_PROBE_INFO_BUFFER (info));
+  {
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    if (!priv->transcoding || !GST_CLOCK_TIME_IS_VALID (position) ||
+        position < priv->switch_position)
+      return GST_PAD_PROBE_OK;
+    priv->passthrough_ended = true;
+  }
+  release_fallback_output (priv);
+  return GST_PAD_PROBE_DROP;
+}
+
+/* Holds the fallback's output until gate_passthrough_output releases it. */
+static GstPadProbeReturn
+hold_fallback_output (GstPad *, GstPadProbeInfo *, gpointer)
+{
+  return GST_PAD_PROBE_OK;
+}
+
+/* The decoder catches up from the last keyframe: what was passed through
+ * goes no further. */
+static GstPadProbeReturn
+drop_passed_pictures (GstPad *, GstPadProbeInfo *info, gpointer data)
+{
+  auto *priv = static_cast<GstFlvEncodeBinPrivate *> (data);
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
   std::lock_guard<std::mutex> lock (priv->state_lock);
-  return priv->transcoding ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+  if (!GST_CLOCK_TIME_IS_VALID (priv->passed_until))
+    return GST_PAD_PROBE_REMOVE;
+  if (GST_BUFFER_PTS_IS_VALID (buffer) &&
+      GST_BUFFER_PTS (buffer) <= priv->passed_until)
+    return GST_PAD_PROBE_DROP;
+  return GST_PAD_PROBE_OK;
 }
 
 /* The fallback: decoder and encoder, added only when needed (an idle
- * decoder per stream costs memory and a thread), from the keyframe that
- * starts it. Runs in the streaming thread, before the tee pushes that
- * keyframe, so the new branch receives it. */
+ * decoder per stream costs memory and a thread). Runs in the streaming
+ * thread, before the tee pushes the switch picture, so the new branch
+ * receives it after the kept ones (gop, taken). */
 static bool
-add_transcode_fallback (GstFlvEncodeBin *self, GstCaps *caps)
+add_transcode_fallback (GstFlvEncodeBin *self, GstCaps *caps,
+    GstBufferList *gop)
 {
+  GstFlvEncodeBinPrivate *priv = self->priv;
   GstElement *tee, *funnel;
   {
-    std::lock_guard<std::mutex> lock (self->priv->state_lock);
-    tee = self->priv->h264_tee;
-    funnel = self->priv->h264_funnel;
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    tee = priv->h264_tee;
+    funnel = priv->h264_funnel;
   }
   GstElement *encoded = nullptr;
   GstElement *entry = add_decode_branch (self, caps,
-      video_transcode_description (current_settings (self)), &encoded);
-  return entry && link_elements (self, encoded, "src", funnel, "sink_%u") &&
-      link_elements (self, tee, "src_%u", entry, "sink");
+      video_transcode_description (current_settings (self), true), &encoded);
+  if (!entry) {
+    gst_clear_buffer_list (&gop);
+    return false;
+  }
+  GST_DEBUG_OBJECT (self, "the decoder catches up with %u pictures",
+      gop ? gst_buffer_list_length (gop) : 0);
+
+  g_autoptr (GstPad) decoded = gst_element_get_static_pad (encoded, "sink");
+  gst_pad_add_probe (decoded, GST_PAD_PROBE_TYPE_BUFFER, drop_passed_pictures,
+      priv, nullptr);
+  GstPad *output = gst_element_get_static_pad (encoded, "src");
+  gulong block = gst_pad_add_probe (output,
+      GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM, hold_fallback_output, nullptr,
+      nullptr);
+  {
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    priv->fallback_output = output;
+    priv->fallback_block = block;
+  }
+
+  g_autoptr (GstPad) tee_src = gst_element_request_pad_simple (tee, "src_%u");
+  g_autoptr (GstPad) entry_sink = gst_element_get_static_pad (entry, "sink");
+  if (!link_elements (self, encoded, "src", funnel, "sink_%u") ||
+      !link_pads (self, tee_src, entry_sink)) {
+    gst_clear_buffer_list (&gop);
+    return false;
+  }
+  /* The tee gave its new pad the stream's sticky events; they go first. */
+  return !gop || gst_pad_push_list (tee_src, gop) >= GST_FLOW_OK;
 }
 
 static GstElement *
@@ -663,9 +821,10 @@ build_h264_video (GstFlvEncodeBin *self, GstElement **entry)
   gst_pad_add_probe (tee_sink, static_cast<GstPadProbeType> (
           GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
       watch_h264_input, self, nullptr);
-  g_autoptr (GstPad) pass_sink = gst_element_get_static_pad (pass, "sink");
-  gst_pad_add_probe (pass_sink, GST_PAD_PROBE_TYPE_BUFFER,
-      gate_passthrough_branch, self->priv, nullptr);
+  g_autoptr (GstPad) pass_src = gst_element_get_static_pad (pass, "src");
+  gst_pad_add_probe (pass_src, static_cast<GstPadProbeType> (
+          GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+      gate_passthrough_output, self->priv, nullptr);
   *entry = tee;
   return funnel;
 }
@@ -1042,9 +1201,14 @@ reset_stream_state (GstFlvEncodeBin *self)
   priv->output_mode.clear ();
   priv->real_end = 0;
   priv->real_ended = false;
-  priv->last_keyframe = GST_CLOCK_TIME_NONE;
+  priv->last_keyframe = priv->last_pts = GST_CLOCK_TIME_NONE;
+  gst_clear_buffer_list (&priv->gop);
   priv->switch_pending = priv->transcoding = false;
+  priv->passed_until = priv->switch_position = GST_CLOCK_TIME_NONE;
   priv->h264_tee = priv->h264_funnel = nullptr;
+  gst_clear_object (&priv->fallback_output);
+  priv->fallback_block = 0;
+  priv->passthrough_ended = false;
   priv->switch_reason.clear ();
 }
 

@@ -213,6 +213,32 @@ max_keyframe_gap (const StreamInfo &video, double after = -1)
   return gap;
 }
 
+/* Every video packet's timestamp (PTS, else DTS), in file order, seconds. */
+std::vector<double>
+video_timestamps (const std::string &path)
+{
+  const char *argv[] = { "ffprobe", "-v", "error", "-select_streams", "v:0",
+    "-show_entries", "packet=pts_time,dts_time", "-of", "csv=p=0",
+    path.c_str (), nullptr };
+  g_autofree char *out = nullptr;
+  int status = 0;
+  CPPUNIT_ASSERT (g_spawn_sync (nullptr, const_cast<char **> (argv), nullptr,
+          static_cast<GSpawnFlags> (G_SPAWN_SEARCH_PATH |
+              G_SPAWN_STDERR_TO_DEV_NULL), nullptr, nullptr, &out, nullptr,
+          &status, nullptr));
+  std::vector<double> times;
+  g_auto (GStrv) lines = g_strsplit (out, "\n", -1);
+  for (char **line = lines; *line; line++) {
+    g_auto (GStrv) fields = g_strsplit (*line, ",", -1);
+    if (!fields[0] || !*fields[0])
+      continue;
+    const char *time = g_str_equal (fields[0], "N/A") && fields[1] ?
+        fields[1] : fields[0];
+    times.push_back (g_ascii_strtod (time, nullptr));
+  }
+  return times;
+}
+
 /* H.264 + AAC-LC 48 kHz stereo at 1280x720, as long as the input. */
 void
 assert_broadcast_ready (const Fixture &fixture, const Encoded &encoded)
@@ -255,6 +281,7 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE (FlvEncodeBinTest);
   CPPUNIT_TEST (test_h264_with_2s_keyframes_passes_through);
   CPPUNIT_TEST (test_sparse_keyframes_fall_back_to_transcode);
+  CPPUNIT_TEST (test_long_gops_switch_in_time);
   CPPUNIT_TEST (test_forced_transcode);
   CPPUNIT_TEST (test_vp8_is_transcoded);
   CPPUNIT_TEST (test_firefox_44k_opus_header);
@@ -293,7 +320,8 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
   }
 
   /* Chromium's default keyframes (~5 s) are too sparse for live platforms:
-   * transcoding takes over at the next keyframe. */
+   * transcoding takes over before the gap grows past keyframe-interval
+   * + 10 % (2.2 s), not at the input's next keyframe (5.06 s). */
   void test_sparse_keyframes_fall_back_to_transcode ()
   {
     Fixture fixture ("chrome-h264-opus-250ms");
@@ -303,9 +331,64 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
     assert_broadcast_ready (fixture, *encoded);
     auto output = probe_streams (encoded->path);
     auto video = find_stream (output, "video");
-    /* From the switch (the input's second keyframe, ~5 s) on: 2 s. */
-    CPPUNIT_ASSERT (video->keyframe_times.size () >= 4);
-    CPPUNIT_ASSERT (max_keyframe_gap (*video, 4.9) <= 2.01);
+    CPPUNIT_ASSERT (video->keyframe_times.size () >= 5);
+    CPPUNIT_ASSERT_MESSAGE (std::to_string (max_keyframe_gap (*video)),
+        max_keyframe_gap (*video) <= 2.2 + 0.001);
+    /* Passed through until the switch: the input's own pictures. */
+    auto in = frame_hashes (fixture.joined_path ());
+    auto out = frame_hashes (encoded->path);
+    CPPUNIT_ASSERT (in.size () > 40 && out.size () > 40);
+    CPPUNIT_ASSERT (std::vector<std::string> (in.begin (), in.begin () + 40) ==
+        std::vector<std::string> (out.begin (), out.begin () + 40));
+  }
+
+  /* Keyframes 5 s and 10 s apart, with and without audio (browsers that
+   * ignore the keyframe request): the output never has a keyframe gap
+   * over keyframe-interval + 10 %, in any keyframe-interval; the switch
+   * leaves no hole and no repeated timestamp, and nothing is lost. */
+  void test_long_gops_switch_in_time ()
+  {
+    struct Case {
+      const char *recording;
+      double keyframe_interval;
+    };
+    for (const Case &c : { Case { "ffmpeg-h264-gop5s-opus-250ms", 2.0 },
+             Case { "ffmpeg-h264-gop5s-videoonly-250ms", 2.0 },
+             Case { "ffmpeg-h264-gop10s-opus-250ms", 2.0 },
+             Case { "ffmpeg-h264-gop10s-videoonly-250ms", 2.0 },
+             Case { "ffmpeg-h264-gop10s-opus-250ms", 4.0 } }) {
+      Fixture fixture (c.recording);
+      char interval[G_ASCII_DTOSTR_BUF_SIZE];
+      g_ascii_dtostr (interval, sizeof interval, c.keyframe_interval);
+      std::string what = fixture.name () + " keyframe-interval=" + interval;
+      auto encoded = encode (fixture, std::string ("keyframe-interval=") +
+          interval + " speed-preset=ultrafast");
+      CPPUNIT_ASSERT_MESSAGE (what, (encoded->modes ==
+              std::vector<std::string> { "passthrough", "transcode" }));
+      assert_broadcast_ready (fixture, *encoded);
+
+      auto output = probe_streams (encoded->path);
+      auto input = probe_streams (fixture.joined_path ());
+      const StreamInfo *video = find_stream (output, "video");
+      const StreamInfo *in_video = find_stream (input, "video");
+      double gap = max_keyframe_gap (*video);
+      CPPUNIT_ASSERT_MESSAGE (what + ": keyframe gap " + std::to_string (gap),
+          gap <= c.keyframe_interval * 1.1 + 0.001);
+      /* Complete, to within a frame (20 or 30 fps input). */
+      double frame = in_video->duration () / (in_video->packets - 1);
+      CPPUNIT_ASSERT_MESSAGE (what + ": ends at " + std::to_string (
+              video->last_pts) + " for " + std::to_string (in_video->last_pts),
+          std::fabs (video->last_pts - in_video->last_pts) <= frame + 0.001);
+      CPPUNIT_ASSERT_MESSAGE (what, std::fabs (video->first_pts -
+              in_video->first_pts) <= 0.001);
+      auto times = video_timestamps (encoded->path);
+      for (size_t i = 1; i < times.size (); i++) {
+        std::string at = what + ": " + std::to_string (times[i - 1]) +
+            " then " + std::to_string (times[i]);
+        CPPUNIT_ASSERT_MESSAGE (at, times[i] > times[i - 1]);
+        CPPUNIT_ASSERT_MESSAGE (at, times[i] - times[i - 1] <= 0.1);
+      }
+    }
   }
 
   void test_forced_transcode ()
