@@ -225,6 +225,8 @@ static bool add_transcode_fallback (GstFlvEncodeBin *self, GstCaps *caps,
     GstBufferList *gop);
 static GstPadProbeReturn report_input_not_live (GstPad *pad,
     GstPadProbeInfo *info, gpointer data);
+static GstPadProbeReturn offer_push_mode_only (GstPad *pad,
+    GstPadProbeInfo *info, gpointer data);
 
 static void
 gst_flv_encode_bin_class_init (GstFlvEncodeBinClass *klass)
@@ -335,6 +337,9 @@ gst_flv_encode_bin_init (GstFlvEncodeBin *self)
   gst_pad_add_probe (parse_sink, static_cast<GstPadProbeType> (
           GST_PAD_PROBE_TYPE_QUERY_UPSTREAM | GST_PAD_PROBE_TYPE_PULL),
       report_input_not_live, nullptr, nullptr);
+  gst_pad_add_probe (parse_sink, static_cast<GstPadProbeType> (
+          GST_PAD_PROBE_TYPE_QUERY_UPSTREAM | GST_PAD_PROBE_TYPE_PUSH),
+      offer_push_mode_only, nullptr, nullptr);
   g_signal_connect (priv->parse, "pad-added", G_CALLBACK (on_pad_added), self);
 }
 
@@ -354,6 +359,30 @@ report_input_not_live (GstPad *, GstPadProbeInfo *info, gpointer)
     gst_query_set_latency (query, FALSE, min, max);
   }
   return GST_PAD_PROBE_OK;
+}
+
+/* The input is a byte stream, pushed as a browser sends it, and a file is
+ * read the same way. In pull mode qtdemux would read a whole MP4 header in
+ * its own thread while parsebin brings it to PAUSED, and parsebin drops
+ * the errors a child posts then: a header without media ("no playable
+ * streams") would end in silence whenever qtdemux was that quick. Pushed,
+ * qtdemux announces the streams and the bin decides (release_empty_stream). */
+static GstPadProbeReturn
+offer_push_mode_only (GstPad *pad, GstPadProbeInfo *info, gpointer)
+{
+  GstQuery *query = GST_PAD_PROBE_INFO_QUERY (info);
+  if (GST_QUERY_TYPE (query) != GST_QUERY_SCHEDULING)
+    return GST_PAD_PROBE_OK;
+  GstSchedulingFlags flags = static_cast<GstSchedulingFlags> (0);
+  int min_size = 1, max_size = -1, align = 0;
+  g_autoptr (GstPad) peer = gst_pad_get_peer (pad);
+  g_autoptr (GstQuery) upstream = gst_query_new_scheduling ();
+  if (peer && gst_pad_query (peer, upstream))
+    gst_query_parse_scheduling (upstream, &flags, &min_size, &max_size,
+        &align);
+  gst_query_set_scheduling (query, flags, min_size, max_size, align);
+  gst_query_add_scheduling_mode (query, GST_PAD_MODE_PUSH);
+  return GST_PAD_PROBE_HANDLED;
 }
 
 /* ---- helpers ---- */
