@@ -60,8 +60,6 @@ constexpr const char *DEFAULT_PATH = "/";
  * messages; leave room for long timeslices and high bitrates. */
 constexpr guint64 DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 constexpr guint64 DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
-/* IANA-registered close code libsoup has no name for. */
-constexpr gushort WS_CLOSE_TRY_AGAIN_LATER = 1013;
 
 enum {
   PROP_0,
@@ -428,7 +426,7 @@ on_message (SoupWebsocketConnection *conn, gint type, GBytes *message,
   if (overflow) {
     GST_WARNING_OBJECT (self, "more than %" G_GUINT64_FORMAT " bytes queued, "
         "closing the client with 1011", limit);
-    wsrtmp::websocket_close (conn, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR,
+    wsrtmp::websocket_close (conn, wsrtmp::CLOSE_SERVER_ERROR,
         "downstream too slow");
   }
 }
@@ -451,10 +449,11 @@ on_error (SoupWebsocketConnection *conn, GError *error, GstWsServerSrc *self)
       priv->disconnect_error = error->message;
   }
   priv->state_cond.notify_all ();
-  /* libsoup drops the TCP connection right after this signal without a close
-   * frame; the client deserves to know why. */
+  /* libsoup drops the connection right after this signal without a close
+   * frame, while the client is still sending: the client deserves to know
+   * why. */
   if (too_big)
-    wsrtmp::write_close_frame (conn, SOUP_WEBSOCKET_CLOSE_TOO_BIG,
+    wsrtmp::websocket_close_after_error (conn, wsrtmp::CLOSE_TOO_BIG,
         "message too big");
 }
 
@@ -557,7 +556,7 @@ on_websocket (SoupServer *server, SoupServerMessage *msg, const char *path,
   if (!origin_allowed) {
     GST_WARNING_OBJECT (self, "refusing client %s: origin \"%s\" not allowed",
         remote_str, GST_STR_NULL (origin));
-    wsrtmp::websocket_close (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+    wsrtmp::websocket_refuse (conn, wsrtmp::CLOSE_POLICY_VIOLATION,
         "origin not allowed");
     return;
   }
@@ -570,7 +569,7 @@ on_websocket (SoupServer *server, SoupServerMessage *msg, const char *path,
   if (busy) {
     GST_WARNING_OBJECT (self, "refusing client %s: another client is "
         "already streaming", remote_str);
-    wsrtmp::websocket_close (conn, WS_CLOSE_TRY_AGAIN_LATER,
+    wsrtmp::websocket_refuse (conn, wsrtmp::CLOSE_TRY_AGAIN_LATER,
         "another client is already streaming");
     return;
   }

@@ -4,6 +4,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "fixture.h"
+#include "gstwsserversrc.h"
+#include "rawws.h"
 #include "wsclient.h"
 
 #include <cppunit/extensions/HelperMacros.h>
@@ -24,6 +26,7 @@
 
 using wsrtmp::test::Fixture;
 using wsrtmp::test::generate_certificate;
+using wsrtmp::test::RawWs;
 using wsrtmp::test::WsClient;
 
 namespace {
@@ -218,6 +221,7 @@ class WsServerSrcTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (test_one_byte_messages);
   CPPUNIT_TEST (test_second_client_gets_1013);
   CPPUNIT_TEST (test_oversize_message_gets_1009_and_error);
+  CPPUNIT_TEST (test_far_oversize_message_gets_1009_while_sending);
   CPPUNIT_TEST (test_slow_downstream_gets_1011_and_error);
   CPPUNIT_TEST (test_text_message_posted_on_bus);
   CPPUNIT_TEST (test_abrupt_disconnect_is_eos_with_warning);
@@ -413,6 +417,40 @@ class WsServerSrcTest : public CppUnit::TestFixture {
     /* What was accepted before the oversize message was still pushed. */
     CPPUNIT_ASSERT (collector.bytes () ==
         as_string (fixture.chunks ()[0].bytes));
+  }
+
+  /* Far over the limit (30 and 100 MiB against the default 16 MiB), from a
+   * client that keeps sending after the server gave up: the server must go
+   * on reading until the client is done (RFC 6455 §7.1.1), or the kernel
+   * answers the unread bytes with a reset and the client never reads its
+   * close frame (browsers and Node then report 1006). */
+  void test_far_oversize_message_gets_1009_while_sending ()
+  {
+    for (guint64 mib : { 30, 100 }) {
+      auto pipeline = launch ("wsserversrc name=src port=0 ! "
+          "fakesink sync=false");
+      play (pipeline.get ());
+      RawWs client (current_port (by_name (pipeline.get (), "src")));
+      CPPUNIT_ASSERT (client.handshake ("/"));
+      /* A reset while sending is what browsers report as 1006. */
+      std::string what = std::to_string (mib) + " MiB";
+      CPPUNIT_ASSERT_MESSAGE (what + ": reset while sending",
+          client.send_frame_of_size (mib * 1024 * 1024));
+      CPPUNIT_ASSERT_EQUAL_MESSAGE (what, 1009, client.read_close (10));
+      CPPUNIT_ASSERT_EQUAL_MESSAGE (what, std::string ("message too big"),
+          client.close_reason ());
+      /* Then the server closes the connection. */
+      CPPUNIT_ASSERT_MESSAGE (what, client.wait_eof (10));
+
+      g_autoptr (GstMessage) msg = wait_end (pipeline.get ());
+      CPPUNIT_ASSERT (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR);
+      const GstStructure *details = nullptr;
+      gst_message_parse_error_details (msg, &details);
+      int code = 0;
+      CPPUNIT_ASSERT (details && gst_structure_get_int (details,
+              GST_WS_SERVER_SRC_ERROR_CLOSE_CODE, &code));
+      CPPUNIT_ASSERT_EQUAL (1009, code);
+    }
   }
 
   void test_slow_downstream_gets_1011_and_error ()
