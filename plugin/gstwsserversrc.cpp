@@ -46,6 +46,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 GST_DEBUG_CATEGORY_STATIC (gst_ws_server_src_debug);
@@ -207,8 +208,9 @@ join_origins (const std::vector<std::string> &origins)
 
 }  // namespace
 
-/* Lock order: settings_lock, then state_lock. Never call into libsoup with
- * state_lock held. */
+/* Lock order: settings_lock, then state_lock; listen_lock is only ever
+ * taken alone. No lock is held while calling into libsoup: its signals call
+ * back into us. */
 struct GstWsServerSrcPrivate {
   /* Settings, guarded by settings_lock. */
   std::mutex settings_lock;
@@ -220,10 +222,13 @@ struct GstWsServerSrcPrivate {
   guint64 max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
   std::atomic<guint64> max_queued_bytes { DEFAULT_MAX_QUEUED_BYTES };
 
-  /* The client feeding us. Touched only from the thread that dispatches its
-   * signals (the listener thread, or the application's thread in adopt mode),
-   * and from start/stop once that thread is gone. */
+  /* The client feeding us, and the main context that dispatches its
+   * signals (the listener thread's, or the application's in adopt mode).
+   * Changed only from that context's thread (and from start/stop once that
+   * thread is gone), under settings_lock so that other threads may read
+   * them; libsoup is called on that thread only. */
   SoupWebsocketConnection *connection = nullptr;
+  GMainContext *connection_context = nullptr;
   bool adopted = false;
   gulong message_handler = 0, closed_handler = 0, error_handler = 0;
 
@@ -325,13 +330,14 @@ gst_ws_server_src_class_init (GstWsServerSrcClass *klass)
           "e.g. \"https://example.com,http://localhost:8000\" (empty = any "
           "origin). Others are closed with 1008", "", flags));
   g_object_class_install_property (gobject_class, PROP_CONNECTION,
-      g_param_spec_object ("connection", "Connection",
+      g_param_spec_object (GST_WS_SERVER_SRC_PROP_CONNECTION, "Connection",
           "An accepted SoupWebsocketConnection to read from instead of "
           "listening (for applications that run their own SoupServer). Set it "
           "before going to PAUSED, from the thread that runs the connection's "
           "main context", SOUP_TYPE_WEBSOCKET_CONNECTION, flags));
   g_object_class_install_property (gobject_class, PROP_MAX_MESSAGE_SIZE,
-      g_param_spec_uint64 ("max-message-size", "Maximum message size",
+      g_param_spec_uint64 (GST_WS_SERVER_SRC_PROP_MAX_MESSAGE_SIZE,
+          "Maximum message size",
           "Largest WebSocket message accepted, in bytes (0 = unlimited). A "
           "larger one closes the client with 1009 and posts an error",
           0, G_MAXUINT64, DEFAULT_MAX_MESSAGE_SIZE, flags));
@@ -344,7 +350,8 @@ gst_ws_server_src_class_init (GstWsServerSrcClass *klass)
               G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
               GST_PARAM_MUTABLE_PLAYING)));
   g_object_class_install_property (gobject_class, PROP_BYTES_RECEIVED,
-      g_param_spec_uint64 ("bytes-received", "Bytes received",
+      g_param_spec_uint64 (GST_WS_SERVER_SRC_PROP_BYTES_RECEIVED,
+          "Bytes received",
           "Payload bytes received in binary messages from the client",
           0, G_MAXUINT64, 0, read_only));
   g_object_class_install_property (gobject_class, PROP_MESSAGES_RECEIVED,
@@ -399,7 +406,7 @@ on_message (SoupWebsocketConnection *conn, gint type, GBytes *message,
     gst_element_post_message (GST_ELEMENT (self),
         gst_message_new_element (GST_OBJECT (self),
             gst_structure_new (GST_WS_SERVER_SRC_TEXT_MESSAGE_NAME,
-                "text", G_TYPE_STRING, text, nullptr)));
+                GST_WS_SERVER_SRC_TEXT_MESSAGE_FIELD, G_TYPE_STRING, text, nullptr)));
     return;
   }
 
@@ -482,10 +489,10 @@ attach_connection (GstWsServerSrc *self, SoupWebsocketConnection *conn,
   {
     std::lock_guard<std::mutex> lock (priv->settings_lock);
     max_message_size = priv->max_message_size;
+    priv->connection = SOUP_WEBSOCKET_CONNECTION (g_object_ref (conn));
+    priv->connection_context = g_main_context_ref_thread_default ();
+    priv->adopted = adopted;
   }
-
-  priv->connection = SOUP_WEBSOCKET_CONNECTION (g_object_ref (conn));
-  priv->adopted = adopted;
   g_object_set (conn, "max-incoming-payload-size", max_message_size, nullptr);
   /* connect_object: a handler can never run on a finalized element. */
   priv->message_handler = g_signal_connect_object (conn, "message",
@@ -512,8 +519,44 @@ detach_connection (GstWsServerSrc *self)
   g_clear_signal_handler (&priv->message_handler, priv->connection);
   g_clear_signal_handler (&priv->error_handler, priv->connection);
   g_clear_signal_handler (&priv->closed_handler, priv->connection);
-  g_clear_object (&priv->connection);
-  priv->adopted = false;
+  SoupWebsocketConnection *connection;
+  GMainContext *context;
+  {
+    std::lock_guard<std::mutex> lock (priv->settings_lock);
+    connection = std::exchange (priv->connection, nullptr);
+    context = std::exchange (priv->connection_context, nullptr);
+    priv->adopted = false;
+  }
+  g_object_unref (connection);
+  g_main_context_unref (context);
+}
+
+static bool
+is_adopted (GstWsServerSrcPrivate *priv)
+{
+  std::lock_guard<std::mutex> lock (priv->settings_lock);
+  return priv->adopted;
+}
+
+/* On the connection's thread: libsoup objects are not thread-safe. */
+static gboolean
+apply_max_message_size (gpointer data)
+{
+  GstWsServerSrcPrivate *priv = GST_WS_SERVER_SRC (data)->priv;
+  SoupWebsocketConnection *connection = nullptr;
+  guint64 max_message_size;
+  {
+    std::lock_guard<std::mutex> lock (priv->settings_lock);
+    if (priv->connection)
+      connection = SOUP_WEBSOCKET_CONNECTION (g_object_ref (priv->connection));
+    max_message_size = priv->max_message_size;
+  }
+  if (connection) {
+    g_object_set (connection, "max-incoming-payload-size", max_message_size,
+        nullptr);
+    g_object_unref (connection);
+  }
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -645,15 +688,16 @@ listener_thread (gpointer data)
 
   g_main_context_push_thread_default (priv->context);
 
-  GTlsCertificate *certificate;
+  g_autoptr (GTlsCertificate) certificate = nullptr;
   std::string path;
   {
     std::lock_guard<std::mutex> lock (priv->settings_lock);
-    certificate = priv->tls_certificate;
+    if (priv->tls_certificate)
+      certificate = G_TLS_CERTIFICATE (g_object_ref (priv->tls_certificate));
     path = priv->path.empty () ? "/" : priv->path;
-    priv->server = soup_server_new ("server-header", "wsrtmp-wsserversrc ",
-        "tls-certificate", certificate, nullptr);
   }
+  priv->server = soup_server_new ("server-header", "wsrtmp-wsserversrc ",
+      "tls-certificate", certificate, nullptr);
   /* Media does not compress: permessage-deflate would only cost the
    * browser and us CPU. */
   soup_server_remove_websocket_extension (priv->server,
@@ -755,7 +799,7 @@ gst_ws_server_src_start (GstBaseSrc *basesrc)
   GstWsServerSrcPrivate *priv = self->priv;
 
   /* An adopted connection may already have delivered data: keep it. */
-  if (priv->adopted) {
+  if (is_adopted (priv)) {
     GST_DEBUG_OBJECT (self, "reading from an adopted connection");
     return TRUE;
   }
@@ -769,7 +813,7 @@ gst_ws_server_src_stop (GstBaseSrc *basesrc)
   auto *self = GST_WS_SERVER_SRC (basesrc);
   GstWsServerSrcPrivate *priv = self->priv;
 
-  if (priv->adopted) {
+  if (is_adopted (priv)) {
     std::lock_guard<std::mutex> lock (priv->state_lock);
     priv->queue.clear ();
     return TRUE;
@@ -844,7 +888,7 @@ gst_ws_server_src_create (GstPushSrc *pushsrc, GstBuffer **buffer)
               "(%" G_GUINT64_FORMAT " bytes) and was closed with 1009. Raise "
               "max-message-size, or lower the client's bitrate or timeslice.",
               limit), ("%s", disconnect_error.c_str ()),
-          ("close-code", G_TYPE_INT, SOUP_WEBSOCKET_CLOSE_TOO_BIG, nullptr));
+          (GST_WS_SERVER_SRC_ERROR_CLOSE_CODE, G_TYPE_INT, SOUP_WEBSOCKET_CLOSE_TOO_BIG, nullptr));
       return GST_FLOW_ERROR;
     }
     case Failure::DownstreamTooSlow:
@@ -853,7 +897,7 @@ gst_ws_server_src_create (GstPushSrc *pushsrc, GstBuffer **buffer)
               G_GUINT64_FORMAT " bytes) waited to be pushed, so the client was "
               "closed with 1011.", priv->max_queued_bytes.load ()),
           (nullptr),
-          ("close-code", G_TYPE_INT, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR,
+          (GST_WS_SERVER_SRC_ERROR_CLOSE_CODE, G_TYPE_INT, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR,
               nullptr));
       return GST_FLOW_ERROR;
     case Failure::None:
@@ -921,11 +965,19 @@ gst_ws_server_src_set_property (GObject *object, guint prop_id,
       break;
     }
     case PROP_MAX_MESSAGE_SIZE: {
-      std::lock_guard<std::mutex> lock (priv->settings_lock);
-      priv->max_message_size = g_value_get_uint64 (value);
-      if (priv->adopted)
-        g_object_set (priv->connection, "max-incoming-payload-size",
-            priv->max_message_size, nullptr);
+      GMainContext *context = nullptr;
+      {
+        std::lock_guard<std::mutex> lock (priv->settings_lock);
+        priv->max_message_size = g_value_get_uint64 (value);
+        if (priv->connection_context)
+          context = g_main_context_ref (priv->connection_context);
+      }
+      /* A connection already attached learns it on its own thread. */
+      if (context) {
+        g_main_context_invoke_full (context, G_PRIORITY_DEFAULT,
+            apply_max_message_size, gst_object_ref (self), gst_object_unref);
+        g_main_context_unref (context);
+      }
       break;
     }
     case PROP_MAX_QUEUED_BYTES:
@@ -973,9 +1025,11 @@ gst_ws_server_src_get_property (GObject *object, guint prop_id, GValue *value,
       g_value_set_string (value, join_origins (priv->allowed_origins).c_str ());
       break;
     }
-    case PROP_CONNECTION:
+    case PROP_CONNECTION: {
+      std::lock_guard<std::mutex> lock (priv->settings_lock);
       g_value_set_object (value, priv->adopted ? priv->connection : nullptr);
       break;
+    }
     case PROP_MAX_MESSAGE_SIZE: {
       std::lock_guard<std::mutex> lock (priv->settings_lock);
       g_value_set_uint64 (value, priv->max_message_size);

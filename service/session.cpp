@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "wsrtmpd"
 
 #include "session.h"
+#include "gstwsserversrc.h"
 
 #include <glib/gstdio.h>
 
@@ -86,7 +87,8 @@ classify_error (GstMessage *message)
   GstObject *origin = GST_MESSAGE_SRC (message);
 
   int close_code = 0;
-  if (details && gst_structure_get_int (details, "close-code", &close_code)) {
+  if (details && gst_structure_get_int (details,
+          GST_WS_SERVER_SRC_ERROR_CLOSE_CODE, &close_code)) {
     if (close_code == CLOSE_TOO_BIG)
       return { CLOSE_TOO_BIG, "message too big: lower the bitrate or the "
           "recorder timeslice", "too_big" };

@@ -575,15 +575,31 @@ class WsServerSrcTest : public CppUnit::TestFixture {
       SoupServer *server = nullptr;
       std::atomic<int> port { 0 };
       GstElement *pipeline = nullptr;
+      std::thread::id thread_id;
+      /* The adopted connection, and the threads that changed its
+       * max-incoming-payload-size, in order. */
+      std::mutex lock;
+      SoupWebsocketConnection *conn = nullptr;
+      std::vector<std::thread::id> size_set_on;
     } app;
     app.pipeline = pipeline_raw;
     std::thread app_thread ([&app] {
+      app.thread_id = std::this_thread::get_id ();
       g_main_context_push_thread_default (app.context);
       app.server = soup_server_new (nullptr, nullptr);
       soup_server_add_websocket_handler (app.server, "/app", nullptr, nullptr,
           [] (SoupServer *, SoupServerMessage *, const char *,
               SoupWebsocketConnection *conn, gpointer data) {
             auto *a = static_cast<App *> (data);
+            g_signal_connect (conn, "notify::max-incoming-payload-size",
+                G_CALLBACK (+[] (GObject *, GParamSpec *, App *a) {
+                  std::lock_guard<std::mutex> l (a->lock);
+                  a->size_set_on.push_back (std::this_thread::get_id ());
+                }), a);
+            {
+              std::lock_guard<std::mutex> l (a->lock);
+              a->conn = SOUP_WEBSOCKET_CONNECTION (g_object_ref (conn));
+            }
             GstElement *src = gst_bin_get_by_name (GST_BIN (a->pipeline), "src");
             g_object_set (src, "connection", conn, nullptr);
             gst_object_unref (src);
@@ -595,6 +611,7 @@ class WsServerSrcTest : public CppUnit::TestFixture {
       app.port = g_uri_get_port (static_cast<GUri *> (uris->data));
       g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
       g_main_loop_run (app.loop);
+      g_clear_object (&app.conn);
       g_clear_object (&app.server);
       while (g_main_context_iteration (app.context, FALSE)) {
       }
@@ -621,6 +638,38 @@ class WsServerSrcTest : public CppUnit::TestFixture {
 
     auto client = connect_or_fail ("ws://127.0.0.1:" +
         std::to_string (app.port.load ()) + "/app");
+    auto adopted_size_set = [&app] {
+      std::lock_guard<std::mutex> l (app.lock);
+      return app.size_set_on.size ();
+    };
+    for (int i = 0; i < 500 && adopted_size_set () == 0; i++)
+      std::this_thread::sleep_for (std::chrono::milliseconds (10));
+    CPPUNIT_ASSERT_EQUAL ((size_t) 1, adopted_size_set ());
+
+    /* The element hands out the connection it reads from, and passes a new
+     * size limit to it on the connection's own thread (libsoup objects are
+     * not thread-safe), not on the thread that set the property. */
+    GstElement *src = by_name (pipeline_raw, "src");
+    SoupWebsocketConnection *adopted = nullptr;
+    g_object_get (src, GST_WS_SERVER_SRC_PROP_CONNECTION, &adopted, nullptr);
+    {
+      std::lock_guard<std::mutex> l (app.lock);
+      CPPUNIT_ASSERT (adopted && adopted == app.conn);
+    }
+    g_object_unref (adopted);
+    g_object_set (src, GST_WS_SERVER_SRC_PROP_MAX_MESSAGE_SIZE,
+        (guint64) 4 * 1024 * 1024, nullptr);
+    for (int i = 0; i < 500 && adopted_size_set () < 2; i++)
+      std::this_thread::sleep_for (std::chrono::milliseconds (10));
+    {
+      std::lock_guard<std::mutex> l (app.lock);
+      CPPUNIT_ASSERT_EQUAL ((size_t) 2, app.size_set_on.size ());
+      CPPUNIT_ASSERT (app.size_set_on[1] == app.thread_id);
+      guint64 limit = 0;
+      g_object_get (app.conn, "max-incoming-payload-size", &limit, nullptr);
+      CPPUNIT_ASSERT_EQUAL ((guint64) 4 * 1024 * 1024, limit);
+    }
+
     client->replay (fixture, false);
     client->close (1000);
     assert_eos (pipeline_raw);
