@@ -120,6 +120,8 @@ class ByteCollector {
       std::lock_guard<std::mutex> lock (self->lock_);
       self->bytes_.append (reinterpret_cast<const char *> (map.data), map.size);
       self->buffers_++;
+      self->arrivals_.push_back ({ g_get_monotonic_time (),
+              self->bytes_.size () });
       gst_buffer_unmap (buffer, &map);
       return GST_FLOW_OK;
     };
@@ -136,11 +138,22 @@ class ByteCollector {
     std::lock_guard<std::mutex> lock (lock_);
     return buffers_;
   }
+  /* When each buffer arrived (monotonic µs), with the bytes so far. */
+  struct Arrival {
+    gint64 time_us;
+    size_t bytes;
+  };
+  std::vector<Arrival> arrivals ()
+  {
+    std::lock_guard<std::mutex> lock (lock_);
+    return arrivals_;
+  }
 
  private:
   std::mutex lock_;
   std::string bytes_;
   int buffers_ = 0;
+  std::vector<Arrival> arrivals_;
 };
 
 std::string
@@ -237,7 +250,8 @@ class WsServerSrcTest : public CppUnit::TestFixture {
   /* Sends a recording to a listening wsserversrc ! appsink and checks that
    * what comes out is the recording, byte for byte, then EOS. */
   void check_bytes (const Fixture &fixture, bool realtime,
-      const std::vector<GBytes *> &messages)
+      const std::vector<GBytes *> &messages,
+      std::vector<ByteCollector::Arrival> *arrivals = nullptr)
   {
     auto pipeline = launch ("wsserversrc name=src port=0 ! "
         "appsink name=sink sync=false");
@@ -274,6 +288,8 @@ class WsServerSrcTest : public CppUnit::TestFixture {
     int close_code = 0;
     g_object_get (src, "client-close-code", &close_code, nullptr);
     CPPUNIT_ASSERT_EQUAL (1000, close_code);
+    if (arrivals)
+      *arrivals = collector.arrivals ();
   }
 
   static std::vector<GBytes *> chunk_bytes (const Fixture &fixture)
@@ -293,10 +309,37 @@ class WsServerSrcTest : public CppUnit::TestFixture {
     }
   }
 
+  /* Sent at the browser's pace (8 s of 250 ms chunks), the bytes come out
+   * at that pace: nothing held back and pushed in a burst. Tolerant of a
+   * loaded machine, which only delays buffers. */
   void test_realtime_pace_and_stats ()
   {
     Fixture fixture ("chrome-audio-opus-250ms");
-    check_bytes (fixture, true, chunk_bytes (fixture));
+    std::vector<ByteCollector::Arrival> arrivals;
+    check_bytes (fixture, true, chunk_bytes (fixture), &arrivals);
+
+    const auto &chunks = fixture.chunks ();
+    const gint64 sent_us = static_cast<gint64> (
+        (chunks.back ().t_ms - chunks.front ().t_ms) * 1000);
+    CPPUNIT_ASSERT (sent_us > 5 * G_USEC_PER_SEC);
+    CPPUNIT_ASSERT (arrivals.size () >= 2);
+    const gint64 arrived_us = arrivals.back ().time_us -
+        arrivals.front ().time_us;
+    const size_t total = arrivals.back ().bytes;
+    char text[160];
+    g_snprintf (text, sizeof text, "sent over %.2f s, arrived over %.2f s "
+        "in %zu buffers", sent_us / 1e6, arrived_us / 1e6, arrivals.size ());
+    CPPUNIT_ASSERT_MESSAGE (text, arrived_us >= sent_us * 9 / 10);
+    /* No second carries more than half the stream (about 1/8 at pace). */
+    size_t first = 0;
+    for (size_t last = 0; last < arrivals.size (); last++) {
+      while (arrivals[last].time_us - arrivals[first].time_us >
+          G_USEC_PER_SEC)
+        first++;
+      size_t before = first > 0 ? arrivals[first - 1].bytes : 0;
+      CPPUNIT_ASSERT_MESSAGE (text,
+          (arrivals[last].bytes - before) * 2 <= total);
+    }
   }
 
   /* The element's output demuxes into exactly the recording's frames. */
