@@ -101,22 +101,23 @@ socket_of (GIOStream *stream)
   return nullptr;
 }
 
-/* A closed connection's socket, still reading (RFC 6455 §7.1.1). */
+/* A closed connection's socket, still reading (RFC 6455 §7.1.1). Owned by
+ * its read source: freed when that source goes, also with its main context
+ * (a stopped element's listener thread). */
 struct Linger {
   GSocket *socket;
-  GSource *read_source = nullptr;
-  GSource *timeout_source = nullptr;
+  GSource *read_source = nullptr;       /* owned by the main context */
+  GSource *timeout_source = nullptr;    /* a reference of ours */
   guint64 discarded = 0;
   std::unique_ptr<gchar[]> buffer { new gchar[LINGER_READ_SIZE] };
 };
 
 void
-linger_finish (Linger *linger)
+linger_free (gpointer data)
 {
+  auto *linger = static_cast<Linger *> (data);
   g_debug ("lingering close done, %" G_GUINT64_FORMAT " bytes discarded",
       linger->discarded);
-  g_source_destroy (linger->read_source);
-  g_source_unref (linger->read_source);
   g_source_destroy (linger->timeout_source);
   g_source_unref (linger->timeout_source);
   g_socket_close (linger->socket, nullptr);
@@ -136,10 +137,8 @@ linger_read (GSocket *socket, GIOCondition, gpointer data)
       return G_SOURCE_CONTINUE;
     linger->discarded += MAX (n, 0);
     /* The client closed (or reset) its side, or sent too much. */
-    if (n <= 0 || linger->discarded > LINGER_MAX_BYTES) {
-      linger_finish (linger);
+    if (n <= 0 || linger->discarded > LINGER_MAX_BYTES)
       return G_SOURCE_REMOVE;
-    }
   }
   return G_SOURCE_CONTINUE;
 }
@@ -149,7 +148,7 @@ linger_timeout (gpointer data)
 {
   auto *linger = static_cast<Linger *> (data);
   g_debug ("lingering close timed out");
-  linger_finish (linger);
+  g_source_destroy (linger->read_source);      /* frees linger */
   return G_SOURCE_REMOVE;
 }
 
@@ -161,14 +160,15 @@ linger_start (GSocket *socket)
   auto *linger = new Linger { G_SOCKET (g_object_ref (socket)) };
   g_socket_shutdown (socket, FALSE, TRUE, nullptr);
   GMainContext *context = g_main_context_get_thread_default ();
-  linger->read_source = g_socket_create_source (socket, G_IO_IN, nullptr);
-  g_source_set_callback (linger->read_source, G_SOURCE_FUNC (linger_read),
-      linger, nullptr);
-  g_source_attach (linger->read_source, context);
   linger->timeout_source = g_timeout_source_new_seconds (LINGER_TIMEOUT_S);
   g_source_set_callback (linger->timeout_source, linger_timeout, linger,
       nullptr);
   g_source_attach (linger->timeout_source, context);
+  linger->read_source = g_socket_create_source (socket, G_IO_IN, nullptr);
+  g_source_set_callback (linger->read_source, G_SOURCE_FUNC (linger_read),
+      linger, linger_free);
+  g_source_attach (linger->read_source, context);
+  g_source_unref (linger->read_source);
 }
 
 void

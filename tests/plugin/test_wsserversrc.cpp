@@ -235,6 +235,7 @@ class WsServerSrcTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (test_second_client_gets_1013);
   CPPUNIT_TEST (test_oversize_message_gets_1009_and_error);
   CPPUNIT_TEST (test_far_oversize_message_gets_1009_while_sending);
+  CPPUNIT_TEST (test_lingering_close_is_bounded);
   CPPUNIT_TEST (test_slow_downstream_gets_1011_and_error);
   CPPUNIT_TEST (test_text_message_posted_on_bus);
   CPPUNIT_TEST (test_abrupt_disconnect_is_eos_with_warning);
@@ -494,6 +495,30 @@ class WsServerSrcTest : public CppUnit::TestFixture {
               GST_WS_SERVER_SRC_ERROR_CLOSE_CODE, &code));
       CPPUNIT_ASSERT_EQUAL (1009, code);
     }
+  }
+
+  /* A client that never closes its side keeps the server reading only
+   * for the lingering time (wsclose.h: LINGER_TIMEOUT_S, 5 s); then the
+   * server closes and what the client sends is refused. */
+  void test_lingering_close_is_bounded ()
+  {
+    auto pipeline = launch ("wsserversrc name=src port=0 "
+        "max-message-size=1024 ! fakesink sync=false");
+    play (pipeline.get ());
+    RawWs client (current_port (by_name (pipeline.get (), "src")));
+    CPPUNIT_ASSERT (client.handshake ("/"));
+    CPPUNIT_ASSERT (client.send_frame_of_size (64 * 1024));
+    CPPUNIT_ASSERT_EQUAL (1009, client.read_close (10));
+    CPPUNIT_ASSERT (client.wait_eof (10));
+    gint64 start = g_get_monotonic_time ();
+    const std::string more = RawWs::frame (0x2, std::string (1024, 'x'));
+    while (client.write (more) &&
+        g_get_monotonic_time () - start < 20 * G_USEC_PER_SEC)
+      std::this_thread::sleep_for (std::chrono::milliseconds (100));
+    double read_s = (g_get_monotonic_time () - start) / 1e6;
+    std::string what = "the server read on for " + std::to_string (read_s) +
+        " s";
+    CPPUNIT_ASSERT_MESSAGE (what, read_s > 3 && read_s < 12);
   }
 
   void test_slow_downstream_gets_1011_and_error ()
