@@ -253,6 +253,7 @@ struct GstWsServerSrcPrivate {
   GMainLoop *loop = nullptr;
   GThread *thread = nullptr;
   SoupServer *server = nullptr;
+  /* The listener thread's start-up result, for start_listening(). */
   std::mutex listen_lock;
   std::condition_variable listen_cond;
   bool listen_done = false;
