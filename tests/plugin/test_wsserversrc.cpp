@@ -7,6 +7,7 @@
 #include "gstwsserversrc.h"
 #include "rawws.h"
 #include "wsclient.h"
+#include "wsclose.h"
 
 #include <cppunit/extensions/HelperMacros.h>
 #include <cppunit/extensions/TestFactoryRegistry.h>
@@ -236,6 +237,7 @@ class WsServerSrcTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (test_oversize_message_gets_1009_and_error);
   CPPUNIT_TEST (test_far_oversize_message_gets_1009_while_sending);
   CPPUNIT_TEST (test_lingering_close_is_bounded);
+  CPPUNIT_TEST (test_close_codes_on_the_wire);
   CPPUNIT_TEST (test_slow_downstream_gets_1011_and_error);
   CPPUNIT_TEST (test_text_message_posted_on_bus);
   CPPUNIT_TEST (test_abrupt_disconnect_is_eos_with_warning);
@@ -519,6 +521,99 @@ class WsServerSrcTest : public CppUnit::TestFixture {
     std::string what = "the server read on for " + std::to_string (read_s) +
         " s";
     CPPUNIT_ASSERT_MESSAGE (what, read_s > 3 && read_s < 12);
+  }
+
+  /* The close codes the element and wsrtmpd send, through their one
+   * implementation (plugin/wsclose.h), as a client reads them: never 1005,
+   * 1006 or 1015, and 1012-1014 as asked where the connection is fresh. */
+  void test_close_codes_on_the_wire ()
+  {
+    for (int code = 0; code < 6000; code++) {
+      if (wsrtmp::websocket_close_code_sendable_by_soup (code))
+        CPPUNIT_ASSERT_MESSAGE (std::to_string (code),
+            wsrtmp::websocket_close_code_valid (code));
+    }
+    for (int code : { 0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000 })
+      CPPUNIT_ASSERT_MESSAGE (std::to_string (code),
+          !wsrtmp::websocket_close_code_valid (code));
+
+    /* A SoupServer on its own thread: /refuse/CODE and /close/CODE. */
+    struct App {
+      GMainContext *context = g_main_context_new ();
+      GMainLoop *loop = g_main_loop_new (context, FALSE);
+      std::atomic<int> port { 0 };
+    } app;
+    std::thread app_thread ([&app] {
+      g_main_context_push_thread_default (app.context);
+      SoupServer *server = soup_server_new (nullptr, nullptr);
+      soup_server_add_websocket_handler (server, nullptr, nullptr, nullptr,
+          [] (SoupServer *, SoupServerMessage *, const char *path,
+              SoupWebsocketConnection *conn, gpointer) {
+            g_auto (GStrv) parts = g_strsplit (path, "/", -1);
+            auto code = static_cast<gushort> (atoi (parts[2]));
+            if (g_str_equal (parts[1], "refuse"))
+              wsrtmp::websocket_refuse (conn, code, "refused", "{}");
+            else
+              wsrtmp::websocket_close (conn, code, "closed");
+          }, nullptr, nullptr);
+      soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY,
+          nullptr);
+      GSList *uris = soup_server_get_uris (server);
+      app.port = g_uri_get_port (static_cast<GUri *> (uris->data));
+      g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+      g_main_loop_run (app.loop);
+      g_object_unref (server);
+      while (g_main_context_iteration (app.context, FALSE)) {
+      }
+      g_main_context_pop_thread_default (app.context);
+    });
+    struct AppStopper {
+      App &app;
+      std::thread &thread;
+      ~AppStopper ()
+      {
+        g_main_context_invoke (app.context, [] (gpointer loop) {
+          g_main_loop_quit (static_cast<GMainLoop *> (loop));
+          return G_SOURCE_REMOVE;
+        }, app.loop);
+        thread.join ();
+        g_main_loop_unref (app.loop);
+        g_main_context_unref (app.context);
+      }
+    } stopper { app, app_thread };
+    while (app.port == 0)
+      std::this_thread::sleep_for (std::chrono::milliseconds (5));
+
+    struct Case {
+      const char *how;
+      int asked, sent;
+    };
+    for (const Case &c : std::initializer_list<Case> {
+             { "refuse", 1013, 1013 }, { "refuse", 1012, 1012 },
+             { "refuse", 1014, 1014 }, { "refuse", 1008, 1008 },
+             { "refuse", 4000, 4000 }, { "refuse", 1006, 1011 },
+             { "refuse", 1005, 1011 }, { "refuse", 1015, 1011 },
+             { "refuse", 5000, 1011 }, { "refuse", 999, 1011 },
+             { "close", 1000, 1000 }, { "close", 1001, 1001 },
+             { "close", 1003, 1003 }, { "close", 1009, 1009 },
+             { "close", 1011, 1011 }, { "close", 3000, 3000 },
+             { "close", 1004, 1011 }, { "close", 1006, 1011 },
+             { "close", 1013, 1011 } }) {
+      std::string what = std::string (c.how) + " " + std::to_string (c.asked);
+      RawWs client (app.port);
+      CPPUNIT_ASSERT_MESSAGE (what, client.handshake (
+              std::string ("/") + c.how + "/" + std::to_string (c.asked)));
+      std::vector<std::string> texts;
+      CPPUNIT_ASSERT_EQUAL_MESSAGE (what, c.sent, client.read_close (5,
+              &texts));
+      CPPUNIT_ASSERT_EQUAL_MESSAGE (what, std::string (c.how) + "d",
+          client.close_reason ());
+      if (g_str_equal (c.how, "refuse"))
+        CPPUNIT_ASSERT_MESSAGE (what, texts.size () == 1 && texts[0] == "{}");
+      /* Our close frame answered, the server closes the connection. */
+      client.write (RawWs::close_frame (c.sent));
+      CPPUNIT_ASSERT_MESSAGE (what, client.wait_eof (10));
+    }
   }
 
   void test_slow_downstream_gets_1011_and_error ()
