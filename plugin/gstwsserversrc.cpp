@@ -46,6 +46,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 GST_DEBUG_CATEGORY_STATIC (gst_ws_server_src_debug);
@@ -60,8 +61,6 @@ constexpr const char *DEFAULT_PATH = "/";
  * messages; leave room for long timeslices and high bitrates. */
 constexpr guint64 DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 constexpr guint64 DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
-/* IANA-registered close code libsoup has no name for. */
-constexpr gushort WS_CLOSE_TRY_AGAIN_LATER = 1013;
 
 enum {
   PROP_0,
@@ -209,8 +208,9 @@ join_origins (const std::vector<std::string> &origins)
 
 }  // namespace
 
-/* Lock order: settings_lock, then state_lock. Never call into libsoup with
- * state_lock held. */
+/* Lock order: settings_lock, then state_lock; listen_lock is only ever
+ * taken alone. No lock is held while calling into libsoup: its signals call
+ * back into us. */
 struct GstWsServerSrcPrivate {
   /* Settings, guarded by settings_lock. */
   std::mutex settings_lock;
@@ -222,10 +222,13 @@ struct GstWsServerSrcPrivate {
   guint64 max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
   std::atomic<guint64> max_queued_bytes { DEFAULT_MAX_QUEUED_BYTES };
 
-  /* The client feeding us. Touched only from the thread that dispatches its
-   * signals (the listener thread, or the application's thread in adopt mode),
-   * and from start/stop once that thread is gone. */
+  /* The client feeding us, and the main context that dispatches its
+   * signals (the listener thread's, or the application's in adopt mode).
+   * Changed only from that context's thread (and from start/stop once that
+   * thread is gone), under settings_lock so that other threads may read
+   * them; libsoup is called on that thread only. */
   SoupWebsocketConnection *connection = nullptr;
+  GMainContext *connection_context = nullptr;
   bool adopted = false;
   gulong message_handler = 0, closed_handler = 0, error_handler = 0;
 
@@ -250,6 +253,7 @@ struct GstWsServerSrcPrivate {
   GMainLoop *loop = nullptr;
   GThread *thread = nullptr;
   SoupServer *server = nullptr;
+  /* The listener thread's start-up result, for start_listening(). */
   std::mutex listen_lock;
   std::condition_variable listen_cond;
   bool listen_done = false;
@@ -327,13 +331,14 @@ gst_ws_server_src_class_init (GstWsServerSrcClass *klass)
           "e.g. \"https://example.com,http://localhost:8000\" (empty = any "
           "origin). Others are closed with 1008", "", flags));
   g_object_class_install_property (gobject_class, PROP_CONNECTION,
-      g_param_spec_object ("connection", "Connection",
+      g_param_spec_object (GST_WS_SERVER_SRC_PROP_CONNECTION, "Connection",
           "An accepted SoupWebsocketConnection to read from instead of "
           "listening (for applications that run their own SoupServer). Set it "
           "before going to PAUSED, from the thread that runs the connection's "
           "main context", SOUP_TYPE_WEBSOCKET_CONNECTION, flags));
   g_object_class_install_property (gobject_class, PROP_MAX_MESSAGE_SIZE,
-      g_param_spec_uint64 ("max-message-size", "Maximum message size",
+      g_param_spec_uint64 (GST_WS_SERVER_SRC_PROP_MAX_MESSAGE_SIZE,
+          "Maximum message size",
           "Largest WebSocket message accepted, in bytes (0 = unlimited). A "
           "larger one closes the client with 1009 and posts an error",
           0, G_MAXUINT64, DEFAULT_MAX_MESSAGE_SIZE, flags));
@@ -346,7 +351,8 @@ gst_ws_server_src_class_init (GstWsServerSrcClass *klass)
               G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
               GST_PARAM_MUTABLE_PLAYING)));
   g_object_class_install_property (gobject_class, PROP_BYTES_RECEIVED,
-      g_param_spec_uint64 ("bytes-received", "Bytes received",
+      g_param_spec_uint64 (GST_WS_SERVER_SRC_PROP_BYTES_RECEIVED,
+          "Bytes received",
           "Payload bytes received in binary messages from the client",
           0, G_MAXUINT64, 0, read_only));
   g_object_class_install_property (gobject_class, PROP_MESSAGES_RECEIVED,
@@ -401,7 +407,7 @@ on_message (SoupWebsocketConnection *conn, gint type, GBytes *message,
     gst_element_post_message (GST_ELEMENT (self),
         gst_message_new_element (GST_OBJECT (self),
             gst_structure_new (GST_WS_SERVER_SRC_TEXT_MESSAGE_NAME,
-                "text", G_TYPE_STRING, text, nullptr)));
+                GST_WS_SERVER_SRC_TEXT_MESSAGE_FIELD, G_TYPE_STRING, text, nullptr)));
     return;
   }
 
@@ -428,7 +434,7 @@ on_message (SoupWebsocketConnection *conn, gint type, GBytes *message,
   if (overflow) {
     GST_WARNING_OBJECT (self, "more than %" G_GUINT64_FORMAT " bytes queued, "
         "closing the client with 1011", limit);
-    wsrtmp::websocket_close (conn, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR,
+    wsrtmp::websocket_close (conn, wsrtmp::CLOSE_SERVER_ERROR,
         "downstream too slow");
   }
 }
@@ -451,10 +457,11 @@ on_error (SoupWebsocketConnection *conn, GError *error, GstWsServerSrc *self)
       priv->disconnect_error = error->message;
   }
   priv->state_cond.notify_all ();
-  /* libsoup drops the TCP connection right after this signal without a close
-   * frame; the client deserves to know why. */
+  /* libsoup drops the connection right after this signal without a close
+   * frame, while the client is still sending: the client deserves to know
+   * why. */
   if (too_big)
-    wsrtmp::write_close_frame (conn, SOUP_WEBSOCKET_CLOSE_TOO_BIG,
+    wsrtmp::websocket_close_after_error (conn, wsrtmp::CLOSE_TOO_BIG,
         "message too big");
 }
 
@@ -483,10 +490,10 @@ attach_connection (GstWsServerSrc *self, SoupWebsocketConnection *conn,
   {
     std::lock_guard<std::mutex> lock (priv->settings_lock);
     max_message_size = priv->max_message_size;
+    priv->connection = SOUP_WEBSOCKET_CONNECTION (g_object_ref (conn));
+    priv->connection_context = g_main_context_ref_thread_default ();
+    priv->adopted = adopted;
   }
-
-  priv->connection = SOUP_WEBSOCKET_CONNECTION (g_object_ref (conn));
-  priv->adopted = adopted;
   g_object_set (conn, "max-incoming-payload-size", max_message_size, nullptr);
   /* connect_object: a handler can never run on a finalized element. */
   priv->message_handler = g_signal_connect_object (conn, "message",
@@ -513,8 +520,44 @@ detach_connection (GstWsServerSrc *self)
   g_clear_signal_handler (&priv->message_handler, priv->connection);
   g_clear_signal_handler (&priv->error_handler, priv->connection);
   g_clear_signal_handler (&priv->closed_handler, priv->connection);
-  g_clear_object (&priv->connection);
-  priv->adopted = false;
+  SoupWebsocketConnection *connection;
+  GMainContext *context;
+  {
+    std::lock_guard<std::mutex> lock (priv->settings_lock);
+    connection = std::exchange (priv->connection, nullptr);
+    context = std::exchange (priv->connection_context, nullptr);
+    priv->adopted = false;
+  }
+  g_object_unref (connection);
+  g_main_context_unref (context);
+}
+
+static bool
+is_adopted (GstWsServerSrcPrivate *priv)
+{
+  std::lock_guard<std::mutex> lock (priv->settings_lock);
+  return priv->adopted;
+}
+
+/* On the connection's thread: libsoup objects are not thread-safe. */
+static gboolean
+apply_max_message_size (gpointer data)
+{
+  GstWsServerSrcPrivate *priv = GST_WS_SERVER_SRC (data)->priv;
+  SoupWebsocketConnection *connection = nullptr;
+  guint64 max_message_size;
+  {
+    std::lock_guard<std::mutex> lock (priv->settings_lock);
+    if (priv->connection)
+      connection = SOUP_WEBSOCKET_CONNECTION (g_object_ref (priv->connection));
+    max_message_size = priv->max_message_size;
+  }
+  if (connection) {
+    g_object_set (connection, "max-incoming-payload-size", max_message_size,
+        nullptr);
+    g_object_unref (connection);
+  }
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -557,7 +600,7 @@ on_websocket (SoupServer *server, SoupServerMessage *msg, const char *path,
   if (!origin_allowed) {
     GST_WARNING_OBJECT (self, "refusing client %s: origin \"%s\" not allowed",
         remote_str, GST_STR_NULL (origin));
-    wsrtmp::websocket_close (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION,
+    wsrtmp::websocket_refuse (conn, wsrtmp::CLOSE_POLICY_VIOLATION,
         "origin not allowed");
     return;
   }
@@ -570,7 +613,7 @@ on_websocket (SoupServer *server, SoupServerMessage *msg, const char *path,
   if (busy) {
     GST_WARNING_OBJECT (self, "refusing client %s: another client is "
         "already streaming", remote_str);
-    wsrtmp::websocket_close (conn, WS_CLOSE_TRY_AGAIN_LATER,
+    wsrtmp::websocket_refuse (conn, wsrtmp::CLOSE_TRY_AGAIN_LATER,
         "another client is already streaming");
     return;
   }
@@ -646,15 +689,16 @@ listener_thread (gpointer data)
 
   g_main_context_push_thread_default (priv->context);
 
-  GTlsCertificate *certificate;
+  g_autoptr (GTlsCertificate) certificate = nullptr;
   std::string path;
   {
     std::lock_guard<std::mutex> lock (priv->settings_lock);
-    certificate = priv->tls_certificate;
+    if (priv->tls_certificate)
+      certificate = G_TLS_CERTIFICATE (g_object_ref (priv->tls_certificate));
     path = priv->path.empty () ? "/" : priv->path;
-    priv->server = soup_server_new ("server-header", "wsrtmp-wsserversrc ",
-        "tls-certificate", certificate, nullptr);
   }
+  priv->server = soup_server_new ("server-header", "wsrtmp-wsserversrc ",
+      "tls-certificate", certificate, nullptr);
   /* Media does not compress: permessage-deflate would only cost the
    * browser and us CPU. */
   soup_server_remove_websocket_extension (priv->server,
@@ -756,7 +800,7 @@ gst_ws_server_src_start (GstBaseSrc *basesrc)
   GstWsServerSrcPrivate *priv = self->priv;
 
   /* An adopted connection may already have delivered data: keep it. */
-  if (priv->adopted) {
+  if (is_adopted (priv)) {
     GST_DEBUG_OBJECT (self, "reading from an adopted connection");
     return TRUE;
   }
@@ -770,7 +814,7 @@ gst_ws_server_src_stop (GstBaseSrc *basesrc)
   auto *self = GST_WS_SERVER_SRC (basesrc);
   GstWsServerSrcPrivate *priv = self->priv;
 
-  if (priv->adopted) {
+  if (is_adopted (priv)) {
     std::lock_guard<std::mutex> lock (priv->state_lock);
     priv->queue.clear ();
     return TRUE;
@@ -845,7 +889,7 @@ gst_ws_server_src_create (GstPushSrc *pushsrc, GstBuffer **buffer)
               "(%" G_GUINT64_FORMAT " bytes) and was closed with 1009. Raise "
               "max-message-size, or lower the client's bitrate or timeslice.",
               limit), ("%s", disconnect_error.c_str ()),
-          ("close-code", G_TYPE_INT, SOUP_WEBSOCKET_CLOSE_TOO_BIG, nullptr));
+          (GST_WS_SERVER_SRC_ERROR_CLOSE_CODE, G_TYPE_INT, SOUP_WEBSOCKET_CLOSE_TOO_BIG, nullptr));
       return GST_FLOW_ERROR;
     }
     case Failure::DownstreamTooSlow:
@@ -854,7 +898,7 @@ gst_ws_server_src_create (GstPushSrc *pushsrc, GstBuffer **buffer)
               G_GUINT64_FORMAT " bytes) waited to be pushed, so the client was "
               "closed with 1011.", priv->max_queued_bytes.load ()),
           (nullptr),
-          ("close-code", G_TYPE_INT, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR,
+          (GST_WS_SERVER_SRC_ERROR_CLOSE_CODE, G_TYPE_INT, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR,
               nullptr));
       return GST_FLOW_ERROR;
     case Failure::None:
@@ -922,11 +966,19 @@ gst_ws_server_src_set_property (GObject *object, guint prop_id,
       break;
     }
     case PROP_MAX_MESSAGE_SIZE: {
-      std::lock_guard<std::mutex> lock (priv->settings_lock);
-      priv->max_message_size = g_value_get_uint64 (value);
-      if (priv->adopted)
-        g_object_set (priv->connection, "max-incoming-payload-size",
-            priv->max_message_size, nullptr);
+      GMainContext *context = nullptr;
+      {
+        std::lock_guard<std::mutex> lock (priv->settings_lock);
+        priv->max_message_size = g_value_get_uint64 (value);
+        if (priv->connection_context)
+          context = g_main_context_ref (priv->connection_context);
+      }
+      /* A connection already attached learns it on its own thread. */
+      if (context) {
+        g_main_context_invoke_full (context, G_PRIORITY_DEFAULT,
+            apply_max_message_size, gst_object_ref (self), gst_object_unref);
+        g_main_context_unref (context);
+      }
       break;
     }
     case PROP_MAX_QUEUED_BYTES:
@@ -974,9 +1026,11 @@ gst_ws_server_src_get_property (GObject *object, guint prop_id, GValue *value,
       g_value_set_string (value, join_origins (priv->allowed_origins).c_str ());
       break;
     }
-    case PROP_CONNECTION:
+    case PROP_CONNECTION: {
+      std::lock_guard<std::mutex> lock (priv->settings_lock);
       g_value_set_object (value, priv->adopted ? priv->connection : nullptr);
       break;
+    }
     case PROP_MAX_MESSAGE_SIZE: {
       std::lock_guard<std::mutex> lock (priv->settings_lock);
       g_value_set_uint64 (value, priv->max_message_size);

@@ -1,12 +1,24 @@
-/* Closing a WebSocket with any RFC 6455 close code.
+/* Closing a server-side WebSocket: the one implementation wsserversrc and
+ * wsrtmpd share (a small static library, wsrtmp-wsclose).
  *
- * libsoup 3 only sends the close codes it knows (1000-1011 and 3000-4999):
- * soup_websocket_connection_close() turns anything else, such as 1013
- * "try again later", into a 1002 protocol error. Browsers understand 1013,
- * and our users rely on it, so for those codes this writes the one close
- * frame itself and leaves the rest of the close handshake to libsoup.
+ * Two things libsoup 3 does not do by itself:
  *
- * Header-only: shared by the element and the service.
+ * - Send every close code. soup_websocket_connection_close() sends 1000-1003,
+ *   1007-1009, 1011 and 3000-4999 from a server; anything else becomes a
+ *   1002 protocol error (1012-2999, so 1013 "try again later", which browsers
+ *   understand) or a critical (1006, 1015). websocket_refuse() writes such a
+ *   close frame itself, on a connection nothing was sent on yet.
+ *
+ * - Close the TCP connection the way RFC 6455 §7.1.1 asks. After a message
+ *   over max-incoming-payload-size libsoup closes the socket at once, without
+ *   a close frame, while the client is still sending: the kernel answers the
+ *   unread data with a reset and the client never reads why (browsers and
+ *   Node report 1006). After any close this library started, the socket
+ *   lingers: no more writes (FIN after the close frame), and what the client
+ *   still sends is read and thrown away until it closes its side, for at
+ *   most LINGER_TIMEOUT_S and LINGER_MAX_BYTES.
+ *
+ * Every function must run in the connection's main context.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -14,71 +26,49 @@
 
 #include <libsoup/soup.h>
 
-#include <string.h>
-
 namespace wsrtmp {
 
-inline bool
-websocket_code_sendable_by_soup (gushort code)
-{
-  return (code >= SOUP_WEBSOCKET_CLOSE_NORMAL &&
-      code <= SOUP_WEBSOCKET_CLOSE_SERVER_ERROR &&
-      code != SOUP_WEBSOCKET_CLOSE_NO_STATUS &&
-      code != SOUP_WEBSOCKET_CLOSE_ABNORMAL) || (code >= 3000 && code < 5000);
-}
+/* The close codes (RFC 6455 §7.4.1 and the IANA registry) the element and
+ * the service send. */
+enum CloseCode : gushort {
+  CLOSE_NORMAL = SOUP_WEBSOCKET_CLOSE_NORMAL,                   /* 1000 */
+  CLOSE_GOING_AWAY = SOUP_WEBSOCKET_CLOSE_GOING_AWAY,           /* 1001 */
+  CLOSE_UNSUPPORTED_DATA = SOUP_WEBSOCKET_CLOSE_UNSUPPORTED_DATA, /* 1003 */
+  CLOSE_POLICY_VIOLATION = SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, /* 1008 */
+  CLOSE_TOO_BIG = SOUP_WEBSOCKET_CLOSE_TOO_BIG,                 /* 1009 */
+  CLOSE_SERVER_ERROR = SOUP_WEBSOCKET_CLOSE_SERVER_ERROR,       /* 1011 */
+  CLOSE_TRY_AGAIN_LATER = 1013,         /* IANA; libsoup has no name */
+};
 
-/* Writes a server's close frame directly to the connection's stream, for
- * codes libsoup refuses to send and for the moments it closes without one.
- * Must run in the connection's main context. */
-inline void
-write_close_frame (SoupWebsocketConnection *conn, gushort code,
-    const char *reason)
-{
-  /* FIN + opcode 8, unmasked, code, UTF-8 reason; control frame payloads
-   * are at most 125 bytes. */
-  guint8 frame[2 + 125];
-  gsize reason_len = reason ? MIN (strlen (reason), (gsize) 123) : 0;
-  frame[0] = 0x88;
-  frame[1] = 2 + reason_len;
-  frame[2] = code >> 8;
-  frame[3] = code & 0xff;
-  if (reason_len)
-    memcpy (frame + 4, reason, reason_len);
-  GIOStream *stream = soup_websocket_connection_get_io_stream (conn);
-  g_output_stream_write_all (g_io_stream_get_output_stream (stream), frame,
-      4 + reason_len, nullptr, nullptr, nullptr);
-}
+/* How long, and how many bytes, a closed connection keeps reading what
+ * the client still sends. */
+constexpr guint LINGER_TIMEOUT_S = 5;
+constexpr guint64 LINGER_MAX_BYTES = 256 * 1024 * 1024;
 
-/* Must run in the connection's main context, on an open server-side
- * connection. The connection keeps itself alive until it is closed; a peer
- * that never answers is dropped after timeout_s. */
-inline void
-websocket_close (SoupWebsocketConnection *conn, gushort code,
-    const char *reason, guint timeout_s = 5)
-{
-  if (soup_websocket_connection_get_state (conn) != SOUP_WEBSOCKET_STATE_OPEN)
-    return;
-  g_object_ref (conn);
-  g_signal_connect (conn, "closed", G_CALLBACK (g_object_unref), nullptr);
-  if (websocket_code_sendable_by_soup (code)) {
-    soup_websocket_connection_close (conn, code, reason);
-    return;
-  }
+/* A code an endpoint may put in a close frame: 1000-1003, 1007-1014,
+ * 3000-4999 (never 1004-1006 or 1015, which are reserved). */
+bool websocket_close_code_valid (gushort code);
 
-  write_close_frame (conn, code, reason);
+/* A code soup_websocket_connection_close() sends on a server connection. */
+bool websocket_close_code_sendable_by_soup (gushort code);
 
-  /* The peer answers with its own close frame, which libsoup handles; if it
-   * never does, drop the TCP connection. */
-  GSource *timeout = g_timeout_source_new_seconds (timeout_s);
-  g_source_set_callback (timeout, [] (gpointer data) -> gboolean {
-        auto *c = static_cast<SoupWebsocketConnection *> (data);
-        if (soup_websocket_connection_get_state (c) != SOUP_WEBSOCKET_STATE_CLOSED)
-          g_io_stream_close (soup_websocket_connection_get_io_stream (c),
-              nullptr, nullptr);
-        return G_SOURCE_REMOVE;
-      }, g_object_ref (conn), g_object_unref);
-  g_source_attach (timeout, g_main_context_get_thread_default ());
-  g_source_unref (timeout);
-}
+/* Closes an open connection with code (one libsoup sends; any other is
+ * sent as 1011) and a UTF-8 reason (cut to 123 bytes), then lingers. The
+ * connection keeps itself alive until it is closed; a client that never
+ * answers is dropped after libsoup's timeout. Does nothing unless open. */
+void websocket_close (SoupWebsocketConnection *conn, gushort code,
+    const char *reason);
+
+/* Refuses a just-accepted connection that nothing was sent on yet: text
+ * (if not null) as one text message, then a close frame with any valid
+ * code (an invalid one is sent as 1011), then lingers. */
+void websocket_refuse (SoupWebsocketConnection *conn, gushort code,
+    const char *reason, const char *text = nullptr);
+
+/* For an "error" handler of a message over max-incoming-payload-size
+ * (SOUP_WEBSOCKET_CLOSE_TOO_BIG): libsoup drops the connection right after
+ * the signal without a close frame; this writes one and lingers. */
+void websocket_close_after_error (SoupWebsocketConnection *conn,
+    gushort code, const char *reason);
 
 }  // namespace wsrtmp

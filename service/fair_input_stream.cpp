@@ -165,5 +165,11 @@ wsrtmp_fair_io_stream_new (GIOStream *connection, gsize budget)
   GIOStream *stream = g_simple_io_stream_new (G_INPUT_STREAM (input),
       g_io_stream_get_output_stream (connection));
   g_object_unref (input);
+  /* libsoup marks the streams it hands out with their socket; keep the mark
+   * (wsclose.cpp finds the socket to close by it). */
+  gpointer socket = g_object_get_data (G_OBJECT (connection), "GSocket");
+  if (socket)
+    g_object_set_data_full (G_OBJECT (stream), "GSocket",
+        g_object_ref (socket), g_object_unref);
   return stream;
 }

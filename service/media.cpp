@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "media.h"
+#include "gstwsserversrc.h"
 
 #include <cstdio>
 
@@ -420,7 +421,7 @@ Media::~Media ()
   g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (pipeline_.get ()),
       "src");
   if (src)
-    g_object_set (src, "connection", nullptr, nullptr);
+    g_object_set (src, GST_WS_SERVER_SRC_PROP_CONNECTION, nullptr, nullptr);
 }
 
 void
@@ -455,7 +456,7 @@ Media::bytes_in () const
       "src");
   guint64 bytes = 0;
   if (src)
-    g_object_get (src, "bytes-received", &bytes, nullptr);
+    g_object_get (src, GST_WS_SERVER_SRC_PROP_BYTES_RECEIVED, &bytes, nullptr);
   return bytes;
 }
 

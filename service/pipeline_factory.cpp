@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "pipeline_factory.h"
+#include "gstwsserversrc.h"
 
 #include <cstdio>
 
@@ -111,8 +112,9 @@ PipelineFactory::create (const MediaSpec &spec, const std::string &name,
   auto counters = std::make_shared<MediaCounters> ();
 
   g_autoptr (GstElement) src = gst_bin_get_by_name (bin, MEDIA_SOURCE_NAME);
-  g_object_set (src, "max-message-size", spec.max_message_size,
-      "connection", spec.connection, nullptr);
+  g_object_set (src, GST_WS_SERVER_SRC_PROP_MAX_MESSAGE_SIZE,
+      spec.max_message_size, GST_WS_SERVER_SRC_PROP_CONNECTION,
+      spec.connection, nullptr);
 
   g_autoptr (GstElement) encode = gst_bin_get_by_name (bin, MEDIA_ENCODER_NAME);
   const EncodeSettings &s = settings_;

@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "wsrtmpd"
 
 #include "session.h"
+#include "gstwsserversrc.h"
 
 #include <glib/gstdio.h>
 
@@ -86,7 +87,8 @@ classify_error (GstMessage *message)
   GstObject *origin = GST_MESSAGE_SRC (message);
 
   int close_code = 0;
-  if (details && gst_structure_get_int (details, "close-code", &close_code)) {
+  if (details && gst_structure_get_int (details,
+          GST_WS_SERVER_SRC_ERROR_CLOSE_CODE, &close_code)) {
     if (close_code == CLOSE_TOO_BIG)
       return { CLOSE_TOO_BIG, "message too big: lower the bitrate or the "
           "recorder timeslice", "too_big" };
@@ -142,56 +144,6 @@ classify_error (GstMessage *message)
   return { CLOSE_SERVER_ERROR, "internal pipeline error", "pipeline" };
 }
 
-namespace {
-
-/* libsoup 3 refuses to send close codes it does not know (1012-2999, so
- * also 1013 "try again later", which browsers handle fine) and sends 1002
- * instead. */
-bool
-libsoup_can_send (gushort code)
-{
-  return code < 1012 || code >= 3000;
-}
-
-std::string
-server_frame (guint8 opcode, const std::string &payload)
-{
-  std::string frame;
-  frame += static_cast<char> (0x80 | opcode);
-  if (payload.size () < 126) {
-    frame += static_cast<char> (payload.size ());
-  } else {
-    frame += static_cast<char> (126);
-    frame += static_cast<char> ((payload.size () >> 8) & 0xff);
-    frame += static_cast<char> (payload.size () & 0xff);
-  }
-  return frame + payload;
-}
-
-/* Writes the close frame (preceded by an optional text frame) straight to
- * the socket, then drops the connection. Only for a connection libsoup has
- * not written anything to yet, or frames could interleave. */
-void
-close_websocket_raw (SoupWebsocketConnection *conn, gushort code,
-    const std::string &reason, const std::string &text)
-{
-  std::string close_payload;
-  close_payload += static_cast<char> (code >> 8);
-  close_payload += static_cast<char> (code & 0xff);
-  close_payload += reason.substr (0, 123);
-  std::string frames = (text.empty () ? "" : server_frame (0x1, text)) +
-      server_frame (0x8, close_payload);
-  GIOStream *stream = soup_websocket_connection_get_io_stream (conn);
-  GOutputStream *out = g_io_stream_get_output_stream (stream);
-  /* A few hundred bytes into a fresh socket's buffer: never blocks. */
-  g_output_stream_write_all (out, frames.data (), frames.size (), nullptr,
-      nullptr, nullptr);
-  g_output_stream_flush (out, nullptr, nullptr);
-  g_io_stream_close (stream, nullptr, nullptr);
-}
-
-}  // namespace
-
 void
 refuse_websocket (SoupWebsocketConnection *conn, gushort code,
     const std::string &reason)
@@ -204,26 +156,15 @@ refuse_websocket (SoupWebsocketConnection *conn, gushort code,
   json_builder_add_string_value (builder, reason.c_str ());
   json_builder_end_object (builder);
   g_autoptr (JsonNode) node = json_builder_get_root (builder);
-  if (libsoup_can_send (code)) {
-    send_json (conn, node);
-    close_websocket (conn, code, reason);
-    return;
-  }
   g_autofree char *text = json_to_string (node, FALSE);
-  close_websocket_raw (conn, code, reason, text);
+  websocket_refuse (conn, code, reason.c_str (), text);
 }
 
 void
 close_websocket (SoupWebsocketConnection *conn, gushort code,
     const std::string &reason)
 {
-  if (soup_websocket_connection_get_state (conn) != SOUP_WEBSOCKET_STATE_OPEN)
-    return;
-  if (!libsoup_can_send (code))
-    code = CLOSE_SERVER_ERROR;
-  g_object_ref (conn);
-  g_signal_connect (conn, "closed", G_CALLBACK (g_object_unref), nullptr);
-  soup_websocket_connection_close (conn, code, reason.c_str ());
+  websocket_close (conn, code, reason.c_str ());
 }
 
 void

@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "pipeline_factory.h"
 #include "util.h"
+#include "wsclose.h"
 
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
@@ -25,17 +26,6 @@
 #include <string>
 
 namespace wsrtmp {
-
-/* Close codes (RFC 6455 registry) the client may see. */
-enum CloseCode : gushort {
-  CLOSE_NORMAL = 1000,
-  CLOSE_GOING_AWAY = 1001,
-  CLOSE_UNSUPPORTED_DATA = 1003,
-  CLOSE_POLICY_VIOLATION = 1008,
-  CLOSE_TOO_BIG = 1009,
-  CLOSE_SERVER_ERROR = 1011,
-  CLOSE_TRY_AGAIN_LATER = 1013,
-};
 
 /* What a failed session tells the client and counts in the metrics. */
 struct SessionFailure {
@@ -47,8 +37,11 @@ struct SessionFailure {
 /* Maps a pipeline error to what the client is told. Public for tests. */
 SessionFailure classify_error (GstMessage *error_message);
 
-/* Closes a WebSocket, keeping it alive until the closing handshake is done
- * even if its owner goes away first. */
+/* The close codes (CloseCode) and how a WebSocket is closed are shared with
+ * wsserversrc: plugin/wsclose.h. */
+
+/* Closes a WebSocket (websocket_close), keeping it alive until the closing
+ * handshake is done even if its owner goes away first. */
 void close_websocket (SoupWebsocketConnection *conn, gushort code,
     const std::string &reason);
 /* Refuses a just-accepted WebSocket: an error message, then the close code

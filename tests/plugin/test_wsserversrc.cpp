@@ -4,7 +4,10 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "fixture.h"
+#include "gstwsserversrc.h"
+#include "rawws.h"
 #include "wsclient.h"
+#include "wsclose.h"
 
 #include <cppunit/extensions/HelperMacros.h>
 #include <cppunit/extensions/TestFactoryRegistry.h>
@@ -24,6 +27,7 @@
 
 using wsrtmp::test::Fixture;
 using wsrtmp::test::generate_certificate;
+using wsrtmp::test::RawWs;
 using wsrtmp::test::WsClient;
 
 namespace {
@@ -117,6 +121,8 @@ class ByteCollector {
       std::lock_guard<std::mutex> lock (self->lock_);
       self->bytes_.append (reinterpret_cast<const char *> (map.data), map.size);
       self->buffers_++;
+      self->arrivals_.push_back ({ g_get_monotonic_time (),
+              self->bytes_.size () });
       gst_buffer_unmap (buffer, &map);
       return GST_FLOW_OK;
     };
@@ -133,11 +139,22 @@ class ByteCollector {
     std::lock_guard<std::mutex> lock (lock_);
     return buffers_;
   }
+  /* When each buffer arrived (monotonic µs), with the bytes so far. */
+  struct Arrival {
+    gint64 time_us;
+    size_t bytes;
+  };
+  std::vector<Arrival> arrivals ()
+  {
+    std::lock_guard<std::mutex> lock (lock_);
+    return arrivals_;
+  }
 
  private:
   std::mutex lock_;
   std::string bytes_;
   int buffers_ = 0;
+  std::vector<Arrival> arrivals_;
 };
 
 std::string
@@ -218,6 +235,9 @@ class WsServerSrcTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (test_one_byte_messages);
   CPPUNIT_TEST (test_second_client_gets_1013);
   CPPUNIT_TEST (test_oversize_message_gets_1009_and_error);
+  CPPUNIT_TEST (test_far_oversize_message_gets_1009_while_sending);
+  CPPUNIT_TEST (test_lingering_close_is_bounded);
+  CPPUNIT_TEST (test_close_codes_on_the_wire);
   CPPUNIT_TEST (test_slow_downstream_gets_1011_and_error);
   CPPUNIT_TEST (test_text_message_posted_on_bus);
   CPPUNIT_TEST (test_abrupt_disconnect_is_eos_with_warning);
@@ -233,7 +253,8 @@ class WsServerSrcTest : public CppUnit::TestFixture {
   /* Sends a recording to a listening wsserversrc ! appsink and checks that
    * what comes out is the recording, byte for byte, then EOS. */
   void check_bytes (const Fixture &fixture, bool realtime,
-      const std::vector<GBytes *> &messages)
+      const std::vector<GBytes *> &messages,
+      std::vector<ByteCollector::Arrival> *arrivals = nullptr)
   {
     auto pipeline = launch ("wsserversrc name=src port=0 ! "
         "appsink name=sink sync=false");
@@ -270,6 +291,8 @@ class WsServerSrcTest : public CppUnit::TestFixture {
     int close_code = 0;
     g_object_get (src, "client-close-code", &close_code, nullptr);
     CPPUNIT_ASSERT_EQUAL (1000, close_code);
+    if (arrivals)
+      *arrivals = collector.arrivals ();
   }
 
   static std::vector<GBytes *> chunk_bytes (const Fixture &fixture)
@@ -289,10 +312,37 @@ class WsServerSrcTest : public CppUnit::TestFixture {
     }
   }
 
+  /* Sent at the browser's pace (8 s of 250 ms chunks), the bytes come out
+   * at that pace: nothing held back and pushed in a burst. Tolerant of a
+   * loaded machine, which only delays buffers. */
   void test_realtime_pace_and_stats ()
   {
     Fixture fixture ("chrome-audio-opus-250ms");
-    check_bytes (fixture, true, chunk_bytes (fixture));
+    std::vector<ByteCollector::Arrival> arrivals;
+    check_bytes (fixture, true, chunk_bytes (fixture), &arrivals);
+
+    const auto &chunks = fixture.chunks ();
+    const gint64 sent_us = static_cast<gint64> (
+        (chunks.back ().t_ms - chunks.front ().t_ms) * 1000);
+    CPPUNIT_ASSERT (sent_us > 5 * G_USEC_PER_SEC);
+    CPPUNIT_ASSERT (arrivals.size () >= 2);
+    const gint64 arrived_us = arrivals.back ().time_us -
+        arrivals.front ().time_us;
+    const size_t total = arrivals.back ().bytes;
+    char text[160];
+    g_snprintf (text, sizeof text, "sent over %.2f s, arrived over %.2f s "
+        "in %zu buffers", sent_us / 1e6, arrived_us / 1e6, arrivals.size ());
+    CPPUNIT_ASSERT_MESSAGE (text, arrived_us >= sent_us * 9 / 10);
+    /* No second carries more than half the stream (about 1/8 at pace). */
+    size_t first = 0;
+    for (size_t last = 0; last < arrivals.size (); last++) {
+      while (arrivals[last].time_us - arrivals[first].time_us >
+          G_USEC_PER_SEC)
+        first++;
+      size_t before = first > 0 ? arrivals[first - 1].bytes : 0;
+      CPPUNIT_ASSERT_MESSAGE (text,
+          (arrivals[last].bytes - before) * 2 <= total);
+    }
   }
 
   /* The element's output demuxes into exactly the recording's frames. */
@@ -413,6 +463,157 @@ class WsServerSrcTest : public CppUnit::TestFixture {
     /* What was accepted before the oversize message was still pushed. */
     CPPUNIT_ASSERT (collector.bytes () ==
         as_string (fixture.chunks ()[0].bytes));
+  }
+
+  /* Far over the limit (30 and 100 MiB against the default 16 MiB), from a
+   * client that keeps sending after the server gave up: the server must go
+   * on reading until the client is done (RFC 6455 §7.1.1), or the kernel
+   * answers the unread bytes with a reset and the client never reads its
+   * close frame (browsers and Node then report 1006). */
+  void test_far_oversize_message_gets_1009_while_sending ()
+  {
+    for (guint64 mib : { 30, 100 }) {
+      auto pipeline = launch ("wsserversrc name=src port=0 ! "
+          "fakesink sync=false");
+      play (pipeline.get ());
+      RawWs client (current_port (by_name (pipeline.get (), "src")));
+      CPPUNIT_ASSERT (client.handshake ("/"));
+      /* A reset while sending is what browsers report as 1006. */
+      std::string what = std::to_string (mib) + " MiB";
+      CPPUNIT_ASSERT_MESSAGE (what + ": reset while sending",
+          client.send_frame_of_size (mib * 1024 * 1024));
+      CPPUNIT_ASSERT_EQUAL_MESSAGE (what, 1009, client.read_close (10));
+      CPPUNIT_ASSERT_EQUAL_MESSAGE (what, std::string ("message too big"),
+          client.close_reason ());
+      /* Then the server closes the connection. */
+      CPPUNIT_ASSERT_MESSAGE (what, client.wait_eof (10));
+
+      g_autoptr (GstMessage) msg = wait_end (pipeline.get ());
+      CPPUNIT_ASSERT (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR);
+      const GstStructure *details = nullptr;
+      gst_message_parse_error_details (msg, &details);
+      int code = 0;
+      CPPUNIT_ASSERT (details && gst_structure_get_int (details,
+              GST_WS_SERVER_SRC_ERROR_CLOSE_CODE, &code));
+      CPPUNIT_ASSERT_EQUAL (1009, code);
+    }
+  }
+
+  /* A client that never closes its side keeps the server reading only
+   * for the lingering time (wsclose.h: LINGER_TIMEOUT_S, 5 s); then the
+   * server closes and what the client sends is refused. */
+  void test_lingering_close_is_bounded ()
+  {
+    auto pipeline = launch ("wsserversrc name=src port=0 "
+        "max-message-size=1024 ! fakesink sync=false");
+    play (pipeline.get ());
+    RawWs client (current_port (by_name (pipeline.get (), "src")));
+    CPPUNIT_ASSERT (client.handshake ("/"));
+    CPPUNIT_ASSERT (client.send_frame_of_size (64 * 1024));
+    CPPUNIT_ASSERT_EQUAL (1009, client.read_close (10));
+    CPPUNIT_ASSERT (client.wait_eof (10));
+    gint64 start = g_get_monotonic_time ();
+    const std::string more = RawWs::frame (0x2, std::string (1024, 'x'));
+    while (client.write (more) &&
+        g_get_monotonic_time () - start < 20 * G_USEC_PER_SEC)
+      std::this_thread::sleep_for (std::chrono::milliseconds (100));
+    double read_s = (g_get_monotonic_time () - start) / 1e6;
+    std::string what = "the server read on for " + std::to_string (read_s) +
+        " s";
+    CPPUNIT_ASSERT_MESSAGE (what, read_s > 3 && read_s < 12);
+  }
+
+  /* The close codes the element and wsrtmpd send, through their one
+   * implementation (plugin/wsclose.h), as a client reads them: never 1005,
+   * 1006 or 1015, and 1012-1014 as asked where the connection is fresh. */
+  void test_close_codes_on_the_wire ()
+  {
+    for (int code = 0; code < 6000; code++) {
+      if (wsrtmp::websocket_close_code_sendable_by_soup (code))
+        CPPUNIT_ASSERT_MESSAGE (std::to_string (code),
+            wsrtmp::websocket_close_code_valid (code));
+    }
+    for (int code : { 0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000 })
+      CPPUNIT_ASSERT_MESSAGE (std::to_string (code),
+          !wsrtmp::websocket_close_code_valid (code));
+
+    /* A SoupServer on its own thread: /refuse/CODE and /close/CODE. */
+    struct App {
+      GMainContext *context = g_main_context_new ();
+      GMainLoop *loop = g_main_loop_new (context, FALSE);
+      std::atomic<int> port { 0 };
+    } app;
+    std::thread app_thread ([&app] {
+      g_main_context_push_thread_default (app.context);
+      SoupServer *server = soup_server_new (nullptr, nullptr);
+      soup_server_add_websocket_handler (server, nullptr, nullptr, nullptr,
+          [] (SoupServer *, SoupServerMessage *, const char *path,
+              SoupWebsocketConnection *conn, gpointer) {
+            g_auto (GStrv) parts = g_strsplit (path, "/", -1);
+            auto code = static_cast<gushort> (atoi (parts[2]));
+            if (g_str_equal (parts[1], "refuse"))
+              wsrtmp::websocket_refuse (conn, code, "refused", "{}");
+            else
+              wsrtmp::websocket_close (conn, code, "closed");
+          }, nullptr, nullptr);
+      soup_server_listen_local (server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY,
+          nullptr);
+      GSList *uris = soup_server_get_uris (server);
+      app.port = g_uri_get_port (static_cast<GUri *> (uris->data));
+      g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+      g_main_loop_run (app.loop);
+      g_object_unref (server);
+      while (g_main_context_iteration (app.context, FALSE)) {
+      }
+      g_main_context_pop_thread_default (app.context);
+    });
+    struct AppStopper {
+      App &app;
+      std::thread &thread;
+      ~AppStopper ()
+      {
+        g_main_context_invoke (app.context, [] (gpointer loop) {
+          g_main_loop_quit (static_cast<GMainLoop *> (loop));
+          return G_SOURCE_REMOVE;
+        }, app.loop);
+        thread.join ();
+        g_main_loop_unref (app.loop);
+        g_main_context_unref (app.context);
+      }
+    } stopper { app, app_thread };
+    while (app.port == 0)
+      std::this_thread::sleep_for (std::chrono::milliseconds (5));
+
+    struct Case {
+      const char *how;
+      int asked, sent;
+    };
+    for (const Case &c : std::initializer_list<Case> {
+             { "refuse", 1013, 1013 }, { "refuse", 1012, 1012 },
+             { "refuse", 1014, 1014 }, { "refuse", 1008, 1008 },
+             { "refuse", 4000, 4000 }, { "refuse", 1006, 1011 },
+             { "refuse", 1005, 1011 }, { "refuse", 1015, 1011 },
+             { "refuse", 5000, 1011 }, { "refuse", 999, 1011 },
+             { "close", 1000, 1000 }, { "close", 1001, 1001 },
+             { "close", 1003, 1003 }, { "close", 1009, 1009 },
+             { "close", 1011, 1011 }, { "close", 3000, 3000 },
+             { "close", 1004, 1011 }, { "close", 1006, 1011 },
+             { "close", 1013, 1011 } }) {
+      std::string what = std::string (c.how) + " " + std::to_string (c.asked);
+      RawWs client (app.port);
+      CPPUNIT_ASSERT_MESSAGE (what, client.handshake (
+              std::string ("/") + c.how + "/" + std::to_string (c.asked)));
+      std::vector<std::string> texts;
+      CPPUNIT_ASSERT_EQUAL_MESSAGE (what, c.sent, client.read_close (5,
+              &texts));
+      CPPUNIT_ASSERT_EQUAL_MESSAGE (what, std::string (c.how) + "d",
+          client.close_reason ());
+      if (g_str_equal (c.how, "refuse"))
+        CPPUNIT_ASSERT_MESSAGE (what, texts.size () == 1 && texts[0] == "{}");
+      /* Our close frame answered, the server closes the connection. */
+      client.write (RawWs::close_frame (c.sent));
+      CPPUNIT_ASSERT_MESSAGE (what, client.wait_eof (10));
+    }
   }
 
   void test_slow_downstream_gets_1011_and_error ()
@@ -537,15 +738,31 @@ class WsServerSrcTest : public CppUnit::TestFixture {
       SoupServer *server = nullptr;
       std::atomic<int> port { 0 };
       GstElement *pipeline = nullptr;
+      std::thread::id thread_id;
+      /* The adopted connection, and the threads that changed its
+       * max-incoming-payload-size, in order. */
+      std::mutex lock;
+      SoupWebsocketConnection *conn = nullptr;
+      std::vector<std::thread::id> size_set_on;
     } app;
     app.pipeline = pipeline_raw;
     std::thread app_thread ([&app] {
+      app.thread_id = std::this_thread::get_id ();
       g_main_context_push_thread_default (app.context);
       app.server = soup_server_new (nullptr, nullptr);
       soup_server_add_websocket_handler (app.server, "/app", nullptr, nullptr,
           [] (SoupServer *, SoupServerMessage *, const char *,
               SoupWebsocketConnection *conn, gpointer data) {
             auto *a = static_cast<App *> (data);
+            g_signal_connect (conn, "notify::max-incoming-payload-size",
+                G_CALLBACK (+[] (GObject *, GParamSpec *, App *a) {
+                  std::lock_guard<std::mutex> l (a->lock);
+                  a->size_set_on.push_back (std::this_thread::get_id ());
+                }), a);
+            {
+              std::lock_guard<std::mutex> l (a->lock);
+              a->conn = SOUP_WEBSOCKET_CONNECTION (g_object_ref (conn));
+            }
             GstElement *src = gst_bin_get_by_name (GST_BIN (a->pipeline), "src");
             g_object_set (src, "connection", conn, nullptr);
             gst_object_unref (src);
@@ -557,6 +774,7 @@ class WsServerSrcTest : public CppUnit::TestFixture {
       app.port = g_uri_get_port (static_cast<GUri *> (uris->data));
       g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
       g_main_loop_run (app.loop);
+      g_clear_object (&app.conn);
       g_clear_object (&app.server);
       while (g_main_context_iteration (app.context, FALSE)) {
       }
@@ -583,6 +801,38 @@ class WsServerSrcTest : public CppUnit::TestFixture {
 
     auto client = connect_or_fail ("ws://127.0.0.1:" +
         std::to_string (app.port.load ()) + "/app");
+    auto adopted_size_set = [&app] {
+      std::lock_guard<std::mutex> l (app.lock);
+      return app.size_set_on.size ();
+    };
+    for (int i = 0; i < 500 && adopted_size_set () == 0; i++)
+      std::this_thread::sleep_for (std::chrono::milliseconds (10));
+    CPPUNIT_ASSERT_EQUAL ((size_t) 1, adopted_size_set ());
+
+    /* The element hands out the connection it reads from, and passes a new
+     * size limit to it on the connection's own thread (libsoup objects are
+     * not thread-safe), not on the thread that set the property. */
+    GstElement *src = by_name (pipeline_raw, "src");
+    SoupWebsocketConnection *adopted = nullptr;
+    g_object_get (src, GST_WS_SERVER_SRC_PROP_CONNECTION, &adopted, nullptr);
+    {
+      std::lock_guard<std::mutex> l (app.lock);
+      CPPUNIT_ASSERT (adopted && adopted == app.conn);
+    }
+    g_object_unref (adopted);
+    g_object_set (src, GST_WS_SERVER_SRC_PROP_MAX_MESSAGE_SIZE,
+        (guint64) 4 * 1024 * 1024, nullptr);
+    for (int i = 0; i < 500 && adopted_size_set () < 2; i++)
+      std::this_thread::sleep_for (std::chrono::milliseconds (10));
+    {
+      std::lock_guard<std::mutex> l (app.lock);
+      CPPUNIT_ASSERT_EQUAL ((size_t) 2, app.size_set_on.size ());
+      CPPUNIT_ASSERT (app.size_set_on[1] == app.thread_id);
+      guint64 limit = 0;
+      g_object_get (app.conn, "max-incoming-payload-size", &limit, nullptr);
+      CPPUNIT_ASSERT_EQUAL ((guint64) 4 * 1024 * 1024, limit);
+    }
+
     client->replay (fixture, false);
     client->close (1000);
     assert_eos (pipeline_raw);

@@ -72,17 +72,6 @@ struct HttpResponse {
 };
 HttpResponse http_get (const std::string &url);
 
-/* A bare-bones WebSocket client that only reads: libsoup's client turns
- * close codes it does not know (1012-2999, e.g. 1013) into 1002, browsers
- * do not. Connects to ws://host:port/path, collects text frames until the
- * server's close frame (or timeout) and returns its code (0 if none). */
-struct RawClose {
-  int code = 0;
-  std::string reason;
-  std::vector<std::string> texts;
-};
-RawClose raw_ws_until_close (const std::string &ws_url, int timeout_ms);
-
 /* The fixture's first chunks (those the browser emitted before until_ms)
  * joined into path; returns how many. */
 size_t write_prefix (const class Fixture &fixture, double until_ms,

@@ -5,6 +5,7 @@
  */
 #include "fixture.h"
 #include "harness.h"
+#include "rawws.h"
 #include "wsclient.h"
 
 #include <cppunit/extensions/HelperMacros.h>
@@ -153,184 +154,6 @@ stream_fixture (const Daemon &daemon, const Fixture &fixture,
       client->wait_closed (10000));
   return client;
 }
-
-/* A WebSocket client on a bare socket, for what libsoup will not do: send
- * exactly the bytes a test wants (one write for thousands of frames, a
- * 100 MB frame header), reset the connection, or stall mid-request. */
-class RawWs {
- public:
-  explicit RawWs (int port)
-  {
-    socket_ = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-        G_SOCKET_PROTOCOL_TCP, nullptr);
-    g_socket_set_timeout (socket_, 15);
-    g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (
-        G_SOCKET_FAMILY_IPV4);
-    g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback,
-        port);
-    if (!g_socket_connect (socket_, address, nullptr, nullptr))
-      throw std::runtime_error ("raw connect failed");
-  }
-  ~RawWs () { g_object_unref (socket_); }
-
-  bool write (const std::string &bytes)
-  {
-    size_t at = 0;
-    while (at < bytes.size ()) {
-      gssize n = g_socket_send (socket_, bytes.data () + at, bytes.size () - at,
-          nullptr, nullptr);
-      if (n <= 0)
-        return false;
-      at += n;
-    }
-    return true;
-  }
-
-  /* Upgrade request for path; true once the server answered 101. */
-  bool handshake (const std::string &path, const std::string &headers = "")
-  {
-    write ("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers +
-        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        "Sec-WebSocket-Version: 13\r\n\r\n");
-    size_t end;
-    while ((end = buffer_.find ("\r\n\r\n")) == std::string::npos) {
-      if (!fill ())
-        return false;
-    }
-    status_ = buffer_.size () > 12 ? atoi (buffer_.c_str () + 9) : 0;
-    bool ok = status_ == 101;
-    buffer_.erase (0, end + 4);
-    return ok;
-  }
-
-  /* A masked client frame (mask 0: payload unchanged). length overrides
-   * the announced payload length (to announce more than is sent). */
-  static std::string frame (guint8 opcode, const std::string &payload,
-      guint64 length = G_MAXUINT64)
-  {
-    if (length == G_MAXUINT64)
-      length = payload.size ();
-    std::string out;
-    out += static_cast<char> (0x80 | opcode);
-    if (length < 126) {
-      out += static_cast<char> (0x80 | length);
-    } else if (length < 65536) {
-      out += static_cast<char> (0x80 | 126);
-      out += static_cast<char> (length >> 8);
-      out += static_cast<char> (length & 0xff);
-    } else {
-      out += static_cast<char> (0x80 | 127);
-      for (int i = 7; i >= 0; i--)
-        out += static_cast<char> ((length >> (8 * i)) & 0xff);
-    }
-    out += std::string (4, '\0');
-    return out + payload;
-  }
-  static std::string close_frame (int code)
-  {
-    std::string payload;
-    payload += static_cast<char> (code >> 8);
-    payload += static_cast<char> (code & 0xff);
-    return frame (0x8, payload);
-  }
-
-  /* Reads frames until the server's close frame: its code, or 0 when the
-   * connection ended without one (or timeout_s passed). */
-  int read_close (int timeout_s, std::vector<std::string> *texts = nullptr)
-  {
-    g_socket_set_timeout (socket_, timeout_s);
-    while (true) {
-      if (!need (2))
-        return 0;
-      auto byte = [&] (size_t i) { return static_cast<guint8> (buffer_[i]); };
-      int opcode = byte (0) & 0x0f;
-      guint64 length = byte (1) & 0x7f;
-      size_t at = 2;
-      if (length == 126) {
-        if (!need (4))
-          return 0;
-        length = (byte (2) << 8) | byte (3);
-        at = 4;
-      } else if (length == 127) {
-        if (!need (10))
-          return 0;
-        length = 0;
-        for (int i = 2; i < 10; i++)
-          length = (length << 8) | byte (i);
-        at = 10;
-      }
-      if (!need (at + length))
-        return 0;
-      std::string payload = buffer_.substr (at, length);
-      buffer_.erase (0, at + length);
-      if (opcode == 0x1 && texts)
-        texts->push_back (payload);
-      if (opcode == 0x8)
-        return payload.size () >= 2 ? (static_cast<guint8> (payload[0]) << 8) |
-            static_cast<guint8> (payload[1]) : 1005;
-    }
-  }
-
-  /* True when the server closed the TCP connection within timeout_s. */
-  bool wait_eof (int timeout_s)
-  {
-    g_socket_set_timeout (socket_, timeout_s);
-    char chunk[4096];
-    while (true) {
-      g_autoptr (GError) error = nullptr;
-      gssize n = g_socket_receive (socket_, chunk, sizeof chunk, nullptr,
-          &error);
-      if (n == 0)
-        return true;
-      if (n < 0)
-        return !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-    }
-  }
-
-  /* Everything until the server closes (bounded by timeout_s). */
-  std::string read_all (int timeout_s)
-  {
-    g_socket_set_timeout (socket_, timeout_s);
-    while (fill ())
-      ;
-    return buffer_;
-  }
-
-  /* Closes with a TCP reset (SO_LINGER 0), no close frame. */
-  void reset ()
-  {
-    struct linger linger = { 1, 0 };
-    setsockopt (g_socket_get_fd (socket_), SOL_SOCKET, SO_LINGER, &linger,
-        sizeof linger);
-    g_socket_close (socket_, nullptr);
-  }
-
- private:
-  bool fill ()
-  {
-    char chunk[65536];
-    gssize n = g_socket_receive (socket_, chunk, sizeof chunk, nullptr,
-        nullptr);
-    if (n <= 0)
-      return false;
-    buffer_.append (chunk, n);
-    return true;
-  }
-  bool need (size_t size)
-  {
-    while (buffer_.size () < size) {
-      if (!fill ())
-        return false;
-    }
-    return true;
-  }
-
-  GSocket *socket_;
-  std::string buffer_;
- public:
-  int status_ = 0;              /* HTTP status of the handshake */
-};
 
 /* Raw HTTP GET of exactly target (no client-side normalisation): the
  * status code and the whole response. */
@@ -487,6 +310,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testRtmpRetryGivesUp);
   CPPUNIT_TEST (testEndurance);
   CPPUNIT_TEST (testSoak);
+  CPPUNIT_TEST (testFarOversizeMessageWhileSending);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -1808,6 +1632,30 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_MESSAGE (stats_text (last),
         !rss_meaningful () ||
         last.rss_kb - baseline.rss_kb < 10 * 1024);
+  }
+
+  /* Far over --max-message-size (30 and 100 MiB against the default
+   * 16 MiB) from a client still sending: the daemon reads on until the
+   * client is done (RFC 6455 §7.1.1) instead of resetting the connection,
+   * which would lose the close frame (browsers and Node report 1006). */
+  void testFarOversizeMessageWhileSending ()
+  {
+    TempDir dir;
+    Daemon daemon ({}, dir.path ());
+    for (guint64 mib : { 30, 100 }) {
+      std::string what = std::to_string (mib) + " MiB";
+      RawWs client (daemon.port ());
+      CPPUNIT_ASSERT (client.handshake ("/ingest/huge" + std::to_string (mib)));
+      ASSERT_LOGGED (daemon, what + ": reset while sending",
+          client.send_frame_of_size (mib * 1024 * 1024));
+      std::vector<std::string> texts;
+      ASSERT_LOGGED (daemon, what + ": no 1009",
+          client.read_close (10, &texts) == 1009);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE (what, std::string ("message too big"),
+          client.close_reason ());
+      CPPUNIT_ASSERT_MESSAGE (what, client.wait_eof (10));
+    }
+    CPPUNIT_ASSERT (daemon.wait_idle (10000));
   }
 };
 

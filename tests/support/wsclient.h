@@ -1,5 +1,7 @@
 /* A real WebSocket client (libsoup 3) on its own thread and main context, so
  * a test's main thread can block on a pipeline bus or a subprocess meanwhile.
+ * For bytes libsoup would not send, or close codes it would not report, use
+ * the raw client in rawws.h.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
