@@ -398,6 +398,14 @@ make_options (Config &config, std::vector<Option> &options,
       "one address; more are closed with 1013; 0 = unlimited", "4", "",
       whole_number ("max-connections-per-ip", 0, 100000,
           config.max_connections_per_ip) },
+    { "trusted-proxies", 0, Type::Text, "LIST", "Comma-separated addresses "
+      "and networks (CIDR) of reverse proxies, e.g. 127.0.0.1,10.0.0.0/8: "
+      "from these, X-Forwarded-For or Forwarded name the client, whose "
+      "address then counts for --max-connections-per-ip and the logs",
+      "", "none: every client is its TCP peer",
+      [&config] (const std::string &text, std::string &error) {
+        return config.trusted_proxies.parse (text, error);
+      } },
     { "token-secret", 0, Type::Text, "SECRET", "Require "
       "/ingest/KEY?token=EXPIRY.HMAC, HMAC-SHA256 of \"KEY.EXPIRY\" with "
       "this secret (prefer --token-secret-file)", "", "", nullptr },

@@ -5,6 +5,8 @@
  */
 #pragma once
 
+#include "client_address.h"
+
 #include <glib.h>
 #include <gst/gst.h>
 
@@ -45,6 +47,8 @@ struct Config {
   int handshake_timeout_s = 0;
   /* Allowed Origin header values; empty: any. */
   std::vector<std::string> allowed_origins;
+  /* Reverse proxies whose X-Forwarded-For / Forwarded name the client. */
+  TrustedProxies trusted_proxies;
   /* Concurrent WebSocket streams from one address (0 = unlimited). */
   int max_connections_per_ip = 0;
   /* Signed tokens (?token=EXPIRY.HMAC) are required when set. */
