@@ -23,9 +23,9 @@ class Metrics {
   void set_clients_active (size_t clients) { clients_active_ = clients; }
   void session_finished (Outcome outcome);
   void session_refused (const std::string &kind);
-  /* kind: a short machine word ("key", "capacity", "input", "codec",
-   * "rtmp_connect", "rtmp_refused", "rtmp", "encoder", "too_big",
-   * "too_slow", "pipeline", "drain_timeout"). */
+  /* kind: a short machine word, the one the client's {"type":"error"}
+   * frame carries (see SessionFailure), or "rtmp_lost" for an RTMP
+   * connection that dropped and is being retried. */
   void error (const std::string &kind);
   void add_bytes_in (guint64 bytes) { bytes_in_ += bytes; }
   void add_bytes_out (guint64 bytes) { bytes_out_ += bytes; }

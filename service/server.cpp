@@ -355,7 +355,7 @@ Server::refuse (SoupWebsocketConnection *conn, const std::string &peer,
       "STREAM_KEY", masked.c_str (),
       "MESSAGE", "refused client %s [%s]: close %u \"%s\"", peer.c_str (),
       masked.c_str (), code, reason.c_str ());
-  refuse_websocket (conn, code, reason);
+  refuse_websocket (conn, code, reason, kind);
 }
 
 void

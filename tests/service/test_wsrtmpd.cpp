@@ -537,6 +537,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testEndurance);
   CPPUNIT_TEST (testSoak);
   CPPUNIT_TEST (testTrustedProxies);
+  CPPUNIT_TEST (testErrorKinds);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -1979,6 +1980,89 @@ class WsrtmpdTest : public CppUnit::TestFixture {
       CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, client->close_reason ()),
           1000, client->close_code ());
     }
+  }
+
+  /* Every {"type":"error"} frame names its kind, the word /metrics counts,
+   * so the page never reads the server's English: a refused key ("key")
+   * and a browser that sends nothing ("idle") share close code 1008 but
+   * not their kind. */
+  void testErrorKinds ()
+  {
+    TempDir dir;
+    std::string keys = dir.file ("keys");
+    g_file_set_contents (keys.c_str (), "listed\nlisted2\nlisted3\n", -1,
+        nullptr);
+    const int idle_s = 2 * timing_scale ();
+    Daemon daemon ({ "--keys-file", keys, "--record-dir", dir.file ("rec"),
+        "--idle-timeout", std::to_string (idle_s) });
+    auto error_frame = [] (const WsClient &client) {
+      for (const auto &text : client.text_messages ())
+        if (text.find ("\"type\":\"error\"") != std::string::npos)
+          return text;
+      return std::string ();
+    };
+
+    auto refused = WsClient::connect (daemon.ingest_url ("unlisted"));
+    CPPUNIT_ASSERT (refused && refused->wait_closed (5000));
+    CPPUNIT_ASSERT_EQUAL (1008, refused->close_code ());
+    CPPUNIT_ASSERT_MESSAGE (error_frame (*refused), error_frame (
+            *refused).find ("\"kind\":\"key\"") != std::string::npos);
+
+    /* Connected, never sends: closed after the idle timeout, kind idle. */
+    auto start = std::chrono::steady_clock::now ();
+    auto silent = WsClient::connect (daemon.ingest_url ("listed"));
+    CPPUNIT_ASSERT (silent);
+    CPPUNIT_ASSERT (silent->wait_closed ((idle_s + 10) * 1000));
+    double took = std::chrono::duration<double> (
+        std::chrono::steady_clock::now () - start).count ();
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, silent->close_reason ()),
+        1008, silent->close_code ());
+    CPPUNIT_ASSERT_MESSAGE (std::to_string (took), took >= idle_s - 0.5);
+    CPPUNIT_ASSERT_MESSAGE (error_frame (*silent), error_frame (
+            *silent).find ("\"kind\":\"idle\"") != std::string::npos);
+    CPPUNIT_ASSERT (error_frame (*silent).find ("\"kind\":\"key\"") ==
+        std::string::npos);
+    /* No output mode is claimed before flvencodebin decided one. */
+    CPPUNIT_ASSERT (has_text (*silent, "\"type\":\"stats\""));
+    CPPUNIT_ASSERT_MESSAGE (context (daemon, "output mode before any media"),
+        has_text (*silent, "\"output\":\"\"") &&
+        !has_text (*silent, "\"output\":\"transcode\"") &&
+        !has_text (*silent, "\"output\":\"passthrough\""));
+
+    /* A newer connection with the key takes over: kind replaced. */
+    Fixture fixture ("chrome-vp8-opus-250ms");
+    auto older = WsClient::connect (daemon.ingest_url ("listed2"));
+    CPPUNIT_ASSERT (older);
+    for (size_t i = 0; i < 8; i++)
+      older->send_binary (fixture.chunks ()[i].bytes);
+    CPPUNIT_ASSERT (older->wait_text ("\"state\":\"live\"", 10000));
+    auto newer = WsClient::connect (daemon.ingest_url ("listed2"));
+    CPPUNIT_ASSERT (newer);
+    CPPUNIT_ASSERT (older->wait_closed (15000));
+    CPPUNIT_ASSERT_EQUAL (1008, older->close_code ());
+    CPPUNIT_ASSERT_MESSAGE (error_frame (*older), error_frame (
+            *older).find ("\"kind\":\"replaced\"") != std::string::npos);
+
+    newer->close ();
+    CPPUNIT_ASSERT (daemon.wait_idle (20000));
+    HttpResponse metrics = http_get (daemon.http_url () + "metrics");
+    /* The same words in /metrics (the newer session may have idled out
+     * too, before it was closed). */
+    for (const char *counted : { "{kind=\"key\"} 1", "{kind=\"idle\"} " })
+      CPPUNIT_ASSERT_MESSAGE (metrics.body, metrics.body.find (
+              std::string ("wsrtmp_errors_total") + counted) !=
+          std::string::npos);
+
+    /* Refused before a session exists, with a code libsoup will not send:
+     * the frame still has its kind. */
+    Daemon small ({ "--record-dir", dir.file ("rec"), "--max-sessions",
+        "1" });
+    auto first = WsClient::connect (small.ingest_url ("first"));
+    CPPUNIT_ASSERT (first && first->wait_text ("connecting", 5000));
+    RawClose full = raw_ws_until_close (small.ingest_url ("second"), 5000);
+    CPPUNIT_ASSERT_EQUAL (1013, full.code);
+    CPPUNIT_ASSERT (!full.texts.empty () && full.texts[0].find (
+            "\"kind\":\"capacity\"") != std::string::npos);
   }
 };
 
