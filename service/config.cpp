@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
+#include "option_table.h"
 #include "util.h"
 
 #include <gio/gio.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <unistd.h>
@@ -16,47 +18,6 @@ constexpr const char *GROUP = "wsrtmpd";
 const std::set<std::string> X264_PRESETS = { "ultrafast", "superfast",
   "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
   "placebo" };
-
-/* Raw values as given: nullptr / -1 means "not given", so the config file
- * can fill in what the command line left out. */
-struct RawOptions {
-  char *config = nullptr;
-  char *listen = nullptr;
-  char *web_root = nullptr;
-  char *rtmp_url = nullptr;
-  char *record_dir = nullptr;
-  char *keys_file = nullptr;
-  char *max_sessions = nullptr;
-  char *video_bitrate = nullptr;
-  char *audio_bitrate = nullptr;
-  char *x264_preset = nullptr;
-  char *framerate = nullptr;
-  char *codec_threads = nullptr;
-  char *tls_cert = nullptr;
-  char *tls_key = nullptr;
-  char *max_message_size = nullptr;
-  char *drain_timeout = nullptr;
-  char *idle_timeout = nullptr;
-  char *handshake_timeout = nullptr;
-  char *allowed_origins = nullptr;
-  char *max_connections_per_ip = nullptr;
-  char *token_secret = nullptr;
-  char *token_secret_file = nullptr;
-  char *rtmp_retry_time = nullptr;
-  gboolean force_transcode = FALSE;
-  gboolean version = FALSE;
-
-  ~RawOptions ()
-  {
-    for (char *s : { config, listen, web_root, rtmp_url, record_dir,
-             keys_file, max_sessions, video_bitrate, audio_bitrate,
-             x264_preset, framerate, codec_threads, tls_cert, tls_key, max_message_size,
-             drain_timeout, idle_timeout, handshake_timeout, allowed_origins,
-             max_connections_per_ip, token_secret, token_secret_file,
-             rtmp_retry_time })
-      g_free (s);
-  }
-};
 
 /* Numbers are taken as strings so the command line and the INI file share
  * one parser and one error message. */
@@ -163,17 +124,308 @@ load_keys (const std::string &path, std::set<std::string> &keys,
   return true;
 }
 
-/* Command line wins; the file fills the gaps. */
-void
-fill_from_file (GKeyFile *file, const char *key, char *&value)
+/* What an element's property allows and defaults to, as text. wsrtmpd
+ * states a default or a range only where it differs from the element's. */
+struct PropertyFacts {
+  std::string default_value;
+  long min = G_MINLONG, max = G_MAXLONG;
+};
+
+bool
+element_property (const char *factory_name, const char *property,
+    PropertyFacts &facts, std::string &error)
 {
-  if (value)
-    return;
-  value = g_key_file_get_string (file, GROUP, key, nullptr);
-  if (value)
-    g_strstrip (value);
+  g_autoptr (GstElementFactory) factory = gst_element_factory_find (
+      factory_name);
+  g_autoptr (GstPluginFeature) loaded = factory ? gst_plugin_feature_load (
+      GST_PLUGIN_FEATURE (factory)) : nullptr;
+  GType type = loaded ? gst_element_factory_get_element_type (
+      GST_ELEMENT_FACTORY (loaded)) : G_TYPE_INVALID;
+  if (!type) {
+    error = std::string ("the GStreamer element ") + factory_name +
+        " (plugin \"wsrtmp\") is not installed";
+    return false;
+  }
+  auto *klass = static_cast<GObjectClass *> (g_type_class_ref (type));
+  GParamSpec *spec = g_object_class_find_property (klass, property);
+  bool known = true;
+  if (!spec) {
+    known = false;
+  } else if (G_IS_PARAM_SPEC_UINT (spec)) {
+    auto *uint_spec = G_PARAM_SPEC_UINT (spec);
+    facts = { std::to_string (uint_spec->default_value),
+      static_cast<long> (uint_spec->minimum),
+      static_cast<long> (uint_spec->maximum) };
+  } else if (G_IS_PARAM_SPEC_UINT64 (spec)) {
+    auto *uint64_spec = G_PARAM_SPEC_UINT64 (spec);
+    facts = { std::to_string (uint64_spec->default_value),
+      static_cast<long> (std::min<guint64> (uint64_spec->minimum, G_MAXLONG)),
+      static_cast<long> (std::min<guint64> (uint64_spec->maximum, G_MAXLONG)) };
+  } else if (G_IS_PARAM_SPEC_STRING (spec)) {
+    const char *text = G_PARAM_SPEC_STRING (spec)->default_value;
+    facts = { text ? text : "" };
+  } else if (GST_IS_PARAM_SPEC_FRACTION (spec) &&
+      GST_PARAM_SPEC_FRACTION (spec)->def_den == 1) {
+    /* Whole frames per second only. */
+    auto *fraction = GST_PARAM_SPEC_FRACTION (spec);
+    facts = { std::to_string (fraction->def_num),
+      static_cast<long> (fraction->min_num / std::max (fraction->min_den, 1)),
+      static_cast<long> (fraction->max_num / std::max (fraction->max_den, 1)) };
+  } else {
+    known = false;
+  }
+  g_type_class_unref (klass);
+  if (!known)
+    error = std::string (factory_name) + " has no property \"" + property +
+        "\" wsrtmpd understands: wsrtmpd and the plugin do not match";
+  return known;
 }
 
+/* A whole number from min to max into target. */
+template <typename T>
+Option::Store
+whole_number (const char *name, long min, long max, T &target)
+{
+  return [name, min, max, &target] (const std::string &text,
+      std::string &error) {
+    long value;
+    if (!parse_int (name, text.c_str (), min, max, value, error))
+      return false;
+    target = static_cast<T> (value);
+    return true;
+  };
+}
+
+Option::Store
+text_into (std::string &target)
+{
+  return [&target] (const std::string &text, std::string &) {
+    target = text;
+    return true;
+  };
+}
+
+bool
+store_rtmp_url (const std::string &text, Config &config, std::string &error)
+{
+  if (text.empty ())
+    return true;
+  config.rtmp_url = text;
+  if (!g_str_has_prefix (text.c_str (), "rtmp://") &&
+      !g_str_has_prefix (text.c_str (), "rtmps://")) {
+    error = "--rtmp-url: \"" + text + "\" must start with rtmp:// or rtmps://";
+    return false;
+  }
+  /* rtmp2sink needs scheme://host[:port]/app/stream. */
+  std::string probe = config.rtmp_location ("key");
+  g_autoptr (GUri) uri = g_uri_parse (probe.c_str (), G_URI_FLAGS_NONE,
+      nullptr);
+  if (!uri || !g_uri_get_host (uri) || !*g_uri_get_host (uri)) {
+    error = "--rtmp-url: \"" + text + "\" is not a valid URL (expected "
+        "rtmp://HOST[:PORT]/APP)";
+    return false;
+  }
+  return true;
+}
+
+bool
+store_allowed_origins (const std::string &list, Config &config,
+    std::string &error)
+{
+  g_auto (GStrv) origins = g_strsplit (list.c_str (), ",", -1);
+  for (char **origin = origins; *origin; origin++) {
+    char *text = g_strstrip (*origin);
+    if (!*text)
+      continue;
+    if (!g_str_has_prefix (text, "http://") &&
+        !g_str_has_prefix (text, "https://")) {
+      error = std::string ("--allowed-origins: \"") + text + "\" is not an "
+          "origin like https://host[:port]";
+      return false;
+    }
+    std::string origin_text = text;
+    while (!origin_text.empty () && origin_text.back () == '/')
+      origin_text.pop_back ();
+    config.allowed_origins.push_back (origin_text);
+  }
+  return true;
+}
+
+/* --token-secret or the first line of --token-secret-file, at least 16
+ * characters. */
+bool
+resolve_token_secret (const OptionTable &table, Config &config,
+    std::string &error)
+{
+  const std::string *secret = table.value ("token-secret");
+  const std::string *file = table.value ("token-secret-file");
+  if (secret && file) {
+    error = "--token-secret and --token-secret-file: give one of them";
+    return false;
+  }
+  if (file) {
+    g_autofree char *contents = nullptr;
+    g_autoptr (GError) gerror = nullptr;
+    if (!g_file_get_contents (file->c_str (), &contents, nullptr, &gerror)) {
+      error = std::string ("--token-secret-file: ") + gerror->message;
+      return false;
+    }
+    g_auto (GStrv) lines = g_strsplit (contents, "\n", 2);
+    config.token_secret = lines[0] ? g_strstrip (lines[0]) : "";
+  } else if (secret) {
+    config.token_secret = *secret;
+  }
+  if ((secret || file) && config.token_secret.size () < 16) {
+    error = "--token-secret: use at least 16 characters (e.g. openssl rand "
+        "-hex 32)";
+    return false;
+  }
+  return true;
+}
+
+/* Every option wsrtmpd has, storing into config. */
+bool
+make_options (Config &config, std::vector<Option> &options,
+    std::string &error)
+{
+  PropertyFacts video_bitrate, audio_bitrate, preset, framerate,
+      codec_threads, message_size;
+  if (!element_property ("flvencodebin", "video-bitrate", video_bitrate,
+          error) ||
+      !element_property ("flvencodebin", "audio-bitrate", audio_bitrate,
+          error) ||
+      !element_property ("flvencodebin", "speed-preset", preset, error) ||
+      !element_property ("flvencodebin", "framerate", framerate, error) ||
+      !element_property ("flvencodebin", "codec-threads", codec_threads,
+          error) ||
+      !element_property ("wsserversrc", "max-message-size", message_size,
+          error))
+    return false;
+  using Type = Option::Type;
+  options = {
+    { "config", 'c', Type::File, "FILE", "INI file with a [wsrtmpd] group; "
+      "keys are the long option names (command line options win)", "", "",
+      nullptr, false },
+    { "listen", 'l', Type::Text, "HOST:PORT", "Address and port for HTTP and "
+      "WebSocket (port 0 = any free port)", "127.0.0.1:8080", "",
+      [&config] (const std::string &text, std::string &error) {
+        return parse_listen (text, config, error);
+      } },
+    { "web-root", 0, Type::File, "DIR", "Directory served at /",
+      default_web_root (), "the installed or in-tree web/",
+      [&config] (const std::string &text, std::string &error) {
+        config.web_root = text;
+        if (g_file_test (text.c_str (), G_FILE_TEST_IS_DIR))
+          return true;
+        error = "--web-root: \"" + text + "\" is not a directory";
+        return false;
+      } },
+    { "rtmp-url", 'r', Type::Text, "URL", "RTMP destination; {key} is "
+      "replaced by the stream key, otherwise /KEY is appended", "",
+      "none, record only",
+      [&config] (const std::string &text, std::string &error) {
+        return store_rtmp_url (text, config, error);
+      } },
+    { "record-dir", 0, Type::File, "DIR", "Also record every stream to "
+      "DIR/KEY-TIMESTAMP.flv", "./recordings",
+      "./recordings, recording only without --rtmp-url",
+      text_into (config.record_dir) },
+    { "keys-file", 'k', Type::File, "FILE", "File with one allowed stream "
+      "key per line", "", "any key of 1-128 characters A-Z a-z 0-9 _ -",
+      [&config] (const std::string &path, std::string &error) {
+        config.keys_file = path;
+        return load_keys (path, config.allowed_keys, error);
+      } },
+    { "max-sessions", 0, Type::Text, "N", "Concurrent streams accepted; more "
+      "are closed with 1013; 0 = unlimited", "16", "",
+      whole_number ("max-sessions", 0, 100000, config.max_sessions) },
+    { "video-bitrate", 0, Type::Text, "KBPS", "H.264 bitrate",
+      video_bitrate.default_value, "",
+      whole_number ("video-bitrate", video_bitrate.min,
+          std::min (video_bitrate.max, 100000L), config.video_bitrate_kbps) },
+    { "audio-bitrate", 0, Type::Text, "KBPS", "AAC bitrate",
+      audio_bitrate.default_value, "",
+      whole_number ("audio-bitrate", audio_bitrate.min, audio_bitrate.max,
+          config.audio_bitrate_kbps) },
+    { "x264-preset", 0, Type::Text, "NAME", "x264 speed preset: ultrafast "
+      "... veryslow", preset.default_value, "",
+      [&config] (const std::string &text, std::string &error) {
+        if (X264_PRESETS.count (text)) {
+          config.x264_preset = text;
+          return true;
+        }
+        error = "--x264-preset: \"" + text + "\" is not one of ultrafast "
+            "superfast veryfast faster fast medium slow slower veryslow "
+            "placebo";
+        return false;
+      } },
+    { "framerate", 0, Type::Text, "FPS", "Constant output frame rate when "
+      "encoding video", framerate.default_value, "",
+      whole_number ("framerate", framerate.min, framerate.max,
+          config.framerate) },
+    { "codec-threads", 0, Type::Text, "N", "Threads per video decoder and "
+      "x264 encoder when transcoding (0 = about one per core; 1: least CPU "
+      "per stream when many streams are transcoded)", "1", "",
+      whole_number ("codec-threads", codec_threads.min, codec_threads.max,
+          config.codec_threads) },
+    { "tls-cert", 0, Type::File, "FILE", "PEM certificate: serve https:// "
+      "and wss:// (needs --tls-key)", "", "", text_into (config.tls_cert) },
+    { "tls-key", 0, Type::File, "FILE", "PEM private key for --tls-cert", "",
+      "", text_into (config.tls_key) },
+    { "max-message-size", 0, Type::Text, "BYTES", "Largest WebSocket message "
+      "accepted; larger closes with 1009", message_size.default_value, "",
+      whole_number ("max-message-size", std::max (message_size.min, 1024L),
+          std::min (message_size.max, 1024L * 1024 * 1024),
+          config.max_message_size) },
+    { "drain-timeout", 0, Type::Text, "SECONDS", "Seconds a finishing "
+      "stream (or shutdown) may take to deliver what was received", "10", "",
+      whole_number ("drain-timeout", 1, 3600, config.drain_timeout_s) },
+    { "idle-timeout", 0, Type::Text, "SECONDS", "Close a WebSocket that "
+      "sends no media for this long with 1008", "10", "",
+      whole_number ("idle-timeout", 1, 3600, config.idle_timeout_s) },
+    { "handshake-timeout", 0, Type::Text, "SECONDS", "Drop a connection "
+      "whose HTTP request or WebSocket handshake takes longer, and idle "
+      "keep-alive connections", "10", "",
+      whole_number ("handshake-timeout", 1, 3600,
+          config.handshake_timeout_s) },
+    { "allowed-origins", 0, Type::Text, "LIST", "Comma-separated Origin "
+      "values allowed to stream, e.g. https://studio.example.com; others are "
+      "closed with 1008", "", "any",
+      [&config] (const std::string &text, std::string &error) {
+        return store_allowed_origins (text, config, error);
+      } },
+    { "max-connections-per-ip", 0, Type::Text, "N", "Concurrent streams from "
+      "one address; more are closed with 1013; 0 = unlimited", "4", "",
+      whole_number ("max-connections-per-ip", 0, 100000,
+          config.max_connections_per_ip) },
+    { "trusted-proxies", 0, Type::Text, "LIST", "Comma-separated addresses "
+      "and networks (CIDR) of reverse proxies, e.g. 127.0.0.1,10.0.0.0/8: "
+      "from these, X-Forwarded-For or Forwarded name the client, whose "
+      "address then counts for --max-connections-per-ip and the logs",
+      "", "none: every client is its TCP peer",
+      [&config] (const std::string &text, std::string &error) {
+        return config.trusted_proxies.parse (text, error);
+      } },
+    { "token-secret", 0, Type::Text, "SECRET", "Require "
+      "/ingest/KEY?token=EXPIRY.HMAC, HMAC-SHA256 of \"KEY.EXPIRY\" with "
+      "this secret (prefer --token-secret-file)", "", "", nullptr },
+    { "token-secret-file", 0, Type::File, "FILE", "File holding the "
+      "--token-secret (first line)", "", "", nullptr },
+    { "rtmp-retry-time", 0, Type::Text, "SECONDS", "Seconds a stream keeps "
+      "reconnecting to an RTMP server that dropped it, buffering meanwhile"
+      "; 0 = fail at once", "30", "",
+      whole_number ("rtmp-retry-time", 0, 3600, config.rtmp_retry_time_s) },
+    { "force-transcode", 0, Type::Flag, nullptr, "Always decode and "
+      "re-encode the video, even H.264 that could be passed through", "", "",
+      [&config] (const std::string &value, std::string &) {
+        config.force_transcode = value == "true";
+        return true;
+      } },
+    { "version", 'V', Type::Flag, nullptr, "Print the version and exit", "",
+      "", nullptr, false },
+  };
+  return true;
+}
 }  // namespace
 
 bool
@@ -249,79 +501,10 @@ Config::rtmp_location (const std::string &key) const
 bool
 parse_config (int *argc, char ***argv, Config &config, std::string &error)
 {
-  RawOptions raw;
-  const GOptionEntry entries[] = {
-    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &raw.config,
-      "INI file with a [wsrtmpd] group; keys are the long option names "
-      "(command line options win)", "FILE" },
-    { "listen", 'l', 0, G_OPTION_ARG_STRING, &raw.listen,
-      "Address and port for HTTP and WebSocket (port 0 = any free port; "
-      "default 127.0.0.1:8080)", "HOST:PORT" },
-    { "web-root", 0, 0, G_OPTION_ARG_FILENAME, &raw.web_root,
-      "Directory served at / (default: the installed or in-tree web/)", "DIR" },
-    { "rtmp-url", 'r', 0, G_OPTION_ARG_STRING, &raw.rtmp_url,
-      "RTMP destination; {key} is replaced by the stream key, otherwise "
-      "/KEY is appended (default: none, record only)", "URL" },
-    { "record-dir", 0, 0, G_OPTION_ARG_FILENAME, &raw.record_dir,
-      "Also record every stream to DIR/KEY-TIMESTAMP.flv (default without "
-      "--rtmp-url: ./recordings)", "DIR" },
-    { "keys-file", 'k', 0, G_OPTION_ARG_FILENAME, &raw.keys_file,
-      "File with one allowed stream key per line (default: any key of "
-      "1-128 characters A-Z a-z 0-9 _ -)", "FILE" },
-    { "max-sessions", 0, 0, G_OPTION_ARG_STRING, &raw.max_sessions,
-      "Concurrent streams accepted; more are closed with 1013 (0 = "
-      "unlimited; default 16)", "N" },
-    { "video-bitrate", 0, 0, G_OPTION_ARG_STRING, &raw.video_bitrate,
-      "H.264 bitrate (default 2500)", "KBPS" },
-    { "audio-bitrate", 0, 0, G_OPTION_ARG_STRING, &raw.audio_bitrate,
-      "AAC bitrate (default 128)", "KBPS" },
-    { "x264-preset", 0, 0, G_OPTION_ARG_STRING, &raw.x264_preset,
-      "x264 speed preset: ultrafast ... veryslow (default veryfast)", "NAME" },
-    { "framerate", 0, 0, G_OPTION_ARG_STRING, &raw.framerate,
-      "Constant output frame rate when encoding video (default 30)", "FPS" },
-    { "codec-threads", 0, 0, G_OPTION_ARG_STRING, &raw.codec_threads,
-      "Threads per video decoder and x264 encoder when transcoding (0 = "
-      "about one per core; default 1: least CPU per stream when many "
-      "streams are transcoded)", "N" },
-    { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &raw.tls_cert,
-      "PEM certificate: serve https:// and wss:// (needs --tls-key)", "FILE" },
-    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &raw.tls_key,
-      "PEM private key for --tls-cert", "FILE" },
-    { "max-message-size", 0, 0, G_OPTION_ARG_STRING, &raw.max_message_size,
-      "Largest WebSocket message accepted; larger closes with 1009 "
-      "(default 16777216)", "BYTES" },
-    { "drain-timeout", 0, 0, G_OPTION_ARG_STRING, &raw.drain_timeout,
-      "Seconds a finishing stream (or shutdown) may take to deliver what "
-      "was received (default 10)", "SECONDS" },
-    { "idle-timeout", 0, 0, G_OPTION_ARG_STRING, &raw.idle_timeout,
-      "Close a WebSocket that sends no media for this long with 1008 "
-      "(default 10)", "SECONDS" },
-    { "handshake-timeout", 0, 0, G_OPTION_ARG_STRING, &raw.handshake_timeout,
-      "Drop a connection whose HTTP request or WebSocket handshake takes "
-      "longer, and idle keep-alive connections (default 10)", "SECONDS" },
-    { "allowed-origins", 0, 0, G_OPTION_ARG_STRING, &raw.allowed_origins,
-      "Comma-separated Origin values allowed to stream, e.g. "
-      "https://studio.example.com; others are closed with 1008 (default: "
-      "any)", "LIST" },
-    { "max-connections-per-ip", 0, 0, G_OPTION_ARG_STRING,
-      &raw.max_connections_per_ip, "Concurrent streams from one address; "
-      "more are closed with 1013 (0 = unlimited; default 4)", "N" },
-    { "token-secret", 0, 0, G_OPTION_ARG_STRING, &raw.token_secret,
-      "Require /ingest/KEY?token=EXPIRY.HMAC, HMAC-SHA256 of \"KEY.EXPIRY\" "
-      "with this secret (prefer --token-secret-file)", "SECRET" },
-    { "token-secret-file", 0, 0, G_OPTION_ARG_FILENAME,
-      &raw.token_secret_file, "File holding the --token-secret (first "
-      "line)", "FILE" },
-    { "rtmp-retry-time", 0, 0, G_OPTION_ARG_STRING, &raw.rtmp_retry_time,
-      "Seconds a stream keeps reconnecting to an RTMP server that dropped "
-      "it, buffering meanwhile (0 = fail at once; default 30)", "SECONDS" },
-    { "force-transcode", 0, 0, G_OPTION_ARG_NONE, &raw.force_transcode,
-      "Always decode and re-encode the video, even H.264 that could be "
-      "passed through", nullptr },
-    { "version", 'V', 0, G_OPTION_ARG_NONE, &raw.version,
-      "Print the version and exit", nullptr },
-    { nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr },
-  };
+  std::vector<Option> options;
+  if (!make_options (config, options, error))
+    return false;
+  OptionTable table (std::move (options));
 
   g_autoptr (GOptionContext) context = g_option_context_new (
       "- browser camera (WebSocket) to RTMP gateway");
@@ -340,14 +523,11 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
       "while\n"
       "    streams come and go. Values already set in the environment are "
       "kept.\n");
-  g_option_context_add_main_entries (context, entries, nullptr);
+  /* GStreamer's own options (--gst-debug, ...) show in --help-all. */
   g_option_context_add_group (context, gst_init_get_option_group ());
-  g_autoptr (GError) gerror = nullptr;
-  if (!g_option_context_parse (context, argc, argv, &gerror)) {
-    error = gerror->message;
+  if (!table.parse (context, argc, argv, error))
     return false;
-  }
-  if (raw.version) {
+  if (table.given ("version")) {
     g_print ("wsrtmpd %s\n", WSRTMP_VERSION);
     exit (0);
   }
@@ -355,227 +535,18 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
     error = std::string ("unexpected argument \"") + (*argv)[1] + "\"";
     return false;
   }
-
-  if (raw.config) {
-    g_autoptr (GKeyFile) file = g_key_file_new ();
-    if (!g_key_file_load_from_file (file, raw.config, G_KEY_FILE_NONE,
-            &gerror)) {
-      error = std::string ("--config ") + raw.config + ": " + gerror->message;
+  if (const std::string *file = table.value ("config")) {
+    if (!table.read_file (*file, GROUP, error))
       return false;
-    }
-    if (!g_key_file_has_group (file, GROUP)) {
-      error = std::string ("--config ") + raw.config + ": no [" + GROUP +
-          "] group";
-      return false;
-    }
-    static const char *known[] = { "listen", "web-root", "rtmp-url",
-      "record-dir", "keys-file", "max-sessions", "video-bitrate",
-      "audio-bitrate", "x264-preset", "framerate", "codec-threads", "tls-cert", "tls-key",
-      "max-message-size", "drain-timeout", "force-transcode", "idle-timeout",
-      "handshake-timeout", "allowed-origins", "max-connections-per-ip",
-      "token-secret", "token-secret-file", "rtmp-retry-time", nullptr };
-    g_auto (GStrv) keys = g_key_file_get_keys (file, GROUP, nullptr, nullptr);
-    for (char **key = keys; key && *key; key++) {
-      if (!g_strv_contains (known, *key)) {
-        error = std::string ("--config ") + raw.config + ": unknown key \"" +
-            *key + "\" in [" + GROUP + "]";
-        return false;
-      }
-    }
-    fill_from_file (file, "listen", raw.listen);
-    fill_from_file (file, "web-root", raw.web_root);
-    fill_from_file (file, "rtmp-url", raw.rtmp_url);
-    fill_from_file (file, "record-dir", raw.record_dir);
-    fill_from_file (file, "keys-file", raw.keys_file);
-    fill_from_file (file, "max-sessions", raw.max_sessions);
-    fill_from_file (file, "video-bitrate", raw.video_bitrate);
-    fill_from_file (file, "audio-bitrate", raw.audio_bitrate);
-    fill_from_file (file, "x264-preset", raw.x264_preset);
-    fill_from_file (file, "framerate", raw.framerate);
-    fill_from_file (file, "codec-threads", raw.codec_threads);
-    fill_from_file (file, "tls-cert", raw.tls_cert);
-    fill_from_file (file, "tls-key", raw.tls_key);
-    fill_from_file (file, "max-message-size", raw.max_message_size);
-    fill_from_file (file, "drain-timeout", raw.drain_timeout);
-    fill_from_file (file, "idle-timeout", raw.idle_timeout);
-    fill_from_file (file, "handshake-timeout", raw.handshake_timeout);
-    fill_from_file (file, "allowed-origins", raw.allowed_origins);
-    fill_from_file (file, "max-connections-per-ip",
-        raw.max_connections_per_ip);
-    fill_from_file (file, "token-secret", raw.token_secret);
-    fill_from_file (file, "token-secret-file", raw.token_secret_file);
-    fill_from_file (file, "rtmp-retry-time", raw.rtmp_retry_time);
-    if (!raw.force_transcode && g_key_file_has_key (file, GROUP,
-            "force-transcode", nullptr)) {
-      raw.force_transcode = g_key_file_get_boolean (file, GROUP,
-          "force-transcode", &gerror);
-      if (gerror) {
-        error = std::string ("--config ") + raw.config + ": force-transcode: " +
-            gerror->message;
-        return false;
-      }
-    }
   }
-  config.force_transcode = raw.force_transcode;
-
-  if (raw.listen && !parse_listen (raw.listen, config, error))
+  if (!table.apply (error) || !resolve_token_secret (table, config, error))
     return false;
-
-  config.web_root = raw.web_root ? raw.web_root : default_web_root ();
-  if (!g_file_test (config.web_root.c_str (), G_FILE_TEST_IS_DIR)) {
-    error = "--web-root: \"" + config.web_root + "\" is not a directory";
-    return false;
-  }
-
-  if (raw.rtmp_url && *raw.rtmp_url) {
-    config.rtmp_url = raw.rtmp_url;
-    if (!g_str_has_prefix (raw.rtmp_url, "rtmp://") &&
-        !g_str_has_prefix (raw.rtmp_url, "rtmps://")) {
-      error = "--rtmp-url: \"" + config.rtmp_url + "\" must start with "
-          "rtmp:// or rtmps://";
-      return false;
-    }
-    /* rtmp2sink needs scheme://host[:port]/app/stream. */
-    std::string probe = config.rtmp_location ("key");
-    g_autoptr (GUri) uri = g_uri_parse (probe.c_str (), G_URI_FLAGS_NONE,
-        nullptr);
-    if (!uri || !g_uri_get_host (uri) || !*g_uri_get_host (uri)) {
-      error = "--rtmp-url: \"" + config.rtmp_url + "\" is not a valid URL "
-          "(expected rtmp://HOST[:PORT]/APP)";
-      return false;
-    }
-  }
   /* Recording is the out-of-the-box destination; with an RTMP URL it is
    * only done when asked for. */
-  config.record = config.rtmp_url.empty () || raw.record_dir;
-  if (raw.record_dir)
-    config.record_dir = raw.record_dir;
-
-  if (raw.keys_file) {
-    config.keys_file = raw.keys_file;
-    if (!load_keys (config.keys_file, config.allowed_keys, error))
-      return false;
-  }
-
-  long value;
-  if (raw.max_sessions) {
-    if (!parse_int ("max-sessions", raw.max_sessions, 0, 100000, value, error))
-      return false;
-    config.max_sessions = static_cast<int> (value);
-  }
-  if (raw.video_bitrate) {
-    if (!parse_int ("video-bitrate", raw.video_bitrate, 100, 100000, value,
-            error))
-      return false;
-    config.video_bitrate_kbps = static_cast<int> (value);
-  }
-  if (raw.audio_bitrate) {
-    if (!parse_int ("audio-bitrate", raw.audio_bitrate, 16, 320, value, error))
-      return false;
-    config.audio_bitrate_kbps = static_cast<int> (value);
-  }
-  if (raw.x264_preset) {
-    if (!X264_PRESETS.count (raw.x264_preset)) {
-      error = std::string ("--x264-preset: \"") + raw.x264_preset +
-          "\" is not one of ultrafast superfast veryfast faster fast medium "
-          "slow slower veryslow placebo";
-      return false;
-    }
-    config.x264_preset = raw.x264_preset;
-  }
-  if (raw.framerate) {
-    if (!parse_int ("framerate", raw.framerate, 1, 120, value, error))
-      return false;
-    config.framerate = static_cast<int> (value);
-  }
-  if (raw.codec_threads) {
-    if (!parse_int ("codec-threads", raw.codec_threads, 0, 64, value, error))
-      return false;
-    config.codec_threads = static_cast<int> (value);
-  }
-  if (raw.max_message_size) {
-    if (!parse_int ("max-message-size", raw.max_message_size, 1024,
-            1024L * 1024 * 1024, value, error))
-      return false;
-    config.max_message_size = static_cast<guint64> (value);
-  }
-  if (raw.drain_timeout) {
-    if (!parse_int ("drain-timeout", raw.drain_timeout, 1, 3600, value, error))
-      return false;
-    config.drain_timeout_s = static_cast<int> (value);
-  }
-
-  if (raw.idle_timeout) {
-    if (!parse_int ("idle-timeout", raw.idle_timeout, 1, 3600, value, error))
-      return false;
-    config.idle_timeout_s = static_cast<int> (value);
-  }
-  if (raw.handshake_timeout) {
-    if (!parse_int ("handshake-timeout", raw.handshake_timeout, 1, 3600, value,
-            error))
-      return false;
-    config.handshake_timeout_s = static_cast<int> (value);
-  }
-  if (raw.max_connections_per_ip) {
-    if (!parse_int ("max-connections-per-ip", raw.max_connections_per_ip, 0,
-            100000, value, error))
-      return false;
-    config.max_connections_per_ip = static_cast<int> (value);
-  }
-  if (raw.rtmp_retry_time) {
-    if (!parse_int ("rtmp-retry-time", raw.rtmp_retry_time, 0, 3600, value,
-            error))
-      return false;
-    config.rtmp_retry_time_s = static_cast<int> (value);
-  }
-  if (raw.allowed_origins) {
-    g_auto (GStrv) origins = g_strsplit (raw.allowed_origins, ",", -1);
-    for (char **origin = origins; *origin; origin++) {
-      char *text = g_strstrip (*origin);
-      if (!*text)
-        continue;
-      if (!g_str_has_prefix (text, "http://") &&
-          !g_str_has_prefix (text, "https://")) {
-        error = std::string ("--allowed-origins: \"") + text + "\" is not "
-            "an origin like https://host[:port]";
-        return false;
-      }
-      std::string origin_text = text;
-      while (!origin_text.empty () && origin_text.back () == '/')
-        origin_text.pop_back ();
-      config.allowed_origins.push_back (origin_text);
-    }
-  }
-  if (raw.token_secret && raw.token_secret_file) {
-    error = "--token-secret and --token-secret-file: give one of them";
-    return false;
-  }
-  if (raw.token_secret_file) {
-    g_autofree char *contents = nullptr;
-    if (!g_file_get_contents (raw.token_secret_file, &contents, nullptr,
-            &gerror)) {
-      error = std::string ("--token-secret-file: ") + gerror->message;
-      return false;
-    }
-    g_auto (GStrv) lines = g_strsplit (contents, "\n", 2);
-    config.token_secret = lines[0] ? g_strstrip (lines[0]) : "";
-  } else if (raw.token_secret) {
-    config.token_secret = raw.token_secret;
-  }
-  if ((raw.token_secret || raw.token_secret_file) &&
-      config.token_secret.size () < 16) {
-    error = "--token-secret: use at least 16 characters (e.g. openssl rand "
-        "-hex 32)";
-    return false;
-  }
-
-  if (!raw.tls_cert != !raw.tls_key) {
+  config.record = config.rtmp_url.empty () || table.given ("record-dir");
+  if (config.tls_cert.empty () != config.tls_key.empty ()) {
     error = "--tls-cert and --tls-key go together";
     return false;
-  }
-  if (raw.tls_cert) {
-    config.tls_cert = raw.tls_cert;
-    config.tls_key = raw.tls_key;
   }
   return true;
 }

@@ -5,6 +5,8 @@
  */
 #pragma once
 
+#include "client_address.h"
+
 #include <glib.h>
 #include <gst/gst.h>
 
@@ -14,41 +16,45 @@
 
 namespace wsrtmp {
 
+/* What wsrtmpd was told. The defaults are in the option table (config.cpp),
+ * which parse_config applies; a Config not filled by it is empty. */
 struct Config {
-  std::string listen_host = "127.0.0.1";
-  int listen_port = 8080;
+  std::string listen_host;
+  int listen_port = 0;
   std::string web_root;                 /* resolved at load time */
   std::string rtmp_url;                 /* empty: record only */
-  std::string record_dir = "./recordings";
+  std::string record_dir;
   bool record = false;                  /* resolved: write recordings? */
   std::string keys_file;
   std::set<std::string> allowed_keys;   /* empty with no keys_file: any key */
-  int max_sessions = 16;                /* 0 = unlimited */
-  int video_bitrate_kbps = 2500;
-  std::string x264_preset = "veryfast";
+  int max_sessions = 0;                 /* 0 = unlimited */
+  int video_bitrate_kbps = 0;
+  std::string x264_preset;
   /* Constant output frame rate when encoding. */
-  int framerate = 30;
+  int framerate = 0;
   /* Threads per decoder and x264 encoder: with many streams, one each
    * wastes least. */
-  int codec_threads = 1;
+  int codec_threads = 0;
   /* Never pass H.264 through (--force-transcode). */
   bool force_transcode = false;
-  int audio_bitrate_kbps = 128;
+  int audio_bitrate_kbps = 0;
   std::string tls_cert, tls_key;
-  guint64 max_message_size = 16 * 1024 * 1024;
-  int drain_timeout_s = 10;
+  guint64 max_message_size = 0;
+  int drain_timeout_s = 0;
   /* A WebSocket that sends no media for this long is closed (1008). */
-  int idle_timeout_s = 10;
+  int idle_timeout_s = 0;
   /* An HTTP request (or WebSocket handshake) must arrive in this time. */
-  int handshake_timeout_s = 10;
+  int handshake_timeout_s = 0;
   /* Allowed Origin header values; empty: any. */
   std::vector<std::string> allowed_origins;
+  /* Reverse proxies whose X-Forwarded-For / Forwarded name the client. */
+  TrustedProxies trusted_proxies;
   /* Concurrent WebSocket streams from one address (0 = unlimited). */
-  int max_connections_per_ip = 4;
+  int max_connections_per_ip = 0;
   /* Signed tokens (?token=EXPIRY.HMAC) are required when set. */
   std::string token_secret;
   /* How long a session retries a lost RTMP connection (0 = never). */
-  int rtmp_retry_time_s = 30;
+  int rtmp_retry_time_s = 0;
 
   bool origin_allowed (const std::string &origin) const;
 
@@ -58,9 +64,6 @@ struct Config {
   std::string rtmp_location (const std::string &key) const;
 };
 
-/* Parses argv (and the --config file it names) into config. On a bad option
- * or value returns false with a message a user can act on in error. --help
- * is handled by GOption (prints and exits 0). */
 /* The token a web app hands out for key, valid until expiry (unix
  * seconds): "EXPIRY.HEX(HMAC-SHA256(secret, key + "." + EXPIRY))". */
 std::string make_token (const std::string &secret, const std::string &key,
@@ -69,6 +72,11 @@ std::string make_token (const std::string &secret, const std::string &key,
 bool check_token (const std::string &secret, const std::string &key,
     const std::string &token, gint64 now_s);
 
+/* Parses argv (and the --config file it names) into config, defaults
+ * included. On a bad option or value returns false with a message a user
+ * can act on in error. --help and --version print and exit 0. Call after
+ * gst_init (): some defaults and ranges are the elements' own, read from
+ * their property specs. */
 bool parse_config (int *argc, char ***argv, Config &config, std::string &error);
 
 }  // namespace wsrtmp

@@ -80,19 +80,20 @@ int
 main (int argc, char **argv)
 {
   wsrtmp::tune_allocator (argv);
-  wsrtmp::Config config;
-  std::string error;
-  if (!wsrtmp::parse_config (&argc, &argv, config, error)) {
-    g_printerr ("wsrtmpd: %s\n(see wsrtmpd --help)\n", error.c_str ());
-    return 2;
-  }
-  gst_init (nullptr, nullptr);
-
+  /* GStreamer first (it takes its --gst-* options out of argv): the option
+   * table reads defaults and ranges from our elements. */
+  gst_init (&argc, &argv);
   if (!find_plugin ()) {
     g_printerr ("wsrtmpd: the GStreamer element wsserversrc (plugin "
         "\"wsrtmp\") is not installed. For an uninstalled build, set "
         "GST_PLUGIN_PATH=<builddir>/plugin\n");
     return 1;
+  }
+  wsrtmp::Config config;
+  std::string error;
+  if (!wsrtmp::parse_config (&argc, &argv, config, error)) {
+    g_printerr ("wsrtmpd: %s\n(see wsrtmpd --help)\n", error.c_str ());
+    return 2;
   }
   std::string missing;
   if (!wsrtmp::PipelineFactory::check_elements (missing)) {

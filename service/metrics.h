@@ -19,11 +19,13 @@ class Metrics {
   enum class Outcome { Ended, Error, Refused };
 
   void session_started () { active_++; }
+  /* Distinct client addresses with a stream (see client_address.h). */
+  void set_clients_active (size_t clients) { clients_active_ = clients; }
   void session_finished (Outcome outcome);
   void session_refused (const std::string &kind);
-  /* kind: a short machine word ("key", "capacity", "input", "codec",
-   * "rtmp_connect", "rtmp_refused", "rtmp", "encoder", "too_big",
-   * "too_slow", "pipeline", "drain_timeout"). */
+  /* kind: a short machine word, the one the client's {"type":"error"}
+   * frame carries (see SessionFailure), or "rtmp_lost" for an RTMP
+   * connection that dropped and is being retried. */
   void error (const std::string &kind);
   void add_bytes_in (guint64 bytes) { bytes_in_ += bytes; }
   void add_bytes_out (guint64 bytes) { bytes_out_ += bytes; }
@@ -33,6 +35,7 @@ class Metrics {
 
  private:
   std::atomic<int> active_ { 0 };
+  std::atomic<size_t> clients_active_ { 0 };
   std::atomic<guint64> ended_ { 0 }, failed_ { 0 }, refused_ { 0 };
   std::atomic<guint64> bytes_in_ { 0 }, bytes_out_ { 0 };
   mutable std::mutex errors_lock_;      /* guards errors_ */

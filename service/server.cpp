@@ -247,6 +247,9 @@ Server::handle_healthz (SoupServerMessage *msg)
   json_builder_add_string_value (builder, WSRTMP_VERSION);
   json_builder_set_member_name (builder, "sessions_active");
   json_builder_add_int_value (builder, sessions_.size ());
+  /* Distinct client addresses (through trusted proxies: the clients'). */
+  json_builder_set_member_name (builder, "clients_active");
+  json_builder_add_int_value (builder, sessions_per_peer_.size ());
   json_builder_set_member_name (builder, "max_sessions");
   json_builder_add_int_value (builder, config_.max_sessions);
   json_builder_end_object (builder);
@@ -352,14 +355,21 @@ Server::refuse (SoupWebsocketConnection *conn, const std::string &peer,
       "STREAM_KEY", masked.c_str (),
       "MESSAGE", "refused client %s [%s]: close %u \"%s\"", peer.c_str (),
       masked.c_str (), code, reason.c_str ());
-  refuse_websocket (conn, code, reason);
+  refuse_websocket (conn, code, reason, kind);
 }
 
 void
 Server::handle_websocket (SoupServerMessage *msg, const char *path,
     SoupWebsocketConnection *conn)
 {
-  std::string peer = peer_of (msg);
+  /* Behind a trusted reverse proxy the client is whom it names. */
+  const std::string proxy = peer_of (msg);
+  const std::string peer = client_address (config_.trusted_proxies, proxy,
+      soup_server_message_get_request_headers (msg));
+  if (peer != proxy)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+        "MESSAGE", "client %s connects through proxy %s", peer.c_str (),
+        proxy.c_str ());
   std::string key;
   std::string prefix = std::string (INGEST_PREFIX) + "/";
   if (g_str_has_prefix (path, prefix.c_str ()))
@@ -421,6 +431,7 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
     return;
   }
   sessions_per_peer_[peer]++;
+  metrics_.set_clients_active (sessions_per_peer_.size ());
 
   /* One stream per key: the newest connection takes over (a page that
    * reconnects after a network drop must not wait for the old one to
@@ -453,6 +464,7 @@ Server::session_finished (Session *session)
   auto peer = sessions_per_peer_.find (session->peer ());
   if (peer != sessions_per_peer_.end () && --peer->second <= 0)
     sessions_per_peer_.erase (peer);
+  metrics_.set_clients_active (sessions_per_peer_.size ());
   /* Destroyed from our own idle: the session's callback is still on the
    * stack right now. */
   const std::string key = session->key ();

@@ -44,6 +44,23 @@ contains_any (const std::string &text, std::initializer_list<const char *> words
   return false;
 }
 
+/* {"type":"error","message":…,"kind":…}: the page decides on kind (the
+ * word /metrics counts, README's table), the message is for people. */
+JsonNode *
+error_frame (const std::string &message, const std::string &kind)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "type");
+  json_builder_add_string_value (builder, "error");
+  json_builder_set_member_name (builder, "kind");
+  json_builder_add_string_value (builder, kind.c_str ());
+  json_builder_set_member_name (builder, "message");
+  json_builder_add_string_value (builder, message.c_str ());
+  json_builder_end_object (builder);
+  return json_builder_get_root (builder);
+}
+
 std::string
 utc_timestamp ()
 {
@@ -146,16 +163,9 @@ classify_error (GstMessage *message)
 
 void
 refuse_websocket (SoupWebsocketConnection *conn, gushort code,
-    const std::string &reason)
+    const std::string &reason, const std::string &kind)
 {
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "type");
-  json_builder_add_string_value (builder, "error");
-  json_builder_set_member_name (builder, "message");
-  json_builder_add_string_value (builder, reason.c_str ());
-  json_builder_end_object (builder);
-  g_autoptr (JsonNode) node = json_builder_get_root (builder);
+  g_autoptr (JsonNode) node = error_frame (reason, kind);
   g_autofree char *text = json_to_string (node, FALSE);
   websocket_refuse (conn, code, reason.c_str (), text);
 }
@@ -335,6 +345,8 @@ Session::replace ()
   if (!streaming ())
     return;
   begin_ending (reason);
+  g_autoptr (JsonNode) node = error_frame (reason, "replaced");
+  send_json (connection_.get (), node);
   close_websocket (connection_.get (), CLOSE_POLICY_VIOLATION, reason);
 }
 
@@ -661,14 +673,7 @@ Session::fail (const SessionFailure &failure, const std::string &detail)
   log_event (G_LOG_LEVEL_WARNING, head + failure.reason + "\": " +
       detail_masked);
 
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "type");
-  json_builder_add_string_value (builder, "error");
-  json_builder_set_member_name (builder, "message");
-  json_builder_add_string_value (builder, failure.reason.c_str ());
-  json_builder_end_object (builder);
-  g_autoptr (JsonNode) node = json_builder_get_root (builder);
+  g_autoptr (JsonNode) node = error_frame (failure.reason, failure.kind);
   send_json (connection_.get (), node);
   set_state (State::Error);
   close_websocket (connection_.get (), failure.code, failure.reason);

@@ -31,7 +31,10 @@ namespace wsrtmp {
 struct SessionFailure {
   gushort code;
   std::string reason;           /* short, for the streamer */
-  std::string kind;             /* metrics label */
+  /* A machine word, the same in the {"type":"error"} frame (the page
+   * decides on it) and in wsrtmp_errors_total{kind}; README.md lists
+   * them all with their close codes. */
+  std::string kind;
 };
 
 /* Maps a pipeline error to what the client is told. Public for tests. */
@@ -44,10 +47,11 @@ SessionFailure classify_error (GstMessage *error_message);
  * handshake is done even if its owner goes away first. */
 void close_websocket (SoupWebsocketConnection *conn, gushort code,
     const std::string &reason);
-/* Refuses a just-accepted WebSocket: an error message, then the close code
- * (any code, including those libsoup will not send itself, like 1013). */
+/* Refuses a just-accepted WebSocket: an error message (with its kind, as in
+ * SessionFailure), then the close code (any code, including those libsoup
+ * will not send itself, like 1013). */
 void refuse_websocket (SoupWebsocketConnection *conn, gushort code,
-    const std::string &reason);
+    const std::string &reason, const std::string &kind);
 /* Sends a JSON text frame if the connection is still open. */
 void send_json (SoupWebsocketConnection *conn, JsonNode *node);
 
@@ -148,8 +152,8 @@ class Session {
   guint reconnect_backoff_ms_ = 500;
   guint reconnect_attempts_ = 0;
   guint reconnect_timer_ = 0, reconnect_poll_ = 0;
-  /* Video output as flvencodebin last reported it. */
-  std::string output_mode_ = "transcode";
+  /* Video output as flvencodebin last reported it; "" until it decided. */
+  std::string output_mode_;
 };
 
 }  // namespace wsrtmp

@@ -4,7 +4,8 @@
 // one H.264 + AAC stream of 10 s ± 1 s. Runs once with the page's automatic format
 // choice (must be H.264 in Matroska, passed through) and once forced to VP8 WebM
 // (?format=vp8, transcoded). A key missing from --keys-file must show a readable
-// error. A few close codes are also checked against a mocked server.
+// error; a browser whose recorder produces nothing must be told so within seconds. The
+// page's words for each error kind are also checked against a mocked server.
 //
 // Environment (all optional):
 //   WSRTMP_SOURCE_ROOT  source tree (default: two levels above this file)
@@ -206,6 +207,7 @@ const keysFile = path.join(TMP, 'keys.txt');
 const KEYS = {
   h264: `e2e_h264_${process.pid}`,
   vp8: `e2e_vp8_${process.pid}`,
+  silent: `e2e_silent_${process.pid}`,
 };
 fs.writeFileSync(keysFile, `# allowed stream keys for the e2e test\n${Object.values(KEYS).join('\n')}\n`);
 const serverLogPath = path.join(ARTIFACTS, 'wsrtmpd.log');
@@ -472,6 +474,8 @@ async function refusedKeyRun() {
     const alertVisible = await page.isVisible('#alert');
     check(done && st === 'error', `${label}: page shows an error state`, `state ${st}`);
     check(alertVisible && /key was refused/i.test(alert), `${label}: readable message about the key`, `"${alert}"`);
+    const marked = await page.getAttribute('#key', 'aria-invalid');
+    check(marked === 'true', `${label}: the key box is marked`, `aria-invalid=${marked}`);
     await page.screenshot({ path: path.join(ARTIFACTS, `${label}.png`) });
     const go = (await page.textContent('#golive')).trim();
     check(go === 'Go live', `${label}: page is ready to try again`, `button "${go}"`);
@@ -482,24 +486,83 @@ async function refusedKeyRun() {
   }
 }
 
+// ---------------------------------------------------------------- silent recorder
+// A browser whose MediaRecorder produces no data (seen with WebKit): the page must say so
+// within a few seconds (not wait for the server's idle timeout, and not blame the key),
+// select another format, and show no server output mode while the server has decided none.
+async function silentRecorderRun() {
+  const label = 'silent-recorder';
+  log(`--- ${label}`);
+  const { page, context, consoleErrors } = await openPage(label, `${BASE}/`, {
+    init: {
+      fn: () => {
+        // Records, but never hands out data.
+        window.MediaRecorder = class extends window.MediaRecorder {
+          set ondataavailable(_handler) {}
+          get ondataavailable() { return null; }
+        };
+      },
+      arg: null,
+    },
+  });
+  try {
+    const before = await page.getAttribute('#format', 'data-format-id');
+    await page.fill('#key', KEYS.silent);
+    const clickedAt = Date.now();
+    await page.click('#golive');
+    const connecting = await waitState(page, 'connecting', 5000);
+    await sleep(2500);
+    const output = (await page.textContent('#stat-output')).trim();
+    check(connecting && !/transcod|passthrough/i.test(output),
+      `${label}: no server output mode before the server decided one`, `"${output}"`);
+    const done = await waitState(page, ['error', 'ended'], 15_000);
+    const took = (Date.now() - clickedAt) / 1000;
+    const st = await stateOf(page);
+    const alert = (await page.textContent('#alert')).trim();
+    check(done && st === 'error' && took < 8, `${label}: the page gives up within a few seconds`,
+      `state ${st} after ${took.toFixed(1)} s`);
+    check(/recorder produced no video/i.test(alert) && !/key was refused/i.test(alert),
+      `${label}: says the recorder produced nothing`, `"${alert}"`);
+    const after = await page.getAttribute('#format', 'data-format-id');
+    const selected = await page.inputValue('#format-select');
+    check(after && after !== before && selected === after && /format is now/i.test(alert),
+      `${label}: another format is selected`, `${before} -> ${after} (select: ${selected})`);
+    const marked = await page.getAttribute('#key', 'aria-invalid');
+    check(marked !== 'true', `${label}: the key box is not marked`, `aria-invalid=${marked}`);
+    await page.screenshot({ path: path.join(ARTIFACTS, `${label}.png`) });
+    check(consoleErrors.length === 0, `${label}: no console errors`, consoleErrors.join(' | ') || 'none');
+  } finally {
+    await context.close();
+  }
+}
+
 // ---------------------------------------------------------------- mocked server
 // Close codes and server messages in plain words, without the real server.
 async function mockedCloseCodes() {
+  // The page decides on the error frame's kind; the reason is only shown. Two closes with
+  // the same code and no kind fall back on the code alone.
   const cases = [
-    { code: 1003, reason: 'not a media stream', re: /could not read the video/i },
-    { code: 1009, reason: 'message too big', re: /larger than the server accepts/i },
-    { code: 1011, reason: 'rtmp connection failed', re: /could not deliver the stream/i },
-    { code: 1011, reason: 'pipeline error', re: /failed while processing/i },
-    { code: 1013, reason: 'at capacity', re: /server is full/i },
+    { code: 1003, kind: 'input', reason: 'not a media stream', re: /could not read the video/i },
+    { code: 1009, kind: 'too_big', reason: 'message too big', re: /larger than the server accepts/i },
+    { code: 1011, kind: 'rtmp_connect', reason: 'cannot connect', re: /could not reach the streaming platform/i },
+    { code: 1011, kind: 'pipeline', reason: 'internal pipeline error', re: /failed while processing/i },
+    { code: 1013, kind: 'capacity', reason: 'at capacity', re: /server is full/i },
+    { code: 1013, kind: 'per_ip', reason: 'too many streams', re: /too many streams are running from your network/i },
+    { code: 1008, kind: 'key', reason: 'stream key not allowed', re: /key was refused/i, keyMarked: true },
+    { code: 1008, kind: 'idle', reason: 'no media received for 10 s', re: /no media arrived from your browser/i, keyMarked: false },
+    { code: 1008, kind: 'replaced', reason: 'replaced by a newer connection', re: /another window or device/i, keyMarked: false },
+    { code: 1011, kind: '', reason: 'rtmp connection failed', re: /failed while processing or delivering/i },
+    { code: 1013, kind: '', reason: 'at capacity', re: /server is full/i },
   ];
   for (const c of cases) {
-    const label = `mock-${c.code}`;
+    const label = `mock-${c.code}-${c.kind || 'nokind'}`;
     const { page, context, consoleErrors } = await openPage(label, `${BASE}/`, {
       mock: (ws) => {
         ws.send(JSON.stringify({ type: 'state', state: 'connecting' }));
         setTimeout(() => {
           ws.send(JSON.stringify({ type: 'state', state: 'error' }));
-          ws.send(JSON.stringify({ type: 'error', message: c.reason }));
+          ws.send(JSON.stringify(c.kind ? { type: 'error', kind: c.kind, message: c.reason }
+            : { type: 'error', message: c.reason }));
           ws.close({ code: c.code, reason: c.reason });
         }, 300);
       },
@@ -512,6 +575,10 @@ async function mockedCloseCodes() {
       const alert = (await page.textContent('#alert')).trim();
       check(st === 'error' && c.re.test(alert) && alert.includes(c.reason),
         `${label}: close ${c.code} "${c.reason}" explained`, `state ${st}: "${alert}"`);
+      if (c.keyMarked !== undefined) {
+        const marked = (await page.getAttribute('#key', 'aria-invalid')) === 'true';
+        check(marked === c.keyMarked, `${label}: key box ${c.keyMarked ? '' : 'not '}marked`, `aria-invalid=${marked}`);
+      }
       check(consoleErrors.length === 0, `${label}: no console errors`, consoleErrors.join(' | ') || 'none');
     } finally {
       await context.close();
@@ -656,6 +723,7 @@ await step('vp8', () => liveRun({
   expectOutput: 'transcod',
 }));
 await step('refused-key', refusedKeyRun);
+await step('silent-recorder', silentRecorderRun);
 await step('mocked server', mockedCloseCodes);
 check(serverExit === null, 'wsrtmpd still running at the end', serverExit ? JSON.stringify(serverExit) : 'yes');
 if (serverExit === null) {

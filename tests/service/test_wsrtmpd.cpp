@@ -284,6 +284,55 @@ stats_text (const ProcStats &stats)
   return text;
 }
 
+/* Our own nginx as a TLS-terminating reverse proxy in front of a daemon
+ * (tests/support/nginx-proxy.sh: README's configuration). It connects to
+ * the daemon from 127.0.0.2; clients here come from 127.0.0.1. */
+class NginxProxy {
+ public:
+  NginxProxy (const std::string &dir, int upstream_port) : dir_ (dir)
+  {
+    g_mkdir_with_parents (dir.c_str (), 0755);
+    generate_certificate (dir);
+    std::string script = source_root () + "/tests/support/nginx-proxy.sh";
+    std::string out, err;
+    for (int attempt = 0; attempt < 5; attempt++) {
+      port_ = free_port ();
+      tls_port_ = free_port ();
+      if (run_command ({ script, "start", dir_, std::to_string (port_),
+              std::to_string (upstream_port), std::to_string (tls_port_),
+              dir + "/cert.pem", dir + "/key.pem" }, &out, &err) == 0)
+        return;
+      if (err.find ("Address already in use") == std::string::npos)
+        break;
+    }
+    throw std::runtime_error ("nginx-proxy.sh start failed: " + err);
+  }
+  ~NginxProxy ()
+  {
+    run_command ({ source_root () + "/tests/support/nginx-proxy.sh", "stop",
+        dir_ }, nullptr, nullptr);
+  }
+  int port () const { return port_; }
+  std::string wss_url (const std::string &key) const
+  {
+    return "wss://127.0.0.1:" + std::to_string (tls_port_) + "/ingest/" + key;
+  }
+  std::string certificate () const { return dir_ + "/cert.pem"; }
+
+ private:
+  std::string dir_;
+  int port_ = 0, tls_port_ = 0;
+};
+
+/* The number in "name":N of a JSON body, -1 if absent. */
+long
+json_number (const std::string &body, const std::string &name)
+{
+  auto at = body.find ("\"" + name + "\":");
+  return at == std::string::npos ? -1 :
+      atol (body.c_str () + at + name.size () + 3);
+}
+
 }  // namespace
 
 class WsrtmpdTest : public CppUnit::TestFixture {
@@ -311,6 +360,8 @@ class WsrtmpdTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testEndurance);
   CPPUNIT_TEST (testSoak);
   CPPUNIT_TEST (testFarOversizeMessageWhileSending);
+  CPPUNIT_TEST (testTrustedProxies);
+  CPPUNIT_TEST (testErrorKinds);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -1656,6 +1707,210 @@ class WsrtmpdTest : public CppUnit::TestFixture {
       CPPUNIT_ASSERT_MESSAGE (what, client.wait_eof (10));
     }
     CPPUNIT_ASSERT (daemon.wait_idle (10000));
+  }
+
+  /* --trusted-proxies: through a trusted reverse proxy (a real nginx with
+   * README's configuration) the client X-Forwarded-For names counts for
+   * --max-connections-per-ip, not the proxy; from anyone else the header
+   * is ignored, however it is spelled. */
+  void testTrustedProxies ()
+  {
+    TempDir dir;
+    /* Admitted: the 101 and then the session's first state. Each stream is
+     * kept open (never sends media) by its RawWs. */
+    auto open_stream = [] (int port, const std::string &key,
+        const std::string &forwarded_for) {
+      auto raw = std::make_unique<RawWs> (port);
+      CPPUNIT_ASSERT_MESSAGE (key, raw->handshake ("/ingest/" + key,
+              forwarded_for.empty () ? "" : "X-Forwarded-For: " +
+              forwarded_for + "\r\n"));
+      return raw;
+    };
+    auto expect_per_ip_refusal = [] (RawWs &raw, const std::string &what) {
+      std::vector<std::string> texts;
+      CPPUNIT_ASSERT_EQUAL_MESSAGE (what, 1013, raw.read_close (10, &texts));
+      CPPUNIT_ASSERT_MESSAGE (what, !texts.empty () && texts[0].find (
+              "too many streams from your address") != std::string::npos);
+    };
+    auto health_of = [] (const Daemon &daemon, const char *name) {
+      return json_number (http_get (daemon.http_url () + "healthz").body,
+          name);
+    };
+    auto wait_sessions = [&] (const Daemon &daemon, long sessions) {
+      for (int i = 0; i < 100; i++) {
+        if (health_of (daemon, "sessions_active") == sessions)
+          return true;
+        std::this_thread::sleep_for (std::chrono::milliseconds (50));
+      }
+      return false;
+    };
+    const std::vector<std::string> common = { "--record-dir",
+      dir.file ("rec"), "--idle-timeout", "300" };
+
+    /* Straight from an untrusted peer: the header changes nothing. */
+    {
+      auto args = common;
+      args.insert (args.end (), { "--trusted-proxies",
+          "10.0.0.0/8, 127.0.0.2" });
+      Daemon daemon (args);
+      std::vector<std::unique_ptr<RawWs>> streams;
+      for (int i = 1; i <= 4; i++)
+        streams.push_back (open_stream (daemon.port (), "spoof" +
+                std::to_string (i), "203.0.113." + std::to_string (i)));
+      ASSERT_LOGGED (daemon, "four streams", wait_sessions (daemon, 4));
+      auto fifth = open_stream (daemon.port (), "spoof5", "203.0.113.5");
+      expect_per_ip_refusal (*fifth, "spoofed X-Forwarded-For, 5th stream");
+      CPPUNIT_ASSERT_EQUAL (1L, health_of (daemon, "clients_active"));
+      ASSERT_LOGGED (daemon, "the header was believed",
+          daemon.log ().find ("203.0.113.") == std::string::npos);
+    }
+
+    /* Through nginx, trusted: it appends the address it received from
+     * (127.0.0.1, not trusted here) to what the client wrote, so a
+     * client cannot name itself through the proxy either. */
+    {
+      auto args = common;
+      args.insert (args.end (), { "--trusted-proxies", "127.0.0.2" });
+      Daemon daemon (args);
+      NginxProxy proxy (dir.file ("proxy1"), daemon.port ());
+      std::vector<std::unique_ptr<RawWs>> streams;
+      for (int i = 1; i <= 4; i++)
+        streams.push_back (open_stream (proxy.port (), "via" +
+                std::to_string (i), "203.0.113." + std::to_string (i)));
+      ASSERT_LOGGED (daemon, "four streams", wait_sessions (daemon, 4));
+      auto fifth = open_stream (proxy.port (), "via5", "203.0.113.5");
+      expect_per_ip_refusal (*fifth, "through the proxy, 5th stream");
+      CPPUNIT_ASSERT_EQUAL (1L, health_of (daemon, "clients_active"));
+      ASSERT_LOGGED (daemon, "no proxied client in the log",
+          daemon.log ().find ("client 127.0.0.1 connects through proxy "
+              "127.0.0.2") != std::string::npos);
+    }
+
+    /* Through nginx, with every local address trusted (as if each client
+     * here were a proxy naming its own clients): the named clients count,
+     * each on its own, and wss:// through the proxy streams to the end. */
+    {
+      auto args = common;
+      args.insert (args.end (), { "--trusted-proxies", "127.0.0.0/8" });
+      Daemon daemon (args);
+      NginxProxy proxy (dir.file ("proxy2"), daemon.port ());
+      std::vector<std::unique_ptr<RawWs>> streams;
+      for (int i = 1; i <= 6; i++)
+        streams.push_back (open_stream (proxy.port (), "client" +
+                std::to_string (i), "203.0.113." + std::to_string (i)));
+      for (int i = 2; i <= 4; i++)
+        streams.push_back (open_stream (proxy.port (), "again" +
+                std::to_string (i), "203.0.113.1"));
+      ASSERT_LOGGED (daemon, "nine streams", wait_sessions (daemon, 9));
+      CPPUNIT_ASSERT_EQUAL (6L, health_of (daemon, "clients_active"));
+      HttpResponse metrics = http_get (daemon.http_url () + "metrics");
+      CPPUNIT_ASSERT_MESSAGE (metrics.body, metrics.body.find (
+              "wsrtmp_clients_active 6\n") != std::string::npos);
+      auto fifth = open_stream (proxy.port (), "again5", "203.0.113.1");
+      expect_per_ip_refusal (*fifth, "5th stream of one proxied client");
+      streams.clear ();
+      ASSERT_LOGGED (daemon, "streams never ended", daemon.wait_idle (20000));
+
+      g_autoptr (GError) error = nullptr;
+      g_autoptr (GTlsCertificate) certificate = g_tls_certificate_new_from_file (
+          proxy.certificate ().c_str (), &error);
+      CPPUNIT_ASSERT_MESSAGE (error ? error->message : "", certificate);
+      WsClient::Options options;
+      options.trusted_ca = certificate;
+      Fixture fixture ("chrome-vp8-opus-250ms");
+      std::string connect_error;
+      auto client = WsClient::connect (proxy.wss_url ("through_tls"), options,
+          &connect_error);
+      CPPUNIT_ASSERT_MESSAGE (context (daemon, connect_error), client);
+      CPPUNIT_ASSERT (client->replay (fixture, false));
+      client->close (1000, "stream ended");
+      CPPUNIT_ASSERT (client->wait_closed (20000));
+      CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, client->close_reason ()),
+          1000, client->close_code ());
+    }
+  }
+
+  /* Every {"type":"error"} frame names its kind, the word /metrics counts,
+   * so the page never reads the server's English: a refused key ("key")
+   * and a browser that sends nothing ("idle") share close code 1008 but
+   * not their kind. */
+  void testErrorKinds ()
+  {
+    TempDir dir;
+    std::string keys = dir.file ("keys");
+    g_file_set_contents (keys.c_str (), "listed\nlisted2\nlisted3\n", -1,
+        nullptr);
+    const int idle_s = 2 * timing_scale ();
+    Daemon daemon ({ "--keys-file", keys, "--record-dir", dir.file ("rec"),
+        "--idle-timeout", std::to_string (idle_s) });
+    auto error_frame = [] (const WsClient &client) {
+      for (const auto &text : client.text_messages ())
+        if (text.find ("\"type\":\"error\"") != std::string::npos)
+          return text;
+      return std::string ();
+    };
+
+    auto refused = WsClient::connect (daemon.ingest_url ("unlisted"));
+    CPPUNIT_ASSERT (refused && refused->wait_closed (5000));
+    CPPUNIT_ASSERT_EQUAL (1008, refused->close_code ());
+    CPPUNIT_ASSERT_MESSAGE (error_frame (*refused), error_frame (
+            *refused).find ("\"kind\":\"key\"") != std::string::npos);
+
+    /* Connected, never sends: closed after the idle timeout, kind idle. */
+    auto start = std::chrono::steady_clock::now ();
+    auto silent = WsClient::connect (daemon.ingest_url ("listed"));
+    CPPUNIT_ASSERT (silent);
+    CPPUNIT_ASSERT (silent->wait_closed ((idle_s + 10) * 1000));
+    double took = std::chrono::duration<double> (
+        std::chrono::steady_clock::now () - start).count ();
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, silent->close_reason ()),
+        1008, silent->close_code ());
+    CPPUNIT_ASSERT_MESSAGE (std::to_string (took), took >= idle_s - 0.5);
+    CPPUNIT_ASSERT_MESSAGE (error_frame (*silent), error_frame (
+            *silent).find ("\"kind\":\"idle\"") != std::string::npos);
+    CPPUNIT_ASSERT (error_frame (*silent).find ("\"kind\":\"key\"") ==
+        std::string::npos);
+    /* No output mode is claimed before flvencodebin decided one. */
+    CPPUNIT_ASSERT (has_text (*silent, "\"type\":\"stats\""));
+    CPPUNIT_ASSERT_MESSAGE (context (daemon, "output mode before any media"),
+        has_text (*silent, "\"output\":\"\"") &&
+        !has_text (*silent, "\"output\":\"transcode\"") &&
+        !has_text (*silent, "\"output\":\"passthrough\""));
+
+    /* A newer connection with the key takes over: kind replaced. */
+    Fixture fixture ("chrome-vp8-opus-250ms");
+    auto older = WsClient::connect (daemon.ingest_url ("listed2"));
+    CPPUNIT_ASSERT (older);
+    for (size_t i = 0; i < 8; i++)
+      older->send_binary (fixture.chunks ()[i].bytes);
+    CPPUNIT_ASSERT (older->wait_text ("\"state\":\"live\"", 10000));
+    auto newer = WsClient::connect (daemon.ingest_url ("listed2"));
+    CPPUNIT_ASSERT (newer);
+    CPPUNIT_ASSERT (older->wait_closed (15000));
+    CPPUNIT_ASSERT_EQUAL (1008, older->close_code ());
+    CPPUNIT_ASSERT_MESSAGE (error_frame (*older), error_frame (
+            *older).find ("\"kind\":\"replaced\"") != std::string::npos);
+
+    newer->close ();
+    CPPUNIT_ASSERT (daemon.wait_idle (20000));
+    HttpResponse metrics = http_get (daemon.http_url () + "metrics");
+    /* The same words in /metrics (the newer session may have idled out
+     * too, before it was closed). */
+    for (const char *counted : { "{kind=\"key\"} 1", "{kind=\"idle\"} " })
+      CPPUNIT_ASSERT_MESSAGE (metrics.body, metrics.body.find (
+              std::string ("wsrtmp_errors_total") + counted) !=
+          std::string::npos);
+
+    /* Refused before a session exists, with a code libsoup will not send:
+     * the frame still has its kind. */
+    Daemon small ({ "--record-dir", dir.file ("rec"), "--max-sessions",
+        "1" });
+    auto first = WsClient::connect (small.ingest_url ("first"));
+    CPPUNIT_ASSERT (first && first->wait_text ("connecting", 5000));
+    RawClose full = raw_ws_until_close (small.ingest_url ("second"), 5000);
+    CPPUNIT_ASSERT_EQUAL (1013, full.code);
+    CPPUNIT_ASSERT (!full.texts.empty () && full.texts[0].find (
+            "\"kind\":\"capacity\"") != std::string::npos);
   }
 };
 

@@ -2,7 +2,7 @@
 
 import { Ui } from './ui.js';
 import { openCamera, closeStream, listDevices, describeStream, cameraPermission } from './media.js';
-import { chooseFormat, formatFromQuery, describeMimeType, isLiveUnfriendly, FORMAT_IDS } from './format.js';
+import { chooseFormat, formatFromQuery, describeMimeType, isLiveUnfriendly, nextFormat, FORMAT_IDS } from './format.js';
 import { validateKey } from './socket.js';
 import { LevelMeter } from './meter.js';
 import { passthrough } from './compositor.js';
@@ -46,6 +46,16 @@ function updateFormat(wanted) {
     return;
   }
   ui.setFormat({ id: format.id, mimeType: format.mimeType, text: describeMimeType(format.mimeType) });
+}
+
+/** After a recorder produced nothing: select the next format this browser can record. */
+function offerOtherFormat() {
+  const next = format && format.ok ? nextFormat(format.id) : null;
+  if (!next) return 'This browser offers no other format.';
+  ui.formatSelect.value = next.id;
+  store.set('format', next.id);
+  updateFormat(next.id);
+  return `The format is now ${next.label}: press Go live to try it.`;
 }
 
 async function refreshDevices() {
@@ -155,9 +165,11 @@ async function goLive() {
       if (session !== s) return;
       ui.setState(p);
       if (p === 'error') {
-        ui.showAlert(text || 'The stream stopped because of an error.');
+        let alert = text || 'The stream stopped because of an error.';
+        if (s.errorKind === 'recorder_silent') alert += ` ${offerOtherFormat()}`;
+        ui.showAlert(alert);
         ui.showWarning('');
-        if (s.closeCode === 1008) ui.keyError('This key was refused by the server.');
+        if (s.errorField === 'key') ui.keyError('This key was refused by the server.');
       } else if (p === 'ended') {
         ui.showAlert(text, 'info');
         ui.showWarning('');

@@ -97,3 +97,19 @@ export function describeMimeType(mimeType) {
   });
   return names.length ? `${names.join(' + ')} · ${container}` : container;
 }
+
+/**
+ * Another format to try when the one in use produced nothing: the next supported one after
+ * `currentId` in order of preference (then from the top), or null when there is none.
+ * @param {string} currentId  one of the FORMATS ids
+ * @param {(type: string) => boolean} [isSupported]
+ */
+export function nextFormat(currentId, isSupported = defaultIsSupported) {
+  const at = FORMATS.findIndex((f) => f.id === currentId);
+  const order = [...FORMATS.slice(at + 1), ...FORMATS.slice(0, Math.max(at, 0))];
+  for (const f of order) {
+    const choice = chooseFormat(f.id, isSupported);
+    if (choice.ok) return choice;
+  }
+  return null;
+}

@@ -7,6 +7,9 @@ import { IngestSocket, describeClose, ingestUrl } from './socket.js';
 const CONNECT_TIMEOUT_MS = 15000;
 const CLOSE_WAIT_MS = 15000;
 const TIMESLICE_MS = 250;
+// A recorder that has produced no data this long after it started is broken for this
+// format (seen with WebKit): say so rather than wait for the server's idle timeout.
+const NO_DATA_MS = 4000;
 
 /**
  * Phases reported to `onPhase(phase, text)`:
@@ -24,6 +27,9 @@ export class LiveSession {
     this.h = handlers;
     this.phase = 'idle';
     this.closeCode = 0;     // the WebSocket close code, once closed
+    this.errorKind = '';    // why it failed: the server's kind, or 'recorder_silent'
+    this.errorField = '';   // the control the error is about ('key' or '')
+    this.lastDataAt = 0;    // when the recorder last produced data
     this.recordStartedAt = 0;
     this.recordedMs = 0;    // recorder start → stop event, after a clean stop
     this.stopAfterMs = 0;   // recorder start → Stop pressed
@@ -76,7 +82,10 @@ export class LiveSession {
         audioBitsPerSecond: this.opts.audioBitsPerSecond,
         keyFrameIntervalMs: 2000,
       }, {
-        chunk: (blob) => this.socket.send(blob),
+        chunk: (blob) => {
+          this.lastDataAt = performance.now();
+          this.socket.send(blob);
+        },
         error: (err) => this._fail(`The browser\u2019s recorder failed (${err.message || err.name}). Go live again, or choose another format under Settings.`),
       });
       this.recorder.start(TIMESLICE_MS);
@@ -86,7 +95,7 @@ export class LiveSession {
       this._fail(`The browser could not start recording (${err.message || err.name}). Choose another format under Settings.`);
       return;
     }
-    this.timer = setInterval(() => this._tick(), 500);
+    this.timer = setInterval(() => this._watch(), 500);
   }
 
   _serverState(state) {
@@ -94,6 +103,18 @@ export class LiveSession {
     if (state === 'error') return; // the close that follows says what went wrong
     if (this.stopping && ['connecting', 'live', 'reconnecting'].includes(state)) return;
     if (['connecting', 'live', 'reconnecting', 'ending', 'ended'].includes(state)) this._setPhase(state);
+  }
+
+  /** Every 500 ms while recording. */
+  _watch() {
+    if (!this.stopping && !this.finished && this.recorder && this.recorder.bytes === 0 &&
+        this.recordStartedAt && performance.now() - this.recordStartedAt > NO_DATA_MS) {
+      this.errorKind = 'recorder_silent';
+      this._fail(`Your browser\u2019s recorder produced no video in ${Math.round(NO_DATA_MS / 1000)} s ` +
+        'with this format, so nothing could be sent.');
+      return;
+    }
+    this._tick();
   }
 
   _tick() {
@@ -166,9 +187,16 @@ export class LiveSession {
   _closed(info) {
     if (this.finished) return;
     const s = this.socket;
-    const d = describeClose(info.code, info.reason, s ? s.lastError : '', {
-      opened: !!(s && s.opened), stopping: this.stopping,
+    const since = this.lastDataAt || this.recordStartedAt;
+    const d = describeClose({
+      code: info.code, reason: info.reason, kind: s ? s.lastErrorKind : '', message: s ? s.lastError : '',
+    }, {
+      opened: !!(s && s.opened),
+      stopping: this.stopping,
+      silentSec: since ? Math.round((performance.now() - since) / 1000) : 0,
     });
+    this.errorKind = s ? s.lastErrorKind : '';
+    this.errorField = d.field;
     if (this.recorder && this.recorder.state !== 'inactive') {
       try { this.recorder.rec.stop(); } catch { /* ignore */ }
     }

@@ -16,53 +16,91 @@ export function validateKey(key) {
   return '';
 }
 
+const AGAIN = 'Choose another format under Settings and try again.';
+
+/**
+ * What each kind of error means for the streamer. The server names the kind in its
+ * {"type":"error","kind":…} frame (README.md lists them with their close codes); the page
+ * decides on the kind, never on the server's English. `field: 'key'` marks the key box.
+ */
+const KINDS = {
+  key: { text: 'The stream key was refused. Check that you copied the whole key, then try again.', field: 'key' },
+  token: { text: 'This streaming link is no longer valid (it expired, or it was made for another key). Open the streaming page again from where you got it.' },
+  origin: { text: 'This page may not stream to this server. Open the streaming page from the address your broadcaster gave you.' },
+  replaced: { text: 'Another window or device started streaming with this key, so this one stopped.' },
+  idle: { text: (ctx) => `No media arrived from your browser${ctx.silentSec ? ` for ${ctx.silentSec} s` : ''}, so the server stopped the stream. The key is fine: this browser\u2019s recorder may not work with this format. ${AGAIN}` },
+  capacity: { text: 'The server is full right now. Try again in a few minutes.' },
+  per_ip: { text: 'Too many streams are running from your network. Stop one of them, or try again in a few minutes.' },
+  shutdown: { text: 'The server is shutting down or restarting. Try again in a minute.' },
+  input: { text: `The server could not read the video this browser produces. ${AGAIN}` },
+  codec: { text: `The server does not support the codec this browser records. ${AGAIN}` },
+  text: { text: 'The page sent something the server does not understand. Reload the page and try again.' },
+  too_big: { text: 'The browser sent a piece of video larger than the server accepts. Choose a lower quality and try again.' },
+  too_slow: { text: 'The server could not keep up with the stream. Choose a lower quality and try again.' },
+  rtmp_connect: { text: 'The server could not reach the streaming platform. Check the platform\u2019s status, then try again.' },
+  rtmp_refused: { text: 'The streaming platform refused the stream. Check your stream key at the platform, then try again.' },
+  rtmp: { text: 'The connection to the streaming platform was lost and could not be restored. Try again.' },
+  recording: { text: 'The server could not save the recording. Tell whoever runs the server.' },
+  encoder: { text: 'The server failed while encoding the stream. Try again; if it keeps happening, choose another format under Settings.' },
+  pipeline: { text: 'The server failed while processing the stream. Try again; if it keeps happening, choose another format under Settings.' },
+  drain_timeout: { text: 'The server took too long to finish the stream, so its end may be missing.' },
+};
+
+/** The error kinds the page knows (for tests). */
+export const ERROR_KINDS = Object.keys(KINDS);
+
 /**
  * What a close means for the streamer.
- * @param {number} code
- * @param {string} reason         close frame reason from the server
- * @param {string} serverMessage  last {"type":"error"} message, if any
- * @param {{opened: boolean, stopping: boolean}} ctx
- * @returns {{ok: boolean, text: string}}
+ * @param {{code: number, reason?: string, kind?: string, message?: string}} close
+ *   code and reason of the close frame; kind and message of the server's last
+ *   {"type":"error"} frame, if any
+ * @param {{opened: boolean, stopping: boolean, silentSec?: number}} ctx
+ *   silentSec: seconds the browser had sent nothing when the close came
+ * @returns {{ok: boolean, text: string, field: string}}  field: '' or 'key' (the control to mark)
  */
-export function describeClose(code, reason = '', serverMessage = '', ctx = { opened: true, stopping: false }) {
-  const detail = serverMessage || reason;
+export function describeClose({ code, reason = '', kind = '', message = '' },
+  ctx = { opened: true, stopping: false }) {
+  const detail = message || reason;
   const withDetail = (text) => (detail ? `${text} (Server said: ${detail})` : text);
+  const fail = (text, field = '') => ({ ok: false, text: withDetail(text), field });
+  if (kind && KINDS[kind] && !(ctx.stopping && kind === 'shutdown')) {
+    const k = KINDS[kind];
+    return fail(typeof k.text === 'function' ? k.text(ctx) : k.text, k.field || '');
+  }
+  // No kind (an older server, or a close without an error frame): the close code alone.
   switch (code) {
     case 1000:
-      return { ok: true, text: ctx.stopping ? 'Stream ended.' : 'The server ended the stream.' };
+      return { ok: true, text: ctx.stopping ? 'Stream ended.' : 'The server ended the stream.', field: '' };
     case 1001:
-      return ctx.stopping ? { ok: true, text: 'Stream ended.' }
-        : { ok: false, text: withDetail('The server is shutting down or restarting. Try again in a minute.') };
+      return ctx.stopping ? { ok: true, text: 'Stream ended.', field: '' }
+        : fail('The server is shutting down or restarting. Try again in a minute.');
     case 1003:
-      return { ok: false, text: withDetail('The server could not read the video this browser produces. Choose another format under Settings and try again.') };
+      return fail(KINDS.input.text);
     case 1008:
-      return { ok: false, text: withDetail('The stream key was refused. Check that you copied the whole key, then try again.') };
+      return fail('The server refused the stream. Check your stream key and the page\u2019s address, then try again.');
     case 1009:
-      return { ok: false, text: withDetail('The browser sent a piece of video larger than the server accepts. Choose a lower quality and try again.') };
-    case 1011: {
-      const rtmp = /rtmp|publish|destination|upstream|connect/i.test(detail);
-      return { ok: false, text: withDetail(rtmp
-        ? 'The server could not deliver the stream to the streaming platform. Check the platform\u2019s status and your key, then try again.'
-        : 'The server failed while processing the stream. Try again; if it keeps happening, choose another format under Settings.') };
-    }
+      return fail(KINDS.too_big.text);
+    case 1011:
+      return fail('The server failed while processing or delivering the stream. Try again; if it keeps happening, choose another format under Settings.');
     case 1013:
-      return { ok: false, text: withDetail('The server is full right now. Try again in a few minutes.') };
+      return fail(KINDS.capacity.text);
     case 1006:
     case 1005:
     default:
       if (!ctx.opened) {
-        return { ok: false, text: withDetail('Could not connect to the streaming server. Check your internet connection and try again.') };
+        return fail('Could not connect to the streaming server. Check your internet connection and try again.');
       }
       if (code === 1006 || code === 1005) {
-        return { ok: false, text: withDetail('The connection to the server was lost. Check your internet connection and go live again.') };
+        return fail('The connection to the server was lost. Check your internet connection and go live again.');
       }
-      return { ok: false, text: withDetail(`The connection closed unexpectedly (code ${code}).`) };
+      return fail(`The connection closed unexpectedly (code ${code}).`);
   }
 }
 
 /**
  * One ingest connection.
- * Events (callbacks in `handlers`): open(), state(state), stats(obj), error(message), close({code, reason, wasClean}).
+ * Events (callbacks in `handlers`): open(), state(state), stats(obj), error(message, msg),
+ * close({code, reason, wasClean}).
  */
 export class IngestSocket {
   constructor(url, handlers = {}) {
@@ -71,7 +109,8 @@ export class IngestSocket {
     this.ws = null;
     this.opened = false;
     this.bytesQueued = 0; // bytes handed to ws.send
-    this.lastError = '';
+    this.lastError = '';     // message of the last {"type":"error"} frame
+    this.lastErrorKind = ''; // and its kind
     this.closeInfo = null;
     this.closed = new Promise((resolve) => { this._resolveClosed = resolve; });
   }
@@ -122,6 +161,7 @@ export class IngestSocket {
     else if (msg.type === 'stats') this.h.stats && this.h.stats(msg);
     else if (msg.type === 'error') {
       this.lastError = String(msg.message || '');
+      this.lastErrorKind = typeof msg.kind === 'string' ? msg.kind : '';
       this.h.error && this.h.error(this.lastError, msg);
     }
   }

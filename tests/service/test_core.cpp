@@ -1,0 +1,470 @@
+/* wsrtmpd's classes on their own, linked from wsrtmpd-core: error
+ * classification, tokens, the option table and the client address behind
+ * trusted proxies. Runs in about a second; the daemon as a whole is tested
+ * in test_wsrtmpd.cpp.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "client_address.h"
+#include "config.h"
+#include "session.h"
+
+#include <cppunit/extensions/HelperMacros.h>
+#include <cppunit/extensions/TestFactoryRegistry.h>
+#include <cppunit/ui/text/TestRunner.h>
+
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+using namespace wsrtmp;
+
+namespace {
+
+/* An error message as origin would post it, with the details wsserversrc
+ * adds (close-code) when close_code is not 0. */
+SessionFailure
+classify (const char *factory, GQuark domain, gint code, const char *text,
+    int close_code = 0)
+{
+  GstElement *origin = factory ? gst_element_factory_make (factory, nullptr) :
+      gst_bin_new (nullptr);
+  CPPUNIT_ASSERT_MESSAGE (factory ? factory : "bin", origin);
+  gst_object_ref_sink (origin);
+  GstStructure *details = close_code ? gst_structure_new ("details",
+      "close-code", G_TYPE_INT, close_code, nullptr) : nullptr;
+  g_autoptr (GError) error = g_error_new_literal (domain, code, text);
+  GstMessage *message = gst_message_new_error_with_details (
+      GST_OBJECT (origin), error, "debug text", details);
+  SessionFailure failure = classify_error (message);
+  gst_message_unref (message);
+  gst_object_unref (origin);
+  return failure;
+}
+
+/* parse_config on a command line (argv[0] is added). */
+bool
+parse (std::vector<std::string> args, Config &config, std::string &error)
+{
+  args.insert (args.begin (), "wsrtmpd");
+  std::vector<char *> owned;
+  for (const auto &arg : args)
+    owned.push_back (g_strdup (arg.c_str ()));
+  owned.push_back (nullptr);
+  /* GOption may reorder or drop entries: keep our own copy to free. */
+  std::vector<char *> argv = owned;
+  int argc = static_cast<int> (args.size ());
+  char **pointer = argv.data ();
+  bool ok = parse_config (&argc, &pointer, config, error);
+  for (char *arg : owned)
+    g_free (arg);
+  return ok;
+}
+
+std::string
+parse_error (const std::vector<std::string> &args)
+{
+  Config config;
+  std::string error;
+  CPPUNIT_ASSERT_MESSAGE ("accepted: " + (args.empty () ? "" : args[0]),
+      !parse (args, config, error));
+  return error;
+}
+
+class TempFile {
+ public:
+  explicit TempFile (const std::string &contents)
+  {
+    int fd = g_file_open_tmp ("wsrtmp-core-XXXXXX", &path_, nullptr);
+    CPPUNIT_ASSERT (fd >= 0);
+    close (fd);
+    g_file_set_contents (path_, contents.c_str (), -1, nullptr);
+  }
+  ~TempFile () { g_unlink (path_); g_free (path_); }
+  std::string path () const { return path_; }
+ private:
+  char *path_ = nullptr;
+};
+
+}  // namespace
+
+class CoreTest : public CppUnit::TestFixture {
+  CPPUNIT_TEST_SUITE (CoreTest);
+  CPPUNIT_TEST (testClassifyError);
+  CPPUNIT_TEST (testTokens);
+  CPPUNIT_TEST (testConfigDefaults);
+  CPPUNIT_TEST (testConfigFileAndCommandLine);
+  CPPUNIT_TEST (testConfigBadValues);
+  CPPUNIT_TEST (testTrustedProxies);
+  CPPUNIT_TEST (testClientAddress);
+  CPPUNIT_TEST_SUITE_END ();
+
+ public:
+  void testClassifyError ()
+  {
+    struct Case {
+      const char *factory;
+      GQuark domain;
+      gint code;
+      const char *text;
+      int close_code;
+      int expected_code;
+      const char *kind;
+    };
+    const Case cases[] = {
+      /* wsserversrc closed the client itself: its close code decides. */
+      { "wsserversrc", GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED, "too big",
+        1009, 1009, "too_big" },
+      { "wsserversrc", GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED, "slow",
+        1011, 1011, "too_slow" },
+      { "wsserversrc", GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, "bad",
+        1002, 1002, "input" },
+      /* rtmp2sink: only its text tells what happened. */
+      { "rtmp2sink", GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_WRITE,
+        "Connection refused", 0, 1011, "rtmp_connect" },
+      { "rtmp2sink", GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_WRITE,
+        "Could not resolve host: name or service not known", 0, 1011,
+        "rtmp_connect" },
+      { "rtmp2sink", GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_WRITE,
+        "'publish' cmd failed: NetStream.Publish.BadName", 0, 1011,
+        "rtmp_refused" },
+      { "rtmp2sink", GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_WRITE,
+        "Connection reset by peer", 0, 1011, "rtmp" },
+      { "filesink", GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NO_SPACE_LEFT,
+        "No space left on device", 0, 1011, "recording" },
+      /* By error code, and by the origin's class. */
+      { "matroskademux", GST_STREAM_ERROR, GST_STREAM_ERROR_CODEC_NOT_FOUND,
+        "no decoder", 0, 1003, "codec" },
+      { "matroskademux", GST_STREAM_ERROR, GST_STREAM_ERROR_DEMUX,
+        "bad EBML", 0, 1003, "input" },
+      { "x264enc", GST_STREAM_ERROR, GST_STREAM_ERROR_ENCODE, "encode",
+        0, 1011, "encoder" },
+      { "x264enc", GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT, "caps",
+        0, 1011, "encoder" },
+      { "x264enc", GST_CORE_ERROR, GST_CORE_ERROR_FAILED, "broken",
+        0, 1011, "encoder" },
+      { "avdec_vp8", GST_CORE_ERROR, GST_CORE_ERROR_FAILED, "decoding",
+        0, 1003, "input" },
+      { nullptr, GST_CORE_ERROR, GST_CORE_ERROR_STATE_CHANGE, "state",
+        0, 1011, "pipeline" },
+    };
+    for (const auto &c : cases) {
+      SessionFailure failure = classify (c.factory, c.domain, c.code, c.text,
+          c.close_code);
+      std::string what = std::string (c.factory ? c.factory : "bin") + ": " +
+          c.text;
+      CPPUNIT_ASSERT_EQUAL_MESSAGE (what, std::string (c.kind), failure.kind);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE (what, c.expected_code,
+          static_cast<int> (failure.code));
+      CPPUNIT_ASSERT_MESSAGE (what, !failure.reason.empty ());
+    }
+  }
+
+  void testTokens ()
+  {
+    const std::string secret = "0123456789abcdef-unit";
+    const gint64 now = 1'800'000'000;
+    std::string token = make_token (secret, "key1", now + 60);
+    CPPUNIT_ASSERT_EQUAL (std::to_string (now + 60) + ".", token.substr (0,
+            11));
+    CPPUNIT_ASSERT_EQUAL ((size_t) 11 + 64, token.size ());
+    CPPUNIT_ASSERT (check_token (secret, "key1", token, now));
+    CPPUNIT_ASSERT (check_token (secret, "key1", token, now + 60));
+    /* Hex in capitals is the same signature. */
+    g_autofree char *upper = g_ascii_strup (token.c_str (), -1);
+    CPPUNIT_ASSERT (check_token (secret, "key1", upper, now));
+    /* Expired, another key, another secret. */
+    CPPUNIT_ASSERT (!check_token (secret, "key1", token, now + 61));
+    CPPUNIT_ASSERT (!check_token (secret, "key2", token, now));
+    CPPUNIT_ASSERT (!check_token ("another-secret-of-16", "key1", token, now));
+    CPPUNIT_ASSERT (!check_token ("", "key1", token, now));
+    /* Tampered: the expiry moved, one signature digit changed, cut short,
+     * extended, garbage. */
+    std::string later = std::to_string (now + 6000) + token.substr (10);
+    CPPUNIT_ASSERT (!check_token (secret, "key1", later, now));
+    std::string flipped = token;
+    flipped.back () = flipped.back () == '0' ? '1' : '0';
+    CPPUNIT_ASSERT (!check_token (secret, "key1", flipped, now));
+    CPPUNIT_ASSERT (!check_token (secret, "key1", token.substr (0,
+                token.size () - 1), now));
+    CPPUNIT_ASSERT (!check_token (secret, "key1", token + "0", now));
+    for (const char *bad : { "", ".", "abc", "12.", ".abc", "-5.abc",
+             "1e9.abc", "99999999999999999999.abc" })
+      CPPUNIT_ASSERT_MESSAGE (bad, !check_token (secret, "key1", bad, now));
+  }
+
+  void testConfigDefaults ()
+  {
+    Config config;
+    std::string error;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({}, config, error));
+    CPPUNIT_ASSERT_EQUAL (std::string ("127.0.0.1"), config.listen_host);
+    CPPUNIT_ASSERT_EQUAL (8080, config.listen_port);
+    CPPUNIT_ASSERT_EQUAL (16, config.max_sessions);
+    CPPUNIT_ASSERT_EQUAL (4, config.max_connections_per_ip);
+    CPPUNIT_ASSERT_EQUAL (1, config.codec_threads);
+    CPPUNIT_ASSERT_EQUAL (10, config.idle_timeout_s);
+    CPPUNIT_ASSERT_EQUAL (10, config.handshake_timeout_s);
+    CPPUNIT_ASSERT_EQUAL (10, config.drain_timeout_s);
+    CPPUNIT_ASSERT_EQUAL (30, config.rtmp_retry_time_s);
+    CPPUNIT_ASSERT (!config.force_transcode);
+    CPPUNIT_ASSERT (config.rtmp_url.empty ());
+    CPPUNIT_ASSERT (config.record);
+    CPPUNIT_ASSERT_EQUAL (std::string ("./recordings"), config.record_dir);
+    CPPUNIT_ASSERT (config.trusted_proxies.empty ());
+    CPPUNIT_ASSERT (config.token_secret.empty ());
+    CPPUNIT_ASSERT (g_file_test (config.web_root.c_str (),
+            G_FILE_TEST_IS_DIR));
+
+    /* The elements' own defaults, read from their property specs. */
+    auto element_default = [] (const char *factory, const char *property) {
+      GstElement *element = gst_element_factory_make (factory, nullptr);
+      CPPUNIT_ASSERT (element);
+      GParamSpec *spec = g_object_class_find_property (G_OBJECT_GET_CLASS (
+              element), property);
+      GValue value = G_VALUE_INIT;
+      g_value_init (&value, spec->value_type);
+      g_param_value_set_default (spec, &value);
+      g_autofree char *text = gst_value_serialize (&value);
+      g_value_unset (&value);
+      gst_object_unref (gst_object_ref_sink (element));
+      return std::string (text);
+    };
+    CPPUNIT_ASSERT_EQUAL (element_default ("flvencodebin", "video-bitrate"),
+        std::to_string (config.video_bitrate_kbps));
+    CPPUNIT_ASSERT_EQUAL (element_default ("flvencodebin", "audio-bitrate"),
+        std::to_string (config.audio_bitrate_kbps));
+    CPPUNIT_ASSERT_EQUAL (element_default ("flvencodebin", "speed-preset"),
+        config.x264_preset);
+    CPPUNIT_ASSERT_EQUAL (element_default ("flvencodebin", "framerate"),
+        std::to_string (config.framerate) + "/1");
+    CPPUNIT_ASSERT_EQUAL (element_default ("wsserversrc", "max-message-size"),
+        std::to_string (config.max_message_size));
+    /* And what they are today, as README.md says. */
+    CPPUNIT_ASSERT_EQUAL (2500, config.video_bitrate_kbps);
+    CPPUNIT_ASSERT_EQUAL (128, config.audio_bitrate_kbps);
+    CPPUNIT_ASSERT_EQUAL (std::string ("veryfast"), config.x264_preset);
+    CPPUNIT_ASSERT_EQUAL (30, config.framerate);
+    CPPUNIT_ASSERT_EQUAL ((guint64) 16 * 1024 * 1024, config.max_message_size);
+
+    /* With an RTMP URL, recording only when asked for. */
+    Config pushing;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--rtmp-url",
+            "rtmp://127.0.0.1/live" }, pushing, error));
+    CPPUNIT_ASSERT (!pushing.record);
+    CPPUNIT_ASSERT_EQUAL (std::string ("rtmp://127.0.0.1/live/k"),
+        pushing.rtmp_location ("k"));
+  }
+
+  void testConfigFileAndCommandLine ()
+  {
+    TempFile secret ("0123456789abcdef-from-file\nsecond line\n");
+    TempFile file ("[wsrtmpd]\nmax-sessions = 1\nvideo-bitrate = 1500\n"
+        "listen = [::1]:9000\nforce-transcode = true\n"
+        "allowed-origins = https://a.example.com/, http://b.example.com:8080\n"
+        "trusted-proxies = 10.0.0.0/8\n"
+        "token-secret-file = " + secret.path () + "\n"
+        "rtmp-url = rtmp://127.0.0.1/live/{key}?x=1\n");
+    Config config;
+    std::string error;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--config", file.path (),
+            "--max-sessions", "3", "-l", "127.0.0.1:0" }, config, error));
+    /* The command line wins, the file fills in the rest. */
+    CPPUNIT_ASSERT_EQUAL (3, config.max_sessions);
+    CPPUNIT_ASSERT_EQUAL (std::string ("127.0.0.1"), config.listen_host);
+    CPPUNIT_ASSERT_EQUAL (0, config.listen_port);
+    CPPUNIT_ASSERT_EQUAL (1500, config.video_bitrate_kbps);
+    CPPUNIT_ASSERT (config.force_transcode);
+    CPPUNIT_ASSERT_EQUAL ((size_t) 2, config.allowed_origins.size ());
+    CPPUNIT_ASSERT (config.origin_allowed ("https://A.example.com"));
+    CPPUNIT_ASSERT (!config.origin_allowed ("https://c.example.com"));
+    CPPUNIT_ASSERT (config.trusted_proxies.contains ("10.1.2.3"));
+    CPPUNIT_ASSERT_EQUAL (std::string ("0123456789abcdef-from-file"),
+        config.token_secret);
+    CPPUNIT_ASSERT_EQUAL (std::string ("rtmp://127.0.0.1/live/k1?x=1"),
+        config.rtmp_location ("k1"));
+    /* Defaults stay for what neither gave. */
+    CPPUNIT_ASSERT_EQUAL (4, config.max_connections_per_ip);
+
+    Config ipv6;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--config", file.path (),
+            "--video-bitrate", "900" }, ipv6, error));
+    CPPUNIT_ASSERT_EQUAL (std::string ("::1"), ipv6.listen_host);
+    CPPUNIT_ASSERT_EQUAL (9000, ipv6.listen_port);
+    CPPUNIT_ASSERT_EQUAL (900, ipv6.video_bitrate_kbps);
+    CPPUNIT_ASSERT_EQUAL (1, ipv6.max_sessions);
+  }
+
+  void testConfigBadValues ()
+  {
+    /* The messages README and --help promise, word for word. */
+    CPPUNIT_ASSERT_EQUAL (std::string ("--max-sessions: \"many\" is not a "
+            "whole number from 0 to 100000"),
+        parse_error ({ "--max-sessions", "many" }));
+    CPPUNIT_ASSERT_EQUAL (std::string ("--framerate: \"0\" is not a whole "
+            "number from 1 to 120"), parse_error ({ "--framerate", "0" }));
+    CPPUNIT_ASSERT_EQUAL (std::string ("--audio-bitrate: \"16\" is not a "
+            "whole number from 32 to 320"),
+        parse_error ({ "--audio-bitrate", "16" }));
+    CPPUNIT_ASSERT_EQUAL (std::string ("--video-bitrate: \"60000\" is not a "
+            "whole number from 100 to 50000"),
+        parse_error ({ "--video-bitrate", "60000" }));
+    CPPUNIT_ASSERT_EQUAL (std::string ("--codec-threads: \"65\" is not a "
+            "whole number from 0 to 64"),
+        parse_error ({ "--codec-threads", "65" }));
+    CPPUNIT_ASSERT_EQUAL (std::string ("--idle-timeout: \"0\" is not a whole "
+            "number from 1 to 3600"), parse_error ({ "--idle-timeout", "0" }));
+    CPPUNIT_ASSERT_EQUAL (std::string ("--max-message-size: \"1000\" is not a "
+            "whole number from 1024 to 1073741824"),
+        parse_error ({ "--max-message-size", "1000" }));
+    CPPUNIT_ASSERT_EQUAL (std::string ("--x264-preset: \"warp\" is not one of "
+            "ultrafast superfast veryfast faster fast medium slow slower "
+            "veryslow placebo"), parse_error ({ "--x264-preset", "warp" }));
+    CPPUNIT_ASSERT_EQUAL (std::string ("--listen: \"nocolon\" is not "
+            "HOST:PORT ([ADDR]:PORT for IPv6)"),
+        parse_error ({ "--listen", "nocolon" }));
+    CPPUNIT_ASSERT_EQUAL (std::string ("--listen: port \"99999\" is not a "
+            "number from 0 to 65535"),
+        parse_error ({ "--listen", "host:99999" }));
+    CPPUNIT_ASSERT_EQUAL (std::string ("--rtmp-url: \"http://x/\" must start "
+            "with rtmp:// or rtmps://"),
+        parse_error ({ "--rtmp-url", "http://x/" }));
+    CPPUNIT_ASSERT_EQUAL (std::string ("--allowed-origins: \"example.com\" is "
+            "not an origin like https://host[:port]"),
+        parse_error ({ "--allowed-origins", "example.com" }));
+    CPPUNIT_ASSERT_EQUAL (std::string ("--token-secret: use at least 16 "
+            "characters (e.g. openssl rand -hex 32)"),
+        parse_error ({ "--token-secret", "short" }));
+    CPPUNIT_ASSERT_EQUAL (std::string ("--token-secret and "
+            "--token-secret-file: give one of them"),
+        parse_error ({ "--token-secret", "0123456789abcdef0",
+            "--token-secret-file", "/nonexistent" }));
+    CPPUNIT_ASSERT_EQUAL (std::string ("--tls-cert and --tls-key go "
+            "together"), parse_error ({ "--tls-cert", "/x.pem" }));
+    CPPUNIT_ASSERT_EQUAL (std::string ("--trusted-proxies: \"10.0.0.0/33\" is "
+            "not an IP address or network (ADDRESS/PREFIX-LENGTH)"),
+        parse_error ({ "--trusted-proxies", "127.0.0.1,10.0.0.0/33" }));
+    CPPUNIT_ASSERT_EQUAL (std::string ("--web-root: \"/nonexistent\" is not "
+            "a directory"), parse_error ({ "--web-root", "/nonexistent" }));
+    CPPUNIT_ASSERT_EQUAL (std::string ("unexpected argument \"extra\""),
+        parse_error ({ "extra" }));
+    CPPUNIT_ASSERT (parse_error ({ "--no-such-option" }).find (
+            "--no-such-option") != std::string::npos);
+
+    TempFile unknown ("[wsrtmpd]\nbogus = 1\n");
+    CPPUNIT_ASSERT_EQUAL ("--config " + unknown.path () + ": unknown key "
+        "\"bogus\" in [wsrtmpd]", parse_error ({ "--config",
+            unknown.path () }));
+    TempFile version ("[wsrtmpd]\nversion = true\n");
+    CPPUNIT_ASSERT (parse_error ({ "--config", version.path () }).find (
+            "unknown key \"version\"") != std::string::npos);
+    TempFile no_group ("[other]\nlisten = 1.2.3.4:5\n");
+    CPPUNIT_ASSERT_EQUAL ("--config " + no_group.path () + ": no [wsrtmpd] "
+        "group", parse_error ({ "--config", no_group.path () }));
+    TempFile bad_flag ("[wsrtmpd]\nforce-transcode = maybe\n");
+    CPPUNIT_ASSERT (parse_error ({ "--config", bad_flag.path () }).find (
+            "force-transcode") != std::string::npos);
+    /* A bad value in the file has the option's own message. */
+    TempFile bad_value ("[wsrtmpd]\nmax-sessions = -1\n");
+    CPPUNIT_ASSERT_EQUAL (std::string ("--max-sessions: \"-1\" is not a whole "
+            "number from 0 to 100000"),
+        parse_error ({ "--config", bad_value.path () }));
+  }
+
+  void testTrustedProxies ()
+  {
+    TrustedProxies trusted;
+    std::string error;
+    CPPUNIT_ASSERT_MESSAGE (error, trusted.parse (" 127.0.0.1, 10.0.0.0/8,"
+            "2001:db8::/32,::1 ,", error));
+    for (const char *yes : { "127.0.0.1", "10.0.0.1", "10.255.255.255",
+             "2001:db8::5", "::1", "::ffff:10.1.1.1" })
+      CPPUNIT_ASSERT_MESSAGE (yes, trusted.contains (yes));
+    for (const char *no : { "127.0.0.2", "11.0.0.1", "2001:db9::1", "::2",
+             "", "unknown", "10.0.0.1.5" })
+      CPPUNIT_ASSERT_MESSAGE (no, !trusted.contains (no));
+    for (const char *bad : { "10.0.0.0/33", "localhost", "1.2.3", "::1/129",
+             "10.0.0.1/8" }) {
+      TrustedProxies other;
+      CPPUNIT_ASSERT_MESSAGE (bad, !other.parse (bad, error));
+      CPPUNIT_ASSERT_MESSAGE (error, error.find (bad) != std::string::npos);
+    }
+    TrustedProxies none;
+    CPPUNIT_ASSERT (none.parse ("", error) && none.empty ());
+  }
+
+  void testClientAddress ()
+  {
+    TrustedProxies trusted;
+    std::string error;
+    CPPUNIT_ASSERT (trusted.parse ("10.0.0.0/8, 2001:db8::/32", error));
+    auto client = [&] (const char *peer, const char *forwarded,
+        const char *x_forwarded_for) {
+      return client_address (trusted, peer, forwarded, x_forwarded_for);
+    };
+    /* Not from a trusted proxy: the headers are ignored. */
+    CPPUNIT_ASSERT_EQUAL (std::string ("198.51.100.9"), client ("198.51.100.9",
+            "for=203.0.113.1", "203.0.113.1"));
+    /* From one: the rightmost address that is not a proxy. */
+    CPPUNIT_ASSERT_EQUAL (std::string ("203.0.113.7"), client ("10.0.0.2",
+            nullptr, "203.0.113.7"));
+    CPPUNIT_ASSERT_EQUAL (std::string ("203.0.113.7"), client ("10.0.0.2",
+            nullptr, "203.0.113.7, 10.0.0.3"));
+    /* What the client wrote itself, left of it, is never believed. */
+    CPPUNIT_ASSERT_EQUAL (std::string ("203.0.113.7"), client ("10.0.0.2",
+            nullptr, "1.1.1.1, 10.9.9.9, 203.0.113.7, 10.0.0.3"));
+    /* Only proxies: the furthest one named. */
+    CPPUNIT_ASSERT_EQUAL (std::string ("10.0.0.4"), client ("10.0.0.2",
+            nullptr, "10.0.0.4, 10.0.0.3"));
+    /* Not an address: the walk ends at the proxy that wrote it. */
+    CPPUNIT_ASSERT_EQUAL (std::string ("10.0.0.3"), client ("10.0.0.2",
+            nullptr, "203.0.113.7, unknown, 10.0.0.3"));
+    CPPUNIT_ASSERT_EQUAL (std::string ("10.0.0.2"), client ("10.0.0.2",
+            nullptr, "garbage"));
+    CPPUNIT_ASSERT_EQUAL (std::string ("10.0.0.2"), client ("10.0.0.2",
+            nullptr, ""));
+    CPPUNIT_ASSERT_EQUAL (std::string ("10.0.0.2"), client ("10.0.0.2",
+            nullptr, nullptr));
+    /* Ports and brackets, IPv6 in canonical form. */
+    CPPUNIT_ASSERT_EQUAL (std::string ("203.0.113.7"), client ("10.0.0.2",
+            nullptr, "203.0.113.7:4711"));
+    CPPUNIT_ASSERT_EQUAL (std::string ("2001:db9::17"), client ("10.0.0.2",
+            nullptr, "[2001:DB9:0::17]:4711"));
+    CPPUNIT_ASSERT_EQUAL (std::string ("2001:db9::17"), client (
+            "2001:db8::1", nullptr, "2001:db9::17"));
+    /* A dual-stack socket's IPv4 peer. */
+    CPPUNIT_ASSERT_EQUAL (std::string ("203.0.113.7"), client (
+            "::ffff:10.0.0.2", nullptr, "203.0.113.7"));
+    /* RFC 7239 Forwarded, its examples. */
+    CPPUNIT_ASSERT_EQUAL (std::string ("192.0.2.60"), client ("10.0.0.2",
+            "for=192.0.2.60;proto=http;by=203.0.113.43", nullptr));
+    CPPUNIT_ASSERT_EQUAL (std::string ("2001:db9:cafe::17"), client (
+            "10.0.0.2", "for=192.0.2.43, For=\"[2001:db9:cafe::17]:4711\"",
+            nullptr));
+    CPPUNIT_ASSERT_EQUAL (std::string ("192.0.2.43"), client ("10.0.0.2",
+            "for=192.0.2.43, for=10.1.1.1;proto=https", nullptr));
+    CPPUNIT_ASSERT_EQUAL (std::string ("10.0.0.2"), client ("10.0.0.2",
+            "for=_hidden, for=unknown", nullptr));
+    CPPUNIT_ASSERT_EQUAL (std::string ("10.0.0.2"), client ("10.0.0.2",
+            "proto=https", nullptr));
+    /* X-Forwarded-For, the header common proxies write, comes first. */
+    CPPUNIT_ASSERT_EQUAL (std::string ("203.0.113.7"), client ("10.0.0.2",
+            "for=192.0.2.60", "203.0.113.7"));
+  }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION (CoreTest);
+
+int
+main (int argc, char **argv)
+{
+  gst_init (nullptr, nullptr);
+  CppUnit::TextUi::TestRunner runner;
+  runner.addTest (CppUnit::TestFactoryRegistry::getRegistry ().makeTest ());
+  /* A name on the command line runs just that test. */
+  return runner.run (argc > 1 ? std::string ("CoreTest::") + argv[1] : "")
+      ? 0 : 1;
+}
