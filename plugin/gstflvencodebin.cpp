@@ -1241,6 +1241,40 @@ reset_stream_state (GstFlvEncodeBin *self)
   priv->switch_reason.clear ();
 }
 
+/* Everything the input's streams made us add goes once they have stopped
+ * (all children are in READY): the next run starts from parsebin and
+ * flvmux alone, as a new element would. */
+static void
+remove_stream_branches (GstFlvEncodeBin *self)
+{
+  GstFlvEncodeBinPrivate *priv = self->priv;
+  std::vector<GstElement *> added;
+  GST_OBJECT_LOCK (self);
+  for (GList *l = GST_BIN_CHILDREN (self); l; l = l->next) {
+    if (l->data != priv->parse && l->data != priv->mux)
+      added.push_back (GST_ELEMENT (gst_object_ref (l->data)));
+  }
+  GST_OBJECT_UNLOCK (self);
+  for (GstElement *element : added) {
+    gst_element_set_state (element, GST_STATE_NULL);
+    gst_bin_remove (GST_BIN (self), element);
+    gst_object_unref (element);
+  }
+
+  std::vector<GstPad *> mux_pads;
+  GST_OBJECT_LOCK (priv->mux);
+  for (GList *l = GST_ELEMENT (priv->mux)->sinkpads; l; l = l->next)
+    mux_pads.push_back (GST_PAD (gst_object_ref (l->data)));
+  GST_OBJECT_UNLOCK (priv->mux);
+  for (GstPad *pad : mux_pads) {
+    gst_element_release_request_pad (priv->mux, pad);
+    gst_object_unref (pad);
+  }
+  GST_DEBUG_OBJECT (self, "removed %zu elements and %zu muxer pads",
+      added.size (), mux_pads.size ());
+  reset_stream_state (self);
+}
+
 static GstStateChangeReturn
 gst_flv_encode_bin_change_state (GstElement *element, GstStateChange transition)
 {
@@ -1256,10 +1290,11 @@ gst_flv_encode_bin_change_state (GstElement *element, GstStateChange transition)
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED)
     reset_stream_state (self);
 
-  /* The branches we added stay for the element's life: a second run of the
-   * same element would need them torn down, which nobody does with a live
-   * one-shot stream. */
-  return GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  GstStateChangeReturn ret =
+      GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    remove_stream_branches (self);
+  return ret;
 }
 
 static void
