@@ -4,7 +4,8 @@
 // one H.264 + AAC stream of 10 s ± 1 s. Runs once with the page's automatic format
 // choice (must be H.264 in Matroska, passed through) and once forced to VP8 WebM
 // (?format=vp8, transcoded). A key missing from --keys-file must show a readable
-// error; a browser whose recorder produces nothing must be told so within seconds. The
+// error; a browser whose recorder produces nothing must be told so within seconds, and one
+// that stops sending must hear the server's idle timeout as such, not as a bad key. The
 // page's words for each error kind are also checked against a mocked server.
 //
 // Environment (all optional):
@@ -208,6 +209,7 @@ const KEYS = {
   h264: `e2e_h264_${process.pid}`,
   vp8: `e2e_vp8_${process.pid}`,
   silent: `e2e_silent_${process.pid}`,
+  stalled: `e2e_stalled_${process.pid}`,
 };
 fs.writeFileSync(keysFile, `# allowed stream keys for the e2e test\n${Object.values(KEYS).join('\n')}\n`);
 const serverLogPath = path.join(ARTIFACTS, 'wsrtmpd.log');
@@ -536,6 +538,50 @@ async function silentRecorderRun() {
   }
 }
 
+// ---------------------------------------------------------------- stalled recorder
+// A recorder that stops producing data after its first chunks: the server closes the stream
+// after its idle timeout (10 s) with kind "idle", and the page must say that no media
+// arrived, not that the key was refused (same close code, 1008), and leave the key box alone.
+async function stalledRecorderRun() {
+  const label = 'stalled-recorder';
+  log(`--- ${label}`);
+  const { page, context, consoleErrors } = await openPage(label, `${BASE}/`, {
+    init: {
+      fn: () => {
+        window.MediaRecorder = class extends window.MediaRecorder {
+          set ondataavailable(handler) {
+            let passed = 0;
+            super.ondataavailable = (ev) => {
+              if (ev.data && ev.data.size > 0 && passed++ < 2) handler(ev);
+            };
+          }
+          get ondataavailable() { return super.ondataavailable; }
+        };
+      },
+      arg: null,
+    },
+  });
+  try {
+    await page.fill('#key', KEYS.stalled);
+    const clickedAt = Date.now();
+    await page.click('#golive');
+    const done = await waitState(page, ['error', 'ended'], 30_000);
+    const took = (Date.now() - clickedAt) / 1000;
+    const st = await stateOf(page);
+    const alert = (await page.textContent('#alert')).trim();
+    check(done && st === 'error' && took >= 9, `${label}: the server gives up after its idle timeout`,
+      `state ${st} after ${took.toFixed(1)} s`);
+    check(/no media arrived from your browser for \d+ s/i.test(alert) && !/key was refused/i.test(alert),
+      `${label}: says no media arrived, not that the key was refused`, `"${alert}"`);
+    const marked = await page.getAttribute('#key', 'aria-invalid');
+    check(marked !== 'true', `${label}: the key box is not marked`, `aria-invalid=${marked}`);
+    await page.screenshot({ path: path.join(ARTIFACTS, `${label}.png`) });
+    check(consoleErrors.length === 0, `${label}: no console errors`, consoleErrors.join(' | ') || 'none');
+  } finally {
+    await context.close();
+  }
+}
+
 // ---------------------------------------------------------------- mocked server
 // Close codes and server messages in plain words, without the real server.
 async function mockedCloseCodes() {
@@ -724,6 +770,7 @@ await step('vp8', () => liveRun({
 }));
 await step('refused-key', refusedKeyRun);
 await step('silent-recorder', silentRecorderRun);
+await step('stalled-recorder', stalledRecorderRun);
 await step('mocked server', mockedCloseCodes);
 check(serverExit === null, 'wsrtmpd still running at the end', serverExit ? JSON.stringify(serverExit) : 'yes');
 if (serverExit === null) {

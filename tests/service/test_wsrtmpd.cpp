@@ -377,7 +377,9 @@ class WsrtmpdTest : public CppUnit::TestFixture {
              "--config", "--max-message-size", "--idle-timeout",
              "--handshake-timeout", "--allowed-origins",
              "--max-connections-per-ip", "--token-secret",
-             "--token-secret-file", "--rtmp-retry-time" })
+             "--token-secret-file", "--rtmp-retry-time", "--trusted-proxies",
+             "--audio-bitrate", "--drain-timeout", "--force-transcode",
+             "--version" })
       CPPUNIT_ASSERT_MESSAGE (std::string ("--help lacks ") + option,
           out.find (option) != std::string::npos);
 
