@@ -9,8 +9,9 @@
  *
  * Takes what a browser's MediaRecorder produces — WebM/Matroska (VP8, VP9,
  * AV1, H.264 with Opus) or fragmented MP4 (H.264/VP9 with Opus/AAC), as a
- * byte stream — and puts out a streamable FLV with exactly what RTMP
- * platforms accept: H.264 (Main) and AAC-LC, 48 kHz stereo.
+ * byte stream — and puts out a streamable FLV with what RTMP platforms
+ * accept: H.264 and AAC-LC stereo (what it encodes itself: H.264 Main and
+ * AAC-LC at 48 kHz).
  *
  * - H.264 input whose keyframes are at most #GstFlvEncodeBin:keyframe-interval
  *   apart, at the output size, is passed through: parsed and remuxed, never
@@ -23,7 +24,9 @@
  * - Anything else is decoded, scaled to the fixed output size (aspect kept,
  *   letterboxed, so a mid-stream size change never reaches the encoder), made
  *   constant frame rate, and encoded with x264 (zerolatency).
- * - Audio is always decoded and encoded to AAC (FLV cannot carry Opus).
+ * - AAC-LC stereo at 48 or 44.1 kHz is passed through (parsed and remuxed);
+ *   other audio (Opus, mono AAC, ...) is decoded and encoded to AAC (FLV
+ *   cannot carry Opus).
  * - A missing track is generated: silence for video-only input, a black
  *   picture (or #GstFlvEncodeBin:placeholder-image) for audio-only input,
  *   because platforms reject streams without both.
@@ -159,7 +162,8 @@ struct GstFlvEncodeBinPrivate {
   GstElement *parse = nullptr;
   GstElement *mux = nullptr;
 
-  /* Stream state, guarded by state_lock; reset on READY -> PAUSED. */
+  /* Stream state, guarded by state_lock; reset on READY -> PAUSED and
+   * PAUSED -> READY. */
   std::mutex state_lock;
   bool have_video = false;
   bool have_audio = false;
@@ -250,7 +254,8 @@ gst_flv_encode_bin_class_init (GstFlvEncodeBinClass *klass)
           "veryfast, faster, fast, medium, ...)", DEFAULT_SPEED_PRESET, flags));
   g_object_class_install_property (gobject_class, PROP_AUDIO_BITRATE,
       g_param_spec_uint ("audio-bitrate", "Audio bitrate",
-          "AAC bitrate in kbit/s", 32, 320, DEFAULT_AUDIO_BITRATE, flags));
+          "AAC bitrate in kbit/s when the audio is encoded", 32, 320,
+          DEFAULT_AUDIO_BITRATE, flags));
   g_object_class_install_property (gobject_class, PROP_WIDTH,
       g_param_spec_int ("width", "Width",
           "Output width for the whole broadcast; other input sizes are scaled "
@@ -1169,9 +1174,10 @@ add_filler (GstFlvEncodeBin *self, const std::string &description,
   gst_element_sync_state_with_parent (bin);
 }
 
-/* Generates the track the input lacks. Runs once, when the first input
- * stream appears and the input's stream collection says what will come:
- * flvmux needs all its pads before it writes its header. */
+/* Generates the track the input lacks. Runs once, at the first buffer of
+ * any input stream, when parsebin has exposed all of them (see
+ * check_missing_tracks): flvmux needs all its pads before it writes its
+ * header. */
 static void
 add_missing_tracks (GstFlvEncodeBin *self, bool have_video, bool have_audio)
 {

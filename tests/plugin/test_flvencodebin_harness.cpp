@@ -1,0 +1,254 @@
+/* flvencodebin in a GstHarness: a recording pushed chunk by chunk, as
+ * wsserversrc pushes a browser's messages, from the test's own thread. The
+ * passthrough watch runs in that thread, so what the element says after
+ * each chunk is exact: when it switches from passthrough to transcoding,
+ * and what it tells (output-mode, the flvencodebin-output message).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "fixture.h"
+
+#include <cppunit/extensions/HelperMacros.h>
+#include <cppunit/extensions/TestFactoryRegistry.h>
+#include <cppunit/ui/text/TestRunner.h>
+#include <gst/check/gstharness.h>
+#include <gst/gst.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+using wsrtmp::test::Fixture;
+using wsrtmp::test::StreamInfo;
+using wsrtmp::test::TempDir;
+using wsrtmp::test::find_stream;
+using wsrtmp::test::probe_streams;
+
+namespace {
+
+struct HarnessDeleter {
+  void operator() (GstHarness *h) const { gst_harness_teardown (h); }
+};
+using HarnessPtr = std::unique_ptr<GstHarness, HarnessDeleter>;
+
+struct ModeMessage {
+  std::string mode, reason;
+};
+
+/* flvencodebin with properties (name, value), a bus of its own for its
+ * messages, and a byte stream started on its input (what wsserversrc
+ * sends first). */
+HarnessPtr
+start (GstBus *bus,
+    const std::vector<std::pair<const char *, const char *>> &properties = {})
+{
+  GstElement *element = gst_element_factory_make ("flvencodebin", nullptr);
+  CPPUNIT_ASSERT (element);
+  for (const auto &[name, value] : properties)
+    gst_util_set_object_arg (G_OBJECT (element), name, value);
+  HarnessPtr h (gst_harness_new_with_element (element, "sink", "src"));
+  gst_object_unref (element);
+  gst_element_set_bus (h->element, bus);
+  gst_harness_push_event (h.get (), gst_event_new_stream_start ("harness"));
+  GstSegment segment;
+  gst_segment_init (&segment, GST_FORMAT_BYTES);
+  gst_harness_push_event (h.get (), gst_event_new_segment (&segment));
+  return h;
+}
+
+std::string
+output_mode (GstHarness *h)
+{
+  g_autofree char *mode = nullptr;
+  g_object_get (h->element, "output-mode", &mode, nullptr);
+  return mode ? mode : "";
+}
+
+void
+push_chunk (GstHarness *h, GBytes *bytes)
+{
+  GstFlowReturn ret = gst_harness_push (h, gst_buffer_new_wrapped_bytes (bytes));
+  CPPUNIT_ASSERT_MESSAGE (gst_flow_get_name (ret), ret == GST_FLOW_OK);
+}
+
+/* Pushes every chunk; after each one the output mode must be "" (not
+ * decided: parsebin waits for a first frame of every stream) or one of
+ * modes, in that order, the first one by the chunk sent at 1 s. Returns
+ * when (the chunk's t_ms) each mode was first seen. */
+std::vector<double>
+push_all (GstHarness *h, const Fixture &fixture,
+    const std::vector<std::string> &modes)
+{
+  std::vector<double> first_seen;
+  for (const auto &chunk : fixture.chunks ()) {
+    push_chunk (h, chunk.bytes);
+    std::string mode = output_mode (h);
+    std::string at = fixture.name () + " after the chunk sent at " +
+        std::to_string (chunk.t_ms) + " ms: \"" + mode + "\"";
+    if (mode.empty ()) {
+      CPPUNIT_ASSERT_MESSAGE (at, first_seen.empty () && chunk.t_ms <= 1000);
+      continue;
+    }
+    size_t index = first_seen.size ();
+    if (index > 0 && mode == modes[index - 1])
+      continue;
+    CPPUNIT_ASSERT_MESSAGE (at, index < modes.size () && mode == modes[index]);
+    first_seen.push_back (chunk.t_ms);
+  }
+  CPPUNIT_ASSERT_EQUAL (modes.size (), first_seen.size ());
+  return first_seen;
+}
+
+/* The element messages named flvencodebin-output on bus; fails on an
+ * error message. */
+std::vector<ModeMessage>
+mode_messages (GstBus *bus)
+{
+  std::vector<ModeMessage> messages;
+  while (GstMessage *msg = gst_bus_pop (bus)) {
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+      g_autoptr (GError) error = nullptr;
+      gst_message_parse_error (msg, &error, nullptr);
+      std::string text = error->message;
+      gst_message_unref (msg);
+      CPPUNIT_FAIL (text);
+    }
+    if (gst_message_has_name (msg, "flvencodebin-output")) {
+      const GstStructure *s = gst_message_get_structure (msg);
+      messages.push_back ({ gst_structure_get_string (s, "mode"),
+          gst_structure_get_string (s, "reason") });
+    }
+    gst_message_unref (msg);
+  }
+  return messages;
+}
+
+/* Ends the input and writes everything the element put out to path. */
+void
+finish (GstHarness *h, const std::string &path)
+{
+  CPPUNIT_ASSERT (gst_harness_push_event (h, gst_event_new_eos ()));
+  std::string flv;
+  GstBuffer *buffer = nullptr;
+  while (gst_harness_pull_until_eos (h, &buffer) && buffer) {
+    GstMapInfo map;
+    CPPUNIT_ASSERT (gst_buffer_map (buffer, &map, GST_MAP_READ));
+    flv.append (reinterpret_cast<const char *> (map.data), map.size);
+    gst_buffer_unmap (buffer, &map);
+    gst_clear_buffer (&buffer);
+  }
+  CPPUNIT_ASSERT_MESSAGE ("no EOS out of the element", buffer == nullptr);
+  CPPUNIT_ASSERT (g_file_set_contents (path.c_str (), flv.data (), flv.size (),
+          nullptr));
+}
+
+double
+max_keyframe_gap (const StreamInfo &video)
+{
+  double gap = 0;
+  for (size_t i = 1; i < video.keyframe_times.size (); i++)
+    gap = std::max (gap, video.keyframe_times[i] - video.keyframe_times[i - 1]);
+  return gap;
+}
+
+}  // namespace
+
+class FlvEncodeBinHarnessTest : public CppUnit::TestFixture {
+  CPPUNIT_TEST_SUITE (FlvEncodeBinHarnessTest);
+  CPPUNIT_TEST (test_switch_when_the_keyframe_is_late);
+  CPPUNIT_TEST (test_short_gops_stay_passthrough);
+  CPPUNIT_TEST (test_passthrough_disabled);
+  CPPUNIT_TEST_SUITE_END ();
+
+ public:
+  /* Keyframes 5 s apart (an ffmpeg recording, and Chromium's own without
+   * videoKeyFrameIntervalDuration): passthrough from the first chunk, then
+   * transcoding from the chunk that carries the picture 2.2 s after the
+   * keyframe, not from the next keyframe; the output keeps 2.2 s. */
+  void test_switch_when_the_keyframe_is_late ()
+  {
+    for (const char *recording : { "ffmpeg-h264-gop5s-opus-250ms",
+             "chrome-h264-opus-250ms" }) {
+      Fixture fixture (recording);
+      g_autoptr (GstBus) bus = gst_bus_new ();
+      HarnessPtr h = start (bus, { { "speed-preset", "ultrafast" } });
+      CPPUNIT_ASSERT_EQUAL (std::string (""), output_mode (h.get ()));
+
+      double switched_at_ms = push_all (h.get (), fixture,
+          { "passthrough", "transcode" })[1];
+      /* The chunk holding the picture at 2.2 s is sent at 2.2 to 2.6 s
+       * (250 ms chunks, Chromium's every 300 ms or so, ~290 ms late). */
+      CPPUNIT_ASSERT_MESSAGE (fixture.name () + ": switched with the chunk "
+          "sent at " + std::to_string (switched_at_ms) + " ms",
+          switched_at_ms >= 2200 && switched_at_ms <= 2650);
+
+      TempDir dir;
+      finish (h.get (), dir.file ("out.flv"));
+      auto messages = mode_messages (bus);
+      CPPUNIT_ASSERT_EQUAL ((size_t) 2, messages.size ());
+      CPPUNIT_ASSERT_EQUAL (std::string ("passthrough"), messages[0].mode);
+      CPPUNIT_ASSERT_EQUAL (std::string ("transcode"), messages[1].mode);
+      CPPUNIT_ASSERT_EQUAL (std::string (
+              "input keyframes are more than 2.0 s apart"),
+          messages[1].reason);
+
+      auto output = probe_streams (dir.file ("out.flv"));
+      const StreamInfo *video = find_stream (output, "video");
+      CPPUNIT_ASSERT (video && find_stream (output, "audio"));
+      CPPUNIT_ASSERT_EQUAL (std::string ("h264"), video->codec_name);
+      CPPUNIT_ASSERT_MESSAGE (std::to_string (max_keyframe_gap (*video)),
+          max_keyframe_gap (*video) <= 2.2 + 0.001);
+      auto input = probe_streams (fixture.joined_path ());
+      CPPUNIT_ASSERT (std::fabs (find_stream (input, "video")->last_pts -
+              video->last_pts) <= 0.05 + 0.001);
+    }
+  }
+
+  /* Keyframes every 2 s (Chromium asked for them): passthrough throughout,
+   * one message. */
+  void test_short_gops_stay_passthrough ()
+  {
+    Fixture fixture ("chrome-h264-opus-kf2s-30s-250ms");
+    g_autoptr (GstBus) bus = gst_bus_new ();
+    HarnessPtr h = start (bus);
+    push_all (h.get (), fixture, { "passthrough" });
+    TempDir dir;
+    finish (h.get (), dir.file ("out.flv"));
+    auto messages = mode_messages (bus);
+    CPPUNIT_ASSERT_EQUAL ((size_t) 1, messages.size ());
+    CPPUNIT_ASSERT_EQUAL (std::string ("passthrough"), messages[0].mode);
+  }
+
+  /* passthrough=false: transcoding from the start, said once. */
+  void test_passthrough_disabled ()
+  {
+    Fixture fixture ("ffmpeg-h264-gop5s-videoonly-250ms");
+    g_autoptr (GstBus) bus = gst_bus_new ();
+    HarnessPtr h = start (bus, { { "passthrough", "false" },
+        { "speed-preset", "ultrafast" } });
+    push_all (h.get (), fixture, { "transcode" });
+    TempDir dir;
+    finish (h.get (), dir.file ("out.flv"));
+    auto messages = mode_messages (bus);
+    CPPUNIT_ASSERT_EQUAL ((size_t) 1, messages.size ());
+    CPPUNIT_ASSERT_EQUAL (std::string ("transcode"), messages[0].mode);
+    CPPUNIT_ASSERT_EQUAL (std::string ("passthrough disabled"),
+        messages[0].reason);
+    auto output = probe_streams (dir.file ("out.flv"));
+    const StreamInfo *video = find_stream (output, "video");
+    CPPUNIT_ASSERT (video && find_stream (output, "audio"));
+    CPPUNIT_ASSERT (max_keyframe_gap (*video) <= 2.0 + 0.001);
+  }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION (FlvEncodeBinHarnessTest);
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  CppUnit::TextUi::TestRunner runner;
+  runner.addTest (CppUnit::TestFactoryRegistry::getRegistry ().makeTest ());
+  return runner.run (argc > 1 ? argv[1] : "", false, true, false) ? 0 : 1;
+}
