@@ -1739,7 +1739,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
           name);
     };
     auto wait_sessions = [&] (const Daemon &daemon, long sessions) {
-      for (int i = 0; i < 100; i++) {
+      for (int i = 0; i < 300; i++) {
         if (health_of (daemon, "sessions_active") == sessions)
           return true;
         std::this_thread::sleep_for (std::chrono::milliseconds (50));
