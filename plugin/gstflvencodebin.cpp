@@ -757,19 +757,19 @@ hold_fallback_output (GstPad *, GstPadProbeInfo *, gpointer)
 }
 
 /* The decoder catches up from the last keyframe: what was passed through
- * goes no further. */
+ * goes no further. Decoded pictures come in presentation order, so the
+ * first one after that starts the rest. */
 static GstPadProbeReturn
 drop_passed_pictures (GstPad *, GstPadProbeInfo *info, gpointer data)
 {
   auto *priv = static_cast<GstFlvEncodeBinPrivate *> (data);
   GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
   std::lock_guard<std::mutex> lock (priv->state_lock);
-  if (!GST_CLOCK_TIME_IS_VALID (priv->passed_until))
-    return GST_PAD_PROBE_REMOVE;
-  if (GST_BUFFER_PTS_IS_VALID (buffer) &&
+  if (GST_CLOCK_TIME_IS_VALID (priv->passed_until) &&
+      GST_BUFFER_PTS_IS_VALID (buffer) &&
       GST_BUFFER_PTS (buffer) <= priv->passed_until)
     return GST_PAD_PROBE_DROP;
-  return GST_PAD_PROBE_OK;
+  return GST_PAD_PROBE_REMOVE;
 }
 
 /* The fallback: decoder and encoder, added only when needed (an idle
