@@ -831,11 +831,18 @@ Session::on_finish_idle (gpointer data)
     self->finish_idle_ = g_timeout_add (20, &Session::on_finish_idle, self);
     return G_SOURCE_REMOVE;
   }
-  /* Stop the threads now; the owner may destroy us from the callback. */
-  if (self->media_)
-    self->media_->stop ();
-  self->count_finished ();
-  self->finished_ (self);
+  if (!self->media_) {
+    self->count_finished ();
+    self->finished_ (self);
+    return G_SOURCE_REMOVE;
+  }
+  /* Off the main loop every client shares; finished only once the
+   * pipeline is down (a newer session for this key publishes then). The
+   * owner may destroy us from the callback. */
+  self->media_->stop_async ([self] {
+    self->count_finished ();
+    self->finished_ (self);
+  });
   return G_SOURCE_REMOVE;
 }
 
