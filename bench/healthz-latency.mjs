@@ -149,7 +149,13 @@ async function run(index) {
     stdio: ['ignore', 'ignore', 'pipe'] });
   let daemonLog = '';
   daemon.stderr.on('data', (d) => { daemonLog += d; });
-  for (let i = 0; i < 100 && !(await healthz()); i++) await sleep(100);
+  let up = false;
+  for (let i = 0; i < 100 && !(up = await healthz()); i++) await sleep(100);
+  if (!up) {
+    daemon.kill('SIGKILL');
+    execFileSync(nginxScript, ['stop', nginxDir]);
+    throw new Error(`wsrtmpd did not answer /healthz within 10 s:\n${daemonLog}`);
+  }
 
   const poller = new Worker(new URL(import.meta.url), {
     workerData: { url: `http://127.0.0.1:${ports.http}/healthz` } });
@@ -179,6 +185,8 @@ async function run(index) {
         () => (i % 2 ? killAt + 2000 : backAt + 10000))));
     await restart;
   }
+  log(`streams done (${results.filter((r) => r.code === 1000).length}/${N} closed 1000); ` +
+    'waiting for the sessions to finish');
   // Until every session has finished its teardown.
   for (let i = 0; i < 600; i++) {
     const h = await healthz();
@@ -189,6 +197,18 @@ async function run(index) {
   await sleep(500);
   poller.postMessage('stop');
   const samples = await new Promise((res) => poller.once('message', res));
+  await poller.terminate();
+  // Memory once idle, and after the delayed malloc_trim (5 s after sessions end).
+  const rssMb = () => {
+    try {
+      return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${daemon.pid}/status`, 'utf8'))[1]) / 1024;
+    } catch { return null; }
+  };
+  const rssIdle = rssMb();
+  await sleep(7000);
+  const rssLater = rssMb();
+  if (daemon.exitCode !== null || daemon.signalCode !== null)
+    log(`wsrtmpd exited early (${daemon.exitCode ?? daemon.signalCode}):\n${daemonLog.slice(-3000)}`);
   daemon.kill('SIGTERM');
   await new Promise((res) => daemon.once('exit', res));
   execFileSync(nginxScript, ['stop', nginxDir]);
@@ -199,6 +219,8 @@ async function run(index) {
     window: summarize(samples, windowFrom, windowTo),
     whole_run: summarize(samples, 0, Infinity),
     closed_1000: N - bad.length, recordings, live_sessions: published,
+    rss_idle_mb: rssIdle, rss_7s_later_mb: rssLater,
+    trims: daemonLog.match(/malloc_trim: .*/g) ?? [],
     errors: bad.slice(0, 3).map((r) => `${r.key}: ${r.code} ${r.reason} ${r.error ?? ''}`) };
   rmSync(dir, { recursive: true, force: true });
   return summary;
@@ -215,7 +237,9 @@ for (let i = 0; i < Number(o.runs); i++) {
   console.log(`${s.scenario} N=${s.streams} run ${i}: slowest /healthz ${fmt(w.max)} ms ` +
     `(p99 ${fmt(w.p99)}, p50 ${fmt(w.p50)}, ${w.probes} probes in ${w.window_s.toFixed(1)} s, ` +
     `${w.failed} failed); whole run max ${fmt(s.whole_run.max)} ms; ` +
-    `${s.closed_1000}/${s.streams} closed 1000, ${s.recordings} recordings` +
+    `${s.closed_1000}/${s.streams} closed 1000, ${s.recordings} recordings; ` +
+    `RSS idle ${s.rss_idle_mb?.toFixed(1)} MB, 7 s later ${s.rss_7s_later_mb?.toFixed(1)} MB` +
+    (s.trims.length ? ` (${s.trims.join(', ')})` : '') +
     (s.errors.length ? `; ${s.errors.join('; ')}` : ''));
 }
 }

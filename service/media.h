@@ -162,6 +162,9 @@ class Media {
   RtmpOutput &rtmp_output (size_t index) { return *rtmp_outputs_[index]; }
   /* Some RTMP sink is still connecting. */
   bool rtmp_connecting () const;
+  /* Work for this pipeline runs off the main loop (a sink being replaced,
+   * kept data being sent after the end, the pipeline stopping). */
+  bool busy () const { return jobs_.busy (); }
 
  private:
   static gboolean on_bus_message (GstBus *bus, GstMessage *message,

@@ -787,8 +787,9 @@ Session::on_drain_timeout (gpointer data)
    * encode: only a drain that stopped making progress is a failure. */
   guint64 bytes_out = self->media_ ? self->media_->bytes_out () : 0;
   /* Waiting for the RTMP server to come back is bounded by its own
-   * retry time. */
-  if (bytes_out > self->drain_bytes_out_ || self->reconnecting_) {
+   * retry time; kept data being sent to it after the end is progress. */
+  if (bytes_out > self->drain_bytes_out_ || self->reconnecting_ ||
+      (self->media_ && self->media_->busy ())) {
     self->drain_bytes_out_ = bytes_out;
     return G_SOURCE_CONTINUE;
   }
