@@ -6,7 +6,7 @@
 // bench/healthz-latency.sh, not a test: the figure depends on the machine.
 //
 //   node healthz-latency.mjs --scenario end|reconnect [--streams N] [--wsrtmpd PATH]
-//                            [--base-port P] [--runs R]
+//                            [--base-port P] [--runs R] [--log FILE (wsrtmpd's log, FILE.<run>)]
 //
 // end:       N (32) streams of the browser's H.264 recording (passed through) at the browser's
 //            pace, started 100 ms apart; all close with 1000 at the same moment, 8 s after the
@@ -16,7 +16,7 @@
 //            down (their kept data and the end are sent once it is back), the others go on for
 //            10 s. Window: from the restart until no session is left.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -60,6 +60,7 @@ const { values: o } = parseArgs({ options: {
   'plugin-path': { type: 'string', default: resolve(root, 'build/plugin') },
   'base-port': { type: 'string', default: '19470' },
   runs: { type: 'string', default: '1' },
+  log: { type: 'string' },
   fixture: { type: 'string', default: resolve(root, 'tests/data/chrome-h264-opus-kf2s-30s-250ms') },
 } });
 if (!['end', 'reconnect'].includes(o.scenario)) {
@@ -126,7 +127,7 @@ async function stream(key, startDelay, stopAt) {
   if (end > wall()) await sleep(end - wall());
   while (ws.readyState === WebSocket.OPEN && ws.bufferedAmount > 0) await sleep(5);
   if (ws.readyState === WebSocket.OPEN) ws.close(1000, 'done');
-  await Promise.race([closed, sleep(90000)]);
+  await Promise.race([closed, sleep(90000, undefined, { ref: false })]);
   return r;
 }
 
@@ -222,6 +223,7 @@ async function run(index) {
     rss_idle_mb: rssIdle, rss_7s_later_mb: rssLater,
     trims: daemonLog.match(/malloc_trim: .*/g) ?? [],
     errors: bad.slice(0, 3).map((r) => `${r.key}: ${r.code} ${r.reason} ${r.error ?? ''}`) };
+  if (o.log) writeFileSync(`${o.log}.${index}`, daemonLog);
   rmSync(dir, { recursive: true, force: true });
   return summary;
 }
