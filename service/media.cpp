@@ -349,7 +349,7 @@ RtmpOutput::open ()
   flush->tee_pad.reset (GST_PAD (gst_object_ref (tee_pad_.get ())));
   /* Up to max_backlog_bytes into a sink that waits for the network. A
    * detach() meanwhile flushes the sink and ends this early. */
-  jobs_->run (bin_, [flush] (GstElement *) {
+  jobs_->run (bin_, [flush, counters = counters_] (GstElement *) {
     GstPad *ghost = flush->ghost.get ();
     /* Sticky events (stream-start, caps, segment) first, as a push would. */
     gst_pad_sticky_events_foreach (flush->tee_pad.get (), [] (GstPad *,
@@ -361,7 +361,9 @@ RtmpOutput::open ()
     while (!flush->buffers.empty ()) {
       GstBuffer *buffer = flush->buffers.front ();
       flush->buffers.pop_front ();
+      gsize size = gst_buffer_get_size (buffer);
       gst_pad_chain (ghost, buffer);
+      counters->kept_bytes_sent += size;
     }
     gst_pad_send_event (ghost, gst_event_new_eos ());
   });

@@ -29,6 +29,8 @@ constexpr const char *MEDIA_LIVE_MESSAGE = "wsrtmp-live";
  * until they are removed with their elements. */
 struct MediaCounters {
   std::atomic<guint64> bytes_out { 0 };
+  /* Kept during an RTMP outage and sent after the input ended. */
+  std::atomic<guint64> kept_bytes_sent { 0 };
   std::atomic<bool> live_posted { false };
 };
 
@@ -162,9 +164,10 @@ class Media {
   RtmpOutput &rtmp_output (size_t index) { return *rtmp_outputs_[index]; }
   /* Some RTMP sink is still connecting. */
   bool rtmp_connecting () const;
-  /* Work for this pipeline runs off the main loop (a sink being replaced,
-   * kept data being sent after the end, the pipeline stopping). */
-  bool busy () const { return jobs_.busy (); }
+  /* Output so far, with kept data sent after the input ended: what a
+   * drain that still progresses increases. */
+  guint64 bytes_delivered () const { return counters_->bytes_out +
+      counters_->kept_bytes_sent; }
 
  private:
   static gboolean on_bus_message (GstBus *bus, GstMessage *message,

@@ -434,7 +434,7 @@ Session::begin_ending (const char *why)
 {
   set_state (State::Ending);
   log_event (G_LOG_LEVEL_INFO, std::string ("ending: ") + why);
-  drain_bytes_out_ = media_ ? media_->bytes_out () : 0;
+  drain_bytes_out_ = media_ ? media_->bytes_delivered () : 0;
   if (!drain_timer_)
     drain_timer_ = g_timeout_add_seconds (config_.drain_timeout_s,
         &Session::on_drain_timeout, this);
@@ -785,11 +785,10 @@ Session::on_drain_timeout (gpointer data)
   auto *self = static_cast<Session *> (data);
   /* A long backlog (a fast client, a busy machine) may take a while to
    * encode: only a drain that stopped making progress is a failure. */
-  guint64 bytes_out = self->media_ ? self->media_->bytes_out () : 0;
+  guint64 bytes_out = self->media_ ? self->media_->bytes_delivered () : 0;
   /* Waiting for the RTMP server to come back is bounded by its own
-   * retry time; kept data being sent to it after the end is progress. */
-  if (bytes_out > self->drain_bytes_out_ || self->reconnecting_ ||
-      (self->media_ && self->media_->busy ())) {
+   * retry time. */
+  if (bytes_out > self->drain_bytes_out_ || self->reconnecting_) {
     self->drain_bytes_out_ = bytes_out;
     return G_SOURCE_CONTINUE;
   }
