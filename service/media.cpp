@@ -32,35 +32,6 @@ free_live_probe (gpointer data)
   delete static_cast<LiveProbe *> (data);
 }
 
-/* An FLV video tag holding a keyframe (frame type 1). */
-bool
-is_video_keyframe (GstBuffer *buffer)
-{
-  guint8 head[12];
-  if (gst_buffer_extract (buffer, 0, head, sizeof head) != sizeof head)
-    return false;
-  return (head[0] & 0x1f) == 9 && (head[11] >> 4) == 1;
-}
-
-/* Over the bound: drop whole GOPs from the front so the kept tags still
- * start with a keyframe. Called with the lock held. */
-void
-trim_backlog (RtmpGate &gate)
-{
-  while (gate.backlog_bytes > gate.max_backlog_bytes && !gate.backlog.empty ()) {
-    do {
-      GstBuffer *front = gate.backlog.front ();
-      gate.backlog.pop_front ();
-      gsize size = gst_buffer_get_size (front);
-      gate.backlog_bytes -= size;
-      gate.dropped_bytes += size;
-      gst_buffer_unref (front);
-    } while (!gate.backlog.empty () && !is_video_keyframe (gate.backlog.front ()));
-  }
-  if (gate.backlog.empty ())
-    gate.synced = false;
-}
-
 using GateRef = std::shared_ptr<RtmpGate>;
 
 void
@@ -92,17 +63,10 @@ gate_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
       GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
       if (gate.open && gate.synced && gate.backlog.empty ())
         return GST_PAD_PROBE_OK;
-      if (!gate.synced) {
-        if (!is_video_keyframe (buffer)) {
-          gate.dropped_bytes += gst_buffer_get_size (buffer);
-          return GST_PAD_PROBE_DROP;
-        }
-        gate.synced = true;
-      }
+      if (!gate.sync (buffer))
+        return GST_PAD_PROBE_DROP;
       if (!gate.open) {
-        gate.backlog.push_back (gst_buffer_ref (buffer));
-        gate.backlog_bytes += gst_buffer_get_size (buffer);
-        trim_backlog (gate);
+        gate.keep (buffer);
         return GST_PAD_PROBE_DROP;
       }
     }
@@ -186,6 +150,47 @@ free_delivered_probe (gpointer data)
 }
 
 }  // namespace
+
+bool
+is_flv_video_keyframe (GstBuffer *buffer)
+{
+  guint8 head[12];
+  if (gst_buffer_extract (buffer, 0, head, sizeof head) != sizeof head)
+    return false;
+  return (head[0] & 0x1f) == 9 && (head[11] >> 4) == 1;
+}
+
+bool
+RtmpGate::sync (GstBuffer *buffer)
+{
+  if (synced)
+    return true;
+  if (!is_flv_video_keyframe (buffer)) {
+    dropped_bytes += gst_buffer_get_size (buffer);
+    return false;
+  }
+  synced = true;
+  return true;
+}
+
+void
+RtmpGate::keep (GstBuffer *buffer)
+{
+  backlog.push_back (gst_buffer_ref (buffer));
+  backlog_bytes += gst_buffer_get_size (buffer);
+  while (backlog_bytes > max_backlog_bytes && !backlog.empty ()) {
+    do {
+      GstBuffer *front = backlog.front ();
+      backlog.pop_front ();
+      gsize size = gst_buffer_get_size (front);
+      backlog_bytes -= size;
+      dropped_bytes += size;
+      gst_buffer_unref (front);
+    } while (!backlog.empty () && !is_flv_video_keyframe (backlog.front ()));
+  }
+  if (backlog.empty ())
+    synced = false;
+}
 
 void
 add_live_probe (GstPad *pad, std::shared_ptr<MediaCounters> counters,
@@ -288,44 +293,81 @@ RtmpOutput::detach ()
     return;
   g_autoptr (GstPad) ghost = gst_element_get_static_pad (bin_, "sink");
   gst_pad_unlink (tee_pad_.get (), ghost);
-  /* Unblocks a render waiting for a dead connection (FLUSHING, which the
-   * ghost pad turns into OK). */
-  gst_element_set_locked_state (bin_, TRUE);
-  gst_element_set_state (bin_, GST_STATE_NULL);
-  gst_bin_remove (GST_BIN (pipeline_), bin_);
+  GstElement *bin = bin_;
   bin_ = nullptr;
+  /* The pipeline's own state changes leave it alone from now on. */
+  gst_element_set_locked_state (bin, TRUE);
+  /* Stopping it unblocks a render waiting for a dead connection (FLUSHING,
+   * which the ghost pad turns into OK), then waits for that streaming
+   * thread and rtmp2sink's socket thread: off the main loop. The bin is
+   * removed (and freed) only once nothing runs in it. Its late messages
+   * are stale (is_stale) and ignored. */
+  std::shared_ptr<GstElement> pipeline (
+      GST_ELEMENT (gst_object_ref (pipeline_)), gst_object_unref);
+  jobs_->run (bin, [pipeline] (GstElement *bin) {
+    gst_element_set_state (bin, GST_STATE_NULL);
+    gst_bin_remove (GST_BIN (pipeline.get ()), bin);
+  });
 }
+
+namespace {
+
+/* Kept tags on their way to a sink after the input ended, owned by the
+ * job that pushes them. */
+struct Flush {
+  std::deque<GstBuffer *> buffers;
+  GstObjectPtr<GstPad> ghost;
+  GstObjectPtr<GstPad> tee_pad;
+  ~Flush ()
+  {
+    for (GstBuffer *buffer : buffers)
+      gst_buffer_unref (buffer);
+  }
+};
+
+}  // namespace
 
 void
 RtmpOutput::open ()
 {
   bool eos;
-  std::deque<GstBuffer *> flush;
+  auto flush = std::make_shared<Flush> ();
   {
     std::lock_guard<std::mutex> lock (gate_->lock);
     gate_->open = true;
     eos = gate_->eos_pending;
     if (eos) {
-      /* The stream already ended: nothing pushes any more, so deliver the
-       * kept tags and the end from here. */
+      /* The stream already ended: nothing pushes any more, so a job
+       * delivers the kept tags and the end. */
       gate_->eos_pending = false;
-      flush.swap (gate_->backlog);
+      flush->buffers.swap (gate_->backlog);
       gate_->backlog_bytes = 0;
     }
   }
   if (!eos || !bin_)
     return;
-  g_autoptr (GstPad) ghost = gst_element_get_static_pad (bin_, "sink");
-  /* Sticky events (stream-start, caps, segment) first, as a push would. */
-  gst_pad_sticky_events_foreach (tee_pad_.get (), [] (GstPad *,
-          GstEvent **event, gpointer target) -> gboolean {
-        if (GST_EVENT_TYPE (*event) != GST_EVENT_EOS)
-          gst_pad_send_event (GST_PAD (target), gst_event_ref (*event));
-        return TRUE;
-      }, ghost);
-  for (GstBuffer *buffer : flush)
-    gst_pad_chain (ghost, buffer);
-  gst_pad_send_event (ghost, gst_event_new_eos ());
+  flush->ghost.reset (gst_element_get_static_pad (bin_, "sink"));
+  flush->tee_pad.reset (GST_PAD (gst_object_ref (tee_pad_.get ())));
+  /* Up to max_backlog_bytes into a sink that waits for the network. A
+   * detach() meanwhile flushes the sink and ends this early. */
+  jobs_->run (bin_, [flush, counters = counters_] (GstElement *) {
+    GstPad *ghost = flush->ghost.get ();
+    /* Sticky events (stream-start, caps, segment) first, as a push would. */
+    gst_pad_sticky_events_foreach (flush->tee_pad.get (), [] (GstPad *,
+            GstEvent **event, gpointer target) -> gboolean {
+          if (GST_EVENT_TYPE (*event) != GST_EVENT_EOS)
+            gst_pad_send_event (GST_PAD (target), gst_event_ref (*event));
+          return TRUE;
+        }, ghost);
+    while (!flush->buffers.empty ()) {
+      GstBuffer *buffer = flush->buffers.front ();
+      flush->buffers.pop_front ();
+      gsize size = gst_buffer_get_size (buffer);
+      gst_pad_chain (ghost, buffer);
+      counters->kept_bytes_sent += size;
+    }
+    gst_pad_send_event (ghost, gst_event_new_eos ());
+  });
 }
 
 bool
@@ -405,6 +447,8 @@ Media::Media (GstElement *pipeline, std::shared_ptr<MediaCounters> counters,
     : pipeline_ (pipeline), counters_ (std::move (counters)),
       rtmp_outputs_ (std::move (rtmp_outputs))
 {
+  for (auto &output : rtmp_outputs_)
+    output->set_jobs (&jobs_);
   g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
   bus_watch_ = gst_bus_add_watch (bus, &Media::on_bus_message, this);
 }
@@ -414,6 +458,8 @@ Media::~Media ()
   /* The watch goes first so no callback can reach a half-destroyed owner. */
   if (bus_watch_)
     g_source_remove (bus_watch_);
+  /* Destroyed while stopping (process exit): let the jobs end first. */
+  jobs_.wait ();
   stop ();
   rtmp_outputs_.clear ();
   /* Hand the adopted connection back while the element's signal handlers
@@ -446,7 +492,28 @@ Media::send_eos ()
 void
 Media::stop ()
 {
+  if (stopped_)
+    return;
+  stopped_ = true;
   gst_element_set_state (pipeline_.get (), GST_STATE_NULL);
+}
+
+void
+Media::stop_async (std::function<void ()> stopped)
+{
+  if (bus_watch_) {
+    g_source_remove (bus_watch_);
+    bus_watch_ = 0;
+  }
+  if (!stopped_) {
+    stopped_ = true;
+    /* Joins every streaming thread (the encoders finish their frame, the
+     * sinks close their sockets): tens of milliseconds per pipeline. */
+    jobs_.run (pipeline_.get (), [] (GstElement *pipeline) {
+      gst_element_set_state (pipeline, GST_STATE_NULL);
+    });
+  }
+  jobs_.when_idle (std::move (stopped));
 }
 
 guint64

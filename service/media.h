@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include "background_jobs.h"
 #include "util.h"
 
 #include <gst/gst.h>
@@ -28,6 +29,8 @@ constexpr const char *MEDIA_LIVE_MESSAGE = "wsrtmp-live";
  * until they are removed with their elements. */
 struct MediaCounters {
   std::atomic<guint64> bytes_out { 0 };
+  /* Kept during an RTMP outage and sent after the input ended. */
+  std::atomic<guint64> kept_bytes_sent { 0 };
   std::atomic<bool> live_posted { false };
 };
 
@@ -55,7 +58,19 @@ struct RtmpGate {
    * accepted the stream, so losing it is worth a reconnection. */
   std::atomic<bool> ever_delivered { false };
   ~RtmpGate ();
+
+  /* The rest are called with lock held. */
+  /* False (and counted as dropped) for what comes before the first video
+   * keyframe since the connection was lost: useless to a new one. */
+  bool sync (GstBuffer *buffer);
+  /* Closed: keeps a ref to buffer, then drops whole GOPs from the front
+   * while over max_backlog_bytes, so the kept tags still start with a
+   * keyframe. */
+  void keep (GstBuffer *buffer);
 };
+
+/* An FLV video tag holding a keyframe (frame type 1). */
+bool is_flv_video_keyframe (GstBuffer *buffer);
 
 /* One RTMP destination whose sink (queue ! rtmp2sink in a bin behind the
  * tee) can be replaced while the stream runs. Main thread only. */
@@ -71,9 +86,12 @@ class RtmpOutput {
   /* Builds a new sink bin and links it; data flows at once when open,
    * otherwise it is held back until open(). */
   bool attach (bool open, GError **error);
-  /* Unlinks and drops the sink; data is kept (bounded) meanwhile. */
+  /* Unlinks the sink and drops it off the main loop (its state change
+   * waits for the streaming thread and the socket); data is kept (bounded)
+   * meanwhile. */
   void detach ();
-  /* Lets data (the kept tags first) reach the sink. */
+  /* Lets data (the kept tags first) reach the sink. When the input already
+   * ended, the kept tags and the end are pushed off the main loop. */
   void open ();
   /* True when object is the current sink bin or inside it. */
   bool owns (GstObject *object) const;
@@ -91,9 +109,12 @@ class RtmpOutput {
   gsize backlog_bytes () const;
   guint64 dropped_bytes () const;
   const std::string &name () const { return name_; }
+  /* Where detach() and open() run what would block; set by Media. */
+  void set_jobs (BackgroundJobs *jobs) { jobs_ = jobs; }
 
  private:
   GstElement *pipeline_;                /* not owned */
+  BackgroundJobs *jobs_ = nullptr;      /* the Media's, outlives us */
   GstObjectPtr<GstElement> tee_;
   GstObjectPtr<GstPad> tee_pad_;
   std::string description_;             /* printf pattern, %s = sink name */
@@ -124,8 +145,14 @@ class Media {
   /* Ends the input as if the client had finished: what is queued is still
    * delivered. */
   void send_eos ();
-  /* Stops every thread; safe to call more than once. */
+  /* Stops every thread, blocking; safe to call more than once. For the
+   * destructor: a running daemon uses stop_async(). */
   void stop ();
+  /* Stops listening to the bus and stops every thread off the main loop;
+   * stopped runs on the main context once the pipeline (and any sink being
+   * replaced or fed kept data) is down. Not called back if the Media is
+   * destroyed first. */
+  void stop_async (std::function<void ()> stopped);
 
   GstElement *pipeline () const { return pipeline_.get (); }
   guint64 bytes_in () const;
@@ -137,6 +164,10 @@ class Media {
   RtmpOutput &rtmp_output (size_t index) { return *rtmp_outputs_[index]; }
   /* Some RTMP sink is still connecting. */
   bool rtmp_connecting () const;
+  /* Output so far, with kept data sent after the input ended: what a
+   * drain that still progresses increases. */
+  guint64 bytes_delivered () const { return counters_->bytes_out +
+      counters_->kept_bytes_sent; }
 
  private:
   static gboolean on_bus_message (GstBus *bus, GstMessage *message,
@@ -146,6 +177,10 @@ class Media {
   std::shared_ptr<MediaCounters> counters_;
   BusHandler bus_handler_;
   guint bus_watch_ = 0;
+  /* After pipeline_: its jobs hold their own refs and are waited for
+   * before the pipeline is released. */
+  BackgroundJobs jobs_;
+  bool stopped_ = false;
   /* After pipeline_: destroyed first, while the pipeline still exists. */
   std::vector<std::unique_ptr<RtmpOutput>> rtmp_outputs_;
 };

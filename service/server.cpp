@@ -4,6 +4,7 @@
 #include "server.h"
 
 #include "fair_input_stream.h"
+#include "memory_trim.h"
 
 #include <json-glib/json-glib.h>
 
@@ -493,9 +494,9 @@ Server::on_reap_idle (gpointer data)
   auto *self = static_cast<Server *> (data);
   self->reap_idle_ = 0;
   self->finished_.clear ();
-  /* A pipeline's threads leave freed memory in glibc's per-thread arenas;
-   * hand it back so the process returns to its baseline between streams. */
-  malloc_trim (0);
+  /* A pipeline's threads leave freed memory in glibc's arenas; hand it
+   * back so the process returns to its baseline between streams. */
+  trim_memory_soon ();
   if (self->shutting_down_ && self->sessions_.empty () &&
       self->shutdown_done_) {
     auto done = std::move (self->shutdown_done_);

@@ -387,7 +387,7 @@ Session::begin_ending (const char *why)
 {
   set_state (State::Ending);
   log_event (G_LOG_LEVEL_INFO, std::string ("ending: ") + why);
-  drain_bytes_out_ = media_ ? media_->bytes_out () : 0;
+  drain_bytes_out_ = media_ ? media_->bytes_delivered () : 0;
   if (!drain_timer_)
     drain_timer_ = g_timeout_add_seconds (config_.drain_timeout_s,
         &Session::on_drain_timeout, this);
@@ -731,7 +731,7 @@ Session::on_drain_timeout (gpointer data)
   auto *self = static_cast<Session *> (data);
   /* A long backlog (a fast client, a busy machine) may take a while to
    * encode: only a drain that stopped making progress is a failure. */
-  guint64 bytes_out = self->media_ ? self->media_->bytes_out () : 0;
+  guint64 bytes_out = self->media_ ? self->media_->bytes_delivered () : 0;
   /* Waiting for the RTMP server to come back is bounded by its own
    * retry time. */
   if (bytes_out > self->drain_bytes_out_ || self->reconnecting_) {
@@ -777,11 +777,18 @@ Session::on_finish_idle (gpointer data)
     self->finish_idle_ = g_timeout_add (20, &Session::on_finish_idle, self);
     return G_SOURCE_REMOVE;
   }
-  /* Stop the threads now; the owner may destroy us from the callback. */
-  if (self->media_)
-    self->media_->stop ();
-  self->count_finished ();
-  self->finished_ (self);
+  if (!self->media_) {
+    self->count_finished ();
+    self->finished_ (self);
+    return G_SOURCE_REMOVE;
+  }
+  /* Off the main loop every client shares; finished only once the
+   * pipeline is down (a newer session for this key publishes then). The
+   * owner may destroy us from the callback. */
+  self->media_->stop_async ([self] {
+    self->count_finished ();
+    self->finished_ (self);
+  });
   return G_SOURCE_REMOVE;
 }
 
