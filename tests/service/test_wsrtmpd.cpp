@@ -1661,99 +1661,6 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     }
     CPPUNIT_ASSERT_EQUAL (0, daemon.terminate (10000));
   }
-};
-
-/* Hours long, so run only when asked for (tests/service/soak.sh): main
- * exits 77, which meson reports as a skip, when its variable is unset. */
-class WsrtmpdSoakTest : public CppUnit::TestFixture {
-  CPPUNIT_TEST_SUITE (WsrtmpdSoakTest);
-  CPPUNIT_TEST (testSoak);
-  CPPUNIT_TEST_SUITE_END ();
-
- public:
-  /* WSRTMP_SOAK_SECONDS of WSRTMP_SOAK_STREAMS (20)
-   * concurrent real-time streams, each replaying a 30 s recording over and
-   * over. Run by tests/service/soak.sh. */
-  void testSoak ()
-  {
-    const int seconds = atoi (g_getenv ("WSRTMP_SOAK_SECONDS"));
-    const char *streams_env = g_getenv ("WSRTMP_SOAK_STREAMS");
-    const int streams = streams_env ? atoi (streams_env) : 20;
-    TempDir dir;
-    Nginx nginx (dir.file ("nginx"));
-    Daemon daemon ({ "--rtmp-url", nginx.url (), "--max-sessions", "0",
-        "--max-connections-per-ip", "0" });
-    Fixture fixture ("chrome-h264-opus-kf2s-30s-250ms");
-    auto until = std::chrono::steady_clock::now () +
-        std::chrono::seconds (seconds);
-    std::atomic<int> sessions { 0 }, failed { 0 };
-    std::mutex lock;
-    std::string failures;
-    std::vector<std::thread> threads;
-    for (int s = 0; s < streams; s++) {
-      threads.emplace_back ([&, s] {
-        /* Staggered so the streams do not all start at once. */
-        std::this_thread::sleep_for (std::chrono::milliseconds (s * 1500));
-        while (std::chrono::steady_clock::now () < until) {
-          std::string key = "soak" + std::to_string (s);
-          try {
-            auto client = WsClient::connect (daemon.ingest_url (key));
-            bool ok = client && client->replay (fixture, true);
-            if (client) {
-              client->close (1000, "stream ended");
-              ok = client->wait_closed (20000) && ok &&
-                  client->close_code () == 1000;
-            }
-            sessions++;
-            if (!ok) {
-              failed++;
-              std::lock_guard<std::mutex> guard (lock);
-              failures += key + ": " + (client ? client->close_reason () :
-                  "no connection") + "\n";
-            }
-          } catch (const std::exception &e) {
-            failed++;
-            std::lock_guard<std::mutex> guard (lock);
-            failures += key + ": " + e.what () + "\n";
-          }
-        }
-      });
-    }
-    /* Baseline once every stream runs, then a sample a minute. */
-    std::this_thread::sleep_for (std::chrono::seconds (
-            std::min (seconds / 4, streams * 3 / 2 + 30)));
-    ProcStats baseline = proc_stats (daemon.pid ()), last = baseline;
-    ProcStats peak = baseline;
-    printf ("  soak: %d streams, baseline %s\n", streams,
-        stats_text (baseline).c_str ());
-    while (std::chrono::steady_clock::now () < until) {
-      std::this_thread::sleep_for (std::chrono::seconds (std::min (60,
-                  seconds / 5 + 1)));
-      last = proc_stats (daemon.pid ());
-      peak.rss_kb = std::max (peak.rss_kb, last.rss_kb);
-      peak.fds = std::max (peak.fds, last.fds);
-      peak.threads = std::max (peak.threads, last.threads);
-      printf ("  soak: %s\n", stats_text (last).c_str ());
-      fflush (stdout);
-    }
-    for (auto &thread : threads)
-      thread.join ();
-    CPPUNIT_ASSERT (daemon.wait_idle (30000));
-    std::this_thread::sleep_for (std::chrono::seconds (2));
-    ProcStats idle = proc_stats (daemon.pid ());
-    HttpResponse metrics = http_get (daemon.http_url () + "metrics");
-    printf ("  soak: %d s, %d streams, %d sessions, %d failed; baseline %s, "
-        "last under load %s, peak %s, idle after %s\n", seconds, streams,
-        sessions.load (), failed.load (), stats_text (baseline).c_str (),
-        stats_text (last).c_str (), stats_text (peak).c_str (),
-        stats_text (idle).c_str ());
-    CPPUNIT_ASSERT_MESSAGE (failures, failed == 0);
-    CPPUNIT_ASSERT_MESSAGE (metrics.body, metrics.body.find (
-            "wsrtmp_sessions_total{outcome=\"error\"} 0") != std::string::npos);
-    CPPUNIT_ASSERT_MESSAGE (stats_text (last),
-        !rss_meaningful () ||
-        last.rss_kb - baseline.rss_kb < 10 * 1024);
-  }
 
   /* Far over --max-message-size (30 and 100 MiB against the default
    * 16 MiB) from a client still sending: the daemon reads on until the
@@ -1981,6 +1888,99 @@ class WsrtmpdSoakTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL (1013, full.code);
     CPPUNIT_ASSERT (!full.texts.empty () && full.texts[0].find (
             "\"kind\":\"capacity\"") != std::string::npos);
+  }
+};
+
+/* Hours long, so run only when asked for (tests/service/soak.sh): main
+ * exits 77, which meson reports as a skip, when its variable is unset. */
+class WsrtmpdSoakTest : public CppUnit::TestFixture {
+  CPPUNIT_TEST_SUITE (WsrtmpdSoakTest);
+  CPPUNIT_TEST (testSoak);
+  CPPUNIT_TEST_SUITE_END ();
+
+ public:
+  /* WSRTMP_SOAK_SECONDS of WSRTMP_SOAK_STREAMS (20)
+   * concurrent real-time streams, each replaying a 30 s recording over and
+   * over. Run by tests/service/soak.sh. */
+  void testSoak ()
+  {
+    const int seconds = atoi (g_getenv ("WSRTMP_SOAK_SECONDS"));
+    const char *streams_env = g_getenv ("WSRTMP_SOAK_STREAMS");
+    const int streams = streams_env ? atoi (streams_env) : 20;
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--max-sessions", "0",
+        "--max-connections-per-ip", "0" });
+    Fixture fixture ("chrome-h264-opus-kf2s-30s-250ms");
+    auto until = std::chrono::steady_clock::now () +
+        std::chrono::seconds (seconds);
+    std::atomic<int> sessions { 0 }, failed { 0 };
+    std::mutex lock;
+    std::string failures;
+    std::vector<std::thread> threads;
+    for (int s = 0; s < streams; s++) {
+      threads.emplace_back ([&, s] {
+        /* Staggered so the streams do not all start at once. */
+        std::this_thread::sleep_for (std::chrono::milliseconds (s * 1500));
+        while (std::chrono::steady_clock::now () < until) {
+          std::string key = "soak" + std::to_string (s);
+          try {
+            auto client = WsClient::connect (daemon.ingest_url (key));
+            bool ok = client && client->replay (fixture, true);
+            if (client) {
+              client->close (1000, "stream ended");
+              ok = client->wait_closed (20000) && ok &&
+                  client->close_code () == 1000;
+            }
+            sessions++;
+            if (!ok) {
+              failed++;
+              std::lock_guard<std::mutex> guard (lock);
+              failures += key + ": " + (client ? client->close_reason () :
+                  "no connection") + "\n";
+            }
+          } catch (const std::exception &e) {
+            failed++;
+            std::lock_guard<std::mutex> guard (lock);
+            failures += key + ": " + e.what () + "\n";
+          }
+        }
+      });
+    }
+    /* Baseline once every stream runs, then a sample a minute. */
+    std::this_thread::sleep_for (std::chrono::seconds (
+            std::min (seconds / 4, streams * 3 / 2 + 30)));
+    ProcStats baseline = proc_stats (daemon.pid ()), last = baseline;
+    ProcStats peak = baseline;
+    printf ("  soak: %d streams, baseline %s\n", streams,
+        stats_text (baseline).c_str ());
+    while (std::chrono::steady_clock::now () < until) {
+      std::this_thread::sleep_for (std::chrono::seconds (std::min (60,
+                  seconds / 5 + 1)));
+      last = proc_stats (daemon.pid ());
+      peak.rss_kb = std::max (peak.rss_kb, last.rss_kb);
+      peak.fds = std::max (peak.fds, last.fds);
+      peak.threads = std::max (peak.threads, last.threads);
+      printf ("  soak: %s\n", stats_text (last).c_str ());
+      fflush (stdout);
+    }
+    for (auto &thread : threads)
+      thread.join ();
+    CPPUNIT_ASSERT (daemon.wait_idle (30000));
+    std::this_thread::sleep_for (std::chrono::seconds (2));
+    ProcStats idle = proc_stats (daemon.pid ());
+    HttpResponse metrics = http_get (daemon.http_url () + "metrics");
+    printf ("  soak: %d s, %d streams, %d sessions, %d failed; baseline %s, "
+        "last under load %s, peak %s, idle after %s\n", seconds, streams,
+        sessions.load (), failed.load (), stats_text (baseline).c_str (),
+        stats_text (last).c_str (), stats_text (peak).c_str (),
+        stats_text (idle).c_str ());
+    CPPUNIT_ASSERT_MESSAGE (failures, failed == 0);
+    CPPUNIT_ASSERT_MESSAGE (metrics.body, metrics.body.find (
+            "wsrtmp_sessions_total{outcome=\"error\"} 0") != std::string::npos);
+    CPPUNIT_ASSERT_MESSAGE (stats_text (last),
+        !rss_meaningful () ||
+        last.rss_kb - baseline.rss_kb < 10 * 1024);
   }
 };
 
