@@ -50,12 +50,17 @@ def option(args, name):
 
 
 class Daemon:
-    """wsrtmpd with the Deployment's args, but on a free loopback port."""
+    """wsrtmpd with the Deployment's args, but on a free loopback port, and
+    recording instead of publishing to the example RTMP server (whose name
+    does not resolve: a stream would end at once), with a long idle
+    timeout (the preStop test holds a stream that sends nothing)."""
 
     def __init__(self, args):
         self.dir = tempfile.TemporaryDirectory()
         self.log = open(os.path.join(self.dir.name, 'wsrtmpd.log'), 'w+')
-        args = [a for a in args if not a.startswith('--listen=')]
+        args = [a for a in args if not a.startswith(('--listen=',
+                                                     '--rtmp-url='))]
+        args += [f'--record-dir={self.dir.name}/rec', '--idle-timeout=60']
         self.process = subprocess.Popen(
             [os.path.abspath(os.environ.get('WSRTMPD', os.path.join(
                 ROOT, 'build', 'service', 'wsrtmpd'))),
@@ -242,7 +247,9 @@ class KubernetesTest(unittest.TestCase):
             hook = subprocess.Popen(command, env=env)
             time.sleep(2)
             self.assertIsNone(hook.poll(), 'preStop returned while a stream '
-                              'ran')
+                              'ran: ' + self.daemon.get('/healthz')[1] +
+                              self.daemon.output())
+            self.assertIn('"sessions_active":1', self.daemon.get('/healthz')[1])
         finally:
             stream.close()
         start = time.monotonic()
