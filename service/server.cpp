@@ -286,21 +286,23 @@ Server::handle_livez (SoupServerMessage *msg)
       "{\"status\":\"alive\"}\n");
 }
 
-/* Behind a load balancer (a --trusted-proxies peer) a node that is not
- * ready declines the WebSocket handshake with 503 instead of upgrading and
- * closing with 1001/1013: nginx cannot read /healthz (active health checks
- * are not in open-source nginx), but it can retry a 503 on the next node
- * (proxy_next_upstream http_503) and count it against max_fails. A browser
- * talking to us directly still gets the close code and kind it can show. */
+/* Behind a load balancer (a --trusted-proxies peer) a draining node declines
+ * the WebSocket handshake with 503 instead of upgrading and closing with
+ * 1001: nginx cannot read /healthz (open-source nginx has no active health
+ * checks), but it retries a 503 on the next node (proxy_next_upstream
+ * http_503) and counts it against max_fails. Nothing runs here once the
+ * drain ends, so the key must move now. A full node keeps its keys (1013,
+ * as before): sending a key elsewhere while its node still runs streams
+ * would let a reconnecting page publish twice. A browser talking to us
+ * directly still gets the close code and the kind its page shows. */
 bool
-Server::decline_while_not_ready (SoupServerMessage *msg)
+Server::decline_while_draining (SoupServerMessage *msg)
 {
-  const char *status = readiness ();
-  if (g_str_equal (status, "ok") || config_.trusted_proxies.empty () ||
+  if (!shutting_down_ || config_.trusted_proxies.empty () ||
       !config_.trusted_proxies.contains (peer_of (msg)))
     return false;
   send_text (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "text/plain",
-      std::string (status) + "\n");
+      std::string (readiness ()) + "\n");
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (
       msg);
   soup_message_headers_replace (headers, "Retry-After", "5");
@@ -366,7 +368,7 @@ void
 Server::on_ingest_request (SoupServer *, SoupServerMessage *msg,
     const char *, GHashTable *, gpointer data)
 {
-  if (static_cast<Server *> (data)->decline_while_not_ready (msg))
+  if (static_cast<Server *> (data)->decline_while_draining (msg))
     return;
   /* Not a valid handshake: libsoup has set the status (400) and reason. */
   if (!soup_websocket_server_process_handshake (msg, nullptr, nullptr,

@@ -47,7 +47,7 @@ class Server {
   const char *readiness () const;
   void handle_healthz (SoupServerMessage *msg);
   void handle_livez (SoupServerMessage *msg);
-  bool decline_while_not_ready (SoupServerMessage *msg);
+  bool decline_while_draining (SoupServerMessage *msg);
   void handle_metrics (SoupServerMessage *msg);
   void handle_websocket (SoupServerMessage *msg, const char *path,
       SoupWebsocketConnection *conn);

@@ -1918,8 +1918,8 @@ class WsrtmpdTest : public CppUnit::TestFixture {
 
   /* /healthz is readiness ("full" at --max-sessions, "draining" once
    * SIGTERM came: 503 both), /livez is liveness (200 while the loop turns,
-   * draining included). A trusted proxy's handshake gets 503 while not
-   * ready, so a load balancer retries it on another node. */
+   * draining included). A trusted proxy's handshake gets 503 while
+   * draining, so a load balancer retries it on another node. */
   void testReadinessAndLiveness ()
   {
     TempDir dir;
@@ -1958,10 +1958,11 @@ class WsrtmpdTest : public CppUnit::TestFixture {
           health.body.find (field) != std::string::npos);
     CPPUNIT_ASSERT_EQUAL (200, http_get (daemon.http_url () + "livez").status);
     {
+      /* Full keeps its keys, even behind a balancer: 1013 as before. */
       RawWs proxied (daemon.port ());
-      CPPUNIT_ASSERT (!proxied.handshake ("/ingest/second",
+      CPPUNIT_ASSERT (proxied.handshake ("/ingest/second",
               "X-Forwarded-For: 203.0.113.7\r\n"));
-      CPPUNIT_ASSERT_EQUAL (503, proxied.status_);
+      CPPUNIT_ASSERT_EQUAL (1013, proxied.read_close (10));
     }
 
     /* Draining: the idle stream is asked to close (1001) and, as it never
@@ -1985,15 +1986,23 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, "exit status"), 0,
         daemon.terminate (20000));
 
-    /* Straight from a browser (no trusted proxy) a full node still upgrades
-     * and says why it closes: the page shows the kind. */
-    Daemon direct ({ "--record-dir", dir.file ("rec"), "--max-sessions",
-        "1", "--idle-timeout", "300" });
+    /* Straight from a browser (no trusted proxy) a draining node still
+     * upgrades and says why it closes: the page shows the kind. */
+    Daemon direct ({ "--record-dir", dir.file ("rec"), "--idle-timeout",
+        "300" });
     RawWs holder (direct.port ());
     CPPUNIT_ASSERT (holder.handshake ("/ingest/first"));
+    std::this_thread::sleep_for (std::chrono::milliseconds (300));
+    CPPUNIT_ASSERT_EQUAL (0, kill (direct.pid (), SIGTERM));
+    for (int i = 0; i < 200 && http_get (direct.http_url () +
+            "healthz").status != 503; i++)
+      std::this_thread::sleep_for (std::chrono::milliseconds (25));
     RawWs refused (direct.port ());
     CPPUNIT_ASSERT (refused.handshake ("/ingest/second"));
-    CPPUNIT_ASSERT_EQUAL (1013, refused.read_close (10));
+    std::vector<std::string> texts;
+    CPPUNIT_ASSERT_EQUAL (1001, refused.read_close (10, &texts));
+    CPPUNIT_ASSERT (!texts.empty () && texts[0].find (
+            "\"kind\":\"shutdown\"") != std::string::npos);
   }
 };
 
