@@ -231,19 +231,36 @@ Server::on_request (SoupServer *, SoupServerMessage *msg, const char *path,
   }
   if (g_str_equal (path, "/healthz"))
     self->handle_healthz (msg);
+  else if (g_str_equal (path, "/livez"))
+    self->handle_livez (msg);
   else if (g_str_equal (path, "/metrics"))
     self->handle_metrics (msg);
   else
     self->handle_static (msg, path);
 }
 
+/* Readiness: whether a load balancer (or Kubernetes) should send this node
+ * new streams. The streams it runs are not affected either way. */
+const char *
+Server::readiness () const
+{
+  if (shutting_down_)
+    return "draining";
+  if (config_.max_sessions > 0 &&
+      sessions_.size () >= static_cast<size_t> (config_.max_sessions))
+    return "full";
+  return "ok";
+}
+
 void
 Server::handle_healthz (SoupServerMessage *msg)
 {
+  const char *status = readiness ();
+  const bool ready = g_str_equal (status, "ok");
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "status");
-  json_builder_add_string_value (builder, shutting_down_ ? "stopping" : "ok");
+  json_builder_add_string_value (builder, status);
   json_builder_set_member_name (builder, "version");
   json_builder_add_string_value (builder, WSRTMP_VERSION);
   json_builder_set_member_name (builder, "sessions_active");
@@ -256,8 +273,43 @@ Server::handle_healthz (SoupServerMessage *msg)
   json_builder_end_object (builder);
   g_autoptr (JsonNode) node = json_builder_get_root (builder);
   g_autofree char *body = json_to_string (node, FALSE);
-  send_text (msg, shutting_down_ ? SOUP_STATUS_SERVICE_UNAVAILABLE :
-      SOUP_STATUS_OK, "application/json", std::string (body) + "\n");
+  send_text (msg, ready ? SOUP_STATUS_OK : SOUP_STATUS_SERVICE_UNAVAILABLE,
+      "application/json", std::string (body) + "\n");
+}
+
+/* Liveness: answered from the main loop, so it answers while the loop
+ * turns, draining included; a stuck loop answers nothing and is
+ * restarted. */
+void
+Server::handle_livez (SoupServerMessage *msg)
+{
+  send_text (msg, SOUP_STATUS_OK, "application/json",
+      "{\"status\":\"alive\"}\n");
+}
+
+/* Behind a load balancer (a --trusted-proxies peer) a draining node declines
+ * the WebSocket handshake with 503 instead of upgrading and closing with
+ * 1001: nginx cannot read /healthz (open-source nginx has no active health
+ * checks), but it retries a 503 on the next node (proxy_next_upstream
+ * http_503) and counts it against max_fails. Nothing runs here once the
+ * drain ends, so the key must move now. A full node keeps its keys (1013,
+ * as before): sending a key elsewhere while its node still runs streams
+ * would let a reconnecting page publish twice. A browser talking to us
+ * directly still gets the close code and the kind its page shows. */
+bool
+Server::decline_while_draining (SoupServerMessage *msg)
+{
+  if (!shutting_down_ || config_.trusted_proxies.empty () ||
+      !config_.trusted_proxies.contains (peer_of (msg)))
+    return false;
+  send_text (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "text/plain",
+      std::string (readiness ()) + "\n");
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (
+      msg);
+  soup_message_headers_replace (headers, "Retry-After", "5");
+  /* on_request_read left it out for the upgrade we no longer make. */
+  soup_message_headers_replace (headers, "Connection", "close");
+  return true;
 }
 
 void
@@ -317,6 +369,8 @@ void
 Server::on_ingest_request (SoupServer *, SoupServerMessage *msg,
     const char *, GHashTable *, gpointer data)
 {
+  if (static_cast<Server *> (data)->decline_while_draining (msg))
+    return;
   /* Not a valid handshake: libsoup has set the status (400) and reason. */
   if (!soup_websocket_server_process_handshake (msg, nullptr, nullptr,
           nullptr, nullptr))

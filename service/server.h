@@ -42,7 +42,12 @@ class Server {
 
  private:
   void handle_static (SoupServerMessage *msg, const char *path);
+  /* "ok", or why this node should get no new streams: "draining" (it is
+   * shutting down) or "full" (--max-sessions streams run). */
+  const char *readiness () const;
   void handle_healthz (SoupServerMessage *msg);
+  void handle_livez (SoupServerMessage *msg);
+  bool decline_while_draining (SoupServerMessage *msg);
   void handle_metrics (SoupServerMessage *msg);
   void handle_websocket (SoupServerMessage *msg, const char *path,
       SoupWebsocketConnection *conn);

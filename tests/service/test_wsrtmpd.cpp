@@ -362,6 +362,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testTrustedProxies);
   CPPUNIT_TEST (testErrorKinds);
   CPPUNIT_TEST (testManyStreamsEndAtOnce);
+  CPPUNIT_TEST (testReadinessAndLiveness);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -1888,6 +1889,95 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL (1013, full.code);
     CPPUNIT_ASSERT (!full.texts.empty () && full.texts[0].find (
             "\"kind\":\"capacity\"") != std::string::npos);
+  }
+
+  /* /healthz is readiness ("full" at --max-sessions, "draining" once
+   * SIGTERM came: 503 both), /livez is liveness (200 while the loop turns,
+   * draining included). A trusted proxy's handshake gets 503 while
+   * draining, so a load balancer retries it on another node. */
+  void testReadinessAndLiveness ()
+  {
+    TempDir dir;
+    Daemon daemon ({ "--record-dir", dir.file ("rec"), "--max-sessions",
+        "1", "--idle-timeout", "300", "--trusted-proxies", "127.0.0.1" });
+    auto status_of = [] (const HttpResponse &health) {
+      size_t at = health.body.find ("\"status\":\"");
+      return at == std::string::npos ? std::string () : health.body.substr (
+          at + 10, health.body.find ('"', at + 10) - at - 10);
+    };
+    auto wait_status = [&] (const std::string &wanted) {
+      HttpResponse health;
+      for (int i = 0; i < 200; i++) {
+        health = http_get (daemon.http_url () + "healthz");
+        if (status_of (health) == wanted)
+          break;
+        std::this_thread::sleep_for (std::chrono::milliseconds (25));
+      }
+      return health;
+    };
+    HttpResponse health = http_get (daemon.http_url () + "healthz");
+    CPPUNIT_ASSERT_EQUAL (200, health.status);
+    CPPUNIT_ASSERT_EQUAL (std::string ("ok"), status_of (health));
+    HttpResponse live = http_get (daemon.http_url () + "livez");
+    CPPUNIT_ASSERT_EQUAL (200, live.status);
+    CPPUNIT_ASSERT_EQUAL (std::string ("application/json"), live.content_type);
+
+    /* Full: not ready, still alive; every field as before. */
+    RawWs first (daemon.port ());
+    CPPUNIT_ASSERT (first.handshake ("/ingest/first"));
+    health = wait_status ("full");
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (health.body, 503, health.status);
+    for (const char *field : { "\"version\":", "\"sessions_active\":1",
+             "\"clients_active\":1", "\"max_sessions\":1" })
+      CPPUNIT_ASSERT_MESSAGE (health.body,
+          health.body.find (field) != std::string::npos);
+    CPPUNIT_ASSERT_EQUAL (200, http_get (daemon.http_url () + "livez").status);
+    {
+      /* Full keeps its keys, even behind a balancer: 1013 as before. */
+      RawWs proxied (daemon.port ());
+      CPPUNIT_ASSERT (proxied.handshake ("/ingest/second",
+              "X-Forwarded-For: 203.0.113.7\r\n"));
+      CPPUNIT_ASSERT_EQUAL (1013, proxied.read_close (10));
+    }
+
+    /* Draining: the idle stream is asked to close (1001) and, as it never
+     * answers, keeps the daemon draining for a while. */
+    CPPUNIT_ASSERT_EQUAL (0, kill (daemon.pid (), SIGTERM));
+    health = wait_status ("draining");
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, health.body), 503,
+        health.status);
+    CPPUNIT_ASSERT_EQUAL (200, http_get (daemon.http_url () + "livez").status);
+    {
+      RawWs proxied (daemon.port ());
+      CPPUNIT_ASSERT (!proxied.handshake ("/ingest/third"));
+      CPPUNIT_ASSERT_EQUAL (503, proxied.status_);
+    }
+    CPPUNIT_ASSERT_EQUAL (1001, first.read_close (20));
+    /* It exits by itself once drained (terminate would signal again). */
+    for (int i = 0; i < 200 && http_get (daemon.http_url () + "livez").status;
+        i++)
+      std::this_thread::sleep_for (std::chrono::milliseconds (100));
+    CPPUNIT_ASSERT_EQUAL (0, http_get (daemon.http_url () + "livez").status);
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, "exit status"), 0,
+        daemon.terminate (20000));
+
+    /* Straight from a browser (no trusted proxy) a draining node still
+     * upgrades and says why it closes: the page shows the kind. */
+    Daemon direct ({ "--record-dir", dir.file ("rec"), "--idle-timeout",
+        "300" });
+    RawWs holder (direct.port ());
+    CPPUNIT_ASSERT (holder.handshake ("/ingest/first"));
+    std::this_thread::sleep_for (std::chrono::milliseconds (300));
+    CPPUNIT_ASSERT_EQUAL (0, kill (direct.pid (), SIGTERM));
+    for (int i = 0; i < 200 && http_get (direct.http_url () +
+            "healthz").status != 503; i++)
+      std::this_thread::sleep_for (std::chrono::milliseconds (25));
+    RawWs refused (direct.port ());
+    CPPUNIT_ASSERT (refused.handshake ("/ingest/second"));
+    std::vector<std::string> texts;
+    CPPUNIT_ASSERT_EQUAL (1001, refused.read_close (10, &texts));
+    CPPUNIT_ASSERT (!texts.empty () && texts[0].find (
+            "\"kind\":\"shutdown\"") != std::string::npos);
   }
 };
 
