@@ -121,7 +121,6 @@ PipelineFactory::create (const MediaSpec &spec, const std::string &name,
   g_object_set (encode, "video-bitrate", (guint) s.video_bitrate_kbps,
       "speed-preset", s.x264_preset.c_str (),
       "audio-bitrate", (guint) s.audio_bitrate_kbps,
-      "keyframe-interval", (double) s.keyframe_interval_s,
       "framerate", s.framerate, 1,
       "codec-threads", (guint) s.codec_threads,
       "passthrough", (gboolean) s.passthrough, nullptr);

@@ -30,21 +30,22 @@ struct Destination {
   std::string location;         /* rtmp:// URL or file path */
 };
 
+/* What wsrtmpd sets on flvencodebin, all from its options (whose defaults
+ * are the element's own: service/config.cpp). The keyframe interval is the
+ * element's default (2 s, what live platforms require). */
 struct EncodeSettings {
-  int video_bitrate_kbps = 2500;
-  std::string x264_preset = "veryfast";
-  int audio_bitrate_kbps = 128;
-  /* A keyframe at least this often: live platforms require <= 2 s. */
-  int keyframe_interval_s = 2;
-  int framerate = 30;
-  int codec_threads = 1;
+  int video_bitrate_kbps;
+  std::string x264_preset;
+  int audio_bitrate_kbps;
+  int framerate;
+  int codec_threads;
   /* Pass suitable H.264 through instead of re-encoding it. */
-  bool passthrough = true;
+  bool passthrough;
 };
 
 struct MediaSpec {
   SoupWebsocketConnection *connection = nullptr;
-  guint64 max_message_size = 16 * 1024 * 1024;
+  guint64 max_message_size;      /* --max-message-size */
   std::vector<Destination> destinations;
 };
 
