@@ -69,19 +69,20 @@ def run(sock, proc):
              (message.get("STATUS"), url))
     print("READY=1, STATUS=%s" % message["STATUS"])
 
-    pings = []
-    while len(pings) < 3:
-        message = receive(sock, deadline)
-        if message is None:
-            fail("%d watchdog ping(s) in %d s, expected 3" %
-                 (len(pings), TIMEOUT_S))
-        if message.get("WATCHDOG") == "1":
-            pings.append(time.monotonic())
-    # At half the timeout; a loaded machine may only be late, never early.
-    gaps = [b - a for a, b in zip(pings, pings[1:])]
-    if min(gaps) < WATCHDOG_USEC / 1e6 / 2 * 0.8:
-        fail("watchdog pings too close: %r" % gaps)
-    print("WATCHDOG=1 every %s s" % ", ".join("%.2f" % g for g in gaps))
+    # Pings at half of WATCHDOG_USEC: about 8 in 4 s. Counted over a window,
+    # not timed one by one: a loaded machine may deliver two at once.
+    window_s = 4.0
+    pings = 0
+    window_end = time.monotonic() + window_s
+    while time.monotonic() < window_end:
+        message = receive(sock, window_end)
+        if message and message.get("WATCHDOG") == "1":
+            pings += 1
+    nominal = window_s / (WATCHDOG_USEC / 1e6 / 2)
+    if not 2 <= pings <= nominal + 2:
+        fail("%d watchdog pings in %.0f s, expected about %.0f" %
+             (pings, window_s, nominal))
+    print("WATCHDOG=1 %d times in %.0f s" % (pings, window_s))
 
     proc.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + TIMEOUT_S

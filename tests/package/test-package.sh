@@ -5,8 +5,12 @@
 # so the maintainer scripts run, then uses them from their installed paths:
 # the plugin by name (gst-inspect-1.0, gst-launch-1.0 on a real recording)
 # and the daemon as the package's user with the shipped config (/healthz,
-# the page, a stream recorded into /var/lib/wsrtmp/recordings), and finally
-# purges them.
+# the page, a stream recorded into /var/lib/wsrtmp/recordings). Then it boots
+# the root with systemd (systemd-nspawn, when installed) and checks the unit
+# as installed: Type=notify READY and STATUS, a transcoded stream inside the
+# sandbox, structured journal records, `systemctl stop` draining a running
+# stream, and a watchdog restart of a stopped (SIGSTOP) daemon. Finally it
+# purges the packages.
 #
 # Slow (minutes) and needs root: skipped (77) unless WSRTMP_TEST_PACKAGE=1.
 #   WSRTMP_TEST_PACKAGE=1 meson test -C build --suite package --print-errorlogs
@@ -22,7 +26,7 @@ if [[ $(id -u) != 0 ]]; then
   echo "SKIP: needs root (debootstrap, chroot, dpkg -i into the chroot)"
   exit 77
 fi
-for tool in debootstrap dpkg-buildpackage zstd unshare curl python3; do
+for tool in debootstrap dpkg-buildpackage zstd unshare nsenter curl python3; do
   command -v $tool >/dev/null || { echo "SKIP: $tool missing (WSRTMP_SETUP_TESTS=1 scripts/setup)"; exit 77; }
 done
 
@@ -39,8 +43,13 @@ mirror=${WSRTMP_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 mkdir -p "$cache"
 work=$(mktemp -d "$build/run.XXXXXX")
 daemon=
+nspawn=
 cleanup () {
   [[ -n $daemon ]] && kill "$daemon" 2>/dev/null || true
+  if [[ -n $nspawn ]]; then
+    kill -TERM "$nspawn" 2>/dev/null || true
+    wait "$nspawn" 2>/dev/null || true
+  fi
   [[ -d $work/root/proc ]] && umount "$work/root/proc" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -80,7 +89,7 @@ if [[ ! -f $base ]]; then
 fi
 # dpkg -i resolves nothing: the root gets our packages' dependencies from apt
 # first (cached per dependency list), plus gstreamer1.0-tools for the checks.
-deps=$( { for deb in "${debs[@]}"; do dpkg-deb -f "$deb" Depends; done; echo gstreamer1.0-tools; } |
+deps=$( { for deb in "${debs[@]}"; do dpkg-deb -f "$deb" Depends; done; echo gstreamer1.0-tools, systemd-sysv; } |
   tr ',' '\n' | sed -e 's/(.*)//' -e 's/|.*//' -e 's/[[:space:]]//g' |
   grep -v -e '^$' -e '^gstreamer1.0-wsrtmp$' | sort -u | tr '\n' ' ')
 with_deps=$cache/bookworm-deps-$(echo "$deps" | sha256sum | cut -c1-16).tar.zst
@@ -180,6 +189,98 @@ echo "recorded $recording ($(stat -c %s "$work/root$recording") bytes)"
 kill -TERM $daemon
 wait $daemon || fail "wsrtmpd exited with $? after SIGTERM"
 daemon=
+
+if [[ ${WSRTMP_TEST_PACKAGE_BOOT:-1} = 1 ]] && command -v systemd-nspawn >/dev/null; then
+  step "boot the root with systemd (systemd-nspawn): the unit as installed"
+  umount "$work/root/proc"
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  # A drop-in, as an admin would: our port (others may hold 8080) and a short
+  # watchdog, to see it fire.
+  mkdir -p "$work/root/etc/systemd/system/wsrtmpd.service.d" "$work/root/var/log/journal"
+  printf '[Service]\nExecStart=\nExecStart=%s\nWatchdogSec=4s\n' \
+    "/usr/bin/wsrtmpd --config /etc/wsrtmp/wsrtmpd.conf --listen 127.0.0.1:$port" \
+    >"$work/root/etc/systemd/system/wsrtmpd.service.d/test.conf"
+  # Same network as the host; no machined or system bus here, hence
+  # --register=no --keep-unit.
+  systemd-nspawn -D "$work/root" --boot --register=no --keep-unit --link-journal=no \
+    --machine="wsrtmp-test-$port" --console=pipe </dev/null >"$work/boot.log" 2>&1 &
+  nspawn=$!
+  main=
+  for _ in $(seq 300); do
+    main=$(pgrep -f "^/usr/bin/wsrtmpd --config /etc/wsrtmp/wsrtmpd.conf --listen 127.0.0.1:$port\$" || true)
+    [[ -n $main ]] && curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break
+    kill -0 $nspawn 2>/dev/null || { cat "$work/boot.log"; fail "systemd-nspawn --boot exited"; }
+    sleep 0.2
+  done
+  [[ -n $main ]] || { tail -20 "$work/boot.log"; fail "wsrtmpd.service never answered on port $port"; }
+  init=$(ps -o ppid= -p "$main" | tr -d ' ')
+  [[ -n $init ]] || fail "no init process for wsrtmpd $main"
+  in_boot () { nsenter -t "$init" -a env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
+  unit_state () { in_boot systemctl show wsrtmpd -p ActiveState -p NRestarts -p StatusText; }
+  wait_for () {  # wait_for TEXT: until `systemctl show` says it (30 s)
+    for _ in $(seq 150); do
+      [[ $(unit_state) = *"$1"* ]] && return 0
+      sleep 0.2
+    done
+    unit_state; in_boot journalctl -u wsrtmpd --no-pager -n 20; fail "wsrtmpd.service: no $1"
+  }
+  # Type=notify: "active" only after READY=1; STATUS= is ours.
+  wait_for "StatusText=listening on http://127.0.0.1:$port/"
+  wait_for "ActiveState=active"
+  unit_state
+  in_boot systemd-analyze security wsrtmpd.service | tail -1
+  in_boot systemd-analyze verify --man=no wsrtmpd.service || fail "systemd-analyze verify (booted)"
+
+  # Inside the sandbox: a transcoded stream recorded, its events in the
+  # journal as fields.
+  python3 "$src/tests/package/ws_stream.py" "ws://127.0.0.1:$port/ingest/boottest" \
+    "$src/tests/data/chrome-vp8-opus-250ms" || fail "streaming to wsrtmpd.service"
+  for _ in $(seq 300); do
+    [[ $(curl -s "http://127.0.0.1:$port/healthz") = *'"sessions_active":0'* ]] && break
+    sleep 0.2
+  done
+  in_boot journalctl -u wsrtmpd --no-pager -o verbose SESSION=1 'STREAM_KEY=boo***' >"$work/journal.txt"
+  grep -q 'MESSAGE=session 1 \[boo\*\*\*\] from 127.0.0.1: ended after' "$work/journal.txt" ||
+    { cat "$work/journal.txt"; fail "no structured journal record of the session's end"; }
+  recording=$(cd "$work/root" && ls var/lib/wsrtmp/recordings/boottest-*.flv | head -1)
+  [[ -n $recording && $(head -c 3 "$work/root/$recording") = FLV ]] || fail "no recording from the service"
+  echo "service recorded /$recording ($(stat -c %s "$work/root/$recording") bytes)"
+
+  # systemctl stop while a stream runs: STOPPING, the stream drains, clean stop.
+  python3 "$src/tests/package/ws_stream.py" "ws://127.0.0.1:$port/ingest/drainstop" \
+    "$src/tests/data/chrome-vp8-opus-250ms" >/dev/null &
+  client=$!
+  for _ in $(seq 100); do
+    [[ $(curl -s "http://127.0.0.1:$port/healthz") = *'"sessions_active":1'* ]] && break
+    sleep 0.1
+  done
+  in_boot systemctl stop wsrtmpd || fail "systemctl stop"
+  wait $client || true
+  in_boot journalctl -u wsrtmpd --no-pager -o cat >"$work/journal.txt"
+  grep -A3 'draining 1 active' "$work/journal.txt" >"$work/drain.txt" || true
+  cat "$work/drain.txt"
+  grep -q 'dra\*\*\*\] from 127.0.0.1: ended after' "$work/drain.txt" ||
+    fail "systemctl stop did not drain the running stream"
+  [[ $(unit_state) = *ActiveState=inactive* ]] || fail "not inactive after systemctl stop"
+
+  # A stuck main loop: the watchdog pings stop, systemd kills and restarts it.
+  in_boot systemctl start wsrtmpd || fail "systemctl start"
+  main=$(in_boot systemctl show wsrtmpd -p MainPID --value)
+  [[ $main -gt 1 ]] || fail "no MainPID after systemctl start"
+  in_boot sh -c "kill -STOP $main"
+  wait_for "NRestarts=1"
+  wait_for "ActiveState=active"
+  in_boot journalctl -u wsrtmpd --no-pager -o cat >"$work/journal.txt"
+  grep -F "Failed with result 'watchdog'" "$work/journal.txt" || fail "no watchdog restart in the journal"
+
+  kill -TERM $nspawn
+  wait $nspawn || true
+  nspawn=
+  rm -r "$work/root/etc/systemd/system/wsrtmpd.service.d"
+  mount -t proc proc "$work/root/proc"
+else
+  echo "(not booted with systemd: no systemd-nspawn, or WSRTMP_TEST_PACKAGE_BOOT=0)"
+fi
 
 step "dpkg --purge"
 in_root dpkg --purge wsrtmpd gstreamer1.0-wsrtmp || fail "dpkg --purge"
