@@ -8,6 +8,7 @@
 #include "config.h"
 #include "pipeline_factory.h"
 #include "server.h"
+#include "systemd_notify.h"
 
 #include <glib-unix.h>
 #include <gst/gst.h>
@@ -47,6 +48,8 @@ on_signal (gpointer data)
   }
   g_message ("stopping: no new streams, draining %zu active one(s) "
       "(signal again to exit at once)", app->server->session_count ());
+  wsrtmp::systemd_notify_stopping ("draining " +
+      std::to_string (app->server->session_count ()) + " stream(s)");
   /* Bounded: the sessions' own drain timers fire too, this is the backstop. */
   app->drain_timer = g_timeout_add_seconds (app->drain_timeout_s + 2,
       on_drain_timeout, app);
@@ -137,6 +140,8 @@ main (int argc, char **argv)
     /* Tests and scripts wait for this exact line (and the real port). */
     printf ("wsrtmpd listening on %s\n", url.c_str ());
     fflush (stdout);
+    wsrtmp::systemd_notify_ready ("listening on " + url);
+    wsrtmp::SystemdWatchdog watchdog;
 
     g_main_loop_run (app.loop);
 
