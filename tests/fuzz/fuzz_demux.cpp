@@ -80,8 +80,10 @@ struct Branch {
   bool ended = false;
 };
 
+/* No pipeline: one that stays in PLAYING keeps the messages of children
+ * that come and go (the EOS of every sink, state changes) for ever. Each
+ * element posts to our bus directly. */
 struct Harness {
-  GstElement *pipeline = nullptr;
   GstPad *feed = nullptr;           /* ours: pushes into a demuxer */
   GstBus *bus = nullptr;
   /* Touched only from this thread: the demuxers add their pads while we
@@ -118,9 +120,8 @@ make_branch (const BranchKind *kind)
           "sink") };
   gst_pad_add_probe (branch->sink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
       note_eos, branch, nullptr);
-  /* Started and stopped by us only, whatever the pipeline does. */
-  gst_element_set_locked_state (bin, TRUE);
-  gst_bin_add (GST_BIN (harness->pipeline), bin);
+  gst_object_ref_sink (bin);
+  gst_element_set_bus (bin, harness->bus);
   harness->branches.push_back (branch);
   return branch;
 }
@@ -166,19 +167,19 @@ on_pad_added (GstElement *, GstPad *pad, gpointer)
 GstBusSyncReply
 keep_errors (GstBus *, GstMessage *msg, gpointer)
 {
-  return GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR ? GST_BUS_PASS :
-      GST_BUS_DROP;
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR)
+    return GST_BUS_PASS;
+  gst_message_unref (msg);      /* dropping is ours to do */
+  return GST_BUS_DROP;
 }
 
 void
 make_harness ()
 {
   harness = new Harness ();
-  harness->pipeline = gst_pipeline_new ("fuzz");
   harness->feed = gst_pad_new ("feed", GST_PAD_SRC);
-  harness->bus = gst_element_get_bus (harness->pipeline);
+  harness->bus = gst_bus_new ();
   gst_bus_set_sync_handler (harness->bus, keep_errors, nullptr, nullptr);
-  gst_element_set_state (harness->pipeline, GST_STATE_PLAYING);
 }
 
 void
@@ -190,9 +191,9 @@ run (guint8 flags, const guint8 *data, gsize size)
     fprintf (stderr, "fuzz_demux: no %s\n", demux_name);
     abort ();
   }
+  gst_object_ref_sink (demux);
   g_signal_connect (demux, "pad-added", G_CALLBACK (on_pad_added), nullptr);
-  gst_element_set_locked_state (demux, TRUE);
-  gst_bin_add (GST_BIN (harness->pipeline), demux);
+  gst_element_set_bus (demux, harness->bus);
   GstPad *demux_sink = gst_element_get_static_pad (demux, "sink");
   gst_pad_link (harness->feed, demux_sink);
   gst_element_set_state (demux, GST_STATE_PLAYING);
@@ -247,7 +248,7 @@ run (guint8 flags, const guint8 *data, gsize size)
   gst_element_set_state (demux, GST_STATE_NULL);
   gst_pad_unlink (harness->feed, demux_sink);
   gst_object_unref (demux_sink);
-  gst_bin_remove (GST_BIN (harness->pipeline), demux);
+  gst_object_unref (demux);
   for (Branch *b : harness->branches) {
     if (!b->in_use)
       continue;

@@ -130,8 +130,11 @@ collect_output (GstPad *, GstPadProbeInfo *info, gpointer data)
 GstBusSyncReply
 keep_endings (GstBus *, GstMessage *msg, gpointer)
 {
-  return (GST_MESSAGE_TYPE (msg) & (GST_MESSAGE_EOS | GST_MESSAGE_ERROR |
-          GST_MESSAGE_ELEMENT)) ? GST_BUS_PASS : GST_BUS_DROP;
+  if (GST_MESSAGE_TYPE (msg) & (GST_MESSAGE_EOS | GST_MESSAGE_ERROR |
+          GST_MESSAGE_ELEMENT))
+    return GST_BUS_PASS;
+  gst_message_unref (msg);      /* dropping is ours to do */
+  return GST_BUS_DROP;
 }
 
 void
