@@ -39,6 +39,11 @@ void init (const char *target);
  * set GST_DEBUG (a debugging session). Call after init(). */
 void trace_gst_debug (const char *patterns);
 
+/* The same for a GLib log domain (g_debug messages, text without digits;
+ * libsoup's name every decision of its frame parser). Call after init(),
+ * before the library logs anything. */
+void trace_glib_debug (const char *domain);
+
 /* An execution that neither ended nor failed within timeout_us. */
 void hang (const char *what);
 

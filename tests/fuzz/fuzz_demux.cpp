@@ -130,7 +130,7 @@ make_branch (const BranchKind *kind)
 Branch *
 take_branch (GstCaps *caps)
 {
-  const GstStructure *s = gst_caps_is_empty (caps) ? nullptr :
+  const GstStructure *s = gst_caps_get_size (caps) == 0 ? nullptr :
       gst_caps_get_structure (caps, 0);
   const BranchKind *kind = branch_kinds;
   while (kind->caps_name && !(s && gst_structure_has_name (s,

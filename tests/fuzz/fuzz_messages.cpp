@@ -37,6 +37,9 @@
  *     (if any) carries a sendable code, and after an error with close-code
  *     X the client was sent a close frame with code X.
  *
+ * libsoup is not instrumented: libFuzzer is guided by the debug messages
+ * of its frame parser instead (fuzz::trace_glib_debug).
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
@@ -516,6 +519,7 @@ extern "C" int
 LLVMFuzzerInitialize (int *, char ***)
 {
   fuzz::init ("fuzz_messages");
+  fuzz::trace_glib_debug ("libsoup");
   if (g_strcmp0 (g_getenv ("FUZZ_MESSAGES_UNLIMITED"), "1") == 0)
     max_message_sizes[0] = 0;
   make_harness ();
