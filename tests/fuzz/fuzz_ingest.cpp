@@ -32,6 +32,8 @@
 #include <gst/app/gstappsrc.h>
 #include <libsoup/soup.h>
 
+#include "fuzz_common.h"
+
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -49,10 +51,6 @@ constexpr guint8 FLAG_NO_PASSTHROUGH = 1 << 2;
 /* More messages than this are joined into the last one: bounds the per-exec
  * cost of inputs made of many tiny messages. */
 constexpr size_t MAX_MESSAGES = 256;
-
-gint64 timeout_us = 10 * G_USEC_PER_SEC;
-bool abort_on_hang = false;
-bool verbose = false;
 
 struct Message {
   const guint8 *data;
@@ -115,66 +113,19 @@ wait_for_end (GstElement *pipeline, GMainContext *ctx, gint64 deadline)
         GstMessageType (GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
     if (!msg)
       continue;
-    if (verbose && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
       g_autoptr (GError) err = nullptr;
-      g_autofree char *dbg = nullptr;
-      gst_message_parse_error (msg, &err, &dbg);
-      fprintf (stderr, "fuzz_ingest: error from %s: %s\n",
-          GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), err->message);
-    } else if (verbose) {
-      fprintf (stderr, "fuzz_ingest: EOS\n");
+      gst_message_parse_error (msg, &err, nullptr);
+      fuzz::note ("error from %s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)),
+          err->message);
+    } else {
+      fuzz::note ("EOS");
     }
     gst_message_unref (msg);
     ended = true;
   }
   gst_object_unref (bus);
   return ended;
-}
-
-bool fatal_criticals = true;
-
-/* Criticals raised inside GStreamer's own elements on bad input, not by
- * wsrtmp: reported, not fatal (see tests/fuzz/regressions/README.md). */
-const char *const upstream_criticals[] = {
-  /* matroskademux (1.22.0) posts an element message with a non-element
-   * (push mode, corrupt EBML): crash-79b183228afa77aad7da091733adb227c5216e52 */
-  "gst_element_message_full_with_details: assertion 'GST_IS_ELEMENT (element)' failed",
-  /* The same, when its debug log is on (GST_DEBUG=*:2). */
-  "gst_debug_log_full_valist: assertion 'id != NULL || object == NULL || G_IS_OBJECT (object)' failed",
-  /* qtdemux (libgstisomp4, 1.22.0) on a corrupt fragmented MP4 (the stack
-   * goes gst_pad_push -> libgstisomp4 -> gst_caps_get_structure):
-   * upstream-qtdemux-caps-critical-a3b6e049 */
-  "gst_caps_get_structure: assertion 'GST_IS_CAPS (caps)' failed",
-  /* ... and right after it, with the structure it did not get. */
-  "gst_structure_get_int: assertion 'structure != NULL' failed",
-};
-
-GLogWriterOutput
-abort_on_critical (GLogLevelFlags level, const GLogField *fields,
-    gsize n_fields, gpointer)
-{
-  GLogWriterOutput ret = g_log_writer_default (
-      GLogLevelFlags (level & ~G_LOG_FLAG_FATAL), fields, n_fields, nullptr);
-  if (!fatal_criticals ||
-      !(level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR)))
-    return ret;
-  for (gsize i = 0; i < n_fields; i++) {
-    if (g_strcmp0 (fields[i].key, "MESSAGE") != 0 || fields[i].length >= 0)
-      continue;
-    for (const char *known : upstream_criticals)
-      if (strstr (static_cast<const char *> (fields[i].value), known))
-        return ret;
-  }
-  abort ();
-}
-
-void
-hang (const char *what)
-{
-  fprintf (stderr, "fuzz_ingest: no EOS or error within %" G_GINT64_FORMAT
-      " ms (%s)\n", timeout_us / 1000, what);
-  if (abort_on_hang)
-    abort ();
 }
 
 void
@@ -204,8 +155,8 @@ run_appsrc (guint8 flags, const std::vector<Message> &messages)
   }
   gst_app_src_end_of_stream (GST_APP_SRC (src));
   if (!wait_for_end (pipeline, nullptr,
-          g_get_monotonic_time () + timeout_us))
-    hang ("appsrc");
+          g_get_monotonic_time () + fuzz::timeout_us))
+    fuzz::hang ("appsrc");
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (pipeline);
 }
@@ -281,9 +232,9 @@ run_websocket (guint8 flags, const std::vector<Message> &messages)
     soup_websocket_connection_close (client, SOUP_WEBSOCKET_CLOSE_NORMAL,
         nullptr);
 
-  gint64 deadline = g_get_monotonic_time () + timeout_us;
+  gint64 deadline = g_get_monotonic_time () + fuzz::timeout_us;
   if (!wait_for_end (pipeline, ctx, deadline))
-    hang ("websocket");
+    fuzz::hang ("websocket");
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (pipeline);
 
@@ -312,38 +263,7 @@ run_websocket (guint8 flags, const std::vector<Message> &messages)
 extern "C" int
 LLVMFuzzerInitialize (int *, char ***)
 {
-  /* Load the plugin in this process: the registry scanner is a separate,
-   * unsanitized program, which cannot load a sanitized plugin. */
-  g_setenv ("GST_REGISTRY_FORK", "no", FALSE);
-#ifdef WSRTMP_PLUGIN_BUILD_DIR
-  g_setenv ("GST_PLUGIN_PATH", WSRTMP_PLUGIN_BUILD_DIR, FALSE);
-#endif
-#ifdef WSRTMP_FUZZ_REGISTRY
-  g_setenv ("GST_REGISTRY", WSRTMP_FUZZ_REGISTRY, FALSE);
-#endif
-  g_setenv ("GST_DEBUG", "0", FALSE);
-  if (const char *t = g_getenv ("FUZZ_INGEST_TIMEOUT_MS"))
-    timeout_us = g_ascii_strtoll (t, nullptr, 10) * 1000;
-  abort_on_hang = g_strcmp0 (g_getenv ("FUZZ_INGEST_ABORT_ON_HANG"), "1") == 0;
-  verbose = g_strcmp0 (g_getenv ("FUZZ_INGEST_VERBOSE"), "1") == 0;
-  /* A critical is a programming error: in our code, a bug to report. GLib's
-   * own fatal criticals raise SIGTRAP, which libFuzzer does not catch: abort
-   * instead, so the input is saved and the sanitizer prints the stack. */
-  fatal_criticals =
-      g_strcmp0 (g_getenv ("FUZZ_INGEST_FATAL_CRITICALS"), "0") != 0;
-  g_log_set_writer_func (abort_on_critical, nullptr, nullptr);
-  /* G_DEBUG=fatal-criticals (the test environment) would trap first. */
-  g_log_set_always_fatal (GLogLevelFlags (G_LOG_FATAL_MASK));
-  gst_init (nullptr, nullptr);
-  /* Load the plugin now, so its coverage counters are registered before
-   * fuzzing starts. */
-  GstPlugin *plugin = gst_plugin_load_by_name ("wsrtmp");
-  if (!plugin) {
-    fprintf (stderr, "fuzz_ingest: cannot load the wsrtmp plugin "
-        "(GST_PLUGIN_PATH=%s)\n", g_getenv ("GST_PLUGIN_PATH"));
-    abort ();
-  }
-  gst_object_unref (plugin);
+  fuzz::init ("fuzz_ingest");
   return 0;
 }
 
