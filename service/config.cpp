@@ -251,6 +251,32 @@ store_allowed_origins (const std::string &list, Config &config,
   return true;
 }
 
+bool
+token_secret_long_enough (const std::string &secret, std::string &error)
+{
+  if (secret.size () >= 16)
+    return true;
+  error = "--token-secret: use at least 16 characters (e.g. openssl rand "
+      "-hex 32)";
+  return false;
+}
+
+/* The first line of path, stripped, at least 16 characters. */
+bool
+read_token_secret_file (const std::string &path, std::string &secret,
+    std::string &error)
+{
+  g_autofree char *contents = nullptr;
+  g_autoptr (GError) gerror = nullptr;
+  if (!g_file_get_contents (path.c_str (), &contents, nullptr, &gerror)) {
+    error = std::string ("--token-secret-file: ") + gerror->message;
+    return false;
+  }
+  g_auto (GStrv) lines = g_strsplit (contents, "\n", 2);
+  secret = lines[0] ? g_strstrip (lines[0]) : "";
+  return token_secret_long_enough (secret, error);
+}
+
 /* --token-secret or the first line of --token-secret-file, at least 16
  * characters. */
 bool
@@ -264,21 +290,12 @@ resolve_token_secret (const OptionTable &table, Config &config,
     return false;
   }
   if (file) {
-    g_autofree char *contents = nullptr;
-    g_autoptr (GError) gerror = nullptr;
-    if (!g_file_get_contents (file->c_str (), &contents, nullptr, &gerror)) {
-      error = std::string ("--token-secret-file: ") + gerror->message;
-      return false;
-    }
-    g_auto (GStrv) lines = g_strsplit (contents, "\n", 2);
-    config.token_secret = lines[0] ? g_strstrip (lines[0]) : "";
-  } else if (secret) {
-    config.token_secret = *secret;
+    config.token_secret_file = *file;
+    return read_token_secret_file (*file, config.token_secret, error);
   }
-  if ((secret || file) && config.token_secret.size () < 16) {
-    error = "--token-secret: use at least 16 characters (e.g. openssl rand "
-        "-hex 32)";
-    return false;
+  if (secret) {
+    config.token_secret = *secret;
+    return token_secret_long_enough (config.token_secret, error);
   }
   return true;
 }
@@ -548,6 +565,33 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
     error = "--tls-cert and --tls-key go together";
     return false;
   }
+  return true;
+}
+
+bool
+reload_config_files (Config &config, std::string &done, std::string &error)
+{
+  std::set<std::string> keys;
+  if (!config.keys_file.empty () &&
+      !load_keys (config.keys_file, keys, error))
+    return false;
+  std::string secret;
+  if (!config.token_secret_file.empty () &&
+      !read_token_secret_file (config.token_secret_file, secret, error))
+    return false;
+
+  done.clear ();
+  if (!config.keys_file.empty ()) {
+    config.allowed_keys = std::move (keys);
+    done = config.keys_file + " (" +
+        std::to_string (config.allowed_keys.size ()) + " keys)";
+  }
+  if (!config.token_secret_file.empty ()) {
+    config.token_secret = std::move (secret);
+    done += (done.empty () ? "" : " and ") + config.token_secret_file;
+  }
+  if (done.empty ())
+    done = "nothing (no --keys-file or --token-secret-file)";
   return true;
 }
 

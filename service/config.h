@@ -53,6 +53,7 @@ struct Config {
   int max_connections_per_ip = 0;
   /* Signed tokens (?token=EXPIRY.HMAC) are required when set. */
   std::string token_secret;
+  std::string token_secret_file;        /* re-read on SIGHUP */
   /* How long a session retries a lost RTMP connection (0 = never). */
   int rtmp_retry_time_s = 0;
 
@@ -78,5 +79,13 @@ bool check_token (const std::string &secret, const std::string &key,
  * gst_init (): some defaults and ranges are the elements' own, read from
  * their property specs. */
 bool parse_config (int *argc, char ***argv, Config &config, std::string &error);
+
+/* SIGHUP: re-reads --keys-file and --token-secret-file (those given). Both
+ * are checked before either is used, so a file that does not parse changes
+ * nothing (false, with the reason in error). Streams already admitted are
+ * not affected: keys and tokens are checked once, at the handshake. On
+ * success, done says what was reloaded. */
+bool reload_config_files (Config &config, std::string &done,
+    std::string &error);
 
 }  // namespace wsrtmp

@@ -57,6 +57,23 @@ on_signal (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* SIGHUP (systemctl reload): new streams use the re-read key list and
+ * token secret; a file that does not parse is refused and the old one stays. */
+gboolean
+on_reload (gpointer data)
+{
+  auto *config = static_cast<wsrtmp::Config *> (data);
+  wsrtmp::systemd_notify_reloading ();
+  std::string done, error;
+  if (wsrtmp::reload_config_files (*config, done, error))
+    g_message ("reloaded %s", done.c_str ());
+  else
+    g_warning ("reload refused, keeping the previous files: %s",
+        error.c_str ());
+  wsrtmp::systemd_notify_ready ("reloaded");
+  return G_SOURCE_CONTINUE;
+}
+
 /* Uninstalled runs: the plugin is next door in the build tree. */
 bool
 find_plugin ()
@@ -129,6 +146,7 @@ main (int argc, char **argv)
     }
     guint sigint = g_unix_signal_add (SIGINT, on_signal, &app);
     guint sigterm = g_unix_signal_add (SIGTERM, on_signal, &app);
+    guint sighup = g_unix_signal_add (SIGHUP, on_reload, &config);
 
     std::string destination = config.rtmp_url.empty () ? "" :
         "RTMP " + config.rtmp_url;
@@ -149,6 +167,7 @@ main (int argc, char **argv)
       g_source_remove (app.drain_timer);
     g_source_remove (sigint);
     g_source_remove (sigterm);
+    g_source_remove (sighup);
     /* Still exit 0: the operator asked us to stop and we did, in bounded
      * time; the sessions' own logs say which streams were cut short. */
     if (server.session_count () > 0)

@@ -47,6 +47,12 @@ systemd_notify_ready (const std::string &status)
 }
 
 void
+systemd_notify_reloading ()
+{
+  notify ("RELOADING=1");
+}
+
+void
 systemd_notify_stopping (const std::string &status)
 {
   notify ("STOPPING=1\nSTATUS=" + status);

@@ -16,6 +16,10 @@ namespace wsrtmp {
 /* READY=1 with a STATUS= line for `systemctl status`. */
 void systemd_notify_ready (const std::string &status);
 
+/* RELOADING=1 while SIGHUP re-reads the files (ExecReload=); READY=1 with
+ * a new STATUS= line after. */
+void systemd_notify_reloading ();
+
 /* STOPPING=1: systemd then waits up to TimeoutStopSec= for us to exit. */
 void systemd_notify_stopping (const std::string &status);
 

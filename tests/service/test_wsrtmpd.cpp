@@ -363,6 +363,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testErrorKinds);
   CPPUNIT_TEST (testManyStreamsEndAtOnce);
   CPPUNIT_TEST (testReadinessAndLiveness);
+  CPPUNIT_TEST (testReloadOnSighup);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -1895,6 +1896,58 @@ class WsrtmpdTest : public CppUnit::TestFixture {
    * SIGTERM came: 503 both), /livez is liveness (200 while the loop turns,
    * draining included). A trusted proxy's handshake gets 503 while
    * draining, so a load balancer retries it on another node. */
+  /* SIGHUP (systemctl reload) re-reads --keys-file and --token-secret-file
+   * for new streams; a file that does not parse changes nothing; a stream
+   * admitted before keeps going. */
+  void testReloadOnSighup ()
+  {
+    TempDir dir;
+    std::string keys = dir.file ("keys");
+    g_file_set_contents (keys.c_str (), "old_key\n", -1, nullptr);
+    Daemon daemon ({ "--keys-file", keys, "--record-dir", dir.file ("rec"),
+        "--idle-timeout", "60" });
+    auto admitted = [&] (const std::string &key) {
+      auto client = WsClient::connect (daemon.ingest_url (key));
+      CPPUNIT_ASSERT_MESSAGE (key, client);
+      /* The first frame is the state (admitted) or the error (refused). */
+      CPPUNIT_ASSERT_MESSAGE (key, client->wait_text ("\"type\":\"", 5000));
+      bool live = has_text (*client, "\"state\":\"connecting\"");
+      if (!live)
+        CPPUNIT_ASSERT_MESSAGE (key, client->wait_closed (5000) &&
+            client->close_code () == 1008 &&
+            has_text (*client, "\"kind\":\"key\""));
+      return std::make_pair (live, std::move (client));
+    };
+    auto reload = [&] (const std::string &expect) {
+      size_t before = daemon.log ().size ();
+      CPPUNIT_ASSERT_EQUAL (0, kill (daemon.pid (), SIGHUP));
+      for (int i = 0; i < 100; i++) {
+        if (daemon.log ().find (expect, before) != std::string::npos)
+          return;
+        std::this_thread::sleep_for (std::chrono::milliseconds (50));
+      }
+      CPPUNIT_FAIL ("no \"" + expect + "\" after SIGHUP:\n" + daemon.log ());
+    };
+
+    auto running = admitted ("old_key");
+    CPPUNIT_ASSERT (running.first);
+    CPPUNIT_ASSERT (!admitted ("new_key").first);
+
+    g_file_set_contents (keys.c_str (), "new_key\n", -1, nullptr);
+    reload ("reloaded " + keys + " (1 keys)");
+    CPPUNIT_ASSERT (admitted ("new_key").first);
+    CPPUNIT_ASSERT (!admitted ("old_key").first);
+    CPPUNIT_ASSERT_MESSAGE ("the stream admitted before the reload",
+        !running.second->is_closed ());
+
+    /* Not a key list: refused, the previous list stays. */
+    g_file_set_contents (keys.c_str (), "not a key!\n", -1, nullptr);
+    reload ("reload refused, keeping the previous files: --keys-file: " +
+        keys + " line 1");
+    CPPUNIT_ASSERT (admitted ("new_key").first);
+    CPPUNIT_ASSERT_EQUAL (0, daemon.terminate (10000));
+  }
+
   void testReadinessAndLiveness ()
   {
     TempDir dir;
