@@ -8,7 +8,8 @@
 # the page, a stream recorded into /var/lib/wsrtmp/recordings). Then it boots
 # the root with systemd (systemd-nspawn, when installed) and checks the unit
 # as installed: Type=notify READY and STATUS, a transcoded stream inside the
-# sandbox, structured journal records, `systemctl stop` draining a running
+# sandbox, structured journal records, `systemctl reload`, `systemctl stop`
+# draining a running
 # stream, and a watchdog restart of a stopped (SIGSTOP) daemon. Finally it
 # purges the packages.
 #
@@ -245,6 +246,15 @@ if [[ ${WSRTMP_TEST_PACKAGE_BOOT:-1} = 1 ]] && command -v systemd-nspawn >/dev/n
   recording=$(cd "$work/root" && ls var/lib/wsrtmp/recordings/boottest-*.flv | head -1)
   [[ -n $recording && $(head -c 3 "$work/root/$recording") = FLV ]] || fail "no recording from the service"
   echo "service recorded /$recording ($(stat -c %s "$work/root/$recording") bytes)"
+
+  # systemctl reload: SIGHUP re-reads the files, the same process stays up.
+  before=$(in_boot systemctl show wsrtmpd -p MainPID --value)
+  in_boot systemctl reload wsrtmpd || fail "systemctl reload"
+  wait_for "StatusText=reloaded"
+  [[ $(in_boot systemctl show wsrtmpd -p MainPID --value) = "$before" ]] ||
+    fail "systemctl reload restarted wsrtmpd"
+  in_boot journalctl -u wsrtmpd --no-pager -o cat | grep -q '^reloaded ' ||
+    fail "no 'reloaded' line in the journal after systemctl reload"
 
   # systemctl stop while a stream runs: STOPPING, the stream drains, clean stop.
   python3 "$src/tests/package/ws_stream.py" "ws://127.0.0.1:$port/ingest/drainstop" \
