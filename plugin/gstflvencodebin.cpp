@@ -175,6 +175,11 @@ struct GstFlvEncodeBinPrivate {
   /* Where the real track ends: a generated track stops there. */
   GstClockTime real_end = 0;
   bool real_ended = false;
+  /* Real streams (see release_empty_stream): how many, how many have had
+   * data, and the outputs of those that ended without, waiting. */
+  int streams_watched = 0;
+  int streams_with_data = 0;
+  std::vector<GstPad *> ended_empty;
 
   /* H.264 passthrough watch (state_lock). */
   GstClockTime last_keyframe = GST_CLOCK_TIME_NONE;
@@ -880,30 +885,60 @@ skip_aac_priming (GstPad *, GstPadProbeInfo *info, gpointer)
   return GST_PAD_PROBE_OK;
 }
 
+/* Unlinks a stream that ended without data and releases its muxer pad. */
+static void
+release_mux_pad (GstFlvEncodeBin *self, GstPad *output)
+{
+  g_autoptr (GstPad) mux_pad = gst_pad_get_peer (output);
+  if (!mux_pad)
+    return;
+  GST_INFO_OBJECT (self, "%s:%s ended without data: releasing its muxer pad",
+      GST_DEBUG_PAD_NAME (output));
+  gst_pad_unlink (output, mux_pad);
+  gst_element_release_request_pad (self->priv->mux, mux_pad);
+}
+
 /* flvmux never finishes when one of its pads ends without any data (an
  * MP4 cut after its header, a track that never gets a frame): such a pad
- * is released, so the muxer goes on with the other track. */
+ * is released, so the muxer goes on with the other track, but only once
+ * another stream has data. flvmux must not lose its pads while none has
+ * data: its aggregating thread then wakes up and reads the pad flvmux is
+ * still forgetting (it crashed about once in 10,000 MP4 headers without
+ * media). When every stream ends empty, no pad is released: there is
+ * nothing to mux, and the input is an error. */
 static GstPadProbeReturn
 release_empty_stream (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   auto *self = GST_FLV_ENCODE_BIN (data);
-  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER)
-    return GST_PAD_PROBE_REMOVE;        /* it has data: nothing to do */
+  GstFlvEncodeBinPrivate *priv = self->priv;
+  std::vector<GstPad *> ended_empty;
+  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER) {
+    {
+      std::lock_guard<std::mutex> lock (priv->state_lock);
+      priv->streams_with_data++;
+      ended_empty.swap (priv->ended_empty);
+    }
+    for (GstPad *output : ended_empty) {
+      release_mux_pad (self, output);
+      gst_object_unref (output);
+    }
+    return GST_PAD_PROBE_REMOVE;
+  }
   if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) != GST_EVENT_EOS)
     return GST_PAD_PROBE_OK;
 
-  g_autoptr (GstPad) mux_pad = gst_pad_get_peer (pad);
-  GST_INFO_OBJECT (self, "%s:%s ended without data: releasing its muxer "
-      "pad", GST_DEBUG_PAD_NAME (pad));
-  if (mux_pad) {
-    gst_pad_unlink (pad, mux_pad);
-    gst_element_release_request_pad (self->priv->mux, mux_pad);
+  bool release_now, all_empty = false;
+  {
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    release_now = priv->streams_with_data > 0;
+    if (!release_now) {
+      priv->ended_empty.push_back (GST_PAD (gst_object_ref (pad)));
+      all_empty = (int) priv->ended_empty.size () == priv->streams_watched;
+    }
   }
-  bool any_left;
-  GST_OBJECT_LOCK (self->priv->mux);
-  any_left = GST_ELEMENT (self->priv->mux)->numsinkpads > 0;
-  GST_OBJECT_UNLOCK (self->priv->mux);
-  if (!any_left)
+  if (release_now)
+    release_mux_pad (self, pad);
+  if (all_empty)
     GST_ELEMENT_ERROR (self, STREAM, DEMUX,
         ("The input ended without any audio or video data."), (nullptr));
   return GST_PAD_PROBE_DROP;
@@ -912,6 +947,10 @@ release_empty_stream (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 static void
 watch_for_empty_stream (GstFlvEncodeBin *self, GstElement *last)
 {
+  {
+    std::lock_guard<std::mutex> lock (self->priv->state_lock);
+    self->priv->streams_watched++;
+  }
   g_autoptr (GstPad) output = gst_element_get_static_pad (last, "src");
   gst_pad_add_probe (output, static_cast<GstPadProbeType> (
           GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
@@ -1236,6 +1275,10 @@ reset_stream_state (GstFlvEncodeBin *self)
   priv->output_mode.clear ();
   priv->real_end = 0;
   priv->real_ended = false;
+  priv->streams_watched = priv->streams_with_data = 0;
+  for (GstPad *output : priv->ended_empty)
+    gst_object_unref (output);
+  priv->ended_empty.clear ();
   priv->last_keyframe = priv->last_pts = GST_CLOCK_TIME_NONE;
   gst_clear_buffer_list (&priv->gop);
   priv->switch_pending = priv->transcoding = false;

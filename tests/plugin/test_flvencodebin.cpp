@@ -305,6 +305,7 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (test_audio_only_with_placeholder_image);
   CPPUNIT_TEST (test_fragmented_mp4);
   CPPUNIT_TEST (test_header_without_media_ends_with_error);
+  CPPUNIT_TEST (test_track_without_data_is_left_out);
   CPPUNIT_TEST (test_other_browser_formats);
   CPPUNIT_TEST (test_stereo_aac_passes_through);
   CPPUNIT_TEST_SUITE_END ();
@@ -597,6 +598,20 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
           silent == 0);
       CPPUNIT_ASSERT_EQUAL (0, ended_well);
     }
+  }
+
+  /* A recording whose audio track never gets a frame: the muxer goes on
+   * with the video instead of waiting for audio forever. */
+  void test_track_without_data_is_left_out ()
+  {
+    Synthetic input ({ "-f", "lavfi", "-i", "testsrc=s=1280x720:r=30:d=3",
+        "-f", "lavfi", "-i", "sine=d=3", "-map", "0:v", "-map", "1:a",
+        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "libopus",
+        "-frames:a", "0", "-f", "matroska" });
+    CPPUNIT_ASSERT (input.encode ("speed-preset=ultrafast"));
+    auto output = probe_streams (input.flv ());
+    auto *video = find_stream (output, "video");
+    CPPUNIT_ASSERT (video && video->packets > 80);
   }
 
   /* Chromium's MP4 mode (fragmented MP4, like Safari's recorder). */
