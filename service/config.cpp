@@ -348,7 +348,8 @@ make_options (Config &config, std::vector<Option> &options,
       "./recordings, recording only without --rtmp-url",
       text_into (config.record_dir) },
     { "keys-file", 'k', Type::File, "FILE", "File with one allowed stream "
-      "key per line", "", "any key of 1-128 characters A-Z a-z 0-9 _ -",
+      "key per line (re-read on SIGHUP)", "",
+      "any key of 1-128 characters A-Z a-z 0-9 _ -",
       [&config] (const std::string &path, std::string &error) {
         config.keys_file = path;
         return load_keys (path, config.allowed_keys, error);
@@ -427,7 +428,7 @@ make_options (Config &config, std::vector<Option> &options,
       "/ingest/KEY?token=EXPIRY.HMAC, HMAC-SHA256 of \"KEY.EXPIRY\" with "
       "this secret (prefer --token-secret-file)", "", "", nullptr },
     { "token-secret-file", 0, Type::File, "FILE", "File holding the "
-      "--token-secret (first line)", "", "", nullptr },
+      "--token-secret (first line; re-read on SIGHUP)", "", "", nullptr },
     { "rtmp-retry-time", 0, Type::Text, "SECONDS", "Seconds a stream keeps "
       "reconnecting to an RTMP server that dropped it, buffering meanwhile"
       "; 0 = fail at once", "30", "",
@@ -529,6 +530,13 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
       "Serves the streaming page, accepts WebSocket clients on "
       "/ingest/KEY and pushes each stream to RTMP and/or a recording.");
   g_option_context_set_description (context,
+      "Signals:\n"
+      "  SIGTERM, SIGINT  stop taking streams, drain the running ones, exit."
+      "\n"
+      "  SIGHUP  re-read --keys-file and --token-secret-file for new streams"
+      "\n"
+      "    (a file that does not parse is refused; the previous one stays)."
+      "\n\n"
       "Environment:\n"
       "  WSRTMPD_ALLOCATOR=default  keep the C allocators as shipped. By "
       "default wsrtmpd\n"
