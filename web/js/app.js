@@ -119,7 +119,7 @@ function chooseScene(scene) {
 async function toggleShare() {
   if (screen) { endShare(); return; }
   try {
-    const s = await openScreen();
+    const s = await openScreen({ width: ui.canvas.width, height: ui.canvas.height });
     screen = s;
     studio.setScreen(s);
     screenMeter.attach(s);

@@ -131,6 +131,7 @@ export class Studio {
     this.captureTrack = null;
     this.clock = null;
     this.onSceneChange = null;
+    this.sceneLog = [];     // [{scene, at}] at: wall-clock ms (for tests and support)
   }
 
   /** Picture size (follows the resolution setting). */
@@ -171,7 +172,8 @@ export class Studio {
     Object.assign(this.state, patch);
     if (this.state.scene !== sceneBefore) {
       this._applyMicMute();
-      this.sceneChangedAt = performance.now();
+      this.sceneLog.push({ scene: this.state.scene, at: performance.timeOrigin + performance.now() });
+      if (this.sceneLog.length > 100) this.sceneLog.shift();
       if (this.onSceneChange) this.onSceneChange(this.state.scene);
     }
   }
@@ -308,7 +310,9 @@ export class Studio {
       // eslint-disable-next-line no-undef
       const frame = new VideoFrame(this.canvas, { timestamp: Math.round(performance.now() * 1000) });
       this.writing = true;
-      this.writer.write(frame).catch(() => frame.close()).finally(() => { this.writing = false; });
+      // The generator takes the picture; closing our handle afterwards is harmless (a no-op
+      // when the sink closed it already) and never leaves a frame to the garbage collector.
+      this.writer.write(frame).catch(() => {}).finally(() => { frame.close(); this.writing = false; });
     } else if (this.captureTrack && this.captureTrack.requestFrame) {
       this.captureTrack.requestFrame();
     }

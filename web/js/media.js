@@ -119,13 +119,14 @@ export async function openCamera({ videoId = '', audioId = '', resolution = '720
  * @returns {Promise<MediaStream>}
  * @throws {Error} with a message for a person (nothing thrown when the streamer cancels: null)
  */
-export async function openScreen({ frameRate = 30 } = {}) {
+export async function openScreen({ frameRate = 30, width = 1920, height = 1080 } = {}) {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) {
     throw new Error('This browser cannot share the screen. Try a current Chrome, Edge or Firefox on a computer.');
   }
   try {
     return await navigator.mediaDevices.getDisplayMedia({
-      video: { frameRate: { ideal: frameRate }, width: { max: 1920 }, height: { max: 1080 } },
+      // No bigger than the broadcast: scaling a 4K screen down each frame costs draw time.
+      video: { frameRate: { ideal: frameRate }, width: { max: width }, height: { max: height } },
       // Echo cancellation would eat the shared tab's sound: it is not the room.
       audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
       systemAudio: 'include',
