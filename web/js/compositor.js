@@ -62,10 +62,11 @@ class FrameSource {
       } catch {
         return;
       }
-      if (r.done) return;
-      if (!this.reader) { r.value.close(); return; }
+      if (r.done) { this.reader = null; return; }
+      if (this.closed) { r.value.close(); continue; }
       if (this.frame) this.frame.close();
       this.frame = r.value;
+      this.readAt = performance.now();
     }
   }
 
@@ -77,7 +78,11 @@ class FrameSource {
   }
 
   close() {
-    if (this.reader) { const r = this.reader; this.reader = null; r.cancel().catch(() => {}); }
+    // Read on (closing each frame) until the track's end ends the stream: cancelling would
+    // leave the frames queued in the processor to the garbage collector.
+    this.closed = true;
+    const r = this.reader;
+    if (r) setTimeout(() => { if (this.reader === r) r.cancel().catch(() => {}); }, 2000);
     if (this.frame) { this.frame.close(); this.frame = null; }
     if (this.video) { this.video.srcObject = null; this.video = null; }
   }
@@ -194,7 +199,10 @@ export class Studio {
     const AC = window.AudioContext || window.webkitAudioContext;
     if (!AC) return null;
     const ctx = new AC();
-    this.audio = { ctx, dest: ctx.createMediaStreamDestination(), mic: null, screen: null };
+    const dest = ctx.createMediaStreamDestination();
+    const delay = ctx.createDelay(1);
+    delay.connect(dest);
+    this.audio = { ctx, dest, delay, mic: null, screen: null };
     return this.audio;
   }
 
@@ -212,7 +220,7 @@ export class Studio {
       if (!track) continue;
       const src = a.ctx.createMediaStreamSource(new MediaStream([track]));
       const gain = a.ctx.createGain();
-      src.connect(gain).connect(a.dest);
+      src.connect(gain).connect(a.delay);
       a[name] = { track, src, gain };
     }
     this._applyMicMute();
@@ -297,7 +305,10 @@ export class Studio {
   _tick() {
     const t0 = performance.now();
     this.draw();
-    if (this.composing) this._emit();
+    if (this.composing) {
+      this._emit();
+      this._followLag();
+    }
     const dt = performance.now() - t0;
     this.drawMs.push(dt);
     if (this.drawMs.length > 600) this.drawMs.shift();
@@ -308,6 +319,7 @@ export class Studio {
     if (this.writer) {
       if (this.writing || this.generator.readyState === 'ended') return; // the recorder is behind: drop
       // eslint-disable-next-line no-undef
+      // (Chromium's MediaRecorder times frames by their arrival, whatever this says.)
       const frame = new VideoFrame(this.canvas, { timestamp: Math.round(performance.now() * 1000) });
       this.writing = true;
       // The generator takes the picture; closing our handle afterwards is harmless (a no-op
@@ -315,6 +327,25 @@ export class Studio {
       this.writer.write(frame).catch(() => {}).finally(() => { frame.close(); this.writing = false; });
     } else if (this.captureTrack && this.captureTrack.requestFrame) {
       this.captureTrack.requestFrame();
+    }
+  }
+
+  /**
+   * Keep the sound with the picture. A composed picture reaches the recorder later than the
+   * camera frame it shows reached the page (up to a frame of the clock, plus however late a
+   * busy page draws); the mixed sound is not held up by that, so delay it by the same, smoothed.
+   */
+  _followLag() {
+    const now = performance.now();
+    const scene = this.state.scene;
+    const cam = (scene === 'camera' || scene === 'pip') && this.camera;
+    if (!cam || !cam.readAt || now - cam.readAt > 250) return;
+    const lag = now - cam.readAt;
+    this.lagMs = this.lagMs === undefined ? lag : this.lagMs + 0.05 * (lag - this.lagMs);
+    if (this.audio && now - (this.lagSetAt || 0) > 500) {
+      this.lagSetAt = now;
+      const a = this.audio;
+      a.delay.delayTime.setTargetAtTime(Math.min(0.25, this.lagMs / 1000), a.ctx.currentTime, 0.3);
     }
   }
 
