@@ -339,7 +339,9 @@ export class Studio {
     const now = performance.now();
     const scene = this.state.scene;
     const cam = (scene === 'camera' || scene === 'pip') && this.camera;
-    if (!cam || !cam.readAt || now - cam.readAt > 250) return;
+    // Only a frame's first drawing counts: a camera slower than the clock repeats frames.
+    if (!cam || !cam.readAt || cam.readAt === this.lagFrom || now - cam.readAt > 250) return;
+    this.lagFrom = cam.readAt;
     const lag = now - cam.readAt;
     this.lagMs = this.lagMs === undefined ? lag : this.lagMs + 0.05 * (lag - this.lagMs);
     if (this.audio && now - (this.lagSetAt || 0) > 500) {
