@@ -443,8 +443,17 @@ await page.addInitScript(() => {
     }, ms);
   };
   const realRaf = window.requestAnimationFrame.bind(window);
-  window.requestAnimationFrame = (fn) => (hidden
-    ? real.setTimeout(() => fn(performance.now()), nextSecond()) : realRaf(fn));
+  const realCancel = window.cancelAnimationFrame.bind(window);
+  const hiddenRaf = new Set();
+  window.requestAnimationFrame = (fn) => {
+    if (!hidden) return realRaf(fn);
+    const id = real.setTimeout(() => { hiddenRaf.delete(id); fn(performance.now()); }, nextSecond());
+    hiddenRaf.add(id);
+    return id;
+  };
+  window.cancelAnimationFrame = (id) => {
+    if (hiddenRaf.delete(id)) clearTimeout(id); else realCancel(id);
+  };
   Object.defineProperty(document, 'hidden', { get: () => hidden, configurable: true });
   Object.defineProperty(document, 'visibilityState', { get: () => (hidden ? 'hidden' : 'visible'), configurable: true });
   window.__setHidden = (h) => {
