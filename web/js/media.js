@@ -114,6 +114,32 @@ export async function openCamera({ videoId = '', audioId = '', resolution = '720
   }
 }
 
+/**
+ * Share a screen, window or tab, with its audio when the browser offers it.
+ * @returns {Promise<MediaStream>}
+ * @throws {Error} with a message for a person (nothing thrown when the streamer cancels: null)
+ */
+export async function openScreen({ frameRate = 30, width = 1920, height = 1080 } = {}) {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) {
+    throw new Error('This browser cannot share the screen. Try a current Chrome, Edge or Firefox on a computer.');
+  }
+  try {
+    return await navigator.mediaDevices.getDisplayMedia({
+      // No bigger than the broadcast: scaling a 4K screen down each frame costs draw time.
+      video: { frameRate: { ideal: frameRate }, width: { max: width }, height: { max: height } },
+      // Echo cancellation would eat the shared tab's sound: it is not the room.
+      audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false },
+      systemAudio: 'include',
+      selfBrowserSurface: 'exclude',
+    });
+  } catch (err) {
+    if (err && err.name === 'NotAllowedError') {
+      throw new Error('Screen sharing was cancelled or is blocked for this site.');
+    }
+    throw new Error(`The screen could not be shared${err && err.message ? ` (${err.message})` : ''}.`);
+  }
+}
+
 /** Stop every track of a stream. */
 export function closeStream(stream) {
   if (stream) for (const t of stream.getTracks()) t.stop();

@@ -35,9 +35,11 @@ export class LevelMeter {
     this.analyser.smoothingTimeConstant = 0.2;
     this.src.connect(this.analyser);
     const buf = new Float32Array(this.analyser.fftSize);
+    const analyser = this.analyser;
     const tick = () => {
+      if (this.analyser !== analyser) return; // detached (or attached again) since
       this.raf = requestAnimationFrame(tick);
-      this.analyser.getFloatTimeDomainData(buf);
+      analyser.getFloatTimeDomainData(buf);
       let sum = 0;
       for (let i = 0; i < buf.length; i++) sum += buf[i] * buf[i];
       const rms = Math.sqrt(sum / buf.length);

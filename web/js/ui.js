@@ -40,7 +40,7 @@ export class Ui {
     this.status = $('status');
     this.statusText = $('status-text');
     this.statusTime = $('status-time');
-    this.video = $('preview');
+    this.canvas = $('preview');
     this.previewBox = $('preview-box');
     this.badgeTime = $('badge-time');
     this.cameraMsg = $('camera-msg');
@@ -64,6 +64,42 @@ export class Ui {
     this.statBitrate = $('stat-bitrate');
     this.statOutput = $('stat-output');
     this.statSent = $('stat-sent');
+    // Studio
+    this.sceneButtons = [...document.querySelectorAll('#scenes [data-scene]')];
+    this.shareBtn = $('share-btn');
+    this.studioHint = $('studio-hint');
+    this.screenMeter = $('screen-meter');
+    this.muteMic = $('mute-mic');
+    this.muteScreen = $('mute-screen');
+    this.titleName = $('title-name');
+    this.titleSubtitle = $('title-subtitle');
+    this.titleBtn = $('title-btn');
+    this.pipCorner = $('pip-corner');
+    this.pipSize = $('pip-size');
+    this.logoFile = $('logo-file');
+    this.logoCorner = $('logo-corner');
+    this.logoRemove = $('logo-remove');
+  }
+
+  /** The studio's controls: which scene is on, what can be chosen. */
+  setStudio({ scene, sharing, titleShown, hasLogo, locked, micMuted, screenMuted }) {
+    for (const b of this.sceneButtons) {
+      b.setAttribute('aria-pressed', String(b.dataset.scene === scene));
+      const needsScreen = b.dataset.scene === 'screen' || b.dataset.scene === 'pip';
+      const off = locked ? b.dataset.scene !== scene : needsScreen && !sharing;
+      if (off) b.setAttribute('aria-disabled', 'true'); else b.removeAttribute('aria-disabled');
+    }
+    this.shareBtn.setAttribute('aria-pressed', String(sharing));
+    this.shareBtn.setAttribute('aria-describedby', 'studio-hint');
+    this.titleBtn.setAttribute('aria-pressed', String(titleShown));
+    this.logoRemove.hidden = !hasLogo;
+    this.muteMic.setAttribute('aria-pressed', String(micMuted));
+    this.muteScreen.setAttribute('aria-pressed', String(screenMuted));
+    this.muteScreen.disabled = !sharing;
+  }
+
+  studioMessage(text) {
+    if (this.studioHint.textContent !== text) this.studioHint.textContent = text;
   }
 
   /** Session state: idle | connecting | live | reconnecting | ending | ended | error. */
@@ -121,8 +157,8 @@ export class Ui {
     this.keyToggle.setAttribute('aria-label', show ? 'Hide stream key' : 'Show stream key');
   }
 
+  /** The preview canvas is drawn by the studio; this only says whether there is a camera. */
   setPreview(stream) {
-    this.video.srcObject = stream || null;
     this.previewBox.dataset.camera = stream ? 'on' : 'off';
   }
 
