@@ -442,10 +442,10 @@ refuse_message (GstWsServerSrc *self, SoupWebsocketConnection *conn,
     if (priv->failure != Failure::None || priv->dropping)
       return;
   }
-  bool sent = failure == Failure::MessageTooBig ?
-      wsrtmp::websocket_close (conn, wsrtmp::CLOSE_TOO_BIG, "message too big") :
-      wsrtmp::websocket_close (conn, wsrtmp::CLOSE_SERVER_ERROR,
-      "downstream too slow");
+  bool too_big = failure == Failure::MessageTooBig;
+  gushort code = too_big ? wsrtmp::CLOSE_TOO_BIG : wsrtmp::CLOSE_SERVER_ERROR;
+  bool sent = wsrtmp::websocket_close (conn, code,
+      too_big ? "message too big" : "downstream too slow");
   {
     std::lock_guard<std::mutex> lock (priv->state_lock);
     if (sent)
@@ -457,9 +457,8 @@ refuse_message (GstWsServerSrc *self, SoupWebsocketConnection *conn,
   }
   priv->state_cond.notify_all ();
   if (sent) {
-    GST_WARNING_OBJECT (self, "%s: closing the client with %d", why.c_str (),
-        failure == Failure::MessageTooBig ? wsrtmp::CLOSE_TOO_BIG :
-        wsrtmp::CLOSE_SERVER_ERROR);
+    GST_WARNING_OBJECT (self, "%s: closing the client with %u", why.c_str (),
+        code);
     return;
   }
   GST_ELEMENT_WARNING (self, RESOURCE, READ,
