@@ -27,7 +27,19 @@
  * #GstWsServerSrc:max-message-size), 1011 (downstream too slow:
  * #GstWsServerSrc:max-queued-bytes exceeded), 1013 (another client is already
  * streaming), 1008 (origin not allowed), 1001 (element shutting down).
- * Element errors carry a `close-code` field in their details structure.
+ * Element errors carry a `close-code` field in their details structure: the
+ * code the client was sent. Once a close handshake is under way (libsoup
+ * answered a protocol error with 1002, or the application closed), no other
+ * code can reach the client: a message over a limit then ends the stream
+ * (EOS after what was accepted, with a warning) instead of an error.
+ *
+ * #GstWsServerSrc:max-message-size bounds whole messages, however many
+ * frames they come in. libsoup 3.2 (Debian 12) limits each frame only and
+ * assembles a fragmented message before the element sees it: until that
+ * message ends, its memory is bounded only by how many fragments (each at
+ * most max-message-size) the client sends, up to GLib's 4 GiB byte-array
+ * limit, where GLib aborts. libsoup 3.7.1 and later enforce the limit while
+ * assembling (the element sets their max-total-message-size).
  */
 
 #ifdef HAVE_CONFIG_H
@@ -61,6 +73,20 @@ constexpr const char *DEFAULT_PATH = "/";
  * messages; leave room for long timeslices and high bitrates. */
 constexpr guint64 DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 constexpr guint64 DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+/* The largest max-message-size handed to libsoup, also what 0 ("no limit")
+ * means. libsoup before 3.6.6 adds a frame's announced length to its header
+ * size unchecked: with no limit (or one near 2^64) a frame announcing
+ * 2^64 - 1 bytes wraps that sum and libsoup writes past its read buffer
+ * (CVE-2026-0716), a crash any client can cause. */
+constexpr guint64 MAX_MESSAGE_SIZE_CAP = G_MAXINT;
+
+/* max-message-size as enforced: 0 and anything above the cap is the cap. */
+guint64
+effective_max_message_size (guint64 setting)
+{
+  return setting == 0 || setting > MAX_MESSAGE_SIZE_CAP ?
+      MAX_MESSAGE_SIZE_CAP : setting;
+}
 
 enum {
   PROP_0,
@@ -176,8 +202,8 @@ class ByteQueue {
 /* Why the stream stopped, when it did not stop by a clean client close. */
 enum class Failure {
   None,
-  MessageTooBig,    /* libsoup closed with 1009 */
-  DownstreamTooSlow /* we closed with 1011 */
+  MessageTooBig,    /* the client was sent 1009 */
+  DownstreamTooSlow /* the client was sent 1011 */
 };
 
 std::vector<std::string>
@@ -240,6 +266,9 @@ struct GstWsServerSrcPrivate {
   bool client_gone = false;
   bool client_served = false;
   Failure failure = Failure::None;
+  /* A message broke a limit while a close was already under way: it and
+   * everything after it are dropped (no close code of ours can be sent). */
+  bool dropping = false;
   std::string disconnect_error;
 
   std::atomic<guint64> bytes_received { 0 };
@@ -339,8 +368,13 @@ gst_ws_server_src_class_init (GstWsServerSrcClass *klass)
   g_object_class_install_property (gobject_class, PROP_MAX_MESSAGE_SIZE,
       g_param_spec_uint64 (GST_WS_SERVER_SRC_PROP_MAX_MESSAGE_SIZE,
           "Maximum message size",
-          "Largest WebSocket message accepted, in bytes (0 = unlimited). A "
-          "larger one closes the client with 1009 and posts an error",
+          "Largest WebSocket message accepted, in bytes, however many frames "
+          "it comes in. A larger one closes the client with 1009 and posts "
+          "an error. 0 (no limit) and values above 2147483647 mean "
+          "2147483647: libsoup 3.2 cannot be run without a limit safely. "
+          "With libsoup before 3.7.1 a message sent in fragments is checked "
+          "once complete, so its memory is bounded only by its fragment "
+          "count until then",
           0, G_MAXUINT64, DEFAULT_MAX_MESSAGE_SIZE, flags));
   g_object_class_install_property (gobject_class, PROP_MAX_QUEUED_BYTES,
       g_param_spec_uint64 ("max-queued-bytes", "Maximum queued bytes",
@@ -393,12 +427,69 @@ gst_ws_server_src_init (GstWsServerSrc *self)
 
 /* ---- connection side (runs in the connection's main context) ---- */
 
+/* A message broke a limit: close the client with the failure's code and
+ * fail, while the connection is open. Once a close is under way (libsoup
+ * answered a protocol error with 1002, the application closed) the client
+ * can be told nothing more: drop the message and all that follows, and end
+ * with that close. On the connection's thread. */
+static void
+refuse_message (GstWsServerSrc *self, SoupWebsocketConnection *conn,
+    Failure failure, const std::string &why)
+{
+  GstWsServerSrcPrivate *priv = self->priv;
+  {
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    if (priv->failure != Failure::None || priv->dropping)
+      return;
+  }
+  bool too_big = failure == Failure::MessageTooBig;
+  gushort code = too_big ? wsrtmp::CLOSE_TOO_BIG : wsrtmp::CLOSE_SERVER_ERROR;
+  bool sent = wsrtmp::websocket_close (conn, code,
+      too_big ? "message too big" : "downstream too slow");
+  {
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    if (sent)
+      priv->failure = failure;
+    else
+      priv->dropping = true;
+    if (priv->disconnect_error.empty ())
+      priv->disconnect_error = why;
+  }
+  priv->state_cond.notify_all ();
+  if (sent) {
+    GST_WARNING_OBJECT (self, "%s: closing the client with %u", why.c_str (),
+        code);
+    return;
+  }
+  GST_ELEMENT_WARNING (self, RESOURCE, READ,
+      ("The client's WebSocket was already closing when it sent more than "
+          "the element accepts; the stream ends with what was accepted "
+          "before."), ("%s; dropped with what follows", why.c_str ()));
+}
+
 static void
 on_message (SoupWebsocketConnection *conn, gint type, GBytes *message,
     GstWsServerSrc *self)
 {
   GstWsServerSrcPrivate *priv = self->priv;
   gsize size = g_bytes_get_size (message);
+
+  if (type == SOUP_WEBSOCKET_DATA_BINARY) {
+    priv->messages_received++;
+    priv->bytes_received += size;
+  }
+  /* libsoup before 3.7.1 only limits each frame: a message in fragments
+   * arrives whole, whatever its size. */
+  guint64 max_message_size;
+  {
+    std::lock_guard<std::mutex> lock (priv->settings_lock);
+    max_message_size = effective_max_message_size (priv->max_message_size);
+  }
+  if (size > max_message_size) {
+    refuse_message (self, conn, Failure::MessageTooBig, "a message of " +
+        std::to_string (size) + " bytes in fragments");
+    return;
+  }
 
   if (type == SOUP_WEBSOCKET_DATA_TEXT) {
     g_autofree char *text = g_strndup (
@@ -411,32 +502,25 @@ on_message (SoupWebsocketConnection *conn, gint type, GBytes *message,
     return;
   }
 
-  priv->messages_received++;
-  priv->bytes_received += size;
   if (size == 0)
     return;                     /* Chromium ends some recordings with one. */
 
   guint64 limit = priv->max_queued_bytes.load ();
-  bool overflow = false;
   {
     std::lock_guard<std::mutex> lock (priv->state_lock);
-    if (priv->failure != Failure::None || priv->client_gone)
+    if (priv->failure != Failure::None || priv->dropping || priv->client_gone)
       return;
-    if (limit != 0 && priv->queue.bytes () + size > limit) {
-      priv->failure = Failure::DownstreamTooSlow;
-      overflow = true;
-    } else {
+    if (limit == 0 || priv->queue.bytes () + size <= limit) {
       priv->queue.push (message);
+      limit = 0;
     }
   }
-  priv->state_cond.notify_all ();
-
-  if (overflow) {
-    GST_WARNING_OBJECT (self, "more than %" G_GUINT64_FORMAT " bytes queued, "
-        "closing the client with 1011", limit);
-    wsrtmp::websocket_close (conn, wsrtmp::CLOSE_SERVER_ERROR,
-        "downstream too slow");
+  if (limit != 0) {
+    refuse_message (self, conn, Failure::DownstreamTooSlow, "more than " +
+        std::to_string (limit) + " bytes queued");
+    return;
   }
+  priv->state_cond.notify_all ();
 }
 
 static void
@@ -445,24 +529,34 @@ on_error (SoupWebsocketConnection *conn, GError *error, GstWsServerSrc *self)
   GstWsServerSrcPrivate *priv = self->priv;
 
   GST_INFO_OBJECT (self, "connection error: %s", error->message);
-  bool too_big = false;
+  bool too_big = g_error_matches (error, SOUP_WEBSOCKET_ERROR,
+      SOUP_WEBSOCKET_CLOSE_TOO_BIG);
+  bool sent = false;
   {
     std::lock_guard<std::mutex> lock (priv->state_lock);
-    if (g_error_matches (error, SOUP_WEBSOCKET_ERROR,
-            SOUP_WEBSOCKET_CLOSE_TOO_BIG) && priv->failure == Failure::None)
-      too_big = true;
-    if (too_big)
+    too_big = too_big && priv->failure == Failure::None && !priv->dropping;
+  }
+  /* libsoup drops the connection right after this signal without a close
+   * frame, while the client is still sending: the client deserves to know
+   * why, unless a close frame went out already. */
+  if (too_big)
+    sent = wsrtmp::websocket_close_after_error (conn, wsrtmp::CLOSE_TOO_BIG,
+        "message too big");
+  {
+    std::lock_guard<std::mutex> lock (priv->state_lock);
+    if (sent)
       priv->failure = Failure::MessageTooBig;
+    else if (too_big)
+      priv->dropping = true;
     if (priv->disconnect_error.empty ())
       priv->disconnect_error = error->message;
   }
   priv->state_cond.notify_all ();
-  /* libsoup drops the connection right after this signal without a close
-   * frame, while the client is still sending: the client deserves to know
-   * why. */
-  if (too_big)
-    wsrtmp::websocket_close_after_error (conn, wsrtmp::CLOSE_TOO_BIG,
-        "message too big");
+  if (too_big && !sent)
+    GST_ELEMENT_WARNING (self, RESOURCE, READ,
+        ("The client's WebSocket was already closing when it sent more than "
+            "the element accepts; the stream ends with what was accepted "
+            "before."), ("%s", error->message));
 }
 
 static void
@@ -481,6 +575,19 @@ on_closed (SoupWebsocketConnection *conn, GstWsServerSrc *self)
   priv->state_cond.notify_all ();
 }
 
+/* Hands max-message-size to libsoup, never 0 or more than the cap: per
+ * frame, and per message where libsoup can (3.7.1 and later; their
+ * SoupServer would otherwise limit messages to 128 KiB). */
+static void
+set_soup_limits (SoupWebsocketConnection *conn, guint64 max_message_size)
+{
+  guint64 limit = effective_max_message_size (max_message_size);
+  g_object_set (conn, "max-incoming-payload-size", limit, nullptr);
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (conn),
+          "max-total-message-size"))
+    g_object_set (conn, "max-total-message-size", limit, nullptr);
+}
+
 static void
 attach_connection (GstWsServerSrc *self, SoupWebsocketConnection *conn,
     bool adopted)
@@ -494,7 +601,7 @@ attach_connection (GstWsServerSrc *self, SoupWebsocketConnection *conn,
     priv->connection_context = g_main_context_ref_thread_default ();
     priv->adopted = adopted;
   }
-  g_object_set (conn, "max-incoming-payload-size", max_message_size, nullptr);
+  set_soup_limits (conn, max_message_size);
   /* connect_object: a handler can never run on a finalized element. */
   priv->message_handler = g_signal_connect_object (conn, "message",
       G_CALLBACK (on_message), self, GConnectFlags (0));
@@ -553,8 +660,7 @@ apply_max_message_size (gpointer data)
     max_message_size = priv->max_message_size;
   }
   if (connection) {
-    g_object_set (connection, "max-incoming-payload-size", max_message_size,
-        nullptr);
+    set_soup_limits (connection, max_message_size);
     g_object_unref (connection);
   }
   return G_SOURCE_REMOVE;
@@ -568,6 +674,7 @@ reset_stream_state (GstWsServerSrcPrivate *priv)
   priv->client_gone = false;
   priv->client_served = false;
   priv->failure = Failure::None;
+  priv->dropping = false;
   priv->disconnect_error.clear ();
   priv->bytes_received = 0;
   priv->messages_received = 0;
@@ -882,7 +989,7 @@ gst_ws_server_src_create (GstPushSrc *pushsrc, GstBuffer **buffer)
       guint64 limit;
       {
         std::lock_guard<std::mutex> lock (priv->settings_lock);
-        limit = priv->max_message_size;
+        limit = effective_max_message_size (priv->max_message_size);
       }
       GST_ELEMENT_ERROR_WITH_DETAILS (self, RESOURCE, READ,
           ("The client sent a WebSocket message larger than max-message-size "

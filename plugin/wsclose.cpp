@@ -242,18 +242,19 @@ websocket_close_code_sendable_by_soup (gushort code)
   }
 }
 
-void
+bool
 websocket_close (SoupWebsocketConnection *conn, gushort code,
     const char *reason)
 {
   if (soup_websocket_connection_get_state (conn) != SOUP_WEBSOCKET_STATE_OPEN)
-    return;
+    return false;
   if (!websocket_close_code_sendable_by_soup (code))
     code = CLOSE_SERVER_ERROR;
   keep_until_closed (conn);
   linger_arm (conn, true);
   soup_websocket_connection_close (conn, code,
       utf8_prefix (reason, 123).c_str ());
+  return true;
 }
 
 void
@@ -281,16 +282,17 @@ websocket_refuse (SoupWebsocketConnection *conn, gushort code,
     linger_start (socket);
 }
 
-void
+bool
 websocket_close_after_error (SoupWebsocketConnection *conn, gushort code,
     const char *reason)
 {
   if (soup_websocket_connection_get_state (conn) != SOUP_WEBSOCKET_STATE_OPEN)
-    return;
+    return false;
   if (!websocket_close_code_valid (code))
     code = CLOSE_SERVER_ERROR;
   write_frames (conn, close_frame (code, reason));
   linger_arm (conn, true);
+  return true;
 }
 
 }  // namespace wsrtmp

@@ -55,8 +55,10 @@ bool websocket_close_code_sendable_by_soup (gushort code);
 /* Closes an open connection with code (one libsoup sends; any other is
  * sent as 1011) and a UTF-8 reason (cut to 123 bytes), then lingers. The
  * connection keeps itself alive until it is closed; a client that never
- * answers is dropped after libsoup's timeout. Does nothing unless open. */
-void websocket_close (SoupWebsocketConnection *conn, gushort code,
+ * answers is dropped after libsoup's timeout. Does nothing unless open
+ * (a close frame, libsoup's or ours, went out already): returns whether
+ * this close frame was sent. */
+bool websocket_close (SoupWebsocketConnection *conn, gushort code,
     const char *reason);
 
 /* Refuses a just-accepted connection that nothing was sent on yet: text
@@ -67,8 +69,9 @@ void websocket_refuse (SoupWebsocketConnection *conn, gushort code,
 
 /* For an "error" handler of a message over max-incoming-payload-size
  * (SOUP_WEBSOCKET_CLOSE_TOO_BIG): libsoup drops the connection right after
- * the signal without a close frame; this writes one and lingers. */
-void websocket_close_after_error (SoupWebsocketConnection *conn,
+ * the signal without a close frame; this writes one and lingers. Does
+ * nothing unless open: returns whether the close frame was written. */
+bool websocket_close_after_error (SoupWebsocketConnection *conn,
     gushort code, const char *reason);
 
 }  // namespace wsrtmp

@@ -4,10 +4,8 @@
  * Input format (make_message_seeds.py builds seeds):
  *
  *   byte 0   settings
- *              bits 0-1  max-message-size: 16 MiB (the default), 8, 200 or
- *                        4096 bytes; with FUZZ_MESSAGES_UNLIMITED=1, 0
- *                        (unlimited) instead of 16 MiB, which crashes
- *                        libsoup 3.2 today (regressions/README.md, open/)
+ *              bits 0-1  max-message-size: 0 (no limit: G_MAXINT, the
+ *                        element's cap for libsoup), 8, 200 or 4096 bytes
  *              bits 2-3  max-queued-bytes: unlimited, 16, 300 or 8192 bytes
  *              bit 4     the pipeline runs while the frames arrive (else it
  *                        starts once the connection is closed, so which
@@ -28,14 +26,20 @@
  *   - it ends: EOS, or an error from wsserversrc whose details carry a
  *     `close-code` a server may send (RFC 6455 7.4: 1000-1003, 1007-1014,
  *     3000-4999);
- *   - what comes out is what was accepted: the bytes pushed are the binary
- *     messages libsoup delivered, in order, with contiguous offsets (all of
- *     them on EOS and on 1009; a prefix on 1011, where the element stops
- *     pushing), bytes-received and messages-received count them, and every
- *     text message was posted on the bus;
+ *   - what comes out is what was accepted: the bytes pushed are whole
+ *     binary messages libsoup delivered, in order, with contiguous offsets:
+ *     on 1009 all of them up to the first one over max-message-size; on
+ *     EOS at least all delivered while the connection was open (once a
+ *     close is under way, the element drops what breaks a limit and all
+ *     after it); a prefix on 1011, where the element stops pushing.
+ *     bytes-received and messages-received count every binary message, and
+ *     every text message within max-message-size was posted on the bus;
+ *   - a message over max-message-size, however many frames it came in,
+ *     delivered while the connection was open, gets 1009;
  *   - what the server wrote back parses as unmasked frames, its close frame
  *     (if any) carries a sendable code, and after an error with close-code
- *     X the client was sent a close frame with code X.
+ *     X the client was sent a close frame with code X (the element never
+ *     claims a close it could not send).
  *
  * libsoup is not instrumented: libFuzzer is guided by the debug messages
  * of its frame parser instead (fuzz::trace_glib_debug).
@@ -69,7 +73,9 @@ constexpr guint8 LIVE = 1 << 4;
 constexpr guint8 TRICKLE = 1 << 5;
 constexpr guint8 STOP_EARLY = 1 << 6;
 constexpr gsize TRICKLE_BYTES = 7;
-guint64 max_message_sizes[] = { 16 * 1024 * 1024, 8, 200, 4096 };
+constexpr guint64 MAX_MESSAGE_SIZES[] = { 0, 8, 200, 4096 };
+/* What wsserversrc enforces for 0. */
+constexpr guint64 NO_LIMIT = G_MAXINT;
 constexpr guint64 MAX_QUEUED_BYTES[] = { 0, 16, 300, 8192 };
 
 /* Codes a server may put in a close frame (RFC 6455 7.4.1 and the IANA
@@ -89,12 +95,21 @@ struct Output {
   guint64 bad_offset = 0;
 };
 
-/* What libsoup delivered, seen by our own handlers on the connection. */
+/* What libsoup delivered, seen by our own handlers on the connection
+ * (connected before the element's, so they see the state it sees). */
 struct Delivered {
+  SoupWebsocketConnection *conn = nullptr;
+  guint64 limit = NO_LIMIT;             /* max-message-size enforced */
   std::string binary;
-  gsize largest_binary = 0;
+  std::vector<gsize> binary_ends;       /* offset after each binary message */
   guint64 binary_messages = 0;
   guint64 text_messages = 0;
+  guint64 texts_within_limit = 0;
+  /* Binary bytes delivered while the connection was open, and before the
+   * first message over the limit that was (-1: none was). */
+  gsize open_bytes = 0;
+  gssize before_refused = -1;
+  gsize largest_open = 0;
   bool closed = false;
 };
 
@@ -174,12 +189,23 @@ on_delivered (SoupWebsocketConnection *, gint type, GBytes *message,
 {
   gsize size;
   auto *data = static_cast<const char *> (g_bytes_get_data (message, &size));
+  bool open = soup_websocket_connection_get_state (delivered->conn) ==
+      SOUP_WEBSOCKET_STATE_OPEN;
+  if (open) {
+    delivered->largest_open = std::max (delivered->largest_open, size);
+    if (size > delivered->limit && delivered->before_refused < 0)
+      delivered->before_refused = delivered->binary.size ();
+  }
   if (type == SOUP_WEBSOCKET_DATA_BINARY) {
     delivered->binary.append (data, size);
-    delivered->largest_binary = std::max (delivered->largest_binary, size);
+    delivered->binary_ends.push_back (delivered->binary.size ());
     delivered->binary_messages++;
+    if (open)
+      delivered->open_bytes = delivered->binary.size ();
   } else {
     delivered->text_messages++;
+    if (size <= delivered->limit)
+      delivered->texts_within_limit++;
   }
 }
 
@@ -352,12 +378,14 @@ run (guint8 settings, const guint8 *frames, gsize size)
   /* No keepalive timers that outlive an execution. */
   g_object_set (conn, "keepalive-interval", 0u, nullptr);
 
+  guint64 max_message_size = MAX_MESSAGE_SIZES[settings & 3];
+  guint64 max_queued_bytes = MAX_QUEUED_BYTES[(settings >> 2) & 3];
   Delivered delivered;
+  delivered.conn = conn;
+  delivered.limit = max_message_size ? max_message_size : NO_LIMIT;
   g_signal_connect (conn, "message", G_CALLBACK (on_delivered), &delivered);
   g_signal_connect (conn, "closed", G_CALLBACK (on_closed), &delivered);
 
-  guint64 max_message_size = max_message_sizes[settings & 3];
-  guint64 max_queued_bytes = MAX_QUEUED_BYTES[(settings >> 2) & 3];
   g_object_set (src, "max-message-size", max_message_size,
       "max-queued-bytes", max_queued_bytes, "connection", conn, nullptr);
   bool live = settings & LIVE;
@@ -463,30 +491,43 @@ run (guint8 settings, const guint8 *frames, gsize size)
       delivered.binary.compare (0, out.size (), out) != 0)
     fuzz::fail ("pushed %zu bytes that are not a prefix of the %zu bytes "
         "delivered", out.size (), delivered.binary.size ());
-  bool all_pushed = ending.ended && (!ending.error ||
-      ending.close_code == SOUP_WEBSOCKET_CLOSE_TOO_BIG);
-  if (all_pushed && out.size () != delivered.binary.size ())
-    fuzz::fail ("%s after pushing %zu of the %zu bytes delivered", how,
-        out.size (), delivered.binary.size ());
+  /* Whole messages only (small ones are joined, never cut). */
+  if (!out.empty () && !std::binary_search (delivered.binary_ends.begin (),
+          delivered.binary_ends.end (), out.size ()))
+    fuzz::fail ("pushed %zu bytes, not a whole number of messages",
+        out.size ());
+  if (ending.ended && ending.close_code == SOUP_WEBSOCKET_CLOSE_TOO_BIG) {
+    gsize accepted = delivered.before_refused >= 0 ?
+        delivered.before_refused : delivered.binary.size ();
+    if (out.size () != accepted)
+      fuzz::fail ("1009 after pushing %zu bytes, not the %zu delivered "
+          "before the message over the limit", out.size (), accepted);
+  } else if (ending.ended && !ending.error &&
+      out.size () < delivered.open_bytes) {
+    fuzz::fail ("EOS after pushing %zu bytes of the %zu delivered while the "
+        "connection was open", out.size (), delivered.open_bytes);
+  }
   if (bytes_received != delivered.binary.size () ||
       messages_received != delivered.binary_messages)
     fuzz::fail ("bytes-received %" G_GUINT64_FORMAT ", messages-received %"
         G_GUINT64_FORMAT " for %zu bytes in %" G_GUINT64_FORMAT " messages",
         bytes_received, messages_received, delivered.binary.size (),
         delivered.binary_messages);
-  if (ending.texts_posted != delivered.text_messages)
+  if (ending.texts_posted != delivered.texts_within_limit)
     fuzz::fail ("%" G_GUINT64_FORMAT " text messages posted for %"
-        G_GUINT64_FORMAT " delivered", ending.texts_posted,
-        delivered.text_messages);
-  /* A message over max-message-size is refused with 1009, however it came.
-   * Known defect: libsoup 3.2 applies max-incoming-payload-size to each
-   * frame, and wsserversrc does not check the message libsoup assembles, so
-   * one sent in fragments gets through whole. */
-  if (delivered.largest_binary > max_message_size &&
-      ending.close_code != SOUP_WEBSOCKET_CLOSE_TOO_BIG)
-    fuzz::known_defect ("fragmented-message-over-limit", "a %zu-byte message "
-        "in fragments passed max-message-size %" G_GUINT64_FORMAT,
-        delivered.largest_binary, max_message_size);
+        G_GUINT64_FORMAT " delivered within max-message-size (%"
+        G_GUINT64_FORMAT " in all)", ending.texts_posted,
+        delivered.texts_within_limit, delivered.text_messages);
+  /* A message over max-message-size is refused with 1009, however many
+   * frames it came in (libsoup 3.2 limits each frame only). */
+  if (delivered.largest_open > delivered.limit &&
+      (server.first_close_code != SOUP_WEBSOCKET_CLOSE_TOO_BIG ||
+          (ending.ended && ending.close_code != SOUP_WEBSOCKET_CLOSE_TOO_BIG)))
+    fuzz::fail ("a %zu-byte message passed max-message-size %" G_GUINT64_FORMAT
+        ": the client got close code %d, the element %s %d",
+        delivered.largest_open, delivered.limit, server.first_close_code,
+        ending.ended ? "ended with close-code" : "stopped, close-code",
+        ending.close_code);
   /* What the client was told. */
   if (server.masked)
     fuzz::fail ("the server sent a masked frame");
@@ -495,17 +536,10 @@ run (guint8 settings, const guint8 *frames, gsize size)
           !sendable_close_code (server.first_close_code)))
     fuzz::fail ("the server's close frame has code %d, not a code a server "
         "may send", server.first_close_code);
-  /* Known defect: once the close handshake has begun (libsoup sent its
-   * close frame, e.g. 1002 for a protocol error, and still delivers what
-   * follows), a message over a limit is still reported as "closed with
-   * 1009/1011", though that close frame is never sent and the client got
-   * the other code. */
-  if (ending.error && server.first_close_code != ending.close_code &&
-      server.close_frames > 0)
-    fuzz::known_defect ("claimed-close-code-not-sent", "error with close-code "
-        "%d, but the client had been sent close code %d", ending.close_code,
-        server.first_close_code);
-  else if (ending.error && server.first_close_code != ending.close_code)
+  /* The element claims only a close it sent: once libsoup has begun the
+   * close handshake (e.g. 1002 for a protocol error) and still delivers
+   * what follows, a message over a limit cannot get 1009 or 1011 any more. */
+  if (ending.error && server.first_close_code != ending.close_code)
     fuzz::fail ("error with close-code %d, but the client got %s %d",
         ending.close_code, server.close_frames ? "close code" :
         "no close frame,", server.first_close_code);
@@ -520,8 +554,6 @@ LLVMFuzzerInitialize (int *, char ***)
 {
   fuzz::init ("fuzz_messages");
   fuzz::trace_glib_debug ("libsoup");
-  if (g_strcmp0 (g_getenv ("FUZZ_MESSAGES_UNLIMITED"), "1") == 0)
-    max_message_sizes[0] = 0;
   make_harness ();
   return 0;
 }

@@ -149,10 +149,18 @@ def message_seeds(data_dir):
         "too-big-live": (MAX_MESSAGE_200 | LIVE, binary(b"a" * 100) + binary(b"b" * 300) + normal),
         "too-big-64bit-length": (MAX_MESSAGE_4096, binary(b"abc", length=1 << 62, length_bytes=8)),
         "too-big-unlimited": (0, binary(b"abc", length=(1 << 63) + 5, length_bytes=8)),
+        # libsoup 3.2 wraps header + length with no limit (regressions/messages/
+        # crash-libsoup-length-wrap-unlimited): wsserversrc caps the limit.
+        "length-wraps-unlimited": (0, binary(b"abcd", length=(1 << 64) - 1, length_bytes=8)),
         "queue-overflow": (MAX_QUEUED_16, binary(b"0123456789") + binary(b"0123456789") + normal),
         "queue-overflow-then-more": (MAX_QUEUED_16, binary(b"0123456789") * 3 +
                                      frame(OP_TEXT, b"after") + normal),
         "queue-overflow-live": (MAX_QUEUED_300 | LIVE, binary(b"q" * 200) * 4 + normal),
+        "fragments-over-limit": (MAX_MESSAGE_8, binary(b"12345", fin=False) +
+                                 frame(OP_CONT, b"67890") + normal),
+        "over-limit-after-1002": (MAX_MESSAGE_8, frame(OP_CONT, b"orphan") +
+                                  binary(b"0123") + binary(b"12345", fin=False) +
+                                  frame(OP_CONT, b"67890") + normal),
         "both-limits": (MAX_MESSAGE_200 | MAX_QUEUED_300, binary(b"q" * 200) * 2 +
                         binary(b"r" * 201) + normal),
         # Framing.

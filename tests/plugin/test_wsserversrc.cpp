@@ -236,6 +236,9 @@ class WsServerSrcTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (test_second_client_gets_1013);
   CPPUNIT_TEST (test_oversize_message_gets_1009_and_error);
   CPPUNIT_TEST (test_far_oversize_message_gets_1009_while_sending);
+  CPPUNIT_TEST (test_unlimited_size_survives_wrapping_frame_length);
+  CPPUNIT_TEST (test_fragmented_message_over_limit_gets_1009);
+  CPPUNIT_TEST (test_no_close_code_claimed_after_libsoups_close);
   CPPUNIT_TEST (test_lingering_close_is_bounded);
   CPPUNIT_TEST (test_close_codes_on_the_wire);
   CPPUNIT_TEST (test_slow_downstream_gets_1011_and_error);
@@ -496,6 +499,123 @@ class WsServerSrcTest : public CppUnit::TestFixture {
       CPPUNIT_ASSERT (details && gst_structure_get_int (details,
               GST_WS_SERVER_SRC_ERROR_CLOSE_CODE, &code));
       CPPUNIT_ASSERT_EQUAL (1009, code);
+    }
+  }
+
+  /* max-message-size=0 (no limit) must not hand libsoup 3.2 "unlimited":
+   * one frame announcing 2^64 - 1 bytes wraps its length arithmetic and it
+   * writes past its buffer (a SIGSEGV here, from any client). With the cap
+   * (G_MAXINT) that frame is too big: 1009. A message above the default
+   * limit still passes. */
+  void test_unlimited_size_survives_wrapping_frame_length ()
+  {
+    auto pipeline = launch ("wsserversrc name=src port=0 max-message-size=0 "
+        "! appsink name=sink sync=false");
+    ByteCollector collector (by_name (pipeline.get (), "sink"));
+    play (pipeline.get ());
+    GstElement *src = by_name (pipeline.get (), "src");
+    guint64 setting = 1;
+    g_object_get (src, GST_WS_SERVER_SRC_PROP_MAX_MESSAGE_SIZE, &setting,
+        nullptr);
+    CPPUNIT_ASSERT_EQUAL ((guint64) 0, setting);
+
+    RawWs client (current_port (src));
+    CPPUNIT_ASSERT (client.handshake ("/"));
+    const std::string big (17 * 1024 * 1024, 'b');
+    CPPUNIT_ASSERT (client.write (RawWs::frame (0x2, big)));
+    /* FIN, binary, masked, 64-bit length 2^64 - 1, mask 0, 4 bytes. */
+    std::string wrapping ("\x82\xff", 2);
+    wrapping += std::string (8, '\xff') + std::string (4, '\0') + "abcd";
+    CPPUNIT_ASSERT (client.write (wrapping));
+    CPPUNIT_ASSERT_EQUAL (1009, client.read_close (10));
+
+    g_autoptr (GstMessage) msg = wait_end (pipeline.get ());
+    CPPUNIT_ASSERT (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR);
+    const GstStructure *details = nullptr;
+    gst_message_parse_error_details (msg, &details);
+    int code = 0;
+    CPPUNIT_ASSERT (details && gst_structure_get_int (details,
+            GST_WS_SERVER_SRC_ERROR_CLOSE_CODE, &code));
+    CPPUNIT_ASSERT_EQUAL (1009, code);
+    CPPUNIT_ASSERT (collector.bytes () == big);
+  }
+
+  /* libsoup 3.2 limits frames, not messages: 3 fragments of 8 KiB under a
+   * 16 KiB max-message-size make a 24 KiB message, refused like a too big
+   * frame. */
+  void test_fragmented_message_over_limit_gets_1009 ()
+  {
+    Fixture fixture ("chrome-vp8-opus-250ms");
+    auto pipeline = launch ("wsserversrc name=src port=0 "
+        "max-message-size=16384 ! appsink name=sink sync=false");
+    ByteCollector collector (by_name (pipeline.get (), "sink"));
+    play (pipeline.get ());
+    RawWs client (current_port (by_name (pipeline.get (), "src")));
+    CPPUNIT_ASSERT (client.handshake ("/"));
+    const std::string first = as_string (fixture.chunks ()[0].bytes);
+    const std::string part (8 * 1024, 'f');
+    auto not_final = [] (std::string frame) {
+      frame[0] &= 0x7f;
+      return frame;
+    };
+    CPPUNIT_ASSERT (client.write (RawWs::frame (0x2, first) +
+            not_final (RawWs::frame (0x2, part)) +
+            not_final (RawWs::frame (0x0, part)) + RawWs::frame (0x0, part)));
+    CPPUNIT_ASSERT_EQUAL (1009, client.read_close (10));
+    CPPUNIT_ASSERT_EQUAL (std::string ("message too big"),
+        client.close_reason ());
+
+    g_autoptr (GstMessage) msg = wait_end (pipeline.get ());
+    CPPUNIT_ASSERT (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR);
+    const GstStructure *details = nullptr;
+    gst_message_parse_error_details (msg, &details);
+    int code = 0;
+    CPPUNIT_ASSERT (details && gst_structure_get_int (details,
+            GST_WS_SERVER_SRC_ERROR_CLOSE_CODE, &code));
+    CPPUNIT_ASSERT_EQUAL (1009, code);
+    CPPUNIT_ASSERT (collector.bytes () == first);
+  }
+
+  /* After libsoup answered a protocol error (a continuation frame with no
+   * message to continue) with 1002, it still delivers what the client
+   * sends; a frame or a message over max-message-size then cannot get 1009
+   * any more. The element must not claim it sent 1009: the stream ends
+   * with the close under way (EOS after what was accepted). */
+  void test_no_close_code_claimed_after_libsoups_close ()
+  {
+    Fixture fixture ("chrome-vp8-opus-250ms");
+    const std::string first = as_string (fixture.chunks ()[0].bytes);
+    const std::string too_big (16 * 1024 + 1, 'x');
+    for (bool fragmented : { false, true }) {
+      std::string what = fragmented ? "fragmented" : "one frame";
+      auto pipeline = launch ("wsserversrc name=src port=0 "
+          "max-message-size=16384 ! appsink name=sink sync=false");
+      ByteCollector collector (by_name (pipeline.get (), "sink"));
+      play (pipeline.get ());
+      RawWs client (current_port (by_name (pipeline.get (), "src")));
+      CPPUNIT_ASSERT (client.handshake ("/"));
+      std::string frames = RawWs::frame (0x2, first) +
+          RawWs::frame (0x0, "stray");
+      if (fragmented) {
+        std::string head = RawWs::frame (0x2, too_big.substr (0, 10000));
+        head[0] &= 0x7f;
+        frames += head + RawWs::frame (0x0, too_big.substr (10000));
+      } else {
+        frames += RawWs::frame (0x2, too_big);
+      }
+      CPPUNIT_ASSERT_MESSAGE (what, client.write (frames));
+      CPPUNIT_ASSERT_EQUAL_MESSAGE (what, 1002, client.read_close (10));
+      client.write (RawWs::close_frame (1002));
+
+      g_autoptr (GstMessage) msg = wait_end (pipeline.get ());
+      CPPUNIT_ASSERT_MESSAGE (what, msg);
+      if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+        g_autoptr (GError) error = nullptr;
+        gst_message_parse_error (msg, &error, nullptr);
+        CPPUNIT_FAIL (what + ": an error though 1002 was sent: " +
+            error->message);
+      }
+      CPPUNIT_ASSERT_MESSAGE (what, collector.bytes () == first);
     }
   }
 
