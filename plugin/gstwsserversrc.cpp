@@ -390,7 +390,7 @@ gst_ws_server_src_class_init (GstWsServerSrcClass *klass)
           "Payload bytes received in binary messages from the client",
           0, G_MAXUINT64, 0, read_only));
   g_object_class_install_property (gobject_class, PROP_MESSAGES_RECEIVED,
-      g_param_spec_uint64 ("messages-received", "Messages received",
+      g_param_spec_uint64 (GST_WS_SERVER_SRC_PROP_MESSAGES_RECEIVED, "Messages received",
           "Binary messages received from the client", 0, G_MAXUINT64, 0,
           read_only));
   g_object_class_install_property (gobject_class, PROP_CLIENT_CLOSE_CODE,

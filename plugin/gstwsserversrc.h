@@ -19,6 +19,7 @@ GST_ELEMENT_REGISTER_DECLARE (wsserversrc);
 #define GST_WS_SERVER_SRC_PROP_CONNECTION "connection"
 #define GST_WS_SERVER_SRC_PROP_MAX_MESSAGE_SIZE "max-message-size"
 #define GST_WS_SERVER_SRC_PROP_BYTES_RECEIVED "bytes-received"
+#define GST_WS_SERVER_SRC_PROP_MESSAGES_RECEIVED "messages-received"
 
 /* Field of the details structure of the element's errors (posted with
  * GST_ELEMENT_ERROR_WITH_DETAILS, read with

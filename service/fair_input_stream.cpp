@@ -14,6 +14,7 @@ struct _WsrtmpFairInputStream {
    * the socket says. */
   gsize left;
   GSource *source;              /* the reader's current source, not owned */
+  guint64 bytes_read;           /* from the connection, in all */
 };
 
 static void wsrtmp_fair_input_stream_pollable_init (
@@ -61,8 +62,10 @@ fair_read_nonblocking (GPollableInputStream *stream, void *buffer,
   }
   gssize n = g_pollable_input_stream_read_nonblocking (base_of (self),
       buffer, MIN (count, self->left), nullptr, error);
-  if (n > 0)
+  if (n > 0) {
     self->left -= n;
+    self->bytes_read += n;
+  }
   return n;
 }
 
@@ -172,4 +175,12 @@ wsrtmp_fair_io_stream_new (GIOStream *connection, gsize budget)
     g_object_set_data_full (G_OBJECT (stream), "GSocket",
         g_object_ref (socket), g_object_unref);
   return stream;
+}
+
+guint64
+wsrtmp_fair_io_stream_get_bytes_read (GIOStream *stream)
+{
+  GInputStream *input = g_io_stream_get_input_stream (stream);
+  return WSRTMP_IS_FAIR_INPUT_STREAM (input) ?
+      WSRTMP_FAIR_INPUT_STREAM (input)->bytes_read : 0;
 }

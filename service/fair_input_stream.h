@@ -27,4 +27,8 @@ G_DECLARE_FINAL_TYPE (WsrtmpFairInputStream, wsrtmp_fair_input_stream,
  * connection, and closing it closes the connection. */
 GIOStream *wsrtmp_fair_io_stream_new (GIOStream *connection, gsize budget);
 
+/* Bytes read from the connection so far (0 for a stream not made by
+ * wsrtmp_fair_io_stream_new). Main context only. */
+guint64 wsrtmp_fair_io_stream_get_bytes_read (GIOStream *stream);
+
 G_END_DECLS

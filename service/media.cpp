@@ -517,14 +517,26 @@ Media::stop_async (std::function<void ()> stopped)
 }
 
 guint64
-Media::bytes_in () const
+Media::source_counter (const char *property) const
 {
   g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (pipeline_.get ()),
       "src");
-  guint64 bytes = 0;
+  guint64 value = 0;
   if (src)
-    g_object_get (src, GST_WS_SERVER_SRC_PROP_BYTES_RECEIVED, &bytes, nullptr);
-  return bytes;
+    g_object_get (src, property, &value, nullptr);
+  return value;
+}
+
+guint64
+Media::bytes_in () const
+{
+  return source_counter (GST_WS_SERVER_SRC_PROP_BYTES_RECEIVED);
+}
+
+guint64
+Media::messages_in () const
+{
+  return source_counter (GST_WS_SERVER_SRC_PROP_MESSAGES_RECEIVED);
 }
 
 gboolean

@@ -156,6 +156,8 @@ class Media {
 
   GstElement *pipeline () const { return pipeline_.get (); }
   guint64 bytes_in () const;
+  /* Whole binary messages the source received. */
+  guint64 messages_in () const;
   guint64 bytes_out () const { return counters_->bytes_out; }
 
   /* The RTMP output whose current sink posted a message from origin (-1:
@@ -170,6 +172,7 @@ class Media {
       counters_->kept_bytes_sent; }
 
  private:
+  guint64 source_counter (const char *property) const;
   static gboolean on_bus_message (GstBus *bus, GstMessage *message,
       gpointer self);
 

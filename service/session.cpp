@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "wsrtmpd"
 
 #include "session.h"
+#include "fair_input_stream.h"
 #include "gstwsserversrc.h"
 
 #include <glib/gstdio.h>
@@ -433,6 +434,8 @@ Session::check_idle ()
   if (!media_ || !streaming () || waiting_)
     return;
   guint64 bytes_in = media_->bytes_in ();
+  if (check_unfinished_message (bytes_in))
+    return;
   gint64 now = g_get_monotonic_time ();
   if (bytes_in > 0 && first_input_us_ == 0)
     first_input_us_ = now;
@@ -459,6 +462,28 @@ Session::check_idle ()
   fail ({ CLOSE_POLICY_VIOLATION, "no media received for " +
       std::to_string (config_.idle_timeout_s) + " s", "idle" },
       bytes_in ? "the client stopped sending" : "the client never sent media");
+}
+
+/* libsoup 3.2 limits each frame to --max-message-size, not a message sent
+ * in fragments: it keeps an unfinished message's fragments without bound,
+ * and the element only sees whole messages. What the socket gave, less the
+ * whole messages and their frame headers (at most 14 bytes each), is what
+ * libsoup holds: over the limit (plus 1 MiB of slack for control frames),
+ * close with 1009 as for one oversized frame. Checked once a second. */
+bool
+Session::check_unfinished_message (guint64 bytes_in)
+{
+  guint64 read = wsrtmp_fair_io_stream_get_bytes_read (
+      soup_websocket_connection_get_io_stream (connection_.get ()));
+  guint64 accounted = bytes_in + 14 * media_->messages_in ();
+  if (read <= accounted || read - accounted <=
+      config_.max_message_size + 1024 * 1024)
+    return false;
+  fail ({ CLOSE_TOO_BIG, "message too big: lower the bitrate or the "
+      "recorder timeslice", "too_big" }, std::to_string (read - accounted) +
+      " bytes of a message still unfinished (sent in fragments), over "
+      "--max-message-size");
+  return true;
 }
 
 /* A published RTMP connection dropped (or a new attempt failed): keep the

@@ -103,6 +103,7 @@ class Session {
   void log_event (GLogLevelFlags level, const std::string &text) const;
   bool streaming () const { return state_ == State::Connecting ||
       state_ == State::Live || state_ == State::Reconnecting; }
+  bool check_unfinished_message (guint64 bytes_in);
   void check_idle ();
   void on_rtmp_lost (int output, const std::string &detail);
   void schedule_reconnect ();

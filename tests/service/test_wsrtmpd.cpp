@@ -364,6 +364,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testManyStreamsEndAtOnce);
   CPPUNIT_TEST (testReadinessAndLiveness);
   CPPUNIT_TEST (testReloadOnSighup);
+  CPPUNIT_TEST (testFragmentedMessageOverLimit);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -1896,6 +1897,50 @@ class WsrtmpdTest : public CppUnit::TestFixture {
    * SIGTERM came: 503 both), /livez is liveness (200 while the loop turns,
    * draining included). A trusted proxy's handshake gets 503 while
    * draining, so a load balancer retries it on another node. */
+  /* A message sent in fragments that never ends: libsoup 3.2 would keep
+   * every fragment (each under the limit) without bound. The daemon closes
+   * with 1009 once the unfinished message passes --max-message-size, and
+   * the other stream goes on. */
+  void testFragmentedMessageOverLimit ()
+  {
+    TempDir dir;
+    Daemon daemon ({ "--max-message-size", "1048576", "--record-dir",
+        dir.file ("rec"), "--idle-timeout", "60" });
+    auto other = WsClient::connect (daemon.ingest_url ("other"));
+    CPPUNIT_ASSERT (other && other->wait_text ("connecting", 5000));
+
+    RawWs client (daemon.port ());
+    CPPUNIT_ASSERT (client.handshake ("/ingest/endless"));
+    const std::string fragment (256 * 1024, 'x');
+    bool refused = false;
+    /* 64 MiB at most; the first fragment a binary frame, then
+     * continuations, none final (FIN clear). */
+    for (int i = 0; i < 256 && !refused; i++) {
+      std::string frame = RawWs::frame (i == 0 ? 0x2 : 0x0, fragment);
+      frame[0] = static_cast<char> (frame[0] & 0x7f);
+      refused = !client.write (frame);
+      if (i % 8 == 7)
+        std::this_thread::sleep_for (std::chrono::milliseconds (100));
+    }
+    std::vector<std::string> texts;
+    ASSERT_LOGGED (daemon, "no 1009", client.read_close (10, &texts) == 1009);
+    /* The log line may still be on its way. */
+    bool logged = false;
+    for (int i = 0; i < 50 && !logged; i++) {
+      logged = daemon.log ().find ("still unfinished (sent in fragments)") !=
+          std::string::npos;
+      if (!logged)
+        std::this_thread::sleep_for (std::chrono::milliseconds (100));
+    }
+    CPPUNIT_ASSERT_MESSAGE (daemon.log (), logged);
+    CPPUNIT_ASSERT (!other->is_closed ());
+    HttpResponse metrics = http_get (daemon.http_url () + "metrics");
+    CPPUNIT_ASSERT_MESSAGE (metrics.body, metrics.body.find (
+            "wsrtmp_errors_total{kind=\"too_big\"} 1") != std::string::npos);
+    other->close ();
+    CPPUNIT_ASSERT (daemon.wait_idle (10000));
+  }
+
   /* SIGHUP (systemctl reload) re-reads --keys-file and --token-secret-file
    * for new streams; a file that does not parse changes nothing; a stream
    * admitted before keeps going. */
