@@ -6,6 +6,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "fixture.h"
+#include "pipeline.h"
 #include "wsclient.h"
 
 #include <cppunit/extensions/HelperMacros.h>
@@ -21,6 +22,9 @@
 #include <vector>
 
 using wsrtmp::test::Fixture;
+using wsrtmp::test::PipelinePtr;
+using wsrtmp::test::by_name;
+using wsrtmp::test::launch;
 using wsrtmp::test::StreamInfo;
 using wsrtmp::test::TempDir;
 using wsrtmp::test::WsClient;
@@ -30,34 +34,6 @@ using wsrtmp::test::probe_streams;
 namespace {
 
 constexpr GstClockTime END_TIMEOUT = 60 * GST_SECOND;
-
-struct PipelineDeleter {
-  void operator() (GstElement *pipeline) const
-  {
-    gst_element_set_state (pipeline, GST_STATE_NULL);
-    gst_object_unref (pipeline);
-  }
-};
-using PipelinePtr = std::unique_ptr<GstElement, PipelineDeleter>;
-
-PipelinePtr
-launch (const std::string &description)
-{
-  g_autoptr (GError) error = nullptr;
-  GstElement *pipeline = gst_parse_launch (description.c_str (), &error);
-  CPPUNIT_ASSERT_MESSAGE (error ? error->message : "parse failed", pipeline);
-  return PipelinePtr (pipeline);
-}
-
-GstElement *
-by_name (GstElement *pipeline, const char *name)
-{
-  /* The pipeline keeps the element alive for the test's duration. */
-  GstElement *element = gst_bin_get_by_name (GST_BIN (pipeline), name);
-  CPPUNIT_ASSERT (element);
-  gst_object_unref (element);
-  return element;
-}
 
 /* Sets a state and waits until it is reached (or fails the test). */
 void

@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "fixture.h"
+#include "pipeline.h"
 #include "gstwsserversrc.h"
 #include "rawws.h"
 #include "wsclient.h"
@@ -26,6 +27,9 @@
 #include <thread>
 
 using wsrtmp::test::Fixture;
+using wsrtmp::test::PipelinePtr;
+using wsrtmp::test::by_name;
+using wsrtmp::test::launch;
 using wsrtmp::test::generate_certificate;
 using wsrtmp::test::RawWs;
 using wsrtmp::test::WsClient;
@@ -33,34 +37,6 @@ using wsrtmp::test::WsClient;
 namespace {
 
 constexpr GstClockTime BUS_TIMEOUT = 20 * GST_SECOND;
-
-struct PipelineDeleter {
-  void operator() (GstElement *pipeline) const
-  {
-    gst_element_set_state (pipeline, GST_STATE_NULL);
-    gst_object_unref (pipeline);
-  }
-};
-using PipelinePtr = std::unique_ptr<GstElement, PipelineDeleter>;
-
-PipelinePtr
-launch (const std::string &description)
-{
-  g_autoptr (GError) error = nullptr;
-  GstElement *pipeline = gst_parse_launch (description.c_str (), &error);
-  CPPUNIT_ASSERT_MESSAGE (error ? error->message : "parse failed", pipeline);
-  return PipelinePtr (pipeline);
-}
-
-GstElement *
-by_name (GstElement *pipeline, const char *name)
-{
-  /* The pipeline keeps the element alive for the test's duration. */
-  GstElement *element = gst_bin_get_by_name (GST_BIN (pipeline), name);
-  CPPUNIT_ASSERT (element);
-  gst_object_unref (element);
-  return element;
-}
 
 int
 current_port (GstElement *src)
