@@ -20,12 +20,12 @@
 // Environment: as run.mjs (WSRTMP_SOURCE_ROOT, WSRTMP_BUILD_ROOT, WSRTMPD, GST_PLUGIN_PATH,
 // CHROMIUM, E2E_ARTIFACTS). Exit status: 0 passed, 1 a check failed, 77 skipped.
 
-import { spawn, execFile } from 'node:child_process';
-import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, run as runCommand, sleep, until, which } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SOURCE_ROOT = path.resolve(process.env.WSRTMP_SOURCE_ROOT || path.join(HERE, '..', '..'));
@@ -104,25 +104,8 @@ for (const ev of ['unhandledRejection', 'uncaughtException']) {
 }
 
 // ---------------------------------------------------------------- helpers
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
-  });
-}
-
-function run(cmd, args, { timeout = 60_000 } = {}) {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr, err });
-    });
-  });
-}
-
+// ffmpeg and tesseract on whole recordings: a minute before a command counts as hung.
+const run = (cmd, args, { timeout = 60_000 } = {}) => runCommand(cmd, args, { timeout });
 /** A command's stdout as one Buffer (decoded frames and samples are large). */
 function runBinary(cmd, args, { timeout = 90_000 } = {}) {
   return new Promise((resolve) => {
@@ -134,24 +117,6 @@ function runBinary(cmd, args, { timeout = 90_000 } = {}) {
     p.stderr.on('data', (d) => { err += d; });
     p.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout: Buffer.concat(out), stderr: err }); });
   });
-}
-
-function which(cmd) {
-  for (const dir of (process.env.PATH || '/usr/bin:/bin').split(':')) {
-    const p = path.join(dir, cmd);
-    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
-  }
-  return null;
-}
-
-async function until(fn, timeoutMs, stepMs = 200) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) return null;
-    await sleep(stepMs);
-  }
 }
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
