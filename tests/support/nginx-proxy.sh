@@ -15,7 +15,7 @@ cmd=${1:?usage: nginx-proxy.sh start|stop DIR [PORT UPSTREAM_PORT [TLS_PORT CERT
 dir=$(mkdir -p "${2:?DIR missing}" && cd "$2" && pwd)
 conf=$dir/nginx.conf
 
-running() { [[ -f $dir/nginx.pid ]] && kill -0 "$(cat "$dir/nginx.pid")" 2>/dev/null; }
+source "$(dirname "$0")/nginx-common.sh"
 
 case $cmd in
   start)
@@ -72,18 +72,11 @@ http {
   }
 }
 CONF
-    nginx -c "$conf" -e "$dir/error.log" -q
-    for _ in $(seq 50); do running && break; sleep 0.1; done
-    running || { echo "nginx failed to start, see $dir/error.log" >&2; exit 1; }
+    launch_nginx
     echo "http://127.0.0.1:$port/"
     ;;
   stop)
-    if running; then
-      nginx -c "$conf" -e "$dir/error.log" -s quit
-      for _ in $(seq 100); do running || break; sleep 0.1; done
-      running && kill -9 "$(cat "$dir/nginx.pid")"
-    fi
-    exit 0
+    stop_nginx
     ;;
   *) echo "usage: nginx-proxy.sh start|stop DIR [PORT UPSTREAM_PORT [TLS_PORT CERT KEY]]" >&2; exit 2 ;;
 esac

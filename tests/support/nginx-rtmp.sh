@@ -16,7 +16,7 @@ http_port=${4:-$((rtmp_port + 1))}
 conf=$dir/nginx.conf
 module=/usr/lib/nginx/modules/ngx_rtmp_module.so
 
-running() { [[ -f $dir/nginx.pid ]] && kill -0 "$(cat "$dir/nginx.pid")" 2>/dev/null; }
+source "$(dirname "$0")/nginx-common.sh"
 
 case $cmd in
   start)
@@ -60,18 +60,11 @@ http {
   }
 }
 CONF
-    nginx -c "$conf" -e "$dir/error.log" -q
-    for _ in $(seq 50); do running && break; sleep 0.1; done
-    running || { echo "nginx failed to start, see $dir/error.log" >&2; exit 1; }
+    launch_nginx
     echo "rtmp://127.0.0.1:$rtmp_port/live"
     ;;
   stop)
-    if running; then
-      nginx -c "$conf" -e "$dir/error.log" -s quit
-      for _ in $(seq 100); do running || break; sleep 0.1; done
-      running && kill -9 "$(cat "$dir/nginx.pid")"
-    fi
-    exit 0
+    stop_nginx
     ;;
   *) echo "usage: nginx-rtmp.sh start|stop DIR [RTMP_PORT] [HTTP_PORT]" >&2; exit 2 ;;
 esac
