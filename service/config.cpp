@@ -433,6 +433,22 @@ make_options (Config &config, std::vector<Option> &options,
       "reconnecting to an RTMP server that dropped it, buffering meanwhile"
       "; 0 = fail at once", "30", "",
       whole_number ("rtmp-retry-time", 0, 3600, config.rtmp_retry_time_s) },
+    { "continuity-timeout", 0, Type::Text, "SECONDS", "How long a broadcast "
+      "outlives its connection: viewers see the slate while the browser "
+      "reconnects (or another tab takes over); a clean Stop ends at once. "
+      "0 = the broadcast ends with its connection", "60", "",
+      whole_number ("continuity-timeout", 0, 86400,
+          config.continuity_timeout_s) },
+    { "slate-image", 0, Type::File, "FILE", "PNG or JPEG shown (scaled and "
+      "letterboxed, with silence) while a broadcast waits for its "
+      "connection", "", "img/slate.png under --web-root",
+      [&config] (const std::string &text, std::string &error) {
+        config.slate_image = text;
+        if (g_file_test (text.c_str (), G_FILE_TEST_IS_REGULAR))
+          return true;
+        error = "--slate-image: \"" + text + "\" is not a file";
+        return false;
+      } },
     { "force-transcode", 0, Type::Flag, nullptr, "Always decode and "
       "re-encode the video, even H.264 that could be passed through", "", "",
       [&config] (const std::string &value, std::string &) {
@@ -569,6 +585,11 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
   /* Recording is the out-of-the-box destination; with an RTMP URL it is
    * only done when asked for. */
   config.record = config.rtmp_url.empty () || table.given ("record-dir");
+  if (config.slate_image.empty ()) {
+    std::string card = config.web_root + "/img/slate.png";
+    if (g_file_test (card.c_str (), G_FILE_TEST_IS_REGULAR))
+      config.slate_image = card;
+  }
   if (config.tls_cert.empty () != config.tls_key.empty ()) {
     error = "--tls-cert and --tls-key go together";
     return false;

@@ -56,6 +56,10 @@ struct Config {
   std::string token_secret_file;        /* re-read on SIGHUP */
   /* How long a session retries a lost RTMP connection (0 = never). */
   int rtmp_retry_time_s = 0;
+  /* A broadcast outlives its connection this long (0: it ends with it). */
+  int continuity_timeout_s = 0;
+  /* Shown between connections; resolved to web/img/slate.png by default. */
+  std::string slate_image;
 
   bool origin_allowed (const std::string &origin) const;
 

@@ -130,7 +130,10 @@ main (int argc, char **argv)
   settings.codec_threads = config.codec_threads;
   settings.audio_bitrate_kbps = config.audio_bitrate_kbps;
   settings.passthrough = !config.force_transcode;
-  wsrtmp::PipelineFactory factory (settings);
+  wsrtmp::ContinuitySettings continuity;
+  continuity.timeout_s = config.continuity_timeout_s;
+  continuity.slate_image = config.slate_image;
+  wsrtmp::PipelineFactory factory (settings, continuity);
 
   App app;
   app.drain_timeout_s = config.drain_timeout_s;

@@ -462,12 +462,6 @@ Media::~Media ()
   jobs_.wait ();
   stop ();
   rtmp_outputs_.clear ();
-  /* Hand the adopted connection back while the element's signal handlers
-   * still exist (it would otherwise try to drop them after dispose). */
-  g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (pipeline_.get ()),
-      "src");
-  if (src)
-    g_object_set (src, GST_WS_SERVER_SRC_PROP_CONNECTION, nullptr, nullptr);
 }
 
 void
@@ -514,29 +508,6 @@ Media::stop_async (std::function<void ()> stopped)
     });
   }
   jobs_.when_idle (std::move (stopped));
-}
-
-guint64
-Media::source_counter (const char *property) const
-{
-  g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (pipeline_.get ()),
-      "src");
-  guint64 value = 0;
-  if (src)
-    g_object_get (src, property, &value, nullptr);
-  return value;
-}
-
-guint64
-Media::bytes_in () const
-{
-  return source_counter (GST_WS_SERVER_SRC_PROP_BYTES_RECEIVED);
-}
-
-guint64
-Media::messages_in () const
-{
-  return source_counter (GST_WS_SERVER_SRC_PROP_MESSAGES_RECEIVED);
 }
 
 gboolean

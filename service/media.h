@@ -155,10 +155,10 @@ class Media {
   void stop_async (std::function<void ()> stopped);
 
   GstElement *pipeline () const { return pipeline_.get (); }
-  guint64 bytes_in () const;
-  /* Whole binary messages the source received. */
-  guint64 messages_in () const;
   guint64 bytes_out () const { return counters_->bytes_out; }
+  /* Where work that would block the main loop runs (see BackgroundJobs);
+   * stop_async waits for it too. */
+  BackgroundJobs &jobs () { return jobs_; }
 
   /* The RTMP output whose current sink posted a message from origin (-1:
    * none); stale is set when origin is an earlier, replaced sink. */
@@ -172,7 +172,6 @@ class Media {
       counters_->kept_bytes_sent; }
 
  private:
-  guint64 source_counter (const char *property) const;
   static gboolean on_bus_message (GstBus *bus, GstMessage *message,
       gpointer self);
 

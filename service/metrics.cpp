@@ -17,6 +17,13 @@ Metrics::session_finished (Outcome outcome)
 }
 
 void
+Metrics::add_slate_seconds (double seconds)
+{
+  if (seconds > 0)
+    slate_ms_ += static_cast<guint64> (seconds * 1000);
+}
+
+void
 Metrics::session_refused (const std::string &kind)
 {
   refused_++;
@@ -47,6 +54,18 @@ Metrics::prometheus_text () const
          "wsrtmp_sessions_total{outcome=\"ended\"} " << ended_.load () << "\n"
          "wsrtmp_sessions_total{outcome=\"error\"} " << failed_.load () << "\n"
          "wsrtmp_sessions_total{outcome=\"refused\"} " << refused_.load () << "\n"
+         "# HELP wsrtmp_broadcasts_active Broadcasts running (one publish "
+         "each), with or without a connection.\n"
+         "# TYPE wsrtmp_broadcasts_active gauge\n"
+         "wsrtmp_broadcasts_active " << broadcasts_active_.load () << "\n"
+         "# HELP wsrtmp_broadcast_gaps_total Times a broadcast lost its "
+         "connection and showed the slate.\n"
+         "# TYPE wsrtmp_broadcast_gaps_total counter\n"
+         "wsrtmp_broadcast_gaps_total " << gaps_.load () << "\n"
+         "# HELP wsrtmp_slate_seconds_total Seconds of slate sent, all "
+         "broadcasts.\n"
+         "# TYPE wsrtmp_slate_seconds_total counter\n"
+         "wsrtmp_slate_seconds_total " << slate_ms_.load () / 1000.0 << "\n"
          "# HELP wsrtmp_bytes_in_total Bytes received from browsers.\n"
          "# TYPE wsrtmp_bytes_in_total counter\n"
          "wsrtmp_bytes_in_total " << bytes_in_.load () << "\n"

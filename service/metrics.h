@@ -27,6 +27,12 @@ class Metrics {
    * frame carries (see SessionFailure), or "rtmp_lost" for an RTMP
    * connection that dropped and is being retried. */
   void error (const std::string &kind);
+  /* Broadcasts (one publish each, outliving their connections). */
+  void broadcast_started () { broadcasts_active_++; }
+  void broadcast_finished () { broadcasts_active_--; }
+  /* A broadcast lost its input and showed the slate. */
+  void broadcast_gap () { gaps_++; }
+  void add_slate_seconds (double seconds);
   void add_bytes_in (guint64 bytes) { bytes_in_ += bytes; }
   void add_bytes_out (guint64 bytes) { bytes_out_ += bytes; }
 
@@ -38,6 +44,9 @@ class Metrics {
   std::atomic<size_t> clients_active_ { 0 };
   std::atomic<guint64> ended_ { 0 }, failed_ { 0 }, refused_ { 0 };
   std::atomic<guint64> bytes_in_ { 0 }, bytes_out_ { 0 };
+  std::atomic<int> broadcasts_active_ { 0 };
+  std::atomic<guint64> gaps_ { 0 };
+  std::atomic<guint64> slate_ms_ { 0 };
   mutable std::mutex errors_lock_;      /* guards errors_ */
   std::map<std::string, guint64> errors_;
 };

@@ -14,7 +14,9 @@ namespace {
 constexpr const char *INGEST_TEMPLATE =
     "wsserversrc name=src ! flvencodebin name=encode";
 
-constexpr const char *OUTPUT_TEMPLATE = "tee name=out";
+/* flvsplice (our plugin) joins the connections' FLV into one stream with
+ * rising timestamps and fills the gaps between them with a slate. */
+constexpr const char *OUTPUT_TEMPLATE = "flvsplice name=splice ! tee name=out";
 
 /* With several destinations, the queue keeps a slow one from stalling the
  * others for a while. A single one needs none (a thread less per stream):
@@ -31,6 +33,7 @@ constexpr const char *FILE_SINK_TEMPLATE =
     "queue ! filesink name=%s sync=false";
 
 const char *const REQUIRED_ELEMENTS[] = { "wsserversrc", "flvencodebin",
+  "flvsplice", "imagefreeze",
   "parsebin", "flvmux", "tee", "funnel", "queue", "videoconvert", "videoscale",
   "videorate", "x264enc", "h264parse", "audioconvert", "audioresample",
   "voaacenc", "aacparse", "audiotestsrc", "videotestsrc", "rtmp2sink",
@@ -76,9 +79,36 @@ destination_sink_name (size_t index)
   return "dest" + std::to_string (index);
 }
 
-PipelineFactory::PipelineFactory (EncodeSettings settings)
-    : settings_ (std::move (settings))
+PipelineFactory::PipelineFactory (EncodeSettings settings,
+    ContinuitySettings continuity)
+    : settings_ (std::move (settings)), continuity_ (std::move (continuity))
 {
+}
+
+GstElement *
+PipelineFactory::create_ingest (SoupWebsocketConnection *connection,
+    guint64 max_message_size, const std::string &name, GError **error) const
+{
+  GstElement *bin = gst_parse_bin_from_description (INGEST_TEMPLATE, TRUE,
+      error);
+  if (!bin)
+    return nullptr;
+  gst_object_set_name (GST_OBJECT (bin), name.c_str ());
+  g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (bin),
+      MEDIA_SOURCE_NAME);
+  g_object_set (src, GST_WS_SERVER_SRC_PROP_MAX_MESSAGE_SIZE,
+      max_message_size, GST_WS_SERVER_SRC_PROP_CONNECTION, connection,
+      nullptr);
+  g_autoptr (GstElement) encode = gst_bin_get_by_name (GST_BIN (bin),
+      MEDIA_ENCODER_NAME);
+  const EncodeSettings &s = settings_;
+  g_object_set (encode, "video-bitrate", (guint) s.video_bitrate_kbps,
+      "speed-preset", s.x264_preset.c_str (),
+      "audio-bitrate", (guint) s.audio_bitrate_kbps,
+      "framerate", s.framerate, 1,
+      "codec-threads", (guint) s.codec_threads,
+      "passthrough", (gboolean) s.passthrough, nullptr);
+  return bin;
 }
 
 bool
@@ -98,10 +128,8 @@ std::unique_ptr<Media>
 PipelineFactory::create (const MediaSpec &spec, const std::string &name,
     GError **error) const
 {
-  std::string description = std::string (INGEST_TEMPLATE) + " ! " +
-      OUTPUT_TEMPLATE;
   g_autoptr (GstParseContext) parse_context = gst_parse_context_new ();
-  GstElement *launched = gst_parse_launch_full (description.c_str (),
+  GstElement *launched = gst_parse_launch_full (OUTPUT_TEMPLATE,
       parse_context, GST_PARSE_FLAG_FATAL_ERRORS, error);
   if (!launched)
     return nullptr;
@@ -111,21 +139,15 @@ PipelineFactory::create (const MediaSpec &spec, const std::string &name,
 
   auto counters = std::make_shared<MediaCounters> ();
 
-  g_autoptr (GstElement) src = gst_bin_get_by_name (bin, MEDIA_SOURCE_NAME);
-  g_object_set (src, GST_WS_SERVER_SRC_PROP_MAX_MESSAGE_SIZE,
-      spec.max_message_size, GST_WS_SERVER_SRC_PROP_CONNECTION,
-      spec.connection, nullptr);
-
-  g_autoptr (GstElement) encode = gst_bin_get_by_name (bin, MEDIA_ENCODER_NAME);
-  const EncodeSettings &s = settings_;
-  g_object_set (encode, "video-bitrate", (guint) s.video_bitrate_kbps,
-      "speed-preset", s.x264_preset.c_str (),
-      "audio-bitrate", (guint) s.audio_bitrate_kbps,
-      "framerate", s.framerate, 1,
-      "codec-threads", (guint) s.codec_threads,
-      "passthrough", (gboolean) s.passthrough, nullptr);
-  g_autoptr (GstPad) mux_src = gst_element_get_static_pad (encode, "src");
-  gst_pad_add_probe (mux_src, static_cast<GstPadProbeType> (
+  g_autoptr (GstElement) splice = gst_bin_get_by_name (bin, MEDIA_SPLICE_NAME);
+  /* The output size is flvencodebin's default on both elements. */
+  g_object_set (splice, "timeout", (guint) continuity_.timeout_s,
+      "framerate", settings_.framerate, 1, nullptr);
+  if (!continuity_.slate_image.empty ())
+    g_object_set (splice, "slate-location", continuity_.slate_image.c_str (),
+        nullptr);
+  g_autoptr (GstPad) splice_src = gst_element_get_static_pad (splice, "src");
+  gst_pad_add_probe (splice_src, static_cast<GstPadProbeType> (
           GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
       count_bytes_out, new std::shared_ptr<MediaCounters> (counters),
       free_counters_ref);

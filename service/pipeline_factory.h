@@ -3,12 +3,13 @@
  * strings; anything derived from the client (the stream key inside a
  * location) is set as a property.
  *
- * The pipeline has two parts, built separately so they can later live
- * apart (a broadcast outliving its WebSocket swaps the ingest part; fan-out
- * adds destinations):
- *   ingest:      wsserversrc ! flvencodebin     (one per connection; the
- *                plugin's bin does demux, passthrough or transcode, mux)
- *   output:      tee, then one sink bin per Destination
+ * One pipeline per broadcast, in two parts:
+ *   output:      flvsplice ! tee, then one sink bin per Destination (built
+ *                once; lives as long as the broadcast)
+ *   ingest:      wsserversrc ! flvencodebin in a bin, one per WebSocket
+ *                connection, added to the running pipeline and linked to a
+ *                new request pad of flvsplice; flvsplice keeps the output
+ *                going (a slate) between connections.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -43,26 +44,39 @@ struct EncodeSettings {
   bool passthrough;
 };
 
+/* What flvsplice does between connections (--continuity-timeout,
+ * --slate-image). */
+struct ContinuitySettings {
+  int timeout_s = 0;            /* 0: the broadcast ends with its input */
+  std::string slate_image;      /* "" : flvsplice's plain card */
+};
+
 struct MediaSpec {
-  SoupWebsocketConnection *connection = nullptr;
-  guint64 max_message_size;      /* --max-message-size */
   std::vector<Destination> destinations;
 };
 
-/* Element names the session looks up: the source and each destination's
- * sink ("dest0", "dest1", ... in the order of MediaSpec::destinations). */
+/* Element names looked up: in an ingest bin the source and the encoder; in
+ * the broadcast the splice and each destination's sink ("dest0", "dest1",
+ * ... in the order of MediaSpec::destinations). */
 constexpr const char *MEDIA_SOURCE_NAME = "src";
 constexpr const char *MEDIA_ENCODER_NAME = "encode";
+constexpr const char *MEDIA_SPLICE_NAME = "splice";
 std::string destination_sink_name (size_t index);
 
 class PipelineFactory {
  public:
-  explicit PipelineFactory (EncodeSettings settings);
+  PipelineFactory (EncodeSettings settings, ContinuitySettings continuity);
 
-  /* Builds a stopped pipeline. Call from the thread running the
-   * connection's main context (the element adopts it right away). */
+  /* Builds a broadcast's stopped pipeline: the output part only. */
   std::unique_ptr<Media> create (const MediaSpec &spec, const std::string &name,
       GError **error) const;
+  /* Builds one connection's ingest bin (floating ref; its "src" ghost pad
+   * is unlinked). Call from the thread running the connection's main
+   * context: wsserversrc adopts it right away. */
+  GstElement *create_ingest (SoupWebsocketConnection *connection,
+      guint64 max_message_size, const std::string &name,
+      GError **error) const;
+  int continuity_timeout_s () const { return continuity_.timeout_s; }
 
   /* True when every element the templates use is installed; otherwise
    * missing names the first one that is not. */
@@ -70,6 +84,7 @@ class PipelineFactory {
 
  private:
   EncodeSettings settings_;
+  ContinuitySettings continuity_;
 };
 
 }  // namespace wsrtmp

@@ -9,6 +9,7 @@
 #include <json-glib/json-glib.h>
 
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 
 namespace wsrtmp {
@@ -76,6 +77,10 @@ Server::~Server ()
 {
   if (reap_idle_)
     g_source_remove (reap_idle_);
+  /* Pipelines down first: the sessions then hand their connections back
+   * from stopped elements. */
+  finished_broadcasts_.clear ();
+  broadcasts_.clear ();
   finished_.clear ();
   sessions_.clear ();
   if (soup_)
@@ -246,7 +251,7 @@ Server::readiness () const
   if (shutting_down_)
     return "draining";
   if (config_.max_sessions > 0 &&
-      sessions_.size () >= static_cast<size_t> (config_.max_sessions))
+      broadcasts_.size () >= static_cast<size_t> (config_.max_sessions))
     return "full";
   return "ok";
 }
@@ -264,6 +269,8 @@ Server::handle_healthz (SoupServerMessage *msg)
   json_builder_add_string_value (builder, WSRTMP_VERSION);
   json_builder_set_member_name (builder, "sessions_active");
   json_builder_add_int_value (builder, sessions_.size ());
+  json_builder_set_member_name (builder, "broadcasts_active");
+  json_builder_add_int_value (builder, broadcasts_.size ());
   /* Distinct client addresses (through trusted proxies: the clients'). */
   json_builder_set_member_name (builder, "clients_active");
   json_builder_add_int_value (builder, sessions_per_peer_.size ());
@@ -472,8 +479,18 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
         "shutdown");
     return;
   }
-  if (config_.max_sessions > 0 &&
-      sessions_.size () >= static_cast<size_t> (config_.max_sessions)) {
+  /* With --continuity-timeout a connection joins its key's running
+   * broadcast (a reconnect after a network drop, another tab): no new
+   * publish. */
+  Broadcast *joined = nullptr;
+  if (factory_.continuity_timeout_s () > 0) {
+    for (auto &broadcast : broadcasts_) {
+      if (broadcast->key () == key && broadcast->accepting ())
+        joined = broadcast.get ();
+    }
+  }
+  if (!joined && config_.max_sessions > 0 &&
+      broadcasts_.size () >= static_cast<size_t> (config_.max_sessions)) {
     refuse (conn, peer, key, CLOSE_TRY_AGAIN_LATER,
         "server at capacity, try again later", "capacity");
     return;
@@ -489,14 +506,11 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
 
   /* One stream per key: the newest connection takes over (a page that
    * reconnects after a network drop must not wait for the old one to
-   * time out), and starts once the older ones have delivered their data
-   * and left the RTMP server. */
-  bool wait_for_previous = false;
+   * time out). The older connections deliver what they received, then
+   * leave. */
   for (auto &[other_id, other] : sessions_) {
-    if (other->key () != key)
-      continue;
-    other->replace ();
-    wait_for_previous = true;
+    if (other->key () == key)
+      other->replace ();
   }
 
   guint64 id = next_id_++;
@@ -506,7 +520,54 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
       });
   Session *raw = session.get ();
   sessions_.emplace (id, std::move (session));
-  raw->start (wait_for_previous);
+  if (joined) {
+    raw->start (joined, true);
+    return;
+  }
+
+  /* A new broadcast starts once the older ones for this key left the RTMP
+   * server (it would refuse a second publish under one name). */
+  bool wait_for_previous = false;
+  for (auto &broadcast : broadcasts_) {
+    if (broadcast->key () == key)
+      wait_for_previous = true;
+  }
+  auto broadcast = std::make_unique<Broadcast> (next_broadcast_id_++, key,
+      config_, factory_, metrics_, [this] (Broadcast *finished) {
+        broadcast_finished (finished);
+      });
+  SessionFailure failure;
+  std::string detail;
+  if (!broadcast->start (wait_for_previous, failure, detail)) {
+    raw->refuse (failure, detail);
+    return;
+  }
+  raw->start (broadcast.get (), false);
+  broadcasts_.push_back (std::move (broadcast));
+}
+
+void
+Server::broadcast_finished (Broadcast *broadcast)
+{
+  auto found = std::find_if (broadcasts_.begin (), broadcasts_.end (),
+      [broadcast] (const auto &b) { return b.get () == broadcast; });
+  if (found == broadcasts_.end ())
+    return;
+  const std::string key = broadcast->key ();
+  /* Destroyed from our own idle: its callback is on the stack now. */
+  finished_broadcasts_.push_back (std::move (*found));
+  broadcasts_.erase (found);
+  /* The oldest broadcast waiting for this key starts once no older one is
+   * left. */
+  for (auto &other : broadcasts_) {
+    if (other->key () != key)
+      continue;
+    if (other->waiting ())
+      other->release ();
+    break;
+  }
+  if (!reap_idle_)
+    reap_idle_ = g_idle_add (&Server::on_reap_idle, this);
 }
 
 void
@@ -524,19 +585,6 @@ Server::session_finished (Session *session)
   const std::string key = session->key ();
   finished_.push_back (std::move (found->second));
   sessions_.erase (found);
-  /* The newest connection for this key starts once no older one is left. */
-  Session *next = nullptr;
-  bool older_left = false;
-  for (auto &[other_id, other] : sessions_) {
-    if (other->key () != key)
-      continue;
-    if (other->waiting ())
-      next = other.get ();
-    else
-      older_left = true;
-  }
-  if (next && !older_left)
-    next->release ();
   if (!reap_idle_)
     reap_idle_ = g_idle_add (&Server::on_reap_idle, this);
 }
@@ -546,12 +594,13 @@ Server::on_reap_idle (gpointer data)
 {
   auto *self = static_cast<Server *> (data);
   self->reap_idle_ = 0;
+  self->finished_broadcasts_.clear ();
   self->finished_.clear ();
   /* A pipeline's threads leave freed memory in glibc's arenas; hand it
    * back so the process returns to its baseline between streams. */
   trim_memory_soon ();
   if (self->shutting_down_ && self->sessions_.empty () &&
-      self->shutdown_done_) {
+      self->broadcasts_.empty () && self->shutdown_done_) {
     auto done = std::move (self->shutdown_done_);
     self->shutdown_done_ = nullptr;
     done ();
@@ -564,6 +613,8 @@ Server::shutdown (std::function<void ()> done)
 {
   shutting_down_ = true;
   shutdown_done_ = std::move (done);
+  for (auto &broadcast : broadcasts_)
+    broadcast->shutdown ();
   for (auto &[id, session] : sessions_)
     session->shutdown ();
   if (!reap_idle_)

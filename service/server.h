@@ -10,6 +10,7 @@
 #include "config.h"
 #include "metrics.h"
 #include "pipeline_factory.h"
+#include "broadcast.h"
 #include "session.h"
 #include "util.h"
 
@@ -55,6 +56,7 @@ class Server {
       const std::string &key, gushort code, const std::string &reason,
       const std::string &kind);
   void session_finished (Session *session);
+  void broadcast_finished (Broadcast *broadcast);
 
   static void on_request (SoupServer *server, SoupServerMessage *msg,
       const char *path, GHashTable *query, gpointer self);
@@ -76,6 +78,11 @@ class Server {
   std::string web_root_;        /* canonical, no trailing slash */
   std::map<guint64, std::unique_ptr<Session>> sessions_;
   std::vector<std::unique_ptr<Session>> finished_;
+  /* Oldest first: per key, at most one running and the newer ones waiting
+   * for it to leave the RTMP server. */
+  std::vector<std::unique_ptr<Broadcast>> broadcasts_;
+  std::vector<std::unique_ptr<Broadcast>> finished_broadcasts_;
+  guint64 next_broadcast_id_ = 1;
   std::map<std::string, int> sessions_per_peer_;
   guint reap_idle_ = 0;
   guint64 next_id_ = 1;

@@ -62,34 +62,24 @@ error_frame (const std::string &message, const std::string &kind)
   return json_builder_get_root (builder);
 }
 
-std::string
-utc_timestamp ()
+/* On an ingest bin's output: FLV bytes this connection produced. */
+GstPadProbeReturn
+count_output (GstPad *, GstPadProbeInfo *info, gpointer data)
 {
-  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
-  g_autofree char *text = g_date_time_format (now, "%Y%m%dT%H%M%SZ");
-  return text;
+  auto &counter = **static_cast<std::shared_ptr<std::atomic<guint64>> *> (
+      data);
+  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER)
+    counter += gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info));
+  else
+    counter += gst_buffer_list_calculate_size (
+        GST_PAD_PROBE_INFO_BUFFER_LIST (info));
+  return GST_PAD_PROBE_OK;
 }
 
-/* <dir>/<key>-<UTC timestamp>.flv, never overwriting an earlier one. */
-std::string
-recording_path (const std::string &dir, const std::string &key)
+void
+free_output_counter (gpointer data)
 {
-  std::string base = dir + "/" + key + "-" + utc_timestamp ();
-  std::string path = base + ".flv";
-  for (int n = 1; g_file_test (path.c_str (), G_FILE_TEST_EXISTS); n++)
-    path = base + "-" + std::to_string (n) + ".flv";
-  return path;
-}
-
-std::string
-describe_destination (const Destination &dest, const std::string &key)
-{
-  /* The key is the last path element of both kinds of location. */
-  std::string text = dest.location;
-  auto at = text.rfind (key);
-  if (!key.empty () && at != std::string::npos)
-    text.replace (at, key.size (), mask_key (key));
-  return text;
+  delete static_cast<std::shared_ptr<std::atomic<guint64>> *> (data);
 }
 
 }  // namespace
@@ -206,13 +196,16 @@ Session::~Session ()
     if (handler)
       g_signal_handler_disconnect (connection_.get (), handler);
   }
-  for (guint *source : { &stats_timer_, &drain_timer_, &finish_idle_,
-           &reconnect_timer_, &reconnect_poll_ }) {
+  for (guint *source : { &stats_timer_, &finish_idle_ }) {
     if (*source)
       g_source_remove (*source);
   }
-  /* Pipeline down before the connection it reads from is released. */
-  media_.reset ();
+  /* The ingest bin is down (detached, or its pipeline stopped): hand the
+   * adopted connection back while the element's signal handlers still
+   * exist (it would otherwise try to drop them after dispose). */
+  if (src_)
+    g_object_set (src_.get (), GST_WS_SERVER_SRC_PROP_CONNECTION, nullptr,
+        nullptr);
   /* Should the session be destroyed early (process exit), the client still
    * learns why. */
   close_websocket (connection_.get (), CLOSE_GOING_AWAY,
@@ -259,60 +252,72 @@ Session::log_event (GLogLevelFlags level, const std::string &text) const
 }
 
 void
-Session::start (bool wait_for_previous)
+Session::send_welcome (bool resumed)
 {
-  std::string location = config_.rtmp_location (key_);
-  if (!location.empty ())
-    destinations_.push_back ({ Destination::Kind::Rtmp, location });
-  if (config_.record) {
-    if (g_mkdir_with_parents (config_.record_dir.c_str (), 0755) != 0) {
-      fail ({ CLOSE_SERVER_ERROR, "cannot write the recording", "recording" },
-          "cannot create " + config_.record_dir + ": " + g_strerror (errno));
-      return;
-    }
-    destinations_.push_back ({ Destination::Kind::File,
-        recording_path (config_.record_dir, key_) });
-  }
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "type");
+  json_builder_add_string_value (builder, "welcome");
+  json_builder_set_member_name (builder, "continuity_timeout_s");
+  json_builder_add_int_value (builder, factory_.continuity_timeout_s ());
+  json_builder_set_member_name (builder, "resumed");
+  json_builder_add_boolean_value (builder, resumed);
+  json_builder_set_member_name (builder, "broadcast_duration_s");
+  json_builder_add_double_value (builder, broadcast_ ?
+      broadcast_->duration_s () : 0.0);
+  json_builder_end_object (builder);
+  g_autoptr (JsonNode) node = json_builder_get_root (builder);
+  send_json (connection_.get (), node);
+}
 
-  MediaSpec spec;
-  spec.connection = connection_.get ();
-  spec.max_message_size = config_.max_message_size;
-  spec.destinations = destinations_;
-  g_autoptr (GError) error = nullptr;
-  std::string name = "session" + std::to_string (id_);
-  media_ = factory_.create (spec, name, &error);
-  if (!media_) {
-    fail ({ CLOSE_SERVER_ERROR, "internal pipeline error", "pipeline" },
-        std::string ("cannot build the pipeline: ") +
-        (error ? error->message : "unknown error"));
-    return;
-  }
-  media_->set_bus_handler ([this] (GstMessage *message) {
-    on_bus_message (message);
-  });
+void
+Session::start (Broadcast *broadcast, bool resumed)
+{
+  broadcast_ = broadcast;
+  /* The first connection of a broadcast is on air as soon as the broadcast
+   * is; a later one once flvsplice switched to it (input_active). */
+  on_air_ = !resumed;
+  /* Before wsserversrc adopts the connection: this handler then runs
+   * before the element's, so a clean Stop reaches flvsplice ("finish")
+   * before the end of the input does. */
   closed_handler_ = g_signal_connect (connection_.get (), "closed",
       G_CALLBACK (&Session::on_closed_signal), this);
   /* No control messages are defined: a text frame closes with 1003.
    * wsserversrc enforces the message size limit and sends 1009 itself. */
   message_handler_ = g_signal_connect (connection_.get (), "message",
       G_CALLBACK (&Session::on_message_signal), this);
+  send_welcome (resumed);
 
-  std::string where;
-  for (const auto &dest : destinations_)
-    where += (where.empty () ? "" : ", ") + describe_destination (dest, key_);
-  log_event (G_LOG_LEVEL_MESSAGE, "connected, streaming to " + where);
+  g_autoptr (GError) error = nullptr;
+  std::string name = "ingest" + std::to_string (id_);
+  GstElement *bin = factory_.create_ingest (connection_.get (),
+      config_.max_message_size, name, &error);
+  if (bin) {
+    ingest_.reset (GST_ELEMENT (gst_object_ref_sink (bin)));
+    src_.reset (gst_bin_get_by_name (GST_BIN (bin), MEDIA_SOURCE_NAME));
+    g_autoptr (GstPad) out = gst_element_get_static_pad (bin, "src");
+    gst_pad_add_probe (out, static_cast<GstPadProbeType> (
+            GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+        count_output, new std::shared_ptr<std::atomic<guint64>> (
+            ingest_bytes_out_), free_output_counter);
+  }
+  if (!bin || !broadcast_->attach (this, &error)) {
+    if (src_)
+      g_object_set (src_.get (), GST_WS_SERVER_SRC_PROP_CONNECTION, nullptr,
+          nullptr);
+    src_.reset ();
+    ingest_.reset ();
+    broadcast_ = nullptr;
+    fail ({ CLOSE_SERVER_ERROR, "internal pipeline error", "pipeline" },
+        std::string ("cannot build the pipeline: ") +
+        (error ? error->message : "unknown error"));
+    return;
+  }
+  log_event (G_LOG_LEVEL_MESSAGE, resumed ? "connected, joining the "
+      "broadcast" : "connected");
   set_state (State::Connecting);
   idle_since_us_ = g_get_monotonic_time ();
   stats_timer_ = g_timeout_add_seconds (1, &Session::on_stats_timer, this);
-
-  waiting_ = wait_for_previous;
-  if (waiting_)
-    log_event (G_LOG_LEVEL_MESSAGE, "waiting for the previous session with "
-        "this key to finish");
-  else if (!media_->play ()) {
-    /* The reason is on the bus; the watch delivers it next. */
-    log_event (G_LOG_LEVEL_INFO, "pipeline refused to start");
-  }
   /* The client may have gone while we were setting up. */
   if (soup_websocket_connection_get_state (connection_.get ()) ==
       SOUP_WEBSOCKET_STATE_CLOSED)
@@ -320,67 +325,54 @@ Session::start (bool wait_for_previous)
 }
 
 void
-Session::release ()
+Session::refuse (const SessionFailure &failure, const std::string &detail)
 {
-  if (!waiting_)
-    return;
-  waiting_ = false;
-  /* A client that already closed still has its data delivered. */
-  if (state_ == State::Ended || state_ == State::Error)
-    return;
-  log_event (G_LOG_LEVEL_MESSAGE, "previous session finished: starting");
-  idle_since_us_ = g_get_monotonic_time ();
-  if (!media_->play ())
-    log_event (G_LOG_LEVEL_INFO, "pipeline refused to start");
+  fail (failure, detail);
 }
 
 void
 Session::replace ()
 {
   const char *reason = "replaced by a newer connection with the same key";
-  /* Never started: nothing to deliver. */
-  if (waiting_ && streaming ()) {
-    fail ({ CLOSE_POLICY_VIOLATION, reason, "replaced" }, "never started");
-    return;
-  }
   if (!streaming ())
     return;
   begin_ending (reason);
   g_autoptr (JsonNode) node = error_frame (reason, "replaced");
   send_json (connection_.get (), node);
+  /* The element turns the closing handshake into the end of this input,
+   * after the last byte received: the newer connection takes over then. */
   close_websocket (connection_.get (), CLOSE_POLICY_VIOLATION, reason);
 }
 
 void
 Session::shutdown ()
 {
-  if (waiting_ && streaming ()) {
-    fail ({ CLOSE_GOING_AWAY, "server shutting down", "shutdown" },
-        "never started");
-    return;
-  }
   if (!streaming ())
     return;
   begin_ending ("server shutting down");
-  /* The element turns the closing handshake into EOS after the last byte
-   * received, so the stream drains like a normal end. */
   close_websocket (connection_.get (), CLOSE_GOING_AWAY,
       "server shutting down");
+}
+
+void
+Session::send_state (const char *state)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "type");
+  json_builder_add_string_value (builder, "state");
+  json_builder_set_member_name (builder, "state");
+  json_builder_add_string_value (builder, state);
+  json_builder_end_object (builder);
+  g_autoptr (JsonNode) node = json_builder_get_root (builder);
+  send_json (connection_.get (), node);
 }
 
 void
 Session::set_state (State state)
 {
   state_ = state;
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "type");
-  json_builder_add_string_value (builder, "state");
-  json_builder_set_member_name (builder, "state");
-  json_builder_add_string_value (builder, state_name (state));
-  json_builder_end_object (builder);
-  g_autoptr (JsonNode) node = json_builder_get_root (builder);
-  send_json (connection_.get (), node);
+  send_state (state_name (state));
 }
 
 void
@@ -388,10 +380,6 @@ Session::begin_ending (const char *why)
 {
   set_state (State::Ending);
   log_event (G_LOG_LEVEL_INFO, std::string ("ending: ") + why);
-  drain_bytes_out_ = media_ ? media_->bytes_delivered () : 0;
-  if (!drain_timer_)
-    drain_timer_ = g_timeout_add_seconds (config_.drain_timeout_s,
-        &Session::on_drain_timeout, this);
 }
 
 void
@@ -400,8 +388,108 @@ Session::on_client_closed ()
   if (!streaming ())
     return;
   int code = soup_websocket_connection_get_close_code (connection_.get ());
-  begin_ending (code == 0 || code == SOUP_WEBSOCKET_CLOSE_ABNORMAL ?
-      "client disconnected without closing" : "client closed the stream");
+  if (code == CLOSE_NORMAL) {
+    /* "The show is over": the broadcast ends after this input's data. */
+    if (broadcast_)
+      broadcast_->finish (this);
+    begin_ending ("client closed the stream");
+    return;
+  }
+  std::string why = code == 0 || code == SOUP_WEBSOCKET_CLOSE_ABNORMAL ?
+      "client disconnected without closing" : "client closed with " +
+      std::to_string (code);
+  if (broadcast_ && broadcast_->continuous ())
+    why += "; the broadcast goes on (slate) until it reconnects";
+  begin_ending (why.c_str ());
+}
+
+void
+Session::input_active (bool resumed)
+{
+  if (!streaming () || on_air_)
+    return;
+  on_air_ = true;
+  if (resumed) {
+    send_state ("resumed");
+    log_event (G_LOG_LEVEL_MESSAGE, "resumed the broadcast");
+  }
+  broadcast_changed ();
+}
+
+void
+Session::broadcast_changed ()
+{
+  if (!streaming () || !broadcast_ || !on_air_)
+    return;
+  switch (broadcast_->state ()) {
+    case Broadcast::State::Live:
+      if (state_ != State::Live) {
+        log_event (G_LOG_LEVEL_MESSAGE, "live");
+        set_state (State::Live);
+      }
+      break;
+    case Broadcast::State::Reconnecting:
+      if (state_ != State::Reconnecting)
+        set_state (State::Reconnecting);
+      break;
+    default:
+      break;
+  }
+}
+
+void
+Session::input_ended ()
+{
+  input_ended_ = true;
+  if (streaming ())
+    begin_ending ("input ended");
+  leave_broadcast ();
+}
+
+/* The client is gone and its data delivered: take the ingest bin out of
+ * the broadcast, then finish. */
+void
+Session::leave_broadcast ()
+{
+  if (leaving_)
+    return;
+  leaving_ = true;
+  if (stats_timer_) {
+    update_stats (false);
+    g_source_remove (stats_timer_);
+    stats_timer_ = 0;
+  }
+  if (state_ == State::Ending || streaming ()) {
+    state_ = State::Ended;
+    close_websocket (connection_.get (), CLOSE_NORMAL, "stream ended");
+  }
+  if (!broadcast_) {
+    schedule_finish ();
+    return;
+  }
+  Broadcast *broadcast = broadcast_;
+  broadcast_ = nullptr;
+  broadcast->detach (this, [this] { schedule_finish (); });
+}
+
+void
+Session::broadcast_failed (const SessionFailure &failure)
+{
+  close_with (failure, "the broadcast failed");
+}
+
+void
+Session::broadcast_gone ()
+{
+  broadcast_ = nullptr;
+  if (streaming () || state_ == State::Ending) {
+    update_stats (false);
+    log_event (G_LOG_LEVEL_MESSAGE, "broadcast ended");
+    set_state (State::Ended);
+    close_websocket (connection_.get (), CLOSE_NORMAL, "stream ended");
+  }
+  leaving_ = true;
+  schedule_finish ();
 }
 
 void
@@ -422,6 +510,15 @@ Session::on_message_signal (SoupWebsocketConnection *, gint type,
       std::to_string (size) + " bytes: \"" + shown + "\"");
 }
 
+guint64
+Session::source_counter (const char *property) const
+{
+  guint64 value = 0;
+  if (src_)
+    g_object_get (src_.get (), property, &value, nullptr);
+  return value;
+}
+
 /* No media for --idle-timeout seconds (before the first byte or a stall
  * mid-stream): the client is gone or stuck, and holds a slot. Data that
  * never turns into any output (a stream joined mid-way, without its
@@ -431,15 +528,16 @@ Session::on_message_signal (SoupWebsocketConnection *, gint type,
 void
 Session::check_idle ()
 {
-  if (!media_ || !streaming () || waiting_)
+  if (!streaming () || !broadcast_ || broadcast_->waiting ())
     return;
-  guint64 bytes_in = media_->bytes_in ();
+  guint64 bytes_in = source_counter (GST_WS_SERVER_SRC_PROP_BYTES_RECEIVED);
   if (check_unfinished_message (bytes_in))
     return;
   gint64 now = g_get_monotonic_time ();
   if (bytes_in > 0 && first_input_us_ == 0)
     first_input_us_ = now;
-  bool no_output = bytes_in > 0 && media_->bytes_out () == 0;
+  /* Readable: this connection's encoder produced FLV. */
+  bool no_output = bytes_in > 0 && *ingest_bytes_out_ == 0;
   if (bytes_in != idle_bytes_in_) {
     idle_bytes_in_ = bytes_in;
     idle_since_us_ = now;
@@ -475,7 +573,8 @@ Session::check_unfinished_message (guint64 bytes_in)
 {
   guint64 read = wsrtmp_fair_io_stream_get_bytes_read (
       soup_websocket_connection_get_io_stream (connection_.get ()));
-  guint64 accounted = bytes_in + 14 * media_->messages_in ();
+  guint64 accounted = bytes_in + 14 * source_counter (
+      GST_WS_SERVER_SRC_PROP_MESSAGES_RECEIVED);
   if (read <= accounted || read - accounted <=
       config_.max_message_size + 1024 * 1024)
     return false;
@@ -484,113 +583,6 @@ Session::check_unfinished_message (guint64 bytes_in)
       " bytes of a message still unfinished (sent in fragments), over "
       "--max-message-size");
   return true;
-}
-
-/* A published RTMP connection dropped (or a new attempt failed): keep the
- * stream running, keep the data, and try again with backoff until
- * --rtmp-retry-time has passed since the loss. */
-void
-Session::on_rtmp_lost (int output, const std::string &detail)
-{
-  stop_reconnect_timers ();
-  if (!reconnecting_) {
-    reconnecting_ = true;
-    reconnect_output_ = output;
-    reconnect_since_us_ = g_get_monotonic_time ();
-    reconnect_backoff_ms_ = 500;
-    reconnect_attempts_ = 0;
-    metrics_.error ("rtmp_lost");
-    log_event (G_LOG_LEVEL_WARNING, "lost the RTMP connection (" + detail +
-        "); reconnecting for up to " +
-        std::to_string (config_.rtmp_retry_time_s) + " s, keeping the data");
-    if (state_ == State::Live || state_ == State::Connecting)
-      set_state (State::Reconnecting);
-  } else {
-    log_event (G_LOG_LEVEL_INFO, "RTMP reconnection attempt " +
-        std::to_string (reconnect_attempts_) + " failed: " + detail);
-    reconnect_backoff_ms_ = std::min<guint> (reconnect_backoff_ms_ * 2, 5000);
-  }
-  media_->rtmp_output (output).detach ();
-  schedule_reconnect ();
-}
-
-void
-Session::schedule_reconnect ()
-{
-  gint64 elapsed_ms = (g_get_monotonic_time () - reconnect_since_us_) / 1000;
-  gint64 left_ms = config_.rtmp_retry_time_s * 1000LL - elapsed_ms;
-  if (left_ms <= 0) {
-    reconnecting_ = false;
-    fail ({ CLOSE_SERVER_ERROR, "lost the connection to the RTMP server",
-        "rtmp" }, "no RTMP connection for " +
-        std::to_string (config_.rtmp_retry_time_s) + " s (" +
-        std::to_string (reconnect_attempts_) + " attempts)");
-    return;
-  }
-  reconnect_timer_ = g_timeout_add (std::min<gint64> (reconnect_backoff_ms_,
-          left_ms), &Session::on_reconnect_timer, this);
-}
-
-void
-Session::stop_reconnect_timers ()
-{
-  for (guint *source : { &reconnect_timer_, &reconnect_poll_ }) {
-    if (*source) {
-      g_source_remove (*source);
-      *source = 0;
-    }
-  }
-}
-
-gboolean
-Session::on_reconnect_timer (gpointer data)
-{
-  auto *self = static_cast<Session *> (data);
-  self->reconnect_timer_ = 0;
-  self->reconnect_attempts_++;
-  RtmpOutput &output = self->media_->rtmp_output (self->reconnect_output_);
-  g_autoptr (GError) error = nullptr;
-  /* Held back until published: a failed attempt then loses nothing. */
-  if (!output.attach (false, &error)) {
-    self->on_rtmp_lost (self->reconnect_output_, error ? error->message :
-        "cannot build the RTMP sink");
-    return G_SOURCE_REMOVE;
-  }
-  /* A connection that neither publishes nor fails (a black-holed server)
-   * counts as failed after 5 s. */
-  self->reconnect_poll_until_us_ = std::min (g_get_monotonic_time () +
-      5 * G_USEC_PER_SEC, self->reconnect_since_us_ +
-      self->config_.rtmp_retry_time_s * G_USEC_PER_SEC);
-  self->reconnect_poll_ = g_timeout_add (100, &Session::on_reconnect_poll,
-      self);
-  return G_SOURCE_REMOVE;
-}
-
-gboolean
-Session::on_reconnect_poll (gpointer data)
-{
-  auto *self = static_cast<Session *> (data);
-  RtmpOutput &output = self->media_->rtmp_output (self->reconnect_output_);
-  if (output.published ()) {
-    self->reconnect_poll_ = 0;
-    self->reconnecting_ = false;
-    char text[200];
-    g_snprintf (text, sizeof text, "RTMP reconnected after %.1f s (attempt "
-        "%u), sending %" G_GSIZE_FORMAT " kept bytes first",
-        (g_get_monotonic_time () - self->reconnect_since_us_) / 1e6,
-        self->reconnect_attempts_, output.backlog_bytes ());
-    self->log_event (G_LOG_LEVEL_MESSAGE, text);
-    output.open ();
-    if (self->state_ == State::Reconnecting)
-      self->set_state (State::Live);
-    return G_SOURCE_REMOVE;
-  }
-  if (g_get_monotonic_time () < self->reconnect_poll_until_us_)
-    return G_SOURCE_CONTINUE;
-  self->reconnect_poll_ = 0;
-  self->on_rtmp_lost (self->reconnect_output_,
-      "no connection in time");
-  return G_SOURCE_REMOVE;
 }
 
 void
@@ -609,37 +601,20 @@ Session::on_bus_message (GstMessage *message)
       gst_message_parse_error (message, &error, &debug);
       g_autofree char *origin = gst_object_get_path_string (
           GST_MESSAGE_SRC (message));
-      bool stale = false;
-      int output = media_ ? media_->rtmp_output_of (GST_MESSAGE_SRC (message),
-          &stale) : -1;
-      if (stale)
-        break;          /* from a sink already replaced */
-      if (output >= 0)
-        media_->rtmp_output (output).mark_failed ();
-      if (output >= 0 && config_.rtmp_retry_time_s > 0 &&
-          state_ != State::Ended && state_ != State::Error &&
-          (reconnecting_ || media_->rtmp_output (output).ever_delivered ())) {
-        on_rtmp_lost (output, error->message);
-        break;
-      }
       fail (classify_error (message), std::string (origin) + ": " +
           error->message + (debug ? std::string (" (") + debug + ")" : ""));
+      /* Its streaming thread stopped: the input ends here. */
+      if (broadcast_)
+        broadcast_->end_input (this);
       break;
     }
     case GST_MESSAGE_WARNING: {
-      bool stale = false;
-      if (media_ && media_->rtmp_output_of (GST_MESSAGE_SRC (message),
-              &stale) >= 0 && stale)
-        break;
       g_autoptr (GError) error = nullptr;
       gst_message_parse_warning (message, &error, nullptr);
       log_event (G_LOG_LEVEL_INFO, std::string ("warning from ") +
           GST_MESSAGE_SRC_NAME (message) + ": " + error->message);
       break;
     }
-    case GST_MESSAGE_EOS:
-      end_normally ();
-      break;
     case GST_MESSAGE_ELEMENT:
       if (gst_message_has_name (message, "flvencodebin-output")) {
         const GstStructure *s = gst_message_get_structure (message);
@@ -648,45 +623,18 @@ Session::on_bus_message (GstMessage *message)
             " (" + gst_structure_get_string (s, "reason") + ")");
       }
       break;
-    case GST_MESSAGE_APPLICATION:
-      if (gst_message_has_name (message, MEDIA_LIVE_MESSAGE) &&
-          state_ == State::Connecting) {
-        set_state (State::Live);
-        log_event (G_LOG_LEVEL_MESSAGE, "live");
-      }
-      break;
     default:
       break;
   }
 }
 
+/* What the client is told on an error, logged with the key masked. */
 void
-Session::end_normally ()
+Session::close_with (const SessionFailure &failure, const std::string &detail)
 {
   if (state_ == State::Ended || state_ == State::Error)
     return;
   update_stats (false);
-  double duration = (g_get_monotonic_time () - started_us_) / 1e6;
-  char text[160];
-  g_snprintf (text, sizeof text, "ended after %.1f s, %" G_GUINT64_FORMAT
-      " bytes in, %" G_GUINT64_FORMAT " bytes out", duration, last_bytes_in_,
-      last_bytes_out_);
-  log_event (G_LOG_LEVEL_MESSAGE, text);
-  set_state (State::Ended);
-  close_websocket (connection_.get (), CLOSE_NORMAL, "stream ended");
-  schedule_finish ();
-}
-
-void
-Session::fail (const SessionFailure &failure, const std::string &detail)
-{
-  if (state_ == State::Ended || state_ == State::Error)
-    return;
-  if (media_)
-    update_stats (false);
-  stop_reconnect_timers ();
-  reconnecting_ = false;
-  metrics_.error (failure.kind);
   std::string detail_masked = detail;
   for (auto at = detail_masked.find (key_); !key_.empty () &&
       at != std::string::npos; at = detail_masked.find (key_, at))
@@ -697,24 +645,38 @@ Session::fail (const SessionFailure &failure, const std::string &detail)
       duration, failure.code);
   log_event (G_LOG_LEVEL_WARNING, head + failure.reason + "\": " +
       detail_masked);
-
   g_autoptr (JsonNode) node = error_frame (failure.reason, failure.kind);
   send_json (connection_.get (), node);
   set_state (State::Error);
   close_websocket (connection_.get (), failure.code, failure.reason);
-  schedule_finish ();
+}
+
+/* This connection's own failure (its input, its messages): the client is
+ * closed with the code; the element turns our close into the end of its
+ * input, so what it received is still delivered and the broadcast goes on
+ * (slate) or ends, as for any other end of a connection. */
+void
+Session::fail (const SessionFailure &failure, const std::string &detail)
+{
+  if (state_ == State::Ended || state_ == State::Error)
+    return;
+  metrics_.error (failure.kind);
+  close_with (failure, detail);
+  if (!broadcast_ || !ingest_)
+    leave_broadcast ();
 }
 
 void
 Session::update_stats (bool send)
 {
-  guint64 bytes_in = media_->bytes_in ();
-  guint64 bytes_out = media_->bytes_out ();
+  guint64 bytes_in = source_counter (GST_WS_SERVER_SRC_PROP_BYTES_RECEIVED);
+  guint64 bytes_out = broadcast_ ? broadcast_->bytes_out () : last_bytes_out_;
   metrics_.add_bytes_in (bytes_in - last_bytes_in_);
-  metrics_.add_bytes_out (bytes_out - last_bytes_out_);
+  if (bytes_out > last_bytes_out_)
+    metrics_.add_bytes_out (bytes_out - last_bytes_out_);
   bitrate_kbps_ = static_cast<guint> ((bytes_in - last_bytes_in_) * 8 / 1000);
   last_bytes_in_ = bytes_in;
-  last_bytes_out_ = bytes_out;
+  last_bytes_out_ = std::max (last_bytes_out_, bytes_out);
   if (!send)
     return;
 
@@ -732,9 +694,11 @@ Session::update_stats (bool send)
   json_builder_add_int_value (builder, bytes_out);
   json_builder_set_member_name (builder, "state");
   json_builder_add_string_value (builder, state_name (state_));
+  /* The broadcast's age: the page's clock runs on across reconnections. */
   json_builder_set_member_name (builder, "duration_s");
-  json_builder_add_double_value (builder,
-      (g_get_monotonic_time () - started_us_) / 1e6);
+  json_builder_add_double_value (builder, broadcast_ ?
+      broadcast_->duration_s () : (g_get_monotonic_time () - started_us_) /
+      1e6);
   json_builder_end_object (builder);
   g_autoptr (JsonNode) node = json_builder_get_root (builder);
   send_json (connection_.get (), node);
@@ -750,26 +714,6 @@ Session::on_stats_timer (gpointer data)
   return self->stats_timer_ ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
-gboolean
-Session::on_drain_timeout (gpointer data)
-{
-  auto *self = static_cast<Session *> (data);
-  /* A long backlog (a fast client, a busy machine) may take a while to
-   * encode: only a drain that stopped making progress is a failure. */
-  guint64 bytes_out = self->media_ ? self->media_->bytes_delivered () : 0;
-  /* Waiting for the RTMP server to come back is bounded by its own
-   * retry time. */
-  if (bytes_out > self->drain_bytes_out_ || self->reconnecting_) {
-    self->drain_bytes_out_ = bytes_out;
-    return G_SOURCE_CONTINUE;
-  }
-  self->drain_timer_ = 0;
-  self->fail ({ CLOSE_SERVER_ERROR, "the stream did not finish in time",
-      "drain_timeout" }, "no output and no EOS for " +
-      std::to_string (self->config_.drain_timeout_s) + " s");
-  return G_SOURCE_REMOVE;
-}
-
 void
 Session::schedule_finish ()
 {
@@ -777,13 +721,6 @@ Session::schedule_finish ()
     g_source_remove (stats_timer_);
     stats_timer_ = 0;
   }
-  if (drain_timer_) {
-    g_source_remove (drain_timer_);
-    drain_timer_ = 0;
-  }
-  stop_reconnect_timers ();
-  if (!finish_deadline_us_)
-    finish_deadline_us_ = g_get_monotonic_time () + FINISH_WAIT_US;
   if (!finish_idle_)
     finish_idle_ = g_idle_add (&Session::on_finish_idle, this);
 }
@@ -793,27 +730,9 @@ Session::on_finish_idle (gpointer data)
 {
   auto *self = static_cast<Session *> (data);
   self->finish_idle_ = 0;
-  /* rtmp2sink stopped in the middle of its connect leaks the socket and
-   * its main context (GStreamer 1.22): a client that fails at once, over
-   * and over, would run the server out of fds. Let the connect end first
-   * (published or failed, within rtmp2sink's own timeout). */
-  if (self->media_ && self->media_->rtmp_connecting () &&
-      g_get_monotonic_time () < self->finish_deadline_us_) {
-    self->finish_idle_ = g_timeout_add (20, &Session::on_finish_idle, self);
-    return G_SOURCE_REMOVE;
-  }
-  if (!self->media_) {
-    self->count_finished ();
-    self->finished_ (self);
-    return G_SOURCE_REMOVE;
-  }
-  /* Off the main loop every client shares; finished only once the
-   * pipeline is down (a newer session for this key publishes then). The
-   * owner may destroy us from the callback. */
-  self->media_->stop_async ([self] {
-    self->count_finished ();
-    self->finished_ (self);
-  });
+  /* The owner may destroy us from the callback. */
+  self->count_finished ();
+  self->finished_ (self);
   return G_SOURCE_REMOVE;
 }
 

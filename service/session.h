@@ -1,16 +1,17 @@
-/* One WebSocket client streaming one broadcast: its state machine, the
- * status messages and close codes the client sees, and the Media that does
- * the work. Lives on the main thread; the Server owns it.
+/* One WebSocket client feeding one broadcast: its ingest bin (wsserversrc !
+ * flvencodebin inside the broadcast's pipeline), the checks on what it
+ * sends, and the status messages and close codes it sees. Lives on the
+ * main thread; the Server owns it, the Broadcast calls it back.
  *
  * States: connecting -> live -> ending -> ended, or -> error from any state
- * before ended. "live" means FLV data reached a destination. live ->
- * reconnecting -> live while a dropped RTMP connection is retried (the
- * browser's data is kept meanwhile, bounded).
+ * before ended. "live" means this connection's picture is on air;
+ * "reconnecting" mirrors the broadcast's RTMP side being retried.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #pragma once
 
+#include "broadcast.h"
 #include "config.h"
 #include "media.h"
 #include "metrics.h"
@@ -21,6 +22,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -70,13 +72,12 @@ class Session {
   Session (const Session &) = delete;
   Session &operator= (const Session &) = delete;
 
-  /* Builds the pipeline (it keeps what the client sends from now on) and,
-   * unless told to wait, starts it. A session waits while an older one for
-   * the same key still holds the RTMP stream: the server would refuse a
-   * second publish under one name. */
-  void start (bool wait_for_previous = false);
-  /* The older session for this key is gone: go live. */
-  void release ();
+  /* Joins broadcast: the welcome frame, then the ingest bin (it keeps what
+   * the client sends from now on). resumed: the broadcast was already
+   * running (on slate, or fed by an older connection). */
+  void start (Broadcast *broadcast, bool resumed);
+  /* Could not join: tells the client why and finishes. */
+  void refuse (const SessionFailure &failure, const std::string &detail);
   /* A newer connection for the same key arrived: end this one, delivering
    * what it already received, so the newer one can take over. */
   void replace ();
@@ -84,38 +85,49 @@ class Session {
    * everything received is still delivered. */
   void shutdown ();
 
+  /* From the broadcast. */
+  /* A message from inside this session's ingest bin. */
+  void on_bus_message (GstMessage *message);
+  /* This connection's picture is on air (resumed: after a slate). */
+  void input_active (bool resumed);
+  /* flvsplice has all of this connection's data: leave the broadcast. */
+  void input_ended ();
+  /* The broadcast's state changed (live, RTMP reconnecting, ending...). */
+  void broadcast_changed ();
+  /* The broadcast failed: tell the client. */
+  void broadcast_failed (const SessionFailure &failure);
+  /* The broadcast's pipeline is down: finish. */
+  void broadcast_gone ();
+
+  GstElement *ingest () const { return ingest_.get (); }
   guint64 id () const { return id_; }
   const std::string &key () const { return key_; }
-  bool waiting () const { return waiting_; }
   const std::string &peer () const { return peer_; }
   State state () const { return state_; }
   static const char *state_name (State state);
 
  private:
-  void on_bus_message (GstMessage *message);
   void on_client_closed ();
   void set_state (State state);
+  void send_state (const char *state);
+  void send_welcome (bool resumed);
   void begin_ending (const char *why);
-  void end_normally ();
   void fail (const SessionFailure &failure, const std::string &detail);
+  void close_with (const SessionFailure &failure, const std::string &detail);
+  void leave_broadcast ();
   void schedule_finish ();
   void update_stats (bool send);
   void log_event (GLogLevelFlags level, const std::string &text) const;
   bool streaming () const { return state_ == State::Connecting ||
       state_ == State::Live || state_ == State::Reconnecting; }
+  guint64 source_counter (const char *property) const;
   bool check_unfinished_message (guint64 bytes_in);
   void check_idle ();
-  void on_rtmp_lost (int output, const std::string &detail);
-  void schedule_reconnect ();
-  void stop_reconnect_timers ();
-  static gboolean on_reconnect_timer (gpointer self);
-  static gboolean on_reconnect_poll (gpointer self);
 
   static void on_closed_signal (SoupWebsocketConnection *conn, gpointer self);
   static void on_message_signal (SoupWebsocketConnection *conn, gint type,
       GBytes *message, gpointer self);
   static gboolean on_stats_timer (gpointer self);
-  static gboolean on_drain_timeout (gpointer self);
   void count_finished ();
   static gboolean on_finish_idle (gpointer self);
 
@@ -128,31 +140,26 @@ class Session {
   Metrics &metrics_;
   FinishedCallback finished_;
 
-  std::unique_ptr<Media> media_;
-  std::vector<Destination> destinations_;
+  Broadcast *broadcast_ = nullptr;      /* until detached or gone */
+  GstObjectPtr<GstElement> ingest_;
+  GstObjectPtr<GstElement> src_;
   State state_ = State::Connecting;
   gint64 started_us_;
   gulong closed_handler_ = 0, message_handler_ = 0;
-  guint stats_timer_ = 0, drain_timer_ = 0, finish_idle_ = 0;
-  /* How long finishing may wait for an RTMP connect in progress. */
-  static constexpr gint64 FINISH_WAIT_US = 6 * G_USEC_PER_SEC;
-  gint64 finish_deadline_us_ = 0;
+  guint stats_timer_ = 0, finish_idle_ = 0;
   bool counted_ = false;
-  bool waiting_ = false;
+  bool leaving_ = false;
+  bool input_ended_ = false;
+  bool on_air_ = false;
   guint64 last_bytes_in_ = 0, last_bytes_out_ = 0;
-  guint64 drain_bytes_out_ = 0;
   guint bitrate_kbps_ = 0;
   /* Idle timeout: bytes_in last seen changing at idle_since_us_. */
   guint64 idle_bytes_in_ = 0;
   gint64 idle_since_us_ = 0;
   gint64 first_input_us_ = 0;
-  /* RTMP reconnection in progress (output index, since when, next wait). */
-  bool reconnecting_ = false;
-  int reconnect_output_ = -1;
-  gint64 reconnect_since_us_ = 0, reconnect_poll_until_us_ = 0;
-  guint reconnect_backoff_ms_ = 500;
-  guint reconnect_attempts_ = 0;
-  guint reconnect_timer_ = 0, reconnect_poll_ = 0;
+  /* FLV bytes out of this connection's ingest bin (its probe holds a ref). */
+  std::shared_ptr<std::atomic<guint64>> ingest_bytes_out_ =
+      std::make_shared<std::atomic<guint64>> (0);
   /* Video output as flvencodebin last reported it; "" until it decided. */
   std::string output_mode_;
 };

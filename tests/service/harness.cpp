@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "harness.h"
 
+#include <algorithm>
+
 #include "fixture.h"
 
 #include <glib/gstdio.h>
@@ -8,6 +10,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <condition_variable>
 #include <csignal>
 #include <fstream>
@@ -106,11 +109,32 @@ Nginx::recording (const std::string &key) const
   return dir_ + "/rec/" + key + ".flv";
 }
 
+int
+Nginx::publishes (const std::string &key) const
+{
+  g_autofree char *log = nullptr;
+  if (!g_file_get_contents ((dir_ + "/error.log").c_str (), &log, nullptr,
+          nullptr))
+    return 0;
+  int count = 0;
+  const std::string needle = "publish: name='" + key + "'";
+  for (const char *at = strstr (log, needle.c_str ()); at;
+       at = strstr (at + 1, needle.c_str ()))
+    count++;
+  return count;
+}
+
 Daemon::Daemon (const std::vector<std::string> &args, const std::string &cwd)
 {
   log_path_ = log_dir_.file ("wsrtmpd.log");
   std::vector<std::string> argv = { daemon_path (), "--listen",
     "127.0.0.1:0" };
+  /* Tests written for one broadcast per connection run with continuity
+   * off (--continuity-timeout 0: "today's behaviour"); the continuity
+   * tests ask for it. */
+  if (std::find (args.begin (), args.end (), "--continuity-timeout") ==
+      args.end ())
+    argv.insert (argv.end (), { "--continuity-timeout", "0" });
   argv.insert (argv.end (), args.begin (), args.end ());
   g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
       G_SUBPROCESS_FLAGS_STDOUT_PIPE);
@@ -198,7 +222,8 @@ Daemon::wait_idle (int timeout_ms) const
   while (std::chrono::steady_clock::now () < until) {
     HttpResponse health = http_get (url_ + "healthz");
     if (health.status == 200 &&
-        health.body.find ("\"sessions_active\":0") != std::string::npos)
+        health.body.find ("\"sessions_active\":0") != std::string::npos &&
+        health.body.find ("\"broadcasts_active\":0") != std::string::npos)
       return true;
     std::this_thread::sleep_for (std::chrono::milliseconds (200));
   }

@@ -21,6 +21,8 @@ class Nginx {
   ~Nginx ();
   std::string url () const;     /* rtmp://127.0.0.1:PORT/live */
   std::string recording (const std::string &key) const;
+  /* Publishes nginx accepted so far (its error log, at level info). */
+  int publishes (const std::string &key) const;
  private:
   std::string dir_;
   int port_;
@@ -39,7 +41,7 @@ class Daemon {
    * -1 on timeout (the process is then killed). */
   int terminate (int timeout_ms);
   std::string log () const;
-  /* Polls /healthz until no session is active. */
+  /* Polls /healthz until no session and no broadcast is active. */
   bool wait_idle (int timeout_ms) const;
   /* The process id (0 once it exited). */
   int pid () const;

@@ -671,7 +671,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, second->close_reason ()),
         1000, second->close_code ());
     ASSERT_LOGGED (daemon, "the newer session did not wait",
-        daemon.log ().find ("waiting for the previous session") !=
+        daemon.log ().find ("waiting for the previous broadcast") !=
         std::string::npos);
     ASSERT_LOGGED (daemon, "never idle", daemon.wait_idle (30000));
     check_output (fixture.joined_path (), nginx.recording ("samekey"),

@@ -1,0 +1,646 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "wsrtmpd"
+
+#include "broadcast.h"
+#include "session.h"
+
+#include <glib/gstdio.h>
+
+#include <algorithm>
+
+namespace wsrtmp {
+
+namespace {
+
+std::string
+utc_timestamp ()
+{
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *text = g_date_time_format (now, "%Y%m%dT%H%M%SZ");
+  return text;
+}
+
+/* <dir>/<key>-<UTC timestamp>.flv, never overwriting an earlier one. */
+std::string
+recording_path (const std::string &dir, const std::string &key)
+{
+  std::string base = dir + "/" + key + "-" + utc_timestamp ();
+  std::string path = base + ".flv";
+  for (int n = 1; g_file_test (path.c_str (), G_FILE_TEST_EXISTS); n++)
+    path = base + "-" + std::to_string (n) + ".flv";
+  return path;
+}
+
+std::string
+describe_destination (const Destination &dest, const std::string &key)
+{
+  /* The key is the last path element of both kinds of location. */
+  std::string text = dest.location;
+  auto at = text.rfind (key);
+  if (!key.empty () && at != std::string::npos)
+    text.replace (at, key.size (), mask_key (key));
+  return text;
+}
+
+std::string
+masked (std::string text, const std::string &key)
+{
+  for (auto at = text.find (key); !key.empty () && at != std::string::npos;
+      at = text.find (key, at))
+    text.replace (at, key.size (), mask_key (key));
+  return text;
+}
+
+}  // namespace
+
+Broadcast::Broadcast (guint64 id, std::string key, const Config &config,
+    const PipelineFactory &factory, Metrics &metrics,
+    FinishedCallback finished)
+    : id_ (id), key_ (std::move (key)), config_ (config), factory_ (factory),
+      metrics_ (metrics), finished_ (std::move (finished)),
+      started_us_ (g_get_monotonic_time ())
+{
+  metrics_.broadcast_started ();
+}
+
+Broadcast::~Broadcast ()
+{
+  for (guint *source : { &drain_timer_, &finish_idle_, &reconnect_timer_,
+           &reconnect_poll_ }) {
+    if (*source)
+      g_source_remove (*source);
+  }
+  media_.reset ();
+  metrics_.broadcast_finished ();
+}
+
+const char *
+Broadcast::state_name (State state)
+{
+  switch (state) {
+    case State::Starting: return "starting";
+    case State::Live: return "live";
+    case State::Reconnecting: return "reconnecting";
+    case State::Ending: return "ending";
+    case State::Ended: return "ended";
+    case State::Error: return "error";
+  }
+  return "?";
+}
+
+void
+Broadcast::log_event (GLogLevelFlags level, const std::string &text) const
+{
+  std::string broadcast = std::to_string (id_);
+  std::string key = mask_key (key_);
+  g_log_structured (G_LOG_DOMAIN, level,
+      "BROADCAST", broadcast.c_str (),
+      "STREAM_KEY", key.c_str (),
+      "MESSAGE", "broadcast %s [%s]: %s", broadcast.c_str (), key.c_str (),
+      text.c_str ());
+}
+
+double
+Broadcast::duration_s () const
+{
+  return (g_get_monotonic_time () - started_us_) / 1e6;
+}
+
+bool
+Broadcast::accepting () const
+{
+  return running () && !finishing_;
+}
+
+bool
+Broadcast::start (bool wait_for_previous, SessionFailure &failure,
+    std::string &detail)
+{
+  std::string location = config_.rtmp_location (key_);
+  if (!location.empty ())
+    destinations_.push_back ({ Destination::Kind::Rtmp, location });
+  if (config_.record) {
+    if (g_mkdir_with_parents (config_.record_dir.c_str (), 0755) != 0) {
+      failure = { CLOSE_SERVER_ERROR, "cannot write the recording",
+          "recording" };
+      detail = "cannot create " + config_.record_dir + ": " +
+          g_strerror (errno);
+      return false;
+    }
+    destinations_.push_back ({ Destination::Kind::File,
+        recording_path (config_.record_dir, key_) });
+  }
+
+  MediaSpec spec;
+  spec.destinations = destinations_;
+  g_autoptr (GError) error = nullptr;
+  media_ = factory_.create (spec, "broadcast" + std::to_string (id_), &error);
+  if (!media_) {
+    failure = { CLOSE_SERVER_ERROR, "internal pipeline error", "pipeline" };
+    detail = std::string ("cannot build the pipeline: ") +
+        (error ? error->message : "unknown error");
+    return false;
+  }
+  splice_.reset (gst_bin_get_by_name (GST_BIN (media_->pipeline ()),
+          MEDIA_SPLICE_NAME));
+  media_->set_bus_handler ([this] (GstMessage *message) {
+    on_bus_message (message);
+  });
+
+  std::string where;
+  for (const auto &dest : destinations_)
+    where += (where.empty () ? "" : ", ") + describe_destination (dest, key_);
+  log_event (G_LOG_LEVEL_MESSAGE, "starting, streaming to " + where);
+
+  waiting_ = wait_for_previous;
+  if (waiting_)
+    log_event (G_LOG_LEVEL_MESSAGE, "waiting for the previous broadcast "
+        "with this key to finish");
+  else if (!media_->play ())
+    log_event (G_LOG_LEVEL_INFO, "pipeline refused to start");
+  return true;
+}
+
+void
+Broadcast::release ()
+{
+  if (!waiting_)
+    return;
+  waiting_ = false;
+  if (!running ())
+    return;
+  log_event (G_LOG_LEVEL_MESSAGE, "previous broadcast finished: starting");
+  if (!media_->play ())
+    log_event (G_LOG_LEVEL_INFO, "pipeline refused to start");
+}
+
+bool
+Broadcast::attach (Session *session, GError **error)
+{
+  GstElement *bin = session->ingest ();
+  GstElement *pipeline = media_->pipeline ();
+  GstPad *pad = gst_element_request_pad_simple (splice_.get (), "sink_%u");
+  if (!pad) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_PAD,
+        "flvsplice gave no input pad");
+    return false;
+  }
+  GstObjectPtr<GstPad> splice_pad (pad);
+  gst_bin_add (GST_BIN (pipeline), GST_ELEMENT (gst_object_ref (bin)));
+  g_autoptr (GstPad) ghost = gst_element_get_static_pad (bin, "src");
+  if (gst_pad_link (ghost, pad) != GST_PAD_LINK_OK) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
+        "cannot link the connection's input");
+    gst_bin_remove (GST_BIN (pipeline), bin);
+    gst_element_release_request_pad (splice_.get (), pad);
+    return false;
+  }
+  inputs_.push_back ({ session, bin, std::move (splice_pad) });
+  sessions_.push_back (session);
+  /* A waiting broadcast's pipeline is not started yet: the bin starts with
+   * it and keeps what the client sends meanwhile. */
+  if (!waiting_)
+    gst_element_sync_state_with_parent (bin);
+  return true;
+}
+
+void
+Broadcast::detach (Session *session, std::function<void ()> done)
+{
+  sessions_.erase (std::remove (sessions_.begin (), sessions_.end (),
+          session), sessions_.end ());
+  auto input = std::find_if (inputs_.begin (), inputs_.end (),
+      [session] (const Input &in) { return in.session == session; });
+  if (input == inputs_.end () || !media_) {
+    media_ ? media_->jobs ().when_idle (std::move (done)) : done ();
+    return;
+  }
+  GstElement *bin = input->bin;
+  GstObjectPtr<GstPad> splice_pad = std::move (input->splice_pad);
+  inputs_.erase (input);
+  g_autoptr (GstPad) ghost = gst_element_get_static_pad (bin, "src");
+  gst_pad_unlink (ghost, splice_pad.get ());
+  gst_element_release_request_pad (splice_.get (), splice_pad.get ());
+  gst_element_set_locked_state (bin, TRUE);
+  /* Joins the bin's streaming threads: off the main loop. */
+  std::shared_ptr<GstElement> pipeline (
+      GST_ELEMENT (gst_object_ref (media_->pipeline ())), gst_object_unref);
+  media_->jobs ().run (bin, [pipeline] (GstElement *bin) {
+    gst_element_set_state (bin, GST_STATE_NULL);
+    gst_bin_remove (GST_BIN (pipeline.get ()), bin);
+  });
+  media_->jobs ().when_idle (std::move (done));
+}
+
+Broadcast::Input *
+Broadcast::input_of (GstObject *origin)
+{
+  for (auto &input : inputs_) {
+    if (origin == GST_OBJECT (input.bin) ||
+        gst_object_has_as_ancestor (origin, GST_OBJECT (input.bin)))
+      return &input;
+  }
+  return nullptr;
+}
+
+Broadcast::Input *
+Broadcast::input_of (Session *session)
+{
+  for (auto &input : inputs_) {
+    if (input.session == session)
+      return &input;
+  }
+  return nullptr;
+}
+
+Broadcast::Input *
+Broadcast::active_input ()
+{
+  for (auto &input : inputs_) {
+    if (!input.ended)
+      return &input;
+  }
+  return nullptr;
+}
+
+void
+Broadcast::finish (Session *session)
+{
+  /* Only the newest connection speaks for the streamer: an older one that
+   * was replaced and closes cleanly ends nothing. */
+  if (sessions_.empty () || sessions_.back () != session || !running ())
+    return;
+  begin_ending ("the streamer stopped: ending after the data received");
+  g_signal_emit_by_name (splice_.get (), "finish");
+}
+
+void
+Broadcast::begin_ending (const std::string &why)
+{
+  if (finishing_)
+    return;
+  finishing_ = true;
+  log_event (G_LOG_LEVEL_INFO, why);
+  set_state (State::Ending);
+  drain_bytes_out_ = bytes_out ();
+  if (!drain_timer_)
+    drain_timer_ = g_timeout_add_seconds (config_.drain_timeout_s,
+        &Broadcast::on_drain_timeout, this);
+}
+
+void
+Broadcast::end_input (Session *session)
+{
+  Input *input = input_of (session);
+  if (!input || input->ended)
+    return;
+  GstElement *bin = input->bin;
+  g_autoptr (GstPad) ghost = gst_element_get_static_pad (bin, "src");
+  gst_pad_unlink (ghost, input->splice_pad.get ());
+  /* EOS is serialized: it waits for a chain blocked in flvsplice (a newer
+   * input waits its turn there), so it is sent off the main loop. */
+  GstPad *pad = GST_PAD (gst_object_ref (input->splice_pad.get ()));
+  media_->jobs ().run (splice_.get (), [pad] (GstElement *) {
+    gst_pad_send_event (pad, gst_event_new_eos ());
+    gst_object_unref (pad);
+  });
+}
+
+void
+Broadcast::shutdown ()
+{
+  if (!running ())
+    return;
+  begin_ending ("server shutting down");
+  g_signal_emit_by_name (splice_.get (), "finish");
+  if (sessions_.empty ()) {
+    /* On slate: nothing feeds flvsplice, so the end goes in directly. */
+    end_normally ();
+    return;
+  }
+  for (Session *session : std::vector<Session *> (sessions_))
+    session->shutdown ();
+}
+
+void
+Broadcast::set_state (State state)
+{
+  state_ = state;
+  for (Session *session : sessions_)
+    session->broadcast_changed ();
+}
+
+void
+Broadcast::on_splice_message (const GstStructure *s)
+{
+  if (gst_structure_has_name (s, "flvsplice-input-ended")) {
+    const char *pad = gst_structure_get_string (s, "pad");
+    for (auto &input : inputs_) {
+      if (pad && g_str_equal (GST_OBJECT_NAME (input.splice_pad.get ()), pad)) {
+        input.ended = true;
+        Session *session = input.session;
+        session->input_ended ();
+        break;
+      }
+    }
+    /* A newer connection takes over without a slate. */
+    Input *next = active_input ();
+    if (next && !on_slate_)
+      next->session->input_active (false);
+  } else if (gst_structure_has_name (s, "flvsplice-slate")) {
+    on_slate_ = true;
+    slate_since_us_ = g_get_monotonic_time ();
+    metrics_.broadcast_gap ();
+    log_event (G_LOG_LEVEL_MESSAGE, "input gone: viewers see the slate "
+        "for up to " + std::to_string (factory_.continuity_timeout_s ()) +
+        " s");
+  } else if (gst_structure_has_name (s, "flvsplice-resumed")) {
+    double slate_s = (g_get_monotonic_time () - slate_since_us_) / 1e6;
+    on_slate_ = false;
+    metrics_.add_slate_seconds (slate_s);
+    char text[96];
+    g_snprintf (text, sizeof text, "resumed after %.1f s of slate", slate_s);
+    log_event (G_LOG_LEVEL_MESSAGE, text);
+    if (Input *active = active_input ())
+      active->session->input_active (true);
+  } else if (gst_structure_has_name (s, "flvsplice-timeout")) {
+    if (on_slate_) {
+      metrics_.add_slate_seconds ((g_get_monotonic_time () -
+              slate_since_us_) / 1e6);
+      on_slate_ = false;
+    }
+    begin_ending ("no connection came back within " +
+        std::to_string (factory_.continuity_timeout_s ()) + " s: ending");
+  }
+}
+
+void
+Broadcast::on_bus_message (GstMessage *message)
+{
+  GstObject *origin = GST_MESSAGE_SRC (message);
+  if (Input *input = input_of (origin)) {
+    input->session->on_bus_message (message);
+    return;
+  }
+  switch (GST_MESSAGE_TYPE (message)) {
+    case GST_MESSAGE_ERROR: {
+      g_autoptr (GError) error = nullptr;
+      g_autofree char *debug = nullptr;
+      gst_message_parse_error (message, &error, &debug);
+      g_autofree char *path = gst_object_get_path_string (origin);
+      bool stale = false;
+      int output = media_ ? media_->rtmp_output_of (origin, &stale) : -1;
+      if (stale)
+        break;          /* from a sink already replaced */
+      if (output >= 0)
+        media_->rtmp_output (output).mark_failed ();
+      if (output >= 0 && config_.rtmp_retry_time_s > 0 &&
+          state_ != State::Ended && state_ != State::Error &&
+          (reconnecting_ || media_->rtmp_output (output).ever_delivered ())) {
+        on_rtmp_lost (output, error->message);
+        break;
+      }
+      fail (classify_error (message), std::string (path) + ": " +
+          error->message + (debug ? std::string (" (") + debug + ")" : ""));
+      break;
+    }
+    case GST_MESSAGE_WARNING: {
+      bool stale = false;
+      if (media_ && media_->rtmp_output_of (origin, &stale) >= 0 && stale)
+        break;
+      g_autoptr (GError) error = nullptr;
+      gst_message_parse_warning (message, &error, nullptr);
+      log_event (G_LOG_LEVEL_INFO, std::string ("warning from ") +
+          GST_MESSAGE_SRC_NAME (message) + ": " + error->message);
+      break;
+    }
+    case GST_MESSAGE_EOS:
+      end_normally ();
+      break;
+    case GST_MESSAGE_ELEMENT:
+      if (origin == GST_OBJECT (splice_.get ()))
+        on_splice_message (gst_message_get_structure (message));
+      break;
+    case GST_MESSAGE_APPLICATION:
+      if (gst_message_has_name (message, MEDIA_LIVE_MESSAGE) &&
+          state_ == State::Starting) {
+        log_event (G_LOG_LEVEL_MESSAGE, "live");
+        set_state (State::Live);
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+void
+Broadcast::end_normally ()
+{
+  if (state_ == State::Ended || state_ == State::Error)
+    return;
+  if (on_slate_) {
+    metrics_.add_slate_seconds ((g_get_monotonic_time () - slate_since_us_) /
+        1e6);
+    on_slate_ = false;
+  }
+  char text[160];
+  g_snprintf (text, sizeof text, "ended after %.1f s, %" G_GUINT64_FORMAT
+      " bytes out", duration_s (), bytes_out ());
+  log_event (G_LOG_LEVEL_MESSAGE, text);
+  set_state (State::Ended);
+  schedule_finish ();
+}
+
+void
+Broadcast::fail (const SessionFailure &failure, const std::string &detail)
+{
+  if (state_ == State::Ended || state_ == State::Error)
+    return;
+  stop_reconnect_timers ();
+  reconnecting_ = false;
+  metrics_.error (failure.kind);
+  char head[96];
+  g_snprintf (head, sizeof head, "error after %.1f s, close %u \"",
+      duration_s (), failure.code);
+  log_event (G_LOG_LEVEL_WARNING, head + failure.reason + "\": " +
+      masked (detail, key_));
+  state_ = State::Error;
+  for (Session *session : std::vector<Session *> (sessions_))
+    session->broadcast_failed (failure);
+  schedule_finish ();
+}
+
+/* A published RTMP connection dropped (or a new attempt failed): keep the
+ * stream running, keep the data, and try again with backoff until
+ * --rtmp-retry-time has passed since the loss. */
+void
+Broadcast::on_rtmp_lost (int output, const std::string &detail)
+{
+  stop_reconnect_timers ();
+  if (!reconnecting_) {
+    reconnecting_ = true;
+    reconnect_output_ = output;
+    reconnect_since_us_ = g_get_monotonic_time ();
+    reconnect_backoff_ms_ = 500;
+    reconnect_attempts_ = 0;
+    metrics_.error ("rtmp_lost");
+    log_event (G_LOG_LEVEL_WARNING, "lost the RTMP connection (" +
+        masked (detail, key_) + "); reconnecting for up to " +
+        std::to_string (config_.rtmp_retry_time_s) + " s, keeping the data");
+    if (state_ == State::Live || state_ == State::Starting)
+      set_state (State::Reconnecting);
+  } else {
+    log_event (G_LOG_LEVEL_INFO, "RTMP reconnection attempt " +
+        std::to_string (reconnect_attempts_) + " failed: " +
+        masked (detail, key_));
+    reconnect_backoff_ms_ = std::min<guint> (reconnect_backoff_ms_ * 2, 5000);
+  }
+  media_->rtmp_output (output).detach ();
+  schedule_reconnect ();
+}
+
+void
+Broadcast::schedule_reconnect ()
+{
+  gint64 elapsed_ms = (g_get_monotonic_time () - reconnect_since_us_) / 1000;
+  gint64 left_ms = config_.rtmp_retry_time_s * 1000LL - elapsed_ms;
+  if (left_ms <= 0) {
+    reconnecting_ = false;
+    fail ({ CLOSE_SERVER_ERROR, "lost the connection to the RTMP server",
+        "rtmp" }, "no RTMP connection for " +
+        std::to_string (config_.rtmp_retry_time_s) + " s (" +
+        std::to_string (reconnect_attempts_) + " attempts)");
+    return;
+  }
+  reconnect_timer_ = g_timeout_add (std::min<gint64> (reconnect_backoff_ms_,
+          left_ms), &Broadcast::on_reconnect_timer, this);
+}
+
+void
+Broadcast::stop_reconnect_timers ()
+{
+  for (guint *source : { &reconnect_timer_, &reconnect_poll_ }) {
+    if (*source) {
+      g_source_remove (*source);
+      *source = 0;
+    }
+  }
+}
+
+gboolean
+Broadcast::on_reconnect_timer (gpointer data)
+{
+  auto *self = static_cast<Broadcast *> (data);
+  self->reconnect_timer_ = 0;
+  self->reconnect_attempts_++;
+  RtmpOutput &output = self->media_->rtmp_output (self->reconnect_output_);
+  g_autoptr (GError) error = nullptr;
+  /* Held back until published: a failed attempt then loses nothing. */
+  if (!output.attach (false, &error)) {
+    self->on_rtmp_lost (self->reconnect_output_, error ? error->message :
+        "cannot build the RTMP sink");
+    return G_SOURCE_REMOVE;
+  }
+  /* A connection that neither publishes nor fails (a black-holed server)
+   * counts as failed after 5 s. */
+  self->reconnect_poll_until_us_ = std::min (g_get_monotonic_time () +
+      5 * G_USEC_PER_SEC, self->reconnect_since_us_ +
+      self->config_.rtmp_retry_time_s * G_USEC_PER_SEC);
+  self->reconnect_poll_ = g_timeout_add (100, &Broadcast::on_reconnect_poll,
+      self);
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+Broadcast::on_reconnect_poll (gpointer data)
+{
+  auto *self = static_cast<Broadcast *> (data);
+  RtmpOutput &output = self->media_->rtmp_output (self->reconnect_output_);
+  if (output.published ()) {
+    self->reconnect_poll_ = 0;
+    self->reconnecting_ = false;
+    char text[200];
+    g_snprintf (text, sizeof text, "RTMP reconnected after %.1f s (attempt "
+        "%u), sending %" G_GSIZE_FORMAT " kept bytes first",
+        (g_get_monotonic_time () - self->reconnect_since_us_) / 1e6,
+        self->reconnect_attempts_, output.backlog_bytes ());
+    self->log_event (G_LOG_LEVEL_MESSAGE, text);
+    output.open ();
+    if (self->state_ == State::Reconnecting)
+      self->set_state (State::Live);
+    return G_SOURCE_REMOVE;
+  }
+  if (g_get_monotonic_time () < self->reconnect_poll_until_us_)
+    return G_SOURCE_CONTINUE;
+  self->reconnect_poll_ = 0;
+  self->on_rtmp_lost (self->reconnect_output_, "no connection in time");
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+Broadcast::on_drain_timeout (gpointer data)
+{
+  auto *self = static_cast<Broadcast *> (data);
+  /* A long backlog may take a while to encode: only a drain that stopped
+   * making progress is a failure. Waiting for the RTMP server to come back
+   * is bounded by its own retry time. */
+  guint64 bytes_out = self->media_ ? self->media_->bytes_delivered () : 0;
+  if (bytes_out > self->drain_bytes_out_ || self->reconnecting_) {
+    self->drain_bytes_out_ = bytes_out;
+    return G_SOURCE_CONTINUE;
+  }
+  self->drain_timer_ = 0;
+  self->fail ({ CLOSE_SERVER_ERROR, "the stream did not finish in time",
+      "drain_timeout" }, "no output and no EOS for " +
+      std::to_string (self->config_.drain_timeout_s) + " s");
+  return G_SOURCE_REMOVE;
+}
+
+void
+Broadcast::schedule_finish ()
+{
+  if (drain_timer_) {
+    g_source_remove (drain_timer_);
+    drain_timer_ = 0;
+  }
+  stop_reconnect_timers ();
+  if (!finish_deadline_us_)
+    finish_deadline_us_ = g_get_monotonic_time () + FINISH_WAIT_US;
+  if (!finish_idle_)
+    finish_idle_ = g_idle_add (&Broadcast::on_finish_idle, this);
+}
+
+gboolean
+Broadcast::on_finish_idle (gpointer data)
+{
+  auto *self = static_cast<Broadcast *> (data);
+  self->finish_idle_ = 0;
+  /* rtmp2sink stopped in the middle of its connect leaks the socket and
+   * its main context (GStreamer 1.22): a client that fails at once, over
+   * and over, would run the server out of fds. Let the connect end first
+   * (published or failed, within rtmp2sink's own timeout). */
+  if (self->media_ && self->media_->rtmp_connecting () &&
+      g_get_monotonic_time () < self->finish_deadline_us_) {
+    self->finish_idle_ = g_timeout_add (20, &Broadcast::on_finish_idle, self);
+    return G_SOURCE_REMOVE;
+  }
+  auto done = [self] {
+    /* The sessions' ingest bins went down with the pipeline. */
+    for (Session *session : std::vector<Session *> (self->sessions_))
+      session->broadcast_gone ();
+    self->sessions_.clear ();
+    self->inputs_.clear ();
+    self->finished_ (self);
+  };
+  if (!self->media_) {
+    done ();
+    return G_SOURCE_REMOVE;
+  }
+  /* Off the main loop every client shares; finished only once the
+   * pipeline is down (a newer broadcast for this key publishes then). The
+   * owner may destroy us from the callback. */
+  self->media_->stop_async (done);
+  return G_SOURCE_REMOVE;
+}
+
+}  // namespace wsrtmp

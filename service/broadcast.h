@@ -1,0 +1,147 @@
+/* One broadcast: the output side of one stream key (flvsplice, the tee and
+ * the destinations: one RTMP publish), which outlives the WebSocket
+ * connections that feed it. Like a shared GstRTSPMedia it knows its
+ * clients only as inputs: each Session adds its ingest bin with attach()
+ * and leaves with detach(). Between two connections flvsplice shows a
+ * slate for up to --continuity-timeout seconds.
+ *
+ * States: starting -> live -> ending -> ended, or -> error from any state
+ * before ended. live -> reconnecting -> live while a dropped RTMP
+ * connection is retried (the data is kept meanwhile, bounded).
+ *
+ * Lives on the main thread; the Server owns it.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "config.h"
+#include "media.h"
+#include "metrics.h"
+#include "pipeline_factory.h"
+#include "util.h"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace wsrtmp {
+
+class Session;
+struct SessionFailure;
+
+class Broadcast {
+ public:
+  enum class State { Starting, Live, Reconnecting, Ending, Ended, Error };
+  /* Called (from an idle callback) once the pipeline is down and no
+   * session is attached any more: the broadcast may be destroyed. */
+  using FinishedCallback = std::function<void (Broadcast *)>;
+
+  Broadcast (guint64 id, std::string key, const Config &config,
+      const PipelineFactory &factory, Metrics &metrics,
+      FinishedCallback finished);
+  ~Broadcast ();
+  Broadcast (const Broadcast &) = delete;
+  Broadcast &operator= (const Broadcast &) = delete;
+
+  /* Builds the pipeline (destinations, the recording). False when it cannot
+   * (failure says what to tell the client). Unless told to wait, starts it.
+   * A broadcast waits while an older one for the same key still holds the
+   * RTMP stream: the server would refuse a second publish under one name. */
+  bool start (bool wait_for_previous, SessionFailure &failure,
+      std::string &detail);
+  /* The older broadcast for this key is gone: go live. */
+  void release ();
+  bool waiting () const { return waiting_; }
+
+  /* Adds session's ingest bin to the pipeline, fed to a new flvsplice
+   * input: it takes over once the inputs before it ended. */
+  bool attach (Session *session, GError **error);
+  /* Removes session's ingest bin (off the main loop); done runs on the main
+   * context once it is down. The session is not called back after this. */
+  void detach (Session *session, std::function<void ()> done);
+  /* The newest connection's client stopped (close 1000): the broadcast
+   * ends once that connection's data is delivered, without a slate. */
+  void finish (Session *session);
+  /* session's input failed inside the pipeline (its streaming thread
+   * stopped): its flvsplice input ends here, as if it had closed. */
+  void end_input (Session *session);
+  /* Server shutdown: end after what was received is delivered. */
+  void shutdown ();
+
+  /* A new connection may join (not ending). */
+  bool accepting () const;
+  /* Connections may come and go without ending the broadcast. */
+  bool continuous () const { return factory_.continuity_timeout_s () > 0; }
+  guint64 id () const { return id_; }
+  const std::string &key () const { return key_; }
+  State state () const { return state_; }
+  static const char *state_name (State state);
+  double duration_s () const;
+  guint64 bytes_out () const { return media_ ? media_->bytes_out () : 0; }
+  bool on_slate () const { return on_slate_; }
+  bool has_sessions () const { return !sessions_.empty (); }
+
+ private:
+  struct Input {
+    Session *session;
+    GstElement *bin;             /* owned by the pipeline while attached */
+    GstObjectPtr<GstPad> splice_pad;
+    bool ended = false;         /* flvsplice saw its EOS */
+  };
+
+  void on_bus_message (GstMessage *message);
+  void on_splice_message (const GstStructure *s);
+  Input *input_of (GstObject *origin);
+  Input *input_of (Session *session);
+  Input *active_input ();
+  void set_state (State state);
+  void begin_ending (const std::string &why);
+  void end_normally ();
+  void fail (const SessionFailure &failure, const std::string &detail);
+  void schedule_finish ();
+  void log_event (GLogLevelFlags level, const std::string &text) const;
+  bool running () const { return state_ == State::Starting ||
+      state_ == State::Live || state_ == State::Reconnecting; }
+  void on_rtmp_lost (int output, const std::string &detail);
+  void schedule_reconnect ();
+  void stop_reconnect_timers ();
+  static gboolean on_reconnect_timer (gpointer self);
+  static gboolean on_reconnect_poll (gpointer self);
+  static gboolean on_drain_timeout (gpointer self);
+  static gboolean on_finish_idle (gpointer self);
+
+  const guint64 id_;
+  const std::string key_;
+  const Config &config_;
+  const PipelineFactory &factory_;
+  Metrics &metrics_;
+  FinishedCallback finished_;
+
+  std::unique_ptr<Media> media_;
+  GstObjectPtr<GstElement> splice_;
+  std::vector<Destination> destinations_;
+  std::vector<Input> inputs_;
+  std::vector<Session *> sessions_;     /* attached, oldest first */
+  State state_ = State::Starting;
+  gint64 started_us_;
+  bool waiting_ = false;
+  bool on_slate_ = false;
+  gint64 slate_since_us_ = 0;
+  guint drain_timer_ = 0, finish_idle_ = 0;
+  guint64 drain_bytes_out_ = 0;
+  /* How long finishing may wait for an RTMP connect in progress. */
+  static constexpr gint64 FINISH_WAIT_US = 6 * G_USEC_PER_SEC;
+  gint64 finish_deadline_us_ = 0;
+  bool finishing_ = false;
+  /* RTMP reconnection in progress (output index, since when, next wait). */
+  bool reconnecting_ = false;
+  int reconnect_output_ = -1;
+  gint64 reconnect_since_us_ = 0, reconnect_poll_until_us_ = 0;
+  guint reconnect_backoff_ms_ = 500;
+  guint reconnect_attempts_ = 0;
+  guint reconnect_timer_ = 0, reconnect_poll_ = 0;
+};
+
+}  // namespace wsrtmp

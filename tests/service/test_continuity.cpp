@@ -1,0 +1,476 @@
+/* Broadcast continuity (--continuity-timeout), end to end: the real daemon,
+ * a real WebSocket client replaying browser recordings, a real
+ * nginx-rtmp, ffprobe and ffmpeg on what nginx recorded. A broadcast
+ * outlives its connection: one publish, a slate (and silence) in the gap,
+ * timestamps that keep rising, passthrough H.264 untouched on both sides.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "fixture.h"
+#include "harness.h"
+#include "wsclient.h"
+
+#include <cppunit/extensions/HelperMacros.h>
+#include <cppunit/extensions/TestFactoryRegistry.h>
+#include <cppunit/ui/text/TestRunner.h>
+
+#include <glib/gstdio.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <set>
+#include <sstream>
+#include <thread>
+
+using namespace wsrtmp::test;
+
+namespace {
+
+std::string
+context (const Daemon &daemon, const std::string &what)
+{
+  return what + "\n--- wsrtmpd log ---\n" + daemon.log ();
+}
+
+#define ASSERT_LOGGED(daemon, what, condition) \
+  do { \
+    bool holds_ = (condition); \
+    CPPUNIT_ASSERT_MESSAGE (context (daemon, what), holds_); \
+  } while (0)
+
+struct Packet {
+  std::string type;             /* "video" | "audio" */
+  double dts = 0;               /* seconds */
+  bool key = false;
+  std::string hash;
+};
+
+/* Every packet of a file, in file order (ffprobe). */
+std::vector<Packet>
+probe_packets (const std::string &path)
+{
+  std::string out, err;
+  int status = run_command ({ "ffprobe", "-v", "error", "-show_packets",
+        "-show_data_hash", "MD5", "-show_entries",
+        "packet=codec_type,dts_time,flags,data_hash", "-of", "csv=p=0",
+        path }, &out, &err, "", 60000);
+  CPPUNIT_ASSERT_EQUAL_MESSAGE ("ffprobe " + path + ": " + err, 0, status);
+  std::vector<Packet> packets;
+  std::istringstream lines (out);
+  for (std::string line; std::getline (lines, line);) {
+    std::vector<std::string> fields;
+    std::istringstream parts (line);
+    for (std::string field; std::getline (parts, field, ',');)
+      fields.push_back (field);
+    if (fields.size () < 4 || fields[1] == "N/A")
+      continue;
+    Packet packet;
+    packet.type = fields[0];
+    packet.dts = g_ascii_strtod (fields[1].c_str (), nullptr);
+    packet.key = fields[2].find ('K') != std::string::npos;
+    packet.hash = fields[3];
+    packets.push_back (packet);
+  }
+  return packets;
+}
+
+std::vector<Packet>
+of_type (const std::vector<Packet> &packets, const std::string &type)
+{
+  std::vector<Packet> out;
+  for (const auto &p : packets)
+    if (p.type == type)
+      out.push_back (p);
+  return out;
+}
+
+/* The longest step between two packets of one track; fails on a step
+ * backwards. */
+double
+largest_step (const std::vector<Packet> &track, const std::string &label,
+    double *at = nullptr)
+{
+  double largest = 0;
+  for (size_t i = 1; i < track.size (); i++) {
+    double step = track[i].dts - track[i - 1].dts;
+    char text[160];
+    g_snprintf (text, sizeof text, "%s: timestamp back from %.3f to %.3f",
+        label.c_str (), track[i - 1].dts, track[i].dts);
+    CPPUNIT_ASSERT_MESSAGE (text, step >= 0);
+    if (step > largest) {
+      largest = step;
+      if (at)
+        *at = track[i - 1].dts;
+    }
+  }
+  return largest;
+}
+
+/* Sends chunks [first, last) paced as the browser emitted them. */
+void
+send_paced (WsClient &client, const Fixture &fixture, size_t first,
+    size_t last)
+{
+  auto start = std::chrono::steady_clock::now ();
+  double t0 = fixture.chunks ()[first].t_ms;
+  for (size_t i = first; i < last && i < fixture.chunks ().size (); i++) {
+    auto due = start + std::chrono::microseconds (static_cast<gint64> (
+            (fixture.chunks ()[i].t_ms - t0) * 1000));
+    std::this_thread::sleep_until (due);
+    client.send_binary (fixture.chunks ()[i].bytes);
+  }
+}
+
+/* How many chunks the browser emitted before until_ms. */
+size_t
+chunks_before (const Fixture &fixture, double until_ms)
+{
+  size_t count = 0;
+  while (count < fixture.chunks ().size () &&
+      fixture.chunks ()[count].t_ms < until_ms)
+    count++;
+  return count;
+}
+
+/* Loudest sample of the audio between from and to seconds, in dB. */
+double
+max_volume_db (const std::string &path, double from, double to)
+{
+  std::string out, err;
+  char start[32], length[32];
+  g_snprintf (start, sizeof start, "%.3f", from);
+  g_snprintf (length, sizeof length, "%.3f", to - from);
+  run_command ({ "ffmpeg", "-v", "info", "-nostats", "-ss", start, "-t",
+        length, "-i", path, "-vn", "-af", "volumedetect", "-f", "null", "-" },
+      &out, &err, "", 60000);
+  auto at = err.find ("max_volume: ");
+  CPPUNIT_ASSERT_MESSAGE ("no volumedetect output: " + err,
+      at != std::string::npos);
+  std::string value = err.substr (at + 12);
+  if (value.rfind ("-inf", 0) == 0)
+    return -200;
+  return g_ascii_strtod (value.c_str (), nullptr);
+}
+
+/* ffmpeg decodes the whole file without a complaint. */
+void
+check_decodes (const std::string &path)
+{
+  std::string out, err;
+  int status = run_command ({ "ffmpeg", "-v", "error", "-i", path, "-f",
+        "null", "-" }, &out, &err, "", 120000);
+  CPPUNIT_ASSERT_EQUAL_MESSAGE ("ffmpeg: " + err, 0, status);
+  CPPUNIT_ASSERT_MESSAGE ("ffmpeg complained decoding " + path + ":\n" + err,
+      err.empty ());
+}
+
+double
+metric (const std::string &body, const std::string &name)
+{
+  auto at = body.find ("\n" + name + " ");
+  if (at == std::string::npos)
+    return -1;
+  return g_ascii_strtod (body.c_str () + at + name.size () + 2, nullptr);
+}
+
+}  // namespace
+
+class ContinuityTest : public CppUnit::TestFixture {
+  CPPUNIT_TEST_SUITE (ContinuityTest);
+  CPPUNIT_TEST (testDropAndResume);
+  CPPUNIT_TEST (testWindowExpires);
+  CPPUNIT_TEST (testCleanStopHasNoSlate);
+  CPPUNIT_TEST (testTakeover);
+  CPPUNIT_TEST (testRtmpOutageOnSlate);
+  CPPUNIT_TEST_SUITE_END ();
+
+ public:
+  /* A recording sent in part, the TCP connection reset (no close frame),
+   * a pause, then another recording with the same key, closed with 1000:
+   * one publish, the slate and silence in the gap, timestamps rising, the
+   * passthrough frames untouched on both sides. */
+  void testDropAndResume ()
+  {
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--continuity-timeout",
+        "30" });
+    Fixture fixture ("chrome-h264-opus-250ms");
+    const std::string key = "drop";
+    const double pause_s = 5;
+
+    auto first = WsClient::connect (daemon.ingest_url (key));
+    CPPUNIT_ASSERT (first);
+    CPPUNIT_ASSERT (first->wait_text ("\"continuity_timeout_s\":30", 5000));
+    size_t part = chunks_before (fixture, 4000);
+    send_paced (*first, fixture, 0, part);
+    ASSERT_LOGGED (daemon, "first never live",
+        first->wait_text ("\"state\":\"live\"", 10000));
+    /* Let what was sent reach nginx before the reset. */
+    std::this_thread::sleep_for (std::chrono::milliseconds (700));
+    first->abort ();
+    auto dropped = std::chrono::steady_clock::now ();
+    std::this_thread::sleep_for (std::chrono::milliseconds (
+            static_cast<int> (pause_s * 1000)));
+    HttpResponse during = http_get (daemon.http_url () + "metrics");
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, during.body), 1.0,
+        metric (during.body, "wsrtmp_broadcasts_active"));
+
+    auto second = WsClient::connect (daemon.ingest_url (key));
+    CPPUNIT_ASSERT (second);
+    double gap_s = std::chrono::duration<double> (
+        std::chrono::steady_clock::now () - dropped).count ();
+    ASSERT_LOGGED (daemon, "not told it resumes",
+        second->wait_text ("\"resumed\":true", 5000));
+    send_paced (*second, fixture, 0, fixture.chunks ().size ());
+    ASSERT_LOGGED (daemon, "never resumed",
+        second->wait_text ("\"state\":\"resumed\"", 10000));
+    second->close (1000, "stop");
+    CPPUNIT_ASSERT (second->wait_closed (10000));
+    ASSERT_LOGGED (daemon, "never idle", daemon.wait_idle (30000));
+
+    ASSERT_LOGGED (daemon, "publishes: " + std::to_string (
+            nginx.publishes (key)), nginx.publishes (key) == 1);
+    std::string recording = nginx.recording (key);
+    check_decodes (recording);
+    auto packets = probe_packets (recording);
+    auto video = of_type (packets, "video");
+    auto audio = of_type (packets, "audio");
+    CPPUNIT_ASSERT (video.size () > 100 && audio.size () > 100);
+
+    double at = 0;
+    char text[200];
+    double video_step = largest_step (video, "video", &at);
+    g_snprintf (text, sizeof text, "video: a hole of %.3f s at %.3f",
+        video_step, at);
+    ASSERT_LOGGED (daemon, text, video_step <= 0.1);
+    double audio_step = largest_step (audio, "audio", &at);
+    g_snprintf (text, sizeof text, "audio: a hole of %.3f s at %.3f",
+        audio_step, at);
+    ASSERT_LOGGED (daemon, text, audio_step <= 0.1);
+
+    /* The input's own H.264 frames, byte for byte, before and after. */
+    auto input = of_type (probe_packets (fixture.joined_path ()), "video");
+    std::set<std::string> input_hashes;
+    for (const auto &p : input)
+      input_hashes.insert (p.hash);
+    double input_s = input.back ().dts - input.front ().dts;
+    double part_s = fixture.chunks ()[part - 1].t_ms / 1000;
+    /* Frames from the input: the first connection's, then the second's;
+     * between them only slate frames. */
+    double first_end = -1, second_start = -1;
+    size_t passed = 0;
+    for (const auto &p : video) {
+      if (!input_hashes.count (p.hash))
+        continue;
+      passed++;
+      if (second_start < 0 && first_end >= 0 && p.dts - first_end > 1.0)
+        second_start = p.dts;
+      if (second_start < 0)
+        first_end = p.dts;
+    }
+    g_snprintf (text, sizeof text, "passthrough frames %zu, first part ends "
+        "%.3f, second starts %.3f", passed, first_end, second_start);
+    size_t part_frames = 0;
+    for (const auto &p : input)
+      if (p.dts - input.front ().dts < part_s - 0.3)
+        part_frames++;
+    ASSERT_LOGGED (daemon, text, second_start > 0 &&
+        passed >= (part_frames + input.size ()) * 9 / 10);
+    size_t slate = 0;
+    for (const auto &p : video)
+      if (p.dts > first_end && p.dts < second_start)
+        slate += input_hashes.count (p.hash) ? 100000 : 1;
+    g_snprintf (text, sizeof text, "%zu slate frames in %.3f s", slate,
+        second_start - first_end);
+    ASSERT_LOGGED (daemon, text, slate >= (second_start - first_end) * 20 &&
+        slate < 100000);
+    /* The gap is silent. */
+    double loudest = max_volume_db (recording, first_end + 0.3,
+        second_start - 0.3);
+    g_snprintf (text, sizeof text, "gap not silent: %.1f dB", loudest);
+    CPPUNIT_ASSERT_MESSAGE (text, loudest < -60);
+
+    /* One broadcast: the first part, the gap, the second recording. */
+    double total = video.back ().dts - video.front ().dts;
+    double expected = part_s + gap_s + input_s;
+    g_snprintf (text, sizeof text, "duration %.2f s, expected %.2f (part "
+        "%.2f + gap %.2f + second %.2f)", total, expected, part_s, gap_s,
+        input_s);
+    ASSERT_LOGGED (daemon, text, std::fabs (total - expected) <= 1.0);
+
+    HttpResponse metrics = http_get (daemon.http_url () + "metrics");
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (metrics.body, 1.0,
+        metric (metrics.body, "wsrtmp_broadcast_gaps_total"));
+    double slate_s = metric (metrics.body, "wsrtmp_slate_seconds_total");
+    g_snprintf (text, sizeof text, "slate seconds %.2f, gap %.2f", slate_s,
+        gap_s);
+    CPPUNIT_ASSERT_MESSAGE (text, slate_s > gap_s - 2 && slate_s < gap_s + 2);
+  }
+
+  /* Nobody comes back: the broadcast ends (unpublishes) once the window
+   * is over, not before. */
+  void testWindowExpires ()
+  {
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--continuity-timeout",
+        "3" });
+    Fixture fixture ("chrome-vp8-opus-250ms");
+    auto client = WsClient::connect (daemon.ingest_url ("gone"));
+    CPPUNIT_ASSERT (client);
+    send_paced (*client, fixture, 0, chunks_before (fixture, 3000));
+    ASSERT_LOGGED (daemon, "never live",
+        client->wait_text ("\"state\":\"live\"", 10000));
+    client->abort ();
+    auto dropped = std::chrono::steady_clock::now ();
+    ASSERT_LOGGED (daemon, "never idle", daemon.wait_idle (20000));
+    double ended_s = std::chrono::duration<double> (
+        std::chrono::steady_clock::now () - dropped).count ();
+    char text[120];
+    g_snprintf (text, sizeof text, "ended %.2f s after the drop", ended_s);
+    ASSERT_LOGGED (daemon, text, ended_s >= 2.5 && ended_s <= 3 + 2 + 1);
+    ASSERT_LOGGED (daemon, "no window end logged", daemon.log ().find (
+            "no connection came back within 3 s") != std::string::npos);
+    CPPUNIT_ASSERT_EQUAL (1, nginx.publishes ("gone"));
+    check_decodes (nginx.recording ("gone"));
+    auto video = of_type (probe_packets (nginx.recording ("gone")), "video");
+    double duration = video.back ().dts - video.front ().dts;
+    g_snprintf (text, sizeof text, "recording %.2f s: no slate tail?",
+        duration);
+    CPPUNIT_ASSERT_MESSAGE (text, duration > 3 + 2);
+  }
+
+  /* Stop (close 1000 after the last chunk) ends the broadcast at once:
+   * no slate at all. */
+  void testCleanStopHasNoSlate ()
+  {
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--continuity-timeout",
+        "30" });
+    Fixture fixture ("chrome-vp8-opus-250ms");
+    auto client = WsClient::connect (daemon.ingest_url ("stop"));
+    CPPUNIT_ASSERT (client);
+    send_paced (*client, fixture, 0, fixture.chunks ().size ());
+    client->close (1000, "stop");
+    CPPUNIT_ASSERT (client->wait_closed (10000));
+    auto closed = std::chrono::steady_clock::now ();
+    ASSERT_LOGGED (daemon, "never idle", daemon.wait_idle (20000));
+    double ended_s = std::chrono::duration<double> (
+        std::chrono::steady_clock::now () - closed).count ();
+    ASSERT_LOGGED (daemon, "took " + std::to_string (ended_s) + " s",
+        ended_s < 10);
+    HttpResponse metrics = http_get (daemon.http_url () + "metrics");
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (metrics.body, 0.0,
+        metric (metrics.body, "wsrtmp_broadcast_gaps_total"));
+    auto input = of_type (probe_packets (fixture.joined_path ()), "video");
+    auto video = of_type (probe_packets (nginx.recording ("stop")), "video");
+    double in_s = input.back ().dts - input.front ().dts;
+    double out_s = video.back ().dts - video.front ().dts;
+    char text[120];
+    g_snprintf (text, sizeof text, "in %.2f s, out %.2f s", in_s, out_s);
+    CPPUNIT_ASSERT_MESSAGE (text, std::fabs (in_s - out_s) < 0.3);
+  }
+
+  /* A second connection with a live key takes the broadcast over without
+   * a new publish; the first is closed with 1008. */
+  void testTakeover ()
+  {
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--continuity-timeout",
+        "30" });
+    Fixture fixture ("chrome-h264-opus-250ms");
+    auto first = WsClient::connect (daemon.ingest_url ("tab"));
+    CPPUNIT_ASSERT (first);
+    std::thread sender ([&] {
+      send_paced (*first, fixture, 0, fixture.chunks ().size ());
+    });
+    struct Joiner {
+      std::thread &thread;
+      ~Joiner () { if (thread.joinable ()) thread.join (); }
+    } joiner { sender };
+    ASSERT_LOGGED (daemon, "first never live",
+        first->wait_text ("\"state\":\"live\"", 10000));
+    std::this_thread::sleep_for (std::chrono::seconds (2));
+    auto second = WsClient::connect (daemon.ingest_url ("tab"));
+    CPPUNIT_ASSERT (second);
+    ASSERT_LOGGED (daemon, "first not closed", first->wait_closed (10000));
+    CPPUNIT_ASSERT_EQUAL (1008, first->close_code ());
+    CPPUNIT_ASSERT_MESSAGE (first->close_reason (),
+        first->close_reason ().find ("replaced") != std::string::npos);
+    send_paced (*second, fixture, 0, fixture.chunks ().size ());
+    ASSERT_LOGGED (daemon, "second never live",
+        second->wait_text ("\"state\":\"live\"", 10000));
+    second->close (1000, "stop");
+    CPPUNIT_ASSERT (second->wait_closed (10000));
+    sender.join ();
+    ASSERT_LOGGED (daemon, "never idle", daemon.wait_idle (30000));
+    CPPUNIT_ASSERT_EQUAL (1, nginx.publishes ("tab"));
+    check_decodes (nginx.recording ("tab"));
+    auto video = of_type (probe_packets (nginx.recording ("tab")), "video");
+    double at = 0;
+    double step = largest_step (video, "video", &at);
+    char text[120];
+    g_snprintf (text, sizeof text, "hole of %.3f s at %.3f", step, at);
+    ASSERT_LOGGED (daemon, text, step <= 0.1);
+  }
+
+  /* The RTMP server restarts while the broadcast is on slate: the RTMP
+   * reconnection works inside a broadcast, and the browser resumes. */
+  void testRtmpOutageOnSlate ()
+  {
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--continuity-timeout",
+        "30" });
+    Fixture fixture ("chrome-vp8-opus-250ms");
+    auto first = WsClient::connect (daemon.ingest_url ("both"));
+    CPPUNIT_ASSERT (first);
+    send_paced (*first, fixture, 0, chunks_before (fixture, 3000));
+    ASSERT_LOGGED (daemon, "never live",
+        first->wait_text ("\"state\":\"live\"", 10000));
+    /* Both at once: the browser drops and the RTMP server goes away. */
+    first->abort ();
+    std::string nginx_dir = dir.file ("nginx");
+    std::string out, err;
+    run_command ({ source_root () + "/tests/support/nginx-rtmp.sh", "stop",
+          nginx_dir }, &out, &err);
+    std::this_thread::sleep_for (std::chrono::seconds (2));
+    g_rename (nginx.recording ("both").c_str (),
+        (nginx_dir + "/before.flv").c_str ());
+    std::string port = nginx.url ().substr (nginx.url ().rfind (':') + 1);
+    port = port.substr (0, port.find ('/'));
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (err, 0, run_command ({ source_root () +
+              "/tests/support/nginx-rtmp.sh", "start", nginx_dir, port },
+            &out, &err));
+    auto second = WsClient::connect (daemon.ingest_url ("both"));
+    CPPUNIT_ASSERT (second);
+    send_paced (*second, fixture, 0, fixture.chunks ().size ());
+    second->close (1000, "stop");
+    CPPUNIT_ASSERT (second->wait_closed (10000));
+    ASSERT_LOGGED (daemon, "never idle", daemon.wait_idle (40000));
+    ASSERT_LOGGED (daemon, "no RTMP reconnection", daemon.log ().find (
+            "RTMP reconnected") != std::string::npos);
+    check_decodes (nginx.recording ("both"));
+    auto video = of_type (probe_packets (nginx.recording ("both")), "video");
+    double duration = video.back ().dts - video.front ().dts;
+    char text[120];
+    g_snprintf (text, sizeof text, "after the restart: %.2f s", duration);
+    CPPUNIT_ASSERT_MESSAGE (text, duration > 9);
+  }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION (ContinuityTest);
+
+int
+main (int argc, char **argv)
+{
+  CppUnit::TextUi::TestRunner runner;
+  runner.addTest (CppUnit::TestFactoryRegistry::getRegistry ().makeTest ());
+  /* A name on the command line runs just that test. */
+  return runner.run (argc > 1 ? std::string ("ContinuityTest::") + argv[1] :
+      "") ? 0 : 1;
+}
