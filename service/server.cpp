@@ -582,7 +582,6 @@ Server::session_finished (Session *session)
   metrics_.set_clients_active (sessions_per_peer_.size ());
   /* Destroyed from our own idle: the session's callback is still on the
    * stack right now. */
-  const std::string key = session->key ();
   finished_.push_back (std::move (found->second));
   sessions_.erase (found);
   if (!reap_idle_)
