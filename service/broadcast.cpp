@@ -369,8 +369,9 @@ Broadcast::on_splice_message (const GstStructure *s)
               slate_since_us_) / 1e6);
       on_slate_ = false;
     }
-    begin_ending ("no connection came back within " +
+    log_event (G_LOG_LEVEL_MESSAGE, "no connection came back within " +
         std::to_string (factory_.continuity_timeout_s ()) + " s: ending");
+    begin_ending ("the continuity window ran out");
   }
 }
 

@@ -345,4 +345,54 @@ write_prefix (const Fixture &fixture, double until_ms, const std::string &path)
   return count;
 }
 
+/* Kills our nginx abruptly (master and workers), like a crash. */
+void
+kill_nginx (const std::string &dir)
+{
+  g_autofree char *text = nullptr;
+  if (!g_file_get_contents ((dir + "/nginx.pid").c_str (), &text, nullptr,
+          nullptr))
+    return;
+  int master = atoi (text);
+  /* The master first: killed after a worker, it could respawn that worker,
+   * and the orphan would go on serving the port. */
+  std::vector<int> workers;
+  g_autoptr (GDir) proc = g_dir_open ("/proc", 0, nullptr);
+  for (const char *name; (name = g_dir_read_name (proc));) {
+    int pid = atoi (name);
+    if (pid <= 0)
+      continue;
+    g_autofree char *stat = nullptr;
+    if (!g_file_get_contents ((std::string ("/proc/") + name + "/stat").c_str (),
+            &stat, nullptr, nullptr))
+      continue;
+    const char *close = strrchr (stat, ')');
+    int ppid = 0;
+    if (close && sscanf (close + 2, "%*c %d", &ppid) == 1 && ppid == master)
+      workers.push_back (pid);
+  }
+  kill (master, SIGKILL);
+  for (int pid : workers)
+    kill (pid, SIGKILL);
+  std::this_thread::sleep_for (std::chrono::milliseconds (200));
+}
+
+bool
+restart_nginx (const std::string &dir, const std::string &rtmp_url)
+{
+  std::string port = rtmp_url.substr (rtmp_url.rfind (':') + 1);
+  port = port.substr (0, port.find ('/'));
+  std::string out, err;
+  /* The killed processes may hold the port a moment longer. */
+  for (int attempt = 0; attempt < 20; attempt++) {
+    if (attempt)
+      std::this_thread::sleep_for (std::chrono::milliseconds (250));
+    if (run_command ({ source_root () + "/tests/support/nginx-rtmp.sh",
+            "start", dir, port, std::to_string (free_port ()) }, &out,
+            &err) == 0)
+      return true;
+  }
+  return false;
+}
+
 }  // namespace wsrtmp::test

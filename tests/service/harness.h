@@ -54,6 +54,11 @@ class Daemon {
   TempDir log_dir_;
 };
 
+/* Kills our nginx in dir abruptly (master and workers), like a crash. */
+void kill_nginx (const std::string &dir);
+/* Starts it again on rtmp_url's port (retrying while the port is held). */
+bool restart_nginx (const std::string &dir, const std::string &rtmp_url);
+
 /* What /proc says about a process. */
 struct ProcStats {
   long rss_kb = 0;

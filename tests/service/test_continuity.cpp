@@ -157,6 +157,12 @@ max_volume_db (const std::string &path, double from, double to)
 void
 check_decodes (const std::string &path)
 {
+  /* WSRTMP_KEEP_RECORDINGS=DIR keeps a copy to look at. */
+  if (const char *keep = g_getenv ("WSRTMP_KEEP_RECORDINGS")) {
+    g_autofree char *base = g_path_get_basename (path.c_str ());
+    std::string out, err;
+    run_command ({ "cp", path, std::string (keep) + "/" + base }, &out, &err);
+  }
   std::string out, err;
   int status = run_command ({ "ffmpeg", "-v", "error", "-i", path, "-f",
         "null", "-" }, &out, &err, "", 120000);
@@ -435,17 +441,11 @@ class ContinuityTest : public CppUnit::TestFixture {
     /* Both at once: the browser drops and the RTMP server goes away. */
     first->abort ();
     std::string nginx_dir = dir.file ("nginx");
-    std::string out, err;
-    run_command ({ source_root () + "/tests/support/nginx-rtmp.sh", "stop",
-          nginx_dir }, &out, &err);
+    kill_nginx (nginx_dir);
     std::this_thread::sleep_for (std::chrono::seconds (2));
     g_rename (nginx.recording ("both").c_str (),
         (nginx_dir + "/before.flv").c_str ());
-    std::string port = nginx.url ().substr (nginx.url ().rfind (':') + 1);
-    port = port.substr (0, port.find ('/'));
-    CPPUNIT_ASSERT_EQUAL_MESSAGE (err, 0, run_command ({ source_root () +
-              "/tests/support/nginx-rtmp.sh", "start", nginx_dir, port },
-            &out, &err));
+    CPPUNIT_ASSERT (restart_nginx (nginx_dir, nginx.url ()));
     auto second = WsClient::connect (daemon.ingest_url ("both"));
     CPPUNIT_ASSERT (second);
     send_paced (*second, fixture, 0, fixture.chunks ().size ());
