@@ -230,6 +230,14 @@ Broadcast::detach (Session *session, std::function<void ()> done)
     gst_bin_remove (GST_BIN (pipeline.get ()), bin);
   });
   media_->jobs ().when_idle (std::move (done));
+  /* Its last connection left before anything was published: there is no
+   * broadcast to keep alive (and no format for a slate). */
+  if (sessions_.empty () && bytes_out () == 0 && !waiting_ &&
+      state_ != State::Ended && state_ != State::Error) {
+    log_event (G_LOG_LEVEL_INFO, "no connection left and nothing was "
+        "published");
+    end_normally ();
+  }
 }
 
 Broadcast::Input *

@@ -62,24 +62,11 @@ error_frame (const std::string &message, const std::string &kind)
   return json_builder_get_root (builder);
 }
 
-/* On an ingest bin's output: FLV bytes this connection produced. */
-GstPadProbeReturn
-count_output (GstPad *, GstPadProbeInfo *info, gpointer data)
-{
-  auto &counter = **static_cast<std::shared_ptr<std::atomic<guint64>> *> (
-      data);
-  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER)
-    counter += gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info));
-  else
-    counter += gst_buffer_list_calculate_size (
-        GST_PAD_PROBE_INFO_BUFFER_LIST (info));
-  return GST_PAD_PROBE_OK;
-}
-
+template <typename T>
 void
-free_output_counter (gpointer data)
+free_shared (gpointer data)
 {
-  delete static_cast<std::shared_ptr<std::atomic<guint64>> *> (data);
+  delete static_cast<std::shared_ptr<T> *> (data);
 }
 
 }  // namespace
@@ -196,7 +183,7 @@ Session::~Session ()
     if (handler)
       g_signal_handler_disconnect (connection_.get (), handler);
   }
-  for (guint *source : { &stats_timer_, &finish_idle_ }) {
+  for (guint *source : { &stats_timer_, &finish_idle_, &input_end_timer_ }) {
     if (*source)
       g_source_remove (*source);
   }
@@ -295,11 +282,33 @@ Session::start (Broadcast *broadcast, bool resumed)
   if (bin) {
     ingest_.reset (GST_ELEMENT (gst_object_ref_sink (bin)));
     src_.reset (gst_bin_get_by_name (GST_BIN (bin), MEDIA_SOURCE_NAME));
+    /* FLV bytes this connection produced. */
     g_autoptr (GstPad) out = gst_element_get_static_pad (bin, "src");
     gst_pad_add_probe (out, static_cast<GstPadProbeType> (
             GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
-        count_output, new std::shared_ptr<std::atomic<guint64>> (
-            ingest_bytes_out_), free_output_counter);
+        [] (GstPad *, GstPadProbeInfo *info, gpointer data) {
+          auto &progress = **static_cast<std::shared_ptr<IngestProgress> *> (
+              data);
+          if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER)
+            progress.bytes_out += gst_buffer_get_size (
+                GST_PAD_PROBE_INFO_BUFFER (info));
+          else
+            progress.bytes_out += gst_buffer_list_calculate_size (
+                GST_PAD_PROBE_INFO_BUFFER_LIST (info));
+          return GST_PAD_PROBE_OK;
+        }, new std::shared_ptr<IngestProgress> (progress_),
+        free_shared<IngestProgress>);
+    /* Everything received went into the encoder. */
+    g_autoptr (GstPad) source_out = gst_element_get_static_pad (src_.get (),
+        "src");
+    gst_pad_add_probe (source_out, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+        [] (GstPad *, GstPadProbeInfo *info, gpointer data) {
+          if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_EOS)
+            (*static_cast<std::shared_ptr<IngestProgress> *> (data))->
+                source_ended = true;
+          return GST_PAD_PROBE_OK;
+        }, new std::shared_ptr<IngestProgress> (progress_),
+        free_shared<IngestProgress>);
   }
   if (!bin || !broadcast_->attach (this, &error)) {
     if (src_)
@@ -380,6 +389,55 @@ Session::begin_ending (const char *why)
 {
   set_state (State::Ending);
   log_event (G_LOG_LEVEL_INFO, std::string ("ending: ") + why);
+  watch_input_end ();
+}
+
+/* The client is gone: its input normally ends by itself (wsserversrc turns
+ * the close into EOS after the last byte, flvencodebin drains). An input
+ * that never produced any output has no stream for EOS to travel on, and
+ * one that stops making progress would hold the broadcast: both are ended
+ * here (checked once a second). */
+void
+Session::watch_input_end ()
+{
+  if (input_end_timer_ || input_ended_ || !ingest_)
+    return;
+  input_progress_bytes_ = progress_->bytes_out;
+  input_progress_us_ = g_get_monotonic_time ();
+  input_end_timer_ = g_timeout_add (250, &Session::on_input_end_check, this);
+}
+
+gboolean
+Session::on_input_end_check (gpointer data)
+{
+  auto *self = static_cast<Session *> (data);
+  if (self->input_ended_ || !self->broadcast_) {
+    self->input_end_timer_ = 0;
+    return G_SOURCE_REMOVE;
+  }
+  /* A waiting broadcast has not started this input yet. */
+  if (self->broadcast_->waiting ())
+    return G_SOURCE_CONTINUE;
+  guint64 out = self->progress_->bytes_out;
+  gint64 now = g_get_monotonic_time ();
+  if (out != self->input_progress_bytes_) {
+    self->input_progress_bytes_ = out;
+    self->input_progress_us_ = now;
+    return G_SOURCE_CONTINUE;
+  }
+  /* Everything was read and none of it became FLV: a second for the
+   * encoder to say otherwise. */
+  bool never = out == 0 && self->progress_->source_ended &&
+      now - self->input_progress_us_ >= G_USEC_PER_SEC;
+  bool stuck = now - self->input_progress_us_ >=
+      self->config_.drain_timeout_s * G_USEC_PER_SEC;
+  if (!never && !stuck)
+    return G_SOURCE_CONTINUE;
+  self->input_end_timer_ = 0;
+  self->log_event (G_LOG_LEVEL_INFO, never ? "the input produced nothing: "
+      "ending it" : "the input stopped draining: ending it");
+  self->broadcast_->end_input (self);
+  return G_SOURCE_REMOVE;
 }
 
 void
@@ -537,7 +595,7 @@ Session::check_idle ()
   if (bytes_in > 0 && first_input_us_ == 0)
     first_input_us_ = now;
   /* Readable: this connection's encoder produced FLV. */
-  bool no_output = bytes_in > 0 && *ingest_bytes_out_ == 0;
+  bool no_output = bytes_in > 0 && progress_->bytes_out == 0;
   if (bytes_in != idle_bytes_in_) {
     idle_bytes_in_ = bytes_in;
     idle_since_us_ = now;
@@ -664,6 +722,8 @@ Session::fail (const SessionFailure &failure, const std::string &detail)
   close_with (failure, detail);
   if (!broadcast_ || !ingest_)
     leave_broadcast ();
+  else
+    watch_input_end ();
 }
 
 void

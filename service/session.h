@@ -128,6 +128,8 @@ class Session {
   static void on_message_signal (SoupWebsocketConnection *conn, gint type,
       GBytes *message, gpointer self);
   static gboolean on_stats_timer (gpointer self);
+  void watch_input_end ();
+  static gboolean on_input_end_check (gpointer self);
   void count_finished ();
   static gboolean on_finish_idle (gpointer self);
 
@@ -146,7 +148,11 @@ class Session {
   State state_ = State::Connecting;
   gint64 started_us_;
   gulong closed_handler_ = 0, message_handler_ = 0;
-  guint stats_timer_ = 0, finish_idle_ = 0;
+  guint stats_timer_ = 0, finish_idle_ = 0, input_end_timer_ = 0;
+  /* While the input drains after the client left: output last seen
+   * growing at input_progress_us_. */
+  guint64 input_progress_bytes_ = 0;
+  gint64 input_progress_us_ = 0;
   bool counted_ = false;
   bool leaving_ = false;
   bool input_ended_ = false;
@@ -157,9 +163,13 @@ class Session {
   guint64 idle_bytes_in_ = 0;
   gint64 idle_since_us_ = 0;
   gint64 first_input_us_ = 0;
-  /* FLV bytes out of this connection's ingest bin (its probe holds a ref). */
-  std::shared_ptr<std::atomic<guint64>> ingest_bytes_out_ =
-      std::make_shared<std::atomic<guint64>> (0);
+  /* What the ingest bin's streaming threads report (probes hold refs). */
+  struct IngestProgress {
+    std::atomic<guint64> bytes_out { 0 };       /* FLV out of the bin */
+    std::atomic<bool> source_ended { false };   /* wsserversrc pushed EOS */
+  };
+  std::shared_ptr<IngestProgress> progress_ =
+      std::make_shared<IngestProgress> ();
   /* Video output as flvencodebin last reported it; "" until it decided. */
   std::string output_mode_;
 };
