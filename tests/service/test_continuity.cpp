@@ -258,6 +258,18 @@ class ContinuityTest : public CppUnit::TestFixture {
         audio_step, at);
     ASSERT_LOGGED (daemon, text, audio_step <= 0.1);
 
+    /* Keyframes stay at most keyframe-interval (+10 %) apart, the slate
+     * and the switches included. */
+    double last_key = video.front ().dts;
+    for (const auto &p : video) {
+      if (!p.key)
+        continue;
+      g_snprintf (text, sizeof text, "keyframes %.3f -> %.3f", last_key,
+          p.dts);
+      ASSERT_LOGGED (daemon, text, p.dts - last_key <= 2.21);
+      last_key = p.dts;
+    }
+
     /* The input's own H.264 frames, byte for byte, before and after. */
     /* The browser's Matroska holds Annex B; FLV holds the same NAL units
      * length-prefixed: compare with the input's video remuxed to FLV. */
