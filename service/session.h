@@ -12,6 +12,7 @@
 #pragma once
 
 #include "config.h"
+#include "destination_link.h"
 #include "media.h"
 #include "metrics.h"
 #include "pipeline_factory.h"
@@ -105,11 +106,8 @@ class Session {
       state_ == State::Live || state_ == State::Reconnecting; }
   bool check_unfinished_message (guint64 bytes_in);
   void check_idle ();
-  void on_rtmp_lost (int output, const std::string &detail);
-  void schedule_reconnect ();
-  void stop_reconnect_timers ();
-  static gboolean on_reconnect_timer (gpointer self);
-  static gboolean on_reconnect_poll (gpointer self);
+  void on_destinations_changed ();
+  void on_all_destinations_failed ();
 
   static void on_closed_signal (SoupWebsocketConnection *conn, gpointer self);
   static void on_message_signal (SoupWebsocketConnection *conn, gint type,
@@ -130,6 +128,9 @@ class Session {
 
   std::unique_ptr<Media> media_;
   std::vector<Destination> destinations_;
+  /* Each destination's connection, reconnects and status (after media_:
+   * destroyed first). */
+  std::unique_ptr<DestinationSet> destination_set_;
   State state_ = State::Connecting;
   gint64 started_us_;
   gulong closed_handler_ = 0, message_handler_ = 0;
@@ -146,13 +147,6 @@ class Session {
   guint64 idle_bytes_in_ = 0;
   gint64 idle_since_us_ = 0;
   gint64 first_input_us_ = 0;
-  /* RTMP reconnection in progress (output index, since when, next wait). */
-  bool reconnecting_ = false;
-  int reconnect_output_ = -1;
-  gint64 reconnect_since_us_ = 0, reconnect_poll_until_us_ = 0;
-  guint reconnect_backoff_ms_ = 500;
-  guint reconnect_attempts_ = 0;
-  guint reconnect_timer_ = 0, reconnect_poll_ = 0;
   /* Video output as flvencodebin last reported it; "" until it decided. */
   std::string output_mode_;
 };
