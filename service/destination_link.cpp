@@ -408,6 +408,15 @@ DestinationSet::any_reconnecting () const
   return false;
 }
 
+guint64
+DestinationSet::bytes_handed () const
+{
+  guint64 total = 0;
+  for (size_t i = 0; i < media_.rtmp_output_count (); i++)
+    total += media_.rtmp_output (i).pushed_total ();
+  return total;
+}
+
 bool
 DestinationSet::all_failed () const
 {

@@ -138,6 +138,9 @@ class DestinationSet {
   bool any_live () const;
   bool any_reconnecting () const;
   bool all_failed () const;
+  /* Bytes handed to every destination's sinks so far: what a drain that
+   * still progresses increases. */
+  guint64 bytes_handed () const;
   /* The destination that failed last (nullptr if none). */
   const DestinationLink *last_failed () const { return last_failed_; }
   /* {"type":"destinations","destinations":[{"name","state","kbps",

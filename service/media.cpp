@@ -167,6 +167,22 @@ free_delivered_probe (gpointer data)
   delete static_cast<DeliveredProbe *> (data);
 }
 
+/* srtsink closes its socket on EOS at once, and a receiver drops what it
+ * still holds back for its latency (SRT live mode): the last second of a
+ * stream would be lost. Let the receiver's buffer play out first (in the
+ * streaming thread, while the stream drains). */
+GstPadProbeReturn
+linger_on_eos (GstPad *pad, GstPadProbeInfo *info, gpointer)
+{
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) != GST_EVENT_EOS)
+    return GST_PAD_PROBE_OK;
+  g_autoptr (GstObject) sink = gst_pad_get_parent (pad);
+  gint latency_ms = 0;
+  g_object_get (sink, "latency", &latency_ms, nullptr);
+  g_usleep ((2 * std::max (latency_ms, 120) + 500) * 1000);
+  return GST_PAD_PROBE_OK;
+}
+
 }  // namespace
 
 bool
@@ -258,10 +274,28 @@ RtmpOutput::attach (bool open, GError **error)
   attempts_++;
   g_autofree char *description = g_strdup_printf (description_.c_str (),
       sink_name_.c_str ());
-  GstElement *bin = gst_parse_bin_from_description (description, TRUE, error);
+  GstElement *bin = gst_parse_bin_from_description (description, FALSE,
+      error);
   if (!bin)
     return false;
   gst_object_set_name (GST_OBJECT (bin), (sink_name_ + "-bin").c_str ());
+  {
+    /* The bin's input is its queue (or the sink itself when alone): a
+     * description with a demuxer has other sink pads still unlinked. */
+    g_autoptr (GstElement) first = gst_bin_get_by_name (GST_BIN (bin),
+        (sink_name_ + "-queue").c_str ());
+    if (!first)
+      first = gst_bin_get_by_name (GST_BIN (bin), sink_name_.c_str ());
+    g_autoptr (GstPad) target = first ? gst_element_get_static_pad (first,
+        "sink") : nullptr;
+    if (!target) {
+      g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
+          "%s has no input", sink_name_.c_str ());
+      gst_object_unref (gst_object_ref_sink (bin));
+      return false;
+    }
+    gst_element_add_pad (bin, gst_ghost_pad_new ("sink", target));
+  }
   g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (bin),
       sink_name_.c_str ());
   destination_.configure_sink (sink);
@@ -272,6 +306,9 @@ RtmpOutput::attach (bool open, GError **error)
   add_live_probe (sink_pad, counters_, pipeline_);
   gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_BUFFER, count_delivered,
       new DeliveredProbe { gate_ }, free_delivered_probe);
+  if (destination_.kind == Destination::Kind::Srt)
+    gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+        linger_on_eos, nullptr, nullptr);
 
   guint generation;
   {
@@ -445,7 +482,7 @@ RtmpOutput::accepted_bytes () const
       sink_name_.c_str ());
   if (!sink)
     return 0;
-  if (!g_object_class_find_property (G_OBJECT_GET_CLASS (sink), "stats")) {
+  if (destination_.kind == Destination::Kind::File) {
     /* A file: what reached filesink is written. */
     return gate_->ever_delivered ? gate_->pushed_bytes.load () : 0;
   }

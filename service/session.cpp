@@ -402,7 +402,8 @@ Session::begin_ending (const char *why)
 {
   set_state (State::Ending);
   log_event (G_LOG_LEVEL_INFO, std::string ("ending: ") + why);
-  drain_bytes_out_ = media_ ? media_->bytes_delivered () : 0;
+  drain_bytes_out_ = (media_ ? media_->bytes_delivered () : 0) +
+      (destination_set_ ? destination_set_->bytes_handed () : 0);
   if (!drain_timer_)
     drain_timer_ = g_timeout_add_seconds (config_.drain_timeout_s,
         &Session::on_drain_timeout, this);
@@ -685,6 +686,9 @@ Session::on_drain_timeout (gpointer data)
   /* A long backlog (a fast client, a busy machine) may take a while to
    * encode: only a drain that stopped making progress is a failure. */
   guint64 bytes_out = self->media_ ? self->media_->bytes_delivered () : 0;
+  /* A slow destination still taking what it was given progresses too. */
+  if (self->destination_set_)
+    bytes_out += self->destination_set_->bytes_handed ();
   /* Waiting for the RTMP server to come back is bounded by its own
    * retry time. */
   if (bytes_out > self->drain_bytes_out_ || (self->destination_set_ &&
