@@ -205,7 +205,8 @@ text_into (std::string &target)
   };
 }
 
-/* url with {key} replaced by key, or /KEY appended. */
+/* url with {key} replaced by key, or /KEY appended (RTMP; an srt:// URL
+ * without {key} stays as it is). */
 std::string
 location_for_key (const std::string &url, const std::string &key)
 {
@@ -215,6 +216,8 @@ location_for_key (const std::string &url, const std::string &key)
     location.replace (placeholder, 5, key);
     return location;
   }
+  if (g_str_has_prefix (url.c_str (), "srt://"))
+    return url;
   if (!url.empty () && url.back () == '/')
     return url + key;
   return url + "/" + key;
@@ -238,8 +241,7 @@ store_rtmp_url (const std::string &text, Config &config, std::string &error)
       return false;
     }
     /* rtmp2sink needs scheme://host[:port]/app/stream. */
-    std::string probe = g_str_has_prefix (url.c_str (), "srt://") ? url :
-        location_for_key (url, "key");
+    std::string probe = location_for_key (url, "key");
     Destination dest;
     std::string why;
     if (!parse_destination (probe, "", dest, why)) {
@@ -575,8 +577,7 @@ Config::destinations_for (const std::string &key, bool &record_out) const
   for (const auto &url : rtmp_urls) {
     Destination dest;
     std::string error;
-    std::string location = g_str_has_prefix (url.c_str (), "srt://") ? url :
-        location_for_key (url, key);
+    std::string location = location_for_key (url, key);
     /* Checked at startup with a placeholder key; a valid key keeps it so. */
     if (!parse_destination (location, "", dest, error))
       continue;

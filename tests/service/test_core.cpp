@@ -696,6 +696,15 @@ class CoreTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL (std::string ("rtmps://backup.example.com/app/k1-b"),
         dests[1].location);
     CPPUNIT_ASSERT_EQUAL (std::string ("backup.example.com"), dests[1].name);
+    /* srt://: {key} where it says, nothing appended. */
+    Config srt;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--rtmp-url",
+            "srt://127.0.0.1:9000?streamid={key}" }, srt, error));
+    dests = srt.destinations_for ("k3", record);
+    CPPUNIT_ASSERT_EQUAL ((size_t) 1, dests.size ());
+    CPPUNIT_ASSERT_EQUAL (std::string ("k3"), dests[0].srt_streamid);
+    CPPUNIT_ASSERT_EQUAL (std::string ("srt://127.0.0.1:9000"),
+        dests[0].location);
 
     TempFile file ("[wsrtmpd]\nrtmp-url = rtmp://127.0.0.1/live; "
         "rtmp://127.0.0.1:1936/live\n");
