@@ -9,6 +9,20 @@
  * {"type":"destinations"} frame, and says when every destination failed
  * for good (then, and only then, the stream fails).
  *
+ * What the owner does (Session today; with --continuity-timeout the
+ * broadcast, so that destinations outlive a connection):
+ *   - destinations = config.destinations_for (key, record) (+ the
+ *     recording_destination () when record) into MediaSpec::destinations;
+ *   - after the Media exists: a DestinationSet over it, with the policy
+ *     (retry_first_connect when more than one destination), hooks (log,
+ *     changed) and what to do when all failed; set_frame_sink () to send
+ *     the frame to the client(s);
+ *   - every bus ERROR/WARNING: handle_message () first; true means handled;
+ *   - once a second: tick () (sends the frame);
+ *   - drain: progress includes bytes_handed (), and waits while
+ *     any_reconnecting ();
+ *   - at the end: stop (), and destroy the set before the Media.
+ *
  * Main thread only.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
