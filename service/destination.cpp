@@ -31,19 +31,6 @@ is_false (const char *value)
       !g_ascii_strcasecmp (value, "no") || !g_ascii_strcasecmp (value, "off"));
 }
 
-/* Replaces every occurrence of secret in text by its masked form. */
-std::string
-mask_in (std::string text, const std::string &secret)
-{
-  if (secret.empty ())
-    return text;
-  std::string masked = mask_key (secret);
-  for (auto at = text.find (secret); at != std::string::npos;
-       at = text.find (secret, at + masked.size ()))
-    text.replace (at, secret.size (), masked);
-  return text;
-}
-
 /* The queue in front of every network sink. It never blocks the tee (no
  * limit of its own): DestinationLink measures what waits in it and drops
  * a destination that cannot keep up to a reconnection from the next
@@ -71,7 +58,12 @@ Destination::kind_name () const
 std::string
 Destination::masked () const
 {
-  std::string text = mask_in (location, secret);
+  /* The key is the last path element (before the query). */
+  std::string text = location;
+  auto end = secret_query.empty () ? text.size () : text.rfind (secret_query);
+  if (!secret.empty () && end != std::string::npos && end >= secret.size () &&
+      text.compare (end - secret.size (), secret.size (), secret) == 0)
+    text.replace (end - secret.size (), secret.size (), mask_key (secret));
   if (!secret_query.empty ()) {
     auto at = text.find (secret_query);
     if (at != std::string::npos)

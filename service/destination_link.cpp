@@ -13,7 +13,9 @@ without_secrets (const Destination &dest, std::string text)
 {
   for (const std::string *secret : { &dest.secret_query, &dest.secret,
            &dest.srt_streamid, &dest.srt_passphrase }) {
-    if (secret->empty ())
+    /* A secret of a few characters is no secret, and masking it would
+     * garble every word holding those letters. */
+    if (secret->size () < 4)
       continue;
     std::string masked = secret == &dest.srt_passphrase ? "***" :
         secret == &dest.secret_query ? "?***" : mask_key (*secret);

@@ -327,6 +327,8 @@ class RestreamTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testRtmps);
   CPPUNIT_TEST (testSrt);
   CPPUNIT_TEST (testIsolation);
+  CPPUNIT_TEST (testAllFailed);
+  CPPUNIT_TEST (testStreamsFileReload);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -544,6 +546,100 @@ class RestreamTest : public CppUnit::TestFixture {
              "wsrtmp_destination_reconnects_total{destination=\"flaky\"} " })
       CPPUNIT_ASSERT_MESSAGE (metrics.body, metrics.body.find (line) !=
           std::string::npos);
+  }
+
+  /* The stream stays up while a destination is being retried, and is
+   * closed with 1011 only once every one has failed for good. */
+  void testAllFailed ()
+  {
+    TempDir dir;
+    int a = free_port (), b = free_port ();
+    std::string streams = write_file (dir, "streams.ini", "[doomed]\n"
+        "destinations = rtmp://127.0.0.1:" + std::to_string (a) + "/live/k;"
+        "rtmp://127.0.0.1:" + std::to_string (b) + "/live/k\n"
+        "names = first;second\n");
+    Daemon daemon ({ "--streams-file", streams, "--rtmp-retry-time", "3" });
+    Fixture fixture ("chrome-vp8-opus-30s-250ms");
+    auto client = WsClient::connect (daemon.ingest_url ("doomed"));
+    CPPUNIT_ASSERT (client);
+    auto start = std::chrono::steady_clock::now ();
+    std::thread sender ([&] { client->replay (fixture, true); });
+    struct Join {
+      std::thread &t;
+      ~Join () { if (t.joinable ()) t.join (); }
+    } join { sender };
+    ASSERT_LOGGED (daemon, "not closed", client->wait_closed (20000));
+    double seconds = std::chrono::duration<double> (
+        std::chrono::steady_clock::now () - start).count ();
+    sender.join ();
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, client->close_reason ()),
+        1011, client->close_code ());
+    auto seen = destination_frames (*client);
+    for (const char *name : { "first", "second" })
+      ASSERT_LOGGED (daemon, describe (seen), seen[name].has ("reconnecting") &&
+          seen[name].states.back () == "failed");
+    /* Open while they were retried (3 s), not at the first refusal. */
+    ASSERT_LOGGED (daemon, std::to_string (seconds) + " s", seconds >= 2.5);
+    CPPUNIT_ASSERT (daemon.wait_idle (10000));
+  }
+
+  /* SIGHUP re-reads --streams-file: a new key is allowed and goes to its
+   * destinations; a broken file is refused and the old table stays; a
+   * running stream keeps its destinations. */
+  void testStreamsFileReload ()
+  {
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    std::string streams = write_file (dir, "streams.ini", "[first]\n"
+        "destinations = " + nginx.url () + "/first-out\n");
+    Daemon daemon ({ "--streams-file", streams, "--idle-timeout", "60" });
+    auto reload = [&] (const std::string &expect) {
+      size_t before = daemon.log ().size ();
+      CPPUNIT_ASSERT_EQUAL (0, kill (daemon.pid (), SIGHUP));
+      for (int i = 0; i < 100; i++) {
+        if (daemon.log ().find (expect, before) != std::string::npos)
+          return;
+        std::this_thread::sleep_for (std::chrono::milliseconds (50));
+      }
+      CPPUNIT_FAIL ("no \"" + expect + "\" after SIGHUP:\n" + daemon.log ());
+    };
+    auto refused = [&] (const std::string &key) {
+      auto client = WsClient::connect (daemon.ingest_url (key));
+      CPPUNIT_ASSERT (client);
+      return client->wait_closed (5000) && client->close_code () == 1008;
+    };
+    Fixture fixture ("chrome-vp8-opus-250ms");
+    CPPUNIT_ASSERT_MESSAGE ("a key not in the file", refused ("second"));
+
+    /* first streams while the file changes under it. */
+    auto running = WsClient::connect (daemon.ingest_url ("first"));
+    CPPUNIT_ASSERT (running);
+    std::thread sender ([&] { running->replay (fixture, true); });
+    struct Join {
+      std::thread &t;
+      ~Join () { if (t.joinable ()) t.join (); }
+    } join { sender };
+    ASSERT_LOGGED (daemon, "first not live",
+        running->wait_text ("\"state\":\"live\"", 10000));
+    write_file (dir, "streams.ini", "[second]\ndestinations = " +
+        nginx.url () + "/second-out\n");
+    reload ("reloaded " + streams + " (1 streams)");
+    write_file (dir, "streams.ini", "[broken\n");
+    reload ("reload refused, keeping the previous files: --streams-file " +
+        streams);
+    sender.join ();
+    running->close (1000, "done");
+    CPPUNIT_ASSERT (running->wait_closed (10000));
+    CPPUNIT_ASSERT_EQUAL (1000, running->close_code ());
+
+    CPPUNIT_ASSERT_MESSAGE ("removed from the file", refused ("first"));
+    auto client = stream (daemon, fixture, "second");
+    CPPUNIT_ASSERT_EQUAL (1000, client->close_code ());
+    CPPUNIT_ASSERT (daemon.wait_idle (20000));
+    check_complete (fixture.joined_path (), nginx.recording ("first-out"),
+        "kept its destination");
+    check_complete (fixture.joined_path (), nginx.recording ("second-out"),
+        "new key");
   }
 };
 
