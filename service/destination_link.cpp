@@ -197,6 +197,17 @@ DestinationLink::stop ()
   reconnecting_ = false;
 }
 
+bool
+DestinationLink::give_up_if_unfinished ()
+{
+  if (state_ == State::Failed || output_.finished ())
+    return false;
+  fail_for_good (name () + " did not take the end of the stream in time",
+      "the stream ended; still " + std::to_string (output_.waiting_bytes ()) +
+      " bytes waiting");
+  return true;
+}
+
 gboolean
 DestinationLink::on_reconnect_timer (gpointer data)
 {
@@ -415,8 +426,18 @@ DestinationSet::bytes_handed () const
 {
   guint64 total = 0;
   for (size_t i = 0; i < media_.rtmp_output_count (); i++)
-    total += media_.rtmp_output (i).pushed_total ();
+    total += media_.rtmp_output (i).pushed_total () +
+        media_.rtmp_output (i).accepted_total ();
   return total;
+}
+
+int
+DestinationSet::give_up_unfinished ()
+{
+  int count = 0;
+  for (auto &link : links_)
+    count += link->give_up_if_unfinished ();
+  return count;
 }
 
 bool

@@ -83,6 +83,10 @@ class DestinationLink {
   void tick ();
   /* The broadcast ends: no more reconnecting. */
   void stop ();
+  /* The stream ended and this destination did not take its end in time
+   * (a stuck server): it fails, so the others can finish. True if it
+   * did. */
+  bool give_up_if_unfinished ();
 
   State state () const { return state_; }
   const std::string &name () const { return output_.destination ().name; }
@@ -152,9 +156,12 @@ class DestinationSet {
   bool any_live () const;
   bool any_reconnecting () const;
   bool all_failed () const;
-  /* Bytes handed to every destination's sinks so far: what a drain that
-   * still progresses increases. */
+  /* Bytes every destination accepted so far: what a drain that still
+   * progresses increases. */
   guint64 bytes_handed () const;
+  /* The drain stopped progressing: destinations that did not take the
+   * end of the stream fail, so that the others end normally. How many. */
+  int give_up_unfinished ();
   /* The destination that failed last (nullptr if none). */
   const DestinationLink *last_failed () const { return last_failed_; }
   /* {"type":"destinations","destinations":[{"name","state","kbps",

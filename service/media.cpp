@@ -167,6 +167,15 @@ free_delivered_probe (gpointer data)
   delete static_cast<DeliveredProbe *> (data);
 }
 
+/* The end of the stream reached this output's sink. */
+GstPadProbeReturn
+note_eos (GstPad *, GstPadProbeInfo *info, gpointer data)
+{
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_EOS)
+    (*static_cast<GateRef *> (data))->eos_at_sink = true;
+  return GST_PAD_PROBE_OK;
+}
+
 /* srtsink closes its socket on EOS at once, and a receiver drops what it
  * still holds back for its latency (SRT live mode): the last second of a
  * stream would be lost. Let the receiver's buffer play out first (in the
@@ -309,6 +318,8 @@ RtmpOutput::attach (bool open, GError **error)
   if (destination_.kind == Destination::Kind::Srt)
     gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
         linger_on_eos, nullptr, nullptr);
+  gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, note_eos,
+      new GateRef (gate_), free_gate_ref);
 
   guint generation;
   {
@@ -316,6 +327,7 @@ RtmpOutput::attach (bool open, GError **error)
     generation = ++gate_->generation;
     gate_->open = open;
     gate_->pushed_bytes = 0;
+    gate_->eos_at_sink = false;
     /* rtmp2sink sends the caps' header itself on every connection. */
     gate_->needs_header = attempts_ > 1 &&
         destination_.kind == Destination::Kind::Srt;
@@ -341,6 +353,7 @@ RtmpOutput::attach (bool open, GError **error)
 void
 RtmpOutput::detach ()
 {
+  gate_->accepted_before += accepted_bytes ();
   {
     std::lock_guard<std::mutex> lock (gate_->lock);
     if (gate_->open) {

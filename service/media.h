@@ -61,6 +61,10 @@ struct RtmpGate {
   /* Bytes handed to the current sink bin, and to every sink so far. */
   std::atomic<guint64> pushed_bytes { 0 };
   std::atomic<guint64> pushed_total { 0 };
+  /* The current sink received the end of the stream. */
+  std::atomic<bool> eos_at_sink { false };
+  /* Bytes the sinks' connections accepted, summed over replaced sinks. */
+  std::atomic<guint64> accepted_before { 0 };
   /* The next sink starts without the FLV header (a reconnection): send the
    * caps' streamheader first, for sinks that do not (flvdemux). */
   bool needs_header = false;
@@ -124,6 +128,11 @@ class RtmpOutput {
   guint64 waiting_bytes () const;
   /* Bytes handed to any sink of this output since the start. */
   guint64 pushed_total () const { return gate_->pushed_total; }
+  /* Bytes every sink of this output accepted since the start. */
+  guint64 accepted_total () const { return gate_->accepted_before +
+      accepted_bytes (); }
+  /* The current sink got the end of the stream (it has all it will get). */
+  bool finished () const { return bin_ && gate_->eos_at_sink; }
   const Destination &destination () const { return destination_; }
   /* Its sink posted an error (a failed connect ends there). */
   void mark_failed () { failed_ = true; }

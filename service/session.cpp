@@ -696,6 +696,13 @@ Session::on_drain_timeout (gpointer data)
     self->drain_bytes_out_ = bytes_out;
     return G_SOURCE_CONTINUE;
   }
+  /* One stuck destination must not hold the others' end: it fails, and
+   * the stream gets one more period to end normally. */
+  if (self->destination_set_ && self->destination_set_->links ().size () > 1 &&
+      !self->drain_gave_up_ && self->destination_set_->give_up_unfinished ()) {
+    self->drain_gave_up_ = true;
+    return self->drain_timer_ ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+  }
   self->drain_timer_ = 0;
   self->fail ({ CLOSE_SERVER_ERROR, "the stream did not finish in time",
       "drain_timeout" }, "no output and no EOS for " +

@@ -142,6 +142,7 @@ class Session {
   bool waiting_ = false;
   guint64 last_bytes_in_ = 0, last_bytes_out_ = 0;
   guint64 drain_bytes_out_ = 0;
+  bool drain_gave_up_ = false;  /* stuck destinations were failed */
   guint bitrate_kbps_ = 0;
   /* Idle timeout: bytes_in last seen changing at idle_since_us_. */
   guint64 idle_bytes_in_ = 0;

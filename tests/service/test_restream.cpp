@@ -144,9 +144,11 @@ describe (const std::map<std::string, Seen> &seen)
 class TcpServer {
  public:
   enum class Mode { Blackhole, Slow };
-  TcpServer (Mode mode, int upstream_port = 0, int bytes_per_s = 0)
+  /* Slow: stops reading altogether after stop_after bytes (0: never). */
+  TcpServer (Mode mode, int upstream_port = 0, int bytes_per_s = 0,
+      size_t stop_after = 0)
       : mode_ (mode), upstream_port_ (upstream_port),
-        bytes_per_s_ (bytes_per_s)
+        bytes_per_s_ (bytes_per_s), stop_after_ (stop_after)
   {
     listener_ = socket (AF_INET, SOCK_STREAM, 0);
     int one = 1;
@@ -220,14 +222,20 @@ class TcpServer {
       }
     });
     std::vector<char> buffer (std::max (bytes_per_s_ / 20, 1));
+    size_t forwarded = 0;
     while (!stop_) {
       auto next = std::chrono::steady_clock::now () +
           std::chrono::milliseconds (50);
       pollfd p { client, POLLIN, 0 };
+      if (stop_after_ && forwarded >= stop_after_) {
+        std::this_thread::sleep_until (next);
+        continue;
+      }
       if (poll (&p, 1, 50) > 0) {
         ssize_t n = read (client, buffer.data (), buffer.size ());
         if (n <= 0 || write (upstream, buffer.data (), n) != n)
           break;
+        forwarded += n;
       }
       std::this_thread::sleep_until (next);
     }
@@ -238,6 +246,7 @@ class TcpServer {
 
   Mode mode_;
   int upstream_port_, bytes_per_s_;
+  size_t stop_after_;
   int listener_ = -1, port_ = 0;
   std::atomic<bool> stop_ { false };
   std::atomic<int> accepted_ { 0 };
@@ -328,6 +337,7 @@ class RestreamTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testSrt);
   CPPUNIT_TEST (testIsolation);
   CPPUNIT_TEST (testAllFailed);
+  CPPUNIT_TEST (testStuckDestinationAtTheEnd);
   CPPUNIT_TEST (testStreamsFileReload);
   CPPUNIT_TEST_SUITE_END ();
 
@@ -546,6 +556,37 @@ class RestreamTest : public CppUnit::TestFixture {
              "wsrtmp_destination_reconnects_total{destination=\"flaky\"} " })
       CPPUNIT_ASSERT_MESSAGE (metrics.body, metrics.body.find (line) !=
           std::string::npos);
+  }
+
+  /* A destination that stops reading once published (a stuck server)
+   * must not hold the end: the stream ends normally for the others and
+   * the browser. (What it does not read first fills the kernel's socket
+   * buffer, then rtmp2sink's 5 s write timeout fails it; a sink without
+   * one is failed when the drain stops progressing.) */
+  void testStuckDestinationAtTheEnd ()
+  {
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    TcpServer stuck (TcpServer::Mode::Slow, port_of (nginx.url ()), 1000000,
+        200000);
+    std::string streams = write_file (dir, "streams.ini", "[ending]\n"
+        "destinations = " + nginx.url () + "/ending-out;rtmp://127.0.0.1:" +
+        std::to_string (stuck.port ()) + "/live/stuckkey\n"
+        "names = good;stuck\n");
+    Daemon daemon ({ "--streams-file", streams, "--rtmp-retry-time", "0",
+        "--drain-timeout", "3", "--destination-buffer", "100000000" });
+    Fixture fixture ("chrome-vp8-opus-30s-250ms");
+    auto client = stream (daemon, fixture, "ending");
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, client->close_reason ()),
+        1000, client->close_code ());
+    CPPUNIT_ASSERT (daemon.wait_idle (20000));
+    check_complete (fixture.joined_path (), nginx.recording ("ending-out"),
+        "good");
+    /* rtmp2sink's own write timeout (5 s) or the drain's give-up: either
+     * way it fails, alone. */
+    auto seen = destination_frames (*client);
+    ASSERT_LOGGED (daemon, describe (seen), seen["stuck"].has ("live") &&
+        seen["good"].has ("live") && !seen["good"].has ("failed"));
   }
 
   /* The stream stays up while a destination is being retried, and is
