@@ -38,6 +38,9 @@ const { values: o } = parseArgs({ options: {
   'base-port': { type: 'string', default: '19450' },
   'stagger-ms': { type: 'string' },
   'latency-streams': { type: 'string', default: '2' },
+  // Restream (issue 15): besides nginx, "bad" adds a refused port, a server that accepts and never
+  // reads, and one that reads at half the bitrate; "good:K" adds K more keys on the same nginx.
+  destinations: { type: 'string', default: 'one' },
   'stop-on-fail': { type: 'boolean', default: false },
   nice: { type: 'string', default: '0' },
   perf: { type: 'boolean', default: false },
@@ -193,6 +196,54 @@ function subscribe(key, dir) {
   return { key, proc: p, arrivals };
 }
 
+// ---------------------------------------------------------------------------- restream
+// The bad destinations of --destinations bad, on this process's event loop (cheap: a few sockets).
+let badServers = null;
+function listenOn(handler) {
+  return new Promise((res) => { const srv = net.createServer(handler); srv.listen(0, '127.0.0.1', () => res(srv)); });
+}
+async function extraDestinations() {
+  const d = o.destinations;
+  if (d === 'one') return [];
+  const good = /^good:(\d+)$/.exec(d);
+  if (good) {
+    return Array.from({ length: Number(good[1]) }, (_, i) =>
+      ['--rtmp-url', `rtmp://127.0.0.1:${ports.rtmp}/live/{key}-extra${i + 1}`]).flat();
+  }
+  if (d !== 'bad') throw new Error('--destinations: one, bad or good:K');
+  if (!badServers) {
+    // refused: a port that was free a moment ago
+    const probe = await listenOn(() => {});
+    const refused = probe.address().port;
+    await new Promise((r) => probe.close(r));
+    // blackhole: accepts, never reads
+    const held = [];
+    const blackhole = await listenOn((sock) => { sock.pause(); held.push(sock); });
+    // slow: forwards to nginx reading the client at 80 kB/s (about half of a 1.3 Mbit/s stream)
+    const slow = await listenOn((client) => {
+      const up = net.connect(ports.rtmp, '127.0.0.1');
+      up.on('data', (b) => client.write(b));
+      up.on('error', () => client.destroy());
+      client.on('error', () => up.destroy());
+      client.pause();
+      const tick = setInterval(() => {
+        let budget = 4000; // per 50 ms
+        while (budget > 0) {
+          const chunk = client.read(Math.min(budget, client.readableLength || budget));
+          if (!chunk) break;
+          up.write(chunk);
+          budget -= chunk.length;
+        }
+      }, 50);
+      client.on('close', () => { clearInterval(tick); up.destroy(); });
+    });
+    badServers = { refused, blackhole: blackhole.address().port, slow: slow.address().port };
+    log(`bad destinations: refused :${refused}, blackhole :${badServers.blackhole}, slow :${badServers.slow}`);
+  }
+  return ['refused', 'blackhole', 'slow'].flatMap((name) =>
+    ['--rtmp-url', `rtmp://127.0.0.1:${badServers[name]}/live/{key}-${name}`]);
+}
+
 // ---------------------------------------------------------------------------- one case
 async function runCase(target, N) {
   const tag = `${target === 'ours' ? 'o' : 'p'}${o.scenario[0]}${N}x${String(Date.now() % 1e6).padStart(6, '0')}`;
@@ -202,7 +253,7 @@ async function runCase(target, N) {
   let server;
   if (target === 'ours') {
     server = spawnServer(...niced(o.wsrtmpd, ['--listen', `127.0.0.1:${ports.ours}`,
-      '--rtmp-url', `rtmp://127.0.0.1:${ports.rtmp}/live`, '--max-sessions', '0',
+      '--rtmp-url', `rtmp://127.0.0.1:${ports.rtmp}/live`, ...(await extraDestinations()), '--max-sessions', '0',
       '--max-connections-per-ip', '0',
       '--x264-preset', o['x264-preset'], '--framerate', o.framerate]),
     { env: { ...process.env, GST_PLUGIN_PATH: o['plugin-path'] }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -35,7 +35,7 @@ std::string
 describe_destination (const Destination &dest, const std::string &key)
 {
   /* The key is the last path element of both kinds of location. */
-  std::string text = dest.location;
+  std::string text = dest.masked ();
   auto at = text.rfind (key);
   if (!key.empty () && at != std::string::npos)
     text.replace (at, key.size (), mask_key (key));
@@ -65,11 +65,11 @@ Broadcast::Broadcast (guint64 id, std::string key, const Config &config,
 
 Broadcast::~Broadcast ()
 {
-  for (guint *source : { &drain_timer_, &finish_idle_, &reconnect_timer_,
-           &reconnect_poll_ }) {
+  for (guint *source : { &drain_timer_, &finish_idle_, &tick_timer_ }) {
     if (*source)
       g_source_remove (*source);
   }
+  destination_set_.reset ();
   media_.reset ();
   metrics_.broadcast_finished ();
 }
@@ -116,10 +116,9 @@ bool
 Broadcast::start (bool wait_for_previous, SessionFailure &failure,
     std::string &detail)
 {
-  std::string location = config_.rtmp_location (key_);
-  if (!location.empty ())
-    destinations_.push_back ({ Destination::Kind::Rtmp, location });
-  if (config_.record) {
+  bool record = false;
+  destinations_ = config_.destinations_for (key_, record);
+  if (record) {
     if (g_mkdir_with_parents (config_.record_dir.c_str (), 0755) != 0) {
       failure = { CLOSE_SERVER_ERROR, "cannot write the recording",
           "recording" };
@@ -127,8 +126,8 @@ Broadcast::start (bool wait_for_previous, SessionFailure &failure,
           g_strerror (errno);
       return false;
     }
-    destinations_.push_back ({ Destination::Kind::File,
-        recording_path (config_.record_dir, key_) });
+    destinations_.push_back (recording_destination (
+        recording_path (config_.record_dir, key_)));
   }
 
   MediaSpec spec;
@@ -143,13 +142,31 @@ Broadcast::start (bool wait_for_previous, SessionFailure &failure,
   }
   splice_.reset (gst_bin_get_by_name (GST_BIN (media_->pipeline ()),
           MEDIA_SPLICE_NAME));
+  DestinationPolicy policy;
+  policy.retry_time_s = config_.rtmp_retry_time_s;
+  policy.retry_first_connect = destinations_.size () > 1;
+  policy.max_waiting_bytes = config_.destination_buffer_bytes;
+  DestinationHooks hooks;
+  hooks.log = [this] (GLogLevelFlags level, const std::string &text) {
+    log_event (level, text);
+  };
+  hooks.changed = [this] { on_destinations_changed (); };
+  destination_set_ = std::make_unique<DestinationSet> (*media_, policy,
+      metrics_, std::move (hooks), [this] { on_all_destinations_failed (); });
+  /* The connections attached now see each destination's status. */
+  destination_set_->set_frame_sink ([this] (JsonNode *frame) {
+    for (Session *session : sessions_)
+      session->send_frame (frame);
+  });
+  tick_timer_ = g_timeout_add_seconds (1, &Broadcast::on_tick, this);
   media_->set_bus_handler ([this] (GstMessage *message) {
     on_bus_message (message);
   });
 
   std::string where;
   for (const auto &dest : destinations_)
-    where += (where.empty () ? "" : ", ") + describe_destination (dest, key_);
+    where += (where.empty () ? "" : ", ") + dest.name + " (" +
+        describe_destination (dest, key_) + ")";
   log_event (G_LOG_LEVEL_MESSAGE, "starting, streaming to " + where);
 
   waiting_ = wait_for_previous;
@@ -290,7 +307,8 @@ Broadcast::begin_ending (const std::string &why)
   finishing_ = true;
   log_event (G_LOG_LEVEL_INFO, why);
   set_state (State::Ending);
-  drain_bytes_out_ = bytes_out ();
+  drain_bytes_out_ = bytes_out () + (destination_set_ ?
+      destination_set_->bytes_handed () : 0);
   if (!drain_timer_)
     drain_timer_ = g_timeout_add_seconds (config_.drain_timeout_s,
         &Broadcast::on_drain_timeout, this);
@@ -393,29 +411,19 @@ Broadcast::on_bus_message (GstMessage *message)
   }
   switch (GST_MESSAGE_TYPE (message)) {
     case GST_MESSAGE_ERROR: {
+      /* A destination's own trouble is its own (destination_link.h). */
+      if (destination_set_ && destination_set_->handle_message (message))
+        break;
       g_autoptr (GError) error = nullptr;
       g_autofree char *debug = nullptr;
       gst_message_parse_error (message, &error, &debug);
       g_autofree char *path = gst_object_get_path_string (origin);
-      bool stale = false;
-      int output = media_ ? media_->rtmp_output_of (origin, &stale) : -1;
-      if (stale)
-        break;          /* from a sink already replaced */
-      if (output >= 0)
-        media_->rtmp_output (output).mark_failed ();
-      if (output >= 0 && config_.rtmp_retry_time_s > 0 &&
-          state_ != State::Ended && state_ != State::Error &&
-          (reconnecting_ || media_->rtmp_output (output).ever_delivered ())) {
-        on_rtmp_lost (output, error->message);
-        break;
-      }
       fail (classify_error (message), std::string (path) + ": " +
           error->message + (debug ? std::string (" (") + debug + ")" : ""));
       break;
     }
     case GST_MESSAGE_WARNING: {
-      bool stale = false;
-      if (media_ && media_->rtmp_output_of (origin, &stale) >= 0 && stale)
+      if (destination_set_ && destination_set_->handle_message (message))
         break;
       g_autoptr (GError) error = nullptr;
       gst_message_parse_warning (message, &error, nullptr);
@@ -465,8 +473,8 @@ Broadcast::fail (const SessionFailure &failure, const std::string &detail)
 {
   if (state_ == State::Ended || state_ == State::Error)
     return;
-  stop_reconnect_timers ();
-  reconnecting_ = false;
+  if (destination_set_)
+    destination_set_->stop ();
   metrics_.error (failure.kind);
   char head[96];
   g_snprintf (head, sizeof head, "error after %.1f s, close %u \"",
@@ -479,111 +487,43 @@ Broadcast::fail (const SessionFailure &failure, const std::string &detail)
   schedule_finish ();
 }
 
-/* A published RTMP connection dropped (or a new attempt failed): keep the
- * stream running, keep the data, and try again with backoff until
- * --rtmp-retry-time has passed since the loss. */
+/* A destination changed state: the broadcast is live while one
+ * destination is, reconnecting while none is and one is being retried. */
 void
-Broadcast::on_rtmp_lost (int output, const std::string &detail)
+Broadcast::on_destinations_changed ()
 {
-  stop_reconnect_timers ();
-  if (!reconnecting_) {
-    reconnecting_ = true;
-    reconnect_output_ = output;
-    reconnect_since_us_ = g_get_monotonic_time ();
-    reconnect_backoff_ms_ = 500;
-    reconnect_attempts_ = 0;
-    metrics_.error ("rtmp_lost");
-    log_event (G_LOG_LEVEL_WARNING, "lost the RTMP connection (" +
-        masked (detail, key_) + "); reconnecting for up to " +
-        std::to_string (config_.rtmp_retry_time_s) + " s, keeping the data");
-    if (state_ == State::Live || state_ == State::Starting)
-      set_state (State::Reconnecting);
-  } else {
-    log_event (G_LOG_LEVEL_INFO, "RTMP reconnection attempt " +
-        std::to_string (reconnect_attempts_) + " failed: " +
-        masked (detail, key_));
-    reconnect_backoff_ms_ = std::min<guint> (reconnect_backoff_ms_ * 2, 5000);
-  }
-  media_->rtmp_output (output).detach ();
-  schedule_reconnect ();
+  if (!destination_set_)
+    return;
+  bool live = destination_set_->any_live ();
+  bool reconnecting = destination_set_->any_reconnecting ();
+  if (state_ == State::Reconnecting && live)
+    set_state (State::Live);
+  else if (state_ == State::Live && !live && reconnecting)
+    set_state (State::Reconnecting);
 }
 
+/* Every destination failed for good: only now does the broadcast fail. */
 void
-Broadcast::schedule_reconnect ()
+Broadcast::on_all_destinations_failed ()
 {
-  gint64 elapsed_ms = (g_get_monotonic_time () - reconnect_since_us_) / 1000;
-  gint64 left_ms = config_.rtmp_retry_time_s * 1000LL - elapsed_ms;
-  if (left_ms <= 0) {
-    reconnecting_ = false;
+  const DestinationLink *link = destination_set_->last_failed ();
+  if (!link || link->gave_up () || !link->last_error ()) {
     fail ({ CLOSE_SERVER_ERROR, "lost the connection to the RTMP server",
-        "rtmp" }, "no RTMP connection for " +
-        std::to_string (config_.rtmp_retry_time_s) + " s (" +
-        std::to_string (reconnect_attempts_) + " attempts)");
+        "rtmp" }, link ? link->name () + ": " + link->detail () :
+        "no destination left");
     return;
   }
-  reconnect_timer_ = g_timeout_add (std::min<gint64> (reconnect_backoff_ms_,
-          left_ms), &Broadcast::on_reconnect_timer, this);
-}
-
-void
-Broadcast::stop_reconnect_timers ()
-{
-  for (guint *source : { &reconnect_timer_, &reconnect_poll_ }) {
-    if (*source) {
-      g_source_remove (*source);
-      *source = 0;
-    }
-  }
+  fail (classify_error (link->last_error ()), link->name () + ": " +
+      link->detail ());
 }
 
 gboolean
-Broadcast::on_reconnect_timer (gpointer data)
+Broadcast::on_tick (gpointer data)
 {
   auto *self = static_cast<Broadcast *> (data);
-  self->reconnect_timer_ = 0;
-  self->reconnect_attempts_++;
-  RtmpOutput &output = self->media_->rtmp_output (self->reconnect_output_);
-  g_autoptr (GError) error = nullptr;
-  /* Held back until published: a failed attempt then loses nothing. */
-  if (!output.attach (false, &error)) {
-    self->on_rtmp_lost (self->reconnect_output_, error ? error->message :
-        "cannot build the RTMP sink");
-    return G_SOURCE_REMOVE;
-  }
-  /* A connection that neither publishes nor fails (a black-holed server)
-   * counts as failed after 5 s. */
-  self->reconnect_poll_until_us_ = std::min (g_get_monotonic_time () +
-      5 * G_USEC_PER_SEC, self->reconnect_since_us_ +
-      self->config_.rtmp_retry_time_s * G_USEC_PER_SEC);
-  self->reconnect_poll_ = g_timeout_add (100, &Broadcast::on_reconnect_poll,
-      self);
-  return G_SOURCE_REMOVE;
-}
-
-gboolean
-Broadcast::on_reconnect_poll (gpointer data)
-{
-  auto *self = static_cast<Broadcast *> (data);
-  RtmpOutput &output = self->media_->rtmp_output (self->reconnect_output_);
-  if (output.published ()) {
-    self->reconnect_poll_ = 0;
-    self->reconnecting_ = false;
-    char text[200];
-    g_snprintf (text, sizeof text, "RTMP reconnected after %.1f s (attempt "
-        "%u), sending %" G_GSIZE_FORMAT " kept bytes first",
-        (g_get_monotonic_time () - self->reconnect_since_us_) / 1e6,
-        self->reconnect_attempts_, output.backlog_bytes ());
-    self->log_event (G_LOG_LEVEL_MESSAGE, text);
-    output.open ();
-    if (self->state_ == State::Reconnecting)
-      self->set_state (State::Live);
-    return G_SOURCE_REMOVE;
-  }
-  if (g_get_monotonic_time () < self->reconnect_poll_until_us_)
-    return G_SOURCE_CONTINUE;
-  self->reconnect_poll_ = 0;
-  self->on_rtmp_lost (self->reconnect_output_, "no connection in time");
-  return G_SOURCE_REMOVE;
+  if (self->destination_set_)
+    self->destination_set_->tick ();
+  return G_SOURCE_CONTINUE;
 }
 
 gboolean
@@ -594,9 +534,20 @@ Broadcast::on_drain_timeout (gpointer data)
    * making progress is a failure. Waiting for the RTMP server to come back
    * is bounded by its own retry time. */
   guint64 bytes_out = self->media_ ? self->media_->bytes_delivered () : 0;
-  if (bytes_out > self->drain_bytes_out_ || self->reconnecting_) {
+  /* A slow destination still taking what it was given progresses too. */
+  if (self->destination_set_)
+    bytes_out += self->destination_set_->bytes_handed ();
+  if (bytes_out > self->drain_bytes_out_ || (self->destination_set_ &&
+          self->destination_set_->any_reconnecting ())) {
     self->drain_bytes_out_ = bytes_out;
     return G_SOURCE_CONTINUE;
+  }
+  /* One stuck destination must not hold the others' end: it fails, and
+   * the broadcast gets one more period to end normally. */
+  if (self->destination_set_ && self->destination_set_->links ().size () > 1 &&
+      !self->drain_gave_up_ && self->destination_set_->give_up_unfinished ()) {
+    self->drain_gave_up_ = true;
+    return self->drain_timer_ ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
   }
   self->drain_timer_ = 0;
   self->fail ({ CLOSE_SERVER_ERROR, "the stream did not finish in time",
@@ -608,11 +559,14 @@ Broadcast::on_drain_timeout (gpointer data)
 void
 Broadcast::schedule_finish ()
 {
-  if (drain_timer_) {
-    g_source_remove (drain_timer_);
-    drain_timer_ = 0;
+  for (guint *source : { &drain_timer_, &tick_timer_ }) {
+    if (*source) {
+      g_source_remove (*source);
+      *source = 0;
+    }
   }
-  stop_reconnect_timers ();
+  if (destination_set_)
+    destination_set_->stop ();
   if (!finish_deadline_us_)
     finish_deadline_us_ = g_get_monotonic_time () + FINISH_WAIT_US;
   if (!finish_idle_)

@@ -6,8 +6,9 @@
  * slate for up to --continuity-timeout seconds.
  *
  * States: starting -> live -> ending -> ended, or -> error from any state
- * before ended. live -> reconnecting -> live while a dropped RTMP
- * connection is retried (the data is kept meanwhile, bounded).
+ * before ended. live -> reconnecting -> live while no destination is live
+ * and one is being retried (each destination on its own: see
+ * destination_link.h; the broadcast fails only when all of them did).
  *
  * Lives on the main thread; the Server owns it.
  *
@@ -16,6 +17,7 @@
 #pragma once
 
 #include "config.h"
+#include "destination_link.h"
 #include "media.h"
 #include "metrics.h"
 #include "pipeline_factory.h"
@@ -104,11 +106,9 @@ class Broadcast {
   void log_event (GLogLevelFlags level, const std::string &text) const;
   bool running () const { return state_ == State::Starting ||
       state_ == State::Live || state_ == State::Reconnecting; }
-  void on_rtmp_lost (int output, const std::string &detail);
-  void schedule_reconnect ();
-  void stop_reconnect_timers ();
-  static gboolean on_reconnect_timer (gpointer self);
-  static gboolean on_reconnect_poll (gpointer self);
+  void on_destinations_changed ();
+  void on_all_destinations_failed ();
+  static gboolean on_tick (gpointer self);
   static gboolean on_drain_timeout (gpointer self);
   static gboolean on_finish_idle (gpointer self);
 
@@ -120,6 +120,9 @@ class Broadcast {
   FinishedCallback finished_;
 
   std::unique_ptr<Media> media_;
+  /* Each destination's connection, reconnects and status (after media_:
+   * destroyed first). */
+  std::unique_ptr<DestinationSet> destination_set_;
   GstObjectPtr<GstElement> splice_;
   std::vector<Destination> destinations_;
   std::vector<Input> inputs_;
@@ -129,19 +132,13 @@ class Broadcast {
   bool waiting_ = false;
   bool on_slate_ = false;
   gint64 slate_since_us_ = 0;
-  guint drain_timer_ = 0, finish_idle_ = 0;
+  guint drain_timer_ = 0, finish_idle_ = 0, tick_timer_ = 0;
   guint64 drain_bytes_out_ = 0;
+  bool drain_gave_up_ = false;  /* stuck destinations were failed */
   /* How long finishing may wait for an RTMP connect in progress. */
   static constexpr gint64 FINISH_WAIT_US = 6 * G_USEC_PER_SEC;
   gint64 finish_deadline_us_ = 0;
   bool finishing_ = false;
-  /* RTMP reconnection in progress (output index, since when, next wait). */
-  bool reconnecting_ = false;
-  int reconnect_output_ = -1;
-  gint64 reconnect_since_us_ = 0, reconnect_poll_until_us_ = 0;
-  guint reconnect_backoff_ms_ = 500;
-  guint reconnect_attempts_ = 0;
-  guint reconnect_timer_ = 0, reconnect_poll_ = 0;
 };
 
 }  // namespace wsrtmp

@@ -205,26 +205,53 @@ text_into (std::string &target)
   };
 }
 
+/* url with {key} replaced by key, or /KEY appended (RTMP; an srt:// URL
+ * without {key} stays as it is). */
+std::string
+location_for_key (const std::string &url, const std::string &key)
+{
+  auto placeholder = url.find ("{key}");
+  if (placeholder != std::string::npos) {
+    std::string location = url;
+    location.replace (placeholder, 5, key);
+    return location;
+  }
+  if (g_str_has_prefix (url.c_str (), "srt://"))
+    return url;
+  if (!url.empty () && url.back () == '/')
+    return url + key;
+  return url + "/" + key;
+}
+
+/* One or more URLs (a ';' list, or the option given several times). */
 bool
 store_rtmp_url (const std::string &text, Config &config, std::string &error)
 {
-  if (text.empty ())
-    return true;
-  config.rtmp_url = text;
-  if (!g_str_has_prefix (text.c_str (), "rtmp://") &&
-      !g_str_has_prefix (text.c_str (), "rtmps://")) {
-    error = "--rtmp-url: \"" + text + "\" must start with rtmp:// or rtmps://";
-    return false;
+  config.rtmp_urls.clear ();
+  g_auto (GStrv) urls = g_strsplit (text.c_str (), ";", -1);
+  for (char **item = urls; *item; item++) {
+    std::string url = g_strstrip (*item);
+    if (url.empty ())
+      continue;
+    if (!g_str_has_prefix (url.c_str (), "rtmp://") &&
+        !g_str_has_prefix (url.c_str (), "rtmps://") &&
+        !g_str_has_prefix (url.c_str (), "srt://")) {
+      error = "--rtmp-url: \"" + url + "\" must start with rtmp://, "
+          "rtmps:// or srt://";
+      return false;
+    }
+    /* rtmp2sink needs scheme://host[:port]/app/stream. */
+    std::string probe = location_for_key (url, "key");
+    Destination dest;
+    std::string why;
+    if (!parse_destination (probe, "", dest, why)) {
+      error = "--rtmp-url: \"" + url + "\" is not a valid URL (expected "
+          "rtmp://HOST[:PORT]/APP): " + why;
+      return false;
+    }
+    config.rtmp_urls.push_back (url);
   }
-  /* rtmp2sink needs scheme://host[:port]/app/stream. */
-  std::string probe = config.rtmp_location ("key");
-  g_autoptr (GUri) uri = g_uri_parse (probe.c_str (), G_URI_FLAGS_NONE,
-      nullptr);
-  if (!uri || !g_uri_get_host (uri) || !*g_uri_get_host (uri)) {
-    error = "--rtmp-url: \"" + text + "\" is not a valid URL (expected "
-        "rtmp://HOST[:PORT]/APP)";
-    return false;
-  }
+  config.rtmp_url = config.rtmp_urls.empty () ? "" : config.rtmp_urls[0];
   return true;
 }
 
@@ -337,8 +364,10 @@ make_options (Config &config, std::vector<Option> &options,
         error = "--web-root: \"" + text + "\" is not a directory";
         return false;
       } },
-    { "rtmp-url", 'r', Type::Text, "URL", "RTMP destination; {key} is "
-      "replaced by the stream key, otherwise /KEY is appended", "",
+    { "rtmp-url", 'r', Type::List, "URL", "Destination (rtmp://, rtmps://, "
+      "srt://) for every key not in --streams-file; {key} is replaced by "
+      "the stream key, otherwise /KEY is appended (RTMP); give it several "
+      "times (in the file: a ';' list) to send to each", "",
       "none, record only",
       [&config] (const std::string &text, std::string &error) {
         return store_rtmp_url (text, config, error);
@@ -347,6 +376,24 @@ make_options (Config &config, std::vector<Option> &options,
       "DIR/KEY-TIMESTAMP.flv", "./recordings",
       "./recordings, recording only without --rtmp-url",
       text_into (config.record_dir) },
+    { "streams-file", 0, Type::File, "FILE", "INI file with a [KEY] group "
+      "per stream key: destinations = URL;URL..., names = NAME;NAME..., "
+      "record = true. Its keys are allowed and go to exactly those "
+      "destinations (re-read on SIGHUP)", "", "",
+      [&config] (const std::string &path, std::string &error) {
+        config.streams_file = path;
+        auto streams = std::make_shared<StreamsTable> ();
+        if (!load_streams_file (path, *streams, error))
+          return false;
+        config.streams = std::move (streams);
+        return true;
+      } },
+    { "destination-buffer", 0, Type::Text, "BYTES", "Bytes a destination "
+      "may fall behind (a slow or stuck server) before it is dropped and "
+      "reconnected from the next keyframe; the others never wait for it",
+      "4194304", "",
+      whole_number ("destination-buffer", 65536, 1024L * 1024 * 1024,
+          config.destination_buffer_bytes) },
     { "keys-file", 'k', Type::File, "FILE", "File with one allowed stream "
       "key per line (re-read on SIGHUP)", "",
       "any key of 1-128 characters A-Z a-z 0-9 _ -",
@@ -510,9 +557,15 @@ check_token (const std::string &secret, const std::string &key,
   return diff == 0;
 }
 
+/* A key in --streams-file is allowed; with a streams file and no
+ * --keys-file, only those are. */
 bool
 Config::key_allowed (const std::string &key) const
 {
+  if (streams && streams->count (key))
+    return true;
+  if (streams && keys_file.empty ())
+    return false;
   return allowed_keys.empty () || allowed_keys.count (key) > 0;
 }
 
@@ -521,15 +574,40 @@ Config::rtmp_location (const std::string &key) const
 {
   if (rtmp_url.empty ())
     return "";
-  auto placeholder = rtmp_url.find ("{key}");
-  if (placeholder != std::string::npos) {
-    std::string location = rtmp_url;
-    location.replace (placeholder, 5, key);
-    return location;
+  return location_for_key (rtmp_url, key);
+}
+
+std::vector<Destination>
+Config::destinations_for (const std::string &key, bool &record_out) const
+{
+  std::vector<Destination> destinations;
+  if (streams) {
+    auto found = streams->find (key);
+    if (found != streams->end ()) {
+      record_out = found->second.record || record_dir_given;
+      return found->second.destinations;
+    }
   }
-  if (!rtmp_url.empty () && rtmp_url.back () == '/')
-    return rtmp_url + key;
-  return rtmp_url + "/" + key;
+  record_out = record;
+  std::vector<std::string> names;
+  for (const auto &url : rtmp_urls) {
+    Destination dest;
+    std::string error;
+    std::string location = location_for_key (url, key);
+    /* Checked at startup with a placeholder key; a valid key keeps it so. */
+    if (!parse_destination (location, "", dest, error))
+      continue;
+    /* The key is the wsrtmp key here: masked like everywhere else. */
+    int n = 1;
+    for (const auto &other : destinations)
+      if (other.name == dest.name || g_str_has_prefix (other.name.c_str (),
+              (dest.name + "-").c_str ()))
+        n++;
+    if (n > 1)
+      dest.name += "-" + std::to_string (n);
+    destinations.push_back (std::move (dest));
+  }
+  return destinations;
 }
 
 bool
@@ -549,7 +627,8 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
       "Signals:\n"
       "  SIGTERM, SIGINT  stop taking streams, drain the running ones, exit."
       "\n"
-      "  SIGHUP  re-read --keys-file and --token-secret-file for new streams"
+      "  SIGHUP  re-read --keys-file, --streams-file and --token-secret-file"
+      "\n    for new streams"
       "\n"
       "    (a file that does not parse is refused; the previous one stays)."
       "\n\n"
@@ -584,7 +663,9 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
     return false;
   /* Recording is the out-of-the-box destination; with an RTMP URL it is
    * only done when asked for. */
-  config.record = config.rtmp_url.empty () || table.given ("record-dir");
+  config.record_dir_given = table.given ("record-dir");
+  config.record = (config.rtmp_urls.empty () && !config.streams) ||
+      config.record_dir_given;
   if (config.slate_image.empty ()) {
     std::string card = config.web_root + "/img/slate.png";
     if (g_file_test (card.c_str (), G_FILE_TEST_IS_REGULAR))
@@ -604,6 +685,10 @@ reload_config_files (Config &config, std::string &done, std::string &error)
   if (!config.keys_file.empty () &&
       !load_keys (config.keys_file, keys, error))
     return false;
+  auto streams = std::make_shared<StreamsTable> ();
+  if (!config.streams_file.empty () &&
+      !load_streams_file (config.streams_file, *streams, error))
+    return false;
   std::string secret;
   if (!config.token_secret_file.empty () &&
       !read_token_secret_file (config.token_secret_file, secret, error))
@@ -615,12 +700,17 @@ reload_config_files (Config &config, std::string &done, std::string &error)
     done = config.keys_file + " (" +
         std::to_string (config.allowed_keys.size ()) + " keys)";
   }
+  if (!config.streams_file.empty ()) {
+    config.streams = std::move (streams);
+    done += (done.empty () ? "" : " and ") + config.streams_file + " (" +
+        std::to_string (config.streams->size ()) + " streams)";
+  }
   if (!config.token_secret_file.empty ()) {
     config.token_secret = std::move (secret);
     done += (done.empty () ? "" : " and ") + config.token_secret_file;
   }
   if (done.empty ())
-    done = "nothing (no --keys-file or --token-secret-file)";
+    done = "nothing (no --keys-file, --streams-file or --token-secret-file)";
   return true;
 }
 

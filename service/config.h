@@ -6,10 +6,13 @@
 #pragma once
 
 #include "client_address.h"
+#include "destination.h"
+#include "streams_file.h"
 
 #include <glib.h>
 #include <gst/gst.h>
 
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -22,9 +25,20 @@ struct Config {
   std::string listen_host;
   int listen_port = 0;
   std::string web_root;                 /* resolved at load time */
+  /* Every --rtmp-url (each a destination for every key not in the
+   * --streams-file); rtmp_url is the first, "" when none. */
+  std::vector<std::string> rtmp_urls;
   std::string rtmp_url;                 /* empty: record only */
   std::string record_dir;
   bool record = false;                  /* resolved: write recordings? */
+  bool record_dir_given = false;        /* --record-dir was given */
+  /* --streams-file: per-key destinations (re-read on SIGHUP; a stream
+   * keeps the table it started with). */
+  std::string streams_file;
+  std::shared_ptr<const StreamsTable> streams;
+  /* Bytes a destination may fall behind before it is dropped to a
+   * reconnection from the next keyframe. */
+  guint64 destination_buffer_bytes = 0;
   std::string keys_file;
   std::set<std::string> allowed_keys;   /* empty with no keys_file: any key */
   int max_sessions = 0;                 /* 0 = unlimited */
@@ -67,6 +81,10 @@ struct Config {
   bool key_allowed (const std::string &key) const;
   /* The RTMP location for a (validated) key, "" when not pushing. */
   std::string rtmp_location (const std::string &key) const;
+  /* Where key's stream goes: its --streams-file entry, otherwise every
+   * --rtmp-url. record says whether the recording is added too. */
+  std::vector<Destination> destinations_for (const std::string &key,
+      bool &record) const;
 };
 
 /* The token a web app hands out for key, valid until expiry (unix
@@ -84,8 +102,8 @@ bool check_token (const std::string &secret, const std::string &key,
  * their property specs. */
 bool parse_config (int *argc, char ***argv, Config &config, std::string &error);
 
-/* SIGHUP: re-reads --keys-file and --token-secret-file (those given). Both
- * are checked before either is used, so a file that does not parse changes
+/* SIGHUP: re-reads --keys-file, --streams-file and --token-secret-file
+ * (those given). All are checked before any is used, so a file that does not parse changes
  * nothing (false, with the reason in error). Streams already admitted are
  * not affected: keys and tokens are checked once, at the handshake. On
  * success, done says what was reloaded. */

@@ -2,6 +2,7 @@
 #include "media.h"
 #include "gstwsserversrc.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace wsrtmp {
@@ -60,8 +61,9 @@ gate_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
       }
       is_eos = true;
     } else {
-      GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
-      if (gate.open && gate.synced && gate.backlog.empty ())
+        GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+      if (gate.open && gate.synced && gate.backlog.empty () &&
+          !gate.needs_header)
         return GST_PAD_PROBE_OK;
       if (!gate.sync (buffer))
         return GST_PAD_PROBE_DROP;
@@ -72,6 +74,19 @@ gate_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     }
     flush.swap (gate.backlog);
     gate.backlog_bytes = 0;
+    if (gate.needs_header) {
+      gate.needs_header = false;
+      /* The FLV header and metadata, before the kept tags. */
+      g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+      const GValue *headers = caps ? gst_structure_get_value (
+          gst_caps_get_structure (caps, 0), "streamheader") : nullptr;
+      for (guint i = headers ? gst_value_array_get_size (headers) : 0; i > 0;
+           i--) {
+        const GValue *header = gst_value_array_get_value (headers, i - 1);
+        if (G_VALUE_HOLDS (header, GST_TYPE_BUFFER))
+          flush.push_front (gst_buffer_ref (gst_value_get_buffer (header)));
+      }
+    }
   }
   /* Open again: the kept tags go first, straight into the sink bin (the
    * sticky events reached it before this probe ran). */
@@ -104,6 +119,9 @@ GstFlowReturn
 gate_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
 {
   auto *data = static_cast<ChainData *> (pad->chaindata);
+  gsize size = gst_buffer_get_size (buffer);
+  data->gate->pushed_bytes += size;
+  data->gate->pushed_total += size;
   GstFlowReturn ret = gst_proxy_pad_chain_default (pad, parent, buffer);
   if (ret == GST_FLOW_OK || ret == GST_FLOW_EOS)
     return ret;
@@ -147,6 +165,31 @@ void
 free_delivered_probe (gpointer data)
 {
   delete static_cast<DeliveredProbe *> (data);
+}
+
+/* The end of the stream reached this output's sink. */
+GstPadProbeReturn
+note_eos (GstPad *, GstPadProbeInfo *info, gpointer data)
+{
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_EOS)
+    (*static_cast<GateRef *> (data))->eos_at_sink = true;
+  return GST_PAD_PROBE_OK;
+}
+
+/* srtsink closes its socket on EOS at once, and a receiver drops what it
+ * still holds back for its latency (SRT live mode): the last second of a
+ * stream would be lost. Let the receiver's buffer play out first (in the
+ * streaming thread, while the stream drains). */
+GstPadProbeReturn
+linger_on_eos (GstPad *pad, GstPadProbeInfo *info, gpointer)
+{
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) != GST_EVENT_EOS)
+    return GST_PAD_PROBE_OK;
+  g_autoptr (GstObject) sink = gst_pad_get_parent (pad);
+  gint latency_ms = 0;
+  g_object_get (sink, "latency", &latency_ms, nullptr);
+  g_usleep ((2 * std::max (latency_ms, 120) + 500) * 1000);
+  return GST_PAD_PROBE_OK;
 }
 
 }  // namespace
@@ -207,12 +250,13 @@ RtmpGate::~RtmpGate ()
 }
 
 RtmpOutput::RtmpOutput (GstElement *pipeline, GstElement *tee,
-    std::string description, std::string name, std::string location,
+    Destination destination, bool only_destination, std::string name,
     std::shared_ptr<MediaCounters> counters)
     : pipeline_ (pipeline),
       tee_ (GST_ELEMENT (gst_object_ref (tee))),
-      description_ (std::move (description)), name_ (std::move (name)),
-      location_ (std::move (location)), counters_ (std::move (counters)),
+      destination_ (std::move (destination)),
+      description_ (destination_.sink_description (only_destination)),
+      name_ (std::move (name)), counters_ (std::move (counters)),
       gate_ (std::make_shared<RtmpGate> ())
 {
   tee_pad_.reset (gst_element_request_pad_simple (tee, "src_%u"));
@@ -239,26 +283,54 @@ RtmpOutput::attach (bool open, GError **error)
   attempts_++;
   g_autofree char *description = g_strdup_printf (description_.c_str (),
       sink_name_.c_str ());
-  GstElement *bin = gst_parse_bin_from_description (description, TRUE, error);
+  GstElement *bin = gst_parse_bin_from_description (description, FALSE,
+      error);
   if (!bin)
     return false;
   gst_object_set_name (GST_OBJECT (bin), (sink_name_ + "-bin").c_str ());
+  {
+    /* The bin's input is its queue (or the sink itself when alone): a
+     * description with a demuxer has other sink pads still unlinked. */
+    g_autoptr (GstElement) first = gst_bin_get_by_name (GST_BIN (bin),
+        (sink_name_ + "-queue").c_str ());
+    if (!first)
+      first = gst_bin_get_by_name (GST_BIN (bin), sink_name_.c_str ());
+    g_autoptr (GstPad) target = first ? gst_element_get_static_pad (first,
+        "sink") : nullptr;
+    if (!target) {
+      g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
+          "%s has no input", sink_name_.c_str ());
+      gst_object_unref (gst_object_ref_sink (bin));
+      return false;
+    }
+    gst_element_add_pad (bin, gst_ghost_pad_new ("sink", target));
+  }
   g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (bin),
       sink_name_.c_str ());
+  destination_.configure_sink (sink);
   /* async=false: a sink added to a playing pipeline must not wait for a
    * preroll that a held-back gate never delivers. */
-  g_object_set (sink, "location", location_.c_str (), "async", FALSE,
-      nullptr);
+  g_object_set (sink, "async", FALSE, nullptr);
   g_autoptr (GstPad) sink_pad = gst_element_get_static_pad (sink, "sink");
   add_live_probe (sink_pad, counters_, pipeline_);
   gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_BUFFER, count_delivered,
       new DeliveredProbe { gate_ }, free_delivered_probe);
+  if (destination_.kind == Destination::Kind::Srt)
+    gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+        linger_on_eos, nullptr, nullptr);
+  gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, note_eos,
+      new GateRef (gate_), free_gate_ref);
 
   guint generation;
   {
     std::lock_guard<std::mutex> lock (gate_->lock);
     generation = ++gate_->generation;
     gate_->open = open;
+    gate_->pushed_bytes = 0;
+    gate_->eos_at_sink = false;
+    /* rtmp2sink sends the caps' header itself on every connection. */
+    gate_->needs_header = attempts_ > 1 &&
+        destination_.kind == Destination::Kind::Srt;
   }
   g_autoptr (GstPad) ghost = gst_element_get_static_pad (bin, "sink");
   gst_pad_set_chain_function_full (ghost, gate_chain,
@@ -281,6 +353,7 @@ RtmpOutput::attach (bool open, GError **error)
 void
 RtmpOutput::detach ()
 {
+  gate_->accepted_before += accepted_bytes ();
   {
     std::lock_guard<std::mutex> lock (gate_->lock);
     if (gate_->open) {
@@ -370,6 +443,19 @@ RtmpOutput::open ()
   });
 }
 
+void
+RtmpOutput::drop_kept ()
+{
+  std::lock_guard<std::mutex> lock (gate_->lock);
+  for (GstBuffer *buffer : gate_->backlog) {
+    gate_->dropped_bytes += gst_buffer_get_size (buffer);
+    gst_buffer_unref (buffer);
+  }
+  gate_->backlog.clear ();
+  gate_->backlog_bytes = 0;
+  gate_->synced = false;
+}
+
 bool
 RtmpOutput::owns (GstObject *object) const
 {
@@ -377,31 +463,74 @@ RtmpOutput::owns (GstObject *object) const
       gst_object_has_as_ancestor (object, GST_OBJECT (bin_)));
 }
 
+/* Its elements (and those inside its bins, which a parse description names
+ * after the sink: "dest0-r2-demux") are named after the output. */
 bool
 RtmpOutput::is_stale (GstObject *object) const
 {
   if (owns (object))
     return false;
-  const char *name = GST_OBJECT_NAME (object);
-  return name && (g_str_equal (name, name_.c_str ()) ||
-      g_str_has_prefix (name, (name_ + "-").c_str ()));
+  const std::string prefix = name_ + "-";
+  for (GstObject *at = object; at; at = GST_OBJECT_PARENT (at)) {
+    const char *name = GST_OBJECT_NAME (at);
+    if (name && (g_str_equal (name, name_.c_str ()) ||
+            g_str_has_prefix (name, prefix.c_str ())))
+      return true;
+  }
+  return false;
 }
 
 bool
 RtmpOutput::published () const
 {
+  return accepted_bytes () > 0;
+}
+
+guint64
+RtmpOutput::accepted_bytes () const
+{
   if (!bin_)
-    return false;
+    return 0;
   g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (bin_),
       sink_name_.c_str ());
+  if (!sink)
+    return 0;
+  if (destination_.kind == Destination::Kind::File) {
+    /* A file: what reached filesink is written. */
+    return gate_->ever_delivered ? gate_->pushed_bytes.load () : 0;
+  }
   GstStructure *stats = nullptr;
   g_object_get (sink, "stats", &stats, nullptr);
   if (!stats)
-    return false;
+    return 0;
   guint64 out = 0;
-  gst_structure_get_uint64 (stats, "out-bytes-total", &out);
+  /* rtmp2sink: written to the socket; srtsink: sent (SRT packets). */
+  if (!gst_structure_get_uint64 (stats, "out-bytes-total", &out))
+    gst_structure_get_uint64 (stats, "bytes-sent-total", &out);
   gst_structure_free (stats);
-  return out > 0;
+  return out;
+}
+
+guint64
+RtmpOutput::waiting_bytes () const
+{
+  if (!bin_)
+    return 0;
+  guint64 waiting = 0;
+  g_autoptr (GstElement) queue = gst_bin_get_by_name (GST_BIN (bin_),
+      (sink_name_ + "-queue").c_str ());
+  if (queue) {
+    guint level = 0;
+    g_object_get (queue, "current-level-bytes", &level, nullptr);
+    waiting = level;
+  }
+  if (destination_.kind == Destination::Kind::Rtmp) {
+    /* rtmp2sink may hold messages for its socket too. */
+    guint64 pushed = gate_->pushed_bytes, accepted = accepted_bytes ();
+    if (pushed > accepted)
+      waiting = std::max (waiting, pushed - accepted);
+  }
+  return waiting;
 }
 
 gsize

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "background_jobs.h"
+#include "destination.h"
 #include "util.h"
 
 #include <gst/gst.h>
@@ -57,6 +58,16 @@ struct RtmpGate {
   /* A sink of this output rendered FLV data at least once: the server had
    * accepted the stream, so losing it is worth a reconnection. */
   std::atomic<bool> ever_delivered { false };
+  /* Bytes handed to the current sink bin, and to every sink so far. */
+  std::atomic<guint64> pushed_bytes { 0 };
+  std::atomic<guint64> pushed_total { 0 };
+  /* The current sink received the end of the stream. */
+  std::atomic<bool> eos_at_sink { false };
+  /* Bytes the sinks' connections accepted, summed over replaced sinks. */
+  std::atomic<guint64> accepted_before { 0 };
+  /* The next sink starts without the FLV header (a reconnection): send the
+   * caps' streamheader first, for sinks that do not (flvdemux). */
+  bool needs_header = false;
   ~RtmpGate ();
 
   /* The rest are called with lock held. */
@@ -72,12 +83,14 @@ struct RtmpGate {
 /* An FLV video tag holding a keyframe (frame type 1). */
 bool is_flv_video_keyframe (GstBuffer *buffer);
 
-/* One RTMP destination whose sink (queue ! rtmp2sink in a bin behind the
- * tee) can be replaced while the stream runs. Main thread only. */
+/* One destination (RTMP, SRT or the recording: see destination.h) whose
+ * sink bin behind the tee can be replaced while the stream runs. A failing
+ * sink never stops the tee (its flow errors become OK and the gate keeps
+ * the data). Main thread only. */
 class RtmpOutput {
  public:
-  RtmpOutput (GstElement *pipeline, GstElement *tee, std::string description,
-      std::string name, std::string location,
+  RtmpOutput (GstElement *pipeline, GstElement *tee, Destination destination,
+      bool only_destination, std::string name,
       std::shared_ptr<MediaCounters> counters);
   ~RtmpOutput ();
   RtmpOutput (const RtmpOutput &) = delete;
@@ -90,6 +103,9 @@ class RtmpOutput {
    * waits for the streaming thread and the socket); data is kept (bounded)
    * meanwhile. */
   void detach ();
+  /* Forgets the kept tags (a destination that could not keep up starts
+   * again from the next keyframe). */
+  void drop_kept ();
   /* Lets data (the kept tags first) reach the sink. When the input already
    * ended, the kept tags and the end are pushed off the main loop. */
   void open ();
@@ -100,8 +116,24 @@ class RtmpOutput {
   bool is_stale (GstObject *object) const;
   /* The current sink has connected and published (rtmp2sink stats). */
   bool published () const;
-  /* The current sink is still connecting: neither published nor failed. */
-  bool connecting () const { return bin_ && !failed_ && !published (); }
+  /* The current network sink is still connecting: neither published nor
+   * failed. */
+  bool connecting () const { return bin_ && !failed_ &&
+      destination_.kind != Destination::Kind::File && !published (); }
+  /* Bytes the current sink's connection accepted (its stats; for a file,
+   * what was written). */
+  guint64 accepted_bytes () const;
+  /* Bytes handed to the current sink bin that it has not sent yet: what a
+   * destination that cannot keep up piles up. */
+  guint64 waiting_bytes () const;
+  /* Bytes handed to any sink of this output since the start. */
+  guint64 pushed_total () const { return gate_->pushed_total; }
+  /* Bytes every sink of this output accepted since the start. */
+  guint64 accepted_total () const { return gate_->accepted_before +
+      accepted_bytes (); }
+  /* The current sink got the end of the stream (it has all it will get). */
+  bool finished () const { return bin_ && gate_->eos_at_sink; }
+  const Destination &destination () const { return destination_; }
   /* Its sink posted an error (a failed connect ends there). */
   void mark_failed () { failed_ = true; }
   bool ever_delivered () const { return gate_->ever_delivered; }
@@ -117,9 +149,9 @@ class RtmpOutput {
   BackgroundJobs *jobs_ = nullptr;      /* the Media's, outlives us */
   GstObjectPtr<GstElement> tee_;
   GstObjectPtr<GstPad> tee_pad_;
-  std::string description_;             /* printf pattern, %s = sink name */
+  Destination destination_;
+  std::string description_;             /* printf pattern, %1$s = sink name */
   std::string name_;                    /* dest0, dest1... */
-  std::string location_;
   std::shared_ptr<MediaCounters> counters_;
   std::shared_ptr<RtmpGate> gate_;
   GstElement *bin_ = nullptr;           /* owned by the pipeline */
@@ -164,6 +196,7 @@ class Media {
    * none); stale is set when origin is an earlier, replaced sink. */
   int rtmp_output_of (GstObject *origin, bool *stale) const;
   RtmpOutput &rtmp_output (size_t index) { return *rtmp_outputs_[index]; }
+  size_t rtmp_output_count () const { return rtmp_outputs_.size (); }
   /* Some RTMP sink is still connecting. */
   bool rtmp_connecting () const;
   /* Output so far, with kept data sent after the input ended: what a

@@ -37,6 +37,53 @@ Metrics::error (const std::string &kind)
   errors_[kind]++;
 }
 
+void
+Metrics::destination_state (const std::string &name, const char *from,
+    const char *to)
+{
+  std::lock_guard<std::mutex> lock (errors_lock_);
+  auto &counts = destinations_[name];
+  for (const char *state : { "connecting", "live", "reconnecting", "stalled",
+           "failed" })
+    counts.states.emplace (state, 0);
+  if (from)
+    counts.states[from]--;
+  if (to)
+    counts.states[to]++;
+}
+
+void
+Metrics::add_destination_bytes (const std::string &name, guint64 bytes)
+{
+  std::lock_guard<std::mutex> lock (errors_lock_);
+  destinations_[name].bytes_out += bytes;
+}
+
+void
+Metrics::destination_reconnect (const std::string &name)
+{
+  std::lock_guard<std::mutex> lock (errors_lock_);
+  destinations_[name].reconnects++;
+}
+
+/* Label values are names from the configuration; quote what Prometheus
+ * needs quoted anyway. */
+static std::string
+label (const std::string &value)
+{
+  std::string out;
+  for (char c : value) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
 std::string
 Metrics::prometheus_text () const
 {
@@ -77,6 +124,25 @@ Metrics::prometheus_text () const
   std::lock_guard<std::mutex> lock (errors_lock_);
   for (const auto &[kind, count] : errors_)
     out << "wsrtmp_errors_total{kind=\"" << kind << "\"} " << count << "\n";
+  out << "# HELP wsrtmp_destination_state Destinations of running streams by "
+         "name and state.\n"
+         "# TYPE wsrtmp_destination_state gauge\n";
+  for (const auto &[name, counts] : destinations_)
+    for (const auto &[state, count] : counts.states)
+      out << "wsrtmp_destination_state{destination=\"" << label (name) <<
+          "\",state=\"" << state << "\"} " << count << "\n";
+  out << "# HELP wsrtmp_destination_bytes_out_total Bytes a destination "
+         "accepted.\n"
+         "# TYPE wsrtmp_destination_bytes_out_total counter\n";
+  for (const auto &[name, counts] : destinations_)
+    out << "wsrtmp_destination_bytes_out_total{destination=\"" <<
+        label (name) << "\"} " << counts.bytes_out << "\n";
+  out << "# HELP wsrtmp_destination_reconnects_total Times a destination "
+         "was lost and reconnected to.\n"
+         "# TYPE wsrtmp_destination_reconnects_total counter\n";
+  for (const auto &[name, counts] : destinations_)
+    out << "wsrtmp_destination_reconnects_total{destination=\"" <<
+        label (name) << "\"} " << counts.reconnects << "\n";
   return out.str ();
 }
 

@@ -36,6 +36,14 @@ class Metrics {
   void add_bytes_in (guint64 bytes) { bytes_in_ += bytes; }
   void add_bytes_out (guint64 bytes) { bytes_out_ += bytes; }
 
+  /* Per destination name (from the configuration, never a URL): one
+   * destination left state from (nullptr: it is new) for state to
+   * (nullptr: it is gone). */
+  void destination_state (const std::string &name, const char *from,
+      const char *to);
+  void add_destination_bytes (const std::string &name, guint64 bytes);
+  void destination_reconnect (const std::string &name);
+
   int active () const { return active_; }
   std::string prometheus_text () const;
 
@@ -49,6 +57,11 @@ class Metrics {
   std::atomic<guint64> slate_ms_ { 0 };
   mutable std::mutex errors_lock_;      /* guards errors_ */
   std::map<std::string, guint64> errors_;
+  struct DestinationCounts {
+    std::map<std::string, gint64> states;
+    guint64 bytes_out = 0, reconnects = 0;
+  };
+  std::map<std::string, DestinationCounts> destinations_;  /* errors_lock_ */
 };
 
 }  // namespace wsrtmp

@@ -6,7 +6,7 @@ namespace wsrtmp {
 OptionTable::OptionTable (std::vector<Option> options)
     : options_ (std::move (options)),
       strings_ (options_.size (), nullptr),
-      flags_ (options_.size (), FALSE)
+      flags_ (options_.size (), FALSE), lists_ (options_.size (), nullptr)
 {
 }
 
@@ -14,6 +14,8 @@ OptionTable::~OptionTable ()
 {
   for (char *text : strings_)
     g_free (text);
+  for (char **list : lists_)
+    g_strfreev (list);
 }
 
 bool
@@ -32,7 +34,10 @@ OptionTable::parse (GOptionContext *context, int *argc, char ***argv,
     GOptionEntry entry = { option.name, option.short_name, 0,
       G_OPTION_ARG_NONE, &flags_[i], help_texts_.back ().c_str (),
       option.arg_description };
-    if (option.type != Option::Type::Flag) {
+    if (option.type == Option::Type::List) {
+      entry.arg = G_OPTION_ARG_STRING_ARRAY;
+      entry.arg_data = &lists_[i];
+    } else if (option.type != Option::Type::Flag) {
       entry.arg = option.type == Option::Type::File ? G_OPTION_ARG_FILENAME :
           G_OPTION_ARG_STRING;
       entry.arg_data = &strings_[i];
@@ -51,6 +56,10 @@ OptionTable::parse (GOptionContext *context, int *argc, char ***argv,
   for (size_t i = 0; i < options_.size (); i++) {
     if (strings_[i])
       given_[options_[i].name] = strings_[i];
+    else if (lists_[i]) {
+      g_autofree char *joined = g_strjoinv (";", lists_[i]);
+      given_[options_[i].name] = joined;
+    }
     else if (flags_[i])
       given_[options_[i].name] = "true";
   }

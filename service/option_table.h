@@ -16,7 +16,9 @@
 namespace wsrtmp {
 
 struct Option {
-  enum class Type { Text, File, Flag };
+  /* List: may be given several times on the command line; the values
+   * reach store joined with ';' (the file gives a ';' list itself). */
+  enum class Type { Text, File, Flag, List };
   /* Checks a value (given, or the default) and stores it; on a bad value
    * returns false with a message that names the option. Flags get "true"
    * or "false". */
@@ -66,6 +68,7 @@ class OptionTable {
   /* GOption's storage: one string or flag per option, kept in place. */
   std::vector<char *> strings_;
   std::vector<gboolean> flags_;
+  std::vector<char **> lists_;
   std::vector<std::string> help_texts_;
   std::vector<GOptionEntry> entries_;
   std::map<std::string, std::string> given_;

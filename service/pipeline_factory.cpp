@@ -18,39 +18,12 @@ constexpr const char *INGEST_TEMPLATE =
  * rising timestamps and fills the gaps between them with a slate. */
 constexpr const char *OUTPUT_TEMPLATE = "flvsplice name=splice ! tee name=out";
 
-/* With several destinations, the queue keeps a slow one from stalling the
- * others for a while. A single one needs none (a thread less per stream):
- * rtmp2sink queues the messages for its own socket thread, and a stall
- * backs up into wsserversrc's bounded queue. sync=false: live output,
- * never held back by the clock. */
-#define RTMP_SINK "rtmp2sink name=%s sync=false"
-constexpr const char *RTMP_ONLY_SINK_TEMPLATE = RTMP_SINK;
-constexpr const char *RTMP_SINK_TEMPLATE =
-    "queue max-size-buffers=0 max-size-bytes=0 max-size-time=10000000000 ! "
-    RTMP_SINK;
-#undef RTMP_SINK
-constexpr const char *FILE_SINK_TEMPLATE =
-    "queue ! filesink name=%s sync=false";
-
 const char *const REQUIRED_ELEMENTS[] = { "wsserversrc", "flvencodebin",
   "flvsplice", "imagefreeze",
   "parsebin", "flvmux", "tee", "funnel", "queue", "videoconvert", "videoscale",
   "videorate", "x264enc", "h264parse", "audioconvert", "audioresample",
   "voaacenc", "aacparse", "audiotestsrc", "videotestsrc", "rtmp2sink",
   "filesink", "fakesink" };
-
-std::string
-format (const char *pattern, ...) G_GNUC_PRINTF (1, 2);
-
-std::string
-format (const char *pattern, ...)
-{
-  va_list args;
-  va_start (args, pattern);
-  g_autofree char *text = g_strdup_vprintf (pattern, args);
-  va_end (args);
-  return text;
-}
 
 GstPadProbeReturn
 count_bytes_out (GstPad *pad, GstPadProbeInfo *info, gpointer data)
@@ -155,35 +128,14 @@ PipelineFactory::create (const MediaSpec &spec, const std::string &name,
   g_autoptr (GstElement) tee = gst_bin_get_by_name (bin, "out");
   std::vector<std::unique_ptr<RtmpOutput>> rtmp_outputs;
   for (size_t i = 0; i < spec.destinations.size (); i++) {
-    const Destination &dest = spec.destinations[i];
-    std::string sink_name = destination_sink_name (i);
-    if (dest.kind == Destination::Kind::Rtmp) {
-      /* Replaceable: a lost connection is retried with a new sink. */
-      auto output = std::make_unique<RtmpOutput> (launched, tee,
-          spec.destinations.size () == 1 ? RTMP_ONLY_SINK_TEMPLATE :
-          RTMP_SINK_TEMPLATE, sink_name, dest.location, counters);
-      if (!output->attach (true, error))
-        return nullptr;
-      rtmp_outputs.push_back (std::move (output));
-      continue;
-    }
-    std::string sink_description = format (FILE_SINK_TEMPLATE,
-        sink_name.c_str ());
-    GstElement *dest_bin = gst_parse_bin_from_description (
-        sink_description.c_str (), TRUE, error);
-    if (!dest_bin)
+    /* Each replaceable (a lost connection is retried with a new sink) and
+     * isolated from the others: destination.h, media.h. */
+    auto output = std::make_unique<RtmpOutput> (launched, tee,
+        spec.destinations[i], spec.destinations.size () == 1,
+        destination_sink_name (i), counters);
+    if (!output->attach (true, error))
       return nullptr;
-    gst_bin_add (bin, dest_bin);
-    g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (dest_bin),
-        sink_name.c_str ());
-    g_object_set (sink, "location", dest.location.c_str (), nullptr);
-    if (!gst_element_link (tee, dest_bin)) {
-      g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
-          "cannot link destination %zu", i);
-      return nullptr;
-    }
-    g_autoptr (GstPad) sink_pad = gst_element_get_static_pad (sink, "sink");
-    add_live_probe (sink_pad, counters, launched);
+    rtmp_outputs.push_back (std::move (output));
   }
   return std::make_unique<Media> (pipeline.release (), counters,
       std::move (rtmp_outputs));

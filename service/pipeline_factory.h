@@ -15,6 +15,7 @@
  */
 #pragma once
 
+#include "destination.h"
 #include "media.h"
 
 #include <libsoup/soup.h>
@@ -24,12 +25,6 @@
 #include <vector>
 
 namespace wsrtmp {
-
-struct Destination {
-  enum class Kind { Rtmp, File };
-  Kind kind;
-  std::string location;         /* rtmp:// URL or file path */
-};
 
 /* What wsrtmpd sets on flvencodebin, all from its options (whose defaults
  * are the element's own: service/config.cpp). The keyframe interval is the

@@ -98,6 +98,8 @@ class Session {
   void broadcast_failed (const SessionFailure &failure);
   /* The broadcast's pipeline is down: finish. */
   void broadcast_gone ();
+  /* A frame about the broadcast (its destinations) for the client. */
+  void send_frame (JsonNode *frame) { send_json (connection_.get (), frame); }
 
   GstElement *ingest () const { return ingest_.get (); }
   guint64 id () const { return id_; }

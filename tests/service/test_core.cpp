@@ -7,7 +7,10 @@
  */
 #include "client_address.h"
 #include "config.h"
+#include "destination.h"
+#include "metrics.h"
 #include "session.h"
+#include "streams_file.h"
 
 #include <cppunit/extensions/HelperMacros.h>
 #include <cppunit/extensions/TestFactoryRegistry.h>
@@ -101,6 +104,11 @@ class CoreTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testConfigBadValues);
   CPPUNIT_TEST (testTrustedProxies);
   CPPUNIT_TEST (testClientAddress);
+  CPPUNIT_TEST (testDestinationUrls);
+  CPPUNIT_TEST (testDestinationSecretsNeverShown);
+  CPPUNIT_TEST (testStreamsFile);
+  CPPUNIT_TEST (testSeveralRtmpUrls);
+  CPPUNIT_TEST (testDestinationMetrics);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -331,7 +339,7 @@ class CoreTest : public CppUnit::TestFixture {
             "number from 0 to 65535"),
         parse_error ({ "--listen", "host:99999" }));
     CPPUNIT_ASSERT_EQUAL (std::string ("--rtmp-url: \"http://x/\" must start "
-            "with rtmp:// or rtmps://"),
+            "with rtmp://, rtmps:// or srt://"),
         parse_error ({ "--rtmp-url", "http://x/" }));
     CPPUNIT_ASSERT_EQUAL (std::string ("--allowed-origins: \"example.com\" is "
             "not an origin like https://host[:port]"),
@@ -454,6 +462,278 @@ class CoreTest : public CppUnit::TestFixture {
     /* X-Forwarded-For, the header common proxies write, comes first. */
     CPPUNIT_ASSERT_EQUAL (std::string ("203.0.113.7"), client ("10.0.0.2",
             "for=192.0.2.60", "203.0.113.7"));
+  }
+
+  /* Each kind of URL, its display name and the sink it gets. */
+  void testDestinationUrls ()
+  {
+    Destination dest;
+    std::string error;
+    CPPUNIT_ASSERT_MESSAGE (error, parse_destination (
+            "rtmp://a.rtmp.youtube.com/live2/YT-KEY-123", "", dest, error));
+    CPPUNIT_ASSERT (dest.kind == Destination::Kind::Rtmp);
+    CPPUNIT_ASSERT_EQUAL (std::string ("a.rtmp.youtube.com"), dest.name);
+    CPPUNIT_ASSERT_EQUAL (std::string ("rtmp://a.rtmp.youtube.com/live2/"
+            "YT-KEY-123"), dest.location);
+    CPPUNIT_ASSERT (dest.sink_description (true).find ("rtmp2sink") !=
+        std::string::npos);
+    /* Beside others: its own queue, which the link measures. */
+    CPPUNIT_ASSERT (dest.sink_description (false).find ("%1$s-queue") !=
+        std::string::npos);
+
+    CPPUNIT_ASSERT_MESSAGE (error, parse_destination (
+            "rtmps://live-api-s.facebook.com:443/rtmp/FB-KEY", "facebook",
+            dest, error));
+    CPPUNIT_ASSERT_EQUAL (std::string ("facebook"), dest.name);
+    CPPUNIT_ASSERT (dest.tls_verify);
+    CPPUNIT_ASSERT_EQUAL (std::string ("rtmps"), std::string (
+            dest.kind_name ()));
+    CPPUNIT_ASSERT_MESSAGE (error, parse_destination (
+            "rtmps://127.0.0.1:1936/live/k?tls-verify=0", "", dest, error));
+    CPPUNIT_ASSERT (!dest.tls_verify);
+    CPPUNIT_ASSERT_EQUAL (std::string ("rtmps://127.0.0.1:1936/live/k"),
+        dest.location);
+    GstElement *sink = gst_element_factory_make ("rtmp2sink", nullptr);
+    CPPUNIT_ASSERT (sink);
+    gst_object_ref_sink (sink);
+    dest.configure_sink (sink);
+    guint flags = 0xff;
+    g_object_get (sink, "tls-validation-flags", &flags, nullptr);
+    CPPUNIT_ASSERT_EQUAL (0u, flags);
+    gst_object_unref (sink);
+
+    CPPUNIT_ASSERT_MESSAGE (error, parse_destination ("srt://ingest.example."
+            "com:9000?streamid=anna&passphrase=0123456789ab&latency=300",
+            "srt", dest, error));
+    CPPUNIT_ASSERT (dest.kind == Destination::Kind::Srt);
+    CPPUNIT_ASSERT_EQUAL (std::string ("srt://ingest.example.com:9000"),
+        dest.location);
+    CPPUNIT_ASSERT_EQUAL (std::string ("anna"), dest.srt_streamid);
+    CPPUNIT_ASSERT_EQUAL (300, dest.srt_latency_ms);
+    std::string srt = dest.sink_description (false);
+    for (const char *element : { "flvdemux", "h264parse", "aacparse",
+             "mpegtsmux", "srtsink", "mode=caller" })
+      CPPUNIT_ASSERT_MESSAGE (srt, srt.find (element) != std::string::npos);
+    /* The description builds (every element installed, pads named). */
+    g_autofree char *built = g_strdup_printf (srt.c_str (), "dest0");
+    GError *parse_error = nullptr;
+    GstElement *bin = gst_parse_bin_from_description (built, TRUE,
+        &parse_error);
+    CPPUNIT_ASSERT_MESSAGE (parse_error ? parse_error->message : built, bin);
+    gst_object_unref (bin);
+
+    /* Bad URLs: a clear word, never the key. */
+    struct { const char *url; const char *says; } bad[] = {
+      { "http://example.com/live/SECRETKEY", "unsupported destination "
+        "scheme \"http\"" },
+      { "rtmp://example.com/SECRETKEY", "needs an application and a stream "
+        "key" },
+      { "srt://example.com?streamid=SECRETKEY", "needs a port" },
+      { "srt://example.com:9000?passphrase=short", "10 to 79 characters" },
+      { "srt://example.com:9000?latency=soon", "latency is milliseconds" },
+      { "srt://example.com:9000?mode=listener", "mode=caller" },
+      { "rtmp://example.com/live/k?tls-verify=0", "rtmps:// URLs only" },
+      { "nonsense", "not a destination URL" },
+    };
+    for (const auto &c : bad) {
+      CPPUNIT_ASSERT_MESSAGE (c.url, !parse_destination (c.url, "", dest,
+              error));
+      CPPUNIT_ASSERT_MESSAGE (error, error.find (c.says) != std::string::npos);
+      CPPUNIT_ASSERT_MESSAGE (error, error.find ("SECRETKEY") ==
+          std::string::npos);
+    }
+  }
+
+  /* Platform keys, SRT stream ids and passphrases: masked in logs, absent
+   * from names and error words. */
+  void testDestinationSecretsNeverShown ()
+  {
+    Destination dest;
+    std::string error;
+    CPPUNIT_ASSERT (parse_destination ("rtmps://live-api-s.facebook.com:443/"
+            "rtmp/FB-SECRET-KEY", "facebook", dest, error));
+    CPPUNIT_ASSERT (dest.masked ().find ("FB-SECRET-KEY") == std::string::npos);
+    CPPUNIT_ASSERT (dest.masked ().find ("live-api-s.facebook.com") !=
+        std::string::npos);
+    g_autoptr (GError) refused = g_error_new_literal (GST_RESOURCE_ERROR,
+        GST_RESOURCE_ERROR_OPEN_WRITE, "Connection error: publish rejected "
+        "for FB-SECRET-KEY");
+    std::string words = describe_sink_error (dest, refused);
+    CPPUNIT_ASSERT_EQUAL (std::string ("facebook refused the stream key"),
+        words);
+    CPPUNIT_ASSERT (sink_error_is_permanent (refused));
+    g_autoptr (GError) tls = g_error_new_literal (GST_RESOURCE_ERROR,
+        GST_RESOURCE_ERROR_OPEN_WRITE, "Unacceptable TLS certificate");
+    CPPUNIT_ASSERT (describe_sink_error (dest, tls).find ("certificate is "
+            "not trusted") != std::string::npos);
+    g_autoptr (GError) down = g_error_new_literal (GST_RESOURCE_ERROR,
+        GST_RESOURCE_ERROR_OPEN_WRITE, "Connection refused");
+    CPPUNIT_ASSERT_EQUAL (std::string ("cannot reach facebook (connection "
+            "refused)"), describe_sink_error (dest, down));
+    CPPUNIT_ASSERT (!sink_error_is_permanent (down));
+
+    CPPUNIT_ASSERT (parse_destination ("srt://10.0.0.9:9000?streamid="
+            "SECRET-ID&passphrase=SECRET-PASSPHRASE", "", dest, error));
+    std::string shown = dest.masked ();
+    CPPUNIT_ASSERT_MESSAGE (shown, shown.find ("SECRET-ID") ==
+        std::string::npos && shown.find ("SECRET-PASSPHRASE") ==
+        std::string::npos && shown.find ("10.0.0.9:9000") != std::string::npos);
+    CPPUNIT_ASSERT_EQUAL (std::string ("10.0.0.9"), dest.name);
+
+    /* Platform query parameters go to the server, masked whole. */
+    CPPUNIT_ASSERT (parse_destination ("rtmp://h.example.com/app/KEY1?auth="
+            "QUERYSECRET", "", dest, error));
+    CPPUNIT_ASSERT (dest.location.find ("auth=QUERYSECRET") !=
+        std::string::npos);
+    CPPUNIT_ASSERT_MESSAGE (dest.masked (), dest.masked ().find (
+            "QUERYSECRET") == std::string::npos);
+  }
+
+  void testStreamsFile ()
+  {
+    TempFile good ("# restream\n[studio-anna]\n"
+        "destinations = rtmp://a.rtmp.youtube.com/live2/YT-KEY;"
+        "rtmps://live-api-s.facebook.com:443/rtmp/FB-KEY;"
+        "srt://ingest.example.com:9000?streamid=anna\n"
+        "names = youtube;facebook;srt\nrecord = true\n"
+        "[solo]\ndestinations = rtmp://a.example.com/live/K1;"
+        "rtmp://a.example.com/live/K2\n");
+    StreamsTable streams;
+    std::string error;
+    CPPUNIT_ASSERT_MESSAGE (error, load_streams_file (good.path (), streams,
+            error));
+    CPPUNIT_ASSERT_EQUAL ((size_t) 2, streams.size ());
+    const StreamEntry &anna = streams.at ("studio-anna");
+    CPPUNIT_ASSERT (anna.record);
+    CPPUNIT_ASSERT_EQUAL ((size_t) 3, anna.destinations.size ());
+    CPPUNIT_ASSERT_EQUAL (std::string ("facebook"), anna.destinations[1].name);
+    CPPUNIT_ASSERT (anna.destinations[2].kind == Destination::Kind::Srt);
+    /* Same host twice: told apart. */
+    const StreamEntry &solo = streams.at ("solo");
+    CPPUNIT_ASSERT (!solo.record);
+    CPPUNIT_ASSERT_EQUAL (std::string ("a.example.com"),
+        solo.destinations[0].name);
+    CPPUNIT_ASSERT_EQUAL (std::string ("a.example.com-2"),
+        solo.destinations[1].name);
+
+    struct { const char *text; const char *says; } bad[] = {
+      { "[k]\ndestinations = rtmp://h/app/KEY-X;rtmp://h/app/KEY-Y\n"
+        "names = one\n", "1 names for 2 destinations" },
+      { "[k]\ndestinations = ftp://h/KEY-X\n", "destination 1: unsupported" },
+      { "[bad key!]\ndestinations = rtmp://h/app/KEY-X\n", "stream key must" },
+      { "[k]\ndestination = rtmp://h/app/KEY-X\n", "unknown key "
+        "\"destination\"" },
+      { "[k]\nrecord = false\n", "would go nowhere" },
+      { "[k]\nrecord = perhaps\n", "record:" },
+      { "[k\n", "--streams-file" },
+      { "# nothing\n", "no [stream-key] group" },
+    };
+    for (const auto &c : bad) {
+      TempFile file (c.text);
+      StreamsTable kept = streams;
+      CPPUNIT_ASSERT_MESSAGE (c.text, !load_streams_file (file.path (), kept,
+              error));
+      CPPUNIT_ASSERT_MESSAGE (error, error.find (c.says) != std::string::npos);
+      CPPUNIT_ASSERT_MESSAGE (error, error.find ("KEY-X") ==
+          std::string::npos);
+      /* Refused whole: what was loaded stays. */
+      CPPUNIT_ASSERT_EQUAL ((size_t) 2, kept.size ());
+    }
+
+    /* In the daemon's configuration: its keys are allowed, and only
+     * those without a --keys-file; SIGHUP keeps the old table on a bad
+     * file. */
+    Config config;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--streams-file", good.path (),
+            "--rtmp-url", "rtmp://127.0.0.1/live" }, config, error));
+    CPPUNIT_ASSERT (config.key_allowed ("studio-anna"));
+    CPPUNIT_ASSERT (!config.key_allowed ("stranger"));
+    bool record = false;
+    auto dests = config.destinations_for ("studio-anna", record);
+    CPPUNIT_ASSERT (record);
+    CPPUNIT_ASSERT_EQUAL ((size_t) 3, dests.size ());
+    auto old = config.streams;
+    g_file_set_contents (good.path ().c_str (), "[broken\n", -1, nullptr);
+    std::string done;
+    CPPUNIT_ASSERT (!reload_config_files (config, done, error));
+    CPPUNIT_ASSERT (config.streams == old);
+    g_file_set_contents (good.path ().c_str (), "[newkey]\ndestinations = "
+        "rtmp://h.example.com/app/K\n", -1, nullptr);
+    CPPUNIT_ASSERT_MESSAGE (error, reload_config_files (config, done, error));
+    CPPUNIT_ASSERT (config.key_allowed ("newkey"));
+    CPPUNIT_ASSERT (!config.key_allowed ("studio-anna"));
+    /* A stream that started before keeps its table. */
+    CPPUNIT_ASSERT (old->count ("studio-anna"));
+
+    TempFile keys ("walk-in\n");
+    Config both;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--streams-file", good.path (),
+            "--keys-file", keys.path (), "--rtmp-url",
+            "rtmp://127.0.0.1/live" }, both, error));
+    CPPUNIT_ASSERT (both.key_allowed ("newkey") &&
+        both.key_allowed ("walk-in") && !both.key_allowed ("stranger"));
+    dests = both.destinations_for ("walk-in", record);
+    CPPUNIT_ASSERT_EQUAL ((size_t) 1, dests.size ());
+    CPPUNIT_ASSERT_EQUAL (std::string ("rtmp://127.0.0.1/live/walk-in"),
+        dests[0].location);
+  }
+
+  /* --rtmp-url several times, or a ';' list in the file: each a
+   * destination for every key. */
+  void testSeveralRtmpUrls ()
+  {
+    Config config;
+    std::string error;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--rtmp-url",
+            "rtmp://127.0.0.1/live", "--rtmp-url",
+            "rtmps://backup.example.com/app/{key}-b" }, config, error));
+    bool record = true;
+    auto dests = config.destinations_for ("k1", record);
+    CPPUNIT_ASSERT (!record);
+    CPPUNIT_ASSERT_EQUAL ((size_t) 2, dests.size ());
+    CPPUNIT_ASSERT_EQUAL (std::string ("rtmp://127.0.0.1/live/k1"),
+        dests[0].location);
+    CPPUNIT_ASSERT_EQUAL (std::string ("rtmps://backup.example.com/app/k1-b"),
+        dests[1].location);
+    CPPUNIT_ASSERT_EQUAL (std::string ("backup.example.com"), dests[1].name);
+    /* srt://: {key} where it says, nothing appended. */
+    Config srt;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--rtmp-url",
+            "srt://127.0.0.1:9000?streamid={key}" }, srt, error));
+    dests = srt.destinations_for ("k3", record);
+    CPPUNIT_ASSERT_EQUAL ((size_t) 1, dests.size ());
+    CPPUNIT_ASSERT_EQUAL (std::string ("k3"), dests[0].srt_streamid);
+    CPPUNIT_ASSERT_EQUAL (std::string ("srt://127.0.0.1:9000"),
+        dests[0].location);
+
+    TempFile file ("[wsrtmpd]\nrtmp-url = rtmp://127.0.0.1/live; "
+        "rtmp://127.0.0.1:1936/live\n");
+    Config from_file;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--config", file.path () },
+            from_file, error));
+    dests = from_file.destinations_for ("k2", record);
+    CPPUNIT_ASSERT_EQUAL ((size_t) 2, dests.size ());
+    CPPUNIT_ASSERT_EQUAL (std::string ("127.0.0.1-2"), dests[1].name);
+  }
+
+  void testDestinationMetrics ()
+  {
+    Metrics metrics;
+    metrics.destination_state ("youtube", nullptr, "connecting");
+    metrics.destination_state ("youtube", "connecting", "live");
+    metrics.add_destination_bytes ("youtube", 1234);
+    metrics.destination_reconnect ("youtube");
+    std::string text = metrics.prometheus_text ();
+    for (const char *line : {
+             "wsrtmp_destination_state{destination=\"youtube\","
+             "state=\"live\"} 1\n",
+             "wsrtmp_destination_state{destination=\"youtube\","
+             "state=\"connecting\"} 0\n",
+             "wsrtmp_destination_bytes_out_total{destination=\"youtube\"} "
+             "1234\n",
+             "wsrtmp_destination_reconnects_total{destination=\"youtube\"} "
+             "1\n" })
+      CPPUNIT_ASSERT_MESSAGE (text, text.find (line) != std::string::npos);
   }
 };
 

@@ -159,6 +159,8 @@ export class IngestSocket {
     if (!msg || typeof msg !== 'object') return;
     if (msg.type === 'state' && typeof msg.state === 'string') this.h.state && this.h.state(msg.state, msg);
     else if (msg.type === 'stats') this.h.stats && this.h.stats(msg);
+    // Restream: one row per destination (destinations.js).
+    else if (msg.type === 'destinations') window.dispatchEvent(new CustomEvent('wsrtmp-destinations', { detail: msg.destinations }));
     else if (msg.type === 'error') {
       this.lastError = String(msg.message || '');
       this.lastErrorKind = typeof msg.kind === 'string' ? msg.kind : '';
