@@ -100,6 +100,8 @@ constexpr int AAC_FRAME_SAMPLES = 1024;
 constexpr gint64 MAX_BURST_MS = 30000;
 /* While the slate is not encoded yet, look again this often. */
 constexpr auto SLATE_POLL = std::chrono::milliseconds (50);
+/* How long a takeover waits for the slate's silence to be encoded. */
+constexpr auto SLATE_WAIT = std::chrono::seconds (10);
 /* Video frames the output's frame rate is measured over. */
 constexpr size_t RATE_WINDOW = 32;
 
@@ -179,6 +181,7 @@ constexpr guint8 VIDEO_CODEC_AVC = 7;
 constexpr guint8 VIDEO_FRAME_KEY = 1;
 constexpr guint8 AUDIO_FORMAT_AAC = 10;
 constexpr guint8 PACKET_SEQUENCE_HEADER = 0;
+constexpr guint8 AVC_END_OF_SEQUENCE = 2;
 
 bool
 is_file_header (const guint8 *data, gsize size)
@@ -241,6 +244,15 @@ is_sequence_header (const guint8 *data, gsize size)
   return false;
 }
 
+/* flvmux ends its output with one: the stream goes on here. */
+bool
+is_end_of_sequence (const guint8 *data, gsize size)
+{
+  return tag_type (data) == TAG_VIDEO && size >= TAG_HEADER_SIZE + 2 &&
+      (data[TAG_HEADER_SIZE] & 0x0f) == VIDEO_CODEC_AVC &&
+      data[TAG_HEADER_SIZE + 1] == AVC_END_OF_SEQUENCE;
+}
+
 /* What a buffer holds, read once. */
 struct Tag {
   bool file_header = false;
@@ -249,6 +261,7 @@ struct Tag {
   gint64 timestamp = 0;
   bool keyframe = false;
   bool sequence_header = false;
+  bool end_of_sequence = false;
 };
 
 Tag
@@ -265,6 +278,7 @@ parse (GstBuffer *buffer)
     tag.timestamp = timestamp (map.data);
     tag.keyframe = is_video_keyframe (map.data, map.size);
     tag.sequence_header = is_sequence_header (map.data, map.size);
+    tag.end_of_sequence = is_end_of_sequence (map.data, map.size);
   }
   gst_buffer_unmap (buffer, &map);
   return tag;
@@ -1026,8 +1040,9 @@ start_output (GstFlvSplice *self, GstFlvSplicePad *pad, Lock &lock)
   priv->output_started = true;
   priv->header_owner = pad;
   lock.unlock ();
-  g_autofree char *stream_id = gst_pad_create_stream_id (priv->srcpad,
-      GST_ELEMENT (self), nullptr);
+  /* Ours, not an input's: gst_pad_create_stream_id wants one sink pad. */
+  g_autofree char *uuid = g_uuid_string_random ();
+  g_autofree char *stream_id = g_strdup_printf ("flvsplice/%s", uuid);
   gst_pad_push_event (priv->srcpad, gst_event_new_stream_start (stream_id));
   gst_pad_push_event (priv->srcpad, gst_event_new_caps (caps));
   gst_caps_unref (caps);
@@ -1152,6 +1167,43 @@ end_input (GstFlvSplice *self, GstFlvSplicePad *pad, Lock &lock)
   }
 }
 
+/* A takeover without the slate: the older input's audio often ended before
+ * its video (a connection cut mid-recording). The slate's silence fills the
+ * audio up to the newer input's start, so no hole opens there. */
+static GstFlowReturn
+fill_audio_gap (GstFlvSplice *self, gint64 until, Lock &lock)
+{
+  auto *priv = self->priv;
+  std::shared_ptr<Slate> slate = priv->slate;
+  if (priv->last_audio < 0 || !slate)
+    return GST_FLOW_OK;
+  /* Encoded since the first input's caps came: seldom still under way. */
+  auto give_up = Clock::now () + SLATE_WAIT;
+  while (!slate->ready && !priv->stopping && Clock::now () < give_up)
+    priv->cond.wait_for (lock, SLATE_POLL);
+  if (!slate->ready || !slate->error.empty ())
+    return GST_FLOW_OK;
+  int rate = slate->key.rate;
+  gint64 base = priv->last_audio + (AAC_FRAME_SAMPLES * 1000 + rate - 1) /
+      rate;
+  if (until - base <= AAC_FRAME_SAMPLES * 1000 / rate)
+    return GST_FLOW_OK;
+  GST_DEBUG_OBJECT (self, "silence from %" G_GINT64_FORMAT " to %"
+      G_GINT64_FORMAT " ms", base, until);
+  GstFlowReturn ret = push (self, flv::retimed_copy (slate->audio_header,
+          base), lock);
+  for (guint64 n = 0; ret == GST_FLOW_OK; n++) {
+    gint64 ts = base + gint64 ((n * AAC_FRAME_SAMPLES * 1000 + rate / 2) /
+        rate);
+    if (ts >= until)
+      break;
+    note_output (priv, flv::TAG_AUDIO, ts);
+    ret = push (self, flv::retimed_copy (
+            slate->audio[n % slate->audio.size ()], ts), lock);
+  }
+  return ret;
+}
+
 /* The pad's first keyframe: its timestamps from here on continue the
  * output (after the slate, or one frame after the last output frame), and
  * its sequence headers go out first. */
@@ -1177,6 +1229,9 @@ take_over (GstFlvSplice *self, GstFlvSplicePad *pad, gint64 keyframe_ts,
     frame_duration (priv, s.fps_n, s.fps_d, &num, &den);
     position = priv->last_video >= 0 ? priv->last_video + num / den :
         priv->last_audio + 1;
+    GstFlowReturn ret = fill_audio_gap (self, position, lock);
+    if (ret != GST_FLOW_OK)
+      return ret;
   }
   pad->offset = position - keyframe_ts;
   pad->started = TRUE;
@@ -1221,9 +1276,11 @@ handle_buffer (GstFlvSplice *self, GstFlvSplicePad *pad, GstBuffer *buffer,
       store_header (pad, buffer, tag.type);
     return push (self, buffer, lock);
   }
-  if (tag.file_header || (tag.complete && tag.type == flv::TAG_SCRIPT)) {
+  if (tag.file_header || (tag.complete && (tag.type == flv::TAG_SCRIPT ||
+              tag.end_of_sequence))) {
     /* A later input's file header and onMetaData: the first input's stand
-     * for the whole output. */
+     * for the whole output. An input's end of sequence is not the
+     * output's. */
     gst_buffer_unref (buffer);
     return GST_FLOW_OK;
   }
@@ -1371,11 +1428,13 @@ gst_flv_splice_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       break;
     }
     case GST_EVENT_EOS: {
-      Lock lock (priv->lock);
-      queue_message (self, gst_structure_new (
-              GST_FLV_SPLICE_INPUT_ENDED_MESSAGE_NAME, "pad", G_TYPE_STRING,
-              GST_PAD_NAME (pad), nullptr));
       GST_INFO_OBJECT (pad, "EOS");
+      /* Before anything it causes (EOS downstream, the slate). */
+      gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (
+              GST_OBJECT (self), gst_structure_new (
+                  GST_FLV_SPLICE_INPUT_ENDED_MESSAGE_NAME, "pad",
+                  G_TYPE_STRING, GST_PAD_NAME (pad), nullptr)));
+      Lock lock (priv->lock);
       end_input (self, spad, lock);
       lock.unlock ();
       post_messages (self);
@@ -1599,7 +1658,6 @@ gst_flv_splice_change_state (GstElement *element, GstStateChange transition)
       Settings s = current_settings (self);
       std::lock_guard<std::mutex> lock (priv->lock);
       priv->stopping = false;
-      priv->finish = false;
       priv->eos_sent = false;
       priv->output_started = false;
       priv->header_owner = nullptr;
@@ -1623,6 +1681,8 @@ gst_flv_splice_change_state (GstElement *element, GstStateChange transition)
       std::lock_guard<std::mutex> lock (priv->lock);
       priv->stopping = true;
       priv->on_slate = false;
+      /* finish is for one run; it may be called before PLAYING. */
+      priv->finish = false;
       priv->cond.notify_all ();
       break;
     }
