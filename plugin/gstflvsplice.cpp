@@ -1689,9 +1689,6 @@ gst_flv_splice_change_state (GstElement *element, GstStateChange transition)
     default:
       break;
   }
-  GstStateChangeReturn ret =
-      GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
-    gst_pad_stop_task (priv->srcpad);
-  return ret;
+  /* Deactivating the source pad stops the slate task. */
+  return GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
 }

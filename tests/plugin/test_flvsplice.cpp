@@ -93,6 +93,7 @@ struct Packet {
   double time;                  /* PTS, seconds */
   bool key;
   std::string hash;             /* MD5 of the payload */
+  bool new_extradata;           /* an in-band sequence header came before */
 };
 
 std::vector<Packet>
@@ -114,9 +115,31 @@ packets (const std::string &path, const char *stream)
     list.push_back ({ g_ascii_strtod (json_object_get_string_member_with_default (
                 p, "pts_time", "0"), nullptr),
         json_object_get_string_member_with_default (p, "flags", "_")[0] == 'K',
-        json_object_get_string_member_with_default (p, "data_hash", "") });
+        json_object_get_string_member_with_default (p, "data_hash", ""),
+        json_object_has_member (p, "side_data_list") });
   }
   return list;
+}
+
+/* The AVC end-of-sequence tags in an FLV file (ffprobe does not show
+ * them): flvmux writes one at its EOS; an input's must not reach the
+ * output, only the output's own last. */
+int
+end_of_sequence_tags (const std::string &path)
+{
+  g_autofree char *data = nullptr;
+  gsize size = 0;
+  CPPUNIT_ASSERT (g_file_get_contents (path.c_str (), &data, &size, nullptr));
+  auto *bytes = reinterpret_cast<const guint8 *> (data);
+  int count = 0;
+  for (gsize at = 13; at + 13 <= size;) {
+    gsize data_size = GST_READ_UINT24_BE (bytes + at + 1);
+    if (bytes[at] == 9 && data_size >= 2 && (bytes[at + 11] & 0x0f) == 7 &&
+        bytes[at + 12] == 2)
+      count++;
+    at += 11 + data_size + 4;
+  }
+  return count;
 }
 
 /* `ffmpeg -v error -i path -f null -` prints nothing. */
@@ -497,6 +520,7 @@ class FlvSpliceTest : public CppUnit::TestFixture {
     auto audio = packets (out, "a");
     assert_continuous (video, "video");
     assert_continuous (audio, "audio");
+    CPPUNIT_ASSERT_EQUAL (0, end_of_sequence_tags (out));
     /* The input, then about 2 s of slate. */
     CPPUNIT_ASSERT (hashes (ref) == hashes (video, 0, ref.size ()));
     double slate = video.back ().time - ref.back ().time;
@@ -552,6 +576,8 @@ class FlvSpliceTest : public CppUnit::TestFixture {
             ref_b.size ()));
     const Packet &resume = video[ref_a.size ()];
     CPPUNIT_ASSERT (resume.key);
+    CPPUNIT_ASSERT (resume.new_extradata);
+    CPPUNIT_ASSERT_EQUAL (0, end_of_sequence_tags (out));
     CPPUNIT_ASSERT (resume.time - ref_a.back ().time <= 0.1);
     CPPUNIT_ASSERT_DOUBLES_EQUAL (resume.time + duration (ref_b) + 0.05,
         slate_at / 1e9, 0.002);
@@ -685,12 +711,16 @@ class FlvSpliceTest : public CppUnit::TestFixture {
     long slate_start = index_at (video, slate_at);
     CPPUNIT_ASSERT_EQUAL (long (ref_a.size ()), slate_start);
     CPPUNIT_ASSERT (video[slate_start].key);
+    /* Each switch brings its sequence header in-band. */
+    CPPUNIT_ASSERT (video[slate_start].new_extradata);
+    CPPUNIT_ASSERT_EQUAL (0, end_of_sequence_tags (out));
     if (passthrough)
       CPPUNIT_ASSERT (hashes (ref_a) == hashes (video, 0, ref_a.size ()));
     CPPUNIT_ASSERT_MESSAGE (std::to_string (gap), gap >= 2.9 && gap < 30);
     long resume = index_at (video, slate_at + gap);
     CPPUNIT_ASSERT_MESSAGE ("no frame at the resume", resume > 0);
     CPPUNIT_ASSERT (video[resume].key);
+    CPPUNIT_ASSERT (video[resume].new_extradata);
     long slate_frames = resume - slate_start;
     double frame = duration (ref_b) / (ref_b.size () - 1);
     char text[200];
