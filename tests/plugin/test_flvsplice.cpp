@@ -618,12 +618,13 @@ class FlvSpliceTest : public CppUnit::TestFixture {
     TempDir dir;
     Fixture a ("chrome-h264-opus-kf2s-30s-250ms");
     std::string part = write_part (a, 8, dir);
+    auto ref = packets (reference (part, dir, "ref.flv"), "v");
     std::string out = dir.file ("out.flv");
     Splice splice (out, "timeout=30");
     splice.add_input ("appsrc format=bytes ! flvencodebin");
     GstAppSrc *first = appsrc_of (splice.last_bin ());
-    GstPad *second_pad = splice.add_input ("filesrc location=" + part +
-        " ! flvencodebin");
+    GstPad *second_pad = splice.add_input ("filesrc location=" +
+        a.joined_path () + " ! flvencodebin");
     FirstBuffer second;
     second.watch (second_pad);
     splice.play ();
@@ -633,10 +634,16 @@ class FlvSpliceTest : public CppUnit::TestFixture {
     gst_element_release_request_pad (splice.splice (), second_pad);
     /* The older input ends: the slate starts, as if the newer never was. */
     gst_app_src_end_of_stream (first);
-    splice.wait_for (GST_FLV_SPLICE_SLATE_MESSAGE_NAME);
+    double slate_at = splice.field (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
+        "position") / 1e9;
+    g_usleep (G_USEC_PER_SEC / 2);
     splice.stop ();
+    CPPUNIT_ASSERT_EQUAL (0, splice.count (GST_FLV_SPLICE_RESUMED_MESSAGE_NAME));
     auto video = packets (out, "v");
     assert_continuous (video, "video");
+    /* Nothing of the released input: the first input, then the slate. */
+    CPPUNIT_ASSERT_EQUAL (long (ref.size ()), index_at (video, slate_at));
+    CPPUNIT_ASSERT (hashes (ref) == hashes (video, 0, ref.size ()));
   }
 
   /* A blocked input while the pipeline goes to NULL. */
