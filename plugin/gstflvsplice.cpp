@@ -100,6 +100,8 @@ constexpr int AAC_FRAME_SAMPLES = 1024;
 constexpr gint64 MAX_BURST_MS = 30000;
 /* While the slate is not encoded yet, look again this often. */
 constexpr auto SLATE_POLL = std::chrono::milliseconds (50);
+/* The slate encoder gives up after this long (a few hundred ms is usual). */
+constexpr gint64 SLATE_ENCODE_LIMIT_US = 60 * G_USEC_PER_SEC;
 /* How long a takeover waits for the slate's silence to be encoded. */
 constexpr auto SLATE_WAIT = std::chrono::seconds (10);
 /* Video frames the output's frame rate is measured over. */
@@ -402,17 +404,25 @@ encode_slate_with (const SlateKey &key, bool with_image, Slate &slate,
     g_object_set (source, "location", key.image.c_str (), nullptr);
   }
   g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (pipeline), "out");
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
   std::vector<GstBuffer *> tags;
-  while (GstSample *sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink),
-          30 * GST_SECOND)) {
-    tags.push_back (gst_buffer_ref (gst_sample_get_buffer (sample)));
-    gst_sample_unref (sample);
+  g_autoptr (GstMessage) message = nullptr;
+  gint64 give_up = g_get_monotonic_time () + SLATE_ENCODE_LIMIT_US;
+  while (!gst_app_sink_is_eos (GST_APP_SINK (sink)) &&
+      g_get_monotonic_time () < give_up) {
+    /* An error (a file that is no picture) stops the data, not the wait. */
+    message = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+    if (message)
+      break;
+    GstSample *sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink),
+        100 * GST_MSECOND);
+    if (sample) {
+      tags.push_back (gst_buffer_ref (gst_sample_get_buffer (sample)));
+      gst_sample_unref (sample);
+    }
   }
   bool eos = gst_app_sink_is_eos (GST_APP_SINK (sink));
-  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
-  g_autoptr (GstMessage) message = gst_bus_pop_filtered (bus,
-      GST_MESSAGE_ERROR);
   gst_element_set_state (pipeline, GST_STATE_NULL);
   if (message || !eos) {
     g_autoptr (GError) err = nullptr;

@@ -24,6 +24,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
@@ -274,7 +275,7 @@ class Splice {
       CPPUNIT_ASSERT_MESSAGE ("no " + name, left > 0);
       GstMessage *msg = gst_bus_timed_pop_filtered (bus_, left * GST_USECOND,
           static_cast<GstMessageType> (GST_MESSAGE_EOS | GST_MESSAGE_ERROR |
-              GST_MESSAGE_ELEMENT));
+              GST_MESSAGE_WARNING | GST_MESSAGE_ELEMENT));
       CPPUNIT_ASSERT_MESSAGE ("no " + name, msg);
       std::unique_ptr<GstMessage, decltype (&gst_message_unref)> owned (msg,
           gst_message_unref);
@@ -292,6 +293,12 @@ class Splice {
       seen.when = g_get_monotonic_time ();
       if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
         seen.name = "eos";
+      } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
+        g_autoptr (GError) error = nullptr;
+        gst_message_parse_warning (msg, &error, nullptr);
+        seen.name = "warning";
+        seen.structure = gst_structure_new ("warning", "text", G_TYPE_STRING,
+            error->message, nullptr);
       } else {
         seen.structure = gst_structure_copy (gst_message_get_structure (msg));
         seen.name = gst_structure_get_name (seen.structure);
@@ -436,6 +443,8 @@ class FlvSpliceTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (test_finish_ends_without_slate);
   CPPUNIT_TEST (test_timeout_ends_broadcast);
   CPPUNIT_TEST (test_takeover_without_slate);
+  CPPUNIT_TEST (test_slate_image_letterboxed);
+  CPPUNIT_TEST (test_bad_slate_image_warns);
   CPPUNIT_TEST (test_state_cycles_on_slate);
   CPPUNIT_TEST (test_release_blocked_pad);
   CPPUNIT_TEST (test_stop_while_blocked);
@@ -582,6 +591,72 @@ class FlvSpliceTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_DOUBLES_EQUAL (resume.time + duration (ref_b) + 0.05,
         slate_at / 1e9, 0.002);
     CPPUNIT_ASSERT (max_keyframe_gap (video) <= MAX_KEYFRAME_GAP);
+  }
+
+  /* A 4:3 picture in a 16:9 output: pillarboxed, not stretched. */
+  void test_slate_image_letterboxed ()
+  {
+    Watchdog watchdog (240);
+    TempDir dir;
+    std::string image = dir.file ("slate.png");
+    run_command ({ "ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
+        "color=c=red:s=480x360:d=1", "-frames:v", "1", image });
+    Fixture a ("chrome-h264-opus-kf2s-30s-250ms");
+    std::string part = write_part (a, 8, dir);
+    std::string out = dir.file ("out.flv");
+    Splice splice (out, "timeout=2 slate-location=" + image);
+    splice.add_input ("filesrc location=" + part + " ! flvencodebin");
+    splice.play ();
+    double slate_at = splice.field (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
+        "position") / 1e9;
+    splice.wait_for ("eos");
+    splice.stop ();
+    assert_decodes_cleanly (out);
+    /* A column of pixels across the middle of a slate frame. */
+    char filter[100];
+    g_snprintf (filter, sizeof filter, "select=gte(t\\,%.3f),"
+        "crop=1280:2:0:360,format=rgb24", slate_at + 1.0);
+    std::string raw = dir.file ("row.rgb");
+    run_command ({ "ffmpeg", "-nostdin", "-v", "error", "-i", out, "-vf",
+        filter, "-frames:v", "1", "-f", "rawvideo", "-y", raw });
+    g_autofree char *pixels = nullptr;
+    gsize size = 0;
+    CPPUNIT_ASSERT (g_file_get_contents (raw.c_str (), &pixels, &size,
+            nullptr));
+    std::string row (pixels, size);
+    CPPUNIT_ASSERT_EQUAL (size_t (1280 * 2 * 3), row.size ());
+    auto red = [&row] (int x) { return guint8 (row[x * 3]); };
+    auto green = [&row] (int x) { return guint8 (row[x * 3 + 1]); };
+    /* 360 high -> 720: 960 wide, centred: borders 160 px each side. */
+    CPPUNIT_ASSERT_MESSAGE (std::to_string (red (640)), red (640) > 200 &&
+        green (640) < 60);
+    CPPUNIT_ASSERT_MESSAGE (std::to_string (red (60)), red (60) < 40);
+    CPPUNIT_ASSERT_MESSAGE (std::to_string (red (1220)), red (1220) < 40);
+    CPPUNIT_ASSERT (red (200) > 200);
+  }
+
+  /* An unusable image: a warning, and the plain card instead. */
+  void test_bad_slate_image_warns ()
+  {
+    Watchdog watchdog (240);
+    TempDir dir;
+    std::string image = dir.file ("not-an-image.png");
+    CPPUNIT_ASSERT (g_file_set_contents (image.c_str (), "nope", -1, nullptr));
+    Fixture a ("chrome-h264-opus-kf2s-30s-250ms");
+    std::string part = write_part (a, 8, dir);
+    std::string out = dir.file ("out.flv");
+    Splice splice (out, "timeout=1 slate-location=" + image);
+    splice.add_input ("filesrc location=" + part + " ! flvencodebin");
+    splice.play ();
+    splice.wait_for ("eos");
+    CPPUNIT_ASSERT_EQUAL (1, splice.count ("warning"));
+    std::string text = gst_structure_get_string (splice.wait_for ("warning"),
+        "text");
+    splice.stop ();
+    CPPUNIT_ASSERT_MESSAGE (text, text.find ("not-an-image.png") !=
+        std::string::npos);
+    assert_decodes_cleanly (out);
+    assert_continuous (packets (out, "v"), "video");
   }
 
   /* NULL -> PLAYING -> NULL with the slate running, three times: the slate
