@@ -684,9 +684,10 @@ gst_flv_splice_class_init (GstFlvSpliceClass *klass)
   g_object_class_install_property (gobject_class, PROP_TIMEOUT,
       g_param_spec_uint ("timeout", "Timeout",
           "Seconds the slate runs waiting for an input to take over before "
-          "EOS goes downstream (the broadcast is over; a flvsplice-timeout "
-          "message says so). 0: no slate, an input's EOS is forwarded at "
-          "once unless a newer input waits to take over", 0, 7 * 24 * 3600,
+          "EOS goes downstream (the broadcast is over; the element message "
+          "flvsplice-timeout says so first). Read when the slate starts. 0: "
+          "no slate, an input's EOS is forwarded at once unless a newer "
+          "input waits to take over", 0, 7 * 24 * 3600,
           DEFAULT_TIMEOUT, flags));
   g_object_class_install_property (gobject_class, PROP_SLATE_LOCATION,
       g_param_spec_string ("slate-location", "Slate location",
@@ -712,7 +713,10 @@ gst_flv_splice_class_init (GstFlvSpliceClass *klass)
           "keyframe-interval)", 0.5, 10.0, DEFAULT_KEYFRAME_INTERVAL, flags));
   g_object_class_install_property (gobject_class, PROP_GAPS,
       g_param_spec_uint ("gaps", "Gaps",
-          "How many times the slate started since PAUSED", 0, G_MAXUINT, 0,
+          "How many times the slate started since PAUSED. Each start posts "
+          "the element message flvsplice-slate (\"position\": guint64 ns, its "
+          "first output timestamp); an input taking over from it posts "
+          "flvsplice-resumed (\"gap\": guint64 ns of slate)", 0, G_MAXUINT, 0,
           read_only));
   g_object_class_install_property (gobject_class, PROP_SLATE_TIME,
       g_param_spec_uint64 ("slate-time", "Slate time",
@@ -742,7 +746,8 @@ gst_flv_splice_class_init (GstFlvSpliceClass *klass)
       "FLV splice with slate", "Generic/Muxer",
       "Keeps one FLV stream going while its FLV inputs come and go: the "
       "newest takes over at a keyframe, a slate with silence fills the "
-      "gaps", "wsrtmp developers");
+      "gaps. Posts flvsplice-input-ended (\"pad\": string) when a sink pad "
+      "gets EOS", "wsrtmp developers");
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_flv_splice_change_state);
   element_class->request_new_pad =
