@@ -621,6 +621,14 @@ struct GstFlvSplicePrivate {
   Clock::time_point deadline;
   std::string warned;
 
+  /* The sequence headers in effect since the first switch (the caps'
+   * are the first input's): repeated before every keyframe, so that a
+   * destination that (re)joins at a keyframe gets them. NULL before. */
+  GstBuffer *current_video_header = nullptr;
+  GstBuffer *current_audio_header = nullptr;
+  /* They went out right before the coming keyframe already. */
+  bool headers_just_sent = false;
+
   /* Statistics (properties). */
   guint gaps = 0;
   guint64 slate_ms = 0;
@@ -782,6 +790,8 @@ gst_flv_splice_finalize (GObject *object)
     gst_object_unref (pad);
   for (GstMessage *message : self->priv->messages)
     gst_message_unref (message);
+  gst_clear_buffer (&self->priv->current_video_header);
+  gst_clear_buffer (&self->priv->current_audio_header);
   delete self->priv;
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -1035,6 +1045,36 @@ note_output (GstFlvSplicePrivate *priv, guint8 type, gint64 ts)
   }
 }
 
+/* The headers now in effect, after a switch (see current_video_header). */
+static void
+set_current_headers (GstFlvSplicePrivate *priv, GstBuffer *video,
+    GstBuffer *audio)
+{
+  if (video)
+    gst_buffer_replace (&priv->current_video_header, video);
+  if (audio)
+    gst_buffer_replace (&priv->current_audio_header, audio);
+  priv->headers_just_sent = true;
+}
+
+/* Copies of the current headers to push right before a keyframe at ts, or
+ * none (before the first switch, or sent for this keyframe already). */
+static void
+headers_for_keyframe (GstFlvSplicePrivate *priv, gint64 ts, GstBuffer **video,
+    GstBuffer **audio)
+{
+  *video = *audio = nullptr;
+  if (priv->headers_just_sent) {
+    priv->headers_just_sent = false;
+    return;
+  }
+  if (priv->current_video_header)
+    *video = flv::retimed_copy (priv->current_video_header, ts);
+  if (priv->current_audio_header)
+    *audio = flv::retimed_copy (priv->current_audio_header,
+        MAX (ts, priv->last_audio));
+}
+
 static GstFlowReturn
 push (GstFlvSplice *self, GstBuffer *buffer, Lock &lock)
 {
@@ -1042,6 +1082,26 @@ push (GstFlvSplice *self, GstBuffer *buffer, Lock &lock)
   GstFlowReturn ret = gst_pad_push (self->priv->srcpad, buffer);
   lock.lock ();
   return ret;
+}
+
+/* A keyframe tag, after the current headers if any. */
+static GstFlowReturn
+push_keyframe (GstFlvSplice *self, GstBuffer *buffer, gint64 ts, Lock &lock)
+{
+  GstBuffer *video, *audio;
+  headers_for_keyframe (self->priv, ts, &video, &audio);
+  GstFlowReturn ret = GST_FLOW_OK;
+  if (video)
+    ret = push (self, video, lock);
+  if (audio && ret == GST_FLOW_OK)
+    ret = push (self, audio, lock);
+  else if (audio)
+    gst_buffer_unref (audio);
+  if (ret != GST_FLOW_OK) {
+    gst_buffer_unref (buffer);
+    return ret;
+  }
+  return push (self, buffer, lock);
 }
 
 /* stream-start, the first input's caps (never changed after), a segment. */
@@ -1259,6 +1319,7 @@ take_over (GstFlvSplice *self, GstFlvSplicePad *pad, gint64 keyframe_ts,
       flv::retimed_copy (pad->video_header, position) : nullptr;
   GstBuffer *audio = pad->audio_header ? flv::retimed_copy (pad->audio_header,
       MAX (position, priv->last_audio)) : nullptr;
+  set_current_headers (priv, pad->video_header, pad->audio_header);
   GstFlowReturn ret = GST_FLOW_OK;
   if (video)
     ret = push (self, video, lock);
@@ -1316,6 +1377,8 @@ handle_buffer (GstFlvSplice *self, GstFlvSplicePad *pad, GstBuffer *buffer,
     /* A new decoder configuration mid-stream goes out in-band. */
     gint64 ts = MAX (0, MAX (tag.timestamp + pad->offset,
             tag.type == flv::TAG_VIDEO ? priv->last_video : priv->last_audio));
+    set_current_headers (priv, tag.type == flv::TAG_VIDEO ? buffer : nullptr,
+        tag.type == flv::TAG_AUDIO ? buffer : nullptr);
     return push (self, flv::retime (buffer, ts), lock);
   }
 
@@ -1355,6 +1418,8 @@ handle_buffer (GstFlvSplice *self, GstFlvSplicePad *pad, GstBuffer *buffer,
   } else {
     buffer = flv::retime (buffer, ts);
   }
+  if (tag.keyframe)
+    return push_keyframe (self, buffer, ts, lock);
   return push (self, buffer, lock);
 }
 
@@ -1558,6 +1623,7 @@ slate_loop (gpointer data)
         priv->slate_video_base);
     GstBuffer *audio = flv::retimed_copy (slate->audio_header,
         priv->slate_audio_base);
+    set_current_headers (priv, slate->video_header, slate->audio_header);
     lock.unlock ();
     if (warn)
       GST_ELEMENT_WARNING (self, RESOURCE, READ, ("%s",
@@ -1579,15 +1645,30 @@ slate_loop (gpointer data)
       return;
     }
     GstBuffer *tag;
-    if (video)
-      tag = slate->video[priv->slate_video_count++ % MIN (slate->video.size (),
-              priv->slate_loop_frames)];
-    else
+    GstBuffer *video_header = nullptr, *audio_header = nullptr;
+    if (video) {
+      size_t frame = priv->slate_video_count++ % MIN (slate->video.size (),
+          priv->slate_loop_frames);
+      tag = slate->video[frame];
+      if (frame == 0)
+        headers_for_keyframe (priv, ts, &video_header, &audio_header);
+    } else {
       tag = slate->audio[priv->slate_audio_count++ % slate->audio.size ()];
+    }
     GstBuffer *out = flv::retimed_copy (tag, ts);
     note_output (priv, video ? flv::TAG_VIDEO : flv::TAG_AUDIO, ts);
     lock.unlock ();
-    ret = gst_pad_push (priv->srcpad, out);
+    ret = GST_FLOW_OK;
+    for (GstBuffer *header : { video_header, audio_header }) {
+      if (header && ret == GST_FLOW_OK)
+        ret = gst_pad_push (priv->srcpad, header);
+      else if (header)
+        gst_buffer_unref (header);
+    }
+    if (ret == GST_FLOW_OK)
+      ret = gst_pad_push (priv->srcpad, out);
+    else
+      gst_buffer_unref (out);
   }
   if (ret != GST_FLOW_OK) {
     GST_DEBUG_OBJECT (self, "slate paused: %s", gst_flow_get_name (ret));
@@ -1684,6 +1765,9 @@ gst_flv_splice_change_state (GstElement *element, GstStateChange transition)
       priv->gaps = 0;
       priv->slate_ms = 0;
       priv->warned.clear ();
+      gst_clear_buffer (&priv->current_video_header);
+      gst_clear_buffer (&priv->current_audio_header);
+      priv->headers_just_sent = false;
       for (GstFlvSplicePad *pad : priv->pads) {
         pad->waiting = pad->flushing = pad->started = FALSE;
         pad->ended = pad->released;

@@ -803,6 +803,13 @@ class FlvSpliceTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_MESSAGE ("no frame at the resume", resume > 0);
     CPPUNIT_ASSERT (video[resume].key);
     CPPUNIT_ASSERT (video[resume].new_extradata);
+    /* After a switch, the sequence headers in effect come before every
+     * keyframe: a destination that reconnects and resyncs at a keyframe
+     * (wsrtmpd's RTMP gate) would otherwise decode with the caps' first
+     * input's headers. */
+    for (size_t i = slate_start; i < video.size (); i++)
+      CPPUNIT_ASSERT_MESSAGE (std::to_string (video[i].time),
+          !video[i].key || video[i].new_extradata);
     long slate_frames = resume - slate_start;
     double frame = duration (ref_b) / (ref_b.size () - 1);
     char text[200];
