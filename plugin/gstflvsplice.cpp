@@ -1600,7 +1600,8 @@ slate_loop (gpointer data)
     return;
   }
   auto wake = priv->has_deadline ? priv->deadline : now + std::chrono::hours (1);
-  const Slate *slate = priv->running_slate.get ();
+  /* Ours for this iteration: the lock is released to push. */
+  std::shared_ptr<const Slate> slate = priv->running_slate;
   if (!slate->ready) {
     priv->cond.wait_until (lock, std::min (now + SLATE_POLL, wake));
     return;
