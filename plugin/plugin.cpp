@@ -7,6 +7,7 @@
 #endif
 
 #include "gstflvencodebin.h"
+#include "gstflvsplice.h"
 #include "gstwsserversrc.h"
 
 static gboolean
@@ -16,6 +17,7 @@ plugin_init (GstPlugin *plugin)
 
   registered |= GST_ELEMENT_REGISTER (wsserversrc, plugin);
   registered |= GST_ELEMENT_REGISTER (flvencodebin, plugin);
+  registered |= GST_ELEMENT_REGISTER (flvsplice, plugin);
 
   return registered;
 }

@@ -1,0 +1,880 @@
+/* Tests of flvsplice with real browser recordings through flvencodebin:
+ * a drop with a slate and a resume, finish, the timeout, a takeover, and
+ * state changes. The output FLV is checked with ffprobe and ffmpeg; the
+ * assertions are on its timestamps, not on how fast the machine is (only
+ * the timeout test measures wall-clock time, generously).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "fixture.h"
+#include "gstflvsplice.h"
+#include "pipeline.h"
+
+#include <cppunit/extensions/HelperMacros.h>
+#include <cppunit/extensions/TestFactoryRegistry.h>
+#include <cppunit/ui/text/TestRunner.h>
+#include <glib/gstdio.h>
+#include <gst/app/gstappsrc.h>
+#include <gst/gst.h>
+#include <json-glib/json-glib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+using wsrtmp::test::Fixture;
+using wsrtmp::test::PipelinePtr;
+using wsrtmp::test::TempDir;
+using wsrtmp::test::by_name;
+using wsrtmp::test::launch;
+
+namespace {
+
+constexpr GstClockTime END_TIMEOUT = 120 * GST_SECOND;
+/* keyframe-interval (2 s) + 10 % for browser jitter, as flvencodebin. */
+constexpr double MAX_KEYFRAME_GAP = 2.2 + 0.001;
+
+/* Fails the test (aborts) when a step hangs: a deadlock must not hold up
+ * the suite until meson's timeout. */
+class Watchdog {
+ public:
+  explicit Watchdog (int seconds) : thread_ ([this, seconds] {
+        std::unique_lock<std::mutex> lock (lock_);
+        if (!cond_.wait_for (lock, std::chrono::seconds (seconds),
+                [this] { return done_; })) {
+          g_printerr ("flvsplice test: stuck for %d s (deadlock?)\n", seconds);
+          abort ();
+        }
+      }) {}
+  ~Watchdog ()
+  {
+    {
+      std::lock_guard<std::mutex> lock (lock_);
+      done_ = true;
+    }
+    cond_.notify_all ();
+    thread_.join ();
+  }
+
+ private:
+  std::mutex lock_;
+  std::condition_variable cond_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+std::string
+run_command (const std::vector<std::string> &args, bool want_stderr = false)
+{
+  std::vector<const char *> argv;
+  for (const auto &arg : args)
+    argv.push_back (arg.c_str ());
+  argv.push_back (nullptr);
+  g_autofree char *out = nullptr;
+  g_autofree char *err = nullptr;
+  int status = 0;
+  g_autoptr (GError) error = nullptr;
+  CPPUNIT_ASSERT_MESSAGE (args[0], g_spawn_sync (nullptr,
+          const_cast<char **> (argv.data ()), nullptr, G_SPAWN_SEARCH_PATH,
+          nullptr, nullptr, &out, &err, &status, &error));
+  return want_stderr ? (err ? err : "") : (out ? out : "");
+}
+
+/* One packet as ffprobe -show_packets sees it. */
+struct Packet {
+  double time;                  /* PTS, seconds */
+  bool key;
+  std::string hash;             /* MD5 of the payload */
+  bool new_extradata;           /* an in-band sequence header came before */
+};
+
+std::vector<Packet>
+packets (const std::string &path, const char *stream)
+{
+  std::string out = run_command ({ "ffprobe", "-v", "error", "-select_streams",
+      stream, "-show_packets", "-show_data_hash", "MD5", "-show_entries",
+      "packet=pts_time,flags,data_hash", "-of", "json", path });
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  CPPUNIT_ASSERT (json_parser_load_from_data (parser, out.c_str (), -1,
+          nullptr));
+  JsonObject *root = json_node_get_object (json_parser_get_root (parser));
+  std::vector<Packet> list;
+  if (!json_object_has_member (root, "packets"))
+    return list;
+  JsonArray *array = json_object_get_array_member (root, "packets");
+  for (guint i = 0; i < json_array_get_length (array); i++) {
+    JsonObject *p = json_array_get_object_element (array, i);
+    list.push_back ({ g_ascii_strtod (json_object_get_string_member_with_default (
+                p, "pts_time", "0"), nullptr),
+        json_object_get_string_member_with_default (p, "flags", "_")[0] == 'K',
+        json_object_get_string_member_with_default (p, "data_hash", ""),
+        json_object_has_member (p, "side_data_list") });
+  }
+  return list;
+}
+
+/* The AVC end-of-sequence tags in an FLV file (ffprobe does not show
+ * them): flvmux writes one at its EOS; an input's must not reach the
+ * output, only the output's own last. */
+int
+end_of_sequence_tags (const std::string &path)
+{
+  g_autofree char *data = nullptr;
+  gsize size = 0;
+  CPPUNIT_ASSERT (g_file_get_contents (path.c_str (), &data, &size, nullptr));
+  auto *bytes = reinterpret_cast<const guint8 *> (data);
+  int count = 0;
+  for (gsize at = 13; at + 13 <= size;) {
+    gsize data_size = GST_READ_UINT24_BE (bytes + at + 1);
+    if (bytes[at] == 9 && data_size >= 2 && (bytes[at + 11] & 0x0f) == 7 &&
+        bytes[at + 12] == 2)
+      count++;
+    at += 11 + data_size + 4;
+  }
+  return count;
+}
+
+/* `ffmpeg -v error -i path -f null -` prints nothing. */
+void
+assert_decodes_cleanly (const std::string &path)
+{
+  if (g_getenv ("FLVSPLICE_KEEP"))
+    run_command ({ "cp", path, g_getenv ("FLVSPLICE_KEEP") });
+  std::string errors = run_command ({ "ffmpeg", "-nostdin", "-v", "error",
+      "-i", path, "-f", "null", "-" }, true);
+  CPPUNIT_ASSERT_MESSAGE ("ffmpeg: " + errors.substr (0, 600), errors.empty ());
+}
+
+/* Strictly rising, never more than 100 ms apart. */
+void
+assert_continuous (const std::vector<Packet> &list, const std::string &what)
+{
+  CPPUNIT_ASSERT_MESSAGE (what + ": no packets", list.size () > 10);
+  for (size_t i = 1; i < list.size (); i++) {
+    char text[200];
+    g_snprintf (text, sizeof text, "%s: packet %zu at %.3f s after %.3f s",
+        what.c_str (), i, list[i].time, list[i - 1].time);
+    CPPUNIT_ASSERT_MESSAGE (text, list[i].time > list[i - 1].time);
+    CPPUNIT_ASSERT_MESSAGE (text, list[i].time - list[i - 1].time <= 0.1 +
+        1e-6);
+  }
+}
+
+double
+max_keyframe_gap (const std::vector<Packet> &video)
+{
+  double gap = 0, previous = -1;
+  for (const Packet &p : video) {
+    if (!p.key)
+      continue;
+    if (previous >= 0)
+      gap = std::max (gap, p.time - previous);
+    previous = p.time;
+  }
+  return gap;
+}
+
+double
+duration (const std::vector<Packet> &list)
+{
+  return list.back ().time - list.front ().time;
+}
+
+/* The first count chunks of a recording as one file, as a browser's
+ * connection would have delivered them before it dropped. */
+std::string
+write_part (const Fixture &fixture, size_t count, const TempDir &dir)
+{
+  std::string data;
+  for (size_t i = 0; i < count && i < fixture.chunks ().size (); i++) {
+    gsize size;
+    auto *bytes = static_cast<const char *> (g_bytes_get_data (
+            fixture.chunks ()[i].bytes, &size));
+    data.append (bytes, size);
+  }
+  std::string path = dir.file (fixture.name () + "-part.webm");
+  CPPUNIT_ASSERT (g_file_set_contents (path.c_str (), data.data (),
+          data.size (), nullptr));
+  return path;
+}
+
+/* filesrc ! flvencodebin ! filesink: what flvencodebin alone makes. */
+std::string
+reference (const std::string &input, const TempDir &dir, const char *name)
+{
+  std::string out = dir.file (name);
+  PipelinePtr pipeline = launch ("filesrc location=" + input +
+      " ! flvencodebin ! filesink location=" + out);
+  gst_element_set_state (pipeline.get (), GST_STATE_PLAYING);
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline.get ());
+  g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, END_TIMEOUT,
+      static_cast<GstMessageType> (GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  CPPUNIT_ASSERT_MESSAGE ("reference " + input,
+      msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS);
+  return out;
+}
+
+/* A pipeline `flvsplice ! filesink` whose inputs the test adds, and what
+ * the splice said on the bus. */
+class Splice {
+ public:
+  Splice (const std::string &out, const std::string &properties)
+    : pipeline_ (launch ("flvsplice name=splice " + properties +
+            " ! filesink name=sink location=" + out)),
+      splice_ (by_name (pipeline_.get (), "splice")),
+      bus_ (gst_element_get_bus (pipeline_.get ())) {}
+  ~Splice () { gst_object_unref (bus_); }
+
+  GstElement *pipeline () { return pipeline_.get (); }
+  GstElement *splice () { return splice_; }
+
+  /* description (ending in flvencodebin) as a bin on a new request pad;
+   * started at once unless the pipeline is not playing yet. */
+  GstPad *add_input (const std::string &description)
+  {
+    g_autoptr (GError) error = nullptr;
+    GstElement *bin = gst_parse_bin_from_description (description.c_str (),
+        TRUE, &error);
+    CPPUNIT_ASSERT_MESSAGE (error ? error->message : description, bin);
+    gst_bin_add (GST_BIN (pipeline_.get ()), bin);
+    GstPad *sink = gst_element_request_pad_simple (splice_, "sink_%u");
+    g_autoptr (GstPad) src = gst_element_get_static_pad (bin, "src");
+    CPPUNIT_ASSERT_EQUAL (GST_PAD_LINK_OK, gst_pad_link (src, sink));
+    gst_object_unref (sink);    /* the element keeps it */
+    gst_element_sync_state_with_parent (bin);
+    last_bin_ = bin;
+    return sink;
+  }
+  GstElement *last_bin () { return last_bin_; }
+
+  void play () { gst_element_set_state (pipeline_.get (), GST_STATE_PLAYING); }
+  void finish () { g_signal_emit_by_name (splice_, "finish"); }
+
+  /* Waits for an element message of this name (or EOS with "eos"),
+   * keeping every message seen. Errors from inputs the test cut off are
+   * theirs; an error of the splice or the sink fails the test. */
+  const GstStructure *wait_for (const std::string &name,
+      GstClockTime timeout = END_TIMEOUT)
+  {
+    for (const auto &seen : seen_) {
+      if (seen.name == name)
+        return seen.structure;
+    }
+    gint64 deadline = g_get_monotonic_time () + GST_TIME_AS_USECONDS (timeout);
+    while (true) {
+      gint64 left = deadline - g_get_monotonic_time ();
+      CPPUNIT_ASSERT_MESSAGE ("no " + name, left > 0);
+      GstMessage *msg = gst_bus_timed_pop_filtered (bus_, left * GST_USECOND,
+          static_cast<GstMessageType> (GST_MESSAGE_EOS | GST_MESSAGE_ERROR |
+              GST_MESSAGE_WARNING | GST_MESSAGE_ELEMENT));
+      CPPUNIT_ASSERT_MESSAGE ("no " + name, msg);
+      std::unique_ptr<GstMessage, decltype (&gst_message_unref)> owned (msg,
+          gst_message_unref);
+      if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+        g_autoptr (GError) error = nullptr;
+        gst_message_parse_error (msg, &error, nullptr);
+        bool ours = GST_MESSAGE_SRC (msg) == GST_OBJECT (splice_) ||
+            GST_MESSAGE_SRC (msg) == GST_OBJECT (by_name (pipeline_.get (),
+                    "sink"));
+        CPPUNIT_ASSERT_MESSAGE (std::string ("error: ") + error->message,
+            !ours);
+        continue;
+      }
+      Seen seen;
+      seen.when = g_get_monotonic_time ();
+      if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
+        seen.name = "eos";
+      } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
+        g_autoptr (GError) error = nullptr;
+        gst_message_parse_warning (msg, &error, nullptr);
+        seen.name = "warning";
+        seen.structure = gst_structure_new ("warning", "text", G_TYPE_STRING,
+            error->message, nullptr);
+      } else {
+        seen.structure = gst_structure_copy (gst_message_get_structure (msg));
+        seen.name = gst_structure_get_name (seen.structure);
+      }
+      seen_.push_back (seen);
+      if (seen.name == name)
+        return seen_.back ().structure;
+    }
+  }
+  /* When a message came (monotonic µs), -1 if not yet. */
+  gint64 when (const std::string &name) const
+  {
+    for (const auto &seen : seen_) {
+      if (seen.name == name)
+        return seen.when;
+    }
+    return -1;
+  }
+  int count (const std::string &name) const
+  {
+    int n = 0;
+    for (const auto &seen : seen_)
+      n += seen.name == name;
+    return n;
+  }
+  std::vector<std::string> names () const
+  {
+    std::vector<std::string> list;
+    for (const auto &seen : seen_)
+      list.push_back (seen.name);
+    return list;
+  }
+  /* The field of the first message of that name. */
+  guint64 field (const std::string &name, const char *key)
+  {
+    guint64 value = 0;
+    CPPUNIT_ASSERT_MESSAGE (name + " " + key, gst_structure_get_uint64 (
+            wait_for (name), key, &value));
+    return value;
+  }
+
+  void stop ()
+  {
+    gst_element_set_state (pipeline_.get (), GST_STATE_NULL);
+    for (auto &seen : seen_) {
+      if (seen.structure)
+        gst_structure_free (seen.structure);
+    }
+    seen_.clear ();
+  }
+
+ private:
+  struct Seen {
+    std::string name;
+    GstStructure *structure = nullptr;
+    gint64 when = 0;
+  };
+  PipelinePtr pipeline_;
+  GstElement *splice_;
+  GstBus *bus_;
+  GstElement *last_bin_ = nullptr;
+  std::vector<Seen> seen_;
+};
+
+/* Index of the first packet at time t (to the millisecond), -1 if none. */
+long
+index_at (const std::vector<Packet> &list, double t)
+{
+  for (size_t i = 0; i < list.size (); i++) {
+    if (std::fabs (list[i].time - t) < 0.0015)
+      return long (i);
+  }
+  return -1;
+}
+
+std::vector<std::string>
+hashes (const std::vector<Packet> &list, size_t from = 0,
+    size_t count = std::string::npos)
+{
+  std::vector<std::string> out;
+  for (size_t i = from; i < list.size () && out.size () < count; i++)
+    out.push_back (list[i].hash);
+  return out;
+}
+
+/* An appsrc input that the test ends (or never ends): a connection that is
+ * still there. */
+GstAppSrc *
+appsrc_of (GstElement *bin)
+{
+  g_autoptr (GstIterator) it = gst_bin_iterate_sources (GST_BIN (bin));
+  GValue item = G_VALUE_INIT;
+  CPPUNIT_ASSERT_EQUAL (GST_ITERATOR_OK, gst_iterator_next (it, &item));
+  auto *src = GST_APP_SRC (g_value_get_object (&item));
+  g_value_unset (&item);
+  return src;
+}
+
+void
+push_file (GstAppSrc *src, const std::string &path)
+{
+  char *data = nullptr;
+  gsize size = 0;
+  CPPUNIT_ASSERT (g_file_get_contents (path.c_str (), &data, &size, nullptr));
+  CPPUNIT_ASSERT_EQUAL (GST_FLOW_OK, gst_app_src_push_buffer (src,
+          gst_buffer_new_wrapped (data, size)));
+}
+
+/* Resolves once a buffer reached pad (it is then in, or about to enter,
+ * the splice's chain). */
+struct FirstBuffer {
+  std::mutex lock;
+  std::condition_variable cond;
+  bool seen = false;
+
+  void watch (GstPad *pad)
+  {
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER,
+        [] (GstPad *, GstPadProbeInfo *, gpointer data) {
+          auto *self = static_cast<FirstBuffer *> (data);
+          std::lock_guard<std::mutex> guard (self->lock);
+          self->seen = true;
+          self->cond.notify_all ();
+          return GST_PAD_PROBE_REMOVE;
+        }, this, nullptr);
+  }
+  void wait ()
+  {
+    std::unique_lock<std::mutex> guard (lock);
+    CPPUNIT_ASSERT_MESSAGE ("no data on the newer input within 60 s",
+        cond.wait_for (guard, std::chrono::seconds (60), [this] {
+              return seen; }));
+  }
+};
+
+}  // namespace
+
+class FlvSpliceTest : public CppUnit::TestFixture {
+  CPPUNIT_TEST_SUITE (FlvSpliceTest);
+  CPPUNIT_TEST (test_drop_slate_resume_h264_passthrough);
+  CPPUNIT_TEST (test_drop_slate_resume_vp8_transcoded);
+  CPPUNIT_TEST (test_finish_ends_without_slate);
+  CPPUNIT_TEST (test_timeout_ends_broadcast);
+  CPPUNIT_TEST (test_takeover_without_slate);
+  CPPUNIT_TEST (test_slate_image_letterboxed);
+  CPPUNIT_TEST (test_bad_slate_image_warns);
+  CPPUNIT_TEST (test_state_cycles_on_slate);
+  CPPUNIT_TEST (test_release_blocked_pad);
+  CPPUNIT_TEST (test_stop_while_blocked);
+  CPPUNIT_TEST_SUITE_END ();
+
+ public:
+  /* H.264 with 2 s keyframes: passed through before the drop and after. */
+  void test_drop_slate_resume_h264_passthrough ()
+  {
+    drop_slate_resume ("chrome-h264-opus-kf2s-30s-250ms", 20, true);
+  }
+
+  /* VP8: transcoded before the drop and after (a 30 fps output). */
+  void test_drop_slate_resume_vp8_transcoded ()
+  {
+    drop_slate_resume ("chrome-vp8-opus-250ms", 16, false);
+  }
+
+  /* finish before the input's EOS: that EOS ends the output; no slate. */
+  void test_finish_ends_without_slate ()
+  {
+    Watchdog watchdog (240);
+    TempDir dir;
+    Fixture a ("chrome-h264-opus-kf2s-30s-250ms");
+    std::string part = write_part (a, 16, dir);
+    auto ref = packets (reference (part, dir, "ref.flv"), "v");
+    auto ref_audio = packets (dir.file ("ref.flv"), "a");
+
+    std::string out = dir.file ("out.flv");
+    Splice splice (out, "timeout=30");
+    splice.add_input ("filesrc location=" + part + " ! flvencodebin");
+    splice.finish ();
+    splice.play ();
+    splice.wait_for ("eos");
+    CPPUNIT_ASSERT_EQUAL (0, splice.count (GST_FLV_SPLICE_SLATE_MESSAGE_NAME));
+    CPPUNIT_ASSERT_EQUAL (1, splice.count (
+            GST_FLV_SPLICE_INPUT_ENDED_MESSAGE_NAME));
+    splice.stop ();
+
+    assert_decodes_cleanly (out);
+    auto video = packets (out, "v");
+    auto audio = packets (out, "a");
+    /* Exactly the input, not one slate frame. */
+    CPPUNIT_ASSERT_EQUAL (ref.size (), video.size ());
+    CPPUNIT_ASSERT (hashes (ref) == hashes (video));
+    CPPUNIT_ASSERT_EQUAL (ref_audio.size (), audio.size ());
+    CPPUNIT_ASSERT_DOUBLES_EQUAL (ref.back ().time, video.back ().time, 0.001);
+  }
+
+  /* No input comes back: EOS within timeout + 2 s, and a message. */
+  void test_timeout_ends_broadcast ()
+  {
+    Watchdog watchdog (240);
+    TempDir dir;
+    Fixture a ("chrome-h264-opus-kf2s-30s-250ms");
+    std::string part = write_part (a, 12, dir);
+    auto ref = packets (reference (part, dir, "ref.flv"), "v");
+
+    std::string out = dir.file ("out.flv");
+    Splice splice (out, "timeout=2");
+    splice.add_input ("filesrc location=" + part + " ! flvencodebin");
+    splice.play ();
+    splice.wait_for (GST_FLV_SPLICE_INPUT_ENDED_MESSAGE_NAME);
+    gint64 ended = splice.when (GST_FLV_SPLICE_INPUT_ENDED_MESSAGE_NAME);
+    splice.wait_for ("eos", 30 * GST_SECOND);
+    double after = (splice.when ("eos") - ended) / 1e6;
+    CPPUNIT_ASSERT_MESSAGE ("EOS " + std::to_string (after) + " s after the "
+        "input ended", after <= 2 + 2 && after >= 1.9);
+    gint64 timed_out = splice.when (GST_FLV_SPLICE_TIMEOUT_MESSAGE_NAME);
+    CPPUNIT_ASSERT_MESSAGE ("no flvsplice-timeout before EOS",
+        timed_out > 0 && timed_out <= splice.when ("eos"));
+    CPPUNIT_ASSERT_EQUAL (1, splice.count (GST_FLV_SPLICE_SLATE_MESSAGE_NAME));
+    guint gaps = 0;
+    guint64 slate_time = 0;
+    g_object_get (splice.splice (), "gaps", &gaps, "slate-time", &slate_time,
+        nullptr);
+    splice.stop ();
+    CPPUNIT_ASSERT_EQUAL (1u, gaps);
+
+    assert_decodes_cleanly (out);
+    auto video = packets (out, "v");
+    auto audio = packets (out, "a");
+    assert_continuous (video, "video");
+    assert_continuous (audio, "audio");
+    CPPUNIT_ASSERT_EQUAL (0, end_of_sequence_tags (out));
+    /* The input, then about 2 s of slate. */
+    CPPUNIT_ASSERT (hashes (ref) == hashes (video, 0, ref.size ()));
+    double slate = video.back ().time - ref.back ().time;
+    CPPUNIT_ASSERT_MESSAGE (std::to_string (slate), slate > 1.5 && slate < 2.6);
+    CPPUNIT_ASSERT_DOUBLES_EQUAL (slate, slate_time / 1e9, 0.2);
+    CPPUNIT_ASSERT (max_keyframe_gap (video) <= MAX_KEYFRAME_GAP);
+  }
+
+  /* A second input while the first still streams: it waits, and takes
+   * over at the first's EOS, at its own keyframe, with no slate between. */
+  void test_takeover_without_slate ()
+  {
+    Watchdog watchdog (240);
+    TempDir dir;
+    Fixture a ("chrome-h264-opus-kf2s-30s-250ms");
+    std::string part = write_part (a, 12, dir);
+    auto ref_a = packets (reference (part, dir, "ref-a.flv"), "v");
+    auto ref_b = packets (reference (a.joined_path (), dir, "ref-b.flv"), "v");
+
+    std::string out = dir.file ("out.flv");
+    Splice splice (out, "timeout=1");
+    splice.add_input ("appsrc format=bytes ! flvencodebin");
+    GstAppSrc *first = appsrc_of (splice.last_bin ());
+    GstPad *second_pad = splice.add_input ("filesrc location=" +
+        a.joined_path () + " ! flvencodebin");
+    FirstBuffer second;
+    second.watch (second_pad);
+    splice.play ();
+    push_file (first, part);
+    /* The newer input has data waiting; only then does the older end. */
+    second.wait ();
+    g_usleep (G_USEC_PER_SEC / 5);
+    gst_app_src_end_of_stream (first);
+    splice.wait_for ("eos");
+    /* The slate only after the second input (then the timeout). */
+    auto names = splice.names ();
+    CPPUNIT_ASSERT_EQUAL (2, splice.count (
+            GST_FLV_SPLICE_INPUT_ENDED_MESSAGE_NAME));
+    CPPUNIT_ASSERT_EQUAL (1, splice.count (GST_FLV_SPLICE_SLATE_MESSAGE_NAME));
+    CPPUNIT_ASSERT_EQUAL (0, splice.count (
+            GST_FLV_SPLICE_RESUMED_MESSAGE_NAME));
+    guint64 slate_at = splice.field (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
+        "position");
+    splice.stop ();
+
+    assert_decodes_cleanly (out);
+    auto video = packets (out, "v");
+    assert_continuous (video, "video");
+    assert_continuous (packets (out, "a"), "audio");
+    /* All of the first, then all of the second right after it. */
+    CPPUNIT_ASSERT (hashes (ref_a) == hashes (video, 0, ref_a.size ()));
+    CPPUNIT_ASSERT (hashes (ref_b) == hashes (video, ref_a.size (),
+            ref_b.size ()));
+    const Packet &resume = video[ref_a.size ()];
+    CPPUNIT_ASSERT (resume.key);
+    CPPUNIT_ASSERT (resume.new_extradata);
+    CPPUNIT_ASSERT_EQUAL (0, end_of_sequence_tags (out));
+    CPPUNIT_ASSERT (resume.time - ref_a.back ().time <= 0.1);
+    CPPUNIT_ASSERT_DOUBLES_EQUAL (resume.time + duration (ref_b) + 0.05,
+        slate_at / 1e9, 0.002);
+    CPPUNIT_ASSERT (max_keyframe_gap (video) <= MAX_KEYFRAME_GAP);
+  }
+
+  /* A 4:3 picture in a 16:9 output: pillarboxed, not stretched. */
+  void test_slate_image_letterboxed ()
+  {
+    Watchdog watchdog (240);
+    TempDir dir;
+    std::string image = dir.file ("slate.png");
+    run_command ({ "ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
+        "color=c=red:s=480x360:d=1", "-frames:v", "1", image });
+    Fixture a ("chrome-h264-opus-kf2s-30s-250ms");
+    std::string part = write_part (a, 8, dir);
+    std::string out = dir.file ("out.flv");
+    Splice splice (out, "timeout=2 slate-location=" + image);
+    splice.add_input ("filesrc location=" + part + " ! flvencodebin");
+    splice.play ();
+    double slate_at = splice.field (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
+        "position") / 1e9;
+    splice.wait_for ("eos");
+    splice.stop ();
+    assert_decodes_cleanly (out);
+    /* A column of pixels across the middle of a slate frame. */
+    char filter[100];
+    g_snprintf (filter, sizeof filter, "select=gte(t\\,%.3f),"
+        "crop=1280:2:0:360,format=rgb24", slate_at + 1.0);
+    std::string raw = dir.file ("row.rgb");
+    run_command ({ "ffmpeg", "-nostdin", "-v", "error", "-i", out, "-vf",
+        filter, "-frames:v", "1", "-f", "rawvideo", "-y", raw });
+    g_autofree char *pixels = nullptr;
+    gsize size = 0;
+    CPPUNIT_ASSERT (g_file_get_contents (raw.c_str (), &pixels, &size,
+            nullptr));
+    std::string row (pixels, size);
+    CPPUNIT_ASSERT_EQUAL (size_t (1280 * 2 * 3), row.size ());
+    auto red = [&row] (int x) { return guint8 (row[x * 3]); };
+    auto green = [&row] (int x) { return guint8 (row[x * 3 + 1]); };
+    /* 360 high -> 720: 960 wide, centred: borders 160 px each side. */
+    CPPUNIT_ASSERT_MESSAGE (std::to_string (red (640)), red (640) > 200 &&
+        green (640) < 60);
+    CPPUNIT_ASSERT_MESSAGE (std::to_string (red (60)), red (60) < 40);
+    CPPUNIT_ASSERT_MESSAGE (std::to_string (red (1220)), red (1220) < 40);
+    CPPUNIT_ASSERT (red (200) > 200);
+  }
+
+  /* An unusable image: a warning, and the plain card instead. */
+  void test_bad_slate_image_warns ()
+  {
+    Watchdog watchdog (240);
+    TempDir dir;
+    std::string image = dir.file ("not-an-image.png");
+    CPPUNIT_ASSERT (g_file_set_contents (image.c_str (), "nope", -1, nullptr));
+    Fixture a ("chrome-h264-opus-kf2s-30s-250ms");
+    std::string part = write_part (a, 8, dir);
+    std::string out = dir.file ("out.flv");
+    Splice splice (out, "timeout=1 slate-location=" + image);
+    splice.add_input ("filesrc location=" + part + " ! flvencodebin");
+    splice.play ();
+    splice.wait_for ("eos");
+    CPPUNIT_ASSERT_EQUAL (1, splice.count ("warning"));
+    std::string text = gst_structure_get_string (splice.wait_for ("warning"),
+        "text");
+    splice.stop ();
+    CPPUNIT_ASSERT_MESSAGE (text, text.find ("not-an-image.png") !=
+        std::string::npos);
+    assert_decodes_cleanly (out);
+    assert_continuous (packets (out, "v"), "video");
+  }
+
+  /* NULL -> PLAYING -> NULL with the slate running, three times: the slate
+   * task stops on READY and starts again. */
+  void test_state_cycles_on_slate ()
+  {
+    Watchdog watchdog (240);
+    TempDir dir;
+    Fixture a ("chrome-h264-opus-kf2s-30s-250ms");
+    std::string part = write_part (a, 8, dir);
+    std::string out = dir.file ("out.flv");
+    Splice splice (out, "timeout=30");
+    splice.add_input ("filesrc location=" + part + " ! flvencodebin");
+    for (int cycle = 0; cycle < 3; cycle++) {
+      splice.play ();
+      splice.wait_for (GST_FLV_SPLICE_SLATE_MESSAGE_NAME);
+      g_usleep (G_USEC_PER_SEC / 2);
+      gboolean on_slate = FALSE;
+      g_object_get (splice.splice (), "on-slate", &on_slate, nullptr);
+      CPPUNIT_ASSERT (on_slate);
+      splice.stop ();
+      g_object_get (splice.splice (), "on-slate", &on_slate, nullptr);
+      CPPUNIT_ASSERT (!on_slate);
+      auto video = packets (out, "v");
+      assert_continuous (video, "video, cycle " + std::to_string (cycle));
+    }
+  }
+
+  /* A newer input blocked waiting for its turn is released: the call
+   * returns, the older input goes on, the pipeline stops. */
+  void test_release_blocked_pad ()
+  {
+    Watchdog watchdog (120);
+    TempDir dir;
+    Fixture a ("chrome-h264-opus-kf2s-30s-250ms");
+    std::string part = write_part (a, 8, dir);
+    auto ref = packets (reference (part, dir, "ref.flv"), "v");
+    std::string out = dir.file ("out.flv");
+    Splice splice (out, "timeout=30");
+    splice.add_input ("appsrc format=bytes ! flvencodebin");
+    GstAppSrc *first = appsrc_of (splice.last_bin ());
+    GstPad *second_pad = splice.add_input ("filesrc location=" +
+        a.joined_path () + " ! flvencodebin");
+    FirstBuffer second;
+    second.watch (second_pad);
+    splice.play ();
+    push_file (first, part);
+    second.wait ();
+    g_usleep (G_USEC_PER_SEC / 5);
+    gst_element_release_request_pad (splice.splice (), second_pad);
+    /* The older input ends: the slate starts, as if the newer never was. */
+    gst_app_src_end_of_stream (first);
+    double slate_at = splice.field (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
+        "position") / 1e9;
+    g_usleep (G_USEC_PER_SEC / 2);
+    splice.stop ();
+    CPPUNIT_ASSERT_EQUAL (0, splice.count (GST_FLV_SPLICE_RESUMED_MESSAGE_NAME));
+    auto video = packets (out, "v");
+    assert_continuous (video, "video");
+    /* Nothing of the released input: the first input, then the slate. */
+    CPPUNIT_ASSERT_EQUAL (long (ref.size ()), index_at (video, slate_at));
+    CPPUNIT_ASSERT (hashes (ref) == hashes (video, 0, ref.size ()));
+  }
+
+  /* A blocked input while the pipeline goes to NULL. */
+  void test_stop_while_blocked ()
+  {
+    Watchdog watchdog (120);
+    TempDir dir;
+    Fixture a ("chrome-h264-opus-kf2s-30s-250ms");
+    std::string part = write_part (a, 8, dir);
+    Splice splice (dir.file ("out.flv"), "timeout=30");
+    splice.add_input ("appsrc format=bytes ! flvencodebin");
+    GstAppSrc *first = appsrc_of (splice.last_bin ());
+    GstPad *second_pad = splice.add_input ("filesrc location=" + part +
+        " ! flvencodebin");
+    FirstBuffer second;
+    second.watch (second_pad);
+    splice.play ();
+    push_file (first, part);
+    second.wait ();
+    g_usleep (G_USEC_PER_SEC / 5);
+    splice.stop ();
+    /* And it works again afterwards. */
+    gst_element_release_request_pad (splice.splice (), second_pad);
+  }
+
+ private:
+  /* Part of a recording, its EOS (the connection dropped), 3 s with no
+   * input, then the whole recording again on a new pad, finished. */
+  void drop_slate_resume (const std::string &recording, size_t part_chunks,
+      bool passthrough)
+  {
+    Watchdog watchdog (400);
+    TempDir dir;
+    Fixture a (recording);
+    std::string part = write_part (a, part_chunks, dir);
+    std::string ref_a_path = reference (part, dir, "ref-a.flv");
+    std::string ref_b_path = reference (a.joined_path (), dir, "ref-b.flv");
+    auto ref_a = packets (ref_a_path, "v");
+    auto ref_b = packets (ref_b_path, "v");
+    auto ref_b_audio = packets (ref_b_path, "a");
+
+    std::string out = dir.file ("out.flv");
+    Splice splice (out, "timeout=60");
+    splice.add_input ("filesrc location=" + part + " ! flvencodebin");
+    splice.play ();
+    splice.wait_for (GST_FLV_SPLICE_INPUT_ENDED_MESSAGE_NAME);
+    splice.wait_for (GST_FLV_SPLICE_SLATE_MESSAGE_NAME);
+    g_usleep (3 * G_USEC_PER_SEC);
+    splice.add_input ("filesrc location=" + a.joined_path () +
+        " ! flvencodebin");
+    splice.finish ();
+    splice.wait_for ("eos");
+    double slate_at = splice.field (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
+        "position") / 1e9;
+    double gap = splice.field (GST_FLV_SPLICE_RESUMED_MESSAGE_NAME, "gap") /
+        1e9;
+    guint gaps = 0;
+    g_object_get (splice.splice (), "gaps", &gaps, nullptr);
+    splice.stop ();
+    CPPUNIT_ASSERT_EQUAL (1u, gaps);
+
+    assert_decodes_cleanly (out);
+    auto video = packets (out, "v");
+    auto audio = packets (out, "a");
+    assert_continuous (video, recording + " video");
+    assert_continuous (audio, recording + " audio");
+    CPPUNIT_ASSERT_MESSAGE (std::to_string (max_keyframe_gap (video)),
+        max_keyframe_gap (video) <= MAX_KEYFRAME_GAP);
+
+    /* The first part as flvencodebin made it, then slate for at least the
+     * 3 s without input, then the second input from its first keyframe. */
+    long slate_start = index_at (video, slate_at);
+    CPPUNIT_ASSERT_EQUAL (long (ref_a.size ()), slate_start);
+    CPPUNIT_ASSERT (video[slate_start].key);
+    /* Each switch brings its sequence header in-band. */
+    CPPUNIT_ASSERT (video[slate_start].new_extradata);
+    CPPUNIT_ASSERT_EQUAL (0, end_of_sequence_tags (out));
+    if (passthrough)
+      CPPUNIT_ASSERT (hashes (ref_a) == hashes (video, 0, ref_a.size ()));
+    CPPUNIT_ASSERT_MESSAGE (std::to_string (gap), gap >= 2.9 && gap < 30);
+    long resume = index_at (video, slate_at + gap);
+    CPPUNIT_ASSERT_MESSAGE ("no frame at the resume", resume > 0);
+    CPPUNIT_ASSERT (video[resume].key);
+    CPPUNIT_ASSERT (video[resume].new_extradata);
+    /* After a switch, the sequence headers in effect come before every
+     * keyframe: a destination that reconnects and resyncs at a keyframe
+     * (wsrtmpd's RTMP gate) would otherwise decode with the caps' first
+     * input's headers. */
+    for (size_t i = slate_start; i < video.size (); i++)
+      CPPUNIT_ASSERT_MESSAGE (std::to_string (video[i].time),
+          !video[i].key || video[i].new_extradata);
+    long slate_frames = resume - slate_start;
+    double frame = duration (ref_b) / (ref_b.size () - 1);
+    char text[200];
+    g_snprintf (text, sizeof text, "%ld slate frames for %.3f s", slate_frames,
+        gap);
+    CPPUNIT_ASSERT_MESSAGE (text, std::fabs (slate_frames * frame - gap) <=
+        2 * frame);
+    /* No input frame among them: the slate's own pictures. */
+    for (long i = slate_start; i < resume; i++) {
+      const std::string &hash = video[i].hash;
+      CPPUNIT_ASSERT (std::none_of (ref_b.begin (), ref_b.end (),
+              [&hash] (const Packet &p) { return p.hash == hash; }));
+    }
+    if (passthrough) {
+      /* Every frame of the second input, untouched. */
+      CPPUNIT_ASSERT_EQUAL (ref_b.size (), video.size () - resume);
+      CPPUNIT_ASSERT (hashes (ref_b) == hashes (video, resume));
+    }
+    /* One broadcast as long as its parts and the gap. */
+    double expected = duration (ref_a) + gap + duration (ref_b);
+    g_snprintf (text, sizeof text, "%.3f s for %.3f + %.3f + %.3f s",
+        duration (video), duration (ref_a), gap, duration (ref_b));
+    CPPUNIT_ASSERT_MESSAGE (text, std::fabs (duration (video) - expected) <=
+        0.5);
+
+    /* The second input's audio keeps its offset to its video: the same
+     * shift for both, within 40 ms (audio frames found by their payload,
+     * those that occur once: silence repeats). */
+    double video_shift = video[resume].time - ref_b.front ().time;
+    std::map<std::string, int> occurrences;
+    for (const Packet &r : ref_b_audio)
+      occurrences[r.hash]++;
+    long matched = 0, unique = 0;
+    for (const auto &entry : occurrences)
+      unique += entry.second == 1;
+    for (const Packet &p : audio) {
+      if (p.time < video[resume].time || occurrences[p.hash] != 1)
+        continue;
+      auto found = std::find_if (ref_b_audio.begin (), ref_b_audio.end (),
+          [&p] (const Packet &r) { return r.hash == p.hash; });
+      double audio_shift = p.time - found->time;
+      g_snprintf (text, sizeof text, "audio shifted %.3f s, video %.3f s",
+          audio_shift, video_shift);
+      CPPUNIT_ASSERT_MESSAGE (text, std::fabs (audio_shift - video_shift) <=
+          0.040);
+      matched++;
+    }
+    CPPUNIT_ASSERT_MESSAGE (std::to_string (matched) + " of " +
+        std::to_string (unique), unique > 100 && matched > unique * 9 / 10);
+    /* Silence covers the gap: audio packets every ~21 ms through it. */
+    long gap_audio = 0;
+    for (const Packet &p : audio)
+      gap_audio += p.time > ref_a.back ().time && p.time < video[resume].time;
+    CPPUNIT_ASSERT_MESSAGE (std::to_string (gap_audio), gap_audio >=
+        long (gap * 48000 / 1024 * 0.9));
+  }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION (FlvSpliceTest);
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  CppUnit::TextUi::TestRunner runner;
+  runner.addTest (CppUnit::TestFactoryRegistry::getRegistry ().makeTest ());
+  return runner.run (argc > 1 ? argv[1] : "", false, true, false) ? 0 : 1;
+}
