@@ -292,7 +292,8 @@ async function scenario() {
   log(`cut the connection after ${((cutAt - liveAt) / 1000).toFixed(1)} s live; refusing new ones for ${GAP_MS} ms`);
   const lost = await waitState('lost', 10_000);
   const alertText = (await page.textContent('#alert')).trim();
-  check(lost, 'page noticed the drop', `state ${await stateOf()} ${((Date.now() - cutAt) / 1000).toFixed(1)} s after the cut`);
+  if (!check(lost, 'page noticed the drop and is reconnecting',
+    `state ${await stateOf()} ${((Date.now() - cutAt) / 1000).toFixed(1)} s after the cut; alert "${alertText}"`)) return;
   check(/connection lost/i.test(alertText) && /be right back/i.test(alertText) && /reconnecting/i.test(alertText),
     'page says viewers see the "be right back" screen and that it reconnects', `"${alertText}"`);
   const button = (await page.textContent('#golive')).trim();
@@ -301,8 +302,8 @@ async function scenario() {
 
   const back = await waitState('live', 30_000);
   const backAt = Date.now();
-  check(back, 'page reconnects by itself and shows LIVE again',
-    `state ${await stateOf()} ${((backAt - cutAt) / 1000).toFixed(1)} s after the cut`);
+  if (!check(back, 'page reconnects by itself and shows LIVE again',
+    `state ${await stateOf()} ${((backAt - cutAt) / 1000).toFixed(1)} s after the cut`)) return;
   check(proxy.refused >= 1, 'page retried while refused (backoff)', `${proxy.refused} attempts refused in ${GAP_MS} ms`);
   const alertAfter = await page.isVisible('#alert');
   check(!alertAfter, 'the "connection lost" note is gone once LIVE again', alertAfter ? `"${await page.textContent('#alert')}"` : 'hidden');
@@ -352,6 +353,108 @@ async function scenario() {
     `${recs.join(', ')}: ${dur.toFixed(2)} s, recorder started ${want.toFixed(1)} s before Stop, gap ${((backAt - cutAt) / 1000).toFixed(1)} s`);
 }
 
+// ---------------------------------------------------------------- mocked server
+// What the page does on closes the real server would need minutes or faults to produce: the
+// ingest WebSocket answered by the test (Playwright's routeWebSocket), the page itself real.
+const welcome = (s) => JSON.stringify({ type: 'welcome', continuity_timeout_s: s, resumed: false, broadcast_duration_s: 0 });
+
+async function mockedPage(label, onConnection) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  ctx.setDefaultTimeout(15_000);
+  const p = await ctx.newPage();
+  const conns = [];
+  await p.routeWebSocket(/\/ingest\//, (ws) => {
+    const c = { n: conns.length, binary: 0, closed: null };
+    conns.push(c);
+    ws.onMessage((m) => { if (typeof m !== 'string') c.binary += 1; });
+    ws.onClose((code, reason) => { c.closed = { code, reason }; ws.close({ code, reason }); }); // answer it
+    onConnection(ws, c);
+  });
+  await p.goto(`http://127.0.0.1:${httpPort}/`, { waitUntil: 'load' });
+  await p.fill('#key', 'mock_key');
+  await p.click('#golive');
+  const wait = (states, ms) => p.waitForFunction((w) => w.includes(document.getElementById('status').dataset.state),
+    [].concat(states), { timeout: ms, polling: 100 }).then(() => true, () => false);
+  const state = () => p.getAttribute('#status', 'data-state');
+  const alert = async () => ((await p.isVisible('#alert')) ? (await p.textContent('#alert')).trim() : '');
+  return { label, ctx, p, conns, wait, state, alert };
+}
+
+async function mocked() {
+  // A fatal kind ends it: "replaced" (another tab took the key) must not be taken back.
+  {
+    const m = await mockedPage('mock-replaced', (ws, c) => {
+      ws.send(welcome(30));
+      ws.send(JSON.stringify({ type: 'state', state: 'live' }));
+      if (c.n === 0) {
+        setTimeout(() => {
+          ws.send(JSON.stringify({ type: 'error', kind: 'replaced', message: 'replaced by a newer connection' }));
+          ws.close({ code: 1008, reason: 'replaced by a newer connection' });
+        }, 1500);
+      }
+    });
+    try {
+      await m.wait('error', 10_000);
+      await sleep(2000); // time for a (wrong) first reconnect attempt
+      check((await m.state()) === 'error' && m.conns.length === 1 && /another window or device/i.test(await m.alert()),
+        `${m.label}: no reconnect after a fatal kind`, `state ${await m.state()}, ${m.conns.length} connection(s), "${await m.alert()}"`);
+    } finally { await m.ctx.close(); }
+  }
+  // The window runs out: a 3 s window, every attempt refused (capacity: retried) → an error
+  // that says so at the window's end, after attempts 0.5, 1.5 and 2.75 s after the drop.
+  {
+    let droppedAt = 0;
+    const m = await mockedPage('mock-window', (ws, c) => {
+      ws.send(welcome(3));
+      if (c.n === 0) {
+        ws.send(JSON.stringify({ type: 'state', state: 'live' }));
+        setTimeout(() => { droppedAt = Date.now(); ws.close({ code: 1001, reason: 'going away' }); }, 1500);
+      } else {
+        ws.send(JSON.stringify({ type: 'error', kind: 'capacity', message: 'server at capacity' }));
+        ws.close({ code: 1013, reason: 'server at capacity' });
+      }
+    });
+    try {
+      const lost = await m.wait('lost', 10_000);
+      const gaveUp = await m.wait('error', 15_000);
+      const after = (Date.now() - droppedAt) / 1000;
+      const attempts = m.conns.length - 1;
+      check(lost && gaveUp && after >= 2 && after < 6 && attempts >= 2 && attempts <= 3 && /did not come back within 3 s/i.test(await m.alert()),
+        `${m.label}: reconnects with backoff until the window runs out, then says so`,
+        `${attempts} attempts, error ${after.toFixed(1)} s after the drop: "${await m.alert()}"`);
+    } finally { await m.ctx.close(); }
+  }
+  // Stop while the connection is lost ends the broadcast at once: one connection that sends
+  // nothing and closes with 1000, no more attempts.
+  {
+    let refusing = true;
+    const m = await mockedPage('mock-stop-while-lost', (ws, c) => {
+      ws.send(welcome(30));
+      if (c.n === 0) {
+        ws.send(JSON.stringify({ type: 'state', state: 'live' }));
+        setTimeout(() => ws.close({ code: 1001, reason: 'going away' }), 1500);
+      } else if (refusing) {
+        ws.send(JSON.stringify({ type: 'error', kind: 'per_ip', message: 'too many streams' }));
+        ws.close({ code: 1013, reason: 'too many streams' });
+      }
+    });
+    try {
+      await m.wait('lost', 10_000);
+      await sleep(700);
+      refusing = false;
+      const before = m.conns.length;
+      await m.p.click('#golive');
+      const ended = await m.wait('ended', 10_000);
+      await sleep(1500);
+      const last = m.conns.at(-1);
+      check(ended && m.conns.length === before + 1 && last.binary === 0 && last.closed?.code === 1000,
+        `${m.label}: Stop while lost tells the server the show is over, and stops trying`,
+        `state ${await m.state()}, ${m.conns.length - before} connection(s) after Stop, ` +
+        `it sent ${last.binary} message(s) and closed with ${JSON.stringify(last.closed)}`);
+    } finally { await m.ctx.close(); }
+  }
+}
+
 try {
   await scenario();
 } catch (err) {
@@ -359,5 +462,10 @@ try {
   await page.screenshot({ path: path.join(ARTIFACTS, 'failure.png') }).catch(() => {});
 }
 await context.close();
+try {
+  await mocked();
+} catch (err) {
+  check(false, 'mocked cases ran to the end', (err && err.message ? err.message : String(err)).split('\n')[0]);
+}
 check(serverExit === null, 'wsrtmpd still running at the end', serverExit ? JSON.stringify(serverExit) : 'yes');
 await finish();

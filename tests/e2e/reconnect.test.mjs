@@ -55,17 +55,22 @@ test('attempts last as long as the window, measured from the drop', () => {
     now += d; // the attempt fails at once
     starts.push(now - 1000);
   }
-  // 0.5, 1.5, 3.5, 7.5 s after the drop; the next (12.5 s) would be past 10 s.
-  assert.deepEqual(starts, [500, 1500, 3500, 7500]);
-  assert.equal(w.leftMs(now), 2500);
+  // 0.5, 1.5, 3.5, 7.5 s after the drop; the next (12.5 s) would be past 10 s, so the last
+  // one is made 0.25 s before the window ends; then it is over.
+  assert.deepEqual(starts, [500, 1500, 3500, 7500, 9750]);
+  assert.equal(w.leftMs(now), 250);
   assert.equal(w.leftMs(20000), 0);
-  // A 60 s window: attempts at 0.5, 1.5, 3.5, 7.5, then every 5 s up to 57.5 s.
+  // A 60 s window: attempts at 0.5, 1.5, 3.5, 7.5, then every 5 s up to 57.5 s, and 59.75 s.
   const long = new ReconnectWindow(60, 0);
   let t = 0;
   let n = 0;
   for (let d = long.next(t); d >= 0; d = long.next(t)) { t += d; n += 1; }
-  assert.equal(n, 14);
-  assert.ok(t < 60000 && t + 5000 >= 60000, `last attempt at ${t} ms`);
+  assert.equal(n, 15);
+  assert.equal(t, 59750);
+  // An attempt that takes time (a connection timing out) counts: the window is from the drop.
+  const slow = new ReconnectWindow(5, 0);
+  assert.equal(slow.next(0), 500);
+  assert.equal(slow.next(4600), -1); // the attempt took 4.1 s: 0.4 s left, too little
 });
 
 test('no window, no reconnect (a server without continuity)', () => {

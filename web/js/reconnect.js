@@ -52,6 +52,7 @@ export function shouldReconnect({ code, kind = '' }) {
 
 export const FIRST_DELAY_MS = 500;
 export const MAX_DELAY_MS = 5000;
+export const LAST_CHANCE_MS = 500;
 
 /** Delay before reconnect attempt n (0-based): 0.5 s, 1 s, 2 s, 4 s, then 5 s each. */
 export function backoffMs(attempt) {
@@ -79,13 +80,14 @@ export class ReconnectWindow {
   }
 
   /**
-   * The delay before the next attempt, counted as made; -1 when that attempt would start
-   * after the window has run out (give up).
+   * The delay before the next attempt, counted as made; -1 when less than LAST_CHANCE_MS of
+   * the window is left (give up). The last attempt is made LAST_CHANCE_MS / 2 before the
+   * window ends rather than not at all.
    */
   next(now) {
-    const delay = backoffMs(this.attempts);
-    if (now + delay >= this.droppedAt + this.windowMs) return -1;
+    const left = this.leftMs(now);
+    if (left < LAST_CHANCE_MS) return -1;
     this.attempts += 1;
-    return delay;
+    return Math.min(backoffMs(this.attempts - 1), left - LAST_CHANCE_MS / 2);
   }
 }
