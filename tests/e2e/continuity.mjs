@@ -9,7 +9,9 @@
 // connection starts with a Matroska/WebM header) and show LIVE again; then Stop.
 // With a wsrtmpd that keeps the broadcast (--continuity-timeout), nginx must have seen ONE
 // publish whose recording lasts before + gap + after, and the page's elapsed time must be
-// the broadcast's.
+// the broadcast's. A second broadcast: Stop pressed while the page reconnects must end the
+// slate at once. Then, against a mocked server: no reconnect after a fatal kind, the window
+// running out, and what Stop while lost sends.
 //
 // Today's wsrtmpd (no --continuity-timeout in its --help) sends no welcome frame, and the
 // page then never reconnects (its old behaviour). The proxy then writes the welcome the new
@@ -180,8 +182,9 @@ async function publishing(key) {
 
 // ---------------------------------------------------------------- wsrtmpd
 const KEY = `e2e_continuity_${process.pid}`;
+const KEY_STOP = `e2e_continuity_stop_${process.pid}`;
 const keysFile = path.join(TMP, 'keys.txt');
-fs.writeFileSync(keysFile, `${KEY}\n`);
+fs.writeFileSync(keysFile, `${KEY}\n${KEY_STOP}\n`);
 const httpPort = await freePort();
 const serverLogPath = path.join(ARTIFACTS, 'wsrtmpd.log');
 const serverLog = fs.createWriteStream(serverLogPath);
@@ -353,6 +356,47 @@ async function scenario() {
     `${recs.join(', ')}: ${dur.toFixed(2)} s, recorder started ${want.toFixed(1)} s before Stop, gap ${((backAt - cutAt) / 1000).toFixed(1)} s`);
 }
 
+// ---------------------------------------------------------------- Stop while lost
+// Stop pressed while the page is reconnecting ends the broadcast at once: the page opens one
+// connection that sends nothing and closes with 1000, and the server ends the slate then, not
+// when its window (CONTINUITY_S) runs out.
+async function stopWhileLost() {
+  const label = 'stop-while-lost';
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  ctx.setDefaultTimeout(15_000);
+  const p = await ctx.newPage();
+  try {
+    await p.goto(`${BASE}/`, { waitUntil: 'load' });
+    await p.fill('#key', KEY_STOP);
+    await p.click('#golive');
+    const live = await p.waitForFunction(() => document.getElementById('status').dataset.state === 'live',
+      null, { timeout: 25_000, polling: 100 }).then(() => true, () => false);
+    if (!check(live, `${label}: page shows LIVE`)) return;
+    await sleep(3000);
+    proxy.refuseFor(60_000);
+    proxy.cut();
+    const lost = await p.waitForFunction(() => document.getElementById('status').dataset.state === 'lost',
+      null, { timeout: 10_000, polling: 100 }).then(() => true, () => false);
+    if (!check(lost, `${label}: page is reconnecting`)) return;
+    await sleep(1500);
+    proxy.refuseFor(0); // the network is back as Stop is pressed
+    const stopAt = Date.now();
+    await p.click('#golive');
+    const ended = await p.waitForFunction(() => document.getElementById('status').dataset.state === 'ended',
+      null, { timeout: 15_000, polling: 100 }).then(() => true, () => false);
+    check(ended, `${label}: Stop ends at once`, `${((Date.now() - stopAt) / 1000).toFixed(1)} s after Stop: ` +
+      `"${(await p.textContent('#alert')).trim()}"`);
+    const left = await until(async () => !(await publishing(KEY_STOP)), CONTINUITY_S * 1000 + 10_000, 300);
+    const took = (Date.now() - stopAt) / 1000;
+    daemonCheck(left && took < 10, `${label}: the broadcast (slate) ended with Stop, not with the ${CONTINUITY_S} s window`,
+      `publisher left nginx ${took.toFixed(1)} s after Stop`);
+    daemonCheck(countPublishes(KEY_STOP) === 1, `${label}: one publish`, `${countPublishes(KEY_STOP)} publishes`);
+  } finally {
+    proxy.refuseFor(0);
+    await ctx.close();
+  }
+}
+
 // ---------------------------------------------------------------- mocked server
 // What the page does on closes the real server would need minutes or faults to produce: the
 // ingest WebSocket answered by the test (Playwright's routeWebSocket), the page itself real.
@@ -462,6 +506,11 @@ try {
   await page.screenshot({ path: path.join(ARTIFACTS, 'failure.png') }).catch(() => {});
 }
 await context.close();
+try {
+  await stopWhileLost();
+} catch (err) {
+  check(false, 'stop-while-lost ran to the end', (err && err.message ? err.message : String(err)).split('\n')[0]);
+}
 try {
   await mocked();
 } catch (err) {
