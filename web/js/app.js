@@ -333,6 +333,11 @@ async function goLive() {
     phase: (p, text) => {
       if (session !== s) return;
       ui.setState(p);
+      if (p === 'lost') {
+        ui.showAlert(text, 'warn');
+      } else if (p === 'live' && s.drops) {
+        ui.showAlert(''); // back on air: the "connection lost" note is over
+      }
       if (p === 'error') {
         let alert = text || 'The stream stopped because of an error.';
         if (s.errorKind === 'recorder_silent') alert += ` ${offerOtherFormat()}`;

@@ -1,8 +1,9 @@
 // One live session: recorder → ingest socket, with server state, stats,
-// upload back-pressure watching and a clean stop.
+// upload back-pressure watching, reconnecting after a drop and a clean stop.
 
 import { Recorder } from './recorder.js';
 import { IngestSocket, describeClose, ingestUrl } from './socket.js';
+import { ReconnectWindow, shouldReconnect } from './reconnect.js';
 
 const CONNECT_TIMEOUT_MS = 15000;
 const CLOSE_WAIT_MS = 15000;
@@ -10,10 +11,21 @@ const TIMESLICE_MS = 250;
 // A recorder that has produced no data this long after it started is broken for this
 // format (seen with WebKit): say so rather than wait for the server's idle timeout.
 const NO_DATA_MS = 4000;
+// While live the server sends stats every second. This long without a word from it, the
+// connection is dead even if the browser has not noticed (a half-open TCP connection after a
+// network switch): treat it as dropped. Only with a server that resumes (continuity on).
+const SERVER_SILENT_MS = 10000;
+// Stop while the connection is lost: how long to try one connection that tells the server
+// the show is over (else the viewers see the slate until the server's window runs out).
+const END_CONNECT_MS = 3000;
+
+export const LOST_TEXT = 'Connection lost \u2014 viewers see your \u2018be right back\u2019 screen. Reconnecting\u2026';
 
 /**
  * Phases reported to `onPhase(phase, text)`:
  *   connecting → live ⇄ reconnecting → ending → ended   (or error from any of them)
+ *   live → lost → live: the page's own connection dropped and is being restored (the server
+ *   shows a slate meanwhile); `reconnecting` is the server's RTMP side.
  */
 export class LiveSession {
   /**
@@ -27,10 +39,11 @@ export class LiveSession {
     this.h = handlers;
     this.phase = 'idle';
     this.closeCode = 0;     // the WebSocket close code, once closed
-    this.errorKind = '';    // why it failed: the server's kind, or 'recorder_silent'
+    this.errorKind = '';    // why it failed: the server's kind, 'recorder_silent' or 'lost'
     this.errorField = '';   // the control the error is about ('key' or '')
     this.lastDataAt = 0;    // when the recorder last produced data
-    this.recordStartedAt = 0;
+    this.recordStartedAt = 0; // the first recorder's start
+    this.recorderStartedAt = 0; // the current recorder's start
     this.recordedMs = 0;    // recorder start → stop event, after a clean stop
     this.stopAfterMs = 0;   // recorder start → Stop pressed
     this.stopping = false;
@@ -42,6 +55,14 @@ export class LiveSession {
     this.warned = false;
     this.socket = null;
     this.recorder = null;
+    this.sentBefore = 0;    // bytes sent by earlier connections of this session
+    // Continuity (issue 14): the server's window from its last welcome; 0 = no reconnect.
+    this.continuityS = 0;
+    this.lost = null;       // ReconnectWindow while the connection is lost
+    this.retryTimer = 0;
+    this.drops = 0;         // connections lost
+    this.resumes = 0;       // of which restored
+    this.clock = null;      // {durationS, at}: the broadcast's duration as last told by the server
   }
 
   _setPhase(p, text = '') {
@@ -54,64 +75,136 @@ export class LiveSession {
 
   async start() {
     this._setPhase('connecting');
+    this.timer = setInterval(() => this._watch(), 500);
+    await this._connect();
+  }
+
+  /** One connection: the first, or an attempt to restore a lost one. */
+  async _connect() {
     const s = new IngestSocket(ingestUrl(this.opts.key), {
-      state: (state) => this._serverState(state),
-      stats: (msg) => { this.server = msg; },
+      welcome: (msg) => { if (this.socket === s) this._welcome(msg); },
+      state: (state) => { if (this.socket === s) this._serverState(state); },
+      stats: (msg) => { if (this.socket === s) this._stats(msg); },
       error: () => {},
-      close: (info) => this._closed(info),
+      close: (info) => { if (this.socket === s) this._closed(s, info); },
     });
     this.socket = s;
+    const timeoutMs = this.lost
+      ? Math.max(1000, Math.min(CONNECT_TIMEOUT_MS, this.lost.leftMs(performance.now())))
+      : CONNECT_TIMEOUT_MS;
     let timer;
     const timeout = new Promise((_, reject) => {
-      timer = setTimeout(() => reject({ code: 1006, reason: 'timed out', wasClean: false }), CONNECT_TIMEOUT_MS);
+      timer = setTimeout(() => reject({ code: 1006, reason: 'timed out', wasClean: false }), timeoutMs);
     });
     try {
       await Promise.race([s.connect(), timeout]);
     } catch {
-      clearTimeout(timer);
       s.close(1000);
-      return; // _closed() reports the error (or the timeout below)
+      // _closed() reports the error, or tries again; called here if no WebSocket was made.
+      if (!s.ws && this.socket === s) this._closed(s, s.closeInfo);
+      return;
     } finally {
       clearTimeout(timer);
     }
-    if (this.stopping || this.finished) return;
+    if (this.stopping || this.finished || this.socket !== s) return;
+    this._startRecorder(s);
+  }
+
+  /** A fresh recorder per connection, so each one starts with a container header. */
+  _startRecorder(s) {
+    let rec;
     try {
-      this.recorder = new Recorder(this.opts.stream, {
+      rec = new Recorder(this.opts.stream, {
         mimeType: this.opts.mimeType,
         videoBitsPerSecond: this.opts.videoBitsPerSecond,
         audioBitsPerSecond: this.opts.audioBitsPerSecond,
         keyFrameIntervalMs: 2000,
       }, {
         chunk: (blob) => {
+          // A stopped recorder's last Blob belongs to its own (lost) connection, never the next.
+          if (this.recorder !== rec) return;
           this.lastDataAt = performance.now();
-          this.socket.send(blob);
+          s.send(blob);
         },
-        error: (err) => this._fail(`The browser\u2019s recorder failed (${err.message || err.name}). Go live again, or choose another format under Settings.`),
+        error: (err) => {
+          if (this.recorder === rec) this._fail(`The browser\u2019s recorder failed (${err.message || err.name}). Go live again, or choose another format under Settings.`);
+        },
       });
-      this.recorder.start(TIMESLICE_MS);
-      this.recordStartedAt = performance.now();
-      this.h.format(this.recorder.mimeType || this.opts.mimeType);
+      this.recorder = rec;
+      rec.start(TIMESLICE_MS);
+      this.recorderStartedAt = performance.now();
+      if (!this.recordStartedAt) {
+        this.recordStartedAt = this.recorderStartedAt;
+        this.h.format(rec.mimeType || this.opts.mimeType);
+      }
     } catch (err) {
       this._fail(`The browser could not start recording (${err.message || err.name}). Choose another format under Settings.`);
-      return;
     }
-    this.timer = setInterval(() => this._watch(), 500);
+  }
+
+  _stopRecorder() {
+    const rec = this.recorder;
+    this.recorder = null;
+    if (rec && rec.state !== 'inactive') {
+      try { rec.rec.stop(); } catch { /* ignore */ }
+    }
+  }
+
+  _welcome(msg) {
+    const n = Number(msg.continuity_timeout_s);
+    this.continuityS = Number.isFinite(n) && n > 0 ? n : 0;
+    if (typeof msg.broadcast_duration_s === 'number') this._clockAt(msg.broadcast_duration_s);
+  }
+
+  _stats(msg) {
+    this.server = msg;
+    if (typeof msg.duration_s === 'number') this._clockAt(msg.duration_s);
+  }
+
+  _clockAt(durationS) {
+    if (Number.isFinite(durationS) && durationS >= 0) this.clock = { durationS, at: performance.now() };
+  }
+
+  /** The broadcast's running time: the server's, across reconnects; ours without it. */
+  _elapsedMs(now) {
+    if (!this.liveSince) return 0;
+    if (this.clock) return this.clock.durationS * 1000 + (now - this.clock.at);
+    return now - this.liveSince;
   }
 
   _serverState(state) {
     if (this.finished) return;
     if (state === 'error') return; // the close that follows says what went wrong
-    if (this.stopping && ['connecting', 'live', 'reconnecting'].includes(state)) return;
+    if (this.stopping && ['connecting', 'live', 'reconnecting', 'resumed'].includes(state)) return;
+    if (this.lost) {
+      // Restored: our picture is on air again (resumed), or a new broadcast went live.
+      if (state !== 'resumed' && state !== 'live') return;
+      this.lost = null;
+      this.resumes += 1;
+      this._setPhase('live');
+      return;
+    }
+    if (state === 'resumed') state = 'live';
     if (['connecting', 'live', 'reconnecting', 'ending', 'ended'].includes(state)) this._setPhase(state);
   }
 
   /** Every 500 ms while recording. */
   _watch() {
+    const now = performance.now();
     if (!this.stopping && !this.finished && this.recorder && this.recorder.bytes === 0 &&
-        this.recordStartedAt && performance.now() - this.recordStartedAt > NO_DATA_MS) {
+        this.recorderStartedAt && now - this.recorderStartedAt > NO_DATA_MS) {
       this.errorKind = 'recorder_silent';
       this._fail(`Your browser\u2019s recorder produced no video in ${Math.round(NO_DATA_MS / 1000)} s ` +
         'with this format, so nothing could be sent.');
+      return;
+    }
+    const s = this.socket;
+    if (!this.stopping && !this.lost && this.continuityS > 0 && this.phase === 'live' && s && s.isOpen &&
+        s.lastMessageAt && now - s.lastMessageAt > SERVER_SILENT_MS) {
+      // Closing a dead connection may take the browser minutes: drop it now and reconnect.
+      this.socket = null;
+      s.close(4000, 'no word from the server');
+      this._closed(s, { code: 1006, reason: 'no word from the server', wasClean: false });
       return;
     }
     this._tick();
@@ -119,16 +212,17 @@ export class LiveSession {
 
   _tick() {
     const s = this.socket;
-    if (!s) return;
     const now = performance.now();
-    this.rateSamples.push([now, s.bytesSent]);
+    const sent = this.sentBefore + (s ? s.bytesSent : 0);
+    const buffered = s ? s.bufferedAmount : 0;
+    this.rateSamples.push([now, sent]);
     while (this.rateSamples.length > 2 && now - this.rateSamples[0][0] > 3000) this.rateSamples.shift();
     const [t0, b0] = this.rateSamples[0];
-    const localKbps = now - t0 > 900 ? ((s.bytesSent - b0) * 8) / (now - t0) : null;
+    const localKbps = now - t0 > 900 ? ((sent - b0) * 8) / (now - t0) : null;
 
     // Back-pressure: how many seconds of media are waiting in the browser.
     const bytesPerSec = (this.opts.videoBitsPerSecond + this.opts.audioBitsPerSecond) / 8;
-    const behindSec = s.bufferedAmount / bytesPerSec;
+    const behindSec = buffered / bytesPerSec;
     if (!this.stopping) {
       if (behindSec > 2) {
         this.warned = true;
@@ -141,12 +235,12 @@ export class LiveSession {
     }
 
     this.h.stats({
-      elapsedMs: this.liveSince ? now - this.liveSince : 0,
+      elapsedMs: this._elapsedMs(now),
       localKbps,
       serverKbps: typeof this.server.bitrate_kbps === 'number' ? this.server.bitrate_kbps : null,
       bytesIn: typeof this.server.bytes_in === 'number' ? this.server.bytes_in : null,
-      bytesSent: s.bytesSent,
-      buffered: s.bufferedAmount,
+      bytesSent: sent,
+      buffered,
       behindSec,
       output: this.server.output || '',
     });
@@ -157,7 +251,12 @@ export class LiveSession {
     if (this.stopping || this.finished) return;
     this.stopping = true;
     this.h.warn('');
+    clearTimeout(this.retryTimer);
     const s = this.socket;
+    if (this.lost && !(s && s.isOpen && this.recorder)) {
+      await this._endWhileLost();
+      return;
+    }
     if (!s || !s.opened) {
       // Still connecting: nothing was sent.
       if (s) s.close(1000, 'cancelled');
@@ -176,39 +275,92 @@ export class LiveSession {
     if (!this.finished) this._finish('ended', 'Stream ended. (The server did not confirm the close.)');
   }
 
-  /** Tear down at once (page closing). */
+  /**
+   * Stop pressed while the connection is lost: one short connection that sends nothing and
+   * closes with 1000 tells the server the show is over, so the slate ends now.
+   */
+  async _endWhileLost() {
+    const old = this.socket;
+    this.socket = null;
+    if (old) old.close(1000, 'stream ended');
+    this._setPhase('ending');
+    const s = new IngestSocket(ingestUrl(this.opts.key), {});
+    let timer;
+    const told = await Promise.race([
+      s.connect().then(() => true, () => false),
+      new Promise((r) => { timer = setTimeout(() => r(false), END_CONNECT_MS); }),
+    ]);
+    clearTimeout(timer);
+    if (told) {
+      s.close(1000, 'stream ended');
+      await Promise.race([s.closed, new Promise((r) => { timer = setTimeout(r, CLOSE_WAIT_MS); })]);
+      clearTimeout(timer);
+      this._finish('ended', 'Stream ended.');
+      return;
+    }
+    s.close(1000, 'stream ended');
+    this._finish('ended', `Stream ended. The server could not be reached, so viewers see the \u2018be right back\u2019 screen until it gives up (${this.continuityS} s after the connection was lost).`);
+  }
+
+  /** Tear down at once (page closing). The server keeps the broadcast for its window (1001). */
   abort() {
     this.stopping = true;
-    if (this.recorder && this.recorder.state !== 'inactive') this.recorder.rec.stop();
+    clearTimeout(this.retryTimer);
+    this._stopRecorder();
     if (this.socket) this.socket.close(1001, 'page closed');
     this._finish('ended', '');
   }
 
-  _closed(info) {
+  _closed(s, info) {
     if (this.finished) return;
-    const s = this.socket;
+    this._stopRecorder(); // its data has nowhere to go; a new connection gets a new recorder
+    if (this.socket === s) this.socket = null;
+    this.sentBefore += s.bytesSent;
+    const kind = s.lastErrorKind;
+    if (!this.stopping && this.continuityS > 0 && shouldReconnect({ code: info.code, kind })) {
+      this._retry();
+      return;
+    }
     const since = this.lastDataAt || this.recordStartedAt;
     const d = describeClose({
-      code: info.code, reason: info.reason, kind: s ? s.lastErrorKind : '', message: s ? s.lastError : '',
+      code: info.code, reason: info.reason, kind, message: s.lastError,
     }, {
-      opened: !!(s && s.opened),
+      opened: s.opened || this.drops > 0,
       stopping: this.stopping,
       silentSec: since ? Math.round((performance.now() - since) / 1000) : 0,
     });
-    this.errorKind = s ? s.lastErrorKind : '';
+    this.errorKind = kind;
     this.errorField = d.field;
-    if (this.recorder && this.recorder.state !== 'inactive') {
-      try { this.recorder.rec.stop(); } catch { /* ignore */ }
-    }
     this.closeCode = info.code;
     this._finish(d.ok ? 'ended' : 'error', d.text);
   }
 
+  /** The connection dropped (or an attempt to restore it failed): try again within the window. */
+  _retry() {
+    const now = performance.now();
+    if (!this.lost) {
+      this.lost = new ReconnectWindow(this.continuityS, now);
+      this.drops += 1;
+      this.warned = false;
+      this.h.warn('');
+    }
+    const delay = this.lost.next(now);
+    if (delay < 0) {
+      this.errorKind = 'lost';
+      this._finish('error', `The connection to the server was lost and did not come back within ${this.continuityS} s, ` +
+        'so the broadcast ended. Check your internet connection, then go live again.');
+      return;
+    }
+    if (this.phase !== 'lost') this._setPhase('lost', LOST_TEXT);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = 0;
+      if (!this.stopping && !this.finished) this._connect();
+    }, delay);
+  }
+
   _fail(text) {
     if (this.finished) return;
-    if (this.recorder && this.recorder.state !== 'inactive') {
-      try { this.recorder.rec.stop(); } catch { /* ignore */ }
-    }
+    this._stopRecorder();
     if (this.socket) this.socket.close(1000, 'client error');
     this._finish('error', text);
   }
@@ -216,6 +368,7 @@ export class LiveSession {
   _finish(phase, text) {
     if (this.finished) return;
     clearInterval(this.timer);
+    clearTimeout(this.retryTimer);
     this._tick();
     this.phase = phase;
     this.h.phase(phase, text);

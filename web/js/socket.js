@@ -99,8 +99,10 @@ export function describeClose({ code, reason = '', kind = '', message = '' },
 
 /**
  * One ingest connection.
- * Events (callbacks in `handlers`): open(), state(state), stats(obj), error(message, msg),
- * close({code, reason, wasClean}).
+ * Events (callbacks in `handlers`): open(), welcome(msg), state(state), stats(obj),
+ * error(message, msg), close({code, reason, wasClean}).
+ * welcome: {"type":"welcome","continuity_timeout_s":N,"resumed":bool,"broadcast_duration_s":X},
+ * sent by the server right after it accepted the connection (none from an older server).
  */
 export class IngestSocket {
   constructor(url, handlers = {}) {
@@ -112,6 +114,7 @@ export class IngestSocket {
     this.lastError = '';     // message of the last {"type":"error"} frame
     this.lastErrorKind = ''; // and its kind
     this.closeInfo = null;
+    this.lastMessageAt = 0;  // performance.now() of the server's last frame
     this.closed = new Promise((resolve) => { this._resolveClosed = resolve; });
   }
 
@@ -157,7 +160,9 @@ export class IngestSocket {
       return;
     }
     if (!msg || typeof msg !== 'object') return;
-    if (msg.type === 'state' && typeof msg.state === 'string') this.h.state && this.h.state(msg.state, msg);
+    this.lastMessageAt = performance.now();
+    if (msg.type === 'welcome') this.h.welcome && this.h.welcome(msg);
+    else if (msg.type === 'state' && typeof msg.state === 'string') this.h.state && this.h.state(msg.state, msg);
     else if (msg.type === 'stats') this.h.stats && this.h.stats(msg);
     // Restream: one row per destination (destinations.js).
     else if (msg.type === 'destinations') window.dispatchEvent(new CustomEvent('wsrtmp-destinations', { detail: msg.destinations }));

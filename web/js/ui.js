@@ -9,6 +9,8 @@ const STATE_TEXT = {
   // The server lost its RTMP destination and is retrying; the browser keeps
   // sending, nothing is lost while the server's buffer lasts.
   reconnecting: 'Reconnecting to the platform…',
+  // The browser's own connection dropped; the server shows a slate while the page reconnects.
+  lost: 'Connection lost · reconnecting…',
   ending: 'Ending…',
   ended: 'Ended',
   error: 'Error',
@@ -102,13 +104,14 @@ export class Ui {
     if (this.studioHint.textContent !== text) this.studioHint.textContent = text;
   }
 
-  /** Session state: idle | connecting | live | reconnecting | ending | ended | error. */
+  /** Session state: idle | connecting | live | reconnecting | lost | ending | ended | error. */
   setState(state) {
     this.status.dataset.state = state;
     document.body.dataset.state = state;
     this.statusText.textContent = STATE_TEXT[state] || state;
-    const busy = ['connecting', 'live', 'reconnecting', 'ending'].includes(state);
-    this.statusTime.hidden = state !== 'live';
+    const busy = ['connecting', 'live', 'reconnecting', 'lost', 'ending'].includes(state);
+    // The broadcast goes on while the connection is lost (on the slate): so does its time.
+    this.statusTime.hidden = state !== 'live' && state !== 'lost';
     this.goLive.dataset.action = busy ? 'stop' : 'start';
     this.goLive.textContent = state === 'ending' ? 'Ending…' : busy ? (state === 'connecting' ? 'Cancel' : 'Stop') : 'Go live';
     this.goLive.disabled = state === 'ending';

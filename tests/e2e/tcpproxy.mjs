@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// A TCP proxy between the page and wsrtmpd that the end-to-end test controls (continuity.mjs):
+// cut() destroys both sockets of every connection (no close frame: the page sees 1006),
+// refuseFor(ms) drops new connections at once for a while, and each WebSocket connection's
+// first binary message is looked at (a fresh recorder starts with a container header).
+import net from 'node:net';
+
+const HEAD_END = Buffer.from('\r\n\r\n');
+
+/** The first bytes (up to 4) of the first client → server WebSocket frame in buf, or null. */
+function firstPayload(buf) {
+  if (buf.length < 2) return null;
+  let len = buf[1] & 0x7f;
+  let at = 2;
+  if (len === 126) { if (buf.length < 4) return null; len = buf.readUInt16BE(2); at = 4; }
+  else if (len === 127) { if (buf.length < 10) return null; len = Number(buf.readBigUInt64BE(2)); at = 10; }
+  const masked = (buf[1] & 0x80) !== 0;
+  const mask = masked ? buf.subarray(at, at + 4) : null;
+  if (masked) at += 4;
+  const n = Math.min(4, len);
+  if (buf.length < at + n) return null;
+  const out = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) out[i] = buf[at + i] ^ (mask ? mask[i % 4] : 0);
+  return out;
+}
+
+/** An unmasked server → client text frame. */
+function textFrame(text) {
+  const payload = Buffer.from(text);
+  if (payload.length >= 126) throw new Error('frame too long for this helper');
+  return Buffer.concat([Buffer.from([0x81, payload.length]), payload]);
+}
+
+/**
+ * Listens on 127.0.0.1 (a free port) and forwards to targetPort.
+ * @param {{targetPort: number, injectAfterUpgrade?: string}} opts  injectAfterUpgrade: a text
+ *   message written to the page right after the server's 101 response (before its own frames)
+ */
+export async function startProxy({ targetPort, injectAfterUpgrade = '' }) {
+  const live = new Set();
+  let refuseUntil = 0;
+  const proxy = {
+    port: 0,
+    refused: 0,
+    ingest: [], // per WebSocket connection: { at, firstBytes (hex, '' until seen) }
+    /** Destroys both sockets of every open connection. */
+    cut() {
+      for (const pair of live) { pair.client.destroy(); pair.server.destroy(); }
+      live.clear();
+    },
+    refuseFor(ms) { refuseUntil = Date.now() + ms; },
+    close() { proxy.cut(); return new Promise((r) => server.close(() => r())); },
+  };
+  const server = net.createServer((client) => {
+    if (Date.now() < refuseUntil) {
+      proxy.refused += 1;
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    const pair = { client, server: upstream };
+    live.add(pair);
+    const gone = () => { live.delete(pair); client.destroy(); upstream.destroy(); };
+    client.on('error', gone).on('close', gone);
+    upstream.on('error', gone).on('close', gone);
+
+    let request = Buffer.alloc(0); // client bytes until the first frame has been seen
+    let ws = null;
+    client.on('data', (d) => {
+      upstream.write(d);
+      if (request === null) return;
+      request = Buffer.concat([request, d]);
+      const end = request.indexOf(HEAD_END);
+      if (end < 0) return;
+      if (!ws) {
+        if (!/^GET \/ingest\//.test(request.toString('latin1', 0, 16))) { request = null; return; }
+        ws = { at: Date.now(), firstBytes: '' };
+        proxy.ingest.push(ws);
+      }
+      const first = firstPayload(request.subarray(end + HEAD_END.length));
+      if (first) { ws.firstBytes = first.toString('hex'); request = null; }
+    });
+
+    let response = injectAfterUpgrade ? Buffer.alloc(0) : null;
+    upstream.on('data', (d) => {
+      if (response === null) { client.write(d); return; }
+      response = Buffer.concat([response, d]);
+      const end = response.indexOf(HEAD_END);
+      if (end < 0) return;
+      const head = response.subarray(0, end + HEAD_END.length);
+      const rest = response.subarray(end + HEAD_END.length);
+      response = null;
+      client.write(head);
+      if (/^HTTP\/1\.1 101/.test(head.toString('latin1', 0, 12))) client.write(textFrame(injectAfterUpgrade));
+      client.write(rest);
+    });
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  proxy.port = server.address().port;
+  return proxy;
+}
