@@ -117,7 +117,7 @@ packets (const std::string &path, const char *stream)
                 p, "pts_time", "0"), nullptr),
         json_object_get_string_member_with_default (p, "flags", "_")[0] == 'K',
         json_object_get_string_member_with_default (p, "data_hash", ""),
-        json_object_has_member (p, "side_data_list") });
+        json_object_has_member (p, "side_data_list") != FALSE });
   }
   return list;
 }
