@@ -147,6 +147,7 @@ end_of_sequence_tags (const std::string &path)
 void
 assert_decodes_cleanly (const std::string &path)
 {
+  /* FLVSPLICE_KEEP=file.flv keeps the output for a look (one test). */
   if (g_getenv ("FLVSPLICE_KEEP"))
     run_command ({ "cp", path, g_getenv ("FLVSPLICE_KEEP") });
   std::string errors = run_command ({ "ffmpeg", "-nostdin", "-v", "error",
