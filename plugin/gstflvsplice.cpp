@@ -1671,6 +1671,14 @@ slate_loop (gpointer data)
     else
       gst_buffer_unref (out);
   }
+  if (ret == GST_FLOW_FLUSHING) {
+    /* Downstream flushed, or we are stopping (then the next iteration
+     * pauses): the slate goes on, and so does its timeout. */
+    lock.lock ();
+    if (priv->on_slate && !priv->stopping)
+      priv->cond.wait_for (lock, SLATE_POLL);
+    return;
+  }
   if (ret != GST_FLOW_OK) {
     GST_DEBUG_OBJECT (self, "slate paused: %s", gst_flow_get_name (ret));
     if (ret == GST_FLOW_NOT_LINKED || ret < GST_FLOW_EOS)

@@ -117,7 +117,7 @@ packets (const std::string &path, const char *stream)
                 p, "pts_time", "0"), nullptr),
         json_object_get_string_member_with_default (p, "flags", "_")[0] == 'K',
         json_object_get_string_member_with_default (p, "data_hash", ""),
-        json_object_has_member (p, "side_data_list") });
+        json_object_has_member (p, "side_data_list") != FALSE });
   }
   return list;
 }
@@ -147,6 +147,7 @@ end_of_sequence_tags (const std::string &path)
 void
 assert_decodes_cleanly (const std::string &path)
 {
+  /* FLVSPLICE_KEEP=file.flv keeps the output for a look (one test). */
   if (g_getenv ("FLVSPLICE_KEEP"))
     run_command ({ "cp", path, g_getenv ("FLVSPLICE_KEEP") });
   std::string errors = run_command ({ "ffmpeg", "-nostdin", "-v", "error",
