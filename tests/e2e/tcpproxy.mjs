@@ -72,7 +72,13 @@ export async function startProxy({ targetPort, injectAfterUpgrade = '' }) {
     const upstream = net.connect(targetPort, '127.0.0.1');
     const pair = { client, server: upstream, frozen: false };
     live.add(pair);
-    const gone = () => { live.delete(pair); frozen.delete(pair); client.destroy(); upstream.destroy(); };
+    // A frozen connection's end does not reach the other side either (until close()).
+    const gone = () => {
+      if (pair.frozen) return;
+      live.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
     client.on('error', gone).on('close', gone);
     upstream.on('error', gone).on('close', gone);
 
