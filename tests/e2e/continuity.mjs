@@ -6,7 +6,9 @@
 // The page goes live; the test cuts the connection (both sockets destroyed: the page sees
 // 1006) and refuses new ones for GAP_MS; the page must say the connection was lost and that
 // viewers see the "be right back" screen, reconnect by itself (a fresh recorder: the new
-// connection starts with a Matroska/WebM header) and show LIVE again; then Stop.
+// connection starts with a Matroska/WebM header) and show LIVE again. Then the connection
+// goes silent without closing (the proxy forwards nothing): the page must give it up by
+// itself and come back LIVE again; then Stop.
 // With a wsrtmpd that keeps the broadcast (--continuity-timeout), nginx must have seen ONE
 // publish whose recording lasts before + gap + after, and the page's elapsed time must be
 // the broadcast's. A second broadcast: Stop pressed while the page reconnects must end the
@@ -316,6 +318,21 @@ async function scenario() {
     proxy.ingest.map((w) => w.firstBytes || '(nothing sent)').join(', '));
   await page.screenshot({ path: path.join(ARTIFACTS, 'live-again.png') });
 
+  // ---- a silent drop: nothing closed, nothing forwarded (a half-open connection). The
+  // page hears no stats for 10 s and must give the connection up by itself.
+  await sleep(2000);
+  proxy.freeze();
+  const frozeAt = Date.now();
+  log('froze the connection (open, nothing forwarded)');
+  const noticed = await waitState('lost', 25_000);
+  const noticedAt = Date.now();
+  if (!check(noticed, 'page notices a silent connection by itself and reconnects',
+    `state ${await stateOf()} ${((noticedAt - frozeAt) / 1000).toFixed(1)} s after the freeze`)) return;
+  const backAgain = await waitState('live', 30_000);
+  const backAgainAt = Date.now();
+  if (!check(backAgain, 'page shows LIVE again after the silent drop',
+    `${((Date.now() - frozeAt) / 1000).toFixed(1)} s after the freeze`)) return;
+
   await sleep(AFTER_MS);
   const elapsed = mmss(await page.textContent('#stat-elapsed'));
   const broadcastS = (Date.now() - liveAt) / 1000;
@@ -333,8 +350,10 @@ async function scenario() {
   const states = (await page.evaluate(() => window.__states)).map((s) => s.state);
   const seq = states.join(' → ');
   const iLost = states.indexOf('lost');
+  const iLost2 = states.indexOf('lost', iLost + 1);
   check(!states.includes('error') && states.indexOf('live') < iLost && states.indexOf('live', iLost) > iLost &&
-    states.at(-1) === 'ended', 'states: LIVE → lost → LIVE → ended, no error', seq);
+    iLost2 > 0 && states.indexOf('live', iLost2) > iLost2 && states.at(-1) === 'ended',
+  'states: LIVE → lost → LIVE → lost → LIVE → ended, no error', seq);
   const alerts = (await page.evaluate(() => window.__alerts)).map((a) => a.text).filter(Boolean);
   log(`alerts: ${alerts.map((a) => `"${a}"`).join(' | ')}`);
   const unexpected = consoleErrors.filter((e) => !/WebSocket connection to .* failed/i.test(e));
@@ -352,8 +371,9 @@ async function scenario() {
   try { fs.copyFileSync(flv, path.join(ARTIFACTS, 'continuity.flv')); } catch { /* keep going */ }
   const want = (stopAt - recordingSince) / 1000;
   daemonCheck(recs.length === 1 && Math.abs(dur - want) <= 1.5,
-    'one recording that lasts before + gap + after (± 1.5 s)',
-    `${recs.join(', ')}: ${dur.toFixed(2)} s, recorder started ${want.toFixed(1)} s before Stop, gap ${((backAt - cutAt) / 1000).toFixed(1)} s`);
+    'one recording that lasts before + gaps + after (± 1.5 s)',
+    `${recs.join(', ')}: ${dur.toFixed(2)} s, recorder started ${want.toFixed(1)} s before Stop, ` +
+    `gaps ${((backAt - cutAt) / 1000).toFixed(1)} s and ${((backAgainAt - frozeAt) / 1000).toFixed(1)} s`);
 }
 
 // ---------------------------------------------------------------- Stop while lost

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // A TCP proxy between the page and wsrtmpd that the end-to-end test controls (continuity.mjs):
 // cut() destroys both sockets of every connection (no close frame: the page sees 1006),
+// freeze() silently stops forwarding on every connection but keeps it open (a half-open
+// connection, as after a network switch: the page must notice by itself),
 // refuseFor(ms) drops new connections at once for a while, and each WebSocket connection's
 // first binary message is looked at (a fresh recorder starts with a container header).
 import net from 'node:net';
@@ -38,6 +40,7 @@ function textFrame(text) {
  */
 export async function startProxy({ targetPort, injectAfterUpgrade = '' }) {
   const live = new Set();
+  const frozen = new Set();
   let refuseUntil = 0;
   const proxy = {
     port: 0,
@@ -48,8 +51,17 @@ export async function startProxy({ targetPort, injectAfterUpgrade = '' }) {
       for (const pair of live) { pair.client.destroy(); pair.server.destroy(); }
       live.clear();
     },
+    /** Every open connection stops forwarding (bytes read and dropped), nothing is closed. */
+    freeze() {
+      for (const pair of live) { pair.frozen = true; frozen.add(pair); }
+      live.clear();
+    },
     refuseFor(ms) { refuseUntil = Date.now() + ms; },
-    close() { proxy.cut(); return new Promise((r) => server.close(() => r())); },
+    close() {
+      proxy.cut();
+      for (const pair of frozen) { pair.client.destroy(); pair.server.destroy(); }
+      return new Promise((r) => server.close(() => r()));
+    },
   };
   const server = net.createServer((client) => {
     if (Date.now() < refuseUntil) {
@@ -58,15 +70,22 @@ export async function startProxy({ targetPort, injectAfterUpgrade = '' }) {
       return;
     }
     const upstream = net.connect(targetPort, '127.0.0.1');
-    const pair = { client, server: upstream };
+    const pair = { client, server: upstream, frozen: false };
     live.add(pair);
-    const gone = () => { live.delete(pair); client.destroy(); upstream.destroy(); };
+    // A frozen connection's end does not reach the other side either (until close()).
+    const gone = () => {
+      if (pair.frozen) return;
+      live.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
     client.on('error', gone).on('close', gone);
     upstream.on('error', gone).on('close', gone);
 
     let request = Buffer.alloc(0); // client bytes until the first frame has been seen
     let ws = null;
     client.on('data', (d) => {
+      if (pair.frozen) return;
       upstream.write(d);
       if (request === null) return;
       request = Buffer.concat([request, d]);
@@ -83,6 +102,7 @@ export async function startProxy({ targetPort, injectAfterUpgrade = '' }) {
 
     let response = injectAfterUpgrade ? Buffer.alloc(0) : null;
     upstream.on('data', (d) => {
+      if (pair.frozen) return;
       if (response === null) { client.write(d); return; }
       response = Buffer.concat([response, d]);
       const end = response.indexOf(HEAD_END);
