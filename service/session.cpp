@@ -659,6 +659,16 @@ Session::on_bus_message (GstMessage *message)
       gst_message_parse_error (message, &error, &debug);
       g_autofree char *origin = gst_object_get_path_string (
           GST_MESSAGE_SRC (message));
+      /* A connection that closed before sending any media (a reconnect
+       * attempt that died, the page's Stop while it was reconnecting) has
+       * no stream to read: that is its end, not an error. */
+      if (state_ == State::Ending &&
+          source_counter (GST_WS_SERVER_SRC_PROP_BYTES_RECEIVED) == 0) {
+        log_event (G_LOG_LEVEL_INFO, "closed before sending any media");
+        if (broadcast_)
+          broadcast_->end_input (this);
+        break;
+      }
       fail (classify_error (message), std::string (origin) + ": " +
           error->message + (debug ? std::string (" (") + debug + ")" : ""));
       /* Its streaming thread stopped: the input ends here. */

@@ -189,6 +189,7 @@ class ContinuityTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testCleanStopHasNoSlate);
   CPPUNIT_TEST (testTakeover);
   CPPUNIT_TEST (testRtmpOutageOnSlate);
+  CPPUNIT_TEST (testEmptyConnectionsOnSlate);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -489,6 +490,51 @@ class ContinuityTest : public CppUnit::TestFixture {
     char text[120];
     g_snprintf (text, sizeof text, "after the restart: %.2f s", duration);
     CPPUNIT_ASSERT_MESSAGE (text, duration > 9);
+  }
+
+  /* While on slate: a reconnect attempt that dies before sending media
+   * leaves the slate running (no error); an empty connection closed with
+   * 1000 (the page's Stop while it was reconnecting) ends the broadcast at
+   * once. */
+  void testEmptyConnectionsOnSlate ()
+  {
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--continuity-timeout",
+        "60" });
+    Fixture fixture ("chrome-vp8-opus-250ms");
+    auto first = WsClient::connect (daemon.ingest_url ("empty"));
+    CPPUNIT_ASSERT (first);
+    send_paced (*first, fixture, 0, chunks_before (fixture, 3000));
+    ASSERT_LOGGED (daemon, "never live",
+        first->wait_text ("\"state\":\"live\"", 10000));
+    first->abort ();
+    std::this_thread::sleep_for (std::chrono::seconds (1));
+
+    auto dying = WsClient::connect (daemon.ingest_url ("empty"));
+    CPPUNIT_ASSERT (dying);
+    CPPUNIT_ASSERT (dying->wait_text ("\"resumed\":true", 5000));
+    dying->abort ();
+    std::this_thread::sleep_for (std::chrono::seconds (3));
+    HttpResponse metrics = http_get (daemon.http_url () + "metrics");
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, metrics.body), 1.0,
+        metric (metrics.body, "wsrtmp_broadcasts_active"));
+    ASSERT_LOGGED (daemon, "an empty connection counted as bad input",
+        metrics.body.find ("kind=\"input\"") == std::string::npos);
+
+    auto stop = WsClient::connect (daemon.ingest_url ("empty"));
+    CPPUNIT_ASSERT (stop);
+    CPPUNIT_ASSERT (stop->wait_text ("\"resumed\":true", 5000));
+    auto stopped = std::chrono::steady_clock::now ();
+    stop->close (1000, "stop");
+    CPPUNIT_ASSERT (stop->wait_closed (5000));
+    ASSERT_LOGGED (daemon, "never idle", daemon.wait_idle (20000));
+    double ended_s = std::chrono::duration<double> (
+        std::chrono::steady_clock::now () - stopped).count ();
+    ASSERT_LOGGED (daemon, "Stop took " + std::to_string (ended_s) + " s",
+        ended_s < 8);
+    CPPUNIT_ASSERT_EQUAL (1, nginx.publishes ("empty"));
+    check_decodes (nginx.recording ("empty"));
   }
 };
 
