@@ -607,12 +607,6 @@ Media::play ()
 }
 
 void
-Media::send_eos ()
-{
-  gst_element_send_event (pipeline_.get (), gst_event_new_eos ());
-}
-
-void
 Media::stop ()
 {
   if (stopped_)

@@ -174,9 +174,6 @@ class Media {
   void set_bus_handler (BusHandler handler);
   /* False when the pipeline refused to start (an error is on the bus). */
   bool play ();
-  /* Ends the input as if the client had finished: what is queued is still
-   * delivered. */
-  void send_eos ();
   /* Stops every thread, blocking; safe to call more than once. For the
    * destructor: a running daemon uses stop_async(). */
   void stop ();
