@@ -93,6 +93,7 @@ if (oursNs.length && !existsSync(o.wsrtmpd)) {
   console.error(`${o.wsrtmpd} does not exist: build it first (meson setup build && ninja -C build)`);
   process.exit(2);
 }
+const gstEnv = { ...process.env, GST_PLUGIN_PATH: o['plugin-path'] };
 let peerNote = sc.peerMode || o['no-peer'] ? null
   : `the peer relay has no ${o.scenario} (it ends a stream with its connection and sends to one destination): wsrtmpd only, as with --no-peer`;
 const peerDir = resolve(o.peer);
@@ -282,7 +283,7 @@ async function runCase(target, N, dests = 1) {
       ...(slate ? ['--continuity-timeout', '3600'] : []), '--max-sessions', '0',
       '--max-connections-per-ip', '0',
       '--x264-preset', o['x264-preset'], '--framerate', o.framerate]),
-    { env: { ...process.env, GST_PLUGIN_PATH: o['plugin-path'] }, stdio: ['ignore', 'pipe', 'pipe'] });
+    { env: gstEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   } else {
     const logDir = join(dir, 'ffmpeg');
     mkdirSync(logDir, { recursive: true });
