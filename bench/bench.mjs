@@ -736,6 +736,7 @@ plot ${plots(3)}
 set ylabel 'peak PSS, MB'
 plot ${plots(4)}
 set ylabel 'added delay, ms (send -> readable from nginx)'
+set key center right
 plot ${delay}
 unset multiplot
 `;
