@@ -370,7 +370,7 @@ async function runCase(target, N, dests = 1) {
     const cpuSlate = cpuPercent(samples, from, to);
     const pss = Math.max(...inWindow.map((x) => x.pss_kb)) / 1024;
     const rss = Math.max(...inWindow.map((x) => x.rss_kb)) / 1024;
-    slateFig = { window: [from, to], window_s: round((to - from) / 1000, 1), on_slate: onAir,
+    slateFig = { window: [from, to], cpu_raw: cpuSlate, window_s: round((to - from) / 1000, 1), on_slate: onAir,
       cpu_pct: round(cpuSlate), cpu_pct_per_stream: round(cpuSlate / N, 2),
       peak_pss_mb: round(pss), pss_mb_per_stream: round(pss / N, 2), pss_mb_per_added_stream: round((pss - idle.pss_kb / 1024) / N, 2),
       peak_rss_mb: round(rss), threads: Math.max(...inWindow.map((x) => x.threads ?? 0)) };
@@ -499,7 +499,7 @@ async function runCase(target, N, dests = 1) {
     && (!latTail.length || Math.max(...latTail) < 1000);
   // slate: the headline CPU and PSS figures are those of the broadcasts on slate
   const sendingCpu = cpu;
-  if (slateFig) { cpu = slateFig.cpu_pct; window = 'on slate'; }
+  if (slateFig) { cpu = slateFig.cpu_raw; window = 'on slate'; }
   const res = {
     target, N, tag,
     output: target === 'ours' ? (outputs.join('+') || 'unknown') : sc.peerMode,
@@ -509,7 +509,7 @@ async function runCase(target, N, dests = 1) {
     cpu_pct: round(cpu), cpu_pct_per_stream: round(cpu / N, 2),
     // the same streams while they were sending (slate: before the cut; otherwise = cpu_pct)
     sending_cpu_pct: round(sendingCpu), sending_cpu_pct_per_stream: round(sendingCpu / N, 2),
-    slate: slateFig ? { ...slateFig, window: undefined } : undefined,
+    slate: slateFig ? { ...slateFig, window: undefined, cpu_raw: undefined } : undefined,
     extra_destinations_complete: extraComplete ?? undefined,
     machine_busy_pct: round(machineBusy), nginx_cpu_pct: round(cpuPercent(others.nginx, from, to)),
     loadgen_cpu_pct: round(cpuPercent(others.loadgen, from, to)),
