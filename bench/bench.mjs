@@ -703,14 +703,15 @@ try {
     const list = cases.filter((c) => c.target === target);
     for (const d of [...new Set(list.map((c) => c.destinations))]) {
       const file = `${target}${d > 1 ? `-d${d}` : ''}.dat`;
-      series.push({ file, title: `${label}${slate ? ' on slate' : ''}${restreamTo > 1 ? `, ${d} dest` : ''}`,
+      series.push({ file, title: `${label}${restreamTo > 1 ? `, ${d} dest` : ''}`,
         color: d > 1 ? '#2ca02c' : color, pt, list: list.filter((c) => c.destinations === d) });
     }
   }
-  // columns: N cpu rss pss not-real-time(1) latency-p50 latency-p95
+  // columns: N cpu rss pss not-real-time(1) latency-p50 latency-p95 (slate: CPU, RSS and PSS on slate)
   const num = (x) => (x === null || x === undefined ? 'NaN' : x);
   for (const x of series) {
-    writeFileSync(join(outDir, x.file), x.list.map((c) => [c.N, num(c.cpu_pct), num(c.peak_rss_mb), num(c.peak_pss_mb),
+    writeFileSync(join(outDir, x.file), x.list.map((c) => [c.N, num(c.cpu_pct),
+      num(slate ? c.slate?.peak_rss_mb : c.peak_rss_mb), num(slate ? c.slate?.peak_pss_mb : c.peak_pss_mb),
       c.real_time ? 0 : 1, num(c.latency_ms.p50), num(c.latency_ms.p95)].join(' ')).join('\n') + '\n');
   }
   const failedMark = (col) => (cases.some((c) => !c.real_time)
@@ -731,11 +732,11 @@ set yrange [0:*]
 set xlabel 'concurrent streams'
 set ylabel 'CPU, % of one core (mean${slate ? ', on slate' : ''})'
 plot ${plots(2)}
-set ylabel 'peak RSS, MB (sum over processes)'
+set ylabel 'peak RSS, MB (sum over processes${slate ? ', on slate' : ''})'
 plot ${plots(3)}
-set ylabel 'peak PSS, MB'
+set ylabel 'peak PSS, MB${slate ? ' (on slate)' : ''}'
 plot ${plots(4)}
-set ylabel 'added delay, ms (send -> readable from nginx)'
+set ylabel 'added delay, ms (send -> readable from nginx${slate ? ', before the cut' : ''})'
 set key center right
 plot ${delay}
 unset multiplot
