@@ -410,6 +410,10 @@ async function runCase(target, N, dests = 1) {
   const runSamples = samples.filter((s) => s.t >= tLoad && s.t <= tDrained + 1000);
   const peakRss = Math.max(...runSamples.map((s) => s.rss_kb)) / 1024;
   const peakPss = Math.max(...runSamples.map((s) => s.pss_kb)) / 1024;
+  // steady PSS: the median over the sending window (all streams active), not moved by a short
+  // start-up transient the way the peak is (seen: +10..20 MB and +5..10 threads for < 0.5 s)
+  const steadyKb = percentile(samples.filter((x) => x.t >= from && x.t <= to).map((x) => x.pss_kb), 0.5);
+  const steadyPss = steadyKb === null ? null : steadyKb / 1024;
 
   // every stream: what nginx recorded, against what was sent
   const vTarget = source.video;
@@ -517,6 +521,7 @@ async function runCase(target, N, dests = 1) {
     peak_rss_mb: round(peakRss), peak_pss_mb: round(peakPss),
     rss_mb_per_stream: round(peakRss / N, 2), pss_mb_per_stream: round(peakPss / N, 2),
     pss_mb_per_added_stream: round((peakPss - idle.pss_kb / 1024) / N, 2),
+    steady_pss_mb: round(steadyPss), steady_pss_mb_per_stream: steadyPss === null ? null : round(steadyPss / N, 2),
     max_procs: Math.max(...samples.map((s) => s.procs)), max_threads: Math.max(...samples.map((s) => s.threads ?? 0)),
     complete, failed_connections: lg.failed, send_late_max_ms: lg.max_late_ms,
     drain_ms_median: round(percentile(drains, 0.5), 0), drain_ms_max: drains.length ? Math.max(...drains) : null,
@@ -610,7 +615,7 @@ const restream = restreamTo > 1 ? ours.filter((c) => c.destinations === restream
   const per = (a, b) => (a !== null && b !== null && one ? round((a - b) / (restreamTo - 1), 2) : null);
   return { N: c.N, destinations: restreamTo,
     cpu_pct_per_stream_per_extra_destination: per(c.cpu_pct_per_stream, one?.cpu_pct_per_stream),
-    pss_mb_per_stream_per_extra_destination: per(c.pss_mb_per_stream, one?.pss_mb_per_stream),
+    pss_mb_per_stream_per_extra_destination: per(c.steady_pss_mb_per_stream, one?.steady_pss_mb_per_stream),
     latency_p95_delta_ms: one && c.latency_ms.p95 !== null && one.latency_ms.p95 !== null ? c.latency_ms.p95 - one.latency_ms.p95 : null,
     extra_destinations_complete: `${c.extra_destinations_complete}/${c.N * (restreamTo - 1)}` };
 }) : undefined;
@@ -685,7 +690,7 @@ if (comparisons.length) {
   lines.push(peerNote);
 }
 for (const r of summary.restream ?? []) {
-  lines.push(`restream N=${r.N}: each destination beyond the first costs ${r.cpu_pct_per_stream_per_extra_destination} % of a core and ${r.pss_mb_per_stream_per_extra_destination} MB PSS per stream; latency p95 ${r.latency_p95_delta_ms >= 0 ? '+' : ''}${r.latency_p95_delta_ms} ms against one destination; other destinations complete ${r.extra_destinations_complete}`);
+  lines.push(`restream N=${r.N}: each destination beyond the first costs ${r.cpu_pct_per_stream_per_extra_destination} % of a core and ${r.pss_mb_per_stream_per_extra_destination} MB PSS (steady) per stream; latency p95 ${r.latency_p95_delta_ms >= 0 ? '+' : ''}${r.latency_p95_delta_ms} ms against one destination; other destinations complete ${r.extra_destinations_complete}`);
 }
 for (const r of summary.slate ?? []) {
   lines.push(`slate N=${r.N}: ${r.on_slate}/${r.N} on slate, CPU per stream on slate ${r.cpu_pct_per_stream_on_slate} % against ${r.cpu_pct_per_stream_sending} % while sending (ratio ${r.ratio}); PSS per stream on slate ${r.pss_mb_per_stream_on_slate} MB (${r.pss_mb_per_added_stream_on_slate} MB above idle)`);
