@@ -17,9 +17,17 @@ const here = dirname(new URL(import.meta.url).pathname);
 const root = resolve(here, '..');
 const wall = () => performance.timeOrigin + performance.now();
 
+// fixture: the recording replayed, by --timeslice (tests/data/<name><timeslice>ms). slate and restream
+// exist only in wsrtmpd: the peer relay is not run for them (as with --no-peer).
 const SCENARIOS = {
-  passthrough: { fixture: 'chrome-h264-opus-kf2s-30s-250ms', peerMode: 'copy', streams: '1,8,32', peerStreams: '1,8' },
-  transcode: { fixture: 'chrome-vp8-opus-30s-250ms', peerMode: 'transcode', streams: '1,4,8', peerStreams: '1,4' },
+  passthrough: { fixture: 'chrome-h264-opus-kf2s-30s-', peerMode: 'copy', streams: '1,8,32', peerStreams: '1,8' },
+  transcode: { fixture: 'chrome-vp8-opus-30s-', peerMode: 'transcode', streams: '1,4,8', peerStreams: '1,4' },
+  // N broadcasts on slate: each stream sends --slate-after s, then its socket is cut (no close
+  // frame); wsrtmpd (--continuity-timeout 3600) keeps every broadcast on air on its slate
+  slate: { fixture: 'chrome-h264-opus-kf2s-30s-', peerMode: null, streams: '1,8,32' },
+  // one input, --restream-destinations destinations (other keys on the same nginx); every N is run
+  // twice, with one destination and with all of them: the difference is what the extra ones cost
+  restream: { fixture: 'chrome-h264-opus-kf2s-30s-', peerMode: null, streams: '1,8' },
 };
 
 const { values: o } = parseArgs({ options: {
@@ -27,7 +35,11 @@ const { values: o } = parseArgs({ options: {
   streams: { type: 'string' },
   'peer-streams': { type: 'string' },
   duration: { type: 'string', default: '0' },
+  timeslice: { type: 'string', default: '250' },
   fixture: { type: 'string' },
+  'slate-after': { type: 'string', default: '15' },
+  'slate-seconds': { type: 'string', default: '15' },
+  'restream-destinations': { type: 'string', default: '3' },
   peer: { type: 'string', default: resolve(root, '../shared/peers/node-ffmpeg') },
   'no-peer': { type: 'boolean', default: false },
   'no-ours': { type: 'boolean', default: false },
@@ -53,10 +65,19 @@ if (o.help) {
 }
 const sc = SCENARIOS[o.scenario];
 if (!sc) { console.error(`--scenario must be one of ${Object.keys(SCENARIOS).join(', ')}`); process.exit(2); }
-const fixture = resolve(o.fixture ?? join(root, 'tests/data', sc.fixture));
+const fixture = resolve(o.fixture ?? join(root, 'tests/data', `${sc.fixture}${o.timeslice}ms`));
+if (!existsSync(join(fixture, 'meta.json'))) {
+  console.error(`no recording ${fixture} for --scenario ${o.scenario} --timeslice ${o.timeslice}:`
+    + ' record one with bench/record-fixture.mjs (see bench/README.md) or pass --fixture DIR');
+  process.exit(2);
+}
 const ns = (s) => s.split(',').map((x) => x.trim()).filter(Boolean).map(Number);
 const oursNs = o['no-ours'] ? [] : ns(o.streams ?? sc.streams);
-let peerNs = o['no-peer'] ? [] : ns(o['peer-streams'] ?? sc.peerStreams);
+const slate = o.scenario === 'slate';
+const restreamTo = o.scenario === 'restream' ? Number(o['restream-destinations']) : 1;
+if (!(restreamTo >= 1)) { console.error('--restream-destinations: a number >= 1'); process.exit(2); }
+const slateSeconds = Number(o['slate-seconds']);
+let peerNs = o['no-peer'] || !sc.peerMode ? [] : ns(o['peer-streams'] ?? sc.peerStreams);
 const basePort = Number(o['base-port']);
 const ports = { rtmp: basePort, stat: basePort + 1, ours: basePort + 2, peer: basePort + 3 };
 const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
@@ -72,7 +93,9 @@ if (oursNs.length && !existsSync(o.wsrtmpd)) {
   console.error(`${o.wsrtmpd} does not exist: build it first (meson setup build && ninja -C build)`);
   process.exit(2);
 }
-let peerNote = null;
+const gstEnv = { ...process.env, GST_PLUGIN_PATH: o['plugin-path'] };
+let peerNote = sc.peerMode || o['no-peer'] ? null
+  : `the peer relay has no ${o.scenario} (it ends a stream with its connection and sends to one destination): wsrtmpd only, as with --no-peer`;
 const peerDir = resolve(o.peer);
 if (peerNs.length) {
   if (!existsSync(join(peerDir, 'server.mjs'))) {
@@ -92,7 +115,8 @@ const chunkFiles = readdirSync(fixture).filter((f) => /^chunk-\d+\.bin$/.test(f)
 const offsets = meta.chunk_list?.length === chunkFiles.length
   ? meta.chunk_list.map((c) => c.t_ms - meta.chunk_list[0].t_ms)
   : chunkFiles.map((_, k) => k * (meta.timeslice_ms || 250));
-const durMs = Number(o.duration) * 1000;
+const durationS = slate && !Number(o.duration) ? Number(o['slate-after']) : Number(o.duration);
+const durMs = durationS * 1000;
 const lastChunk = durMs > 0 ? Math.max(0, offsets.findLastIndex((t) => t < durMs)) : chunkFiles.length - 1;
 const sourceFile = join(outDir, `source${meta.mimeType?.includes('webm') ? '.webm' : '.mkv'}`);
 const chunkEnds = [];
@@ -245,18 +269,21 @@ async function extraDestinations() {
 }
 
 // ---------------------------------------------------------------------------- one case
-async function runCase(target, N) {
+// dests: how many destinations each stream goes to (restream; the others are other keys, same nginx)
+async function runCase(target, N, dests = 1) {
   const tag = `${target === 'ours' ? 'o' : 'p'}${o.scenario[0]}${N}x${String(Date.now() % 1e6).padStart(6, '0')}`;
-  const dir = join(outDir, `${target}-n${N}`);
+  const dir = join(outDir, `${target}-n${N}${dests > 1 ? `-d${dests}` : ''}`);
   mkdirSync(dir, { recursive: true });
   const recDir = join(outDir, 'nginx', 'rec');
   let server;
   if (target === 'ours') {
     server = spawnServer(...niced(o.wsrtmpd, ['--listen', `127.0.0.1:${ports.ours}`,
-      '--rtmp-url', `rtmp://127.0.0.1:${ports.rtmp}/live`, ...(await extraDestinations()), '--max-sessions', '0',
+      '--rtmp-url', `rtmp://127.0.0.1:${ports.rtmp}/live`, ...(await extraDestinations()),
+      ...Array.from({ length: dests - 1 }, (_, i) => ['--rtmp-url', `rtmp://127.0.0.1:${ports.rtmp}/live/{key}-d${i + 2}`]).flat(),
+      ...(slate ? ['--continuity-timeout', '3600'] : []), '--max-sessions', '0',
       '--max-connections-per-ip', '0',
       '--x264-preset', o['x264-preset'], '--framerate', o.framerate]),
-    { env: { ...process.env, GST_PLUGIN_PATH: o['plugin-path'] }, stdio: ['ignore', 'pipe', 'pipe'] });
+    { env: gstEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   } else {
     const logDir = join(dir, 'ffmpeg');
     mkdirSync(logDir, { recursive: true });
@@ -319,13 +346,37 @@ async function runCase(target, N) {
   log(`${target} N=${N}: replaying (${tag}-*, stagger ${stagger} ms)`);
   const tLoad = wall();
   loadgen = spawn(...niced('node', [join(here, 'lib/loadgen.mjs'), '--url', url, '--fixture', fixture, '--streams', String(N),
-    '--key-prefix', tag, '--duration', o.duration, '--stagger-ms', String(stagger), '--out', lgOut]),
+    '--key-prefix', tag, '--duration', String(durationS), '--stagger-ms', String(stagger), '--out', lgOut,
+    ...(slate ? ['--cut'] : [])]),
   { stdio: ['ignore', 'pipe', 'inherit'] });
   let lgLine = '';
   loadgen.stdout.on('data', (d) => { lgLine += d; });
   await exited(loadgen, 3600e3);
   const tSent = wall();
-  if (perf) await stopChild(perf, 'SIGINT', 30000);
+  if (perf && !slate) await stopChild(perf, 'SIGINT', 30000);
+
+  // slate: every connection is cut; the broadcasts stay on air on their slates. After 3 s to settle,
+  // wsrtmpd is sampled for --slate-seconds; then it is stopped, which ends the broadcasts.
+  let slateFig = null;
+  if (slate) {
+    await sleep(3000);
+    const from = wall();
+    await sleep(slateSeconds * 1000);
+    const to = wall();
+    const st = await fetchStat();
+    const onAir = st.streams ? Object.keys(st.streams).filter((k) => k.startsWith(`${tag}-`)).length : null;
+    if (perf) await stopChild(perf, 'SIGINT', 30000);
+    const inWindow = samples.filter((x) => x.t >= from && x.t <= to);
+    const cpuSlate = cpuPercent(samples, from, to);
+    const pss = Math.max(...inWindow.map((x) => x.pss_kb)) / 1024;
+    const rss = Math.max(...inWindow.map((x) => x.rss_kb)) / 1024;
+    slateFig = { window: [from, to], cpu_raw: cpuSlate, window_s: round((to - from) / 1000, 1), on_slate: onAir,
+      cpu_pct: round(cpuSlate), cpu_pct_per_stream: round(cpuSlate / N, 2),
+      peak_pss_mb: round(pss), pss_mb_per_stream: round(pss / N, 2), pss_mb_per_added_stream: round((pss - idle.pss_kb / 1024) / N, 2),
+      peak_rss_mb: round(rss), threads: Math.max(...inWindow.map((x) => x.threads ?? 0)) };
+    log(`${target} N=${N}: on slate ${onAir}/${N}, CPU ${slateFig.cpu_pct} % (${slateFig.cpu_pct_per_stream} %/stream), PSS ${slateFig.peak_pss_mb} MB`);
+    await stopChild(server, 'SIGTERM', 15000);
+  }
 
   // drain: until nginx lists none of this case's streams as publishing (at most 30 s)
   const drainUntil = wall() + 30000;
@@ -352,19 +403,23 @@ async function runCase(target, N) {
   let to = Math.min(...lastSends);
   let window = 'all streams active';
   if (!(to - from >= 5000)) { from = Math.min(...firstSends); to = Math.max(...lastSends); window = 'whole replay'; }
-  const cpu = cpuPercent(samples, from, to);
+  let cpu = cpuPercent(samples, from, to);
   const mA = machine.find((s) => s.t >= from);
   const mB = machine.findLast((s) => s.t <= to);
   const machineBusy = mA && mB && mB.total > mA.total ? (mB.busy - mA.busy) / (mB.total - mA.total) * os.cpus().length * 100 : null;
   const runSamples = samples.filter((s) => s.t >= tLoad && s.t <= tDrained + 1000);
   const peakRss = Math.max(...runSamples.map((s) => s.rss_kb)) / 1024;
   const peakPss = Math.max(...runSamples.map((s) => s.pss_kb)) / 1024;
+  // steady PSS: the median over the sending window (all streams active), not moved by a short
+  // start-up transient the way the peak is (seen: +10..20 MB and +5..10 threads for < 0.5 s)
+  const steadyKb = percentile(samples.filter((x) => x.t >= from && x.t <= to).map((x) => x.pss_kb), 0.5);
+  const steadyPss = steadyKb === null ? null : steadyKb / 1024;
 
   // every stream: what nginx recorded, against what was sent
   const vTarget = source.video;
   const aTarget = source.audio;
-  const streams = await mapLimit(results, 2, async (r) => {
-    const file = join(recDir, `${r.key}.flv`);
+  // A slated broadcast's recording holds what was sent, then at least the measured slate window.
+  const checkRecording = async (file, r) => {
     const got = existsSync(file) ? await probe(file) : { error: 'no recording' };
     const sentAll = r.sends.length === lastChunk + 1;
     let why = '';
@@ -375,12 +430,28 @@ async function runCase(target, N) {
     else {
       const probs = [];
       if (got.video.packets < vTarget.packets - 1) probs.push(`video frames ${got.video.packets}/${vTarget.packets}`);
-      if (Math.abs(got.video.span - vTarget.span) > 0.2) probs.push(`video span ${got.video.span}/${vTarget.span} s`);
-      if (Math.abs(got.audio.span - aTarget.span) > 0.2) probs.push(`audio span ${got.audio.span}/${aTarget.span} s`);
+      if (slate) {
+        const want = vTarget.span + (slateFig?.window_s ?? 0);
+        if (got.video.span < want) probs.push(`video span ${got.video.span} s, slate included, < ${round(want)} s`);
+        if (got.audio.span < want) probs.push(`audio span ${got.audio.span} s, slate included, < ${round(want)} s`);
+      } else {
+        if (Math.abs(got.video.span - vTarget.span) > 0.2) probs.push(`video span ${got.video.span}/${vTarget.span} s`);
+        if (Math.abs(got.audio.span - aTarget.span) > 0.2) probs.push(`audio span ${got.audio.span}/${aTarget.span} s`);
+      }
       why = probs.join(', ');
     }
-    const recMtime = existsSync(file) ? statSync(file).mtimeMs : null;
+    return { got, why };
+  };
+  const streams = await mapLimit(results, 2, async (r) => {
+    const file = join(recDir, `${r.key}.flv`);
+    const { got, why } = await checkRecording(file, r);
+    // restream: the other destinations' recordings (same checks)
+    const extra = [];
+    for (let d = 2; d <= dests; d++) extra.push((await checkRecording(join(recDir, `${r.key}-d${d}.flv`), r)).why);
+    const recMtime = existsSync(file) && !slate ? statSync(file).mtimeMs : null;
     return {
+      extra_destinations_complete: dests > 1 ? extra.filter((w) => !w).length : undefined,
+      extra_destinations_why: extra.filter(Boolean).slice(0, 2),
       key: r.key, messages: r.sends.length, close_code: r.close_code, error: r.error, output: r.output,
       complete: !why, why,
       video_frames: got.video?.packets ?? 0, video_span: got.video?.span ?? 0, audio_span: got.audio?.span ?? 0,
@@ -405,6 +476,7 @@ async function runCase(target, N) {
     let j = 0;
     for (const a of s.arrivals) {
       const t = a.pts - shift;
+      if (t > vTarget.last + 0.1) break; // slate frames: after everything that was sent
       // nearest source frame (sources are in pts order: no B-frames in either fixture)
       while (j + 1 < vTarget.pts.length && Math.abs(vTarget.pts[j + 1] - t) <= Math.abs(vTarget.pts[j] - t)) j++;
       const k = vTarget.chunk[j];
@@ -423,19 +495,33 @@ async function runCase(target, N) {
   const complete = streams.filter((s) => s.complete).length;
   const outputs = [...new Set(streams.map((s) => s.output).filter(Boolean))];
   // Real time: every stream complete, and none ended (drain) or ran (latency, last third) more than 1 s behind.
-  const realTime = complete === N && lg.failed === 0 && drains.length === N && Math.max(...drains) < 1000
+  // Slate: every broadcast was still on air at the end of the slate window instead of the drain.
+  const extraComplete = dests > 1 ? streams.reduce((a, x) => a + x.extra_destinations_complete, 0) : null;
+  const realTime = complete === N && lg.failed === 0
+    && (slate ? slateFig?.on_slate === N : drains.length === N && Math.max(...drains) < 1000)
+    && (extraComplete === null || extraComplete === N * (dests - 1))
     && (!latTail.length || Math.max(...latTail) < 1000);
+  // slate: the headline CPU and PSS figures are those of the broadcasts on slate
+  const sendingCpu = cpu;
+  if (slateFig) { cpu = slateFig.cpu_raw; window = 'on slate'; }
   const res = {
     target, N, tag,
     output: target === 'ours' ? (outputs.join('+') || 'unknown') : sc.peerMode,
-    cpu_window: window, cpu_window_s: round((to - from) / 1000, 1),
+    variant: slate ? 'slate' : o.scenario === 'restream' ? `${dests} dest` : '',
+    destinations: dests,
+    cpu_window: window, cpu_window_s: slateFig ? slateFig.window_s : round((to - from) / 1000, 1),
     cpu_pct: round(cpu), cpu_pct_per_stream: round(cpu / N, 2),
+    // the same streams while they were sending (slate: before the cut; otherwise = cpu_pct)
+    sending_cpu_pct: round(sendingCpu), sending_cpu_pct_per_stream: round(sendingCpu / N, 2),
+    slate: slateFig ? { ...slateFig, window: undefined, cpu_raw: undefined } : undefined,
+    extra_destinations_complete: extraComplete ?? undefined,
     machine_busy_pct: round(machineBusy), nginx_cpu_pct: round(cpuPercent(others.nginx, from, to)),
     loadgen_cpu_pct: round(cpuPercent(others.loadgen, from, to)),
     idle_rss_mb: round(idle.rss_kb / 1024), idle_pss_mb: round(idle.pss_kb / 1024),
     peak_rss_mb: round(peakRss), peak_pss_mb: round(peakPss),
     rss_mb_per_stream: round(peakRss / N, 2), pss_mb_per_stream: round(peakPss / N, 2),
     pss_mb_per_added_stream: round((peakPss - idle.pss_kb / 1024) / N, 2),
+    steady_pss_mb: round(steadyPss), steady_pss_mb_per_stream: steadyPss === null ? null : round(steadyPss / N, 2),
     max_procs: Math.max(...samples.map((s) => s.procs)), max_threads: Math.max(...samples.map((s) => s.threads ?? 0)),
     complete, failed_connections: lg.failed, send_late_max_ms: lg.max_late_ms,
     drain_ms_median: round(percentile(drains, 0.5), 0), drain_ms_max: drains.length ? Math.max(...drains) : null,
@@ -489,9 +575,13 @@ process.on('SIGINT', () => {
 try {
   for (const [target, list] of [['ours', oursNs], ['peer', peerNs]]) {
     for (const N of list) {
-      const r = await runCase(target, N);
-      cases.push(r);
-      if (o['stop-on-fail'] && !r.real_time) { log(`${target} N=${N} did not keep real time: larger N skipped`); break; }
+      let ok = true;
+      for (const d of restreamTo > 1 ? [1, restreamTo] : [1]) {
+        const r = await runCase(target, N, d);
+        cases.push(r);
+        ok &&= r.real_time;
+      }
+      if (o['stop-on-fail'] && !ok) { log(`${target} N=${N} did not keep real time: larger N skipped`); break; }
     }
   }
 } finally {
@@ -501,7 +591,7 @@ try {
 // ---------------------------------------------------------------------------- summary
 const ours = cases.filter((c) => c.target === 'ours');
 const peer = cases.filter((c) => c.target === 'peer');
-const maxKept = (list) => Math.max(0, ...list.filter((c) => c.real_time).map((c) => c.N));
+const maxKept = (list) => Math.max(0, ...list.filter((c) => c.real_time && c.destinations === restreamTo).map((c) => c.N));
 const comparisons = [];
 for (const a of ours) {
   const b = peer.find((c) => c.N === a.N);
@@ -516,10 +606,26 @@ for (const a of ours) {
 }
 // Streams that fit in the 2 cores by CPU alone, from the largest N that kept real time
 const capacity = (list) => {
-  const c = list.filter((x) => x.real_time && x.cpu_pct_per_stream).at(-1);
+  const c = list.filter((x) => x.real_time && x.cpu_pct_per_stream && x.destinations === restreamTo).at(-1);
   return c ? Math.floor(os.cpus().length * 100 / c.cpu_pct_per_stream) : null;
 };
+// restream: what each destination beyond the first costs, per stream, from the two cases at each N
+const restream = restreamTo > 1 ? ours.filter((c) => c.destinations === restreamTo).map((c) => {
+  const one = ours.find((x) => x.N === c.N && x.destinations === 1);
+  const per = (a, b) => (a !== null && b !== null && one ? round((a - b) / (restreamTo - 1), 2) : null);
+  return { N: c.N, destinations: restreamTo,
+    cpu_pct_per_stream_per_extra_destination: per(c.cpu_pct_per_stream, one?.cpu_pct_per_stream),
+    pss_mb_per_stream_per_extra_destination: per(c.steady_pss_mb_per_stream, one?.steady_pss_mb_per_stream),
+    latency_p95_delta_ms: one && c.latency_ms.p95 !== null && one.latency_ms.p95 !== null ? c.latency_ms.p95 - one.latency_ms.p95 : null,
+    extra_destinations_complete: `${c.extra_destinations_complete}/${c.N * (restreamTo - 1)}` };
+}) : undefined;
+// slate: a broadcast on slate against the same broadcast while it was sending (passthrough), same case
+const slateSummary = slate ? ours.map((c) => ({ N: c.N, on_slate: c.slate?.on_slate,
+  cpu_pct_per_stream_on_slate: c.slate?.cpu_pct_per_stream ?? null, cpu_pct_per_stream_sending: c.sending_cpu_pct_per_stream,
+  ratio: c.slate?.cpu_pct_per_stream !== undefined && c.sending_cpu_pct_per_stream ? round(c.slate.cpu_pct_per_stream / c.sending_cpu_pct_per_stream, 2) : null,
+  pss_mb_per_stream_on_slate: c.slate?.pss_mb_per_stream ?? null, pss_mb_per_added_stream_on_slate: c.slate?.pss_mb_per_added_stream ?? null })) : undefined;
 const summary = {
+  restream, slate: slateSummary,
   max_streams_kept_real_time: { ours: maxKept(ours), peer: peer.length ? maxKept(peer) : null,
     ratio: peer.length && maxKept(peer) ? round(maxKept(ours) / maxKept(peer), 2) : null,
     note: 'largest N tested that kept real time; a lower bound when the largest N tested passed' },
@@ -530,7 +636,9 @@ const summary = {
 let gitRev = null;
 try { gitRev = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD']).toString().trim(); } catch { /* no git */ }
 const doc = {
-  scenario: o.scenario, fixture: basename(fixture), mime: meta.mimeType, messages: lastChunk + 1,
+  scenario: o.scenario, fixture: basename(fixture), mime: meta.mimeType, timeslice_ms: meta.timeslice_ms, messages: lastChunk + 1,
+  slate_after_s: slate ? durationS : undefined, slate_seconds: slate ? slateSeconds : undefined,
+  restream_destinations: restreamTo > 1 ? restreamTo : undefined,
   media_s: round(offsets[lastChunk] / 1000, 1), source_video: { codec: source.video.codec, frames: source.video.packets, fps: round(srcFps, 1) },
   x264_preset: o['x264-preset'], framerate: Number(o.framerate), peer: peerNs.length || peer.length ? { dir: peerDir, mode: sc.peerMode } : null, peer_note: peerNote,
   machine: { cores: os.cpus().length, model: os.cpus()[0]?.model, mem_gb: round(os.totalmem() / 2 ** 30, 0), kernel: os.release(), loadavg_at_end: os.loadavg().map((x) => round(x, 2)) },
@@ -545,15 +653,26 @@ writeFileSync(join(outDir, 'results.json'), JSON.stringify(doc, null, 1));
 const pad = (s, n) => String(s ?? '-').padStart(n);
 const lines = [];
 lines.push(`wsrtmp bench: scenario ${o.scenario}, ${basename(fixture)} (${meta.mimeType}, ${source.video.codec} ${round(srcFps, 0)} fps), ${round(offsets[lastChunk] / 1000, 1)} s per stream, x264 ${o['x264-preset']} (ours at ${o.framerate} fps when encoding), ${os.cpus().length} cores${gitRev ? `, git ${gitRev}` : ''}`);
-lines.push('CPU = % of one core, mean while all streams send; RSS/PSS = peak over the run, total (per stream)');
+lines.push(`CPU = % of one core, mean while all streams ${slate ? 'are on slate' : 'send'}; RSS/PSS = peak over the run, total (per stream)`);
+if (slate) lines.push(`slate: each stream sends ${durationS} s, then its socket is cut (no close frame); CPU% = while all N broadcasts are on slate (${slateSeconds} s, from 3 s after the cut); sending = the same streams before the cut`);
+if (restreamTo > 1) lines.push(`restream: every N twice, 1 destination and ${restreamTo} (the others: other keys on the same nginx); complete counts the first destination, +dest the others`);
 lines.push(`latency = WebSocket send -> frame readable from nginx (incl. nginx + loopback), frames from ${steadyFrom} s on, ms; publish = first message -> RTMP publish in nginx; 1st frame = first message -> first frame readable; machine% = whole machine busy (of ${os.cpus().length * 100})${niceN ? `; bench processes at nice ${niceN}` : ''}`);
 lines.push('');
-const head = ['target', 'output', 'N', 'CPU%', 'CPU%/str', 'RSS MB (/str)', 'PSS MB (/str)', 'complete', 'real time', 'drain max', 'lat p50/p95/max', 'publish med/max', '1st frame', 'frames out/in', 'threads', 'machine%'];
-const rows = cases.map((c) => [c.target, c.output, c.N, c.cpu_pct, c.cpu_pct_per_stream,
+let head = ['target', 'output', 'N', 'CPU%', 'CPU%/str', 'RSS MB (/str)', 'PSS MB (/str)', 'complete', 'real time', 'drain max', 'lat p50/p95/max', 'publish med/max', '1st frame', 'frames out/in', 'threads', 'machine%'];
+let rows = cases.map((c) => [c.target, c.output, c.N, c.cpu_pct, c.cpu_pct_per_stream,
   `${c.peak_rss_mb} (${c.rss_mb_per_stream})`, `${c.peak_pss_mb} (${c.pss_mb_per_stream})`,
   `${c.complete}/${c.N}`, c.real_time ? 'yes' : 'NO', c.drain_ms_max,
   `${c.latency_ms.p50}/${c.latency_ms.p95}/${c.latency_ms.max}`, `${c.publish_ms.median}/${c.publish_ms.max}`, c.first_frame_ms.median,
   `${c.video_frames_out}/${c.video_frames_in}`, c.max_threads, c.machine_busy_pct]);
+// slate and restream: which case, and its own figures (columns only for these scenarios)
+if (slate) {
+  head = [...head.slice(0, 2), 'case', ...head.slice(2, 5), 'sending CPU%/str', 'on slate', ...head.slice(5)];
+  rows = rows.map((r, i) => [...r.slice(0, 2), 'slate', ...r.slice(2, 5), cases[i].sending_cpu_pct_per_stream, `${cases[i].slate?.on_slate ?? '-'}/${cases[i].N}`, ...r.slice(5)]);
+} else if (restreamTo > 1) {
+  head = [...head.slice(0, 2), 'case', ...head.slice(2, 8), '+dest', ...head.slice(8)];
+  rows = rows.map((r, i) => [...r.slice(0, 2), `${cases[i].destinations} dest`, ...r.slice(2, 8),
+    cases[i].destinations > 1 ? `${cases[i].extra_destinations_complete}/${cases[i].N * (cases[i].destinations - 1)}` : '-', ...r.slice(8)]);
+}
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i] ?? '-').length)));
 lines.push(head.map((h, i) => pad(h, widths[i])).join('  '));
 for (const r of rows) lines.push(r.map((x, i) => pad(x, widths[i])).join('  '));
@@ -570,36 +689,61 @@ if (comparisons.length) {
 } else if (peerNote) {
   lines.push(peerNote);
 }
+for (const r of summary.restream ?? []) {
+  lines.push(`restream N=${r.N}: each destination beyond the first costs ${r.cpu_pct_per_stream_per_extra_destination} % of a core and ${r.pss_mb_per_stream_per_extra_destination} MB PSS (steady) per stream; latency p95 ${r.latency_p95_delta_ms >= 0 ? '+' : ''}${r.latency_p95_delta_ms} ms against one destination; other destinations complete ${r.extra_destinations_complete}`);
+}
+for (const r of summary.slate ?? []) {
+  lines.push(`slate N=${r.N}: ${r.on_slate}/${r.N} on slate, CPU per stream on slate ${r.cpu_pct_per_stream_on_slate} % against ${r.cpu_pct_per_stream_sending} % while sending (ratio ${r.ratio}); PSS per stream on slate ${r.pss_mb_per_stream_on_slate} MB (${r.pss_mb_per_added_stream_on_slate} MB above idle)`);
+}
 for (const c of cases.filter((x) => x.incomplete.length)) lines.push(`${c.target} N=${c.N} incomplete: ${c.incomplete.join('; ')}`);
 lines.push(`results: ${outDir}/results.json`);
 writeFileSync(join(outDir, 'table.txt'), lines.join('\n') + '\n');
 console.log(lines.join('\n'));
 
-// plot (gnuplot, if installed)
+// plot (gnuplot, if installed): CPU, RSS, PSS and the delay (p50, p95) against N, one line per series
 try {
   execFileSync('sh', ['-c', 'command -v gnuplot']);
-  // column 5: 1 when the case did not keep real time (drawn as a black cross)
-  const dat = (list) => list.map((c) => `${c.N} ${c.cpu_pct ?? 'NaN'} ${c.peak_rss_mb} ${c.peak_pss_mb} ${c.real_time ? 0 : 1}`).join('\n') + '\n';
-  writeFileSync(join(outDir, 'ours.dat'), dat(ours));
-  writeFileSync(join(outDir, 'peer.dat'), dat(peer));
-  const plots = (col) => [ours.length && `'ours.dat' using 1:${col} with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'wsrtmpd'`,
-    peer.length && `'peer.dat' using 1:${col} with linespoints lw 2 pt 5 lc rgb '#d62728' title 'node+ffmpeg peer'`,
-    cases.some((c) => !c.real_time) && [ours.length && 'ours.dat', peer.length && 'peer.dat'].filter(Boolean)
-      .map((f, i) => `'${f}' using 1:($5 > 0 ? $${col} : 1/0) with points pt 2 ps 3 lw 2 lc rgb 'black' ${i ? 'notitle' : "title 'not real time'"}`).join(', '),
-  ].filter(Boolean).join(', ');
-  const gp = `set terminal pngcairo size 1200,500 font 'sans,10'
+  const series = [];
+  for (const [target, label, color, pt] of [['ours', 'wsrtmpd', '#1f77b4', 7], ['peer', 'node+ffmpeg peer', '#d62728', 5]]) {
+    const list = cases.filter((c) => c.target === target);
+    for (const d of [...new Set(list.map((c) => c.destinations))]) {
+      const file = `${target}${d > 1 ? `-d${d}` : ''}.dat`;
+      series.push({ file, title: `${label}${restreamTo > 1 ? `, ${d} dest` : ''}`,
+        color: d > 1 ? '#2ca02c' : color, pt, list: list.filter((c) => c.destinations === d) });
+    }
+  }
+  // columns: N cpu rss pss not-real-time(1) latency-p50 latency-p95 (slate: CPU, RSS and PSS on slate)
+  const num = (x) => (x === null || x === undefined ? 'NaN' : x);
+  for (const x of series) {
+    writeFileSync(join(outDir, x.file), x.list.map((c) => [c.N, num(c.cpu_pct),
+      num(slate ? c.slate?.peak_rss_mb : c.peak_rss_mb), num(slate ? c.slate?.peak_pss_mb : c.peak_pss_mb),
+      c.real_time ? 0 : 1, num(c.latency_ms.p50), num(c.latency_ms.p95)].join(' ')).join('\n') + '\n');
+  }
+  const failedMark = (col) => (cases.some((c) => !c.real_time)
+    ? series.map((x, i) => `'${x.file}' using 1:($5 > 0 ? $${col} : 1/0) with points pt 2 ps 3 lw 2 lc rgb 'black' ${i ? 'notitle' : "title 'not real time'"}`) : []);
+  const plots = (col) => [...series.map((x) => `'${x.file}' using 1:${col} with linespoints lw 2 pt ${x.pt} lc rgb '${x.color}' title '${x.title}'`),
+    ...failedMark(col)].join(', ');
+  const delay = [...series.flatMap((x) => [
+    `'${x.file}' using 1:7 with linespoints lw 2 pt ${x.pt} lc rgb '${x.color}' title '${x.title} p95'`,
+    `'${x.file}' using 1:6 with linespoints lw 2 dt 2 pt ${x.pt + 1} lc rgb '${x.color}' title '${x.title} p50'`]),
+  ...failedMark(7)].join(', ');
+  const gp = `set terminal pngcairo size 1200,900 font 'sans,10'
 set output 'plot.png'
-set multiplot layout 1,3 title "wsrtmp bench: ${o.scenario} (${basename(fixture)}), ${os.cpus().length} cores"
+set multiplot layout 2,2 title "wsrtmp bench: ${o.scenario} (${basename(fixture)}), ${os.cpus().length} cores"
 set key top left
 set grid
 set logscale x 2
+set yrange [0:*]
 set xlabel 'concurrent streams'
-set ylabel 'CPU, % of one core (mean)'
+set ylabel 'CPU, % of one core (mean${slate ? ', on slate' : ''})'
 plot ${plots(2)}
-set ylabel 'peak RSS, MB (sum over processes)'
+set ylabel 'peak RSS, MB (sum over processes${slate ? ', on slate' : ''})'
 plot ${plots(3)}
-set ylabel 'peak PSS, MB'
+set ylabel 'peak PSS, MB${slate ? ' (on slate)' : ''}'
 plot ${plots(4)}
+set ylabel 'added delay, ms (send -> readable from nginx${slate ? ', before the cut' : ''})'
+set key center right
+plot ${delay}
 unset multiplot
 `;
   writeFileSync(join(outDir, 'plot.gp'), gp);

@@ -5,11 +5,12 @@
 // at the pace the browser produced them (meta.json chunk_list[].t_ms). Every stream gets its own key.
 //
 //   node loadgen.mjs --url 'ws://127.0.0.1:19452/ingest/{key}' --fixture DIR --streams N
-//                    [--key-prefix P] [--duration S] [--stagger-ms MS] [--out FILE]
+//                    [--key-prefix P] [--duration S] [--stagger-ms MS] [--cut] [--out FILE]
 //
 // Stream i uses key "<P>-<i>". --duration S sends only the chunks due in the first S seconds
 // (0 = the whole recording). The socket is closed with 1000 after the last chunk has left, like a
-// page that stops its recorder. Text frames from the server are read: the last {"type":"stats"}
+// page that stops its recorder; with --cut the TCP connection is dropped instead, without a close
+// frame, like a network failure (the server's broadcast then goes on slate). Text frames from the server are read: the last {"type":"stats"}
 // frame's "output" and "state" are kept.
 //
 // --out FILE gets a JSON document with, per stream, the wall time (ms since the epoch,
@@ -28,6 +29,7 @@ const { values: o } = parseArgs({ options: {
   'key-prefix': { type: 'string', default: 'bench' },
   duration: { type: 'string', default: '0' },
   'stagger-ms': { type: 'string', default: '0' },
+  cut: { type: 'boolean', default: false },
   out: { type: 'string' },
 } });
 if (!o.url || !o.fixture) {
@@ -105,6 +107,15 @@ async function stream(i) {
     r.max_buffered = Math.max(r.max_buffered, ws.bufferedAmount);
   }
   r.last_send_wall = r.sends.at(-1) ?? null;
+  if (o.cut && !r.aborted) {
+    // a network drop: what was sent is flushed, then the socket goes without a close frame
+    while (ws.readyState === WebSocket.OPEN && ws.bufferedAmount > 0) await sleep(5);
+    r.cut = true;
+    r.close_sent_wall = wall();
+    ws.terminate();
+    await Promise.race([closed, sleep(5000)]);
+    return r;
+  }
   while (ws.readyState === WebSocket.OPEN && ws.bufferedAmount > 0) await sleep(5);
   r.close_sent_wall = wall();
   if (ws.readyState === WebSocket.OPEN) ws.close(1000, 'done');
@@ -116,7 +127,7 @@ async function stream(i) {
 
 const started = wall();
 const results = await Promise.all(Array.from({ length: N }, (_, i) => stream(i)));
-const failed = results.filter((r) => r.error || r.aborted || ![1000, 1005].includes(r.close_code));
+const failed = results.filter((r) => r.error || r.aborted || (!r.cut && ![1000, 1005].includes(r.close_code)));
 const summary = {
   fixture: o.fixture, streams: N, chunks_per_stream: last + 1, stagger_ms: stagger,
   started_wall: started, ended_wall: wall(), failed: failed.length,
