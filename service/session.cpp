@@ -519,6 +519,7 @@ Session::leave_broadcast ()
   }
   if (state_ == State::Ending || streaming ()) {
     state_ = State::Ended;
+    log_ended ();
     close_websocket (connection_.get (), CLOSE_NORMAL, "stream ended");
   }
   if (!broadcast_) {
@@ -528,6 +529,18 @@ Session::leave_broadcast ()
   Broadcast *broadcast = broadcast_;
   broadcast_ = nullptr;
   broadcast->detach (this, [this] { schedule_finish (); });
+}
+
+/* The connection's summary: all it sent is in the broadcast (or the
+ * broadcast is over). */
+void
+Session::log_ended () const
+{
+  char text[160];
+  g_snprintf (text, sizeof text, "ended after %.1f s, %" G_GUINT64_FORMAT
+      " bytes in", (g_get_monotonic_time () - started_us_) / 1e6,
+      last_bytes_in_);
+  log_event (G_LOG_LEVEL_MESSAGE, text);
 }
 
 void
@@ -542,8 +555,8 @@ Session::broadcast_gone ()
   broadcast_ = nullptr;
   if (streaming () || state_ == State::Ending) {
     update_stats (false);
-    log_event (G_LOG_LEVEL_MESSAGE, "broadcast ended");
     set_state (State::Ended);
+    log_ended ();
     close_websocket (connection_.get (), CLOSE_NORMAL, "stream ended");
   }
   leaving_ = true;
@@ -662,14 +675,16 @@ Session::on_bus_message (GstMessage *message)
       /* A connection that closed before sending any media (a reconnect
        * attempt that died, the page's Stop while it was reconnecting) has
        * no stream to read: that is its end, not an error. */
-      if (state_ == State::Ending &&
+      SessionFailure failure = classify_error (message);
+      if (state_ == State::Ending && failure.kind == "input" &&
+          failure.code == CLOSE_UNSUPPORTED_DATA &&
           source_counter (GST_WS_SERVER_SRC_PROP_BYTES_RECEIVED) == 0) {
         log_event (G_LOG_LEVEL_INFO, "closed before sending any media");
         if (broadcast_)
           broadcast_->end_input (this);
         break;
       }
-      fail (classify_error (message), std::string (origin) + ": " +
+      fail (failure, std::string (origin) + ": " +
           error->message + (debug ? std::string (" (") + debug + ")" : ""));
       /* Its streaming thread stopped: the input ends here. */
       if (broadcast_)

@@ -117,6 +117,7 @@ class Session {
   void fail (const SessionFailure &failure, const std::string &detail);
   void close_with (const SessionFailure &failure, const std::string &detail);
   void leave_broadcast ();
+  void log_ended () const;
   void schedule_finish ();
   void update_stats (bool send);
   void log_event (GLogLevelFlags level, const std::string &text) const;

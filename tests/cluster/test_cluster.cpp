@@ -310,7 +310,7 @@ class ClusterTest : public CppUnit::TestFixture {
   std::vector<int> sessions_of (const std::string &key) const
   {
     std::string needle = "[" + key.substr (0, 3) +
-        "***] from 127.0.0.1: connected, streaming";
+        "***] from 127.0.0.1: connected";
     std::vector<int> counts;
     for (int i = 0; i < DAEMONS; i++) {
       std::string log = old_logs_[i] + (daemons_[i] ? daemons_[i]->log () :
