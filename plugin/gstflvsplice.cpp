@@ -32,6 +32,13 @@
  *   audio format and image, in the background when the first input's caps
  *   arrive, shared by every flvsplice in the process, and looped: a
  *   broadcast on slate encodes nothing.
+ * - An active input that delivers nothing for #GstFlvSplice:stall-timeout
+ *   milliseconds without ending (a half-open connection: the browser's
+ *   network died and no FIN or RST came) is *stalled*: the slate starts as
+ *   for an EOS, right after its last frame, so the output keeps real time.
+ *   The input stays the active one: when it delivers again, it is spliced
+ *   back in at its next keyframe like an input taking over; when it ends,
+ *   a waiting newer input takes over from the slate.
  * - The "finish" action signal makes the active input's EOS go downstream
  *   (the broadcast is over, no slate). When no input takes over within
  *   #GstFlvSplice:timeout seconds of the slate starting, EOS goes
@@ -40,9 +47,10 @@
  *
  * Element messages (structure names; see gstflvsplice.h):
  * - `flvsplice-slate`: the slate started; "position" (guint64): its first
- *   output timestamp in nanoseconds.
- * - `flvsplice-resumed`: an input took over from the slate; "gap"
- *   (guint64): nanoseconds of slate.
+ *   output timestamp in nanoseconds; "reason" (string): "eos" (the input
+ *   ended) or "stall" (it stopped delivering).
+ * - `flvsplice-resumed`: an input took over from the slate (or a stalled
+ *   one came back); "gap" (guint64): nanoseconds of slate.
  * - `flvsplice-input-ended`: a sink pad got EOS; "pad" (string): its name.
  * - `flvsplice-timeout`: no input took over within the timeout; EOS follows.
  *
@@ -84,10 +92,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr guint DEFAULT_TIMEOUT = 60;
-/* A browser sends a MediaRecorder chunk every 250-300 ms and flvencodebin
- * holds up to one chunk back: tags come in bursts at most ~600 ms apart
- * (see the stall-timeout property for the figures measured). */
-constexpr guint DEFAULT_STALL_TIMEOUT = 1500;
+/* A browser sends a MediaRecorder chunk every 250-300 ms: through
+ * flvencodebin, tags came at most ~300 ms apart (1.2 s with 1000 ms chunks,
+ * 1.5 s for Firefox's VP8 transcoded on a loaded machine; test_flvsplice's
+ * test_no_stall_at_browser_pace prints them). A false stall costs up to a
+ * keyframe interval of live picture, a late one only a longer burst. */
+constexpr guint DEFAULT_STALL_TIMEOUT = 2000;
 /* The same output format as flvencodebin's defaults. */
 constexpr int DEFAULT_WIDTH = 1280;
 constexpr int DEFAULT_HEIGHT = 720;
@@ -726,8 +736,9 @@ gst_flv_splice_class_init (GstFlvSpliceClass *klass)
           "delivers again it is spliced back in at its next keyframe "
           "(flvsplice-resumed), mapped to the slate's position. A newer "
           "input still waits for its EOS. The default leaves margin over a "
-          "browser's bursts through flvencodebin (a chunk every 250-300 ms, "
-          "one held back: gaps up to ~600 ms). 0: off; no effect with "
+          "browser's bursts through flvencodebin (tags ~300 ms apart with "
+          "250 ms MediaRecorder chunks, 1.2 s with 1000 ms chunks, up to 1.5 s "
+          "transcoding on a loaded machine). 0: off; no effect with "
           "timeout=0", 0, 600000, DEFAULT_STALL_TIMEOUT, flags));
   g_object_class_install_property (gobject_class, PROP_SLATE_LOCATION,
       g_param_spec_string ("slate-location", "Slate location",
@@ -1747,9 +1758,12 @@ check_stall (GstFlvSplice *self)
       s.stall_timeout : 1000);
   GstFlvSplicePad *pad = active_pad (priv);
   /* Not while the input's thread is in its chain: blocked downstream is
-   * no stall, and it may be pushing. After finish, its EOS is coming. */
+   * no stall, and it may be pushing. Not before the first audio or video
+   * tag (an input starting up: its encoder may take a while). After
+   * finish, its EOS is coming. */
   if (!priv->playing || s.stall_timeout == 0 || s.timeout == 0 ||
-      !priv->output_started || priv->on_slate || priv->eos_sent ||
+      (priv->last_video < 0 && priv->last_audio < 0) || priv->on_slate ||
+      priv->eos_sent ||
       priv->finish || priv->stopping || !pad || pad->in_chain ||
       pad->stalled)
     return next;

@@ -467,12 +467,13 @@ struct Arrivals {
     std::lock_guard<std::mutex> guard (lock);
     return times.empty () ? -1 : times.back ();
   }
-  /* The longest wait for the next buffer, in ms. */
-  double max_gap_ms ()
+  /* The longest wait for the next buffer, in ms, from buffer `from` on
+   * (flvencodebin's stream header comes before its encoders start). */
+  double max_gap_ms (size_t from = 0)
   {
     std::lock_guard<std::mutex> guard (lock);
     gint64 gap = 0;
-    for (size_t i = 1; i < times.size (); i++)
+    for (size_t i = from + 1; i < times.size (); i++)
       gap = std::max (gap, times[i] - times[i - 1]);
     return gap / 1000.0;
   }
@@ -503,8 +504,9 @@ feed_in_real_time (GstAppSrc *src, const Fixture &fixture, size_t from,
     gint64 now = g_get_monotonic_time ();
     if (due > now)
       g_usleep (due - now);
-    CPPUNIT_ASSERT_EQUAL (GST_FLOW_OK, gst_app_src_push_buffer (src,
-            gst_buffer_new_memdup (pending.data (), pending.size ())));
+    if (!pending.empty ())      /* a recorder may emit empty chunks */
+      CPPUNIT_ASSERT_EQUAL (GST_FLOW_OK, gst_app_src_push_buffer (src,
+              gst_buffer_new_memdup (pending.data (), pending.size ())));
     pending.clear ();
     pushed = g_get_monotonic_time ();
   }
@@ -686,7 +688,8 @@ class FlvSpliceTest : public CppUnit::TestFixture {
     auto ref_b = packets (reference (a.joined_path (), dir, "ref-b.flv"), "v");
 
     std::string out = dir.file ("out.flv");
-    Splice splice (out, "timeout=1");
+    /* The older input idles while the newer starts: no stall here. */
+    Splice splice (out, "timeout=1 stall-timeout=0");
     splice.add_input ("appsrc format=bytes ! flvencodebin");
     GstAppSrc *first = appsrc_of (splice.last_bin ());
     GstPad *second_pad = splice.add_input ("filesrc location=" +
@@ -831,7 +834,8 @@ class FlvSpliceTest : public CppUnit::TestFixture {
     std::string part = write_part (a, 8, dir);
     auto ref = packets (reference (part, dir, "ref.flv"), "v");
     std::string out = dir.file ("out.flv");
-    Splice splice (out, "timeout=30");
+    /* The older input idles while the newer starts: no stall here. */
+    Splice splice (out, "timeout=30 stall-timeout=0");
     splice.add_input ("appsrc format=bytes ! flvencodebin");
     GstAppSrc *first = appsrc_of (splice.last_bin ());
     GstPad *second_pad = splice.add_input ("filesrc location=" +
@@ -940,8 +944,7 @@ class FlvSpliceTest : public CppUnit::TestFixture {
         duration (ref), stall, gap, wall);
     g_print ("stall and resume: %s\n", text);
     CPPUNIT_ASSERT_MESSAGE (text, std::fabs (duration (video) -
-            (duration (ref) + stall)) <= 0.5 || (duration (video) >
-            duration (ref) + stall && duration (video) <= wall + 0.5));
+            (duration (ref) + stall)) <= 0.5);
     CPPUNIT_ASSERT_MESSAGE (text, gap >= stall - 0.5);
   }
 
@@ -1061,6 +1064,8 @@ class FlvSpliceTest : public CppUnit::TestFixture {
     const Case cases[] = {
       { "chrome-h264-opus-kf2s-30s-250ms", 40, 1 },
       { "chrome-vp8-opus-250ms", 40, 1 },
+      /* Firefox's WebM leaves the longest gaps at 250 ms. */
+      { "firefox-vp8-opus-250ms", 40, 1 },
       { "chrome-h264-opus-kf2s-30s-250ms", 40, 4 },
     };
     for (const Case &c : cases) {
@@ -1080,7 +1085,8 @@ class FlvSpliceTest : public CppUnit::TestFixture {
       splice.wait_for ("eos");
       char text[200];
       g_snprintf (text, sizeof text, "%s, %zu ms a push: tags at most %.0f ms "
-          "apart (stall-timeout %u ms)", c.recording, c.group * 250,
+          "apart (%.0f ms with the stream header; stall-timeout %u ms)",
+          c.recording, c.group * 250, arrivals.max_gap_ms (5),
           arrivals.max_gap_ms (), stall_ms);
       g_print ("%s\n", text);
       CPPUNIT_ASSERT_EQUAL_MESSAGE (text, 0, splice.count (
@@ -1096,7 +1102,7 @@ class FlvSpliceTest : public CppUnit::TestFixture {
     TempDir dir;
     Fixture a ("chrome-h264-opus-kf2s-30s-250ms");
     std::string part = write_part (a, 8, dir);
-    Splice splice (dir.file ("out.flv"), "timeout=30");
+    Splice splice (dir.file ("out.flv"), "timeout=30 stall-timeout=0");
     splice.add_input ("appsrc format=bytes ! flvencodebin");
     GstAppSrc *first = appsrc_of (splice.last_bin ());
     GstPad *second_pad = splice.add_input ("filesrc location=" + part +
