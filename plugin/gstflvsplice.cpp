@@ -1746,7 +1746,8 @@ slate_loop (gpointer data)
 }
 
 /* Starts the slate when the input on air has delivered nothing for
- * stall-timeout (see stall_watch); returns when to look again. */
+ * stall-timeout (see GstFlvSplicePrivate::stall_watch); returns when to look
+ * again. */
 static Clock::time_point
 check_stall (GstFlvSplice *self)
 {
@@ -1763,9 +1764,8 @@ check_stall (GstFlvSplice *self)
    * finish, its EOS is coming. */
   if (!priv->playing || s.stall_timeout == 0 || s.timeout == 0 ||
       (priv->last_video < 0 && priv->last_audio < 0) || priv->on_slate ||
-      priv->eos_sent ||
-      priv->finish || priv->stopping || !pad || pad->in_chain ||
-      pad->stalled)
+      priv->eos_sent || priv->finish || priv->stopping || !pad ||
+      pad->in_chain || pad->stalled)
     return next;
   auto due = priv->last_delivery + std::chrono::milliseconds (s.stall_timeout);
   if (now < due)
