@@ -1067,7 +1067,12 @@ class FlvSpliceTest : public CppUnit::TestFixture {
       { "firefox-vp8-opus-250ms", 40, 1 },
       { "chrome-h264-opus-kf2s-30s-250ms", 40, 4 },
     };
+    /* Under the sanitizers, decoding and encoding 720p is slower than real
+     * time here: only the passthrough cases say something then. */
+    bool sanitized = g_getenv ("WSRTMP_SANITIZED") != nullptr;
     for (const Case &c : cases) {
+      if (sanitized && strstr (c.recording, "vp8"))
+        continue;
       TempDir dir;
       Fixture a (c.recording);
       Splice splice (dir.file ("out.flv"), "timeout=60");
