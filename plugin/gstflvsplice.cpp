@@ -32,6 +32,13 @@
  *   audio format and image, in the background when the first input's caps
  *   arrive, shared by every flvsplice in the process, and looped: a
  *   broadcast on slate encodes nothing.
+ * - An active input that delivers nothing for #GstFlvSplice:stall-timeout
+ *   milliseconds without ending (a half-open connection: the browser's
+ *   network died and no FIN or RST came) is *stalled*: the slate starts as
+ *   for an EOS, right after its last frame, so the output keeps real time.
+ *   The input stays the active one: when it delivers again, it is spliced
+ *   back in at its next keyframe like an input taking over; when it ends,
+ *   a waiting newer input takes over from the slate.
  * - The "finish" action signal makes the active input's EOS go downstream
  *   (the broadcast is over, no slate). When no input takes over within
  *   #GstFlvSplice:timeout seconds of the slate starting, EOS goes
@@ -40,9 +47,10 @@
  *
  * Element messages (structure names; see gstflvsplice.h):
  * - `flvsplice-slate`: the slate started; "position" (guint64): its first
- *   output timestamp in nanoseconds.
- * - `flvsplice-resumed`: an input took over from the slate; "gap"
- *   (guint64): nanoseconds of slate.
+ *   output timestamp in nanoseconds; "reason" (string): "eos" (the input
+ *   ended) or "stall" (it stopped delivering).
+ * - `flvsplice-resumed`: an input took over from the slate (or a stalled
+ *   one came back); "gap" (guint64): nanoseconds of slate.
  * - `flvsplice-input-ended`: a sink pad got EOS; "pad" (string): its name.
  * - `flvsplice-timeout`: no input took over within the timeout; EOS follows.
  *
@@ -84,6 +92,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr guint DEFAULT_TIMEOUT = 60;
+/* A browser sends a MediaRecorder chunk every 250-300 ms: through
+ * flvencodebin, tags came at most ~300 ms apart (1.2 s with 1000 ms chunks,
+ * 1.5 s for Firefox's VP8 transcoded on a loaded machine; test_flvsplice's
+ * test_no_stall_at_browser_pace prints them). A false stall costs up to a
+ * keyframe interval of live picture, a late one only a longer burst. */
+constexpr guint DEFAULT_STALL_TIMEOUT = 2000;
 /* The same output format as flvencodebin's defaults. */
 constexpr int DEFAULT_WIDTH = 1280;
 constexpr int DEFAULT_HEIGHT = 720;
@@ -131,6 +145,7 @@ constexpr const char *SLATE_ENCODE =
 enum {
   PROP_0,
   PROP_TIMEOUT,
+  PROP_STALL_TIMEOUT,
   PROP_SLATE_LOCATION,
   PROP_WIDTH,
   PROP_HEIGHT,
@@ -150,6 +165,7 @@ guint signals[LAST_SIGNAL];
 
 struct Settings {
   guint timeout = DEFAULT_TIMEOUT;
+  guint stall_timeout = DEFAULT_STALL_TIMEOUT;
   std::string slate_location;
   int width = DEFAULT_WIDTH;
   int height = DEFAULT_HEIGHT;
@@ -532,6 +548,9 @@ struct _GstFlvSplicePad {
   gboolean ended;
   /* Took over at a keyframe: tags go out at their timestamp + offset. */
   gboolean started;
+  /* Active, but delivered nothing for stall-timeout: the slate runs, and
+   * the input is spliced back in at its next keyframe. */
+  gboolean stalled;
   gint64 offset;
   /* The latest AVC and AAC sequence header tags this input sent. */
   GstBuffer *video_header;
@@ -567,7 +586,8 @@ gst_flv_splice_pad_init (GstFlvSplicePad *)
  * pushes on the source pad at a time: the active input's streaming thread,
  * or the slate task while `on_slate`; the switch from the slate to an input
  * pauses the task (which waits for its current push) before the input
- * pushes. */
+ * pushes. The stall watch starts the slate only while the active input's
+ * thread is out of its chain (so not pushing), and never pushes itself. */
 struct GstFlvSplicePrivate {
   GstPad *srcpad = nullptr;
 
@@ -607,6 +627,14 @@ struct GstFlvSplicePrivate {
   gint64 slate_frame_num = 1000 * DEFAULT_FPS_D;
   gint64 slate_frame_den = DEFAULT_FPS_N;
   size_t slate_loop_frames = 1;
+
+  /* The stall watch: a thread from READY -> PAUSED to PAUSED -> READY that
+   * starts the slate when, in PLAYING, the active input's chain was last
+   * left stall-timeout ago. Not in the chain: a stalled input never calls
+   * it. */
+  std::thread stall_watch;
+  bool playing = false;
+  Clock::time_point last_delivery;
 
   /* The slate while it runs. */
   bool on_slate = false;
@@ -674,6 +702,7 @@ static gboolean gst_flv_splice_src_event (GstPad *pad, GstObject *parent,
 static gboolean gst_flv_splice_src_activate_mode (GstPad *pad,
     GstObject *parent, GstPadMode mode, gboolean active);
 static void slate_loop (gpointer data);
+static void stop_stall_watch (GstFlvSplice *self);
 
 static void
 gst_flv_splice_class_init (GstFlvSpliceClass *klass)
@@ -697,6 +726,20 @@ gst_flv_splice_class_init (GstFlvSpliceClass *klass)
           "no slate, an input's EOS is forwarded at once unless a newer "
           "input waits to take over", 0, 7 * 24 * 3600,
           DEFAULT_TIMEOUT, flags));
+  g_object_class_install_property (gobject_class, PROP_STALL_TIMEOUT,
+      g_param_spec_uint ("stall-timeout", "Stall timeout",
+          "Milliseconds the input on air may deliver nothing (wall clock, in "
+          "PLAYING) before it counts as stalled: a connection that stopped "
+          "without ending (a half-open TCP connection). The slate starts "
+          "right after its last frame as for an EOS (flvsplice-slate with "
+          "\"reason\" \"stall\"), and timeout counts from there; when the input "
+          "delivers again it is spliced back in at its next keyframe "
+          "(flvsplice-resumed), mapped to the slate's position. A newer "
+          "input still waits for its EOS. The default leaves margin over a "
+          "browser's bursts through flvencodebin (tags ~300 ms apart with "
+          "250 ms MediaRecorder chunks, 1.2 s with 1000 ms chunks, up to 1.5 s "
+          "transcoding on a loaded machine). 0: off; no effect with "
+          "timeout=0", 0, 600000, DEFAULT_STALL_TIMEOUT, flags));
   g_object_class_install_property (gobject_class, PROP_SLATE_LOCATION,
       g_param_spec_string ("slate-location", "Slate location",
           "PNG or JPEG file shown while no input is active, scaled and "
@@ -786,6 +829,7 @@ static void
 gst_flv_splice_finalize (GObject *object)
 {
   auto *self = GST_FLV_SPLICE (object);
+  stop_stall_watch (self);
   for (GstFlvSplicePad *pad : self->priv->pads)
     gst_object_unref (pad);
   for (GstMessage *message : self->priv->messages)
@@ -813,6 +857,9 @@ gst_flv_splice_set_property (GObject *object, guint prop_id,
   switch (prop_id) {
     case PROP_TIMEOUT:
       s.timeout = g_value_get_uint (value);
+      break;
+    case PROP_STALL_TIMEOUT:
+      s.stall_timeout = g_value_get_uint (value);
       break;
     case PROP_SLATE_LOCATION:
       s.slate_location = g_value_get_string (value) ?
@@ -869,6 +916,9 @@ gst_flv_splice_get_property (GObject *object, guint prop_id, GValue *value,
   switch (prop_id) {
     case PROP_TIMEOUT:
       g_value_set_uint (value, s.timeout);
+      break;
+    case PROP_STALL_TIMEOUT:
+      g_value_set_uint (value, s.stall_timeout);
       break;
     case PROP_SLATE_LOCATION:
       g_value_set_string (value, s.slate_location.c_str ());
@@ -1128,8 +1178,9 @@ start_output (GstFlvSplice *self, GstFlvSplicePad *pad, Lock &lock)
   return GST_FLOW_OK;
 }
 
+/* reason: "eos" (the input on air ended) or "stall" (it went silent). */
 static void
-start_slate (GstFlvSplice *self, Lock &lock)
+start_slate (GstFlvSplice *self, const char *reason)
 {
   auto *priv = self->priv;
   if (!priv->slate)
@@ -1173,14 +1224,14 @@ start_slate (GstFlvSplice *self, Lock &lock)
   priv->deadline = now + std::chrono::seconds (s.timeout);
   priv->on_slate = true;
   priv->gaps++;
-  GST_INFO_OBJECT (self, "slate from %" G_GINT64_FORMAT " ms (audio %"
+  GST_INFO_OBJECT (self, "slate (%s) from %" G_GINT64_FORMAT " ms (audio %"
       G_GINT64_FORMAT " ms), a frame every %" G_GINT64_FORMAT "/%"
-      G_GINT64_FORMAT " ms, now is %" G_GINT64_FORMAT " ms",
+      G_GINT64_FORMAT " ms, now is %" G_GINT64_FORMAT " ms", reason,
       priv->slate_video_base, priv->slate_audio_base, priv->slate_frame_num,
       priv->slate_frame_den, clock_now_ts (priv, now));
   queue_message (self, gst_structure_new (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
           "position", G_TYPE_UINT64, guint64 (priv->slate_start) * GST_MSECOND,
-          nullptr));
+          "reason", G_TYPE_STRING, reason, nullptr));
   gst_pad_start_task (priv->srcpad, slate_loop, self, nullptr);
 }
 
@@ -1238,7 +1289,7 @@ end_input (GstFlvSplice *self, GstFlvSplicePad *pad, Lock &lock)
   } else if (!priv->output_started || current_settings (self).timeout == 0) {
     send_eos (self, lock);
   } else if (!priv->on_slate) {
-    start_slate (self, lock);
+    start_slate (self, "eos");
   }
 }
 
@@ -1310,8 +1361,10 @@ take_over (GstFlvSplice *self, GstFlvSplicePad *pad, gint64 keyframe_ts,
   }
   pad->offset = position - keyframe_ts;
   pad->started = TRUE;
-  GST_INFO_OBJECT (pad, "takes over at %" G_GINT64_FORMAT " ms (its %"
-      G_GINT64_FORMAT " ms)", position, keyframe_ts);
+  GST_INFO_OBJECT (pad, "%s at %" G_GINT64_FORMAT " ms (its %"
+      G_GINT64_FORMAT " ms)", pad->stalled ? "back from its stall" :
+      "takes over", position, keyframe_ts);
+  pad->stalled = FALSE;
   use_audio_format_of (priv, pad);
   request_slate (self);
 
@@ -1369,7 +1422,7 @@ handle_buffer (GstFlvSplice *self, GstFlvSplicePad *pad, GstBuffer *buffer,
   }
   if (tag.sequence_header) {
     store_header (pad, buffer, tag.type);
-    if (!pad->started) {
+    if (!pad->started || pad->stalled) {
       /* Sent right before this input's first keyframe. */
       gst_buffer_unref (buffer);
       return GST_FLOW_OK;
@@ -1382,8 +1435,10 @@ handle_buffer (GstFlvSplice *self, GstFlvSplicePad *pad, GstBuffer *buffer,
     return push (self, flv::retime (buffer, ts), lock);
   }
 
-  if (!pad->started) {
-    if (priv->last_video < 0 && priv->last_audio < 0 && !priv->on_slate) {
+  /* A stalled input comes back like a newer one taking over. */
+  if (!pad->started || pad->stalled) {
+    if (!pad->started && priv->last_video < 0 && priv->last_audio < 0 &&
+        !priv->on_slate) {
       /* The first input: its timestamps are the output's. */
       pad->started = TRUE;
       pad->offset = 0;
@@ -1453,10 +1508,13 @@ gst_flv_splice_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   Lock lock (priv->lock);
   spad->in_chain = TRUE;
   GstFlowReturn ret = wait_for_turn (self, spad, lock);
-  if (ret == GST_FLOW_OK)
+  if (ret == GST_FLOW_OK) {
     ret = handle_buffer (self, spad, buffer, lock);
-  else
+    /* The stall watch counts from here: the input is waiting for data. */
+    priv->last_delivery = Clock::now ();
+  } else {
     gst_buffer_unref (buffer);
+  }
   spad->in_chain = FALSE;
   spad->waiting = FALSE;
   if (spad->released) {
@@ -1687,6 +1745,67 @@ slate_loop (gpointer data)
   }
 }
 
+/* Starts the slate when the input on air has delivered nothing for
+ * stall-timeout (see GstFlvSplicePrivate::stall_watch); returns when to look
+ * again. */
+static Clock::time_point
+check_stall (GstFlvSplice *self)
+{
+  auto *priv = self->priv;
+  Settings s = current_settings (self);
+  auto now = Clock::now ();
+  /* At least this often: the settings and the state may change. */
+  auto next = now + std::chrono::milliseconds (s.stall_timeout > 0 ?
+      s.stall_timeout : 1000);
+  GstFlvSplicePad *pad = active_pad (priv);
+  /* Not while the input's thread is in its chain: blocked downstream is
+   * no stall, and it may be pushing. Not before the first audio or video
+   * tag (an input starting up: its encoder may take a while). After
+   * finish, its EOS is coming. */
+  if (!priv->playing || s.stall_timeout == 0 || s.timeout == 0 ||
+      (priv->last_video < 0 && priv->last_audio < 0) || priv->on_slate ||
+      priv->eos_sent || priv->finish || priv->stopping || !pad ||
+      pad->in_chain || pad->stalled)
+    return next;
+  auto due = priv->last_delivery + std::chrono::milliseconds (s.stall_timeout);
+  if (now < due)
+    return due;
+  GST_INFO_OBJECT (pad, "nothing for %u ms: stalled", s.stall_timeout);
+  pad->stalled = TRUE;
+  start_slate (self, "stall");
+  return next;
+}
+
+static void
+stall_watch_loop (GstFlvSplice *self)
+{
+  auto *priv = self->priv;
+  Lock lock (priv->lock);
+  while (!priv->stopping) {
+    auto wake = check_stall (self);
+    if (!priv->messages.empty ()) {
+      lock.unlock ();
+      post_messages (self);
+      lock.lock ();
+      continue;
+    }
+    priv->cond.wait_until (lock, wake);
+  }
+}
+
+static void
+stop_stall_watch (GstFlvSplice *self)
+{
+  auto *priv = self->priv;
+  {
+    std::lock_guard<std::mutex> lock (priv->lock);
+    priv->stopping = true;
+    priv->cond.notify_all ();
+  }
+  if (priv->stall_watch.joinable ())
+    priv->stall_watch.join ();
+}
+
 static void
 gst_flv_splice_finish (GstFlvSplice *self)
 {
@@ -1778,10 +1897,22 @@ gst_flv_splice_change_state (GstElement *element, GstStateChange transition)
       gst_clear_buffer (&priv->current_audio_header);
       priv->headers_just_sent = false;
       for (GstFlvSplicePad *pad : priv->pads) {
-        pad->waiting = pad->flushing = pad->started = FALSE;
+        pad->waiting = pad->flushing = pad->started = pad->stalled = FALSE;
         pad->ended = pad->released;
         pad->offset = 0;
       }
+      break;
+    }
+    case GST_STATE_CHANGE_PAUSED_TO_PLAYING: {
+      std::lock_guard<std::mutex> lock (priv->lock);
+      priv->playing = true;
+      priv->last_delivery = Clock::now ();
+      priv->cond.notify_all ();
+      break;
+    }
+    case GST_STATE_CHANGE_PLAYING_TO_PAUSED: {
+      std::lock_guard<std::mutex> lock (priv->lock);
+      priv->playing = false;
       break;
     }
     case GST_STATE_CHANGE_PAUSED_TO_READY: {
@@ -1797,6 +1928,14 @@ gst_flv_splice_change_state (GstElement *element, GstStateChange transition)
     default:
       break;
   }
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY ||
+      transition == GST_STATE_CHANGE_READY_TO_NULL)
+    stop_stall_watch (self);
   /* Deactivating the source pad stops the slate task. */
-  return GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  GstStateChangeReturn ret =
+      GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED &&
+      ret != GST_STATE_CHANGE_FAILURE && !priv->stall_watch.joinable ())
+    priv->stall_watch = std::thread (stall_watch_loop, self);
+  return ret;
 }

@@ -14,9 +14,12 @@ G_DECLARE_FINAL_TYPE (GstFlvSplice, gst_flv_splice, GST, FLV_SPLICE, GstElement)
 GST_ELEMENT_REGISTER_DECLARE (flvsplice);
 
 /* Element messages (see the element documentation in gstflvsplice.cpp). */
-/* The slate started; "position" (guint64, ns): its first output timestamp. */
+/* The slate started; "position" (guint64, ns): its first output timestamp;
+ * "reason" (string): "eos" (the input on air ended) or "stall" (it delivered
+ * nothing for stall-timeout ms). */
 #define GST_FLV_SPLICE_SLATE_MESSAGE_NAME "flvsplice-slate"
-/* An input took over from the slate; "gap" (guint64, ns): slate duration. */
+/* An input took over from the slate, or a stalled one came back; "gap"
+ * (guint64, ns): slate duration. */
 #define GST_FLV_SPLICE_RESUMED_MESSAGE_NAME "flvsplice-resumed"
 /* A sink pad got EOS; "pad" (string): its name. */
 #define GST_FLV_SPLICE_INPUT_ENDED_MESSAGE_NAME "flvsplice-input-ended"

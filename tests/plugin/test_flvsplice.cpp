@@ -332,6 +332,18 @@ class Splice {
       list.push_back (seen.name);
     return list;
   }
+  /* A string field of every message of that name, in order. */
+  std::vector<std::string> strings (const std::string &name, const char *key)
+  {
+    std::vector<std::string> list;
+    for (const auto &seen : seen_) {
+      if (seen.name == name && seen.structure) {
+        const char *value = gst_structure_get_string (seen.structure, key);
+        list.push_back (value ? value : "");
+      }
+    }
+    return list;
+  }
   /* The field of the first message of that name. */
   guint64 field (const std::string &name, const char *key)
   {
@@ -435,6 +447,126 @@ struct FirstBuffer {
   }
 };
 
+/* When buffers reached a pad (monotonic µs): the gaps an input leaves. */
+struct Arrivals {
+  std::mutex lock;
+  std::vector<gint64> times;
+
+  void watch (GstPad *pad)
+  {
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER,
+        [] (GstPad *, GstPadProbeInfo *, gpointer data) {
+          auto *self = static_cast<Arrivals *> (data);
+          std::lock_guard<std::mutex> guard (self->lock);
+          self->times.push_back (g_get_monotonic_time ());
+          return GST_PAD_PROBE_OK;
+        }, this, nullptr);
+  }
+  gint64 last ()
+  {
+    std::lock_guard<std::mutex> guard (lock);
+    return times.empty () ? -1 : times.back ();
+  }
+  /* The longest wait for the next buffer, in ms. */
+  double max_gap_ms ()
+  {
+    std::lock_guard<std::mutex> guard (lock);
+    gint64 gap = 0;
+    for (size_t i = 1; i < times.size (); i++)
+      gap = std::max (gap, times[i] - times[i - 1]);
+    return gap / 1000.0;
+  }
+};
+
+/* Chunks [from, to) of a recording, pushed at the pace the browser emitted
+ * them; `group` chunks in one push at the last one's time, as a longer
+ * MediaRecorder timeslice would send them (4: 1000 ms). Returns the
+ * monotonic time (µs) of the last push. */
+gint64
+feed_in_real_time (GstAppSrc *src, const Fixture &fixture, size_t from,
+    size_t to, size_t group = 1)
+{
+  const auto &chunks = fixture.chunks ();
+  to = std::min (to, chunks.size ());
+  gint64 start = g_get_monotonic_time ();
+  double first_ms = chunks[from].t_ms;
+  std::string pending;
+  gint64 pushed = start;
+  for (size_t i = from; i < to; i++) {
+    gsize size;
+    auto *bytes = static_cast<const char *> (g_bytes_get_data (
+            chunks[i].bytes, &size));
+    pending.append (bytes, size);
+    if ((i - from + 1) % group != 0 && i + 1 < to)
+      continue;
+    gint64 due = start + gint64 ((chunks[i].t_ms - first_ms) * 1000);
+    gint64 now = g_get_monotonic_time ();
+    if (due > now)
+      g_usleep (due - now);
+    if (!pending.empty ())      /* a recorder may emit empty chunks */
+      CPPUNIT_ASSERT_EQUAL (GST_FLOW_OK, gst_app_src_push_buffer (src,
+              gst_buffer_new_memdup (pending.data (), pending.size ())));
+    pending.clear ();
+    pushed = g_get_monotonic_time ();
+  }
+  return pushed;
+}
+
+/* The chunks [from, to) of a recording as one file. */
+std::string
+write_chunks (const Fixture &fixture, size_t from, size_t to,
+    const TempDir &dir, const std::string &name)
+{
+  std::string data;
+  for (size_t i = from; i < to && i < fixture.chunks ().size (); i++) {
+    gsize size;
+    auto *bytes = static_cast<const char *> (g_bytes_get_data (
+            fixture.chunks ()[i].bytes, &size));
+    data.append (bytes, size);
+  }
+  std::string path = dir.file (name);
+  CPPUNIT_ASSERT (g_file_set_contents (path.c_str (), data.data (),
+          data.size (), nullptr));
+  return path;
+}
+
+/* After a resume at video[resume], the input's audio keeps its offset to
+ * its video: the same shift for both, within 40 ms (audio frames found by
+ * their payload, those that occur once: silence repeats). */
+void
+assert_audio_follows_video (const std::vector<Packet> &audio,
+    const std::vector<Packet> &ref_audio, double resume_time,
+    double video_shift)
+{
+  std::map<std::string, int> occurrences;
+  for (const Packet &r : ref_audio)
+    occurrences[r.hash]++;
+  long matched = 0, unique = 0;
+  for (const auto &entry : occurrences)
+    unique += entry.second == 1;
+  long unique_after = 0;
+  for (const Packet &r : ref_audio)
+    unique_after += occurrences[r.hash] == 1 && r.time + video_shift >=
+        resume_time;
+  char text[200];
+  for (const Packet &p : audio) {
+    if (p.time < resume_time || occurrences[p.hash] != 1)
+      continue;
+    auto found = std::find_if (ref_audio.begin (), ref_audio.end (),
+        [&p] (const Packet &r) { return r.hash == p.hash; });
+    double audio_shift = p.time - found->time;
+    g_snprintf (text, sizeof text, "audio shifted %.3f s, video %.3f s",
+        audio_shift, video_shift);
+    CPPUNIT_ASSERT_MESSAGE (text, std::fabs (audio_shift - video_shift) <=
+        0.040);
+    matched++;
+  }
+  g_snprintf (text, sizeof text, "%ld audio frames matched of %ld after the "
+      "resume (%ld unique in all)", matched, unique_after, unique);
+  CPPUNIT_ASSERT_MESSAGE (text, unique > 100 && matched > unique_after * 9 /
+      10);
+}
+
 }  // namespace
 
 class FlvSpliceTest : public CppUnit::TestFixture {
@@ -449,6 +581,10 @@ class FlvSpliceTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (test_state_cycles_on_slate);
   CPPUNIT_TEST (test_release_blocked_pad);
   CPPUNIT_TEST (test_stop_while_blocked);
+  CPPUNIT_TEST (test_stall_slate_resume);
+  CPPUNIT_TEST (test_stall_without_return_times_out);
+  CPPUNIT_TEST (test_newer_input_after_a_stall);
+  CPPUNIT_TEST (test_no_stall_at_browser_pace);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -551,7 +687,8 @@ class FlvSpliceTest : public CppUnit::TestFixture {
     auto ref_b = packets (reference (a.joined_path (), dir, "ref-b.flv"), "v");
 
     std::string out = dir.file ("out.flv");
-    Splice splice (out, "timeout=1");
+    /* The older input idles while the newer starts: no stall here. */
+    Splice splice (out, "timeout=1 stall-timeout=0");
     splice.add_input ("appsrc format=bytes ! flvencodebin");
     GstAppSrc *first = appsrc_of (splice.last_bin ());
     GstPad *second_pad = splice.add_input ("filesrc location=" +
@@ -696,7 +833,8 @@ class FlvSpliceTest : public CppUnit::TestFixture {
     std::string part = write_part (a, 8, dir);
     auto ref = packets (reference (part, dir, "ref.flv"), "v");
     std::string out = dir.file ("out.flv");
-    Splice splice (out, "timeout=30");
+    /* The older input idles while the newer starts: no stall here. */
+    Splice splice (out, "timeout=30 stall-timeout=0");
     splice.add_input ("appsrc format=bytes ! flvencodebin");
     GstAppSrc *first = appsrc_of (splice.last_bin ());
     GstPad *second_pad = splice.add_input ("filesrc location=" +
@@ -722,6 +860,244 @@ class FlvSpliceTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT (hashes (ref) == hashes (video, 0, ref.size ()));
   }
 
+  /* An input that stops delivering without ending (a half-open
+   * connection) for 3 s, then delivers again, fed at the browser's pace:
+   * the slate right after its last frame, then the input again from its
+   * next keyframe at the slate's position. The broadcast keeps real time:
+   * it is the stall longer than the input. */
+  void test_stall_slate_resume ()
+  {
+    Watchdog watchdog (300);
+    TempDir dir;
+    Fixture a ("chrome-h264-opus-kf2s-30s-250ms");
+    const size_t stall_at = 20, end = 48;
+    const double stall = 3.0;
+    std::string fed = write_chunks (a, 0, end, dir, "fed.mkv");
+    std::string ref_path = reference (fed, dir, "ref.flv");
+    auto ref = packets (ref_path, "v");
+    auto ref_audio = packets (ref_path, "a");
+
+    std::string out = dir.file ("out.flv");
+    Splice splice (out, "timeout=60");
+    splice.add_input ("appsrc format=bytes ! flvencodebin");
+    GstAppSrc *src = appsrc_of (splice.last_bin ());
+    splice.play ();
+    gint64 started = g_get_monotonic_time ();
+    feed_in_real_time (src, a, 0, stall_at);
+    g_usleep (gulong (stall * G_USEC_PER_SEC));
+    gint64 fed_until = feed_in_real_time (src, a, stall_at, end);
+    splice.finish ();
+    gst_app_src_end_of_stream (src);
+    splice.wait_for ("eos");
+    double wall = (fed_until - started) / 1e6;
+    CPPUNIT_ASSERT_EQUAL (1, splice.count (GST_FLV_SPLICE_SLATE_MESSAGE_NAME));
+    CPPUNIT_ASSERT (splice.strings (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
+            "reason") == std::vector<std::string> { "stall" });
+    CPPUNIT_ASSERT_EQUAL (1, splice.count (
+            GST_FLV_SPLICE_RESUMED_MESSAGE_NAME));
+    double slate_at = splice.field (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
+        "position") / 1e9;
+    double gap = splice.field (GST_FLV_SPLICE_RESUMED_MESSAGE_NAME, "gap") /
+        1e9;
+    splice.stop ();
+
+    assert_decodes_cleanly (out);
+    auto video = packets (out, "v");
+    auto audio = packets (out, "a");
+    assert_continuous (video, "video");
+    assert_continuous (audio, "audio");
+    CPPUNIT_ASSERT (max_keyframe_gap (video) <= MAX_KEYFRAME_GAP);
+    CPPUNIT_ASSERT_EQUAL (0, end_of_sequence_tags (out));
+
+    /* The input as flvencodebin made it up to the stall, then the slate. */
+    long slate_start = index_at (video, slate_at);
+    CPPUNIT_ASSERT_MESSAGE ("no frame at the slate", slate_start > 0);
+    CPPUNIT_ASSERT (hashes (ref, 0, slate_start) == hashes (video, 0,
+            slate_start));
+    CPPUNIT_ASSERT (video[slate_start].key && video[slate_start].new_extradata);
+    long resume = index_at (video, slate_at + gap);
+    CPPUNIT_ASSERT_MESSAGE ("no frame at the resume", resume > slate_start);
+    for (long i = slate_start; i < resume; i++) {
+      const std::string &hash = video[i].hash;
+      CPPUNIT_ASSERT (std::none_of (ref.begin (), ref.end (),
+              [&hash] (const Packet &p) { return p.hash == hash; }));
+    }
+    /* Back from a later keyframe (what came before it dropped), every
+     * frame from there untouched (passed through). */
+    CPPUNIT_ASSERT (video[resume].key && video[resume].new_extradata);
+    auto back = std::find_if (ref.begin (), ref.end (),
+        [&] (const Packet &p) { return p.hash == video[resume].hash; });
+    CPPUNIT_ASSERT (back != ref.end () && back->key);
+    long back_at = back - ref.begin ();
+    CPPUNIT_ASSERT (back_at >= slate_start);
+    CPPUNIT_ASSERT (hashes (ref, back_at) == hashes (video, resume));
+    assert_audio_follows_video (audio, ref_audio, video[resume].time,
+        video[resume].time - back->time);
+
+    /* Real time kept: the output is the stall longer than the input (it
+     * would be as long without the slate), and not longer than the time
+     * it took. */
+    char text[200];
+    g_snprintf (text, sizeof text, "%.3f s of output for %.3f s of input, "
+        "a %.1f s stall, %.3f s of slate, %.3f s fed", duration (video),
+        duration (ref), stall, gap, wall);
+    g_print ("stall and resume: %s\n", text);
+    CPPUNIT_ASSERT_MESSAGE (text, std::fabs (duration (video) -
+            (duration (ref) + stall)) <= 0.5);
+    CPPUNIT_ASSERT_MESSAGE (text, gap >= stall - 0.5);
+  }
+
+  /* A stalled input never heard from again: EOS when the timeout runs out,
+   * counted from the stall. */
+  void test_stall_without_return_times_out ()
+  {
+    Watchdog watchdog (240);
+    TempDir dir;
+    Fixture a ("chrome-h264-opus-kf2s-30s-250ms");
+    std::string part = write_part (a, 12, dir);
+    auto ref = packets (reference (part, dir, "ref.flv"), "v");
+
+    std::string out = dir.file ("out.flv");
+    Splice splice (out, "timeout=2");
+    guint stall_ms = 0;
+    g_object_get (splice.splice (), "stall-timeout", &stall_ms, nullptr);
+    CPPUNIT_ASSERT (stall_ms > 0);
+    GstPad *pad = splice.add_input ("appsrc format=bytes ! flvencodebin");
+    Arrivals arrivals;
+    arrivals.watch (pad);
+    GstAppSrc *src = appsrc_of (splice.last_bin ());
+    splice.play ();
+    push_file (src, part);
+    splice.wait_for ("eos", 60 * GST_SECOND);
+    double after = (splice.when ("eos") - arrivals.last ()) / 1e6;
+    char text[100];
+    g_snprintf (text, sizeof text, "EOS %.3f s after the last data", after);
+    CPPUNIT_ASSERT_MESSAGE (text, after >= stall_ms / 1000.0 + 2 - 0.1 &&
+        after <= stall_ms / 1000.0 + 2 + 2);
+    CPPUNIT_ASSERT (splice.strings (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
+            "reason") == std::vector<std::string> { "stall" });
+    gint64 timed_out = splice.when (GST_FLV_SPLICE_TIMEOUT_MESSAGE_NAME);
+    CPPUNIT_ASSERT (timed_out > 0 && timed_out <= splice.when ("eos"));
+    CPPUNIT_ASSERT_EQUAL (0, splice.count (
+            GST_FLV_SPLICE_INPUT_ENDED_MESSAGE_NAME));
+    double slate_at = splice.field (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
+        "position") / 1e9;
+    splice.stop ();
+
+    assert_decodes_cleanly (out);
+    auto video = packets (out, "v");
+    assert_continuous (video, "video");
+    assert_continuous (packets (out, "a"), "audio");
+    /* The input (less what flvencodebin holds back for the next chunk),
+     * then about the timeout's length of slate. */
+    long slate_start = index_at (video, slate_at);
+    CPPUNIT_ASSERT (slate_start > long (ref.size () / 2));
+    CPPUNIT_ASSERT (hashes (ref, 0, slate_start) == hashes (video, 0,
+            slate_start));
+    double slate = video.back ().time - video[slate_start].time;
+    CPPUNIT_ASSERT_MESSAGE (std::to_string (slate), slate > 1.5);
+  }
+
+  /* A newer input while the older is stalled waits for the older's EOS as
+   * always (the slate runs meanwhile), then takes over from the slate. */
+  void test_newer_input_after_a_stall ()
+  {
+    Watchdog watchdog (240);
+    TempDir dir;
+    Fixture a ("chrome-h264-opus-kf2s-30s-250ms");
+    std::string part = write_part (a, 12, dir);
+    auto ref_b = packets (reference (a.joined_path (), dir, "ref-b.flv"),
+        "v");
+
+    std::string out = dir.file ("out.flv");
+    Splice splice (out, "timeout=1");
+    splice.add_input ("appsrc format=bytes ! flvencodebin");
+    GstAppSrc *first = appsrc_of (splice.last_bin ());
+    splice.play ();
+    push_file (first, part);
+    splice.wait_for (GST_FLV_SPLICE_SLATE_MESSAGE_NAME);
+    GstPad *second_pad = splice.add_input ("filesrc location=" +
+        a.joined_path () + " ! flvencodebin");
+    FirstBuffer second;
+    second.watch (second_pad);
+    second.wait ();
+    g_usleep (G_USEC_PER_SEC / 2);
+    gboolean on_slate = FALSE;
+    g_object_get (splice.splice (), "on-slate", &on_slate, nullptr);
+    CPPUNIT_ASSERT (on_slate);
+    CPPUNIT_ASSERT_EQUAL (0, splice.count (
+            GST_FLV_SPLICE_RESUMED_MESSAGE_NAME));
+    gst_app_src_end_of_stream (first);
+    splice.wait_for ("eos");
+    /* The stall's slate, the newer input, then its EOS's slate (1 s). */
+    CPPUNIT_ASSERT (splice.strings (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
+            "reason") == (std::vector<std::string> { "stall", "eos" }));
+    CPPUNIT_ASSERT_EQUAL (1, splice.count (
+            GST_FLV_SPLICE_RESUMED_MESSAGE_NAME));
+    double slate_at = splice.field (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
+        "position") / 1e9;
+    double gap = splice.field (GST_FLV_SPLICE_RESUMED_MESSAGE_NAME, "gap") /
+        1e9;
+    splice.stop ();
+
+    assert_decodes_cleanly (out);
+    auto video = packets (out, "v");
+    assert_continuous (video, "video");
+    assert_continuous (packets (out, "a"), "audio");
+    long resume = index_at (video, slate_at + gap);
+    CPPUNIT_ASSERT (resume > 0 && video[resume].key);
+    CPPUNIT_ASSERT (hashes (ref_b) == hashes (video, resume, ref_b.size ()));
+  }
+
+  /* At a browser's pace through flvencodebin (passthrough and transcoded;
+   * a 250 ms timeslice and a 1000 ms one), the default stall-timeout never
+   * fires, with room to spare. Prints the longest wait between tags. */
+  void test_no_stall_at_browser_pace ()
+  {
+    Watchdog watchdog (300);
+    struct Case {
+      const char *recording;
+      size_t chunks;
+      size_t group;
+    };
+    const Case cases[] = {
+      { "chrome-h264-opus-kf2s-30s-250ms", 40, 1 },
+      { "chrome-vp8-opus-250ms", 40, 1 },
+      /* Firefox's WebM leaves the longest gaps at 250 ms. */
+      { "firefox-vp8-opus-250ms", 40, 1 },
+      { "chrome-h264-opus-kf2s-30s-250ms", 40, 4 },
+    };
+    /* Under the sanitizers, decoding and encoding 720p is slower than real
+     * time here: only the passthrough cases say something then. */
+    bool sanitized = g_getenv ("WSRTMP_SANITIZED") != nullptr;
+    for (const Case &c : cases) {
+      if (sanitized && strstr (c.recording, "vp8"))
+        continue;
+      TempDir dir;
+      Fixture a (c.recording);
+      Splice splice (dir.file ("out.flv"), "timeout=60");
+      guint stall_ms = 0;
+      g_object_get (splice.splice (), "stall-timeout", &stall_ms, nullptr);
+      GstPad *pad = splice.add_input ("appsrc format=bytes ! flvencodebin");
+      Arrivals arrivals;
+      arrivals.watch (pad);
+      GstAppSrc *src = appsrc_of (splice.last_bin ());
+      splice.play ();
+      feed_in_real_time (src, a, 0, c.chunks, c.group);
+      splice.finish ();
+      gst_app_src_end_of_stream (src);
+      splice.wait_for ("eos");
+      char text[200];
+      g_snprintf (text, sizeof text, "%s, %zu ms a push: tags at most %.0f ms "
+          "apart (stall-timeout %u ms)", c.recording, c.group * 250,
+          arrivals.max_gap_ms (), stall_ms);
+      g_print ("%s\n", text);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE (text, 0, splice.count (
+              GST_FLV_SPLICE_SLATE_MESSAGE_NAME));
+      splice.stop ();
+    }
+  }
+
   /* A blocked input while the pipeline goes to NULL. */
   void test_stop_while_blocked ()
   {
@@ -729,7 +1105,7 @@ class FlvSpliceTest : public CppUnit::TestFixture {
     TempDir dir;
     Fixture a ("chrome-h264-opus-kf2s-30s-250ms");
     std::string part = write_part (a, 8, dir);
-    Splice splice (dir.file ("out.flv"), "timeout=30");
+    Splice splice (dir.file ("out.flv"), "timeout=30 stall-timeout=0");
     splice.add_input ("appsrc format=bytes ! flvencodebin");
     GstAppSrc *first = appsrc_of (splice.last_bin ());
     GstPad *second_pad = splice.add_input ("filesrc location=" + part +
@@ -836,30 +1212,9 @@ class FlvSpliceTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_MESSAGE (text, std::fabs (duration (video) - expected) <=
         0.5);
 
-    /* The second input's audio keeps its offset to its video: the same
-     * shift for both, within 40 ms (audio frames found by their payload,
-     * those that occur once: silence repeats). */
-    double video_shift = video[resume].time - ref_b.front ().time;
-    std::map<std::string, int> occurrences;
-    for (const Packet &r : ref_b_audio)
-      occurrences[r.hash]++;
-    long matched = 0, unique = 0;
-    for (const auto &entry : occurrences)
-      unique += entry.second == 1;
-    for (const Packet &p : audio) {
-      if (p.time < video[resume].time || occurrences[p.hash] != 1)
-        continue;
-      auto found = std::find_if (ref_b_audio.begin (), ref_b_audio.end (),
-          [&p] (const Packet &r) { return r.hash == p.hash; });
-      double audio_shift = p.time - found->time;
-      g_snprintf (text, sizeof text, "audio shifted %.3f s, video %.3f s",
-          audio_shift, video_shift);
-      CPPUNIT_ASSERT_MESSAGE (text, std::fabs (audio_shift - video_shift) <=
-          0.040);
-      matched++;
-    }
-    CPPUNIT_ASSERT_MESSAGE (std::to_string (matched) + " of " +
-        std::to_string (unique), unique > 100 && matched > unique * 9 / 10);
+    /* The second input's audio keeps its offset to its video. */
+    assert_audio_follows_video (audio, ref_b_audio, video[resume].time,
+        video[resume].time - ref_b.front ().time);
     /* Silence covers the gap: audio packets every ~21 ms through it. */
     long gap_audio = 0;
     for (const Packet &p : audio)
