@@ -351,6 +351,18 @@ Session::replace ()
   /* The element turns the closing handshake into the end of this input,
    * after the last byte received: the newer connection takes over then. */
   close_websocket (connection_.get (), CLOSE_POLICY_VIOLATION, reason);
+  /* A connection that has sent nothing for a while is a dead one the
+   * browser already left (a half-open TCP connection): its closing
+   * handshake would hold the newer one back for seconds (while what the
+   * newer one sends piles up, and then plays late). Nothing of it is
+   * pending: end its input now. */
+  gint64 silent_us = g_get_monotonic_time () - idle_since_us_;
+  if (broadcast_ && idle_since_us_ && silent_us > 3 * G_USEC_PER_SEC) {
+    log_event (G_LOG_LEVEL_INFO, "replaced after " +
+        std::to_string (silent_us / 1000) + " ms without data: its input "
+        "ends now");
+    broadcast_->end_input (this);
+  }
 }
 
 void
