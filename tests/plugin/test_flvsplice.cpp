@@ -923,7 +923,7 @@ class FlvSpliceTest : public CppUnit::TestFixture {
               [&hash] (const Packet &p) { return p.hash == hash; }));
     }
     /* Back from a later keyframe (what came before it dropped), every
-     * frame from there untouched (passed through). */
+     * frame from there byte for byte as flvencodebin made it. */
     CPPUNIT_ASSERT (video[resume].key && video[resume].new_extradata);
     auto back = std::find_if (ref.begin (), ref.end (),
         [&] (const Packet &p) { return p.hash == video[resume].hash; });
