@@ -377,9 +377,11 @@ Broadcast::on_splice_message (const GstStructure *s)
     on_slate_ = true;
     slate_since_us_ = g_get_monotonic_time ();
     metrics_.broadcast_gap ();
-    log_event (G_LOG_LEVEL_MESSAGE, "input gone: viewers see the slate "
-        "for up to " + std::to_string (factory_.continuity_timeout_s ()) +
-        " s");
+    const char *reason = gst_structure_get_string (s, "reason");
+    bool stalled = reason && g_str_equal (reason, "stall");
+    log_event (G_LOG_LEVEL_MESSAGE, std::string (stalled ? "input stalled" :
+            "input gone") + ": viewers see the slate for up to " +
+        std::to_string (factory_.continuity_timeout_s ()) + " s");
   } else if (gst_structure_has_name (s, "flvsplice-resumed")) {
     double slate_s = (g_get_monotonic_time () - slate_since_us_) / 1e6;
     on_slate_ = false;
