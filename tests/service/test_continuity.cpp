@@ -190,6 +190,7 @@ class ContinuityTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testTakeover);
   CPPUNIT_TEST (testRtmpOutageOnSlate);
   CPPUNIT_TEST (testEmptyConnectionsOnSlate);
+  CPPUNIT_TEST (testRtmpOutageWhileConnected);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -535,6 +536,56 @@ class ContinuityTest : public CppUnit::TestFixture {
         ended_s < 8);
     CPPUNIT_ASSERT_EQUAL (1, nginx.publishes ("empty"));
     check_decodes (nginx.recording ("empty"));
+  }
+
+  /* The RTMP server restarts while the browser streams: the destination
+   * reconnects inside the broadcast (kept data from a keyframe on), the
+   * browser's connection never notices beyond a "reconnecting" state, and
+   * Stop ends it normally. */
+  void testRtmpOutageWhileConnected ()
+  {
+    TempDir dir;
+    std::string nginx_dir = dir.file ("nginx");
+    Nginx nginx (nginx_dir);
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--continuity-timeout",
+        "30", "--rtmp-retry-time", "20" });
+    Fixture fixture ("chrome-h264-opus-kf2s-30s-250ms");
+    size_t chunks = chunks_before (fixture, 16000);
+    auto client = WsClient::connect (daemon.ingest_url ("outage"));
+    CPPUNIT_ASSERT (client);
+    std::thread sender ([&] { send_paced (*client, fixture, 0, chunks); });
+    struct Joiner {
+      std::thread &thread;
+      ~Joiner () { if (thread.joinable ()) thread.join (); }
+    } joiner { sender };
+    ASSERT_LOGGED (daemon, "never live",
+        client->wait_text ("\"state\":\"live\"", 10000));
+    std::this_thread::sleep_for (std::chrono::seconds (4));
+    kill_nginx (nginx_dir);
+    ASSERT_LOGGED (daemon, "the page was not told", client->wait_text (
+            "\"state\":\"reconnecting\"", 10000));
+    std::this_thread::sleep_for (std::chrono::seconds (2));
+    g_rename (nginx.recording ("outage").c_str (),
+        (nginx_dir + "/before.flv").c_str ());
+    CPPUNIT_ASSERT (restart_nginx (nginx_dir, nginx.url ()));
+    sender.join ();
+    client->close (1000, "stop");
+    CPPUNIT_ASSERT (client->wait_closed (10000));
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, client->close_reason ()),
+        1000, client->close_code ());
+    ASSERT_LOGGED (daemon, "never idle", daemon.wait_idle (30000));
+    ASSERT_LOGGED (daemon, "no RTMP reconnection", daemon.log ().find (
+            "reconnected") != std::string::npos);
+    HttpResponse metrics = http_get (daemon.http_url () + "metrics");
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (metrics.body, 0.0,
+        metric (metrics.body, "wsrtmp_broadcast_gaps_total"));
+    check_decodes (nginx.recording ("outage"));
+    auto video = of_type (probe_packets (nginx.recording ("outage")),
+        "video");
+    double duration = video.back ().dts - video.front ().dts;
+    char text[120];
+    g_snprintf (text, sizeof text, "after the restart: %.2f s", duration);
+    ASSERT_LOGGED (daemon, text, duration > 6);
   }
 };
 
