@@ -42,15 +42,6 @@ describe_destination (const Destination &dest, const std::string &key)
   return text;
 }
 
-std::string
-masked (std::string text, const std::string &key)
-{
-  for (auto at = text.find (key); !key.empty () && at != std::string::npos;
-      at = text.find (key, at))
-    text.replace (at, key.size (), mask_key (key));
-  return text;
-}
-
 }  // namespace
 
 Broadcast::Broadcast (guint64 id, std::string key, const Config &config,
@@ -482,7 +473,7 @@ Broadcast::fail (const SessionFailure &failure, const std::string &detail)
   g_snprintf (head, sizeof head, "error after %.1f s, close %u \"",
       duration_s (), failure.code);
   log_event (G_LOG_LEVEL_WARNING, head + failure.reason + "\": " +
-      masked (detail, key_));
+      mask_key_in (detail, key_));
   state_ = State::Error;
   for (Session *session : std::vector<Session *> (sessions_))
     session->broadcast_failed (failure);

@@ -730,16 +730,12 @@ Session::close_with (const SessionFailure &failure, const std::string &detail)
   if (state_ == State::Ended || state_ == State::Error)
     return;
   update_stats (false);
-  std::string detail_masked = detail;
-  for (auto at = detail_masked.find (key_); !key_.empty () &&
-      at != std::string::npos; at = detail_masked.find (key_, at))
-    detail_masked.replace (at, key_.size (), mask_key (key_));
   double duration = (g_get_monotonic_time () - started_us_) / 1e6;
   char head[96];
   g_snprintf (head, sizeof head, "error after %.1f s, close %u \"",
       duration, failure.code);
   log_event (G_LOG_LEVEL_WARNING, head + failure.reason + "\": " +
-      detail_masked);
+      mask_key_in (detail, key_));
   g_autoptr (JsonNode) node = error_frame (failure.reason, failure.kind);
   send_json (connection_.get (), node);
   set_state (State::Error);

@@ -11,6 +11,18 @@ mask_key (const std::string &key)
   return key.substr (0, 3) + "***";
 }
 
+std::string
+mask_key_in (std::string text, const std::string &key)
+{
+  if (key.empty ())
+    return text;
+  const std::string masked = mask_key (key);
+  for (auto at = text.find (key); at != std::string::npos;
+      at = text.find (key, at + masked.size ()))
+    text.replace (at, key.size (), masked);
+  return text;
+}
+
 bool
 is_valid_key (const std::string &key)
 {

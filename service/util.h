@@ -27,6 +27,9 @@ template <typename T> using GstObjectPtr = std::unique_ptr<T, GstObjectUnref>;
 /* Stream keys are credentials on most RTMP services: logs show only enough
  * of one to tell sessions apart. */
 std::string mask_key (const std::string &key);
+/* text with every occurrence of key masked (mask_key), for log lines
+ * that quote pipeline messages or locations. */
+std::string mask_key_in (std::string text, const std::string &key);
 
 /* True when key matches [A-Za-z0-9_-]{1,128}. */
 bool is_valid_key (const std::string &key);

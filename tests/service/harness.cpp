@@ -109,6 +109,12 @@ Nginx::recording (const std::string &key) const
   return dir_ + "/rec/" + key + ".flv";
 }
 
+std::string
+context (const Daemon &daemon, const std::string &what)
+{
+  return what + "\n--- wsrtmpd log ---\n" + daemon.log ();
+}
+
 int
 Nginx::publishes (const std::string &key) const
 {

@@ -59,6 +59,18 @@ void kill_nginx (const std::string &dir);
 /* Starts it again on rtmp_url's port (retrying while the port is held). */
 bool restart_nginx (const std::string &dir, const std::string &rtmp_url);
 
+/* what, then the daemon's log: the message of a failed assertion. */
+std::string context (const Daemon &daemon, const std::string &what);
+
+/* Asserts condition, showing the daemon's log when it fails. The condition
+ * is evaluated first: it often waits, and the log is read after it. */
+#define ASSERT_LOGGED(daemon, what, condition) \
+  do { \
+    bool holds_ = (condition); \
+    CPPUNIT_ASSERT_MESSAGE (::wsrtmp::test::context (daemon, what), \
+        holds_); \
+  } while (0)
+
 /* What /proc says about a process. */
 struct ProcStats {
   long rss_kb = 0;

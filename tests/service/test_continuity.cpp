@@ -27,18 +27,6 @@ using namespace wsrtmp::test;
 
 namespace {
 
-std::string
-context (const Daemon &daemon, const std::string &what)
-{
-  return what + "\n--- wsrtmpd log ---\n" + daemon.log ();
-}
-
-#define ASSERT_LOGGED(daemon, what, condition) \
-  do { \
-    bool holds_ = (condition); \
-    CPPUNIT_ASSERT_MESSAGE (context (daemon, what), holds_); \
-  } while (0)
-
 struct Packet {
   std::string type;             /* "video" | "audio" */
   double dts = 0;               /* seconds */

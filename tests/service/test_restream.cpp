@@ -38,18 +38,6 @@ using namespace wsrtmp::test;
 
 namespace {
 
-std::string
-context (const Daemon &daemon, const std::string &what)
-{
-  return what + "\n--- wsrtmpd log ---\n" + daemon.log ();
-}
-
-#define ASSERT_LOGGED(daemon, what, condition) \
-  do { \
-    bool holds_ = (condition); \
-    CPPUNIT_ASSERT_MESSAGE (context (daemon, what), holds_); \
-  } while (0)
-
 /* H.264 + AAC, about as long as the input (tolerance in seconds). */
 void
 check_complete (const std::string &input_path, const std::string &path,

@@ -40,19 +40,6 @@ constexpr double DURATION_TOLERANCE_S = 0.2;
  * ffprobe rounds to ms. */
 constexpr double MAX_KEYFRAME_GAP_S = 2.0 * 1.1 + 0.01;
 
-std::string
-context (const Daemon &daemon, const std::string &what)
-{
-  return what + "\n--- wsrtmpd log ---\n" + daemon.log ();
-}
-
-/* The condition first: it often waits, and the log is read after it. */
-#define ASSERT_LOGGED(daemon, what, condition) \
-  do { \
-    bool holds_ = (condition); \
-    CPPUNIT_ASSERT_MESSAGE (context (daemon, what), holds_); \
-  } while (0)
-
 /* Under AddressSanitizer freed memory sits in quarantine: RSS says nothing
  * about leaks there (ASan reports those itself). */
 bool
