@@ -65,6 +65,11 @@ constexpr int DEFAULT_FPS_D = 1;
 constexpr double DEFAULT_KEYFRAME_INTERVAL = 2.0;
 constexpr gboolean DEFAULT_PASSTHROUGH = TRUE;
 constexpr guint DEFAULT_CODEC_THREADS = 0;
+/* How far behind a picture its audio may still come (see the property):
+ * AAC's look-ahead leaves the encoded audio of a browser's message 0-35 ms
+ * short of the message's last picture (Chromium, 250 ms timeslice). */
+constexpr guint64 DEFAULT_AUDIO_LAG = 50 * GST_MSECOND;
+constexpr guint64 MAX_AUDIO_LAG = 500 * GST_MSECOND;
 /* Browsers asked for 2 s keyframes deliver them 2.05 s apart or so. */
 constexpr double KEYFRAME_TOLERANCE = 1.1;
 
@@ -121,6 +126,7 @@ enum {
   PROP_KEYFRAME_INTERVAL,
   PROP_PASSTHROUGH,
   PROP_PLACEHOLDER_IMAGE,
+  PROP_AUDIO_LAG,
   PROP_OUTPUT_MODE,
 };
 
@@ -136,6 +142,7 @@ struct Settings {
   double keyframe_interval = DEFAULT_KEYFRAME_INTERVAL;
   bool passthrough = DEFAULT_PASSTHROUGH;
   std::string placeholder_image;
+  guint64 audio_lag = DEFAULT_AUDIO_LAG;
 };
 
 std::string
@@ -298,6 +305,20 @@ gst_flv_encode_bin_class_init (GstFlvEncodeBinClass *klass)
       g_param_spec_string ("placeholder-image", "Placeholder image",
           "Picture (PNG/JPEG file) shown when the input has no video; empty "
           "= black", "", flags));
+  g_object_class_install_property (gobject_class, PROP_AUDIO_LAG,
+      g_param_spec_uint64 ("audio-lag", "Audio lag",
+          "How far (ns) behind a picture its audio may be muxed. flvmux "
+          "writes every tag in timestamp order, so a picture waits until the "
+          "audio up to its time is encoded, and the AAC encoder's look-ahead "
+          "is the start of the browser's next message: the last picture of "
+          "every message would wait for the next message. Every picture is "
+          "decoded this much before it is presented (the FLV composition "
+          "time offset, as with B-frames; presentation times and A/V sync "
+          "stay), so it goes out once the audio up to that much before it "
+          "is there. The wait then falls on the last AAC frame or two of "
+          "the message instead. 0 = pictures wait for their audio", 0,
+          MAX_AUDIO_LAG, DEFAULT_AUDIO_LAG,
+          flags));
   g_object_class_install_property (gobject_class, PROP_OUTPUT_MODE,
       g_param_spec_string ("output-mode", "Output mode",
           "How the video is produced right now: \"passthrough\", "
@@ -545,6 +566,76 @@ link_elements (GstFlvEncodeBin *self, GstElement *src, const char *src_pad,
   return link_pads (self, srcpad, sinkpad);
 }
 
+/* Where a buffer comes in decoding order. */
+static GstClockTime
+decoding_position (GstBuffer *buffer)
+{
+  return GST_BUFFER_DTS_IS_VALID (buffer) ? GST_BUFFER_DTS (buffer) :
+      GST_BUFFER_PTS (buffer);
+}
+
+/* flvmux writes tags in decoding-time order, and the muxed audio of a
+ * browser's message ends short of its last picture (AAC's look-ahead needs
+ * the start of the next message). Decoding each picture audio-lag before
+ * its presentation (the FLV composition time offset, as with B-frames)
+ * lets it go out once the audio up to that much before it is there;
+ * presentation times, and so A/V sync, stay as they are. Decoding times
+ * keep rising: the first pictures (within audio-lag of the start) are
+ * decoded at the start, a millisecond apart (FLV's resolution). */
+struct DecodeLead {
+  GstClockTime lag;
+  GstClockTime last = GST_CLOCK_TIME_NONE;  /* running time */
+};
+
+static GstPadProbeReturn
+decode_ahead (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  auto *lead = static_cast<DecodeLead *> (data);
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstClockTime decoding = decoding_position (buffer);
+  g_autoptr (GstEvent) event = gst_pad_get_sticky_event (pad,
+      GST_EVENT_SEGMENT, 0);
+  if (!event || !GST_CLOCK_TIME_IS_VALID (decoding))
+    return GST_PAD_PROBE_OK;
+  const GstSegment *segment;
+  gst_event_parse_segment (event, &segment);
+  GstClockTime running = gst_segment_to_running_time (segment,
+      GST_FORMAT_TIME, decoding);
+  if (!GST_CLOCK_TIME_IS_VALID (running))
+    return GST_PAD_PROBE_OK;
+  GstClockTime target = running > lead->lag ? running - lead->lag : 0;
+  if (GST_CLOCK_TIME_IS_VALID (lead->last) && target <= lead->last)
+    target = std::min (running, lead->last + GST_MSECOND);
+  GstClockTime dts = gst_segment_position_from_running_time (segment,
+      GST_FORMAT_TIME, target);
+  if (!GST_CLOCK_TIME_IS_VALID (dts))
+    return GST_PAD_PROBE_OK;
+  lead->last = target;
+  buffer = gst_buffer_make_writable (buffer);
+  if (!GST_BUFFER_PTS_IS_VALID (buffer))
+    GST_BUFFER_PTS (buffer) = decoding;
+  GST_BUFFER_DTS (buffer) = dts;
+  GST_PAD_PROBE_INFO_DATA (info) = buffer;
+  return GST_PAD_PROBE_OK;
+}
+
+/* Links a track's last element to the muxer's "video" or "audio" pad. */
+static bool
+link_to_mux (GstFlvEncodeBin *self, GstElement *last, const char *mux_pad)
+{
+  if (!link_elements (self, last, "src", self->priv->mux, mux_pad))
+    return false;
+  GstClockTime lag = current_settings (self).audio_lag;
+  if (lag > 0 && g_str_equal (mux_pad, "video")) {
+    g_autoptr (GstPad) src = gst_element_get_static_pad (last, "src");
+    g_autoptr (GstPad) pad = gst_pad_get_peer (src);
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, decode_ahead,
+        new DecodeLead { lag },
+        [] (gpointer data) { delete static_cast<DecodeLead *> (data); });
+  }
+  return true;
+}
+
 static void
 set_output_mode (GstFlvEncodeBin *self, const char *mode,
     const std::string &reason)
@@ -597,14 +688,6 @@ audio_description (const Settings &s)
  * last picture; funnel then re-sends the new branch's caps, and streamable
  * flvmux re-sends the codec headers. A size change switches at the
  * keyframe that brings it. */
-
-/* Where a buffer comes in decoding order. */
-static GstClockTime
-decoding_position (GstBuffer *buffer)
-{
-  return GST_BUFFER_DTS_IS_VALID (buffer) ? GST_BUFFER_DTS (buffer) :
-      GST_BUFFER_PTS (buffer);
-}
 
 static GstPadProbeReturn
 watch_h264_input (GstPad *pad, GstPadProbeInfo *info, gpointer data)
@@ -1013,7 +1096,7 @@ link_video (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps)
   /* Output side first: data may flow as soon as the input is linked. */
   g_autoptr (GstPad) sink = gst_element_get_static_pad (entry, "sink");
   watch_for_empty_stream (self, last);
-  if (link_elements (self, last, "src", priv->mux, "video") &&
+  if (link_to_mux (self, last, "video") &&
       link_pads (self, pad, sink))
     set_output_mode (self, mode, why_not);
 }
@@ -1063,7 +1146,7 @@ link_audio (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps)
         nullptr, nullptr);
   watch_for_empty_stream (self, encoded);
   g_autoptr (GstPad) sink = gst_element_get_static_pad (entry, "sink");
-  if (link_elements (self, encoded, "src", self->priv->mux, "audio"))
+  if (link_to_mux (self, encoded, "audio"))
     link_pads (self, pad, sink);
 }
 
@@ -1205,7 +1288,7 @@ add_filler (GstFlvEncodeBin *self, const std::string &description,
 {
   /* A source: started only once it is linked. */
   GstElement *bin = add_bin (self, description, false);
-  if (!bin || !link_elements (self, bin, "src", self->priv->mux, mux_pad))
+  if (!bin || !link_to_mux (self, bin, mux_pad))
     return;
   g_autoptr (GstPad) output = gst_element_get_static_pad (bin, "src");
   gst_pad_add_probe (output, GST_PAD_PROBE_TYPE_BUFFER,
@@ -1390,6 +1473,9 @@ gst_flv_encode_bin_set_property (GObject *object, guint prop_id,
       s.placeholder_image = image ? image : "";
       break;
     }
+    case PROP_AUDIO_LAG:
+      s.audio_lag = g_value_get_uint64 (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1441,6 +1527,9 @@ gst_flv_encode_bin_get_property (GObject *object, guint prop_id, GValue *value,
       break;
     case PROP_PLACEHOLDER_IMAGE:
       g_value_set_string (value, s.placeholder_image.c_str ());
+      break;
+    case PROP_AUDIO_LAG:
+      g_value_set_uint64 (value, s.audio_lag);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
