@@ -66,9 +66,11 @@ constexpr double DEFAULT_KEYFRAME_INTERVAL = 2.0;
 constexpr gboolean DEFAULT_PASSTHROUGH = TRUE;
 constexpr guint DEFAULT_CODEC_THREADS = 0;
 /* How far behind a picture its audio may still come (see the property):
- * AAC's look-ahead leaves the encoded audio of a browser's message 0-35 ms
- * short of the message's last picture (Chromium, 250 ms timeslice). */
-constexpr guint64 DEFAULT_AUDIO_LAG = 50 * GST_MSECOND;
+ * AAC's look-ahead (voaacenc: 2048 samples, and a 1024-sample frame) leaves
+ * the encoded audio of a browser's message 45-70 ms short of its last
+ * picture (Chromium and Firefox, 250 ms timeslice); 80 ms was enough for
+ * every message of the recordings in tests/data, 100 ms leaves room. */
+constexpr guint64 DEFAULT_AUDIO_LAG = 100 * GST_MSECOND;
 constexpr guint64 MAX_AUDIO_LAG = 500 * GST_MSECOND;
 /* Browsers asked for 2 s keyframes deliver them 2.05 s apart or so. */
 constexpr double KEYFRAME_TOLERANCE = 1.1;
@@ -243,6 +245,7 @@ static GstPadProbeReturn report_input_not_live (GstPad *pad,
     GstPadProbeInfo *info, gpointer data);
 static GstPadProbeReturn offer_push_mode_only (GstPad *pad,
     GstPadProbeInfo *info, gpointer data);
+static void on_parser_added (GstBin *parse, GstElement *element, gpointer data);
 
 static void
 gst_flv_encode_bin_class_init (GstFlvEncodeBinClass *klass)
@@ -372,6 +375,52 @@ gst_flv_encode_bin_init (GstFlvEncodeBin *self)
           GST_PAD_PROBE_TYPE_QUERY_UPSTREAM | GST_PAD_PROBE_TYPE_PUSH),
       offer_push_mode_only, nullptr, nullptr);
   g_signal_connect (priv->parse, "pad-added", G_CALLBACK (on_pad_added), self);
+  g_signal_connect (priv->parse, "element-added", G_CALLBACK (on_parser_added),
+      nullptr);
+}
+
+/* Matroska (Chromium's H.264 recordings) carries H.264 as a byte stream,
+ * one picture per block, but says nothing of the alignment: h264parse then
+ * holds every picture until the next one's start code shows it complete,
+ * and a message's last picture waits for the next message. Saying so lets
+ * it go at once. */
+static GstPadProbeReturn
+declare_whole_pictures (GstPad *pad, GstPadProbeInfo *info, gpointer)
+{
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CAPS)
+    return GST_PAD_PROBE_OK;
+  GstCaps *caps;
+  gst_event_parse_caps (event, &caps);
+  const GstStructure *s = gst_caps_get_structure (caps, 0);
+  if (!gst_structure_has_name (s, "video/x-h264") ||
+      gst_structure_has_field (s, "alignment") ||
+      g_strcmp0 (gst_structure_get_string (s, "stream-format"),
+          "byte-stream") != 0)
+    return GST_PAD_PROBE_OK;
+  g_autoptr (GstPad) peer = gst_pad_get_peer (pad);
+  g_autoptr (GstElement) upstream = peer ? gst_pad_get_parent_element (peer) :
+      nullptr;
+  GstElementFactory *factory = upstream ?
+      gst_element_get_factory (upstream) : nullptr;
+  if (!factory || !g_str_equal (GST_OBJECT_NAME (factory), "matroskademux"))
+    return GST_PAD_PROBE_OK;
+  g_autoptr (GstCaps) aligned = gst_caps_copy (caps);
+  gst_caps_set_simple (aligned, "alignment", G_TYPE_STRING, "au", nullptr);
+  gst_event_unref (event);
+  GST_PAD_PROBE_INFO_DATA (info) = gst_event_new_caps (aligned);
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+on_parser_added (GstBin *, GstElement *element, gpointer)
+{
+  GstElementFactory *factory = gst_element_get_factory (element);
+  if (!factory || !g_str_equal (GST_OBJECT_NAME (factory), "h264parse"))
+    return;
+  g_autoptr (GstPad) sink = gst_element_get_static_pad (element, "sink");
+  gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+      declare_whole_pictures, nullptr, nullptr);
 }
 
 /* A browser sends its recording in bursts (one MediaRecorder chunk every
