@@ -412,6 +412,27 @@ declare_whole_pictures (GstPad *pad, GstPadProbeInfo *info, gpointer)
   return GST_PAD_PROBE_OK;
 }
 
+/* What flvmux takes. Asked before parsebin's output is linked, h264parse
+ * would keep a byte stream, and add an access unit delimiter to every
+ * picture once it knows the pictures whole. */
+static GstPadProbeReturn
+offer_avc_only (GstPad *, GstPadProbeInfo *info, gpointer)
+{
+  GstQuery *query = GST_PAD_PROBE_INFO_QUERY (info);
+  if (GST_QUERY_TYPE (query) != GST_QUERY_CAPS)
+    return GST_PAD_PROBE_OK;
+  GstCaps *filter;
+  gst_query_parse_caps (query, &filter);
+  g_autoptr (GstCaps) avc = gst_caps_from_string (
+      "video/x-h264,stream-format=avc,alignment=au");
+  if (filter) {
+    GstCaps *both = gst_caps_intersect (avc, filter);
+    gst_caps_take (&avc, both);
+  }
+  gst_query_set_caps_result (query, avc);
+  return GST_PAD_PROBE_HANDLED;
+}
+
 static void
 on_parser_added (GstBin *, GstElement *element, gpointer)
 {
@@ -421,6 +442,9 @@ on_parser_added (GstBin *, GstElement *element, gpointer)
   g_autoptr (GstPad) sink = gst_element_get_static_pad (element, "sink");
   gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
       declare_whole_pictures, nullptr, nullptr);
+  g_autoptr (GstPad) src = gst_element_get_static_pad (element, "src");
+  gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM, offer_avc_only,
+      nullptr, nullptr);
 }
 
 /* A browser sends its recording in bursts (one MediaRecorder chunk every
