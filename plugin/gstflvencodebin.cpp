@@ -65,12 +65,12 @@ constexpr int DEFAULT_FPS_D = 1;
 constexpr double DEFAULT_KEYFRAME_INTERVAL = 2.0;
 constexpr gboolean DEFAULT_PASSTHROUGH = TRUE;
 constexpr guint DEFAULT_CODEC_THREADS = 0;
-/* How far behind a picture its audio may still come (see the property):
- * AAC's look-ahead (voaacenc: 2048 samples, and a 1024-sample frame) leaves
- * the encoded audio of a browser's message 45-70 ms short of its last
- * picture (Chromium and Firefox, 250 ms timeslice); 80 ms was enough for
- * every message of the recordings in tests/data, 100 ms leaves room. */
-constexpr guint64 DEFAULT_AUDIO_LAG = 100 * GST_MSECOND;
+/* How far behind a picture its audio may still come (see the property).
+ * A Chromium message's muxed audio ends 45-70 ms before its last picture
+ * (250 ms timeslice): 70 ms lets every picture of the recordings in
+ * tests/data go with its message; each 10 ms more holds about 10 ms more
+ * of each message's audio back until the next message. */
+constexpr guint64 DEFAULT_AUDIO_LAG = 70 * GST_MSECOND;
 constexpr guint64 MAX_AUDIO_LAG = 500 * GST_MSECOND;
 /* Browsers asked for 2 s keyframes deliver them 2.05 s apart or so. */
 constexpr double KEYFRAME_TOLERANCE = 1.1;
@@ -318,8 +318,10 @@ gst_flv_encode_bin_class_init (GstFlvEncodeBinClass *klass)
           "decoded this much before it is presented (the FLV composition "
           "time offset, as with B-frames; presentation times and A/V sync "
           "stay), so it goes out once the audio up to that much before it "
-          "is there. The wait then falls on the last AAC frame or two of "
-          "the message instead. 0 = pictures wait for their audio", 0,
+          "is there. The audio after the last picture's decoding time waits "
+          "instead: measured with Chromium's messages, the last 15 ms of "
+          "each message's audio go with the next message with 0, the last "
+          "40 ms with 70 ms. 0 = pictures wait for their audio", 0,
           MAX_AUDIO_LAG, DEFAULT_AUDIO_LAG,
           flags));
   g_object_class_install_property (gobject_class, PROP_OUTPUT_MODE,
