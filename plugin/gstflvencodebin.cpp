@@ -69,8 +69,10 @@ constexpr guint DEFAULT_CODEC_THREADS = 0;
  * A Chromium message's muxed audio ends 45-70 ms before its last picture
  * (250 ms timeslice): 70 ms lets every picture of the recordings in
  * tests/data go with its message; each 10 ms more holds about 10 ms more
- * of each message's audio back until the next message. */
-constexpr guint64 DEFAULT_AUDIO_LAG = 70 * GST_MSECOND;
+ * of each message's audio back until the next message. Off by default:
+ * flvsplice (broadcast continuity) splices by decoding time and expects
+ * no composition offsets. */
+constexpr guint64 DEFAULT_AUDIO_LAG = 0;
 constexpr guint64 MAX_AUDIO_LAG = 500 * GST_MSECOND;
 /* Browsers asked for 2 s keyframes deliver them 2.05 s apart or so. */
 constexpr double KEYFRAME_TOLERANCE = 1.1;
@@ -321,7 +323,9 @@ gst_flv_encode_bin_class_init (GstFlvEncodeBinClass *klass)
           "is there. The audio after the last picture's decoding time waits "
           "instead: measured with Chromium's messages, the last 15 ms of "
           "each message's audio go with the next message with 0, the last "
-          "40 ms with 70 ms. 0 = pictures wait for their audio", 0,
+          "40 ms with 70 ms (which lets every picture of Chromium's and "
+          "Firefox's 250 ms messages go with its message). 0 = pictures "
+          "wait for their audio", 0,
           MAX_AUDIO_LAG, DEFAULT_AUDIO_LAG,
           flags));
   g_object_class_install_property (gobject_class, PROP_OUTPUT_MODE,
@@ -1363,7 +1367,8 @@ add_filler (GstFlvEncodeBin *self, const std::string &description,
 {
   /* A source: started only once it is linked. */
   GstElement *bin = add_bin (self, description, false);
-  if (!bin || !link_to_mux (self, bin, mux_pad))
+  /* Generated tracks are not paced by messages: linked without audio-lag. */
+  if (!bin || !link_elements (self, bin, "src", self->priv->mux, mux_pad))
     return;
   g_autoptr (GstPad) output = gst_element_get_static_pad (bin, "src");
   gst_pad_add_probe (output, GST_PAD_PROBE_TYPE_BUFFER,

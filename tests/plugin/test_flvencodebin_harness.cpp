@@ -318,14 +318,14 @@ class FlvEncodeBinHarnessTest : public CppUnit::TestFixture {
    * (~300 ms later): h264parse is told that Matroska's byte-stream H.264
    * comes one picture per buffer (it would wait for the next picture's
    * start code), and flvmux need not wait for the audio up to the picture
-   * (audio-lag; a message's encoded audio ends 45-70 ms before its last
-   * picture). Presentation times stay the
+   * (audio-lag=70 ms; a message's encoded audio ends 45-70 ms before its
+   * last picture). Presentation times stay the
    * input's, and every track's decoding times rise. */
   void test_last_picture_of_a_message_goes_out ()
   {
     Fixture fixture ("chrome-h264-opus-kf2s-30s-250ms");
     g_autoptr (GstBus) bus = gst_bus_new ();
-    HarnessPtr h = start (bus);
+    HarnessPtr h = start (bus, { { "audio-lag", "70000000" } });
     TempDir dir;
     std::string input, flv;
     std::vector<FlvTag> tags;
