@@ -65,6 +65,15 @@ constexpr int DEFAULT_FPS_D = 1;
 constexpr double DEFAULT_KEYFRAME_INTERVAL = 2.0;
 constexpr gboolean DEFAULT_PASSTHROUGH = TRUE;
 constexpr guint DEFAULT_CODEC_THREADS = 0;
+/* How far behind a picture its audio may still come (see the property).
+ * A Chromium message's muxed audio ends 45-70 ms before its last picture
+ * (250 ms timeslice): 70 ms lets every picture of the recordings in
+ * tests/data go with its message; each 10 ms more holds about 10 ms more
+ * of each message's audio back until the next message. Off by default:
+ * flvsplice (broadcast continuity) splices by decoding time and expects
+ * no composition offsets. */
+constexpr guint64 DEFAULT_AUDIO_LAG = 0;
+constexpr guint64 MAX_AUDIO_LAG = 500 * GST_MSECOND;
 /* Browsers asked for 2 s keyframes deliver them 2.05 s apart or so. */
 constexpr double KEYFRAME_TOLERANCE = 1.1;
 
@@ -121,6 +130,7 @@ enum {
   PROP_KEYFRAME_INTERVAL,
   PROP_PASSTHROUGH,
   PROP_PLACEHOLDER_IMAGE,
+  PROP_AUDIO_LAG,
   PROP_OUTPUT_MODE,
 };
 
@@ -136,6 +146,7 @@ struct Settings {
   double keyframe_interval = DEFAULT_KEYFRAME_INTERVAL;
   bool passthrough = DEFAULT_PASSTHROUGH;
   std::string placeholder_image;
+  guint64 audio_lag = DEFAULT_AUDIO_LAG;
 };
 
 std::string
@@ -236,6 +247,7 @@ static GstPadProbeReturn report_input_not_live (GstPad *pad,
     GstPadProbeInfo *info, gpointer data);
 static GstPadProbeReturn offer_push_mode_only (GstPad *pad,
     GstPadProbeInfo *info, gpointer data);
+static void on_parser_added (GstBin *parse, GstElement *element, gpointer data);
 
 static void
 gst_flv_encode_bin_class_init (GstFlvEncodeBinClass *klass)
@@ -298,6 +310,24 @@ gst_flv_encode_bin_class_init (GstFlvEncodeBinClass *klass)
       g_param_spec_string ("placeholder-image", "Placeholder image",
           "Picture (PNG/JPEG file) shown when the input has no video; empty "
           "= black", "", flags));
+  g_object_class_install_property (gobject_class, PROP_AUDIO_LAG,
+      g_param_spec_uint64 ("audio-lag", "Audio lag",
+          "How far (ns) behind a picture its audio may be muxed. flvmux "
+          "writes every tag in timestamp order, so a picture waits until the "
+          "audio up to its time is encoded, and the AAC encoder's look-ahead "
+          "is the start of the browser's next message: the last picture of "
+          "every message would wait for the next message. Every picture is "
+          "decoded this much before it is presented (the FLV composition "
+          "time offset, as with B-frames; presentation times and A/V sync "
+          "stay), so it goes out once the audio up to that much before it "
+          "is there. The audio after the last picture's decoding time waits "
+          "instead: measured with Chromium's messages, the last 15 ms of "
+          "each message's audio go with the next message with 0, the last "
+          "40 ms with 70 ms (which lets every picture of Chromium's and "
+          "Firefox's 250 ms messages go with its message). 0 = pictures "
+          "wait for their audio", 0,
+          MAX_AUDIO_LAG, DEFAULT_AUDIO_LAG,
+          flags));
   g_object_class_install_property (gobject_class, PROP_OUTPUT_MODE,
       g_param_spec_string ("output-mode", "Output mode",
           "How the video is produced right now: \"passthrough\", "
@@ -351,6 +381,76 @@ gst_flv_encode_bin_init (GstFlvEncodeBin *self)
           GST_PAD_PROBE_TYPE_QUERY_UPSTREAM | GST_PAD_PROBE_TYPE_PUSH),
       offer_push_mode_only, nullptr, nullptr);
   g_signal_connect (priv->parse, "pad-added", G_CALLBACK (on_pad_added), self);
+  g_signal_connect (priv->parse, "element-added", G_CALLBACK (on_parser_added),
+      nullptr);
+}
+
+/* Matroska (Chromium's H.264 recordings) carries H.264 as a byte stream,
+ * one picture per block, but says nothing of the alignment: h264parse then
+ * holds every picture until the next one's start code shows it complete,
+ * and a message's last picture waits for the next message. Saying so lets
+ * it go at once. */
+static GstPadProbeReturn
+declare_whole_pictures (GstPad *pad, GstPadProbeInfo *info, gpointer)
+{
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CAPS)
+    return GST_PAD_PROBE_OK;
+  GstCaps *caps;
+  gst_event_parse_caps (event, &caps);
+  const GstStructure *s = gst_caps_get_structure (caps, 0);
+  if (!gst_structure_has_name (s, "video/x-h264") ||
+      gst_structure_has_field (s, "alignment") ||
+      g_strcmp0 (gst_structure_get_string (s, "stream-format"),
+          "byte-stream") != 0)
+    return GST_PAD_PROBE_OK;
+  g_autoptr (GstPad) peer = gst_pad_get_peer (pad);
+  g_autoptr (GstElement) upstream = peer ? gst_pad_get_parent_element (peer) :
+      nullptr;
+  GstElementFactory *factory = upstream ?
+      gst_element_get_factory (upstream) : nullptr;
+  if (!factory || !g_str_equal (GST_OBJECT_NAME (factory), "matroskademux"))
+    return GST_PAD_PROBE_OK;
+  g_autoptr (GstCaps) aligned = gst_caps_copy (caps);
+  gst_caps_set_simple (aligned, "alignment", G_TYPE_STRING, "au", nullptr);
+  gst_event_unref (event);
+  GST_PAD_PROBE_INFO_DATA (info) = gst_event_new_caps (aligned);
+  return GST_PAD_PROBE_OK;
+}
+
+/* What flvmux takes. Asked before parsebin's output is linked, h264parse
+ * would keep a byte stream, and add an access unit delimiter to every
+ * picture once it knows the pictures whole. */
+static GstPadProbeReturn
+offer_avc_only (GstPad *, GstPadProbeInfo *info, gpointer)
+{
+  GstQuery *query = GST_PAD_PROBE_INFO_QUERY (info);
+  if (GST_QUERY_TYPE (query) != GST_QUERY_CAPS)
+    return GST_PAD_PROBE_OK;
+  GstCaps *filter;
+  gst_query_parse_caps (query, &filter);
+  g_autoptr (GstCaps) avc = gst_caps_from_string (
+      "video/x-h264,stream-format=avc,alignment=au");
+  if (filter) {
+    GstCaps *both = gst_caps_intersect (avc, filter);
+    gst_caps_take (&avc, both);
+  }
+  gst_query_set_caps_result (query, avc);
+  return GST_PAD_PROBE_HANDLED;
+}
+
+static void
+on_parser_added (GstBin *, GstElement *element, gpointer)
+{
+  GstElementFactory *factory = gst_element_get_factory (element);
+  if (!factory || !g_str_equal (GST_OBJECT_NAME (factory), "h264parse"))
+    return;
+  g_autoptr (GstPad) sink = gst_element_get_static_pad (element, "sink");
+  gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+      declare_whole_pictures, nullptr, nullptr);
+  g_autoptr (GstPad) src = gst_element_get_static_pad (element, "src");
+  gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM, offer_avc_only,
+      nullptr, nullptr);
 }
 
 /* A browser sends its recording in bursts (one MediaRecorder chunk every
@@ -545,6 +645,76 @@ link_elements (GstFlvEncodeBin *self, GstElement *src, const char *src_pad,
   return link_pads (self, srcpad, sinkpad);
 }
 
+/* Where a buffer comes in decoding order. */
+static GstClockTime
+decoding_position (GstBuffer *buffer)
+{
+  return GST_BUFFER_DTS_IS_VALID (buffer) ? GST_BUFFER_DTS (buffer) :
+      GST_BUFFER_PTS (buffer);
+}
+
+/* flvmux writes tags in decoding-time order, and the muxed audio of a
+ * browser's message ends short of its last picture (AAC's look-ahead needs
+ * the start of the next message). Decoding each picture audio-lag before
+ * its presentation (the FLV composition time offset, as with B-frames)
+ * lets it go out once the audio up to that much before it is there;
+ * presentation times, and so A/V sync, stay as they are. Decoding times
+ * keep rising: the first pictures (within audio-lag of the start) are
+ * decoded at the start, a millisecond apart (FLV's resolution). */
+struct DecodeLead {
+  GstClockTime lag;
+  GstClockTime last = GST_CLOCK_TIME_NONE;  /* running time */
+};
+
+static GstPadProbeReturn
+decode_ahead (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  auto *lead = static_cast<DecodeLead *> (data);
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstClockTime decoding = decoding_position (buffer);
+  g_autoptr (GstEvent) event = gst_pad_get_sticky_event (pad,
+      GST_EVENT_SEGMENT, 0);
+  if (!event || !GST_CLOCK_TIME_IS_VALID (decoding))
+    return GST_PAD_PROBE_OK;
+  const GstSegment *segment;
+  gst_event_parse_segment (event, &segment);
+  GstClockTime running = gst_segment_to_running_time (segment,
+      GST_FORMAT_TIME, decoding);
+  if (!GST_CLOCK_TIME_IS_VALID (running))
+    return GST_PAD_PROBE_OK;
+  GstClockTime target = running > lead->lag ? running - lead->lag : 0;
+  if (GST_CLOCK_TIME_IS_VALID (lead->last) && target <= lead->last)
+    target = std::min (running, lead->last + GST_MSECOND);
+  GstClockTime dts = gst_segment_position_from_running_time (segment,
+      GST_FORMAT_TIME, target);
+  if (!GST_CLOCK_TIME_IS_VALID (dts))
+    return GST_PAD_PROBE_OK;
+  lead->last = target;
+  buffer = gst_buffer_make_writable (buffer);
+  if (!GST_BUFFER_PTS_IS_VALID (buffer))
+    GST_BUFFER_PTS (buffer) = decoding;
+  GST_BUFFER_DTS (buffer) = dts;
+  GST_PAD_PROBE_INFO_DATA (info) = buffer;
+  return GST_PAD_PROBE_OK;
+}
+
+/* Links a track's last element to the muxer's "video" or "audio" pad. */
+static bool
+link_to_mux (GstFlvEncodeBin *self, GstElement *last, const char *mux_pad)
+{
+  if (!link_elements (self, last, "src", self->priv->mux, mux_pad))
+    return false;
+  GstClockTime lag = current_settings (self).audio_lag;
+  if (lag > 0 && g_str_equal (mux_pad, "video")) {
+    g_autoptr (GstPad) src = gst_element_get_static_pad (last, "src");
+    g_autoptr (GstPad) pad = gst_pad_get_peer (src);
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, decode_ahead,
+        new DecodeLead { lag },
+        [] (gpointer data) { delete static_cast<DecodeLead *> (data); });
+  }
+  return true;
+}
+
 static void
 set_output_mode (GstFlvEncodeBin *self, const char *mode,
     const std::string &reason)
@@ -597,14 +767,6 @@ audio_description (const Settings &s)
  * last picture; funnel then re-sends the new branch's caps, and streamable
  * flvmux re-sends the codec headers. A size change switches at the
  * keyframe that brings it. */
-
-/* Where a buffer comes in decoding order. */
-static GstClockTime
-decoding_position (GstBuffer *buffer)
-{
-  return GST_BUFFER_DTS_IS_VALID (buffer) ? GST_BUFFER_DTS (buffer) :
-      GST_BUFFER_PTS (buffer);
-}
 
 static GstPadProbeReturn
 watch_h264_input (GstPad *pad, GstPadProbeInfo *info, gpointer data)
@@ -1013,7 +1175,7 @@ link_video (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps)
   /* Output side first: data may flow as soon as the input is linked. */
   g_autoptr (GstPad) sink = gst_element_get_static_pad (entry, "sink");
   watch_for_empty_stream (self, last);
-  if (link_elements (self, last, "src", priv->mux, "video") &&
+  if (link_to_mux (self, last, "video") &&
       link_pads (self, pad, sink))
     set_output_mode (self, mode, why_not);
 }
@@ -1063,7 +1225,7 @@ link_audio (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps)
         nullptr, nullptr);
   watch_for_empty_stream (self, encoded);
   g_autoptr (GstPad) sink = gst_element_get_static_pad (entry, "sink");
-  if (link_elements (self, encoded, "src", self->priv->mux, "audio"))
+  if (link_to_mux (self, encoded, "audio"))
     link_pads (self, pad, sink);
 }
 
@@ -1205,6 +1367,7 @@ add_filler (GstFlvEncodeBin *self, const std::string &description,
 {
   /* A source: started only once it is linked. */
   GstElement *bin = add_bin (self, description, false);
+  /* Generated tracks are not paced by messages: linked without audio-lag. */
   if (!bin || !link_elements (self, bin, "src", self->priv->mux, mux_pad))
     return;
   g_autoptr (GstPad) output = gst_element_get_static_pad (bin, "src");
@@ -1390,6 +1553,9 @@ gst_flv_encode_bin_set_property (GObject *object, guint prop_id,
       s.placeholder_image = image ? image : "";
       break;
     }
+    case PROP_AUDIO_LAG:
+      s.audio_lag = g_value_get_uint64 (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1441,6 +1607,9 @@ gst_flv_encode_bin_get_property (GObject *object, guint prop_id, GValue *value,
       break;
     case PROP_PLACEHOLDER_IMAGE:
       g_value_set_string (value, s.placeholder_image.c_str ());
+      break;
+    case PROP_AUDIO_LAG:
+      g_value_set_uint64 (value, s.audio_lag);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
