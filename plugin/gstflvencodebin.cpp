@@ -67,12 +67,10 @@ constexpr gboolean DEFAULT_PASSTHROUGH = TRUE;
 constexpr guint DEFAULT_CODEC_THREADS = 0;
 /* How far behind a picture its audio may still come (see the property).
  * A Chromium message's muxed audio ends 45-70 ms before its last picture
- * (250 ms timeslice): 70 ms lets every picture of the recordings in
- * tests/data go with its message; each 10 ms more holds about 10 ms more
- * of each message's audio back until the next message. Off by default:
- * flvsplice (broadcast continuity) splices by decoding time and expects
- * no composition offsets. */
-constexpr guint64 DEFAULT_AUDIO_LAG = 0;
+ * (AAC's look-ahead and whole frames): 70 ms lets every picture of the
+ * recordings in tests/data go with its message; each 10 ms more holds
+ * about 10 ms more of each message's audio back until the next message. */
+constexpr guint64 DEFAULT_AUDIO_LAG = 70 * GST_MSECOND;
 constexpr guint64 MAX_AUDIO_LAG = 500 * GST_MSECOND;
 /* Browsers asked for 2 s keyframes deliver them 2.05 s apart or so. */
 constexpr double KEYFRAME_TOLERANCE = 1.1;

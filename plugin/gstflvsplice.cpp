@@ -21,7 +21,10 @@
  *   AAC sequence headers go out in-band, right before that keyframe, and
  *   every tag's timestamp is rewritten so that its video continues right
  *   after the last output frame (or the slate) and its audio keeps its
- *   offset to the video.
+ *   offset to the video. Pictures may carry a composition time offset
+ *   (decoded ahead of their presentation, as flvencodebin's audio-lag
+ *   makes them): what follows an input is presented after its last
+ *   picture's presentation time, not only decoded after it.
  * - When the active input ends and no newer input is waiting, the element
  *   does not forward the EOS: it starts the *slate* at once, a picture
  *   (#GstFlvSplice:slate-location, or a plain dark card) with AAC silence,
@@ -46,8 +49,8 @@
  *   forwarded at once (unless a newer input is waiting to take over).
  *
  * Element messages (structure names; see gstflvsplice.h):
- * - `flvsplice-slate`: the slate started; "position" (guint64): its first
- *   output timestamp in nanoseconds; "reason" (string): "eos" (the input
+ * - `flvsplice-slate`: the slate started; "position" (guint64): when its
+ *   first picture is presented (output time, nanoseconds); "reason" (string): "eos" (the input
  *   ended) or "stall" (it stopped delivering).
  * - `flvsplice-resumed`: an input took over from the slate (or a stalled
  *   one came back); "gap" (guint64): nanoseconds of slate.
@@ -200,6 +203,7 @@ constexpr guint8 VIDEO_FRAME_KEY = 1;
 constexpr guint8 AUDIO_FORMAT_AAC = 10;
 constexpr guint8 PACKET_SEQUENCE_HEADER = 0;
 constexpr guint8 AVC_END_OF_SEQUENCE = 2;
+constexpr guint8 AVC_NALU = 1;
 
 bool
 is_file_header (const guint8 *data, gsize size)
@@ -262,6 +266,32 @@ is_sequence_header (const guint8 *data, gsize size)
   return false;
 }
 
+/* An AVC picture's composition time offset (ms): how long after its
+ * decoding time (the tag's timestamp) it is presented. flvencodebin's
+ * audio-lag gives every picture one; the slate's have none. */
+gint32
+composition_offset (const guint8 *data, gsize size)
+{
+  if (tag_type (data) != TAG_VIDEO || size < TAG_HEADER_SIZE + 5)
+    return 0;
+  const guint8 *payload = data + TAG_HEADER_SIZE;
+  if ((payload[0] & 0x0f) != VIDEO_CODEC_AVC || payload[1] != AVC_NALU)
+    return 0;
+  /* SI24 */
+  guint32 raw = GST_READ_UINT24_BE (payload + 2);
+  return gint32 (raw & 0x800000 ? raw | 0xff000000 : raw);
+}
+
+void
+set_composition_offset (guint8 *data, gsize size, gint32 ms)
+{
+  if (tag_type (data) != TAG_VIDEO || size < TAG_HEADER_SIZE + 5)
+    return;
+  guint8 *payload = data + TAG_HEADER_SIZE;
+  if ((payload[0] & 0x0f) == VIDEO_CODEC_AVC && payload[1] == AVC_NALU)
+    GST_WRITE_UINT24_BE (payload + 2, guint32 (ms) & 0xffffff);
+}
+
 /* flvmux ends its output with one: the stream goes on here. */
 bool
 is_end_of_sequence (const guint8 *data, gsize size)
@@ -277,6 +307,8 @@ struct Tag {
   bool complete = false;
   guint8 type = 0;
   gint64 timestamp = 0;
+  /* Video: presented this long after timestamp (decoded). */
+  gint32 composition_offset = 0;
   bool keyframe = false;
   bool sequence_header = false;
   bool end_of_sequence = false;
@@ -295,6 +327,7 @@ parse (GstBuffer *buffer)
     tag.type = tag_type (map.data);
     tag.timestamp = timestamp (map.data);
     tag.keyframe = is_video_keyframe (map.data, map.size);
+    tag.composition_offset = composition_offset (map.data, map.size);
     tag.sequence_header = is_sequence_header (map.data, map.size);
     tag.end_of_sequence = is_end_of_sequence (map.data, map.size);
   }
@@ -319,11 +352,20 @@ retime (GstBuffer *buffer, gint64 ms)
   return buffer;
 }
 
-/* The same for a tag shared with others (the slate, a stored header). */
+/* The same for a tag shared with others (the slate, a stored header); a
+ * picture is given composition_offset. */
 GstBuffer *
-retimed_copy (GstBuffer *shared, gint64 ms)
+retimed_copy (GstBuffer *shared, gint64 ms, gint32 composition_offset = 0)
 {
-  return retime (gst_buffer_copy_deep (shared), ms);
+  GstBuffer *buffer = retime (gst_buffer_copy_deep (shared), ms);
+  if (composition_offset != 0) {
+    GstMapInfo map;
+    if (gst_buffer_map (buffer, &map, GST_MAP_WRITE)) {
+      set_composition_offset (map.data, map.size, composition_offset);
+      gst_buffer_unmap (buffer, &map);
+    }
+  }
+  return buffer;
 }
 
 /* Sample rate and channels of an AAC sequence header tag. */
@@ -607,10 +649,14 @@ struct GstFlvSplicePrivate {
    * passes its stream header buffers as they are. */
   bool output_started = false;
   GstFlvSplicePad *header_owner = nullptr;
-  /* Output timestamps (ms) of the last video and audio frame, -1 for none. */
+  /* Output timestamps (ms) of the last video and audio frame, -1 for none;
+   * and the latest presentation time of the video (tag timestamp +
+   * composition offset: later than last_video when pictures are decoded
+   * ahead). What follows is presented after it. */
   gint64 last_video = -1;
   gint64 last_audio = -1;
-  /* The latest output video timestamps: the output's frame rate. */
+  gint64 last_video_presented = -1;
+  /* The latest output video presentation times: the output's frame rate. */
   std::deque<gint64> recent_video;
   /* The monotonic clock's "now" in output time: map_ts at map_time. */
   bool clock_mapped = false;
@@ -639,7 +685,12 @@ struct GstFlvSplicePrivate {
   /* The slate while it runs. */
   bool on_slate = false;
   bool slate_headers_sent = false;
+  /* Output timestamp of the slate's first picture, and how long after its
+   * timestamp each of its pictures is presented: the last input's
+   * composition offset, so that both decoding and presentation times go
+   * on without a hole. */
   gint64 slate_start = 0;
+  gint64 slate_lead = 0;
   gint64 slate_video_base = 0;
   gint64 slate_audio_base = 0;
   guint64 slate_video_count = 0;
@@ -1076,7 +1127,8 @@ use_audio_format_of (GstFlvSplicePrivate *priv, GstFlvSplicePad *pad)
 
 /* Output bookkeeping for a tag about to be pushed. */
 static void
-note_output (GstFlvSplicePrivate *priv, guint8 type, gint64 ts)
+note_output (GstFlvSplicePrivate *priv, guint8 type, gint64 ts,
+    gint32 composition_offset = 0)
 {
   if (!priv->clock_mapped) {
     priv->clock_mapped = true;
@@ -1084,12 +1136,15 @@ note_output (GstFlvSplicePrivate *priv, guint8 type, gint64 ts)
     priv->map_ts = ts;
   }
   if (type == flv::TAG_VIDEO) {
-    if (priv->last_video >= 0 && ts - priv->last_video > 200)
+    gint64 presented = ts + composition_offset;
+    if (priv->last_video_presented >= 0 &&
+        presented - priv->last_video_presented > 200)
       priv->recent_video.clear ();
-    priv->recent_video.push_back (ts);
+    priv->recent_video.push_back (presented);
     if (priv->recent_video.size () > RATE_WINDOW)
       priv->recent_video.pop_front ();
     priv->last_video = ts;
+    priv->last_video_presented = MAX (priv->last_video_presented, presented);
   } else if (type == flv::TAG_AUDIO) {
     priv->last_audio = ts;
   }
@@ -1198,6 +1253,8 @@ start_slate (GstFlvSplice *self, const char *reason)
   priv->slate_loop_frames = MAX (1, interval_ms * priv->slate_frame_den /
       priv->slate_frame_num);
   priv->slate_rate = key.rate;
+  priv->slate_lead = priv->last_video >= 0 ?
+      MAX (0, priv->last_video_presented - priv->last_video) : 0;
   priv->slate_video_base = priv->last_video >= 0 ? priv->last_video +
       priv->slate_frame_num / priv->slate_frame_den :
       MAX (priv->last_audio, 0);
@@ -1230,7 +1287,8 @@ start_slate (GstFlvSplice *self, const char *reason)
       priv->slate_video_base, priv->slate_audio_base, priv->slate_frame_num,
       priv->slate_frame_den, clock_now_ts (priv, now));
   queue_message (self, gst_structure_new (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
-          "position", G_TYPE_UINT64, guint64 (priv->slate_start) * GST_MSECOND,
+          "position", G_TYPE_UINT64, guint64 (priv->slate_start +
+              priv->slate_lead) * GST_MSECOND,
           "reason", G_TYPE_STRING, reason, nullptr));
   gst_pad_start_task (priv->srcpad, slate_loop, self, nullptr);
 }
@@ -1335,13 +1393,17 @@ fill_audio_gap (GstFlvSplice *self, gint64 until, Lock &lock)
  * its sequence headers go out first. */
 static GstFlowReturn
 take_over (GstFlvSplice *self, GstFlvSplicePad *pad, gint64 keyframe_ts,
-    Lock &lock)
+    gint32 keyframe_offset, Lock &lock)
 {
   auto *priv = self->priv;
+  /* Decoded after the last picture, presented when the next slate picture
+   * would have been, or a frame after the last picture; the audio goes on
+   * with silence up to that picture. */
   gint64 position;
   if (priv->on_slate) {
     gint64 gap = stop_slate (self, lock);
-    position = priv->slate_start + gap;
+    position = MAX (priv->last_video + 1,
+        priv->slate_start + gap + priv->slate_lead - keyframe_offset);
     queue_message (self, gst_structure_new (
             GST_FLV_SPLICE_RESUMED_MESSAGE_NAME, "gap", G_TYPE_UINT64,
             guint64 (gap) * GST_MSECOND, nullptr));
@@ -1353,12 +1415,14 @@ take_over (GstFlvSplice *self, GstFlvSplicePad *pad, gint64 keyframe_ts,
     Settings s = current_settings (self);
     gint64 num, den;
     frame_duration (priv, s.fps_n, s.fps_d, &num, &den);
-    position = priv->last_video >= 0 ? priv->last_video + num / den :
+    position = priv->last_video >= 0 ? MAX (priv->last_video + 1,
+        priv->last_video_presented + num / den - keyframe_offset) :
         priv->last_audio + 1;
-    GstFlowReturn ret = fill_audio_gap (self, position, lock);
-    if (ret != GST_FLOW_OK)
-      return ret;
   }
+  GstFlowReturn filled = fill_audio_gap (self, position + keyframe_offset,
+      lock);
+  if (filled != GST_FLOW_OK)
+    return filled;
   pad->offset = position - keyframe_ts;
   pad->started = TRUE;
   GST_INFO_OBJECT (pad, "%s at %" G_GINT64_FORMAT " ms (its %"
@@ -1444,7 +1508,8 @@ handle_buffer (GstFlvSplice *self, GstFlvSplicePad *pad, GstBuffer *buffer,
       pad->offset = 0;
       use_audio_format_of (priv, pad);
     } else if (tag.keyframe) {
-      ret = take_over (self, pad, tag.timestamp, lock);
+      ret = take_over (self, pad, tag.timestamp, tag.composition_offset,
+          lock);
       if (ret != GST_FLOW_OK) {
         gst_buffer_unref (buffer);
         return ret;
@@ -1465,7 +1530,7 @@ handle_buffer (GstFlvSplice *self, GstFlvSplicePad *pad, GstBuffer *buffer,
   }
   if (tag.type == flv::TAG_VIDEO && ts <= priv->last_video)
     ts = priv->last_video + 1;
-  note_output (priv, tag.type, ts);
+  note_output (priv, tag.type, ts, tag.composition_offset);
   if (ts == tag.timestamp) {
     /* Passing through: no need to touch the tag's bytes. */
     buffer = gst_buffer_make_writable (buffer);
@@ -1714,8 +1779,9 @@ slate_loop (gpointer data)
     } else {
       tag = slate->audio[priv->slate_audio_count++ % slate->audio.size ()];
     }
-    GstBuffer *out = flv::retimed_copy (tag, ts);
-    note_output (priv, video ? flv::TAG_VIDEO : flv::TAG_AUDIO, ts);
+    gint32 lead = video ? gint32 (priv->slate_lead) : 0;
+    GstBuffer *out = flv::retimed_copy (tag, ts, lead);
+    note_output (priv, video ? flv::TAG_VIDEO : flv::TAG_AUDIO, ts, lead);
     lock.unlock ();
     ret = GST_FLOW_OK;
     for (GstBuffer *header : { video_header, audio_header }) {
@@ -1886,6 +1952,7 @@ gst_flv_splice_change_state (GstElement *element, GstStateChange transition)
       priv->output_started = false;
       priv->header_owner = nullptr;
       priv->last_video = priv->last_audio = -1;
+      priv->last_video_presented = -1;
       priv->recent_video.clear ();
       priv->clock_mapped = false;
       priv->on_slate = false;
