@@ -45,6 +45,8 @@
 #include "gstflvencodebin.h"
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -75,11 +77,20 @@ constexpr guint64 MAX_AUDIO_LAG = 500 * GST_MSECOND;
 /* Browsers asked for 2 s keyframes deliver them 2.05 s apart or so. */
 constexpr double KEYFRAME_TOLERANCE = 1.1;
 
-/* Compressed input waiting in front of a decoder: the muxer holds one
- * stream back until the other has data, so leave room. */
-constexpr const char *INPUT_QUEUE =
-    "queue max-size-buffers=0 max-size-bytes=0 max-size-time=5000000000";
+/* How much of a track waits for the other: the muxer holds one track back
+ * until the other has data up to its time.
+ *
+ * Threads: the demuxer's thread (wsserversrc's) carries passed-through
+ * video into flvmux itself, whose pads hold this much (its "latency"), so
+ * it can push a burst of video while the muxer waits for audio. The audio,
+ * and a video transcode, get a queue of this size and a thread each:
+ * without one, audio that the demuxer puts out seconds ahead of a video
+ * delayed in a transcode (a fragmented MP4 switching to transcode) would
+ * fill the muxer's audio pad and block the demuxer before the video the
+ * muxer waits for. */
 constexpr guint64 INPUT_QUEUE_TIME = 5 * GST_SECOND;
+constexpr const char *AUDIO_QUEUE =
+    "queue max-size-buffers=0 max-size-bytes=0 max-size-time=5000000000";
 
 /* Decoded video to the fixed output format. videoscale letterboxes
  * (add-borders) because the caps force the size and square pixels.
@@ -181,9 +192,12 @@ struct GstFlvEncodeBinPrivate {
    * one: its EOS ends the generated track. */
   GstElement *real_output = nullptr;
   std::string output_mode;
-  /* Where the real track ends: a generated track stops there. */
+  /* Where the real track has come to, and whether it ended: a generated
+   * track keeps pace with it (flvmux's pads would take seconds of it
+   * ahead) and stops there. Signalled on progress. */
   GstClockTime real_end = 0;
   bool real_ended = false;
+  std::condition_variable real_progress;
   /* Real streams (see release_empty_stream): how many, how many have had
    * data, and the outputs of those that ended without, waiting. */
   int streams_watched = 0;
@@ -361,7 +375,8 @@ gst_flv_encode_bin_init (GstFlvEncodeBin *self)
     g_clear_object (&priv->mux);
     return;
   }
-  g_object_set (priv->mux, "streamable", TRUE, nullptr);
+  g_object_set (priv->mux, "streamable", TRUE, "latency", INPUT_QUEUE_TIME,
+      nullptr);
   gst_bin_add_many (GST_BIN (self), priv->parse, priv->mux, nullptr);
 
   g_autoptr (GstPad) parse_sink = gst_element_get_static_pad (priv->parse,
@@ -575,11 +590,12 @@ limit_decoder_threads (GstElement *decoder, guint threads)
   }
 }
 
-/* queue ! <decoder for caps> ! <after_decoding>. Returns the queue (entry)
- * and sets exit to the last element. */
+/* [queue !] <decoder for caps> ! <after_decoding>. Returns the first
+ * element (entry) and sets exit to the last. With own_thread, a queue in
+ * front runs the branch in a thread of its own. */
 static GstElement *
 add_decode_branch (GstFlvEncodeBin *self, GstCaps *caps,
-    const std::string &after_decoding, GstElement **exit)
+    const std::string &after_decoding, GstElement **exit, bool own_thread)
 {
   GstElement *decoder = make_decoder (caps);
   if (!decoder) {
@@ -590,21 +606,27 @@ add_decode_branch (GstFlvEncodeBin *self, GstCaps *caps,
   }
   limit_decoder_threads (decoder, current_settings (self).codec_threads);
   GstElement *after = add_bin (self, after_decoding);
-  GstElement *queue = gst_element_factory_make ("queue", nullptr);
-  if (!after || !queue) {
+  GstElement *queue = own_thread ? gst_element_factory_make ("queue",
+      nullptr) : nullptr;
+  if (!after || (own_thread && !queue)) {
     gst_object_unref (decoder);
     gst_clear_object (&queue);
     return nullptr;
   }
-  g_object_set (queue, "max-size-buffers", 0, "max-size-bytes", 0,
-      "max-size-time", INPUT_QUEUE_TIME, nullptr);
-  gst_bin_add_many (GST_BIN (self), queue, decoder, nullptr);
-  gst_element_link_many (queue, decoder, after, nullptr);
+  gst_bin_add (GST_BIN (self), decoder);
+  gst_element_link (decoder, after);
+  if (queue) {
+    g_object_set (queue, "max-size-buffers", 0, "max-size-bytes", 0,
+        "max-size-time", INPUT_QUEUE_TIME, nullptr);
+    gst_bin_add (GST_BIN (self), queue);
+    gst_element_link (queue, decoder);
+  }
   /* Downstream first, so nothing is pushed into an element not running. */
   gst_element_sync_state_with_parent (decoder);
-  gst_element_sync_state_with_parent (queue);
+  if (queue)
+    gst_element_sync_state_with_parent (queue);
   *exit = after;
-  return queue;
+  return queue ? queue : decoder;
 }
 
 /* Caps are settled by the caps event, not at link time: opusdec's caps
@@ -954,7 +976,8 @@ add_transcode_fallback (GstFlvEncodeBin *self, GstCaps *caps,
   }
   GstElement *encoded = nullptr;
   GstElement *entry = add_decode_branch (self, caps,
-      video_transcode_description (current_settings (self), true), &encoded);
+      video_transcode_description (current_settings (self), true), &encoded,
+      true);
   if (!entry) {
     gst_clear_buffer_list (&gop);
     return false;
@@ -1002,8 +1025,7 @@ build_h264_video (GstFlvEncodeBin *self, GstElement **entry)
   gst_element_sync_state_with_parent (tee);
   gst_element_sync_state_with_parent (funnel);
 
-  GstElement *pass = add_bin (self, std::string (INPUT_QUEUE) + " ! " +
-      VIDEO_PASSTHROUGH);
+  GstElement *pass = add_bin (self, VIDEO_PASSTHROUGH);
   if (!pass)
     return nullptr;
 
@@ -1161,7 +1183,7 @@ link_video (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps)
     why_not = "H.264 input";
   } else {
     entry = add_decode_branch (self, caps,
-        video_transcode_description (settings), &last);
+        video_transcode_description (settings), &last, true);
     mode = "transcode";
   }
   if (!entry || !last)
@@ -1201,11 +1223,11 @@ link_audio (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps)
   GstElement *encoded = nullptr, *entry;
   bool passthrough = aac_passthrough_possible (current_settings (self), caps);
   if (passthrough) {
-    entry = encoded = add_bin (self, std::string (INPUT_QUEUE) + " ! " +
+    entry = encoded = add_bin (self, std::string (AUDIO_QUEUE) + " ! " +
         AUDIO_PASSTHROUGH);
   } else {
     entry = add_decode_branch (self, caps,
-        audio_description (current_settings (self)), &encoded);
+        audio_description (current_settings (self)), &encoded, true);
   }
   if (!entry)
     return;
@@ -1324,6 +1346,7 @@ track_real_end (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     std::lock_guard<std::mutex> lock (priv->state_lock);
     if (GST_CLOCK_TIME_IS_VALID (end))
       priv->real_end = std::max (priv->real_end, end);
+    priv->real_progress.notify_all ();
     return GST_PAD_PROBE_OK;
   }
   std::lock_guard<std::mutex> lock (priv->state_lock);
@@ -1331,16 +1354,17 @@ track_real_end (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     GST_DEBUG ("real track ended at %" GST_TIME_FORMAT,
         GST_TIME_ARGS (priv->real_end));
     priv->real_ended = true;
+    priv->real_progress.notify_all ();
   }
   return GST_PAD_PROBE_OK;
 }
 
-/* Ends a generated track where the real one ended, from the generated
- * track's own streaming thread: it can neither run on (flvmux would mux
- * silence or black past the end) nor be stopped from outside while it
- * pushes into flvmux. */
+/* Keeps a generated track no further than the real one, and ends it
+ * where the real one ended, from the generated track's own streaming
+ * thread: it can neither run on (flvmux would mux silence or black past
+ * the end) nor be stopped from outside while it pushes into flvmux. */
 static GstPadProbeReturn
-end_filler_with_real_track (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+pace_filler_by_real_track (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   auto *priv = GST_FLV_ENCODE_BIN (data)->priv;
   GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
@@ -1348,7 +1372,11 @@ end_filler_with_real_track (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     return GST_PAD_PROBE_OK;
   GstClockTime position = running_time (pad, GST_BUFFER_PTS (buffer));
   {
-    std::lock_guard<std::mutex> lock (priv->state_lock);
+    std::unique_lock<std::mutex> lock (priv->state_lock);
+    /* Polled for flushing: a state change does not signal. */
+    while (!priv->real_ended && position > priv->real_end &&
+        !GST_PAD_IS_FLUSHING (pad))
+      priv->real_progress.wait_for (lock, std::chrono::milliseconds (50));
     if (!priv->real_ended || position < priv->real_end)
       return GST_PAD_PROBE_OK;
   }
@@ -1370,7 +1398,7 @@ add_filler (GstFlvEncodeBin *self, const std::string &description,
     return;
   g_autoptr (GstPad) output = gst_element_get_static_pad (bin, "src");
   gst_pad_add_probe (output, GST_PAD_PROBE_TYPE_BUFFER,
-      end_filler_with_real_track, self, nullptr);
+      pace_filler_by_real_track, self, nullptr);
   gst_element_sync_state_with_parent (bin);
 }
 

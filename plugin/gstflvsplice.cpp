@@ -674,11 +674,12 @@ struct GstFlvSplicePrivate {
   gint64 slate_frame_den = DEFAULT_FPS_N;
   size_t slate_loop_frames = 1;
 
-  /* The stall watch: a thread from READY -> PAUSED to PAUSED -> READY that
-   * starts the slate when, in PLAYING, the active input's chain was last
-   * left stall-timeout ago. Not in the chain: a stalled input never calls
-   * it. */
-  std::thread stall_watch;
+  /* The stall watch: from READY -> PAUSED to PAUSED -> READY, a wake-up on
+   * the system clock (whose one thread serves every element in the
+   * process: no thread per broadcast) that starts the slate when, in
+   * PLAYING, the active input's chain was last left stall-timeout ago. Not
+   * in the chain: a stalled input never calls it. The pending wake-up. */
+  GstClockID stall_check = nullptr;
   bool playing = false;
   Clock::time_point last_delivery;
 
@@ -753,6 +754,7 @@ static gboolean gst_flv_splice_src_event (GstPad *pad, GstObject *parent,
 static gboolean gst_flv_splice_src_activate_mode (GstPad *pad,
     GstObject *parent, GstPadMode mode, gboolean active);
 static void slate_loop (gpointer data);
+static void start_stall_watch (GstFlvSplice *self);
 static void stop_stall_watch (GstFlvSplice *self);
 
 static void
@@ -1821,8 +1823,8 @@ check_stall (GstFlvSplice *self)
   Settings s = current_settings (self);
   auto now = Clock::now ();
   /* At least this often: the settings and the state may change. */
-  auto next = now + std::chrono::milliseconds (s.stall_timeout > 0 ?
-      s.stall_timeout : 1000);
+  auto next = now + std::chrono::milliseconds (MIN (s.stall_timeout > 0 ?
+          s.stall_timeout : 1000, 1000) / 2);
   GstFlvSplicePad *pad = active_pad (priv);
   /* Not while the input's thread is in its chain: blocked downstream is
    * no stall, and it may be pushing. Not before the first audio or video
@@ -1842,34 +1844,63 @@ check_stall (GstFlvSplice *self)
   return next;
 }
 
+static gboolean on_stall_check (GstClock *clock, GstClockTime time,
+    GstClockID id, gpointer data);
+
+/* Replaces the pending wake-up. Called with the lock. */
 static void
-stall_watch_loop (GstFlvSplice *self)
+schedule_stall_check (GstFlvSplice *self, Clock::time_point when)
 {
   auto *priv = self->priv;
-  Lock lock (priv->lock);
-  while (!priv->stopping) {
-    auto wake = check_stall (self);
-    if (!priv->messages.empty ()) {
-      lock.unlock ();
-      post_messages (self);
-      lock.lock ();
-      continue;
-    }
-    priv->cond.wait_until (lock, wake);
+  if (priv->stall_check) {
+    gst_clock_id_unschedule (priv->stall_check);
+    gst_clock_id_unref (priv->stall_check);
+    priv->stall_check = nullptr;
   }
+  if (priv->stopping)
+    return;
+  GstClock *clock = gst_system_clock_obtain ();
+  auto wait = std::chrono::duration_cast<std::chrono::nanoseconds> (when -
+      Clock::now ()).count ();
+  priv->stall_check = gst_clock_new_single_shot_id (clock,
+      gst_clock_get_time (clock) + GstClockTime (MAX (wait, 0)));
+  gst_clock_id_wait_async (priv->stall_check, on_stall_check,
+      gst_object_ref (self), gst_object_unref);
+  gst_object_unref (clock);
+}
+
+/* In the system clock's thread. */
+static gboolean
+on_stall_check (GstClock *, GstClockTime, GstClockID id, gpointer data)
+{
+  auto *self = GST_FLV_SPLICE (data);
+  auto *priv = self->priv;
+  {
+    Lock lock (priv->lock);
+    /* Replaced or stopped meanwhile. */
+    if (priv->stall_check != id || priv->stopping)
+      return TRUE;
+    schedule_stall_check (self, check_stall (self));
+  }
+  post_messages (self);
+  return TRUE;
+}
+
+static void
+start_stall_watch (GstFlvSplice *self)
+{
+  std::lock_guard<std::mutex> lock (self->priv->lock);
+  schedule_stall_check (self, Clock::now ());
 }
 
 static void
 stop_stall_watch (GstFlvSplice *self)
 {
   auto *priv = self->priv;
-  {
-    std::lock_guard<std::mutex> lock (priv->lock);
-    priv->stopping = true;
-    priv->cond.notify_all ();
-  }
-  if (priv->stall_watch.joinable ())
-    priv->stall_watch.join ();
+  std::lock_guard<std::mutex> lock (priv->lock);
+  priv->stopping = true;
+  priv->cond.notify_all ();
+  schedule_stall_check (self, Clock::now ());
 }
 
 static void
@@ -2002,7 +2033,7 @@ gst_flv_splice_change_state (GstElement *element, GstStateChange transition)
   GstStateChangeReturn ret =
       GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED &&
-      ret != GST_STATE_CHANGE_FAILURE && !priv->stall_watch.joinable ())
-    priv->stall_watch = std::thread (stall_watch_loop, self);
+      ret != GST_STATE_CHANGE_FAILURE)
+    start_stall_watch (self);
   return ret;
 }
