@@ -77,17 +77,19 @@ constexpr guint64 MAX_AUDIO_LAG = 500 * GST_MSECOND;
 /* Browsers asked for 2 s keyframes deliver them 2.05 s apart or so. */
 constexpr double KEYFRAME_TOLERANCE = 1.1;
 
-/* How much of a track waits for the other: the muxer holds one track back
- * until the other has data up to its time.
- *
- * Threads: the demuxer's thread (wsserversrc's) carries passed-through
- * video into flvmux itself, whose pads hold this much (its "latency"), so
- * it can push a burst of video while the muxer waits for audio. The audio,
- * and a video transcode, get a queue of this size and a thread each:
- * without one, audio that the demuxer puts out seconds ahead of a video
- * delayed in a transcode (a fragmented MP4 switching to transcode) would
- * fill the muxer's audio pad and block the demuxer before the video the
- * muxer waits for. */
+/* How much of a track may wait for the other: the muxer holds one track
+ * back until the other has data up to its time, and an MP4 recorder writes
+ * a fragment per keyframe interval (Safari and mobile browsers: up to
+ * 10 s), all of one track's samples before the other's. flvmux's own pads
+ * hold this much (its "latency"): the demuxer's thread (wsserversrc's)
+ * carries passed-through video into flvmux itself, without a queue and a
+ * thread in between. Only what such an input interleaves that far apart
+ * waits: a browser's WebM interleaves every few frames. */
+constexpr guint64 MUX_PAD_TIME = 15 * GST_SECOND;
+/* The audio, and a video transcode, get a queue and a thread each: to
+ * decode and encode beside the demuxing, and so that audio the demuxer
+ * puts out seconds ahead (Chromium's MP4 writes each fragment's audio
+ * first) does not block it while a transcode still works on the video. */
 constexpr guint64 INPUT_QUEUE_TIME = 5 * GST_SECOND;
 constexpr const char *AUDIO_QUEUE =
     "queue max-size-buffers=0 max-size-bytes=0 max-size-time=5000000000";
@@ -375,7 +377,7 @@ gst_flv_encode_bin_init (GstFlvEncodeBin *self)
     g_clear_object (&priv->mux);
     return;
   }
-  g_object_set (priv->mux, "streamable", TRUE, "latency", INPUT_QUEUE_TIME,
+  g_object_set (priv->mux, "streamable", TRUE, "latency", MUX_PAD_TIME,
       nullptr);
   gst_bin_add_many (GST_BIN (self), priv->parse, priv->mux, nullptr);
 

@@ -308,6 +308,7 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (test_track_without_data_is_left_out);
   CPPUNIT_TEST (test_other_browser_formats);
   CPPUNIT_TEST (test_stereo_aac_passes_through);
+  CPPUNIT_TEST (test_long_fragments);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -523,6 +524,38 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
       CPPUNIT_ASSERT_EQUAL (1280, video->width);
       CPPUNIT_ASSERT_EQUAL (std::string ("aac"), audio->codec_name);
       CPPUNIT_ASSERT_MESSAGE (codec, std::fabs (video->duration () - 3.0) < 0.2);
+    }
+  }
+
+  /* An MP4 recorder writes a fragment per keyframe interval (Safari and
+   * mobile browsers: up to 10 s; Chromium's MP4 mode: about 5 s), all of
+   * one track's samples before the other's: the demuxer pushes 10 s of
+   * video before the audio the muxer waits for. Nothing hangs, nothing is
+   * lost, with either track first. */
+  void test_long_fragments ()
+  {
+    for (const char *first : { "video", "audio" }) {
+      bool video_first = g_str_equal (first, "video");
+      std::vector<std::string> args = { "-f", "lavfi", "-i",
+          "testsrc=s=1280x720:r=30:d=21", "-f", "lavfi", "-i", "sine=d=21" };
+      std::vector<std::string> map = { "-map", "0:v", "-map", "1:a" };
+      if (!video_first)
+        map = { "-map", "1:a", "-map", "0:v" };
+      args.insert (args.end (), map.begin (), map.end ());
+      for (const char *arg : { "-c:v", "libx264", "-g", "300", "-preset",
+               "ultrafast", "-b:v", "500k", "-c:a", "aac", "-ac", "1",
+               "-movflags", "frag_keyframe+empty_moov+default_base_moof",
+               "-f", "mp4" })
+        args.push_back (arg);
+      Synthetic input (args);
+      CPPUNIT_ASSERT_MESSAGE (std::string (first) + " first: no EOS",
+          input.encode ("keyframe-interval=10"));
+      auto output = probe_streams (input.flv ());
+      auto *video = find_stream (output, "video");
+      auto *audio = find_stream (output, "audio");
+      CPPUNIT_ASSERT (video && audio);
+      CPPUNIT_ASSERT_MESSAGE (first, std::fabs (video->duration () - 21) < 0.2);
+      CPPUNIT_ASSERT_MESSAGE (first, std::fabs (audio->duration () - 21) < 0.2);
     }
   }
 
