@@ -91,8 +91,6 @@ constexpr guint64 MUX_PAD_TIME = 15 * GST_SECOND;
  * puts out seconds ahead (Chromium's MP4 writes each fragment's audio
  * first) does not block it while a transcode still works on the video. */
 constexpr guint64 INPUT_QUEUE_TIME = 5 * GST_SECOND;
-constexpr const char *AUDIO_QUEUE =
-    "queue max-size-buffers=0 max-size-bytes=0 max-size-time=5000000000";
 
 /* Decoded video to the fixed output format. videoscale letterboxes
  * (add-borders) because the caps force the size and square pixels.
@@ -1225,8 +1223,9 @@ link_audio (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps)
   GstElement *encoded = nullptr, *entry;
   bool passthrough = aac_passthrough_possible (current_settings (self), caps);
   if (passthrough) {
-    entry = encoded = add_bin (self, std::string (AUDIO_QUEUE) + " ! " +
-        AUDIO_PASSTHROUGH);
+    entry = encoded = add_bin (self, printf_string ("queue max-size-buffers=0 "
+          "max-size-bytes=0 max-size-time=%" G_GUINT64_FORMAT " ! %s",
+          INPUT_QUEUE_TIME, AUDIO_PASSTHROUGH));
   } else {
     entry = add_decode_branch (self, caps,
         audio_description (current_settings (self)), &encoded, true);

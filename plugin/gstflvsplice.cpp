@@ -50,8 +50,8 @@
  *
  * Element messages (structure names; see gstflvsplice.h):
  * - `flvsplice-slate`: the slate started; "position" (guint64): when its
- *   first picture is presented (output time, nanoseconds); "reason" (string): "eos" (the input
- *   ended) or "stall" (it stopped delivering).
+ *   first picture is presented (output time, nanoseconds); "reason"
+ *   (string): "eos" (the input ended) or "stall" (it stopped delivering).
  * - `flvsplice-resumed`: an input took over from the slate (or a stalled
  *   one came back); "gap" (guint64): nanoseconds of slate.
  * - `flvsplice-input-ended`: a sink pad got EOS; "pad" (string): its name.
@@ -266,30 +266,32 @@ is_sequence_header (const guint8 *data, gsize size)
   return false;
 }
 
-/* An AVC picture's composition time offset (ms): how long after its
- * decoding time (the tag's timestamp) it is presented. flvencodebin's
- * audio-lag gives every picture one; the slate's have none. */
+/* An AVC picture (not a sequence header): its composition time offset
+ * (SI24 ms, how long after its decoding time, the tag's timestamp, it is
+ * presented) is at payload + 2. flvencodebin's audio-lag gives every
+ * picture one; the slate's have none. */
+bool
+is_avc_picture (const guint8 *data, gsize size)
+{
+  const guint8 *payload = data + TAG_HEADER_SIZE;
+  return tag_type (data) == TAG_VIDEO && size >= TAG_HEADER_SIZE + 5 &&
+      (payload[0] & 0x0f) == VIDEO_CODEC_AVC && payload[1] == AVC_NALU;
+}
+
 gint32
 composition_offset (const guint8 *data, gsize size)
 {
-  if (tag_type (data) != TAG_VIDEO || size < TAG_HEADER_SIZE + 5)
+  if (!is_avc_picture (data, size))
     return 0;
-  const guint8 *payload = data + TAG_HEADER_SIZE;
-  if ((payload[0] & 0x0f) != VIDEO_CODEC_AVC || payload[1] != AVC_NALU)
-    return 0;
-  /* SI24 */
-  guint32 raw = GST_READ_UINT24_BE (payload + 2);
+  guint32 raw = GST_READ_UINT24_BE (data + TAG_HEADER_SIZE + 2);
   return gint32 (raw & 0x800000 ? raw | 0xff000000 : raw);
 }
 
 void
 set_composition_offset (guint8 *data, gsize size, gint32 ms)
 {
-  if (tag_type (data) != TAG_VIDEO || size < TAG_HEADER_SIZE + 5)
-    return;
-  guint8 *payload = data + TAG_HEADER_SIZE;
-  if ((payload[0] & 0x0f) == VIDEO_CODEC_AVC && payload[1] == AVC_NALU)
-    GST_WRITE_UINT24_BE (payload + 2, guint32 (ms) & 0xffffff);
+  if (is_avc_picture (data, size))
+    GST_WRITE_UINT24_BE (data + TAG_HEADER_SIZE + 2, guint32 (ms) & 0xffffff);
 }
 
 /* flvmux ends its output with one: the stream goes on here. */
@@ -1814,7 +1816,7 @@ slate_loop (gpointer data)
 }
 
 /* Starts the slate when the input on air has delivered nothing for
- * stall-timeout (see GstFlvSplicePrivate::stall_watch); returns when to look
+ * stall-timeout (see GstFlvSplicePrivate::stall_check); returns when to look
  * again. */
 static Clock::time_point
 check_stall (GstFlvSplice *self)
@@ -1847,16 +1849,23 @@ check_stall (GstFlvSplice *self)
 static gboolean on_stall_check (GstClock *clock, GstClockTime time,
     GstClockID id, gpointer data);
 
-/* Replaces the pending wake-up. Called with the lock. */
+/* Drops the pending wake-up. Called with the lock. */
 static void
-schedule_stall_check (GstFlvSplice *self, Clock::time_point when)
+cancel_stall_check (GstFlvSplicePrivate *priv)
 {
-  auto *priv = self->priv;
   if (priv->stall_check) {
     gst_clock_id_unschedule (priv->stall_check);
     gst_clock_id_unref (priv->stall_check);
     priv->stall_check = nullptr;
   }
+}
+
+/* Replaces the pending wake-up. Called with the lock. */
+static void
+schedule_stall_check (GstFlvSplice *self, Clock::time_point when)
+{
+  auto *priv = self->priv;
+  cancel_stall_check (priv);
   if (priv->stopping)
     return;
   GstClock *clock = gst_system_clock_obtain ();
@@ -1900,7 +1909,7 @@ stop_stall_watch (GstFlvSplice *self)
   std::lock_guard<std::mutex> lock (priv->lock);
   priv->stopping = true;
   priv->cond.notify_all ();
-  schedule_stall_check (self, Clock::now ());
+  cancel_stall_check (priv);
 }
 
 static void

@@ -14,9 +14,9 @@ G_DECLARE_FINAL_TYPE (GstFlvSplice, gst_flv_splice, GST, FLV_SPLICE, GstElement)
 GST_ELEMENT_REGISTER_DECLARE (flvsplice);
 
 /* Element messages (see the element documentation in gstflvsplice.cpp). */
-/* The slate started; "position" (guint64, ns): its first output timestamp;
- * "reason" (string): "eos" (the input on air ended) or "stall" (it delivered
- * nothing for stall-timeout ms). */
+/* The slate started; "position" (guint64, ns): when its first picture is
+ * presented; "reason" (string): "eos" (the input on air ended) or "stall"
+ * (it delivered nothing for stall-timeout ms). */
 #define GST_FLV_SPLICE_SLATE_MESSAGE_NAME "flvsplice-slate"
 /* An input took over from the slate, or a stalled one came back; "gap"
  * (guint64, ns): slate duration. */

@@ -353,6 +353,13 @@ class Splice {
     return value;
   }
 
+  /* Seconds: where the first slate's first picture is presented, and how
+   * long the slate ran before the first resume. */
+  double slate_at () { return field (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
+      "position") / 1e9; }
+  double gap () { return field (GST_FLV_SPLICE_RESUMED_MESSAGE_NAME, "gap") /
+      1e9; }
+
   void stop ()
   {
     gst_element_set_state (pipeline_.get (), GST_STATE_NULL);
@@ -709,8 +716,7 @@ class FlvSpliceTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL (1, splice.count (GST_FLV_SPLICE_SLATE_MESSAGE_NAME));
     CPPUNIT_ASSERT_EQUAL (0, splice.count (
             GST_FLV_SPLICE_RESUMED_MESSAGE_NAME));
-    guint64 slate_at = splice.field (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
-        "position");
+    double slate_at = splice.slate_at ();
     splice.stop ();
 
     assert_decodes_cleanly (out);
@@ -727,7 +733,7 @@ class FlvSpliceTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL (0, end_of_sequence_tags (out));
     CPPUNIT_ASSERT (resume.time - ref_a.back ().time <= 0.1);
     CPPUNIT_ASSERT_DOUBLES_EQUAL (resume.time + duration (ref_b) + 0.05,
-        slate_at / 1e9, 0.002);
+        slate_at, 0.002);
     CPPUNIT_ASSERT (max_keyframe_gap (video) <= MAX_KEYFRAME_GAP);
   }
 
@@ -745,8 +751,7 @@ class FlvSpliceTest : public CppUnit::TestFixture {
     Splice splice (out, "timeout=2 slate-location=" + image);
     splice.add_input ("filesrc location=" + part + " ! flvencodebin");
     splice.play ();
-    double slate_at = splice.field (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
-        "position") / 1e9;
+    double slate_at = splice.slate_at ();
     splice.wait_for ("eos");
     splice.stop ();
     assert_decodes_cleanly (out);
@@ -848,8 +853,7 @@ class FlvSpliceTest : public CppUnit::TestFixture {
     gst_element_release_request_pad (splice.splice (), second_pad);
     /* The older input ends: the slate starts, as if the newer never was. */
     gst_app_src_end_of_stream (first);
-    double slate_at = splice.field (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
-        "position") / 1e9;
+    double slate_at = splice.slate_at ();
     g_usleep (G_USEC_PER_SEC / 2);
     splice.stop ();
     CPPUNIT_ASSERT_EQUAL (0, splice.count (GST_FLV_SPLICE_RESUMED_MESSAGE_NAME));
@@ -895,10 +899,8 @@ class FlvSpliceTest : public CppUnit::TestFixture {
             "reason") == std::vector<std::string> { "stall" });
     CPPUNIT_ASSERT_EQUAL (1, splice.count (
             GST_FLV_SPLICE_RESUMED_MESSAGE_NAME));
-    double slate_at = splice.field (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
-        "position") / 1e9;
-    double gap = splice.field (GST_FLV_SPLICE_RESUMED_MESSAGE_NAME, "gap") /
-        1e9;
+    double slate_at = splice.slate_at ();
+    double gap = splice.gap ();
     splice.stop ();
 
     assert_decodes_cleanly (out);
@@ -980,8 +982,7 @@ class FlvSpliceTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT (timed_out > 0 && timed_out <= splice.when ("eos"));
     CPPUNIT_ASSERT_EQUAL (0, splice.count (
             GST_FLV_SPLICE_INPUT_ENDED_MESSAGE_NAME));
-    double slate_at = splice.field (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
-        "position") / 1e9;
+    double slate_at = splice.slate_at ();
     splice.stop ();
 
     assert_decodes_cleanly (out);
@@ -1034,10 +1035,8 @@ class FlvSpliceTest : public CppUnit::TestFixture {
             "reason") == (std::vector<std::string> { "stall", "eos" }));
     CPPUNIT_ASSERT_EQUAL (1, splice.count (
             GST_FLV_SPLICE_RESUMED_MESSAGE_NAME));
-    double slate_at = splice.field (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
-        "position") / 1e9;
-    double gap = splice.field (GST_FLV_SPLICE_RESUMED_MESSAGE_NAME, "gap") /
-        1e9;
+    double slate_at = splice.slate_at ();
+    double gap = splice.gap ();
     splice.stop ();
 
     assert_decodes_cleanly (out);
@@ -1148,10 +1147,8 @@ class FlvSpliceTest : public CppUnit::TestFixture {
         " ! flvencodebin");
     splice.finish ();
     splice.wait_for ("eos");
-    double slate_at = splice.field (GST_FLV_SPLICE_SLATE_MESSAGE_NAME,
-        "position") / 1e9;
-    double gap = splice.field (GST_FLV_SPLICE_RESUMED_MESSAGE_NAME, "gap") /
-        1e9;
+    double slate_at = splice.slate_at ();
+    double gap = splice.gap ();
     guint gaps = 0;
     g_object_get (splice.splice (), "gaps", &gaps, nullptr);
     splice.stop ();

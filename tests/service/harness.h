@@ -10,9 +10,19 @@
 #include "fixture.h"
 
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace wsrtmp::test {
+
+/* Joins a thread however the scope is left (a failed assertion throws). */
+class Joiner {
+ public:
+  explicit Joiner (std::thread &thread) : thread_ (thread) {}
+  ~Joiner () { if (thread_.joinable ()) thread_.join (); }
+ private:
+  std::thread &thread_;
+};
 
 /* nginx with the RTMP module, recording every stream to dir/rec/<key>.flv. */
 class Nginx {

@@ -128,6 +128,21 @@ chunks_before (const Fixture &fixture, double until_ms)
   return count;
 }
 
+/* A connection for key that sends the recording's first 3 s at the
+ * browser's pace, goes live, then drops without a close frame (the
+ * browser's network failed): the broadcast goes on the slate. */
+void
+go_live_then_drop (Daemon &daemon, const Fixture &fixture,
+    const std::string &key)
+{
+  auto client = WsClient::connect (daemon.ingest_url (key));
+  CPPUNIT_ASSERT (client);
+  send_paced (*client, fixture, 0, chunks_before (fixture, 3000));
+  ASSERT_LOGGED (daemon, "never live",
+      client->wait_text ("\"state\":\"live\"", 10000));
+  client->abort ();
+}
+
 /* Loudest sample of the audio between from and to seconds, in dB. */
 double
 max_volume_db (const std::string &path, double from, double to)
@@ -349,12 +364,7 @@ class ContinuityTest : public CppUnit::TestFixture {
     Daemon daemon ({ "--rtmp-url", nginx.url (), "--continuity-timeout",
         "3" });
     Fixture fixture ("chrome-vp8-opus-250ms");
-    auto client = WsClient::connect (daemon.ingest_url ("gone"));
-    CPPUNIT_ASSERT (client);
-    send_paced (*client, fixture, 0, chunks_before (fixture, 3000));
-    ASSERT_LOGGED (daemon, "never live",
-        client->wait_text ("\"state\":\"live\"", 10000));
-    client->abort ();
+    go_live_then_drop (daemon, fixture, "gone");
     auto dropped = std::chrono::steady_clock::now ();
     ASSERT_LOGGED (daemon, "never idle", daemon.wait_idle (20000));
     double ended_s = std::chrono::duration<double> (
@@ -420,10 +430,7 @@ class ContinuityTest : public CppUnit::TestFixture {
     std::thread sender ([&] {
       send_paced (*first, fixture, 0, chunks);
     });
-    struct Joiner {
-      std::thread &thread;
-      ~Joiner () { if (thread.joinable ()) thread.join (); }
-    } joiner { sender };
+    Joiner joiner (sender);
     ASSERT_LOGGED (daemon, "first never live",
         first->wait_text ("\"state\":\"live\"", 10000));
     std::this_thread::sleep_for (std::chrono::seconds (2));
@@ -459,13 +466,8 @@ class ContinuityTest : public CppUnit::TestFixture {
     Daemon daemon ({ "--rtmp-url", nginx.url (), "--continuity-timeout",
         "30" });
     Fixture fixture ("chrome-vp8-opus-250ms");
-    auto first = WsClient::connect (daemon.ingest_url ("both"));
-    CPPUNIT_ASSERT (first);
-    send_paced (*first, fixture, 0, chunks_before (fixture, 3000));
-    ASSERT_LOGGED (daemon, "never live",
-        first->wait_text ("\"state\":\"live\"", 10000));
     /* Both at once: the browser drops and the RTMP server goes away. */
-    first->abort ();
+    go_live_then_drop (daemon, fixture, "both");
     std::string nginx_dir = dir.file ("nginx");
     kill_nginx (nginx_dir);
     std::this_thread::sleep_for (std::chrono::seconds (2));
@@ -499,12 +501,7 @@ class ContinuityTest : public CppUnit::TestFixture {
     Daemon daemon ({ "--rtmp-url", nginx.url (), "--continuity-timeout",
         "60" });
     Fixture fixture ("chrome-vp8-opus-250ms");
-    auto first = WsClient::connect (daemon.ingest_url ("empty"));
-    CPPUNIT_ASSERT (first);
-    send_paced (*first, fixture, 0, chunks_before (fixture, 3000));
-    ASSERT_LOGGED (daemon, "never live",
-        first->wait_text ("\"state\":\"live\"", 10000));
-    first->abort ();
+    go_live_then_drop (daemon, fixture, "empty");
     std::this_thread::sleep_for (std::chrono::seconds (1));
 
     auto dying = WsClient::connect (daemon.ingest_url ("empty"));
@@ -549,10 +546,7 @@ class ContinuityTest : public CppUnit::TestFixture {
     auto client = WsClient::connect (daemon.ingest_url ("outage"));
     CPPUNIT_ASSERT (client);
     std::thread sender ([&] { send_paced (*client, fixture, 0, chunks); });
-    struct Joiner {
-      std::thread &thread;
-      ~Joiner () { if (thread.joinable ()) thread.join (); }
-    } joiner { sender };
+    Joiner joiner (sender);
     ASSERT_LOGGED (daemon, "never live",
         client->wait_text ("\"state\":\"live\"", 10000));
     std::this_thread::sleep_for (std::chrono::seconds (4));

@@ -442,10 +442,7 @@ class RestreamTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_MESSAGE (error, client);
     bool replayed = false;
     std::thread sender ([&] { replayed = client->replay (fixture, true); });
-    struct Join {
-      std::thread &t;
-      ~Join () { if (t.joinable ()) t.join (); }
-    } join { sender };
+    Joiner join (sender);
     ASSERT_LOGGED (daemon, "not live",
         client->wait_text ("\"state\":\"live\"", 15000));
     std::this_thread::sleep_for (std::chrono::seconds (6));
@@ -562,10 +559,7 @@ class RestreamTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT (client);
     auto start = std::chrono::steady_clock::now ();
     std::thread sender ([&] { client->replay (fixture, true); });
-    struct Join {
-      std::thread &t;
-      ~Join () { if (t.joinable ()) t.join (); }
-    } join { sender };
+    Joiner join (sender);
     ASSERT_LOGGED (daemon, "not closed", client->wait_closed (20000));
     double seconds = std::chrono::duration<double> (
         std::chrono::steady_clock::now () - start).count ();
@@ -613,10 +607,7 @@ class RestreamTest : public CppUnit::TestFixture {
     auto running = WsClient::connect (daemon.ingest_url ("first"));
     CPPUNIT_ASSERT (running);
     std::thread sender ([&] { running->replay (fixture, true); });
-    struct Join {
-      std::thread &t;
-      ~Join () { if (t.joinable ()) t.join (); }
-    } join { sender };
+    Joiner join (sender);
     ASSERT_LOGGED (daemon, "first not live",
         running->wait_text ("\"state\":\"live\"", 10000));
     write_file (dir, "streams.ini", "[second]\ndestinations = " +

@@ -221,15 +221,6 @@ make_token (const std::string &secret, const std::string &key, gint64 expiry)
   return std::to_string (expiry) + "." + hmac;
 }
 
-/* Joins a thread however the scope is left (a failed assertion throws). */
-class Joiner {
- public:
-  explicit Joiner (std::thread &thread) : thread_ (thread) {}
-  ~Joiner () { if (thread_.joinable ()) thread_.join (); }
- private:
-  std::thread &thread_;
-};
-
 std::string
 stats_text (const ProcStats &stats)
 {
@@ -611,10 +602,7 @@ class WsrtmpdTest : public CppUnit::TestFixture {
       first_completed = first->replay (fixture, true);
     });
     /* Joined however the assertions below end. */
-    struct Joiner {
-      std::thread &thread;
-      ~Joiner () { if (thread.joinable ()) thread.join (); }
-    } joiner { first_sender };
+    Joiner joiner (first_sender);
     CPPUNIT_ASSERT (first->wait_text ("\"state\":\"live\"", 10000));
     auto second = stream_fixture (daemon, fixture, "samekey", true);
     first_sender.join ();
