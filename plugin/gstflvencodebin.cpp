@@ -94,12 +94,15 @@ constexpr guint64 INPUT_QUEUE_TIME = 5 * GST_SECOND;
 
 /* Decoded video to the fixed output format. videoscale letterboxes
  * (add-borders) because the caps force the size and square pixels.
- * videorate fills from the segment's start unless told to skip to the
- * first picture: a fallback that starts mid-stream must. */
+ * livevideorate, not videorate: videorate keeps each picture until the
+ * next one arrives, so the last picture of every browser chunk (and the
+ * audio muxed after it) would wait a whole chunk interval. It fills from
+ * the segment's start unless told to skip to the first picture: a
+ * fallback that starts mid-stream must. */
 constexpr const char *VIDEO_NORMALIZE =
-    "videoconvert ! videoscale add-borders=true ! videorate skip-to-first=%s ! "
-    "video/x-raw,format=I420,width=%d,height=%d,pixel-aspect-ratio=1/1,"
-    "framerate=%d/%d";
+    "videoconvert ! videoscale add-borders=true ! "
+    "livevideorate skip-to-first=%s framerate=%d/%d ! "
+    "video/x-raw,format=I420,width=%d,height=%d,pixel-aspect-ratio=1/1";
 constexpr const char *VIDEO_ENCODE =
     "x264enc tune=zerolatency threads=%u speed-preset=%s bitrate=%u key-int-max=%d "
     "bframes=0 ! video/x-h264,profile=main ! h264parse";
@@ -759,7 +762,7 @@ video_transcode_description (const Settings &s, bool mid_stream = false)
 {
   int key_int = std::max (1, (int) (s.keyframe_interval * s.fps_n / s.fps_d));
   return printf_string (VIDEO_NORMALIZE, mid_stream ? "true" : "false",
-      s.width, s.height, s.fps_n, s.fps_d) +
+      s.fps_n, s.fps_d, s.width, s.height) +
       " ! " + printf_string (VIDEO_ENCODE, s.codec_threads,
       s.speed_preset.c_str (), s.video_bitrate, key_int);
 }

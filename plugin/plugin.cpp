@@ -8,6 +8,7 @@
 
 #include "gstflvencodebin.h"
 #include "gstflvsplice.h"
+#include "gstlivevideorate.h"
 #include "gstwsserversrc.h"
 
 static gboolean
@@ -18,6 +19,7 @@ plugin_init (GstPlugin *plugin)
   registered |= GST_ELEMENT_REGISTER (wsserversrc, plugin);
   registered |= GST_ELEMENT_REGISTER (flvencodebin, plugin);
   registered |= GST_ELEMENT_REGISTER (flvsplice, plugin);
+  registered |= GST_ELEMENT_REGISTER (livevideorate, plugin);
 
   return registered;
 }

@@ -21,7 +21,7 @@ constexpr const char *OUTPUT_TEMPLATE = "flvsplice name=splice ! tee name=out";
 const char *const REQUIRED_ELEMENTS[] = { "wsserversrc", "flvencodebin",
   "flvsplice", "imagefreeze",
   "parsebin", "flvmux", "tee", "funnel", "queue", "videoconvert", "videoscale",
-  "videorate", "x264enc", "h264parse", "audioconvert", "audioresample",
+  "livevideorate", "x264enc", "h264parse", "audioconvert", "audioresample",
   "voaacenc", "aacparse", "audiotestsrc", "videotestsrc", "rtmp2sink",
   "filesink", "fakesink" };
 
