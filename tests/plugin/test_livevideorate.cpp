@@ -79,6 +79,7 @@ class LiveVideoRateTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (test_fills_from_segment_start);
   CPPUNIT_TEST (test_skip_to_first);
   CPPUNIT_TEST (test_long_hole_restarts_grid);
+  CPPUNIT_TEST (test_restart_forgets_the_grid);
   CPPUNIT_TEST_SUITE_END ();
 
 public:
@@ -171,6 +172,19 @@ public:
         std::vector<guint64> { 23010 });
     CPPUNIT_ASSERT (push_at (h.get (), 23043, 4) ==
         std::vector<guint64> { 23043 });
+  }
+
+  /* NULL -> PLAYING again: a new stream from 5 s is not filled from 0.1 s
+   * (the old grid), only from its own segment's start. */
+  void test_restart_forgets_the_grid ()
+  {
+    HarnessPtr h = start ("livevideorate framerate=30/1 skip-to-first=true");
+    push_at (h.get (), 100, 1);
+    gst_element_set_state (h->element, GST_STATE_NULL);
+    gst_element_set_state (h->element, GST_STATE_PLAYING);
+    gst_harness_push_event (h.get (), gst_event_new_stream_start ("again"));
+    gst_harness_set_src_caps_str (h.get (), INPUT_CAPS);
+    CPPUNIT_ASSERT (push_at (h.get (), 5000, 2) == std::vector<guint64> { 5000 });
   }
 };
 
