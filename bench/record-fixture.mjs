@@ -7,6 +7,11 @@
 //
 //   node bench/record-fixture.mjs --timeslice 100 [--duration 30] [--keyframe-interval 2000]
 //        [--mime 'video/x-matroska;codecs=avc1,opus'] [--bitrate 2500000] [--name NAME] [--out DIR]
+//        [--camera-file FILE.y4m]
+//
+// --camera-file: the fake camera plays this Y4M file (looped) instead of its own pattern, which
+// compresses to ~0.6 Mbit/s whatever bitrate is asked; a noisy file makes the recorder spend the
+// bitrate as a real camera does (bench/README: "A real camera's bitrate").
 //
 // Default name: chrome-h264-opus-kf2s-<duration>s-<timeslice>ms, written to tests/data/<name>.
 // Needs /usr/bin/chromium (or CHROMIUM) and playwright-core (npm ci --prefix tests/e2e).
@@ -28,6 +33,7 @@ const { values: o } = parseArgs({ options: {
   bitrate: { type: 'string', default: '2500000' },
   name: { type: 'string' },
   out: { type: 'string' },
+  'camera-file': { type: 'string' },
 } });
 const timeslice = Number(o.timeslice);
 const durationMs = Number(o.duration) * 1000;
@@ -50,7 +56,8 @@ await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
 const browser = await chromium.launch({
   executablePath: chromiumPath, headless: true,
   args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--no-sandbox',
-    '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run',
+    ...(o['camera-file'] ? [`--use-file-for-fake-video-capture=${resolve(o['camera-file'])}`] : [])],
 });
 const page = await (await browser.newContext()).newPage();
 await page.goto(`http://127.0.0.1:${server.address().port}/`);
