@@ -18,9 +18,10 @@
  *   decoded. The output never has a keyframe gap over keyframe-interval + 10 %:
  *   when an input keyframe is late, it transcodes from that picture on (the
  *   decoder catches up from the last input keyframe, the encoder starts with a
- *   keyframe there); a size change switches at the keyframe that brings it. It
- *   says so (#GstFlvEncodeBin:output-mode and an element message named
- *   `flvencodebin-output`).
+ *   keyframe there, at the frame rate passed through when that is below
+ *   #GstFlvEncodeBin:framerate); a size change switches at the keyframe that
+ *   brings it. It says so (#GstFlvEncodeBin:output-mode and an element
+ *   message named `flvencodebin-output`).
  * - Anything else is decoded, scaled to the fixed output size (aspect kept,
  *   letterboxed, so a mid-stream size change never reaches the encoder), made
  *   constant frame rate, and encoded with x264 (zerolatency).
@@ -301,7 +302,9 @@ gst_flv_encode_bin_class_init (GstFlvEncodeBinClass *klass)
           flags));
   g_object_class_install_property (gobject_class, PROP_FRAMERATE,
       gst_param_spec_fraction ("framerate", "Frame rate",
-          "Constant output frame rate when the video is encoded", 1, 1, 120, 1,
+          "Constant output frame rate when the video is encoded (a "
+          "transcode that takes over from passthrough mid-stream keeps the "
+          "lower rate passed through until then)", 1, 1, 120, 1,
           DEFAULT_FPS_N, DEFAULT_FPS_D, flags));
   g_object_class_install_property (gobject_class, PROP_CODEC_THREADS,
       g_param_spec_uint ("codec-threads", "Codec threads",
@@ -965,10 +968,39 @@ drop_passed_pictures (GstPad *, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_REMOVE;
 }
 
+/* The passed-through pictures' frame rate, from the median interval
+ * between the kept ones (whole frames per second), when it is below the
+ * settings' (0 otherwise, or when there are too few to tell). */
+static int
+passed_frame_rate (GstBufferList *gop, const Settings &s)
+{
+  std::vector<GstClockTime> times;
+  for (guint i = 0; gop && i < gst_buffer_list_length (gop); i++) {
+    GstBuffer *picture = gst_buffer_list_get (gop, i);
+    if (GST_BUFFER_PTS_IS_VALID (picture))
+      times.push_back (GST_BUFFER_PTS (picture));
+  }
+  std::sort (times.begin (), times.end ());
+  std::vector<GstClockTime> intervals;
+  for (size_t i = 1; i < times.size (); i++)
+    if (times[i] > times[i - 1])
+      intervals.push_back (times[i] - times[i - 1]);
+  if (intervals.size () < 4)
+    return 0;
+  std::nth_element (intervals.begin (),
+      intervals.begin () + intervals.size () / 2, intervals.end ());
+  GstClockTime median = intervals[intervals.size () / 2];
+  int fps = (int) ((GST_SECOND + median / 2) / median);
+  return fps >= 1 && (gint64) fps * s.fps_d < s.fps_n ? fps : 0;
+}
+
 /* The fallback: decoder and encoder, added only when needed (an idle
  * decoder per stream costs memory and a thread). Runs in the streaming
  * thread, before the tee pushes the switch picture, so the new branch
- * receives it after the kept ones (gop, taken). */
+ * receives it after the kept ones (gop, taken). It encodes at the frame
+ * rate passed through so far when that is lower than the settings': a
+ * player takes the rate from the stream's start, and a 20 fps stream
+ * that went on at 30 made ffmpeg warn of repeated timestamps. */
 static bool
 add_transcode_fallback (GstFlvEncodeBin *self, GstCaps *caps,
     GstBufferList *gop)
@@ -980,10 +1012,16 @@ add_transcode_fallback (GstFlvEncodeBin *self, GstCaps *caps,
     tee = priv->h264_tee;
     funnel = priv->h264_funnel;
   }
+  Settings settings = current_settings (self);
+  if (int fps = passed_frame_rate (gop, settings)) {
+    GST_INFO_OBJECT (self, "transcoding at the %d fps passed through so far",
+        fps);
+    settings.fps_n = fps;
+    settings.fps_d = 1;
+  }
   GstElement *encoded = nullptr;
   GstElement *entry = add_decode_branch (self, caps,
-      video_transcode_description (current_settings (self), true), &encoded,
-      true);
+      video_transcode_description (settings, true), &encoded, true);
   if (!entry) {
     gst_clear_buffer_list (&gop);
     return false;
