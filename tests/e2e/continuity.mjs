@@ -28,21 +28,10 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freePort, run, sleep, until, which } from './support.mjs';
+import { cleanupStack, e2ePaths, freePort, run, sleep, until, which } from './support.mjs';
 import { startProxy } from './tcpproxy.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SOURCE_ROOT = path.resolve(process.env.WSRTMP_SOURCE_ROOT || path.join(HERE, '..', '..'));
-const BUILD_ROOT_SET = !!process.env.WSRTMP_BUILD_ROOT;
-const BUILD_ROOT = path.resolve(process.env.WSRTMP_BUILD_ROOT || path.join(SOURCE_ROOT, 'build'));
-const WSRTMPD = process.env.WSRTMPD || path.join(BUILD_ROOT, 'service', 'wsrtmpd');
-const PLUGIN_PATH = process.env.GST_PLUGIN_PATH || path.join(BUILD_ROOT, 'plugin');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const WEB_ROOT = path.join(SOURCE_ROOT, 'web');
-const NGINX_SH = path.join(SOURCE_ROOT, 'tests', 'support', 'nginx-rtmp.sh');
-const ARTIFACTS = path.resolve(process.env.E2E_ARTIFACTS ||
-  (BUILD_ROOT_SET ? path.join(BUILD_ROOT, 'tests', 'e2e-artifacts') : path.join(HERE, 'artifacts')), 'continuity');
+const { HERE, SOURCE_ROOT, BUILD_ROOT, WSRTMPD, PLUGIN_PATH, CHROMIUM, WEB_ROOT, NGINX_SH, ARTIFACTS } = e2ePaths('continuity');
 const GLOBAL_TIMEOUT_MS = 150_000;
 const CONTINUITY_S = 30;
 const BEFORE_MS = 6000;  // live before the cut
@@ -66,18 +55,7 @@ function check(ok, what, detail = '') {
   return ok;
 }
 
-const cleanups = [];
-let cleaning = null;
-function cleanup() {
-  if (!cleaning) {
-    cleaning = (async () => {
-      for (const fn of cleanups.reverse()) {
-        try { await fn(); } catch (err) { console.log(`cleanup: ${err.message}`); }
-      }
-    })();
-  }
-  return cleaning;
-}
+const { cleanups, cleanup } = cleanupStack();
 
 async function finish(code) {
   await cleanup();

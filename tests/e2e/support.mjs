@@ -1,9 +1,56 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Small process and polling helpers shared by the end-to-end tests (run.mjs, studio.mjs).
+// What the end-to-end tests (run.mjs, studio.mjs, continuity.mjs) share: where things are,
+// cleanups, and small process and polling helpers.
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Where the tests find the tree, the build and the tools, from the environment meson sets
+ * (WSRTMP_SOURCE_ROOT, WSRTMP_BUILD_ROOT, WSRTMPD, GST_PLUGIN_PATH, CHROMIUM, E2E_ARTIFACTS) or
+ * next to this file. ARTIFACTS: E2E_ARTIFACTS, else build/tests/e2e-artifacts when run from
+ * meson, else tests/e2e/artifacts; then the subdirectory `name` (none when empty).
+ */
+export function e2ePaths(name = '') {
+  const HERE = path.dirname(fileURLToPath(import.meta.url));
+  const SOURCE_ROOT = path.resolve(process.env.WSRTMP_SOURCE_ROOT || path.join(HERE, '..', '..'));
+  const buildRootSet = !!process.env.WSRTMP_BUILD_ROOT;
+  const BUILD_ROOT = path.resolve(process.env.WSRTMP_BUILD_ROOT || path.join(SOURCE_ROOT, 'build'));
+  return {
+    HERE,
+    SOURCE_ROOT,
+    BUILD_ROOT,
+    WSRTMPD: process.env.WSRTMPD || path.join(BUILD_ROOT, 'service', 'wsrtmpd'),
+    PLUGIN_PATH: process.env.GST_PLUGIN_PATH || path.join(BUILD_ROOT, 'plugin'),
+    CHROMIUM: process.env.CHROMIUM || '/usr/bin/chromium',
+    WEB_ROOT: path.join(SOURCE_ROOT, 'web'),
+    NGINX_SH: path.join(SOURCE_ROOT, 'tests', 'support', 'nginx-rtmp.sh'),
+    ARTIFACTS: path.resolve(process.env.E2E_ARTIFACTS ||
+      (buildRootSet ? path.join(BUILD_ROOT, 'tests', 'e2e-artifacts') : path.join(HERE, 'artifacts')), name),
+  };
+}
+
+/**
+ * Cleanups run once, last added first, whatever fails: push functions on `cleanups`; `cleanup()`
+ * runs them (later calls wait for the same run).
+ */
+export function cleanupStack() {
+  const cleanups = [];
+  let cleaning = null;
+  const cleanup = () => {
+    if (!cleaning) {
+      cleaning = (async () => {
+        for (const fn of cleanups.reverse()) {
+          try { await fn(); } catch (err) { console.log(`cleanup: ${err.message}`); }
+        }
+      })();
+    }
+    return cleaning;
+  };
+  return { cleanups, cleanup };
+}
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
