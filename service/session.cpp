@@ -643,6 +643,14 @@ Session::check_idle ()
   fail ({ CLOSE_POLICY_VIOLATION, "no media received for " +
       std::to_string (config_.idle_timeout_s) + " s", "idle" },
       bytes_in ? "the client stopped sending" : "the client never sent media");
+  /* Its input ends now, not when the close handshake does: a client that
+   * stopped sending seldom answers our close frame, and libsoup waits 5 s
+   * for it, while the browser's next connection (it gave up on this one
+   * too) waits in the broadcast for this input's end, its media piling up
+   * behind the slate that already covers that time. Nothing of this
+   * connection's is left to deliver: it sent nothing for idle-timeout. */
+  if (broadcast_)
+    broadcast_->end_input (this);
 }
 
 /* libsoup 3.2 limits each frame to --max-message-size, not a message sent

@@ -8,6 +8,7 @@
  */
 #include "fixture.h"
 #include "harness.h"
+#include "rawws.h"
 #include "wsclient.h"
 
 #include <cppunit/extensions/HelperMacros.h>
@@ -198,6 +199,7 @@ class ContinuityTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testWindowExpires);
   CPPUNIT_TEST (testCleanStopHasNoSlate);
   CPPUNIT_TEST (testTakeover);
+  CPPUNIT_TEST (testIdleClientGivesWayAtOnce);
   CPPUNIT_TEST (testRtmpOutageOnSlate);
   CPPUNIT_TEST (testEmptyConnectionsOnSlate);
   CPPUNIT_TEST (testRtmpOutageWhileConnected);
@@ -455,6 +457,56 @@ class ContinuityTest : public CppUnit::TestFixture {
     char text[120];
     g_snprintf (text, sizeof text, "hole of %.3f s at %.3f", step, at);
     ASSERT_LOGGED (daemon, text, step <= 0.1);
+  }
+
+  /* A client that stops sending without closing and then never answers
+   * (its network died, the browser gave up on it): --idle-timeout closes it
+   * with 1008, and its input ends right then, not when libsoup stops
+   * waiting for the close reply (5 s): the browser's next connection takes
+   * over at once, instead of piling up its media behind a slate that
+   * already covered that time (the output then ran that much longer than
+   * the broadcast). */
+  void testIdleClientGivesWayAtOnce ()
+  {
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--continuity-timeout",
+        "30", "--idle-timeout", "3" });
+    Fixture fixture ("chrome-h264-opus-kf2s-30s-250ms");
+    RawWs stuck (daemon.port ());
+    CPPUNIT_ASSERT (stuck.handshake ("/ingest/idle"));
+    std::string frames;
+    for (size_t i = 0; i < chunks_before (fixture, 3000); i++) {
+      GBytes *bytes = fixture.chunks ()[i].bytes;
+      gsize size = 0;
+      auto *data = static_cast<const char *> (g_bytes_get_data (bytes, &size));
+      frames += RawWs::frame (0x2, std::string (data, size));
+    }
+    CPPUNIT_ASSERT (stuck.write (frames));
+    /* Read, never answered. */
+    ASSERT_LOGGED (daemon, "not closed for idleness",
+        stuck.read_close (20) == 1008);
+
+    auto next = WsClient::connect (daemon.ingest_url ("idle"));
+    CPPUNIT_ASSERT (next);
+    auto connected = std::chrono::steady_clock::now ();
+    std::thread sender ([&] {
+      send_paced (*next, fixture, 0, chunks_before (fixture, 6000));
+    });
+    Joiner joiner (sender);
+    ASSERT_LOGGED (daemon, "next never took over",
+        next->wait_text ("\"state\":\"resumed\"", 10000));
+    double waited = std::chrono::duration<double> (
+        std::chrono::steady_clock::now () - connected).count ();
+    char text[80];
+    g_snprintf (text, sizeof text, "took over %.1f s after connecting",
+        waited);
+    ASSERT_LOGGED (daemon, text, waited < 3.0);
+    sender.join ();
+    next->close (1000, "stop");
+    CPPUNIT_ASSERT (next->wait_closed (10000));
+    ASSERT_LOGGED (daemon, "never idle", daemon.wait_idle (30000));
+    CPPUNIT_ASSERT_EQUAL (1, nginx.publishes ("idle"));
   }
 
   /* The RTMP server restarts while the broadcast is on slate: the RTMP
