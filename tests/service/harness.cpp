@@ -333,6 +333,14 @@ http_get (const std::string &url)
   return response;
 }
 
+std::string
+bytes_of (GBytes *bytes)
+{
+  gsize size;
+  auto *data = static_cast<const char *> (g_bytes_get_data (bytes, &size));
+  return std::string (data, size);
+}
+
 size_t
 write_prefix (const Fixture &fixture, double until_ms, const std::string &path)
 {

@@ -8,21 +8,12 @@
 #include <gio/gio.h>
 
 #include "fixture.h"
+#include "joiner.h"
 
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace wsrtmp::test {
-
-/* Joins a thread however the scope is left (a failed assertion throws). */
-class Joiner {
- public:
-  explicit Joiner (std::thread &thread) : thread_ (thread) {}
-  ~Joiner () { if (thread_.joinable ()) thread_.join (); }
- private:
-  std::thread &thread_;
-};
 
 /* nginx with the RTMP module, recording every stream to dir/rec/<key>.flv. */
 class Nginx {
@@ -103,6 +94,9 @@ HttpResponse http_get (const std::string &url);
 
 /* The fixture's first chunks (those the browser emitted before until_ms)
  * joined into path; returns how many. */
+/* A GBytes' bytes (a recording's chunk) as a string. */
+std::string bytes_of (GBytes *bytes);
+
 size_t write_prefix (const class Fixture &fixture, double until_ms,
     const std::string &path);
 

@@ -476,12 +476,8 @@ class ContinuityTest : public CppUnit::TestFixture {
     RawWs stuck (daemon.port ());
     CPPUNIT_ASSERT (stuck.handshake ("/ingest/idle"));
     std::string frames;
-    for (size_t i = 0; i < chunks_before (fixture, 3000); i++) {
-      GBytes *bytes = fixture.chunks ()[i].bytes;
-      gsize size = 0;
-      auto *data = static_cast<const char *> (g_bytes_get_data (bytes, &size));
-      frames += RawWs::frame (0x2, std::string (data, size));
-    }
+    for (size_t i = 0; i < chunks_before (fixture, 3000); i++)
+      frames += RawWs::frame (0x2, bytes_of (fixture.chunks ()[i].bytes));
     CPPUNIT_ASSERT (stuck.write (frames));
     /* Read, never answered. */
     ASSERT_LOGGED (daemon, "not closed for idleness",

@@ -5,6 +5,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include "joiner.h"
 #include "media.h"
 
 #include <cppunit/extensions/HelperMacros.h>
@@ -17,6 +18,7 @@
 #include <thread>
 
 using namespace std::chrono_literals;
+using wsrtmp::test::Joiner;
 
 namespace {
 
@@ -83,15 +85,6 @@ held_media (Hold &hold)
   CPPUNIT_ASSERT (hold.wait_entered ());
   return media;
 }
-
-/* Joins a thread however the scope is left (a failed assertion throws). */
-class Joiner {
- public:
-  explicit Joiner (std::thread &thread) : thread_ (thread) {}
-  ~Joiner () { if (thread_.joinable ()) thread_.join (); }
- private:
-  std::thread &thread_;
-};
 
 /* Runs the default main context until done() or timeout. */
 template <typename Done>

@@ -165,14 +165,6 @@ random_bytes (size_t size, guint32 seed)
   return out;
 }
 
-std::string
-bytes_of (GBytes *bytes)
-{
-  gsize size;
-  auto *data = static_cast<const char *> (g_bytes_get_data (bytes, &size));
-  return std::string (data, size);
-}
-
 /* A whole recording as one-byte binary frames, then a 1000 close. */
 std::string
 one_byte_frames (const Fixture &fixture)
