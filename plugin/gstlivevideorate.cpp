@@ -346,7 +346,8 @@ gst_live_video_rate_submit_input_buffer (GstBaseTransform *trans,
     return priv->origin + gst_util_uint64_scale (slot,
         (guint64) fps_d * GST_SECOND, fps_n);
   };
-  const GstClockTime period = slot_time (1) - slot_time (0);
+  const GstClockTime period = gst_util_uint64_scale (1,
+      (guint64) fps_d * GST_SECOND, fps_n);
 
   GstClockTime pts = GST_BUFFER_PTS (input);
   if (!GST_CLOCK_TIME_IS_VALID (pts))
