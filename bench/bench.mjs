@@ -47,6 +47,9 @@ const { values: o } = parseArgs({ options: {
   'plugin-path': { type: 'string', default: resolve(root, 'build/plugin') },
   'x264-preset': { type: 'string', default: 'veryfast' },
   framerate: { type: 'string', default: '30' },
+  // wsrtmpd's --audio-channels. The peer's ffmpeg keeps the input's channels (mono for the
+  // committed recordings): 1 compares the two at the same output.
+  'audio-channels': { type: 'string', default: '2' },
   'base-port': { type: 'string', default: '19450' },
   'stagger-ms': { type: 'string' },
   'latency-streams': { type: 'string', default: '2' },
@@ -282,7 +285,8 @@ async function runCase(target, N, dests = 1) {
       ...Array.from({ length: dests - 1 }, (_, i) => ['--rtmp-url', `rtmp://127.0.0.1:${ports.rtmp}/live/{key}-d${i + 2}`]).flat(),
       ...(slate ? ['--continuity-timeout', '3600'] : []), '--max-sessions', '0',
       '--max-connections-per-ip', '0',
-      '--x264-preset', o['x264-preset'], '--framerate', o.framerate]),
+      '--x264-preset', o['x264-preset'], '--framerate', o.framerate,
+      '--audio-channels', o['audio-channels']]),
     { env: gstEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   } else {
     const logDir = join(dir, 'ffmpeg');
@@ -640,7 +644,7 @@ const doc = {
   slate_after_s: slate ? durationS : undefined, slate_seconds: slate ? slateSeconds : undefined,
   restream_destinations: restreamTo > 1 ? restreamTo : undefined,
   media_s: round(offsets[lastChunk] / 1000, 1), source_video: { codec: source.video.codec, frames: source.video.packets, fps: round(srcFps, 1) },
-  x264_preset: o['x264-preset'], framerate: Number(o.framerate), peer: peerNs.length || peer.length ? { dir: peerDir, mode: sc.peerMode } : null, peer_note: peerNote,
+  x264_preset: o['x264-preset'], framerate: Number(o.framerate), audio_channels: Number(o['audio-channels']), peer: peerNs.length || peer.length ? { dir: peerDir, mode: sc.peerMode } : null, peer_note: peerNote,
   machine: { cores: os.cpus().length, model: os.cpus()[0]?.model, mem_gb: round(os.totalmem() / 2 ** 30, 0), kernel: os.release(), loadavg_at_end: os.loadavg().map((x) => round(x, 2)) },
   git: gitRev, date: new Date().toISOString(),
   latency_definition: `WebSocket send of the message completing a frame -> that frame readable by an RTMP subscriber of nginx; includes nginx and loopback; steady state (frames from ${steadyFrom} s of media on)`,
@@ -652,7 +656,7 @@ writeFileSync(join(outDir, 'results.json'), JSON.stringify(doc, null, 1));
 // table
 const pad = (s, n) => String(s ?? '-').padStart(n);
 const lines = [];
-lines.push(`wsrtmp bench: scenario ${o.scenario}, ${basename(fixture)} (${meta.mimeType}, ${source.video.codec} ${round(srcFps, 0)} fps), ${round(offsets[lastChunk] / 1000, 1)} s per stream, x264 ${o['x264-preset']} (ours at ${o.framerate} fps when encoding), ${os.cpus().length} cores${gitRev ? `, git ${gitRev}` : ''}`);
+lines.push(`wsrtmp bench: scenario ${o.scenario}, ${basename(fixture)} (${meta.mimeType}, ${source.video.codec} ${round(srcFps, 0)} fps), ${round(offsets[lastChunk] / 1000, 1)} s per stream, x264 ${o['x264-preset']} (ours at ${o.framerate} fps when encoding), AAC ${o['audio-channels'] === '1' ? 'mono' : 'stereo'} (ours; the peer keeps the input's ${source.audio?.channels ?? '?'} channel(s)), ${os.cpus().length} cores${gitRev ? `, git ${gitRev}` : ''}`);
 lines.push(`CPU = % of one core, mean while all streams ${slate ? 'are on slate' : 'send'}; RSS/PSS = peak over the run, total (per stream)`);
 if (slate) lines.push(`slate: each stream sends ${durationS} s, then its socket is cut (no close frame); CPU% = while all N broadcasts are on slate (${slateSeconds} s, from 3 s after the cut); sending = the same streams before the cut`);
 if (restreamTo > 1) lines.push(`restream: every N twice, 1 destination and ${restreamTo} (the others: other keys on the same nginx); complete counts the first destination, +dest the others`);

@@ -52,6 +52,7 @@ struct Config {
   /* Never pass H.264 through (--force-transcode). */
   bool force_transcode = false;
   int audio_bitrate_kbps = 0;
+  int audio_channels = 0;
   std::string tls_cert, tls_key;
   guint64 max_message_size = 0;
   int drain_timeout_s = 0;

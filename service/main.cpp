@@ -129,6 +129,7 @@ main (int argc, char **argv)
   settings.framerate = config.framerate;
   settings.codec_threads = config.codec_threads;
   settings.audio_bitrate_kbps = config.audio_bitrate_kbps;
+  settings.audio_channels = config.audio_channels;
   settings.passthrough = !config.force_transcode;
   wsrtmp::ContinuitySettings continuity;
   continuity.timeout_s = config.continuity_timeout_s;

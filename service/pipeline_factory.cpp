@@ -78,6 +78,7 @@ PipelineFactory::create_ingest (SoupWebsocketConnection *connection,
   g_object_set (encode, "video-bitrate", (guint) s.video_bitrate_kbps,
       "speed-preset", s.x264_preset.c_str (),
       "audio-bitrate", (guint) s.audio_bitrate_kbps,
+      "audio-channels", (guint) s.audio_channels,
       "framerate", s.framerate, 1,
       "codec-threads", (guint) s.codec_threads,
       "passthrough", (gboolean) s.passthrough, nullptr);

@@ -33,6 +33,7 @@ struct EncodeSettings {
   int video_bitrate_kbps;
   std::string x264_preset;
   int audio_bitrate_kbps;
+  int audio_channels;
   int framerate;
   int codec_threads;
   /* Pass suitable H.264 through instead of re-encoding it. */

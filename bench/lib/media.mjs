@@ -26,7 +26,7 @@ export async function probe(file, { positions = false } = {}) {
   let out;
   try {
     out = await run('ffprobe', ['-v', 'error', '-show_entries',
-      `stream=index,codec_type,codec_name:packet=${fields}`, '-of', 'compact=p=0', file],
+      `stream=index,codec_type,codec_name,channels:packet=${fields}`, '-of', 'compact=p=0', file],
     { maxBuffer: 256 << 20 });
   } catch (e) {
     return { error: (e.stderr || e.message).toString().trim().split('\n')[0] };
@@ -37,7 +37,7 @@ export async function probe(file, { positions = false } = {}) {
   for (const r of rows) {
     if (r.codec_type && r.index !== undefined) {
       byIndex[r.index] = r.codec_type;
-      streams[r.codec_type] ??= { codec: r.codec_name, pts: [], ends: [] };
+      streams[r.codec_type] ??= { codec: r.codec_name, channels: r.channels === undefined ? undefined : Number(r.channels), pts: [], ends: [] };
     }
   }
   for (const r of rows) {
@@ -51,7 +51,7 @@ export async function probe(file, { positions = false } = {}) {
   for (const [type, s] of Object.entries(streams)) {
     const first = s.pts.length ? Math.min(...s.pts) : null;
     const last = s.pts.length ? Math.max(...s.pts) : null;
-    summary[type] = { codec: s.codec, packets: s.pts.length, first, last,
+    summary[type] = { codec: s.codec, channels: s.channels, packets: s.pts.length, first, last,
       span: s.pts.length ? +(last - first).toFixed(3) : 0,
       ...(positions ? { pts: s.pts, ends: s.ends } : {}) };
   }

@@ -254,9 +254,11 @@ video_timestamps (const std::string &path)
   return times;
 }
 
-/* H.264 + AAC-LC 48 kHz stereo at 1280x720, as long as the input. */
+/* H.264 + AAC-LC 48 kHz stereo (or `channels`) at 1280x720, as long as the
+ * input. */
 void
-assert_broadcast_ready (const Fixture &fixture, const Encoded &encoded)
+assert_broadcast_ready (const Fixture &fixture, const Encoded &encoded,
+    int channels = 2)
 {
   auto input = probe_streams (fixture.joined_path ());
   auto output = probe_streams (encoded.path);
@@ -270,7 +272,7 @@ assert_broadcast_ready (const Fixture &fixture, const Encoded &encoded)
   CPPUNIT_ASSERT_EQUAL (std::string ("aac"), audio->codec_name);
   CPPUNIT_ASSERT_EQUAL (std::string ("LC"), audio->profile);
   CPPUNIT_ASSERT_EQUAL (48000, audio->sample_rate);
-  CPPUNIT_ASSERT_EQUAL (2, audio->channels);
+  CPPUNIT_ASSERT_EQUAL (channels, audio->channels);
 
   const StreamInfo *in_video = find_stream (input, "video");
   const StreamInfo *in_audio = find_stream (input, "audio");
@@ -308,6 +310,7 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (test_track_without_data_is_left_out);
   CPPUNIT_TEST (test_other_browser_formats);
   CPPUNIT_TEST (test_stereo_aac_passes_through);
+  CPPUNIT_TEST (test_mono_output);
   CPPUNIT_TEST (test_long_fragments);
   CPPUNIT_TEST_SUITE_END ();
 
@@ -566,16 +569,19 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
 
   /* Safari's (and Chromium's MP4 with mp4a) AAC-LC stereo is already what
    * platforms take: every AAC frame leaves as it came. Mono is encoded to
-   * stereo. */
+   * stereo; with audio-channels=1 it is mono that passes and stereo that is
+   * mixed down. */
   void test_stereo_aac_passes_through ()
   {
+    for (int out_channels : { 2, 1 })
     for (int channels : { 2, 1 }) {
       Synthetic input ({ "-f", "lavfi", "-i", "testsrc=s=1280x720:r=30:d=4",
           "-f", "lavfi", "-i", "sine=d=4:sample_rate=48000", "-c:v", "libx264",
           "-g", "30", "-preset", "ultrafast", "-c:a", "aac", "-ac",
           std::to_string (channels), "-b:a", "96k", "-movflags",
           "frag_keyframe+empty_moov+default_base_moof", "-f", "mp4" });
-      CPPUNIT_ASSERT (input.encode ());
+      CPPUNIT_ASSERT (input.encode ("audio-channels=" +
+              std::to_string (out_channels)));
       const std::string &in = input.path ();
       std::string out = input.flv ();
 
@@ -586,17 +592,31 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
       auto *video = find_stream (output, "video");
       CPPUNIT_ASSERT (audio && video);
       CPPUNIT_ASSERT_EQUAL (std::string ("aac"), audio->codec_name);
-      CPPUNIT_ASSERT_EQUAL (2, audio->channels);
+      CPPUNIT_ASSERT_EQUAL (out_channels, audio->channels);
       CPPUNIT_ASSERT_EQUAL (48000, audio->sample_rate);
       CPPUNIT_ASSERT (std::fabs (audio->duration () - video->duration ()) <
           0.1);
       CPPUNIT_ASSERT (input_frames.size () > 150);
-      if (channels == 2)
+      if (channels == out_channels)
         CPPUNIT_ASSERT_MESSAGE ("AAC frames changed",
             input_frames == output_frames);
       else
         CPPUNIT_ASSERT (input_frames != output_frames);
     }
+  }
+
+  /* audio-channels=1: Chromium's mono Opus stays mono (half the AAC
+   * encoder's work), in time with the passed-through video, whose pictures
+   * are untouched. */
+  void test_mono_output ()
+  {
+    Fixture fixture ("chrome-h264-opus-kf2s-30s-250ms");
+    auto encoded = encode (fixture, "audio-channels=1");
+    CPPUNIT_ASSERT (encoded->modes == std::vector<std::string> { "passthrough" });
+    assert_broadcast_ready (fixture, *encoded, 1);
+    CPPUNIT_ASSERT (frame_hashes (fixture.joined_path ()) ==
+        frame_hashes (encoded->path));
+    CPPUNIT_ASSERT (decodes_cleanly (encoded->path));
   }
 
   /* An MP4 cut right after its header (Chromium's first message in MP4

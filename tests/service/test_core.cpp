@@ -246,6 +246,8 @@ class CoreTest : public CppUnit::TestFixture {
         std::to_string (config.video_bitrate_kbps));
     CPPUNIT_ASSERT_EQUAL (element_default ("flvencodebin", "audio-bitrate"),
         std::to_string (config.audio_bitrate_kbps));
+    CPPUNIT_ASSERT_EQUAL (element_default ("flvencodebin", "audio-channels"),
+        std::to_string (config.audio_channels));
     CPPUNIT_ASSERT_EQUAL (element_default ("flvencodebin", "speed-preset"),
         config.x264_preset);
     CPPUNIT_ASSERT_EQUAL (element_default ("flvencodebin", "framerate"),
@@ -255,6 +257,7 @@ class CoreTest : public CppUnit::TestFixture {
     /* And what they are today, as README.md says. */
     CPPUNIT_ASSERT_EQUAL (2500, config.video_bitrate_kbps);
     CPPUNIT_ASSERT_EQUAL (128, config.audio_bitrate_kbps);
+    CPPUNIT_ASSERT_EQUAL (2, config.audio_channels);
     CPPUNIT_ASSERT_EQUAL (std::string ("veryfast"), config.x264_preset);
     CPPUNIT_ASSERT_EQUAL (30, config.framerate);
     CPPUNIT_ASSERT_EQUAL ((guint64) 16 * 1024 * 1024, config.max_message_size);
@@ -318,6 +321,9 @@ class CoreTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL (std::string ("--audio-bitrate: \"16\" is not a "
             "whole number from 32 to 320"),
         parse_error ({ "--audio-bitrate", "16" }));
+    CPPUNIT_ASSERT_EQUAL (std::string ("--audio-channels: \"6\" is not a "
+            "whole number from 1 to 2"),
+        parse_error ({ "--audio-channels", "6" }));
     CPPUNIT_ASSERT_EQUAL (std::string ("--video-bitrate: \"60000\" is not a "
             "whole number from 100 to 50000"),
         parse_error ({ "--video-bitrate", "60000" }));

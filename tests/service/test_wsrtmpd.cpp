@@ -319,7 +319,8 @@ class WsrtmpdTest : public CppUnit::TestFixture {
              "--handshake-timeout", "--allowed-origins",
              "--max-connections-per-ip", "--token-secret",
              "--token-secret-file", "--rtmp-retry-time", "--trusted-proxies",
-             "--audio-bitrate", "--drain-timeout", "--force-transcode",
+             "--audio-bitrate", "--audio-channels", "--drain-timeout",
+             "--force-transcode",
              "--version" })
       CPPUNIT_ASSERT_MESSAGE (std::string ("--help lacks ") + option,
           out.find (option) != std::string::npos);
@@ -505,7 +506,8 @@ class WsrtmpdTest : public CppUnit::TestFixture {
   {
     TempDir dir;
     Nginx nginx (dir.file ("nginx"));
-    Daemon daemon ({ "--rtmp-url", nginx.url (), "--framerate", "24" });
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--framerate", "24",
+        "--audio-channels", "1" });
     Fixture fixture ("chrome-vp8-opus-250ms");
 
     auto client = stream_fixture (daemon, fixture, "chromevp8", true);
@@ -526,6 +528,9 @@ class WsrtmpdTest : public CppUnit::TestFixture {
     const StreamInfo *video = find_stream (output, "video");
     double fps = (video->packets - 1) / video->duration ();
     CPPUNIT_ASSERT_MESSAGE (std::to_string (fps), std::fabs (fps - 24) < 0.5);
+    /* --audio-channels 1: the microphone's mono stays mono. */
+    const StreamInfo *audio = find_stream (output, "audio");
+    CPPUNIT_ASSERT_EQUAL (1, audio->channels);
 
     HttpResponse metrics = http_get (daemon.http_url () + "metrics");
     CPPUNIT_ASSERT_MESSAGE (metrics.body, metrics.body.find (
