@@ -182,6 +182,23 @@ check_decodes (const std::string &path)
       err.empty ());
 }
 
+/* The channel count of every decoded audio frame, in order. */
+std::vector<int>
+audio_frame_channels (const std::string &path)
+{
+  std::string out, err;
+  int status = run_command ({ "ffprobe", "-v", "error", "-select_streams",
+        "a:0", "-show_entries", "frame=channels", "-of", "csv=p=0", path },
+      &out, &err, "", 60000);
+  CPPUNIT_ASSERT_EQUAL_MESSAGE ("ffprobe " + path + ": " + err, 0, status);
+  std::vector<int> channels;
+  std::istringstream lines (out);
+  for (std::string line; std::getline (lines, line);)
+    if (!line.empty ())
+      channels.push_back (std::atoi (line.c_str ()));
+  return channels;
+}
+
 double
 metric (const std::string &body, const std::string &name)
 {
@@ -198,6 +215,7 @@ class ContinuityTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testDropAndResume);
   CPPUNIT_TEST (testWindowExpires);
   CPPUNIT_TEST (testCleanStopHasNoSlate);
+  CPPUNIT_TEST (testMonoThroughSlate);
   CPPUNIT_TEST (testTakeover);
   CPPUNIT_TEST (testIdleClientGivesWayAtOnce);
   CPPUNIT_TEST (testRtmpOutageOnSlate);
@@ -415,6 +433,45 @@ class ContinuityTest : public CppUnit::TestFixture {
     char text[120];
     g_snprintf (text, sizeof text, "in %.2f s, out %.2f s", in_s, out_s);
     CPPUNIT_ASSERT_MESSAGE (text, std::fabs (in_s - out_s) < 0.3);
+  }
+
+  /* --audio-channels 1: the slate's silence is mono too (it takes the
+   * input's AAC format), so a broadcast never switches channel count. */
+  void testMonoThroughSlate ()
+  {
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--continuity-timeout",
+        "30", "--audio-channels", "1" });
+    Fixture fixture ("chrome-h264-opus-kf2s-30s-250ms");
+    const std::string key = "mono";
+    go_live_then_drop (daemon, fixture, key);
+    std::this_thread::sleep_for (std::chrono::seconds (3));
+    auto second = WsClient::connect (daemon.ingest_url (key));
+    CPPUNIT_ASSERT (second);
+    send_paced (*second, fixture, 0, chunks_before (fixture, 3000));
+    ASSERT_LOGGED (daemon, "never resumed",
+        second->wait_text ("\"state\":\"resumed\"", 10000));
+    second->close (1000, "stop");
+    CPPUNIT_ASSERT (second->wait_closed (10000));
+    ASSERT_LOGGED (daemon, "never idle", daemon.wait_idle (30000));
+
+    CPPUNIT_ASSERT_EQUAL (1, nginx.publishes (key));
+    std::string recording = nginx.recording (key);
+    check_decodes (recording);
+    auto audio = of_type (probe_packets (recording), "audio");
+    double at = 0;
+    double step = largest_step (audio, "audio", &at);
+    char text[120];
+    g_snprintf (text, sizeof text, "audio: a hole of %.3f s at %.3f", step,
+        at);
+    ASSERT_LOGGED (daemon, text, step <= 0.1);
+    /* Input, slate, input: about 9 s of mono frames, none stereo. */
+    auto channels = audio_frame_channels (recording);
+    CPPUNIT_ASSERT_MESSAGE (std::to_string (channels.size ()),
+        channels.size () > 8 * 48000 / 1024);
+    CPPUNIT_ASSERT (std::all_of (channels.begin (), channels.end (),
+            [] (int c) { return c == 1; }));
   }
 
   /* A second connection with a live key takes the broadcast over without
