@@ -8,7 +8,8 @@
 // One page, one camera, four broadcasts:
 //   A  camera only: must arrive as passthrough (the camera track is recorded as is);
 //      flash/beep offsets measured;
-//   B  camera + title (composed): the flash/beep offsets within 40 ms of A's;
+//   B  camera + title (composed): the flash/beep offsets within 40 ms of A's, to the
+//      measurement's resolution (one frame: see FLASH_RESOLUTION_MS);
 //   C  share screen, "Screen + camera" with a title, then Screen, Be right back, Camera,
 //      Screen + camera while live; 10 s with the tab in the background (another tab in
 //      front); the screen share ended from outside: back to Camera in the same broadcast.
@@ -29,6 +30,12 @@ import { cleanupStack, e2ePaths, freePort, run as runCommand, sleep, until, whic
 const { HERE, SOURCE_ROOT, BUILD_ROOT, WSRTMPD, PLUGIN_PATH, CHROMIUM, WEB_ROOT, NGINX_SH, ARTIFACTS } = e2ePaths('studio');
 const GLOBAL_TIMEOUT_MS = 240_000;
 const FPS = 30;
+// A flash is found at the first white frame of the recording: up to one frame after it
+// began, the same amount for every flash of a run while the camera's frame phase holds
+// (it drifts slowly: a run's offsets read 19 19 19 -13 -13 -13 -33 ms). A median offset is
+// thus only known to one frame, and the difference of two medians can be a frame off from
+// quantization alone: measured 10-14 ms in some runs and 43-58 ms in others on the same code.
+const FLASH_RESOLUTION_MS = 1000 / FPS;
 const TITLE = { name: 'Studio Test', subtitle: 'Lower third' };
 
 // ---------------------------------------------------------------- reporting
@@ -495,9 +502,10 @@ try {
     // the figure is printed and not judged.
     const load = os.loadavg()[0];
     const overloaded = load > 2 * os.cpus().length;
-    const ok = syncA.offsets.length >= 3 && syncB.offsets.length >= 3 && Math.abs(mB - mA) <= 40;
+    const ok = syncA.offsets.length >= 3 && syncB.offsets.length >= 3 &&
+      Math.abs(mB - mA) <= 40 + FLASH_RESOLUTION_MS;
     if (!ok && overloaded) log(`NOTE: A/V sync not judged: load average ${load.toFixed(1)} on ${os.cpus().length} cores`);
-    check(ok || overloaded, 'composed A/V sync within 40 ms of the camera-only path',
+    check(ok || overloaded, 'composed A/V sync within 40 ms (+ one frame of measurement) of the camera-only path',
       `camera only ${mA.toFixed(0)} ms, composed ${mB.toFixed(0)} ms, difference ${(mB - mA).toFixed(0)} ms ` +
       `(flashes/beeps A ${syncA.flashes}/${syncA.beeps}, B ${syncB.flashes}/${syncB.beeps}; offsets ms A ` +
       `${syncA.offsets.map((o) => Math.round(o * 1000)).join(' ')}, B ${syncB.offsets.map((o) => Math.round(o * 1000)).join(' ')}; ` +
