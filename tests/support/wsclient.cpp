@@ -72,10 +72,11 @@ struct WsClient::Impl {
     g_main_context_invoke (context, [] (gpointer data) -> gboolean {
       auto *c = static_cast<Call *> (data);
       c->fn ();
-      {
-        std::lock_guard<std::mutex> l (c->lock);
-        c->done = true;
-      }
+      /* Notified under the lock: the caller may see done without waiting
+       * and return, and `call` lives on its stack. Notified after the
+       * unlock, the broadcast could write into its next stack frames. */
+      std::lock_guard<std::mutex> l (c->lock);
+      c->done = true;
       c->cond.notify_all ();
       return G_SOURCE_REMOVE;
     }, &call);
