@@ -338,8 +338,8 @@ gst_flv_encode_bin_class_init (GstFlvEncodeBinClass *klass)
           "Pass suitable input through without re-encoding: H.264 at the "
           "output size while its keyframes are at most keyframe-interval "
           "(+10 %) apart, and "
-          "AAC-LC at 48 or 44.1 kHz with audio-channels channels (FALSE always "
-          "transcodes)",
+          "AAC-LC at 48 or 44.1 kHz with audio-channels channels (FALSE "
+          "always transcodes)",
           DEFAULT_PASSTHROUGH, flags));
   g_object_class_install_property (gobject_class, PROP_PLACEHOLDER_IMAGE,
       g_param_spec_string ("placeholder-image", "Placeholder image",
@@ -1259,8 +1259,8 @@ link_video (GstFlvEncodeBin *self, GstPad *pad, GstCaps *caps)
 }
 
 /* AAC-LC at 48 or 44.1 kHz (Safari; Chromium's MP4 with mp4a), with the
- * channels asked for, is already what the output needs: decoding and encoding it again would
- * only cost CPU, delay and quality. */
+ * channels asked for, is already what the output needs: decoding and
+ * encoding it again would only cost CPU, delay and quality. */
 static bool
 aac_passthrough_possible (const Settings &settings, GstCaps *caps)
 {
@@ -1272,7 +1272,8 @@ aac_passthrough_possible (const Settings &settings, GstCaps *caps)
   const char *profile = gst_structure_get_string (s, "profile");
   return settings.passthrough && gst_structure_has_name (s, "audio/mpeg") &&
       version == 4 && (rate == 48000 || rate == 44100) &&
-      channels == (int) settings.audio_channels && (!profile || g_str_equal (profile, "lc"));
+      channels == (int) settings.audio_channels &&
+      (!profile || g_str_equal (profile, "lc"));
 }
 
 static void

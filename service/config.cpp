@@ -333,8 +333,7 @@ make_options (Config &config, std::vector<Option> &options,
     std::string &error)
 {
   PropertyFacts video_bitrate, audio_bitrate, audio_channels, preset,
-      framerate,
-      codec_threads, message_size;
+      framerate, codec_threads, message_size;
   if (!element_property ("flvencodebin", "video-bitrate", video_bitrate,
           error) ||
       !element_property ("flvencodebin", "audio-bitrate", audio_bitrate,

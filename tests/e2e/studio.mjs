@@ -34,7 +34,7 @@ const FPS = 30;
 // began, the same amount for every flash of a run while the camera's frame phase holds
 // (it drifts slowly: a run's offsets read 19 19 19 -13 -13 -13 -33 ms). A median offset is
 // thus only known to one frame, and the difference of two medians can be a frame off from
-// quantization alone: measured 10-14 ms in some runs and 43-58 ms in others on the same code.
+// quantization alone (recorded runs read 10-14 ms apart in some runs, 43-58 ms in others).
 const FLASH_RESOLUTION_MS = 1000 / FPS;
 const TITLE = { name: 'Studio Test', subtitle: 'Lower third' };
 

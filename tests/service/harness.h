@@ -92,11 +92,11 @@ struct HttpResponse {
 };
 HttpResponse http_get (const std::string &url);
 
-/* The fixture's first chunks (those the browser emitted before until_ms)
- * joined into path; returns how many. */
 /* A GBytes' bytes (a recording's chunk) as a string. */
 std::string bytes_of (GBytes *bytes);
 
+/* The fixture's first chunks (those the browser emitted before until_ms)
+ * joined into path; returns how many. */
 size_t write_prefix (const class Fixture &fixture, double until_ms,
     const std::string &path);
 
