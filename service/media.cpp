@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <vector>
 
 namespace wsrtmp {
 
@@ -46,7 +47,9 @@ GstPadProbeReturn
 gate_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   RtmpGate &gate = **static_cast<GateRef *> (data);
-  std::deque<GstBuffer *> flush;
+  /* A vector: it allocates nothing on the way through (every tag), unlike
+   * a deque. */
+  std::vector<GstBuffer *> flush;
   bool is_eos = false;
   {
     std::lock_guard<std::mutex> lock (gate.lock);
@@ -61,7 +64,7 @@ gate_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
       }
       is_eos = true;
     } else {
-        GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+      GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
       if (gate.open && gate.synced && gate.backlog.empty () &&
           !gate.needs_header)
         return GST_PAD_PROBE_OK;
@@ -72,21 +75,22 @@ gate_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
         return GST_PAD_PROBE_DROP;
       }
     }
-    flush.swap (gate.backlog);
-    gate.backlog_bytes = 0;
     if (gate.needs_header) {
       gate.needs_header = false;
       /* The FLV header and metadata, before the kept tags. */
       g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
       const GValue *headers = caps ? gst_structure_get_value (
           gst_caps_get_structure (caps, 0), "streamheader") : nullptr;
-      for (guint i = headers ? gst_value_array_get_size (headers) : 0; i > 0;
-           i--) {
-        const GValue *header = gst_value_array_get_value (headers, i - 1);
+      guint count = headers ? gst_value_array_get_size (headers) : 0;
+      for (guint i = 0; i < count; i++) {
+        const GValue *header = gst_value_array_get_value (headers, i);
         if (G_VALUE_HOLDS (header, GST_TYPE_BUFFER))
-          flush.push_front (gst_buffer_ref (gst_value_get_buffer (header)));
+          flush.push_back (gst_buffer_ref (gst_value_get_buffer (header)));
       }
     }
+    flush.insert (flush.end (), gate.backlog.begin (), gate.backlog.end ());
+    gate.backlog.clear ();
+    gate.backlog_bytes = 0;
   }
   /* Open again: the kept tags go first, straight into the sink bin (the
    * sticky events reached it before this probe ran). */
