@@ -3,7 +3,7 @@
 // Side-by-side benchmark: wsrtmpd against the "Node ws + one ffmpeg per streamer" peer, same load,
 // same nginx-rtmp, one run. Started by bench/run.sh (see bench/README.md for the figures' meaning).
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync, readFileSync, readdirSync, statSync, createWriteStream } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, writeFileSync, readFileSync, readdirSync, statSync, createWriteStream } from 'node:fs';
 import { join, resolve, dirname, basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
@@ -95,6 +95,13 @@ for (const tool of ['ffprobe', 'nginx', 'stdbuf']) {
 if (oursNs.length && !existsSync(o.wsrtmpd)) {
   console.error(`${o.wsrtmpd} does not exist: build it first (meson setup build && ninja -C build)`);
   process.exit(2);
+}
+if (oursNs.length) {
+  // Checked before nginx starts: a failed spawn later would end the run without stopping it.
+  try { accessSync(o.wsrtmpd, fsConstants.X_OK); } catch {
+    console.error(`${o.wsrtmpd} is not executable (chmod +x it)`);
+    process.exit(2);
+  }
 }
 const gstEnv = { ...process.env, GST_PLUGIN_PATH: o['plugin-path'] };
 let peerNote = sc.peerMode || o['no-peer'] ? null
