@@ -144,21 +144,42 @@ gate_chain_list (GstPad *pad, GstObject *parent, GstBufferList *list)
   return ret == GST_FLOW_EOS ? ret : GST_FLOW_OK;
 }
 
+/* Bytes a network sink's connection took, from its stats: rtmp2sink's
+ * written to the socket, srtsink's sent in SRT packets. */
+guint64
+accepted_from (const GstStructure *stats)
+{
+  guint64 out = 0;
+  if (!gst_structure_get_uint64 (stats, "out-bytes-total", &out))
+    gst_structure_get_uint64 (stats, "bytes-sent-total", &out);
+  return out;
+}
+
 struct DeliveredProbe {
   GateRef gate;
   int count = 0;
 };
 
-/* The second non-header buffer at rtmp2sink means the first one was
- * rendered (render blocks until the connection is published). */
+/* The second non-header buffer at the sink means the first one was
+ * rendered (rtmp2sink's render blocks until the connection is published).
+ * Lists count buffer by buffer: mpegtsmux (SRT) pushes its packets in
+ * lists. */
 GstPadProbeReturn
 count_delivered (GstPad *, GstPadProbeInfo *info, gpointer data)
 {
   auto *probe = static_cast<DeliveredProbe *> (data);
-  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
-  if (GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_HEADER))
-    return GST_PAD_PROBE_OK;
-  if (++probe->count >= 2) {
+  auto count = [probe] (GstBuffer *buffer) {
+    if (!GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_HEADER))
+      probe->count++;
+  };
+  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
+    for (guint i = 0; i < gst_buffer_list_length (list); i++)
+      count (gst_buffer_list_get (list, i));
+  } else {
+    count (GST_PAD_PROBE_INFO_BUFFER (info));
+  }
+  if (probe->count >= 2) {
     probe->gate->ever_delivered = true;
     return GST_PAD_PROBE_REMOVE;
   }
@@ -243,8 +264,11 @@ void
 add_live_probe (GstPad *pad, std::shared_ptr<MediaCounters> counters,
     GstElement *pipeline)
 {
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, post_live,
-      new LiveProbe { std::move (counters), pipeline }, free_live_probe);
+  /* Lists too: mpegtsmux (SRT) pushes its packets in lists. */
+  gst_pad_add_probe (pad, static_cast<GstPadProbeType> (
+          GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+      post_live, new LiveProbe { std::move (counters), pipeline },
+      free_live_probe);
 }
 
 RtmpGate::~RtmpGate ()
@@ -317,8 +341,9 @@ RtmpOutput::attach (bool open, GError **error)
   g_object_set (sink, "async", FALSE, nullptr);
   g_autoptr (GstPad) sink_pad = gst_element_get_static_pad (sink, "sink");
   add_live_probe (sink_pad, counters_, pipeline_);
-  gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_BUFFER, count_delivered,
-      new DeliveredProbe { gate_ }, free_delivered_probe);
+  gst_pad_add_probe (sink_pad, static_cast<GstPadProbeType> (
+          GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+      count_delivered, new DeliveredProbe { gate_ }, free_delivered_probe);
   if (destination_.kind == Destination::Kind::Srt)
     gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
         linger_on_eos, nullptr, nullptr);
@@ -487,7 +512,24 @@ RtmpOutput::is_stale (GstObject *object) const
 bool
 RtmpOutput::published () const
 {
-  return accepted_bytes () > 0;
+  if (destination_.kind != Destination::Kind::Srt)
+    return accepted_bytes () > 0;
+  /* srtsink sends nothing before data comes, and a reconnection's data is
+   * held back until it is up: its connected socket says so. Its stats
+   * then carry the socket's own figures (the negotiated latency among
+   * them); without a connection, only the running total. */
+  if (!bin_)
+    return false;
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (bin_),
+      sink_name_.c_str ());
+  GstStructure *stats = nullptr;
+  if (sink)
+    g_object_get (sink, "stats", &stats, nullptr);
+  bool connected = stats && (accepted_from (stats) > 0 ||
+      gst_structure_has_field (stats, "negotiated-latency-ms"));
+  if (stats)
+    gst_structure_free (stats);
+  return connected;
 }
 
 guint64
@@ -507,10 +549,7 @@ RtmpOutput::accepted_bytes () const
   g_object_get (sink, "stats", &stats, nullptr);
   if (!stats)
     return 0;
-  guint64 out = 0;
-  /* rtmp2sink: written to the socket; srtsink: sent (SRT packets). */
-  if (!gst_structure_get_uint64 (stats, "out-bytes-total", &out))
-    gst_structure_get_uint64 (stats, "bytes-sent-total", &out);
+  guint64 out = accepted_from (stats);
   gst_structure_free (stats);
   return out;
 }

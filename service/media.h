@@ -114,7 +114,8 @@ class RtmpOutput {
   /* True when object is an earlier sink of this output (its late messages
    * are ignored). */
   bool is_stale (GstObject *object) const;
-  /* The current sink has connected and published (rtmp2sink stats). */
+  /* The current sink has connected and published (rtmp2sink: bytes
+   * written; srtsink: a connected socket). */
   bool published () const;
   /* The current network sink is still connecting: neither published nor
    * failed. */

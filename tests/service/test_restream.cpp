@@ -292,6 +292,7 @@ class RestreamTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE (RestreamTest);
   CPPUNIT_TEST (testRtmps);
   CPPUNIT_TEST (testSrt);
+  CPPUNIT_TEST (testSrtReconnects);
   CPPUNIT_TEST (testIsolation);
   CPPUNIT_TEST (testAllFailed);
   CPPUNIT_TEST (testStuckDestinationAtTheEnd);
@@ -402,6 +403,103 @@ class RestreamTest : public CppUnit::TestFixture {
     std::string log = daemon.log ();
     ASSERT_LOGGED (daemon, "secret in the log", log.find ("SECRET-ID") ==
         std::string::npos && log.find (passphrase) == std::string::npos);
+  }
+
+  /* An SRT listener that goes away mid-stream and comes back: the
+   * destination reconnects, and the new connection's demuxer (flvdemux)
+   * gets the FLV header and metadata before the tags kept meanwhile, from
+   * a keyframe on, so the second listener receives H.264 and AAC again
+   * for the rest of the stream. */
+  void testSrtReconnects ()
+  {
+    TempDir dir;
+    int port = free_port ();
+    auto listen = [&] (const std::string &file) {
+      std::string uri = "srt://:" + std::to_string (port) + "?mode=listener";
+      g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+          static_cast<GSubprocessFlags> (G_SUBPROCESS_FLAGS_STDERR_SILENCE));
+      g_subprocess_launcher_set_stdout_file_path (launcher, file.c_str ());
+      const char *argv[] = { "srt-live-transmit", "-q", "-a:no", uri.c_str (),
+        "file://con", nullptr };
+      g_autoptr (GError) error = nullptr;
+      GSubprocess *listener = g_subprocess_launcher_spawnv (launcher, argv,
+          &error);
+      CPPUNIT_ASSERT_MESSAGE (error ? error->message : "", listener);
+      std::this_thread::sleep_for (std::chrono::milliseconds (500));
+      return listener;
+    };
+    auto stop = [] (GSubprocess *listener) {
+      g_subprocess_send_signal (listener, SIGINT);
+      std::atomic<bool> exited { false };
+      std::thread killer ([&] {
+        for (int i = 0; i < 50 && !exited; i++)
+          std::this_thread::sleep_for (std::chrono::milliseconds (100));
+        if (!exited)
+          g_subprocess_force_exit (listener);
+      });
+      g_subprocess_wait (listener, nullptr, nullptr);
+      exited = true;
+      killer.join ();
+      g_object_unref (listener);
+    };
+    std::string first = dir.file ("first.ts"), second = dir.file ("second.ts");
+    GSubprocess *listener = listen (first);
+
+    std::string streams = write_file (dir, "streams.ini", "[srt-key]\n"
+        "destinations = srt://127.0.0.1:" + std::to_string (port) + "\n"
+        "names = srt-ingest\n");
+    Daemon daemon ({ "--streams-file", streams });
+    Fixture fixture ("chrome-h264-opus-kf2s-30s-250ms");
+    std::string error;
+    auto client = WsClient::connect (daemon.ingest_url ("srt-key"), &error);
+    CPPUNIT_ASSERT_MESSAGE (error, client);
+    bool replayed = false;
+    std::thread sender ([&] { replayed = client->replay (fixture, true); });
+    Joiner join (sender);
+    ASSERT_LOGGED (daemon, "not live",
+        client->wait_text ("\"state\":\"live\"", 15000));
+    std::this_thread::sleep_for (std::chrono::seconds (6));
+    stop (listener);
+    std::this_thread::sleep_for (std::chrono::seconds (2));
+    listener = listen (second);
+    sender.join ();
+    ASSERT_LOGGED (daemon, "replay cut short", replayed);
+    client->close (1000, "stream ended");
+    ASSERT_LOGGED (daemon, "not closed", client->wait_closed (30000));
+    CPPUNIT_ASSERT (daemon.wait_idle (30000));
+    stop (listener);
+
+    auto seen = destination_frames (*client);
+    std::string all = describe (seen);
+    printf ("%s", all.c_str ());
+    const auto &states = seen["srt-ingest"].states;
+    auto lost = std::find (states.begin (), states.end (), "reconnecting");
+    ASSERT_LOGGED (daemon, all, lost != states.end () &&
+        std::find (lost, states.end (), "live") != states.end ());
+    /* The first listener had the start, the second the rest: the data
+     * kept during the outage from its first keyframe on. Lost: what went
+     * into the dead connection before it failed, and up to a keyframe
+     * interval (2 s) before the kept data could start. */
+    double input = find_stream (probe_streams (fixture.joined_path ()),
+        "video")->duration ();
+    std::map<std::string, double> received;
+    for (const auto &path : { first, second }) {
+      auto output = probe_streams (path);
+      for (const char *kind : { "video", "audio" }) {
+        const StreamInfo *out = find_stream (output, kind);
+        ASSERT_LOGGED (daemon, path + ": no " + kind, out);
+        printf ("  %s: %s %.2f s\n", path.c_str (), kind, out->duration ());
+        CPPUNIT_ASSERT_EQUAL (std::string (g_str_equal (kind, "video") ?
+                "h264" : "aac"), out->codec_name);
+        received[kind] += out->duration ();
+      }
+    }
+    for (const auto &[kind, seconds] : received) {
+      char text[160];
+      g_snprintf (text, sizeof text, "%s: %.2f s received of %.2f s",
+          kind.c_str (), seconds, input);
+      ASSERT_LOGGED (daemon, text, seconds >= input - 4.0);
+    }
   }
 
   /* The heart of issue 15: beside a good destination and the recording,
