@@ -162,24 +162,24 @@ struct DeliveredProbe {
 
 /* The second non-header buffer at the sink means the first one was
  * rendered (rtmp2sink's render blocks until the connection is published).
- * Lists count buffer by buffer: mpegtsmux (SRT) pushes its packets in
- * lists. */
+ * A list (mpegtsmux, for SRT, pushes its packets in lists) is rendered
+ * whole, so it counts as one. */
 GstPadProbeReturn
 count_delivered (GstPad *, GstPadProbeInfo *info, gpointer data)
 {
   auto *probe = static_cast<DeliveredProbe *> (data);
-  auto count = [probe] (GstBuffer *buffer) {
-    if (!GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_HEADER))
-      probe->count++;
+  auto is_media = [] (GstBuffer *buffer) {
+    return !GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_HEADER);
   };
+  bool media = false;
   if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
     GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
-    for (guint i = 0; i < gst_buffer_list_length (list); i++)
-      count (gst_buffer_list_get (list, i));
+    for (guint i = 0; i < gst_buffer_list_length (list) && !media; i++)
+      media = is_media (gst_buffer_list_get (list, i));
   } else {
-    count (GST_PAD_PROBE_INFO_BUFFER (info));
+    media = is_media (GST_PAD_PROBE_INFO_BUFFER (info));
   }
-  if (probe->count >= 2) {
+  if (media && ++probe->count >= 2) {
     probe->gate->ever_delivered = true;
     return GST_PAD_PROBE_REMOVE;
   }
