@@ -518,40 +518,33 @@ RtmpOutput::published () const
    * held back until it is up: its connected socket says so. Its stats
    * then carry the socket's own figures (the negotiated latency among
    * them); without a connection, only the running total. */
-  if (!bin_)
-    return false;
-  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (bin_),
-      sink_name_.c_str ());
-  GstStructure *stats = nullptr;
-  if (sink)
-    g_object_get (sink, "stats", &stats, nullptr);
-  bool connected = stats && (accepted_from (stats) > 0 ||
+  g_autoptr (GstStructure) stats = sink_stats ();
+  return stats && (accepted_from (stats) > 0 ||
       gst_structure_has_field (stats, "negotiated-latency-ms"));
-  if (stats)
-    gst_structure_free (stats);
-  return connected;
 }
 
 guint64
 RtmpOutput::accepted_bytes () const
 {
-  if (!bin_)
-    return 0;
-  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (bin_),
-      sink_name_.c_str ());
-  if (!sink)
-    return 0;
   if (destination_.kind == Destination::Kind::File) {
     /* A file: what reached filesink is written. */
-    return gate_->ever_delivered ? gate_->pushed_bytes.load () : 0;
+    return bin_ && gate_->ever_delivered ? gate_->pushed_bytes.load () : 0;
   }
+  g_autoptr (GstStructure) stats = sink_stats ();
+  return stats ? accepted_from (stats) : 0;
+}
+
+GstStructure *
+RtmpOutput::sink_stats () const
+{
+  if (!bin_)
+    return nullptr;
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (bin_),
+      sink_name_.c_str ());
   GstStructure *stats = nullptr;
-  g_object_get (sink, "stats", &stats, nullptr);
-  if (!stats)
-    return 0;
-  guint64 out = accepted_from (stats);
-  gst_structure_free (stats);
-  return out;
+  if (sink)
+    g_object_get (sink, "stats", &stats, nullptr);
+  return stats;
 }
 
 guint64

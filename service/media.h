@@ -146,6 +146,10 @@ class RtmpOutput {
   void set_jobs (BackgroundJobs *jobs) { jobs_ = jobs; }
 
  private:
+  /* The current network sink's "stats" (rtmp2sink, srtsink), or null;
+   * the caller frees it. */
+  GstStructure *sink_stats () const;
+
   GstElement *pipeline_;                /* not owned */
   BackgroundJobs *jobs_ = nullptr;      /* the Media's, outlives us */
   GstObjectPtr<GstElement> tee_;

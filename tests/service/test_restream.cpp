@@ -293,6 +293,56 @@ stream (const Daemon &daemon, const Fixture &fixture, const std::string &key)
   return client;
 }
 
+/* srt-live-transmit as an SRT listener on port, writing what it receives
+ * to file. It ends by itself once its caller is gone (-a:no). */
+class SrtListener {
+ public:
+  SrtListener (int port, const std::string &file,
+      const std::string &query = "")
+  {
+    std::string uri = "srt://:" + std::to_string (port) + "?mode=listener" +
+        query;
+    g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+        static_cast<GSubprocessFlags> (G_SUBPROCESS_FLAGS_STDERR_SILENCE));
+    g_subprocess_launcher_set_stdout_file_path (launcher, file.c_str ());
+    const char *argv[] = { "srt-live-transmit", "-q", "-a:no", uri.c_str (),
+      "file://con", nullptr };
+    g_autoptr (GError) error = nullptr;
+    process_ = g_subprocess_launcher_spawnv (launcher, argv, &error);
+    CPPUNIT_ASSERT_MESSAGE (error ? error->message : "", process_);
+    std::this_thread::sleep_for (std::chrono::milliseconds (500));
+  }
+  ~SrtListener () { stop (); }
+  /* Gives it wait_ms to end by itself, then interrupts it (it still
+   * writes what it received) and, 5 s later, kills it. */
+  void stop (int wait_ms = 0)
+  {
+    if (!process_)
+      return;
+    if (!exits_within (wait_ms)) {
+      g_subprocess_send_signal (process_, SIGINT);
+      if (!exits_within (5000))
+        g_subprocess_force_exit (process_);
+    }
+    g_subprocess_wait (process_, nullptr, nullptr);
+    g_clear_object (&process_);
+  }
+
+ private:
+  bool exits_within (int ms)
+  {
+    /* The identifier is gone once the process has ended. */
+    for (int waited = 0; g_subprocess_get_identifier (process_); waited += 100) {
+      if (waited >= ms)
+        return false;
+      std::this_thread::sleep_for (std::chrono::milliseconds (100));
+    }
+    return true;
+  }
+
+  GSubprocess *process_ = nullptr;
+};
+
 /* The recording replayed at its pace on a thread of its own, for a test
  * that upsets a destination while the stream is live. */
 class LiveStream {
@@ -411,21 +461,7 @@ class RestreamTest : public CppUnit::TestFixture {
     int port = free_port ();
     std::string received = dir.file ("received.ts");
     const std::string passphrase = "restream-secret-1";
-    std::string listener_uri = "srt://:" + std::to_string (port) +
-        "?mode=listener&passphrase=" + passphrase;
-    g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
-        static_cast<GSubprocessFlags> (G_SUBPROCESS_FLAGS_STDERR_SILENCE));
-    g_subprocess_launcher_set_cwd (launcher, dir.path ().c_str ());
-    std::string file_uri = "file://" + received;
-    const char *argv[] = { "srt-live-transmit", "-q", "-a:no",
-      listener_uri.c_str (), "file://con", nullptr };
-    /* Its output to our file. */
-    g_subprocess_launcher_set_stdout_file_path (launcher, received.c_str ());
-    g_autoptr (GError) error = nullptr;
-    g_autoptr (GSubprocess) listener = g_subprocess_launcher_spawnv (launcher,
-        argv, &error);
-    CPPUNIT_ASSERT_MESSAGE (error ? error->message : "", listener);
-    std::this_thread::sleep_for (std::chrono::milliseconds (500));
+    SrtListener listener (port, received, "&passphrase=" + passphrase);
 
     std::string streams = write_file (dir, "streams.ini", "[srt-key]\n"
         "destinations = srt://127.0.0.1:" + std::to_string (port) +
@@ -437,18 +473,9 @@ class RestreamTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, client->close_reason ()),
         1000, client->close_code ());
     CPPUNIT_ASSERT (daemon.wait_idle (20000));
-    /* The listener ends by itself once the caller is gone (-a:no), having
-     * written everything; a stuck one is stopped after 10 s. */
-    std::atomic<bool> exited { false };
-    std::thread stopper ([&] {
-      for (int i = 0; i < 100 && !exited; i++)
-        std::this_thread::sleep_for (std::chrono::milliseconds (100));
-      if (!exited)
-        g_subprocess_send_signal (listener, SIGINT);
-    });
-    g_subprocess_wait (listener, nullptr, nullptr);
-    exited = true;
-    stopper.join ();
+    /* The listener ends by itself once the caller is gone, having written
+     * everything; a stuck one is stopped after 10 s. */
+    listener.stop (10000);
     check_complete (fixture.joined_path (), received, "srt");
     auto seen = destination_frames (*client);
     ASSERT_LOGGED (daemon, describe (seen), seen["srt-ingest"].has ("live"));
@@ -466,36 +493,8 @@ class RestreamTest : public CppUnit::TestFixture {
   {
     TempDir dir;
     int port = free_port ();
-    auto listen = [&] (const std::string &file) {
-      std::string uri = "srt://:" + std::to_string (port) + "?mode=listener";
-      g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
-          static_cast<GSubprocessFlags> (G_SUBPROCESS_FLAGS_STDERR_SILENCE));
-      g_subprocess_launcher_set_stdout_file_path (launcher, file.c_str ());
-      const char *argv[] = { "srt-live-transmit", "-q", "-a:no", uri.c_str (),
-        "file://con", nullptr };
-      g_autoptr (GError) error = nullptr;
-      GSubprocess *listener = g_subprocess_launcher_spawnv (launcher, argv,
-          &error);
-      CPPUNIT_ASSERT_MESSAGE (error ? error->message : "", listener);
-      std::this_thread::sleep_for (std::chrono::milliseconds (500));
-      return listener;
-    };
-    auto stop = [] (GSubprocess *listener) {
-      g_subprocess_send_signal (listener, SIGINT);
-      std::atomic<bool> exited { false };
-      std::thread killer ([&] {
-        for (int i = 0; i < 50 && !exited; i++)
-          std::this_thread::sleep_for (std::chrono::milliseconds (100));
-        if (!exited)
-          g_subprocess_force_exit (listener);
-      });
-      g_subprocess_wait (listener, nullptr, nullptr);
-      exited = true;
-      killer.join ();
-      g_object_unref (listener);
-    };
     std::string first = dir.file ("first.ts"), second = dir.file ("second.ts");
-    GSubprocess *listener = listen (first);
+    auto listener = std::make_unique<SrtListener> (port, first);
 
     std::string streams = write_file (dir, "streams.ini", "[srt-key]\n"
         "destinations = srt://127.0.0.1:" + std::to_string (port) + "\n"
@@ -504,12 +503,12 @@ class RestreamTest : public CppUnit::TestFixture {
     Fixture fixture ("chrome-h264-opus-kf2s-30s-250ms");
     LiveStream live (daemon, fixture, "srt-key");
     std::this_thread::sleep_for (std::chrono::seconds (6));
-    stop (listener);
+    listener->stop ();
     std::this_thread::sleep_for (std::chrono::seconds (2));
-    listener = listen (second);
+    listener = std::make_unique<SrtListener> (port, second);
     const WsClient &client = live.finish ();
     CPPUNIT_ASSERT (daemon.wait_idle (30000));
-    stop (listener);
+    listener->stop ();
 
     auto seen = destination_frames (client);
     std::string all = describe (seen);
