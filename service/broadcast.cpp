@@ -194,7 +194,9 @@ Broadcast::attach (Session *session, GError **error)
     return false;
   }
   GstObjectPtr<GstPad> splice_pad (pad);
-  gst_bin_add (GST_BIN (pipeline), GST_ELEMENT (gst_object_ref (bin)));
+  /* The session holds the bin (sunk, not floating): gst_bin_add takes a
+   * reference of its own, which gst_bin_remove drops. */
+  gst_bin_add (GST_BIN (pipeline), bin);
   g_autoptr (GstPad) ghost = gst_element_get_static_pad (bin, "src");
   if (gst_pad_link (ghost, pad) != GST_PAD_LINK_OK) {
     g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
