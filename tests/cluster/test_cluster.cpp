@@ -715,12 +715,3 @@ class ClusterTest : public CppUnit::TestFixture {
 CPPUNIT_TEST_SUITE_REGISTRATION (ClusterTest);
 
 }  // namespace
-
-int
-main (int argc, char **argv)
-{
-  CppUnit::TextUi::TestRunner runner;
-  runner.addTest (CppUnit::TestFactoryRegistry::getRegistry ().makeTest ());
-  return runner.run (argc > 1 ? std::string ("ClusterTest::") + argv[1] : "")
-      ? 0 : 1;
-}

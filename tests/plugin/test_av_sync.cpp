@@ -329,12 +329,3 @@ class AvSyncTest : public CppUnit::TestFixture {
 };
 
 CPPUNIT_TEST_SUITE_REGISTRATION (AvSyncTest);
-
-int
-main (int argc, char **argv)
-{
-  gst_init (&argc, &argv);
-  CppUnit::TextUi::TestRunner runner;
-  runner.addTest (CppUnit::TestFactoryRegistry::getRegistry ().makeTest ());
-  return runner.run (argc > 1 ? argv[1] : "", false, true, false) ? 0 : 1;
-}

@@ -268,11 +268,3 @@ class LaunchExamplesTest : public CppUnit::TestFixture {
 };
 
 CPPUNIT_TEST_SUITE_REGISTRATION (LaunchExamplesTest);
-
-int
-main (int argc, char **argv)
-{
-  CppUnit::TextUi::TestRunner runner;
-  runner.addTest (CppUnit::TestFactoryRegistry::getRegistry ().makeTest ());
-  return runner.run ("", false, true, false) ? 0 : 1;
-}

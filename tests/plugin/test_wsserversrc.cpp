@@ -1045,14 +1045,3 @@ class WsServerSrcTest : public CppUnit::TestFixture {
 };
 
 CPPUNIT_TEST_SUITE_REGISTRATION (WsServerSrcTest);
-
-int
-main (int argc, char **argv)
-{
-  gst_init (&argc, &argv);
-  CppUnit::TextUi::TestRunner runner;
-  runner.addTest (CppUnit::TestFactoryRegistry::getRegistry ().makeTest ());
-  /* Optional argument: run only the named test. */
-  bool ok = runner.run (argc > 1 ? argv[1] : "", false, true, false);
-  return ok ? 0 : 1;
-}

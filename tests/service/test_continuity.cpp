@@ -199,15 +199,6 @@ audio_frame_channels (const std::string &path)
   return channels;
 }
 
-double
-metric (const std::string &body, const std::string &name)
-{
-  auto at = body.find ("\n" + name + " ");
-  if (at == std::string::npos)
-    return -1;
-  return g_ascii_strtod (body.c_str () + at + name.size () + 2, nullptr);
-}
-
 }  // namespace
 
 class ContinuityTest : public CppUnit::TestFixture {
@@ -684,13 +675,3 @@ class ContinuityTest : public CppUnit::TestFixture {
 };
 
 CPPUNIT_TEST_SUITE_REGISTRATION (ContinuityTest);
-
-int
-main (int argc, char **argv)
-{
-  CppUnit::TextUi::TestRunner runner;
-  runner.addTest (CppUnit::TestFactoryRegistry::getRegistry ().makeTest ());
-  /* A name on the command line runs just that test. */
-  return runner.run (argc > 1 ? std::string ("ContinuityTest::") + argv[1] :
-      "") ? 0 : 1;
-}

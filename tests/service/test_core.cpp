@@ -744,25 +744,3 @@ class CoreTest : public CppUnit::TestFixture {
 };
 
 CPPUNIT_TEST_SUITE_REGISTRATION (CoreTest);
-
-int
-main (int argc, char **argv)
-{
-  gst_init (nullptr, nullptr);
-  CppUnit::TextUi::TestRunner runner;
-  CppUnit::Test *all = CppUnit::TestFactoryRegistry::getRegistry ().makeTest ();
-  runner.addTest (all);
-  /* A name on the command line runs just that test. `meson test --suite
-   * service --test-args NAME` hands this binary test_wsrtmpd's names too:
-   * those are not ours, so skip (77). */
-  std::string name = argc > 1 ? std::string ("CoreTest::") + argv[1] : "";
-  if (!name.empty ()) {
-    try {
-      all->findTest (name);
-    } catch (const std::invalid_argument &) {
-      g_print ("%s is not a test here: skipped\n", name.c_str ());
-      return 77;
-    }
-  }
-  return runner.run (name) ? 0 : 1;
-}

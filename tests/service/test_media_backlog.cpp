@@ -212,14 +212,3 @@ class MediaBacklogTest : public CppUnit::TestFixture {
 };
 
 CPPUNIT_TEST_SUITE_REGISTRATION (MediaBacklogTest);
-
-int
-main (int argc, char **argv)
-{
-  gst_init (&argc, &argv);
-  CppUnit::TextUi::TestRunner runner;
-  runner.addTest (CppUnit::TestFactoryRegistry::getRegistry ().makeTest ());
-  /* A name on the command line runs just that test. */
-  return runner.run (argc > 1 ? std::string ("MediaBacklogTest::") + argv[1] :
-      "") ? 0 : 1;
-}

@@ -168,14 +168,3 @@ class MediaStopTest : public CppUnit::TestFixture {
 };
 
 CPPUNIT_TEST_SUITE_REGISTRATION (MediaStopTest);
-
-int
-main (int argc, char **argv)
-{
-  gst_init (&argc, &argv);
-  CppUnit::TextUi::TestRunner runner;
-  runner.addTest (CppUnit::TestFactoryRegistry::getRegistry ().makeTest ());
-  /* A name on the command line runs just that test. */
-  return runner.run (argc > 1 ? std::string ("MediaStopTest::") + argv[1] :
-      "") ? 0 : 1;
-}

@@ -750,22 +750,3 @@ class RestreamTest : public CppUnit::TestFixture {
 };
 
 CPPUNIT_TEST_SUITE_REGISTRATION (RestreamTest);
-
-int
-main (int argc, char **argv)
-{
-  signal (SIGPIPE, SIG_IGN);
-  CppUnit::TextUi::TestRunner runner;
-  CppUnit::Test *all = CppUnit::TestFactoryRegistry::getRegistry ().makeTest ();
-  runner.addTest (all);
-  std::string name = argc > 1 ? std::string ("RestreamTest::") + argv[1] : "";
-  if (!name.empty ()) {
-    try {
-      all->findTest (name);
-    } catch (const std::invalid_argument &) {
-      g_print ("%s is not a test here: skipped\n", name.c_str ());
-      return 77;
-    }
-  }
-  return runner.run (name) ? 0 : 1;
-}

@@ -5,6 +5,7 @@
  */
 #include "fixture.h"
 #include "harness.h"
+#include "test_main.h"
 #include "rawws.h"
 #include "wsclient.h"
 
@@ -217,8 +218,8 @@ std::string
 stats_text (const ProcStats &stats)
 {
   char text[120];
-  g_snprintf (text, sizeof text, "RSS %ld kB, %d fds, %d threads",
-      stats.rss_kb, stats.fds, stats.threads);
+  g_snprintf (text, sizeof text, "RSS %ld kB, PSS %ld kB, %d fds, %d threads",
+      stats.rss_kb, stats.pss_kb, stats.fds, stats.threads);
   return text;
 }
 
@@ -2032,15 +2033,22 @@ class WsrtmpdSoakTest : public CppUnit::TestFixture {
  public:
   /* WSRTMP_SOAK_SECONDS of WSRTMP_SOAK_STREAMS (20)
    * concurrent real-time streams, each replaying a 30 s recording over and
-   * over. Run by tests/service/soak.sh. */
+   * over, with continuity and a recording beside RTMP. Run by
+   * tests/service/soak.sh. */
   void testSoak ()
   {
+    if (!g_getenv ("WSRTMP_SOAK_SECONDS"))
+      skip_test_binary ("set WSRTMP_SOAK_SECONDS (tests/service/soak.sh "
+          "does)");
     const int seconds = atoi (g_getenv ("WSRTMP_SOAK_SECONDS"));
     const char *streams_env = g_getenv ("WSRTMP_SOAK_STREAMS");
     const int streams = streams_env ? atoi (streams_env) : 20;
     TempDir dir;
     Nginx nginx (dir.file ("nginx"));
-    Daemon daemon ({ "--rtmp-url", nginx.url (), "--max-sessions", "0",
+    /* As an operator runs it: broadcasts that outlive their connections,
+     * and a second destination (the recording) beside RTMP. */
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--record-dir",
+        dir.file ("rec"), "--continuity-timeout", "30", "--max-sessions", "0",
         "--max-connections-per-ip", "0" });
     Fixture fixture ("chrome-h264-opus-kf2s-30s-250ms");
     auto until = std::chrono::steady_clock::now () +
@@ -2116,24 +2124,4 @@ class WsrtmpdSoakTest : public CppUnit::TestFixture {
 };
 
 CPPUNIT_TEST_SUITE_REGISTRATION (WsrtmpdTest);
-CPPUNIT_TEST_SUITE_NAMED_REGISTRATION (WsrtmpdSoakTest, "soak");
-
-int
-main (int argc, char **argv)
-{
-  CppUnit::TextUi::TestRunner runner;
-  if (argc > 1 && g_str_equal (argv[1], "testSoak")) {
-    if (!g_getenv ("WSRTMP_SOAK_SECONDS")) {
-      printf ("testSoak skipped: set WSRTMP_SOAK_SECONDS (tests/service/"
-          "soak.sh does)\n");
-      return 77;
-    }
-    runner.addTest (CppUnit::TestFactoryRegistry::getRegistry ("soak").
-        makeTest ());
-    return runner.run ("WsrtmpdSoakTest::testSoak") ? 0 : 1;
-  }
-  runner.addTest (CppUnit::TestFactoryRegistry::getRegistry ().makeTest ());
-  /* A name on the command line runs just that test. */
-  return runner.run (argc > 1 ? std::string ("WsrtmpdTest::") + argv[1] : "")
-      ? 0 : 1;
-}
+CPPUNIT_TEST_SUITE_NAMED_REGISTRATION (WsrtmpdSoakTest, BY_HAND_REGISTRY);

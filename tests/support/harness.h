@@ -49,6 +49,9 @@ class Daemon {
   int port () const;
 
  private:
+  void report_leaks ();
+  bool leaks_reported_ = false;
+
   GSubprocess *process_ = nullptr;
   std::string url_;
   std::string log_path_;
@@ -75,6 +78,7 @@ std::string context (const Daemon &daemon, const std::string &what);
 /* What /proc says about a process. */
 struct ProcStats {
   long rss_kb = 0;
+  long pss_kb = 0;
   int fds = 0;
   int threads = 0;
 };
@@ -91,6 +95,10 @@ struct HttpResponse {
   std::string body;
 };
 HttpResponse http_get (const std::string &url);
+
+/* A sample's value in a /metrics body (name with its labels, if any), or
+ * -1 when it is not there. */
+double metric (const std::string &metrics_body, const std::string &name);
 
 /* A GBytes' bytes (a recording's chunk) as a string. */
 std::string bytes_of (GBytes *bytes);

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "fixture.h"
+#include "test_main.h"
 
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
@@ -208,7 +209,33 @@ Daemon::terminate (int timeout_ms)
   }
   if (!g_subprocess_get_if_exited (process_))
     return 128 + g_subprocess_get_term_sig (process_);
+  report_leaks ();
   return g_subprocess_get_exit_status (process_);
+}
+
+/* A daemon that exits by itself ends GStreamer (gst_deinit): its leaks
+ * tracer (GST_TRACERS in the tests' environment) then logs every object
+ * that outlived the broadcasts, one "object-alive" record each. */
+void
+Daemon::report_leaks ()
+{
+  if (leaks_reported_)
+    return;
+  leaks_reported_ = true;
+  std::string text = log ();
+  if (text.find ("Leaks detected") == std::string::npos)
+    return;
+  std::string objects;
+  const std::string record = "object-alive, ";
+  for (size_t at = text.find (record); at != std::string::npos;
+       at = text.find (record, at + 1)) {
+    size_t end = text.find ('\n', at);
+    objects += text.substr (at + record.size (), end == std::string::npos ?
+        std::string::npos : end - at - record.size ()) + "\n";
+  }
+  report_leak ("wsrtmpd's leaks tracer: objects alive at exit:\n" +
+      (objects.empty () ? std::string ("(set GST_DEBUG=GST_TRACER:7 to "
+          "list them)\n") : objects));
 }
 
 std::string
@@ -266,12 +293,31 @@ proc_stats (int pid)
         stats.threads = atoi (*line + 8);
     }
   }
+  /* PSS: the process's share of the pages it maps (shared libraries
+   * divided among their users): what it costs the machine. */
+  g_autofree char *rollup = nullptr;
+  if (g_file_get_contents ((base + "/smaps_rollup").c_str (), &rollup,
+          nullptr, nullptr)) {
+    const char *pss = strstr (rollup, "\nPss:");
+    if (pss)
+      stats.pss_kb = atol (pss + 5);
+  }
   g_autoptr (GDir) fds = g_dir_open ((base + "/fd").c_str (), 0, nullptr);
   if (fds) {
     while (g_dir_read_name (fds))
       stats.fds++;
   }
   return stats;
+}
+
+double
+metric (const std::string &metrics_body, const std::string &name)
+{
+  auto at = metrics_body.find ("\n" + name + " ");
+  if (at == std::string::npos)
+    return -1;
+  return g_ascii_strtod (metrics_body.c_str () + at + name.size () + 2,
+      nullptr);
 }
 
 int
