@@ -88,7 +88,10 @@ class Broadcast {
  private:
   struct Input {
     Session *session;
-    GstElement *bin;             /* owned by the pipeline while attached */
+    /* The session's ingest bin: the session owns it (Session::ingest_);
+     * the pipeline holds a reference of its own from attach() until
+     * detach()'s job removes it. */
+    GstElement *bin;
     GstObjectPtr<GstPad> splice_pad;
     bool ended = false;         /* flvsplice saw its EOS */
   };
