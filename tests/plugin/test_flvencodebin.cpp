@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "fixture.h"
+#include "flvtags.h"
 
 #include <cppunit/extensions/HelperMacros.h>
 #include <cppunit/extensions/TestFactoryRegistry.h>
@@ -360,6 +361,20 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT (in.size () > 40 && out.size () > 40);
     CPPUNIT_ASSERT (std::vector<std::string> (in.begin (), in.begin () + 40) ==
         std::vector<std::string> (out.begin (), out.begin () + 40));
+
+    /* onMetaData at the start and again at the switch (a new decoder
+     * configuration), that one with x264's bitrate; none for the parsers'
+     * bitrate tags (issue 32). */
+    namespace flv = wsrtmp::test::flv;
+    std::vector<flv::Script> scripts;
+    for (const flv::Tag &tag : flv::read_tags (encoded->path))
+      if (tag.type == flv::TAG_SCRIPT)
+        scripts.push_back (flv::parse_script (tag.body));
+    CPPUNIT_ASSERT_EQUAL ((size_t) 2, scripts.size ());
+    CPPUNIT_ASSERT_EQUAL (std::string ("onMetaData"), scripts[1].name);
+    CPPUNIT_ASSERT_EQUAL (std::string ("2500"),
+        scripts[1].fields["videodatarate"]);
+    CPPUNIT_ASSERT_EQUAL (std::string ("1280"), scripts[1].fields["width"]);
   }
 
   /* Keyframes 5 s and 10 s apart, with and without audio (browsers that
