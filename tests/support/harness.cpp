@@ -301,6 +301,9 @@ proc_stats (int pid)
     const char *pss = strstr (rollup, "\nPss:");
     if (pss)
       stats.pss_kb = atol (pss + 5);
+    const char *anonymous = strstr (rollup, "\nAnonymous:");
+    if (anonymous)
+      stats.anonymous_kb = atol (anonymous + 11);
   }
   g_autoptr (GDir) fds = g_dir_open ((base + "/fd").c_str (), 0, nullptr);
   if (fds) {

@@ -78,7 +78,11 @@ std::string context (const Daemon &daemon, const std::string &what);
 /* What /proc says about a process. */
 struct ProcStats {
   long rss_kb = 0;
+  /* Its share of the pages it maps: shared libraries count divided among
+   * the processes mapping them, so it moves with what else runs. */
   long pss_kb = 0;
+  /* Its heap and stacks (anonymous pages): what it allocated itself. */
+  long anonymous_kb = 0;
   int fds = 0;
   int threads = 0;
 };
