@@ -360,6 +360,8 @@ async function goLive() {
     },
     stats: (st) => { if (session === s) ui.setStats(st); },
     warn: (text) => { if (session === s) ui.showWarning(text); },
+    // As the server last sent them, also after the end.
+    destinations: (list) => ui.setDestinations(list),
     format: (mimeType) => {
       // Called as the recorder starts. For tests and support: since when.
       ui.status.dataset.recordingSince = String(Date.now());
