@@ -24,92 +24,22 @@
 // Environment: as run.mjs (WSRTMP_SOURCE_ROOT, WSRTMP_BUILD_ROOT, WSRTMPD, GST_PLUGIN_PATH,
 // CHROMIUM, E2E_ARTIFACTS). Exit status: 0 passed, 1 a check failed, 77 skipped.
 
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { cleanupStack, e2ePaths, freePort, run, sleep, until, which } from './support.mjs';
+import { E2eTest, cameraOn, run, sleep, stateOf, statesOf, until, waitState } from './support.mjs';
 import { startProxy } from './tcpproxy.mjs';
 
-const { HERE, SOURCE_ROOT, BUILD_ROOT, WSRTMPD, PLUGIN_PATH, CHROMIUM, WEB_ROOT, NGINX_SH, ARTIFACTS } = e2ePaths('continuity');
-const GLOBAL_TIMEOUT_MS = 150_000;
+const t = new E2eTest('continuity', { timeoutMs: 150_000 });
+const { check, log } = t;
+const { WSRTMPD, ARTIFACTS } = t.paths;
 const CONTINUITY_S = 30;
 const BEFORE_MS = 6000;  // live before the cut
 const GAP_MS = 3000;     // new connections refused after the cut
 const AFTER_MS = 6000;   // live again before Stop
 const EBML = '1a45dfa3'; // the first bytes of a Matroska/WebM stream
 
-// ---------------------------------------------------------------- reporting
-let passed = 0;
-let failed = 0;
-const failures = [];
-const skipped = [];
-const t0 = Date.now();
-const stamp = () => `[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s]`;
-const log = (...a) => console.log(stamp(), ...a);
-
-function check(ok, what, detail = '') {
-  if (ok) passed++;
-  else { failed++; failures.push(`${what}${detail ? `: ${detail}` : ''}`); }
-  console.log(`${stamp()} ${ok ? 'PASS' : 'FAIL'}: ${what}${detail ? ` (${detail})` : ''}`);
-  return ok;
-}
-
-const { cleanups, cleanup } = cleanupStack();
-
-async function finish(code) {
-  await cleanup();
-  if (code === 77 && !passed && !failed) process.exit(77);
-  console.log('');
-  if (skipped.length) {
-    console.log('Skipped (this wsrtmpd has no --continuity-timeout):');
-    for (const s of skipped) console.log(`  - ${s}`);
-  }
-  if (failures.length) {
-    console.log('Failures:');
-    for (const f of failures) console.log(`  - ${f}`);
-  }
-  console.log(`Artifacts: ${ARTIFACTS}`);
-  console.log(`${passed} passed, ${failed} failed, ${skipped.length} skipped`);
-  process.exit(code ?? (failed ? 1 : skipped.length ? 77 : 0));
-}
-
-function skip(why) {
-  console.log(`SKIP: ${why}`);
-  return finish(77);
-}
-
-const globalTimer = setTimeout(() => {
-  check(false, `whole test finished within ${GLOBAL_TIMEOUT_MS / 1000} s`, 'global timeout');
-  finish(1);
-}, GLOBAL_TIMEOUT_MS);
-globalTimer.unref();
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => { console.log(`got ${sig}`); failed++; finish(1); });
-}
-for (const ev of ['unhandledRejection', 'uncaughtException']) {
-  process.on(ev, (err) => {
-    check(false, 'no unexpected exception in the test', err && err.stack ? err.stack : String(err));
-    finish(1);
-  });
-}
-
 // ---------------------------------------------------------------- preflight
-let chromium;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch {
-  await skip(`playwright-core is not installed: npm ci --prefix ${HERE}`);
-}
-if (!fs.existsSync(CHROMIUM)) await skip(`${CHROMIUM} not found: apt-get install chromium (or set CHROMIUM)`);
-if (!which('nginx') || !fs.existsSync('/usr/lib/nginx/modules/ngx_rtmp_module.so')) {
-  await skip('nginx with the RTMP module not found: apt-get install nginx-light libnginx-mod-rtmp');
-}
-if (!which('ffprobe')) await skip('ffprobe not found: apt-get install ffmpeg');
-if (!fs.existsSync(WSRTMPD)) {
-  check(false, 'wsrtmpd binary exists', `${WSRTMPD} not found; build it with: ninja -C ${BUILD_ROOT}`);
-  await finish(1);
-}
+const chromium = await t.preflight({ tools: ['ffprobe'] });
 // Today's wsrtmpd refuses unknown options: ask it first.
 const help = await run(WSRTMPD, ['--help'], { timeout: 15_000 });
 const DAEMON_KEEPS = /--continuity-timeout/.test(help.stdout + help.stderr);
@@ -118,136 +48,32 @@ log(DAEMON_KEEPS ? 'wsrtmpd has --continuity-timeout: the whole test runs'
 
 /** A check that needs the daemon's half of issue 14; skipped (noted) without it. */
 function daemonCheck(ok, what, detail = '') {
-  if (DAEMON_KEEPS) return check(ok, what, detail);
-  skipped.push(`${what} (${detail})`);
-  console.log(`${stamp()} SKIP: ${what} (${detail})`);
-  return true;
+  return DAEMON_KEEPS ? check(ok, what, detail) : t.notChecked(`${what} (${detail})`, 'this wsrtmpd has no --continuity-timeout');
 }
 
-fs.mkdirSync(ARTIFACTS, { recursive: true });
-const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'wsrtmp-continuity-'));
-fs.chmodSync(TMP, 0o755); // nginx's worker may run as nobody
-cleanups.push(() => fs.rmSync(TMP, { recursive: true, force: true }));
-
-// ---------------------------------------------------------------- nginx-rtmp
-const rtmpPort = await freePort();
-const statPort = await freePort();
-const nginxDir = path.join(TMP, 'nginx');
-{
-  const r = await run('bash', [NGINX_SH, 'start', nginxDir, String(rtmpPort), String(statPort)]);
-  cleanups.push(async () => {
-    await run('bash', [NGINX_SH, 'stop', nginxDir]);
-    try { fs.copyFileSync(path.join(nginxDir, 'error.log'), path.join(ARTIFACTS, 'nginx-error.log')); } catch { /* none */ }
-  });
-  if (!check(r.code === 0, 'nginx-rtmp starts', r.code === 0 ? r.stdout.trim() : r.stderr.trim())) await finish(1);
-}
-
-function countPublishes(key) {
-  try {
-    const text = fs.readFileSync(path.join(nginxDir, 'error.log'), 'utf8');
-    return text.split('\n').filter((l) => /\bpublish: name='/.test(l) && l.includes(`name='${key}'`)).length;
-  } catch {
-    return -1;
-  }
-}
-
-async function publishing(key) {
-  try {
-    const res = await fetch(`http://127.0.0.1:${statPort}/stat`, { signal: AbortSignal.timeout(2000) });
-    return (await res.text()).includes(`<name>${key}</name>`);
-  } catch {
-    return false;
-  }
-}
-
-// ---------------------------------------------------------------- wsrtmpd
+const TMP = t.tempDir('wsrtmp-continuity-');
+const nginx = await t.startNginx(TMP);
 const KEY = `e2e_continuity_${process.pid}`;
 const KEY_STOP = `e2e_continuity_stop_${process.pid}`;
 const keysFile = path.join(TMP, 'keys.txt');
 fs.writeFileSync(keysFile, `${KEY}\n${KEY_STOP}\n`);
-const httpPort = await freePort();
-const serverLogPath = path.join(ARTIFACTS, 'wsrtmpd.log');
-const serverLog = fs.createWriteStream(serverLogPath);
-let serverOut = '';
-const serverArgs = ['--listen', `127.0.0.1:${httpPort}`, '--web-root', WEB_ROOT,
-  '--rtmp-url', `rtmp://127.0.0.1:${rtmpPort}/live`, '--keys-file', keysFile];
-if (DAEMON_KEEPS) serverArgs.push('--continuity-timeout', String(CONTINUITY_S));
-log(`starting: ${WSRTMPD} ${serverArgs.join(' ')}`);
-const server = spawn(WSRTMPD, serverArgs, {
-  env: { ...process.env, GST_PLUGIN_PATH: PLUGIN_PATH },
-  stdio: ['ignore', 'pipe', 'pipe'],
-});
-let serverExit = null;
-server.on('exit', (code, signal) => { serverExit = { code, signal }; });
-server.on('error', (err) => { serverExit = { code: -1, signal: String(err) }; });
-for (const s of [server.stdout, server.stderr]) s.on('data', (d) => { serverOut += d; serverLog.write(d); });
-cleanups.push(async () => {
-  if (serverExit === null) {
-    server.kill('SIGTERM');
-    if (!(await until(() => serverExit !== null, 10_000, 50))) server.kill('SIGKILL');
-  }
-  serverLog.end();
-});
-{
-  const m = await until(() => /wsrtmpd listening on (http:\/\/\S+)/.exec(serverOut) || serverExit, 15_000, 50);
-  if (!check(m && !serverExit, 'wsrtmpd starts', serverExit ? JSON.stringify(serverExit) : `see ${serverLogPath}`)) {
-    await finish(1);
-  }
-}
+const server = await t.startWsrtmpd(['--rtmp-url', nginx.rtmpUrl, '--keys-file', keysFile,
+  ...(DAEMON_KEEPS ? ['--continuity-timeout', String(CONTINUITY_S)] : [])]);
 
 const proxy = await startProxy({
-  targetPort: httpPort,
+  targetPort: server.port,
   // What the new daemon says right after accepting (see web/js/socket.js); only without it.
   injectAfterUpgrade: DAEMON_KEEPS ? '' : JSON.stringify({
     type: 'welcome', continuity_timeout_s: CONTINUITY_S, resumed: false, broadcast_duration_s: 0,
   }),
 });
-cleanups.push(() => proxy.close());
+t.cleanups.push(() => proxy.close());
 const BASE = `http://127.0.0.1:${proxy.port}`;
 
 // ---------------------------------------------------------------- browser
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  timeout: 30_000,
-  args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--no-sandbox',
-    '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--no-first-run', '--no-default-browser-check'],
-});
-cleanups.push(() => Promise.race([browser.close(), sleep(10_000)]));
-log(`browser: Chromium ${browser.version()}`);
-
-const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-context.setDefaultTimeout(15_000);
-const page = await context.newPage();
-const consoleErrors = [];
-page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
-page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
-// Timelines of the status element's state and of the alert's text.
-await page.addInitScript(() => {
-  window.__states = [];
-  window.__alerts = [];
-  document.addEventListener('DOMContentLoaded', () => {
-    const status = document.getElementById('status');
-    const alert = document.getElementById('alert');
-    const note = () => {
-      const s = status.dataset.state;
-      if (window.__states.at(-1)?.state !== s) window.__states.push({ state: s, t: Date.now() });
-      const a = alert.hidden ? '' : alert.textContent;
-      if ((window.__alerts.at(-1)?.text ?? '') !== a) window.__alerts.push({ text: a, t: Date.now() });
-    };
-    note();
-    new MutationObserver(note).observe(status, { attributes: true, attributeFilter: ['data-state'] });
-    new MutationObserver(note).observe(alert, { attributes: true, childList: true, characterData: true, subtree: true });
-  });
-});
-
-const stateOf = () => page.getAttribute('#status', 'data-state');
-async function waitState(states, timeoutMs) {
-  const want = [].concat(states);
-  return page.waitForFunction((w) => w.includes(document.getElementById('status').dataset.state),
-    want, { timeout: timeoutMs, polling: 100 }).then(() => true, () => false);
-}
+const browser = await t.launchChromium(chromium);
+// The page records the timelines of its state and of the alert's text (E2eTest.openPage).
+const { context, page, consoleErrors } = await t.openPage(browser, null);
 const mmss = (text) => {
   const m = /^(?:(\d+):)?(\d\d):(\d\d)$/.exec((text || '').trim());
   return m ? Number(m[1] || 0) * 3600 + Number(m[2]) * 60 + Number(m[3]) : NaN;
@@ -256,14 +82,9 @@ const mmss = (text) => {
 async function scenario() {
   await page.goto(`${BASE}/`, { waitUntil: 'load' });
   await page.fill('#key', KEY);
-  let camOn = await page.waitForSelector('#preview-box[data-camera="on"]', { timeout: 5000 }).then(() => true, () => false);
-  if (!camOn) {
-    await page.click('#camera-btn').catch(() => {});
-    camOn = await page.waitForSelector('#preview-box[data-camera="on"]', { timeout: 10_000 }).then(() => true, () => false);
-  }
-  if (!check(camOn, 'camera preview on', await page.textContent('#camera-msg'))) return;
+  if (!check(await cameraOn(page), 'camera preview on', await page.textContent('#camera-msg'))) return;
   await page.click('#golive');
-  if (!check(await waitState('live', 25_000), 'page shows LIVE', `state ${await stateOf()}`)) return;
+  if (!check(await waitState(page, 'live', 25_000), 'page shows LIVE', `state ${await stateOf(page)}`)) return;
   const liveAt = Date.now();
   await sleep(BEFORE_MS);
 
@@ -273,20 +94,20 @@ async function scenario() {
   proxy.cut();
   const cutAt = Date.now();
   log(`cut the connection after ${((cutAt - liveAt) / 1000).toFixed(1)} s live; refusing new ones for ${GAP_MS} ms`);
-  const lost = await waitState('lost', 10_000);
+  const lost = await waitState(page, 'lost', 10_000);
   const alertText = (await page.textContent('#alert')).trim();
   if (!check(lost, 'page noticed the drop and is reconnecting',
-    `state ${await stateOf()} ${((Date.now() - cutAt) / 1000).toFixed(1)} s after the cut; alert "${alertText}"`)) return;
+    `state ${await stateOf(page)} ${((Date.now() - cutAt) / 1000).toFixed(1)} s after the cut; alert "${alertText}"`)) return;
   check(/connection lost/i.test(alertText) && /be right back/i.test(alertText) && /reconnecting/i.test(alertText),
     'page says viewers see the "be right back" screen and that it reconnects', `"${alertText}"`);
   const button = (await page.textContent('#golive')).trim();
   check(button === 'Stop', 'Stop stays available while reconnecting', `button "${button}"`);
   await page.screenshot({ path: path.join(ARTIFACTS, 'lost.png') });
 
-  const back = await waitState('live', 30_000);
+  const back = await waitState(page, 'live', 30_000);
   const backAt = Date.now();
   if (!check(back, 'page reconnects by itself and shows LIVE again',
-    `state ${await stateOf()} ${((backAt - cutAt) / 1000).toFixed(1)} s after the cut`)) return;
+    `state ${await stateOf(page)} ${((backAt - cutAt) / 1000).toFixed(1)} s after the cut`)) return;
   check(proxy.refused >= 1, 'page retried while refused (backoff)', `${proxy.refused} attempts refused in ${GAP_MS} ms`);
   const alertAfter = await page.isVisible('#alert');
   check(!alertAfter, 'the "connection lost" note is gone once LIVE again', alertAfter ? `"${await page.textContent('#alert')}"` : 'hidden');
@@ -302,11 +123,11 @@ async function scenario() {
   proxy.freeze();
   const frozeAt = Date.now();
   log('froze the connection (open, nothing forwarded)');
-  const noticed = await waitState('lost', 25_000);
+  const noticed = await waitState(page, 'lost', 25_000);
   const noticedAt = Date.now();
   if (!check(noticed, 'page notices a silent connection by itself and reconnects',
-    `state ${await stateOf()} ${((noticedAt - frozeAt) / 1000).toFixed(1)} s after the freeze`)) return;
-  const backAgain = await waitState('live', 30_000);
+    `state ${await stateOf(page)} ${((noticedAt - frozeAt) / 1000).toFixed(1)} s after the freeze`)) return;
+  const backAgain = await waitState(page, 'live', 30_000);
   const backAgainAt = Date.now();
   if (!check(backAgain, 'page shows LIVE again after the silent drop',
     `${((Date.now() - frozeAt) / 1000).toFixed(1)} s after the freeze`)) return;
@@ -322,10 +143,10 @@ async function scenario() {
   await page.focus('#golive');
   const stopAt = Date.now();
   await page.keyboard.press('Enter');
-  const ended = await waitState(['ended', 'error'], 40_000);
-  const finalState = await stateOf();
+  const ended = await waitState(page, ['ended', 'error'], 40_000);
+  const finalState = await stateOf(page);
   check(ended && finalState === 'ended', 'Stop ends cleanly', `state ${finalState}: "${(await page.textContent('#alert')).trim()}"`);
-  const states = (await page.evaluate(() => window.__states)).map((s) => s.state);
+  const states = await statesOf(page);
   const seq = states.join(' → ');
   const iLost = states.indexOf('lost');
   const iLost2 = states.indexOf('lost', iLost + 1);
@@ -338,12 +159,12 @@ async function scenario() {
   check(unexpected.length === 0, 'no console errors (besides the refused WebSocket attempts)', unexpected.join(' | ') || 'none');
 
   // ---- nginx: one publish, one recording covering before + gap + after
-  const flv = path.join(nginxDir, 'rec', `${KEY}.flv`);
-  const left = await until(async () => !(await publishing(KEY)), 60_000, 300);
+  const flv = nginx.flv(KEY);
+  const left = await until(async () => !(await nginx.publishing(KEY)), 60_000, 300);
   check(!!left, 'wsrtmpd finished publishing after Stop', `${((Date.now() - stopAt) / 1000).toFixed(1)} s after Stop`);
-  const pubs = countPublishes(KEY);
+  const pubs = nginx.countPublishes(KEY);
   daemonCheck(pubs === 1, 'nginx saw ONE publish for the broadcast (the drop did not end it)', `${pubs} publishes`);
-  const recs = fs.readdirSync(path.join(nginxDir, 'rec')).filter((f) => f.startsWith(KEY));
+  const recs = fs.readdirSync(path.dirname(flv)).filter((f) => f.startsWith(KEY));
   const probe = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', flv]);
   const dur = Number(probe.stdout.trim());
   try { fs.copyFileSync(flv, path.join(ARTIFACTS, 'continuity.flv')); } catch { /* keep going */ }
@@ -360,35 +181,29 @@ async function scenario() {
 // when its window (CONTINUITY_S) runs out.
 async function stopWhileLost() {
   const label = 'stop-while-lost';
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  ctx.setDefaultTimeout(15_000);
-  const p = await ctx.newPage();
+  const { context: ctx, page: p } = await t.openPage(browser, null);
   try {
     await p.goto(`${BASE}/`, { waitUntil: 'load' });
     await p.fill('#key', KEY_STOP);
     await p.click('#golive');
-    const live = await p.waitForFunction(() => document.getElementById('status').dataset.state === 'live',
-      null, { timeout: 25_000, polling: 100 }).then(() => true, () => false);
-    if (!check(live, `${label}: page shows LIVE`)) return;
+    if (!check(await waitState(p, 'live', 25_000), `${label}: page shows LIVE`)) return;
     await sleep(3000);
     proxy.refuseFor(60_000);
     proxy.cut();
-    const lost = await p.waitForFunction(() => document.getElementById('status').dataset.state === 'lost',
-      null, { timeout: 10_000, polling: 100 }).then(() => true, () => false);
-    if (!check(lost, `${label}: page is reconnecting`)) return;
+    if (!check(await waitState(p, 'lost', 10_000), `${label}: page is reconnecting`)) return;
     await sleep(1500);
     proxy.refuseFor(0); // the network is back as Stop is pressed
     const stopAt = Date.now();
     await p.click('#golive');
-    const ended = await p.waitForFunction(() => document.getElementById('status').dataset.state === 'ended',
-      null, { timeout: 15_000, polling: 100 }).then(() => true, () => false);
+    const ended = await waitState(p, 'ended', 15_000);
     check(ended, `${label}: Stop ends at once`, `${((Date.now() - stopAt) / 1000).toFixed(1)} s after Stop: ` +
       `"${(await p.textContent('#alert')).trim()}"`);
-    const left = await until(async () => !(await publishing(KEY_STOP)), CONTINUITY_S * 1000 + 10_000, 300);
+    const left = await until(async () => !(await nginx.publishing(KEY_STOP)), CONTINUITY_S * 1000 + 10_000, 300);
     const took = (Date.now() - stopAt) / 1000;
     daemonCheck(left && took < 10, `${label}: the broadcast (slate) ended with Stop, not with the ${CONTINUITY_S} s window`,
       `publisher left nginx ${took.toFixed(1)} s after Stop`);
-    daemonCheck(countPublishes(KEY_STOP) === 1, `${label}: one publish`, `${countPublishes(KEY_STOP)} publishes`);
+    const pubs = nginx.countPublishes(KEY_STOP);
+    daemonCheck(pubs === 1, `${label}: one publish`, `${pubs} publishes`);
   } finally {
     proxy.refuseFor(0);
     await ctx.close();
@@ -401,23 +216,20 @@ async function stopWhileLost() {
 const welcome = (s) => JSON.stringify({ type: 'welcome', continuity_timeout_s: s, resumed: false, broadcast_duration_s: 0 });
 
 async function mockedPage(label, onConnection) {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  ctx.setDefaultTimeout(15_000);
-  const p = await ctx.newPage();
   const conns = [];
-  await p.routeWebSocket(/\/ingest\//, (ws) => {
-    const c = { n: conns.length, binary: 0, closed: null };
-    conns.push(c);
-    ws.onMessage((m) => { if (typeof m !== 'string') c.binary += 1; });
-    ws.onClose((code, reason) => { c.closed = { code, reason }; ws.close({ code, reason }); }); // answer it
-    onConnection(ws, c);
+  const { context: ctx, page: p } = await t.openPage(browser, `${server.base}/`, {
+    mock: (ws) => {
+      const c = { n: conns.length, binary: 0, closed: null };
+      conns.push(c);
+      ws.onMessage((m) => { if (typeof m !== 'string') c.binary += 1; });
+      ws.onClose((code, reason) => { c.closed = { code, reason }; ws.close({ code, reason }); }); // answer it
+      onConnection(ws, c);
+    },
   });
-  await p.goto(`http://127.0.0.1:${httpPort}/`, { waitUntil: 'load' });
   await p.fill('#key', 'mock_key');
   await p.click('#golive');
-  const wait = (states, ms) => p.waitForFunction((w) => w.includes(document.getElementById('status').dataset.state),
-    [].concat(states), { timeout: ms, polling: 100 }).then(() => true, () => false);
-  const state = () => p.getAttribute('#status', 'data-state');
+  const wait = (states, ms) => waitState(p, states, ms);
+  const state = () => stateOf(p);
   const alert = async () => ((await p.isVisible('#alert')) ? (await p.textContent('#alert')).trim() : '');
   return { label, ctx, p, conns, wait, state, alert };
 }
@@ -497,22 +309,9 @@ async function mocked() {
   }
 }
 
-try {
-  await scenario();
-} catch (err) {
-  check(false, 'scenario ran to the end', (err && err.message ? err.message : String(err)).split('\n')[0]);
-  await page.screenshot({ path: path.join(ARTIFACTS, 'failure.png') }).catch(() => {});
-}
+await t.step('scenario', scenario, () => page.screenshot({ path: path.join(ARTIFACTS, 'failure.png') }));
 await context.close();
-try {
-  await stopWhileLost();
-} catch (err) {
-  check(false, 'stop-while-lost ran to the end', (err && err.message ? err.message : String(err)).split('\n')[0]);
-}
-try {
-  await mocked();
-} catch (err) {
-  check(false, 'mocked cases ran to the end', (err && err.message ? err.message : String(err)).split('\n')[0]);
-}
-check(serverExit === null, 'wsrtmpd still running at the end', serverExit ? JSON.stringify(serverExit) : 'yes');
-await finish();
+await t.step('stop-while-lost', stopWhileLost);
+await t.step('mocked cases', mocked);
+check(server.exit === null, 'wsrtmpd still running at the end', server.exit ? JSON.stringify(server.exit) : 'yes');
+await t.finish();

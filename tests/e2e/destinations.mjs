@@ -4,61 +4,30 @@
 // mocked ingest WebSocket that sends {"type":"destinations",...} frames, and the page must show
 // one row per destination with its state (dot colour follows data-state), its bitrate and its
 // error in words; a later frame replaces the rows. Exit 0 passed, 1 failed, 77 skipped.
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freePort, until } from './support.mjs';
+import { E2eTest, until } from './support.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SOURCE_ROOT = process.env.WSRTMP_SOURCE_ROOT || path.resolve(HERE, '../..');
-const BUILD_ROOT = process.env.WSRTMP_BUILD_ROOT || path.join(SOURCE_ROOT, 'build');
-const WSRTMPD = process.env.WSRTMPD || path.join(BUILD_ROOT, 'service', 'wsrtmpd');
-const PLUGIN_PATH = process.env.GST_PLUGIN_PATH || path.join(BUILD_ROOT, 'plugin');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-
-let chromium;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch {
-  console.log('playwright-core is not installed (npm ci --prefix tests/e2e): skipped');
-  process.exit(77);
-}
-
-let failed = 0;
-const check = (ok, what, detail = '') => {
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}${detail ? `: ${detail}` : ''}`);
-  if (!ok) failed++;
-  return ok;
-};
-
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wsrtmp-destinations-'));
-const port = await freePort();
-const server = spawn(WSRTMPD, ['--listen', `127.0.0.1:${port}`, '--web-root', path.join(SOURCE_ROOT, 'web'),
-  '--record-dir', tmp], { env: { ...process.env, GST_PLUGIN_PATH: PLUGIN_PATH }, stdio: ['ignore', 'pipe', 'inherit'] });
-let out = '';
-server.stdout.on('data', (d) => { out += d; });
-const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, timeout: 30_000,
-  args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--no-sandbox', '--disable-gpu'] });
-try {
-  check(await until(() => out.includes('listening on'), 15_000, 50), 'wsrtmpd starts');
-  const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
+const t = new E2eTest('destinations', { timeoutMs: 100_000 });
+const { check } = t;
+const chromium = await t.preflight({ nginx: false });
+// Nothing reaches a platform (the ingest WebSocket is mocked): no --rtmp-url, a recording dir.
+const server = await t.startWsrtmpd(['--record-dir', t.tempDir('wsrtmp-destinations-')]);
+const browser = await t.launchChromium(chromium);
+await t.step('destinations', async () => {
   const frame = (dests) => JSON.stringify({ type: 'destinations', destinations: dests });
   let socket = null;
-  await page.routeWebSocket(/\/ingest\//, (ws) => {
-    socket = ws;
-    ws.send(JSON.stringify({ type: 'state', state: 'live' }));
-    ws.send(frame([
-      { name: 'youtube', state: 'live', kbps: 2510, reconnects: 0, error: '' },
-      { name: 'facebook', state: 'failed', kbps: 0, reconnects: 0, error: 'facebook refused the stream key' },
-      { name: 'srt', state: 'reconnecting', kbps: 0, reconnects: 2, error: 'cannot reach srt (connection refused)' },
-    ]));
-    ws.onClose(() => ws.close({ code: 1000, reason: 'ended' }));
+  const { page, consoleErrors } = await t.openPage(browser, `${server.base}/`, {
+    mock: (ws) => {
+      socket = ws;
+      ws.send(JSON.stringify({ type: 'state', state: 'live' }));
+      ws.send(frame([
+        { name: 'youtube', state: 'live', kbps: 2510, reconnects: 0, error: '' },
+        { name: 'facebook', state: 'failed', kbps: 0, reconnects: 0, error: 'facebook refused the stream key' },
+        { name: 'srt', state: 'reconnecting', kbps: 0, reconnects: 2, error: 'cannot reach srt (connection refused)' },
+      ]));
+      ws.onClose(() => ws.close({ code: 1000, reason: 'ended' }));
+    },
   });
-  await page.goto(`http://127.0.0.1:${port}/`, { waitUntil: 'load' });
+  const errors = consoleErrors.filter((e) => / pageerror: /.test(e));
   const hiddenBefore = await page.locator('[data-destinations]').isHidden();
   check(hiddenBefore, 'no destination rows before going live');
   await page.fill('#key', 'restream_key');
@@ -82,9 +51,5 @@ try {
   check(!!(await until(async () => (await rows.count()) === 1
     && (await row('youtube').getAttribute('data-state')) === 'stalled', 5000)), 'a new frame replaces the rows');
   check(errors.length === 0, 'no page errors', errors.join(' | '));
-} finally {
-  await browser.close();
-  server.kill('SIGTERM');
-  fs.rmSync(tmp, { recursive: true, force: true });
-}
-process.exit(failed ? 1 : 0);
+});
+await t.finish();

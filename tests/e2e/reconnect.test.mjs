@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// The page's reconnect policy (web/js/reconnect.js) and close wording (web/js/socket.js) in
+// The page's reconnect policy (web/js/reconnect.js, web/js/error_kinds.js) in
 // node, no browser: which closes are retried, the backoff, the window. The page itself,
 // reconnecting through a cut connection, is tested in Chromium by continuity.mjs.
 import test from 'node:test';
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import {
   FATAL_KINDS, RETRY_KINDS, ReconnectWindow, backoffMs, shouldReconnect,
 } from '../../web/js/reconnect.js';
-import { ERROR_KINDS } from '../../web/js/socket.js';
+import { ERROR_KINDS } from '../../web/js/error_kinds.js';
 
 test('every error kind the page knows is either fatal or retried, never both', () => {
   for (const kind of ERROR_KINDS) {

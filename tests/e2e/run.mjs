@@ -20,128 +20,28 @@
 //
 // Exit status: 0 all passed, 1 a check failed, 77 skipped (a tool is missing).
 
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { cleanupStack, e2ePaths, freePort, run, sleep, until, which } from './support.mjs';
+import { E2eTest, cameraOn, run, sleep, stateOf, statesOf, until, waitState } from './support.mjs';
 
-const { HERE, SOURCE_ROOT, BUILD_ROOT, WSRTMPD, PLUGIN_PATH, CHROMIUM, WEB_ROOT, NGINX_SH, ARTIFACTS } = e2ePaths();
+const t = new E2eTest('', { timeoutMs: 270_000 });
+const { check, log } = t;
+const { SOURCE_ROOT, WSRTMPD, ARTIFACTS } = t.paths;
 const LIVE_SECONDS = Number(process.env.E2E_LIVE_SECONDS || 10);
-const GLOBAL_TIMEOUT_MS = 270_000;
 
-// ---------------------------------------------------------------- reporting
-let passed = 0;
-let failed = 0;
-const failures = [];
-const notes = [];
-const t0 = Date.now();
-const stamp = () => `[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s]`;
-const log = (...a) => console.log(stamp(), ...a);
-
-function check(ok, what, detail = '') {
-  if (ok) {
-    passed++;
-    console.log(`${stamp()} PASS: ${what}${detail ? ` (${detail})` : ''}`);
-  } else {
-    failed++;
-    failures.push(`${what}${detail ? `: ${detail}` : ''}`);
-    console.log(`${stamp()} FAIL: ${what}${detail ? `: ${detail}` : ''}`);
-  }
-  return ok;
-}
-
-// ---------------------------------------------------------------- cleanup
-const { cleanups, cleanup } = cleanupStack();
-
-async function finish(code) {
-  await cleanup();
-  if (code === 77) process.exit(77);
-  console.log('');
-  if (notes.length) {
-    console.log('Notes:');
-    for (const n of notes) console.log(`  - ${n}`);
-  }
-  if (failures.length) {
-    console.log('Failures:');
-    for (const f of failures) console.log(`  - ${f}`);
-  }
-  console.log(`Artifacts: ${ARTIFACTS}`);
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(code ?? (failed ? 1 : 0));
-}
-
-function skip(why) {
-  console.log(`SKIP: ${why}`);
-  return finish(77);
-}
-
-const globalTimer = setTimeout(() => {
-  check(false, `whole test finished within ${GLOBAL_TIMEOUT_MS / 1000} s`, 'global timeout');
-  finish(1);
-}, GLOBAL_TIMEOUT_MS);
-globalTimer.unref();
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => { console.log(`got ${sig}`); failed++; finish(1); });
-}
-for (const ev of ['unhandledRejection', 'uncaughtException']) {
-  process.on(ev, (err) => {
-    check(false, 'no unexpected exception in the test', err && err.stack ? err.stack : String(err));
-    finish(1);
-  });
-}
-
-// ---------------------------------------------------------------- helpers
 async function ffprobe(file) {
   const r = await run('ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', file]);
   if (r.code !== 0) return { error: (r.stderr || String(r.err)).trim() };
   try { return JSON.parse(r.stdout); } catch (err) { return { error: `bad ffprobe JSON: ${err.message}` }; }
 }
 
-// ---------------------------------------------------------------- preflight
-let chromium;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch {
-  await skip('playwright-core is not installed. Install it with:\n' +
-    `    npm ci --prefix ${HERE}\n` +
-    '(it never downloads a browser: the test uses Debian\'s chromium)');
-}
-if (!fs.existsSync(CHROMIUM)) await skip(`${CHROMIUM} not found: apt-get install chromium (or set CHROMIUM)`);
-if (!which('nginx') || !fs.existsSync('/usr/lib/nginx/modules/ngx_rtmp_module.so')) {
-  await skip('nginx with the RTMP module not found: apt-get install nginx-light libnginx-mod-rtmp');
-}
-if (!which('ffprobe')) await skip('ffprobe not found: apt-get install ffmpeg');
-if (!fs.existsSync(WSRTMPD)) {
-  check(false, 'wsrtmpd binary exists', `${WSRTMPD} not found; build it with: ninja -C ${BUILD_ROOT}`);
-  await finish(1);
-}
-
-fs.mkdirSync(ARTIFACTS, { recursive: true });
-const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'wsrtmp-e2e-'));
-// nginx's worker may run as nobody: it must reach TMP/nginx/rec.
-fs.chmodSync(TMP, 0o755);
-cleanups.push(() => fs.rmSync(TMP, { recursive: true, force: true }));
+const chromium = await t.preflight({ tools: ['ffprobe'] });
+const TMP = t.tempDir('wsrtmp-e2e-');
 log(`source ${SOURCE_ROOT}`);
 log(`wsrtmpd ${WSRTMPD}`);
 log(`artifacts ${ARTIFACTS}`);
+const nginx = await t.startNginx(TMP);
 
-// ---------------------------------------------------------------- nginx-rtmp
-const rtmpPort = await freePort();
-const statPort = await freePort();
-const nginxDir = path.join(TMP, 'nginx');
-{
-  const r = await run('bash', [NGINX_SH, 'start', nginxDir, String(rtmpPort), String(statPort)]);
-  cleanups.push(async () => {
-    await run('bash', [NGINX_SH, 'stop', nginxDir]);
-    try { fs.copyFileSync(path.join(nginxDir, 'error.log'), path.join(ARTIFACTS, 'nginx-error.log')); } catch { /* none */ }
-  });
-  if (!check(r.code === 0, 'nginx-rtmp starts', r.code === 0 ? r.stdout.trim() : r.stderr.trim())) await finish(1);
-}
-const rtmpUrl = `rtmp://127.0.0.1:${rtmpPort}/live`;
-
-// ---------------------------------------------------------------- wsrtmpd
-const httpPort = await freePort();
 const keysFile = path.join(TMP, 'keys.txt');
 const KEYS = {
   h264: `e2e_h264_${process.pid}`,
@@ -150,111 +50,17 @@ const KEYS = {
   stalled: `e2e_stalled_${process.pid}`,
 };
 fs.writeFileSync(keysFile, `# allowed stream keys for the e2e test\n${Object.values(KEYS).join('\n')}\n`);
-const serverLogPath = path.join(ARTIFACTS, 'wsrtmpd.log');
-const serverLog = fs.createWriteStream(serverLogPath);
-let serverOut = '';
-const serverArgs = ['--listen', `127.0.0.1:${httpPort}`, '--web-root', WEB_ROOT, '--rtmp-url', rtmpUrl,
-  '--keys-file', keysFile];
-log(`starting: GST_PLUGIN_PATH=${PLUGIN_PATH} ${WSRTMPD} ${serverArgs.join(' ')}`);
-const server = spawn(WSRTMPD, serverArgs, {
-  env: { ...process.env, GST_PLUGIN_PATH: PLUGIN_PATH },
-  stdio: ['ignore', 'pipe', 'pipe'],
-});
-let serverExit = null;
-server.on('exit', (code, signal) => { serverExit = { code, signal }; serverLog.write(`\n[wsrtmpd exited: code ${code} signal ${signal}]\n`); });
-server.on('error', (err) => { serverExit = { code: -1, signal: String(err) }; });
-for (const s of [server.stdout, server.stderr]) {
-  s.on('data', (d) => { serverOut += d; serverLog.write(d); });
-}
-cleanups.push(async () => {
-  if (serverExit === null) {
-    server.kill('SIGTERM');
-    const gone = await until(() => serverExit !== null, 5000, 50);
-    if (!gone) { server.kill('SIGKILL'); await until(() => serverExit !== null, 2000, 50); }
-  }
-  serverLog.end();
-});
-{
-  const m = await until(() => /wsrtmpd listening on (http:\/\/\S+)/.exec(serverOut) || serverExit, 15_000, 50);
-  const ok = m && !serverExit;
-  if (!check(ok, 'wsrtmpd starts and prints its listening line',
-    ok ? m[1] : `${serverExit ? `exited ${JSON.stringify(serverExit)}` : 'no line within 15 s'}; see ${serverLogPath}`)) {
-    await finish(1);
-  }
-}
-const BASE = `http://127.0.0.1:${httpPort}`;
+const server = await t.startWsrtmpd(['--rtmp-url', nginx.rtmpUrl, '--keys-file', keysFile]);
+const BASE = server.base;
+const browser = await t.launchChromium(chromium);
 
-// ---------------------------------------------------------------- browser
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  timeout: 30_000,
-  // chromium.launch() gives each run a fresh temporary user-data-dir.
-  args: [
-    '--use-fake-device-for-media-stream',
-    '--use-fake-ui-for-media-stream',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--no-first-run',
-    '--no-default-browser-check',
-  ],
-});
-cleanups.push(() => Promise.race([browser.close(), sleep(10_000)]));
-log(`browser: Chromium ${browser.version()}`);
-
-/** A fresh context + page that records state changes and console errors. */
-async function openPage(name, url, { mock, init } = {}) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  context.setDefaultTimeout(15_000);
-  const page = await context.newPage();
-  const consoleErrors = [];
-  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`console.error: ${m.text()}`); });
-  page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
-  page.on('requestfailed', (r) => consoleErrors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-  page.on('response', (r) => { if (r.status() >= 400) consoleErrors.push(`HTTP ${r.status()}: ${r.url()}`); });
-  // Timeline of the status element's data-state.
-  await page.addInitScript(() => {
-    window.__states = [];
-    document.addEventListener('DOMContentLoaded', () => {
-      const el = document.getElementById('status');
-      if (!el) return;
-      const t0 = performance.now();
-      const note = () => {
-        const s = el.dataset.state;
-        if (window.__states[window.__states.length - 1]?.state !== s) {
-          window.__states.push({ state: s, t: Math.round(performance.now() - t0) });
-        }
-      };
-      note();
-      new MutationObserver(note).observe(el, { attributes: true, attributeFilter: ['data-state'] });
-    });
-  });
-  if (mock) await page.routeWebSocket(/\/ingest\//, mock);
-  if (init) await page.addInitScript(init.fn, init.arg);
-  await page.goto(url, { waitUntil: 'load' });
-  return { name, context, page, consoleErrors };
-}
-
-const stateOf = (page) => page.getAttribute('#status', 'data-state');
-const statesOf = (page) => page.evaluate(() => window.__states.map((s) => s.state));
-
-async function waitState(page, states, timeoutMs) {
-  const want = [].concat(states);
-  try {
-    await page.waitForFunction((w) => w.includes(document.getElementById('status').dataset.state),
-      want, { timeout: timeoutMs, polling: 100 });
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** A fresh context + page that records state changes and console errors (and failed requests). */
+const openPage = (url, opts = {}) => t.openPage(browser, url, { ...opts, requests: true });
 
 // ---------------------------------------------------------------- live scenario
 async function liveRun({ label, query, key, expectFormatId, expectMime, expectOutput }) {
   log(`--- ${label}: ${BASE}/${query}`);
-  const { page, context, consoleErrors } = await openPage(label, `${BASE}/${query}`);
+  const { page, context, consoleErrors } = await openPage(`${BASE}/${query}`);
   try {
     const fmtId = await page.getAttribute('#format', 'data-format-id');
     const mime = await page.getAttribute('#format', 'data-mime-type');
@@ -264,14 +70,8 @@ async function liveRun({ label, query, key, expectFormatId, expectMime, expectOu
     const keyType = await page.getAttribute('#key', 'type');
     check(keyType === 'password', `${label}: stream key field is hidden like a password`, `type=${keyType}`);
     await page.fill('#key', key);
-    // Like a streamer: camera preview on first, then Go live. The page opens the camera by
-    // itself when permission was already granted; otherwise press "Turn on camera".
-    const camSel = '#preview-box[data-camera="on"]';
-    let camOn = await page.waitForSelector(camSel, { timeout: 3000 }).then(() => true, () => false);
-    if (!camOn) {
-      await page.click('#camera-btn', { timeout: 3000 }).catch(() => {});
-      camOn = await page.waitForSelector(camSel, { timeout: 10_000 }).then(() => true, () => false);
-    }
+    // Like a streamer: camera preview on first, then Go live.
+    const camOn = await cameraOn(page);
     check(camOn, `${label}: camera preview on`, camOn ? (await page.textContent('#camera-select')).trim() : await page.textContent('#camera-msg'));
     // Enter in the key field submits the form (keyboard path; punctual for the 10 s window).
     await page.focus('#key');
@@ -306,7 +106,7 @@ async function liveRun({ label, query, key, expectFormatId, expectMime, expectOu
       check(/^transcod/i.test(output), `${label}: server output is transcode`, output);
     } else if (expectOutput && !output.toLowerCase().startsWith(expectOutput)) {
       // Not a failure of the page: the server decides (passthrough needs keyframes ≤ 2 s etc.).
-      notes.push(`${label}: server output was "${output}", expected ${expectOutput}`);
+      t.notes.push(`${label}: server output was "${output}", expected ${expectOutput}`);
       log(`NOTE: ${label}: server output is "${output}", not ${expectOutput} (server's choice; not counted as a failure)`);
     }
 
@@ -346,20 +146,20 @@ async function liveRun({ label, query, key, expectFormatId, expectMime, expectOu
   }
 
   // nginx records the stream to rec/<key>.flv and closes it when the publisher leaves.
-  const flv = path.join(nginxDir, 'rec', `${key}.flv`);
+  const flv = nginx.flv(key);
   const probe = await until(async () => {
     if (!fs.existsSync(flv)) return null;
     const p = await ffprobe(flv);
     return p.format && Number(p.format.duration) > 0 ? p : null;
   }, 20_000, 500);
   if (!check(!!probe, `${label}: nginx recorded ${path.basename(flv)}`, probe ? `${fs.statSync(flv).size} bytes`
-    : `missing or unreadable after 20 s; rec/ has: ${fs.readdirSync(path.join(nginxDir, 'rec')).join(', ') || 'nothing'}`)) {
+    : `missing or unreadable after 20 s; rec/ has: ${fs.readdirSync(path.dirname(flv)).join(', ') || 'nothing'}`)) {
     return;
   }
   // The server finishes the RTMP stream after the WebSocket has closed: wait until the
   // publisher has left nginx (then the file is complete), then probe again.
   const endedAt = Date.now();
-  const left = await until(async () => !(await publishing(key)), 60_000, 300);
+  const left = await until(async () => !(await nginx.publishing(key)), 60_000, 300);
   check(!!left, `${label}: wsrtmpd finished publishing to nginx after the page ended`,
     `${((Date.now() - endedAt) / 1000).toFixed(1)} s after the page showed ended`);
   const info = await ffprobe(flv);
@@ -377,34 +177,15 @@ async function liveRun({ label, query, key, expectFormatId, expectMime, expectOu
   check(a.length === 1 && a[0].codec_name === 'aac', `${label}: recording has one AAC audio stream`,
     a.map((s) => `${s.codec_name} ${s.sample_rate} Hz ${s.channels} ch`).join(', ') || 'none');
   check(Math.abs(dur - LIVE_SECONDS) <= 1, `${label}: recording lasts ${LIVE_SECONDS} s ± 1 s`, `${dur.toFixed(2)} s`);
-  const pubs = countPublishes(key);
+  const pubs = nginx.countPublishes(key);
   check(pubs === 1, `${label}: nginx saw exactly one publish for the key`, `${pubs}`);
-}
-
-function countPublishes(key) {
-  try {
-    const text = fs.readFileSync(path.join(nginxDir, 'error.log'), 'utf8');
-    return text.split('\n').filter((l) => /\bpublish: name='/.test(l) && l.includes(`name='${key}'`)).length;
-  } catch {
-    return -1;
-  }
-}
-
-async function publishing(key) {
-  try {
-    const res = await fetch(`http://127.0.0.1:${statPort}/stat`, { signal: AbortSignal.timeout(2000) });
-    const xml = await res.text();
-    return xml.includes(`<name>${key}</name>`);
-  } catch {
-    return false;
-  }
 }
 
 // ---------------------------------------------------------------- refused key
 async function refusedKeyRun() {
   const label = 'refused-key';
   log(`--- ${label}`);
-  const { page, context, consoleErrors } = await openPage(label, `${BASE}/`);
+  const { page, context, consoleErrors } = await openPage(`${BASE}/`);
   try {
     await page.fill('#key', 'not_on_the_list');
     await page.click('#golive');
@@ -433,7 +214,7 @@ async function refusedKeyRun() {
 async function silentRecorderRun() {
   const label = 'silent-recorder';
   log(`--- ${label}`);
-  const { page, context, consoleErrors } = await openPage(label, `${BASE}/`, {
+  const { page, context, consoleErrors } = await openPage(`${BASE}/`, {
     init: {
       fn: () => {
         // Records, but never hands out data.
@@ -483,7 +264,7 @@ async function silentRecorderRun() {
 async function stalledRecorderRun() {
   const label = 'stalled-recorder';
   log(`--- ${label}`);
-  const { page, context, consoleErrors } = await openPage(label, `${BASE}/`, {
+  const { page, context, consoleErrors } = await openPage(`${BASE}/`, {
     init: {
       fn: () => {
         window.MediaRecorder = class extends window.MediaRecorder {
@@ -540,7 +321,7 @@ async function mockedCloseCodes() {
   ];
   for (const c of cases) {
     const label = `mock-${c.code}-${c.kind || 'nokind'}`;
-    const { page, context, consoleErrors } = await openPage(label, `${BASE}/`, {
+    const { page, context, consoleErrors } = await openPage(`${BASE}/`, {
       mock: (ws) => {
         ws.send(JSON.stringify({ type: 'state', state: 'connecting' }));
         setTimeout(() => {
@@ -571,7 +352,7 @@ async function mockedCloseCodes() {
   // Upload back-pressure: ws.bufferedAmount made to grow, the page must warn, then recover.
   {
     const label = 'mock-backpressure';
-    const { page, context, consoleErrors } = await openPage(label, `${BASE}/`, {
+    const { page, context, consoleErrors } = await openPage(`${BASE}/`, {
       mock: (ws) => {
         ws.send(JSON.stringify({ type: 'state', state: 'live' }));
         const iv = setInterval(() => ws.send(JSON.stringify({ type: 'stats', bytes_in: 1, bitrate_kbps: 100, output: 'transcode' })), 1000);
@@ -630,7 +411,7 @@ async function mockedCloseCodes() {
   ];
   for (const c of mediaCases) {
     const label = `media-${c.name}-${c.devices.length === 2 ? 'both' : c.devices[0]}`;
-    const { page, context, consoleErrors } = await openPage(label, `${BASE}/`, {
+    const { page, context, consoleErrors } = await openPage(`${BASE}/`, {
       init: {
         fn: ([errName, kinds]) => {
           navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('simulated', errName));
@@ -658,7 +439,7 @@ async function mockedCloseCodes() {
   }
 
   // Phone-sized screen: nothing wider than the viewport, Go live reachable.
-  const { page, context, consoleErrors } = await openPage('phone', `${BASE}/`);
+  const { page, context, consoleErrors } = await openPage(`${BASE}/`);
   try {
     await page.setViewportSize({ width: 375, height: 740 });
     await sleep(300);
@@ -682,14 +463,7 @@ async function mockedCloseCodes() {
 }
 
 // ---------------------------------------------------------------- main
-async function step(name, fn) {
-  try {
-    await fn();
-  } catch (err) {
-    check(false, `${name} ran to the end`, (err && err.message ? err.message : String(err)).split('\n')[0]);
-  }
-}
-
+const { step } = t;
 await step('h264', () => liveRun({
   label: 'h264',
   query: '',
@@ -710,14 +484,13 @@ await step('refused-key', refusedKeyRun);
 await step('silent-recorder', silentRecorderRun);
 await step('stalled-recorder', stalledRecorderRun);
 await step('mocked server', mockedCloseCodes);
-check(serverExit === null, 'wsrtmpd still running at the end', serverExit ? JSON.stringify(serverExit) : 'yes');
-if (serverExit === null) {
+check(server.exit === null, 'wsrtmpd still running at the end', server.exit ? JSON.stringify(server.exit) : 'yes');
+if (server.exit === null) {
   // A sanitized build reports (and exits non-zero) at any point up to exit.
-  server.kill('SIGTERM');
-  await until(() => serverExit !== null, 15_000, 50);
-  const report = /ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer/.exec(serverOut);
-  check(serverExit !== null && serverExit.code === 0 && !report,
+  await server.terminate(15_000);
+  const report = /ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer/.exec(server.out);
+  check(server.exit !== null && server.exit.code === 0 && !report,
     'wsrtmpd exits 0 on SIGTERM, without a sanitizer report',
-    serverExit ? `${JSON.stringify(serverExit)}${report ? `, ${report[0]} (see ${serverLogPath})` : ''}` : 'still running after 15 s');
+    server.exit ? `${JSON.stringify(server.exit)}${report ? `, ${report[0]} (see ${server.logPath})` : ''}` : 'still running after 15 s');
 }
-await finish();
+await t.finish();

@@ -25,10 +25,11 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanupStack, e2ePaths, freePort, run as runCommand, sleep, until, which } from './support.mjs';
+import { E2eTest, cameraOn, run as runCommand, sleep, statesOf, until, waitState } from './support.mjs';
 
-const { HERE, SOURCE_ROOT, BUILD_ROOT, WSRTMPD, PLUGIN_PATH, CHROMIUM, WEB_ROOT, NGINX_SH, ARTIFACTS } = e2ePaths('studio');
-const GLOBAL_TIMEOUT_MS = 240_000;
+const t = new E2eTest('studio', { timeoutMs: 240_000 });
+const { check, log, figures } = t;
+const { ARTIFACTS } = t.paths;
 const FPS = 30;
 // A flash is found at the first white frame of the recording: up to one frame after it
 // began, the same amount for every flash of a run while the camera's frame phase holds
@@ -37,56 +38,6 @@ const FPS = 30;
 // quantization alone (recorded runs read 10-14 ms apart in some runs, 43-58 ms in others).
 const FLASH_RESOLUTION_MS = 1000 / FPS;
 const TITLE = { name: 'Studio Test', subtitle: 'Lower third' };
-
-// ---------------------------------------------------------------- reporting
-let passed = 0;
-let failed = 0;
-const failures = [];
-const figures = [];
-const t0 = Date.now();
-const stamp = () => `[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s]`;
-const log = (...a) => console.log(stamp(), ...a);
-
-function check(ok, what, detail = '') {
-  if (ok) passed++;
-  else { failed++; failures.push(`${what}${detail ? `: ${detail}` : ''}`); }
-  console.log(`${stamp()} ${ok ? 'PASS' : 'FAIL'}: ${what}${detail ? ` (${detail})` : ''}`);
-  return ok;
-}
-
-const { cleanups, cleanup } = cleanupStack();
-
-async function finish(code) {
-  await cleanup();
-  if (code === 77) process.exit(77);
-  console.log('');
-  if (figures.length) {
-    console.log('Figures:');
-    for (const f of figures) console.log(`  - ${f}`);
-  }
-  if (failures.length) {
-    console.log('Failures:');
-    for (const f of failures) console.log(`  - ${f}`);
-  }
-  console.log(`Artifacts: ${ARTIFACTS}`);
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(code ?? (failed ? 1 : 0));
-}
-
-const skip = (why) => { console.log(`SKIP: ${why}`); return finish(77); };
-
-const globalTimer = setTimeout(() => {
-  check(false, `whole test finished within ${GLOBAL_TIMEOUT_MS / 1000} s`, 'global timeout');
-  finish(1);
-}, GLOBAL_TIMEOUT_MS);
-globalTimer.unref();
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { failed++; finish(1); });
-for (const ev of ['unhandledRejection', 'uncaughtException']) {
-  process.on(ev, (err) => {
-    check(false, 'no unexpected exception in the test', err && err.stack ? err.stack : String(err));
-    finish(1);
-  });
-}
 
 // ---------------------------------------------------------------- helpers
 // ffmpeg and tesseract on whole recordings: a minute before a command counts as hung.
@@ -106,85 +57,21 @@ function runBinary(cmd, args, { timeout = 90_000 } = {}) {
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
 
-// ---------------------------------------------------------------- preflight
-let chromium;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch {
-  await skip(`playwright-core is not installed: npm ci --prefix ${HERE}`);
-}
-if (!fs.existsSync(CHROMIUM)) await skip(`${CHROMIUM} not found: apt-get install chromium (or set CHROMIUM)`);
-if (!which('nginx') || !fs.existsSync('/usr/lib/nginx/modules/ngx_rtmp_module.so')) {
-  await skip('nginx with the RTMP module not found: apt-get install nginx-light libnginx-mod-rtmp');
-}
-for (const tool of ['ffmpeg', 'ffprobe']) if (!which(tool)) await skip(`${tool} not found: apt-get install ffmpeg`);
-if (!which('tesseract')) await skip('tesseract not found: apt-get install tesseract-ocr tesseract-ocr-eng');
-if (!fs.existsSync(WSRTMPD)) {
-  check(false, 'wsrtmpd binary exists', `${WSRTMPD} not found; build it with: ninja -C ${BUILD_ROOT}`);
-  await finish(1);
-}
-
-fs.mkdirSync(ARTIFACTS, { recursive: true });
-const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'wsrtmp-studio-'));
-fs.chmodSync(TMP, 0o755);
-cleanups.push(() => fs.rmSync(TMP, { recursive: true, force: true }));
-
 // ---------------------------------------------------------------- nginx-rtmp + wsrtmpd
-const rtmpPort = await freePort();
-const statPort = await freePort();
-const nginxDir = path.join(TMP, 'nginx');
-{
-  const r = await run('bash', [NGINX_SH, 'start', nginxDir, String(rtmpPort), String(statPort)]);
-  cleanups.push(async () => {
-    await run('bash', [NGINX_SH, 'stop', nginxDir]);
-    try { fs.copyFileSync(path.join(nginxDir, 'error.log'), path.join(ARTIFACTS, 'nginx-error.log')); } catch { /* none */ }
-  });
-  if (!check(r.code === 0, 'nginx-rtmp starts', (r.code === 0 ? r.stdout : r.stderr).trim())) await finish(1);
-}
-
-const httpPort = await freePort();
+const chromium = await t.preflight({ tools: ['ffmpeg', 'ffprobe', 'tesseract'] });
+const TMP = t.tempDir('wsrtmp-studio-');
+const nginx = await t.startNginx(TMP);
 const KEYS = { plain: `studio_plain_${process.pid}`, titled: `studio_title_${process.pid}`, studio: `studio_live_${process.pid}` };
 const keysFile = path.join(TMP, 'keys.txt');
 fs.writeFileSync(keysFile, `${Object.values(KEYS).join('\n')}\n`);
-const serverLogPath = path.join(ARTIFACTS, 'wsrtmpd.log');
-const serverLog = fs.createWriteStream(serverLogPath);
-let serverOut = '';
-const server = spawn(WSRTMPD, ['--listen', `127.0.0.1:${httpPort}`, '--web-root', WEB_ROOT,
-  '--rtmp-url', `rtmp://127.0.0.1:${rtmpPort}/live`, '--keys-file', keysFile], {
-  env: { ...process.env, GST_PLUGIN_PATH: PLUGIN_PATH },
-  stdio: ['ignore', 'pipe', 'pipe'],
-});
-let serverExit = null;
-server.on('exit', (code, signal) => { serverExit = { code, signal }; });
-server.on('error', (err) => { serverExit = { code: -1, signal: String(err) }; });
-for (const s of [server.stdout, server.stderr]) s.on('data', (d) => { serverOut += d; serverLog.write(d); });
-cleanups.push(async () => {
-  if (serverExit === null) {
-    server.kill('SIGTERM');
-    if (!(await until(() => serverExit !== null, 5000, 50))) server.kill('SIGKILL');
-  }
-  serverLog.end();
-});
-{
-  const m = await until(() => /wsrtmpd listening on (http:\/\/\S+)/.exec(serverOut) || serverExit, 15_000, 50);
-  if (!check(m && !serverExit, 'wsrtmpd starts', serverExit ? JSON.stringify(serverExit) : '')) await finish(1);
-}
-const BASE = `http://127.0.0.1:${httpPort}`;
-
-async function publishing(key) {
-  try {
-    const res = await fetch(`http://127.0.0.1:${statPort}/stat`, { signal: AbortSignal.timeout(2000) });
-    return (await res.text()).includes(`<name>${key}</name>`);
-  } catch {
-    return false;
-  }
-}
+const server = await t.startWsrtmpd(['--rtmp-url', nginx.rtmpUrl, '--keys-file', keysFile]);
+const BASE = server.base;
 
 /** nginx's finished recording of `key` (after the publisher left). */
 async function recording(key) {
-  const flv = path.join(nginxDir, 'rec', `${key}.flv`);
+  const flv = nginx.flv(key);
   await until(() => fs.existsSync(flv), 20_000, 300);
-  await until(async () => !(await publishing(key)), 60_000, 300);
+  await until(async () => !(await nginx.publishing(key)), 60_000, 300);
   if (!fs.existsSync(flv)) return null;
   fs.copyFileSync(flv, path.join(ARTIFACTS, `${key.replace(/_\d+$/, '')}.flv`));
   return flv;
@@ -292,45 +179,11 @@ async function flashesAndBeeps(flv) {
 }
 
 // ---------------------------------------------------------------- browser
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  timeout: 30_000,
-  args: [
-    '--use-fake-device-for-media-stream',
-    '--use-fake-ui-for-media-stream', // also accepts getDisplayMedia: Chromium's fake screen
-    '--autoplay-policy=no-user-gesture-required',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--no-first-run',
-    '--no-default-browser-check',
-  ],
-});
-cleanups.push(() => Promise.race([browser.close(), sleep(10_000)]));
-log(`browser: Chromium ${browser.version()}`);
-
-const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
-context.setDefaultTimeout(15_000);
-const page = await context.newPage();
-const consoleErrors = [];
-page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`${stamp()} console.error: ${m.text()}`); });
-page.on('pageerror', (e) => consoleErrors.push(`${stamp()} pageerror: ${e.message}`));
-await page.addInitScript(() => {
-  window.__states = [];
-  document.addEventListener('DOMContentLoaded', () => {
-    const el = document.getElementById('status');
-    const note = () => { if (window.__states.at(-1) !== el.dataset.state) window.__states.push(el.dataset.state); };
-    note();
-    new MutationObserver(note).observe(el, { attributes: true, attributeFilter: ['data-state'] });
-  });
-});
 // The camera and microphone: one clock (the AudioContext's) makes a white flash in the
 // picture and a 1 kHz beep in the sound during the first 100 ms of every second; the rest
 // of the picture is magenta. (Chromium's file-backed fake devices run on two clocks that
 // drift apart under load, too much for a 40 ms comparison.)
-await page.addInitScript(() => {
+const flashAndBeepCamera = () => {
   navigator.mediaDevices.getUserMedia = async () => {
     const canvas = document.createElement('canvas');
     canvas.width = 1280;
@@ -370,13 +223,13 @@ await page.addInitScript(() => {
     const audio = dest.stream.getAudioTracks()[0];
     return new MediaStream([track, audio]);
   };
-});
+};
 // A background tab, as Chrome makes it: document.hidden, requestAnimationFrame and the main
 // thread's timers down to one run per second (Workers' timers are left alone, as Chrome does).
 // Headless Chromium never hides a tab (checked with Chromium 156: another tab activated with
 // Target.activateTarget or Page.bringToFront, the window minimized, with Playwright's
 // anti-throttling switches removed), so the test does it to the page itself, from the start.
-await page.addInitScript(() => {
+const backgroundTab = () => {
   let hidden = false;
   const real = { setTimeout: window.setTimeout.bind(window), setInterval: window.setInterval.bind(window) };
   const nextSecond = () => 1000 - (performance.now() % 1000);
@@ -414,27 +267,29 @@ await page.addInitScript(() => {
   window.__rafCount = 0;
   const count = () => { window.__rafCount++; window.requestAnimationFrame(count); };
   window.requestAnimationFrame(count);
+};
+
+// AudioContexts (the fake camera's clock, the studio's mixer) start without a user gesture.
+const browser = await t.launchChromium(chromium, ['--autoplay-policy=no-user-gesture-required']);
+const { context, page, consoleErrors } = await t.openPage(browser, `${BASE}/`, {
+  viewport: { width: 1280, height: 720 },
+  init: [flashAndBeepCamera, backgroundTab],
 });
-await page.goto(`${BASE}/`, { waitUntil: 'load' });
 const button = (name) => page.getByRole('button', { name, exact: true });
 const state = () => page.getAttribute('#status', 'data-state');
-async function waitState(want, timeoutMs) {
-  return page.waitForFunction((w) => w.includes(document.getElementById('status').dataset.state),
-    [].concat(want), { timeout: timeoutMs, polling: 100 }).then(() => true, () => false);
-}
 
 /** Go live with `key`; returns the wall-clock time the recorder started. */
 async function goLive(key, label) {
   await page.fill('#key', key);
   await button('Go live').click();
-  const live = await waitState('live', 20_000);
+  const live = await waitState(page, 'live', 20_000);
   check(live, `${label}: page shows LIVE`, live ? '' : `state ${await state()}: ${await page.textContent('#alert')}`);
   return Number(await page.getAttribute('#status', 'data-recording-since'));
 }
 
 async function stop(label) {
   await button('Stop').click();
-  const ended = await waitState(['ended', 'error'], 40_000);
+  const ended = await waitState(page, ['ended', 'error'], 40_000);
   const st = await state();
   check(ended && st === 'ended', `${label}: Stop ends cleanly`, `state ${st}: ${(await page.textContent('#alert')).trim()}`);
 }
@@ -447,12 +302,9 @@ async function drawP95(label) {
   return st;
 }
 
-try {
+await t.step('studio test', async () => {
   // ---------------------------------------------------------- accessible names, layout
-  const camOn = await page.waitForSelector('#preview-box[data-camera="on"]', { timeout: 3000 }).then(() => true, () => false) ||
-    (await button('Turn on camera').click().then(() => page.waitForSelector('#preview-box[data-camera="on"]', { timeout: 10_000 }))
-      .then(() => true, () => false));
-  check(camOn, 'camera preview on');
+  check(await cameraOn(page), 'camera preview on');
   const names = ['Share screen', 'Camera', 'Screen', 'Screen + camera', 'Be right back', 'Go live'];
   const found = [];
   for (const n of names) found.push(`${n}: ${await button(n).count()}`);
@@ -470,13 +322,13 @@ try {
   log(`studio: ${method}`);
 
   // ---------------------------------------------------------- A: camera only
-  const outBeforeA = serverOut.length;
+  const outBeforeA = server.out.length;
   let since = await goLive(KEYS.plain, 'A camera only');
   check((await page.getAttribute('#status', 'data-composed')) === 'false', 'A camera only: the camera track is recorded as is');
   await sleep(Math.max(0, since + 7000 - Date.now()));
   await stop('A camera only');
   const flvA = await recording(KEYS.plain);
-  const outA = serverOut.slice(outBeforeA);
+  const outA = server.out.slice(outBeforeA);
   check(/video output: passthrough/.test(outA) && !/video output: transcod/.test(outA),
     'A camera only: arrives as passthrough (wsrtmpd logs "video output: passthrough")',
     (outA.match(/video output: \S+/g) || []).join(', ') || 'no output line');
@@ -531,7 +383,7 @@ try {
   log(`draw at 720p: p95 ${d720.p95.toFixed(1)} ms`);
 
   // ---------------------------------------------------------- C: the studio, live
-  const statesBeforeC = (await page.evaluate(() => window.__states)).length;
+  const statesBeforeC = (await statesOf(page)).length;
   since = await goLive(KEYS.studio, 'C studio');
   const at = {};
   // Each scene stays 2.5 s from when its choice was made, however long the action took.
@@ -550,7 +402,7 @@ try {
   // Another tab in front for 10 s, and the page throttled as a hidden tab (see __setHidden).
   const cdp = await browser.newBrowserCDPSession();
   const { targetInfos } = await cdp.send('Target.getTargets');
-  const me = targetInfos.find((t) => t.type === 'page' && t.url.startsWith(BASE));
+  const me = targetInfos.find((info) => info.type === 'page' && info.url.startsWith(BASE));
   const other = await cdp.send('Target.createTarget', {
     url: 'about:blank', newWindow: false, background: false, browserContextId: me.browserContextId,
   });
@@ -587,11 +439,11 @@ try {
     `scene ${sceneAfter}, state ${await state()}`);
   const sceneLog = await page.evaluate(() => window.wsrtmpStudio.sceneLog);
   await stop('C studio');
-  const states = (await page.evaluate(() => window.__states)).slice(statesBeforeC);
+  const states = (await statesOf(page)).slice(statesBeforeC);
   const flvC = await recording(KEYS.studio);
   if (!check(!!flvC, 'C studio: nginx recorded the broadcast')) throw new Error('no recording');
-  const publishes = (fs.readFileSync(path.join(nginxDir, 'error.log'), 'utf8').match(new RegExp(`publish: name='${KEYS.studio}'`, 'g')) || []).length;
-  const nginxLog = fs.readFileSync(path.join(nginxDir, 'error.log'), 'utf8');
+  const nginxLog = nginx.errorLog() || '';
+  const publishes = (nginxLog.match(new RegExp(`publish: name='${KEYS.studio}'`, 'g')) || []).length;
   const pubs = (nginxLog.match(new RegExp(`name='?${KEYS.studio}`, 'g')) || []).length;
   log(`C studio: nginx log lines naming the key: ${pubs} (publish lines ${publishes})`);
   check(states.filter((s) => s === 'live').length === 1 && states.filter((s) => s === 'connecting').length === 1,
@@ -678,10 +530,7 @@ try {
   for (const e of consoleErrors.filter((x) => gcWarning.test(x))) log(`NOTE: ${e}`);
   const errors = consoleErrors.filter((x) => !gcWarning.test(x));
   check(errors.length === 0, 'no console errors', errors.join(' | ') || 'none');
-} catch (err) {
-  check(false, 'studio test ran to the end', (err && err.stack) || String(err));
-  await page.screenshot({ path: path.join(ARTIFACTS, 'studio-failed.png') }).catch(() => {});
-}
+}, () => page.screenshot({ path: path.join(ARTIFACTS, 'studio-failed.png') }));
 await context.close();
-check(serverExit === null, 'wsrtmpd still running at the end', serverExit ? JSON.stringify(serverExit) : 'yes');
-await finish();
+check(server.exit === null, 'wsrtmpd still running at the end', server.exit ? JSON.stringify(server.exit) : 'yes');
+await t.finish();

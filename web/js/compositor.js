@@ -5,15 +5,17 @@
 // A compositor takes the camera MediaStream and returns the MediaStream to record.
 // `passthrough` records the camera as is (H.264 from the browser passes through the
 // server untouched). `Studio` draws the sources and overlays on a <canvas> and hands the
-// recorder ONE video track fed from that canvas and ONE audio track mixed with WebAudio;
-// scenes and overlays change what is drawn, never the tracks, so a switch while live
-// needs no new connection and no new recorder.
+// recorder ONE video track fed from that canvas and ONE audio track from its mixer
+// (mixer.js); scenes and overlays change what is drawn, never the tracks, so a switch while
+// live needs no new connection and no new recorder.
 //
 // Background tabs: browsers throttle requestAnimationFrame and timers there to about
 // one per second. The frame clock is a dedicated Worker's timer (not throttled), the
 // inputs are read with MediaStreamTrackProcessor where the browser has it (a <video>
 // element is not updated in a hidden tab), and the output is a MediaStreamTrackGenerator
 // fed a VideoFrame per tick (else canvas.captureStream(0) + requestFrame()).
+
+import { AudioMixer } from './mixer.js';
 
 /** @typedef {{output(source: MediaStream): MediaStream, dispose(): void}} Compositor */
 
@@ -108,7 +110,8 @@ function cornerBox(corner, W, H, w, h, margin) {
 }
 
 /**
- * The studio: scenes and overlays drawn on `canvas`, WebAudio mix of microphone and screen audio.
+ * The studio: scenes and overlays drawn on `canvas`; the microphone and screen audio mixed
+ * (AudioMixer), the sound kept with the picture.
  * State (all plain data, saved by the page): scene, pipCorner, pipSize, titleName,
  * titleSubtitle, titleShown, logoCorner; logo is an image set with setLogo().
  */
@@ -126,7 +129,7 @@ export class Studio {
     this.screen = null;     // FrameSource
     this.screenStream = null;
     this.micStream = null;
-    this.audio = null;      // { ctx, dest, mic: {src, gain}, screen: {src, gain} }
+    this.mixer = new AudioMixer(); // started when the composed stream is first asked for
     this.muted = { mic: false, screen: false };
     this.drawMs = [];       // recent draw times (for the README's figures and support)
     this.frames = 0;
@@ -194,34 +197,13 @@ export class Studio {
   }
 
   // ------------------------------------------------------------ audio
-  _ensureAudio() {
-    if (this.audio) return this.audio;
-    const AC = window.AudioContext || window.webkitAudioContext;
-    if (!AC) return null;
-    const ctx = new AC();
-    const dest = ctx.createMediaStreamDestination();
-    const delay = ctx.createDelay(1);
-    delay.connect(dest);
-    this.audio = { ctx, dest, delay, mic: null, screen: null };
-    return this.audio;
-  }
-
   resumeAudio() {
-    if (this.audio && this.audio.ctx.state === 'suspended') this.audio.ctx.resume().catch(() => {});
+    this.mixer.resume();
   }
 
   _connectAudio() {
-    if (!this.audio) return; // made when the composed stream is first asked for
-    const a = this.audio;
     for (const [name, stream] of [['mic', this.micStream], ['screen', this.screenStream]]) {
-      const track = stream && stream.getAudioTracks()[0];
-      if (a[name] && a[name].track === track) continue;
-      if (a[name]) { a[name].src.disconnect(); a[name].gain.disconnect(); a[name] = null; }
-      if (!track) continue;
-      const src = a.ctx.createMediaStreamSource(new MediaStream([track]));
-      const gain = a.ctx.createGain();
-      src.connect(gain).connect(a.delay);
-      a[name] = { track, src, gain };
+      this.mixer.setInput(name, stream && stream.getAudioTracks()[0]);
     }
     this._applyMicMute();
   }
@@ -234,10 +216,8 @@ export class Studio {
 
   _applyMicMute() {
     const micOff = this.muted.mic || this.state.scene === 'brb';
-    if (this.audio) {
-      if (this.audio.mic) this.audio.mic.gain.gain.value = micOff ? 0 : 1;
-      if (this.audio.screen) this.audio.screen.gain.gain.value = this.muted.screen ? 0 : 1;
-    }
+    this.mixer.setMuted('mic', micOff);
+    this.mixer.setMuted('screen', this.muted.screen);
     // The plain path records the microphone track itself.
     if (this.micStream && !this.composing) {
       for (const t of this.micStream.getAudioTracks()) t.enabled = !micOff;
@@ -254,7 +234,7 @@ export class Studio {
   output(camera) {
     if (this.plain) { this.composing = false; this._applyMicMute(); return camera; }
     this.composing = true;
-    const a = this._ensureAudio();
+    const mixing = this.mixer.start();
     this._connectAudio();
     this.resumeAudio();
     let video;
@@ -272,7 +252,7 @@ export class Studio {
       video = this.captureTrack;
     }
     const tracks = [video];
-    if (a) tracks.push(a.dest.stream.getAudioTracks()[0]);
+    if (mixing) tracks.push(this.mixer.track);
     return new MediaStream(tracks);
   }
 
@@ -344,10 +324,9 @@ export class Studio {
     this.lagFrom = cam.readAt;
     const lag = now - cam.readAt;
     this.lagMs = this.lagMs === undefined ? lag : this.lagMs + 0.05 * (lag - this.lagMs);
-    if (this.audio && now - (this.lagSetAt || 0) > 500) {
+    if (this.mixer.running && now - (this.lagSetAt || 0) > 500) {
       this.lagSetAt = now;
-      const a = this.audio;
-      a.delay.delayTime.setTargetAtTime(Math.min(0.25, this.lagMs / 1000), a.ctx.currentTime, 0.3);
+      this.mixer.delayBy(Math.min(0.25, this.lagMs / 1000));
     }
   }
 
@@ -440,6 +419,6 @@ export class Studio {
     this.stop();
     if (this.camera) this.camera.close();
     if (this.screen) this.screen.close();
-    if (this.audio) this.audio.ctx.close().catch(() => {});
+    this.mixer.close();
   }
 }

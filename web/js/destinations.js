@@ -2,7 +2,8 @@
 // coloured state dot, the bitrate it accepts, and what went wrong in words.
 // The server sends {"type":"destinations","destinations":[{name, state,
 // kbps, reconnects, error}]} about once a second and at every change;
-// socket.js hands it over as a "wsrtmp-destinations" event on window.
+// it comes the way of every server frame (socket.js → session.js) and
+// the page hands it to Ui.setDestinations (ui.js), which renders it here.
 
 const STATE_WORDS = {
   connecting: 'Connecting',
@@ -63,9 +64,4 @@ export function renderDestinations(list, destinations) {
   });
   list.replaceChildren(...rows);
   section.hidden = false;
-}
-
-const list = document.getElementById('destinations');
-if (list) {
-  window.addEventListener('wsrtmp-destinations', (ev) => renderDestinations(list, ev.detail));
 }

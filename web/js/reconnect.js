@@ -6,32 +6,13 @@
 // same key in that window resumes it. So the page tries again on any close that may be
 // transient, and gives up on one that would only be refused again.
 
-/**
- * Error kinds (the server's {"type":"error","kind":…}) after which a new connection would
- * meet the same answer, or must not be tried:
- *   key, token, origin        the key or the page is refused: only the streamer can fix it
- *   replaced                  another tab or device took the key over: retrying would take it back
- *   idle                      the server heard no media while the connection was up: this
- *                             browser's recorder, not the network (a dead network is a 1006)
- *   input, codec, text, too_big, too_slow   the same recorder and settings would fail again
- *   rtmp_connect, rtmp_refused, rtmp        the platform side failed after the server's own retries
- *   recording, encoder, pipeline, drain_timeout   the server failed and ended the broadcast
- */
-export const FATAL_KINDS = Object.freeze([
-  'key', 'token', 'origin', 'replaced', 'idle',
-  'input', 'codec', 'text', 'too_big', 'too_slow',
-  'rtmp_connect', 'rtmp_refused', 'rtmp',
-  'recording', 'encoder', 'pipeline', 'drain_timeout',
-]);
+import { ERROR_KINDS, KINDS } from './error_kinds.js';
 
-/**
- * Kinds worth another try within the window:
- *   capacity, per_ip   the server (or this network's share of it) is full: right after a drop
- *                      the old connection may still count until the server notices it is gone
- *   shutdown           the server is restarting: it may be back within the window (a restarted
- *                      server starts a new broadcast, but the streamer is live again by itself)
- */
-export const RETRY_KINDS = Object.freeze(['capacity', 'per_ip', 'shutdown']);
+/** Error kinds after which a new connection is worth a try within the window (error_kinds.js says why). */
+export const RETRY_KINDS = Object.freeze(ERROR_KINDS.filter((kind) => KINDS[kind].retry));
+
+/** Error kinds after which a new connection would meet the same answer, or must not be tried. */
+export const FATAL_KINDS = Object.freeze(ERROR_KINDS.filter((kind) => !KINDS[kind].retry));
 
 // Close codes without a kind that mean "refused" or "over": 1000 the server ended the stream,
 // 1003 unreadable data, 1007/1009/1010 protocol refusals, 1008 policy (key, origin, replaced),

@@ -32,7 +32,9 @@ export class LiveSession {
    * @param {{stream: MediaStream, key: string, mimeType: string, videoBitsPerSecond: number,
    *          audioBitsPerSecond?: number}} opts
    * @param {{phase: (p: string, text?: string) => void, stats: (s: object) => void,
-   *          warn: (text: string) => void, format: (mimeType: string) => void}} handlers
+   *          warn: (text: string) => void, format: (mimeType: string) => void,
+   *          destinations: (list: object[]) => void}} handlers
+   *   destinations: the server's rows, one per destination (restream), as they come
    */
   constructor(opts, handlers) {
     this.opts = { audioBitsPerSecond: 128000, ...opts };
@@ -85,6 +87,7 @@ export class LiveSession {
       welcome: (msg) => { if (this.socket === s) this._welcome(msg); },
       state: (state) => { if (this.socket === s) this._serverState(state); },
       stats: (msg) => { if (this.socket === s) this._stats(msg); },
+      destinations: (list) => { if (this.socket === s) this.h.destinations(list); },
       error: () => {},
       close: (info) => { if (this.socket === s) this._closed(s, info); },
     });

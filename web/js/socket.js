@@ -1,4 +1,6 @@
-// Ingest WebSocket: binary media out, JSON state/stats in, close codes in plain words.
+// Ingest WebSocket: binary media out, JSON state/stats/destinations in, close codes in plain words.
+
+import { KINDS, explainKind } from './error_kinds.js';
 
 export const KEY_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -16,39 +18,6 @@ export function validateKey(key) {
   return '';
 }
 
-const AGAIN = 'Choose another format under Settings and try again.';
-
-/**
- * What each kind of error means for the streamer. The server names the kind in its
- * {"type":"error","kind":…} frame (README.md lists them with their close codes); the page
- * decides on the kind, never on the server's English. `field: 'key'` marks the key box.
- */
-const KINDS = {
-  key: { text: 'The stream key was refused. Check that you copied the whole key, then try again.', field: 'key' },
-  token: { text: 'This streaming link is no longer valid (it expired, or it was made for another key). Open the streaming page again from where you got it.' },
-  origin: { text: 'This page may not stream to this server. Open the streaming page from the address your broadcaster gave you.' },
-  replaced: { text: 'Another window or device started streaming with this key, so this one stopped.' },
-  idle: { text: (ctx) => `No media arrived from your browser${ctx.silentSec ? ` for ${ctx.silentSec} s` : ''}, so the server stopped the stream. The key is fine: this browser\u2019s recorder may not work with this format. ${AGAIN}` },
-  capacity: { text: 'The server is full right now. Try again in a few minutes.' },
-  per_ip: { text: 'Too many streams are running from your network. Stop one of them, or try again in a few minutes.' },
-  shutdown: { text: 'The server is shutting down or restarting. Try again in a minute.' },
-  input: { text: `The server could not read the video this browser produces. ${AGAIN}` },
-  codec: { text: `The server does not support the codec this browser records. ${AGAIN}` },
-  text: { text: 'The page sent something the server does not understand. Reload the page and try again.' },
-  too_big: { text: 'The browser sent a piece of video larger than the server accepts. Choose a lower quality and try again.' },
-  too_slow: { text: 'The server could not keep up with the stream. Choose a lower quality and try again.' },
-  rtmp_connect: { text: 'The server could not reach the streaming platform. Check the platform\u2019s status, then try again.' },
-  rtmp_refused: { text: 'The streaming platform refused the stream. Check your stream key at the platform, then try again.' },
-  rtmp: { text: 'The connection to the streaming platform was lost and could not be restored. Try again.' },
-  recording: { text: 'The server could not save the recording. Tell whoever runs the server.' },
-  encoder: { text: 'The server failed while encoding the stream. Try again; if it keeps happening, choose another format under Settings.' },
-  pipeline: { text: 'The server failed while processing the stream. Try again; if it keeps happening, choose another format under Settings.' },
-  drain_timeout: { text: 'The server took too long to finish the stream, so its end may be missing.' },
-};
-
-/** The error kinds the page knows (for tests). */
-export const ERROR_KINDS = Object.keys(KINDS);
-
 /**
  * What a close means for the streamer.
  * @param {{code: number, reason?: string, kind?: string, message?: string}} close
@@ -63,17 +32,15 @@ export function describeClose({ code, reason = '', kind = '', message = '' },
   const detail = message || reason;
   const withDetail = (text) => (detail ? `${text} (Server said: ${detail})` : text);
   const fail = (text, field = '') => ({ ok: false, text: withDetail(text), field });
-  if (kind && KINDS[kind] && !(ctx.stopping && kind === 'shutdown')) {
-    const k = KINDS[kind];
-    return fail(typeof k.text === 'function' ? k.text(ctx) : k.text, k.field || '');
-  }
+  const known = kind && !(ctx.stopping && kind === 'shutdown') ? explainKind(kind, ctx) : null;
+  if (known) return fail(known.text, known.field);
   // No kind (an older server, or a close without an error frame): the close code alone.
   switch (code) {
     case 1000:
       return { ok: true, text: ctx.stopping ? 'Stream ended.' : 'The server ended the stream.', field: '' };
     case 1001:
       return ctx.stopping ? { ok: true, text: 'Stream ended.', field: '' }
-        : fail('The server is shutting down or restarting. Try again in a minute.');
+        : fail(KINDS.shutdown.text);
     case 1003:
       return fail(KINDS.input.text);
     case 1008:
@@ -100,7 +67,7 @@ export function describeClose({ code, reason = '', kind = '', message = '' },
 /**
  * One ingest connection.
  * Events (callbacks in `handlers`): open(), welcome(msg), state(state), stats(obj),
- * error(message, msg), close({code, reason, wasClean}).
+ * destinations(list), error(message, msg), close({code, reason, wasClean}).
  * welcome: {"type":"welcome","continuity_timeout_s":N,"resumed":bool,"broadcast_duration_s":X},
  * sent by the server right after it accepted the connection (none from an older server).
  */
@@ -165,7 +132,7 @@ export class IngestSocket {
     else if (msg.type === 'state' && typeof msg.state === 'string') this.h.state && this.h.state(msg.state, msg);
     else if (msg.type === 'stats') this.h.stats && this.h.stats(msg);
     // Restream: one row per destination (destinations.js).
-    else if (msg.type === 'destinations') window.dispatchEvent(new CustomEvent('wsrtmp-destinations', { detail: msg.destinations }));
+    else if (msg.type === 'destinations') this.h.destinations && this.h.destinations(msg.destinations);
     else if (msg.type === 'error') {
       this.lastError = String(msg.message || '');
       this.lastErrorKind = typeof msg.kind === 'string' ? msg.kind : '';

@@ -1,5 +1,7 @@
 // DOM access and rendering. No media or network logic here.
 
+import { renderDestinations } from './destinations.js';
+
 const $ = (id) => document.getElementById(id);
 
 const STATE_TEXT = {
@@ -66,6 +68,7 @@ export class Ui {
     this.statBitrate = $('stat-bitrate');
     this.statOutput = $('stat-output');
     this.statSent = $('stat-sent');
+    this.destinations = $('destinations');
     // Studio
     this.sceneButtons = [...document.querySelectorAll('#scenes [data-scene]')];
     this.shareBtn = $('share-btn');
@@ -201,6 +204,11 @@ export class Ui {
     this.statOutput.textContent = st.output === 'passthrough' ? 'Passthrough'
       : st.output === 'transcode' ? 'Transcoding' : st.output || '–';
     this.statSent.textContent = formatBytes(st.bytesSent);
+  }
+
+  /** The server's destination rows (restream). */
+  setDestinations(list) {
+    renderDestinations(this.destinations, list);
   }
 
   resetStats() {

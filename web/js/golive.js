@@ -1,0 +1,129 @@
+// Going live and stopping: the Go live form (stream key, Show/Hide, Go live/Stop), the checks
+// before a broadcast (key, format, camera), one LiveSession at a time on the studio's output,
+// and its phases, stats, warnings and destinations on the page.
+
+import { describeMimeType, isLiveUnfriendly } from './format.js';
+import { validateKey } from './socket.js';
+import { LiveSession } from './session.js';
+
+export class GoLive {
+  /**
+   * @param {{ui: import('./ui.js').Ui, settings: import('./settings.js').Settings,
+   *          camera: import('./camera.js').CameraControl,
+   *          controls: import('./studio_controls.js').StudioControls,
+   *          meter: import('./meter.js').LevelMeter}} parts
+   */
+  constructor({ ui, settings, camera, controls, meter }) {
+    this.ui = ui;
+    this.settings = settings;
+    this.camera = camera;
+    this.controls = controls;
+    this.meter = meter;
+    this.session = null; // LiveSession while connecting/live/ending
+  }
+
+  get live() { return !!this.session; }
+
+  bind() {
+    const { ui } = this;
+    ui.form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      if (this.session) this.session.stop();
+      else this.start();
+    });
+    ui.keyToggle.addEventListener('click', () => ui.toggleKeyVisible());
+    ui.key.addEventListener('input', () => ui.keyError(''));
+    window.addEventListener('beforeunload', (ev) => {
+      if (this.session) {
+        ev.preventDefault();
+        ev.returnValue = '';
+      }
+    });
+    window.addEventListener('pagehide', () => { if (this.session) this.session.abort(); });
+  }
+
+  async start() {
+    const { ui, settings } = this;
+    this.meter.resume();
+    ui.showAlert('');
+    const key = ui.key.value.trim();
+    const keyErr = validateKey(key);
+    ui.keyError(keyErr);
+    if (keyErr) {
+      ui.key.focus();
+      return;
+    }
+    const format = settings.formatToRecord();
+    if (!format.ok) {
+      ui.showAlert(format.reason);
+      return;
+    }
+    settings.rememberKey(key);
+    const cam = this.camera.stream || (await this.camera.start());
+    if (!cam) {
+      ui.showAlert('You can\u2019t go live until the camera and microphone are on: see the message in the preview.');
+      return;
+    }
+    if (isLiveUnfriendly(format.mimeType)) {
+      ui.showWarning('This browser\u2019s MP4 recorder holds video back until you stop, so viewers will see nothing for a long time. Choose “Automatic” under Settings.');
+    } else {
+      ui.showWarning('');
+    }
+
+    const s = new LiveSession({
+      stream: this.controls.startOutput(cam),
+      key,
+      mimeType: format.mimeType,
+      videoBitsPerSecond: Number(ui.bitrate.value),
+    }, {
+      phase: (p, text) => { if (this.session === s) this._phase(s, p, text); },
+      stats: (st) => { if (this.session === s) ui.setStats(st); },
+      warn: (text) => { if (this.session === s) ui.showWarning(text); },
+      // As the server last sent them, also after the end.
+      destinations: (list) => ui.setDestinations(list),
+      format: (mimeType) => {
+        // Called as the recorder starts. For tests and support: since when.
+        ui.status.dataset.recordingSince = String(Date.now());
+        ui.setFormat({ id: settings.format.id, mimeType, text: describeMimeType(mimeType) });
+      },
+    });
+    this.session = s;
+    ui.resetStats();
+    ui.setState('connecting');
+    s.start();
+  }
+
+  /** The camera or microphone went away: a broadcast cannot go on without it. */
+  cameraEnded(what) {
+    if (!this.session) return;
+    this.ui.showAlert(`The ${what} was disconnected, so the stream was stopped.`);
+    this.session.stop();
+  }
+
+  _phase(s, p, text) {
+    const { ui } = this;
+    ui.setState(p);
+    if (p === 'lost') {
+      ui.showAlert(text, 'warn');
+    } else if (p === 'live' && s.drops) {
+      ui.showAlert(''); // back on air: the "connection lost" note is over
+    }
+    if (p === 'error') {
+      let alert = text || 'The stream stopped because of an error.';
+      if (s.errorKind === 'recorder_silent') alert += ` ${this.settings.offerOtherFormat()}`;
+      ui.showAlert(alert);
+      ui.showWarning('');
+      if (s.errorField === 'key') ui.keyError('This key was refused by the server.');
+    } else if (p === 'ended') {
+      ui.showAlert(text, 'info');
+      ui.showWarning('');
+    }
+    if (p === 'ended' || p === 'error') {
+      this.session = null;
+      this.controls.endOutput();
+      // For tests and support: how long the browser recorded.
+      ui.status.dataset.recordedMs = String(s.recordedMs || 0);
+      ui.status.dataset.stopAfterMs = String(s.stopAfterMs || 0);
+    }
+  }
+}
