@@ -407,10 +407,15 @@ gst_flv_encode_bin_init (GstFlvEncodeBin *self)
   g_autoptr (GstPad) parse_sink = gst_element_get_static_pad (priv->parse,
       "sink");
   g_autoptr (GstPad) mux_src = gst_element_get_static_pad (priv->mux, "src");
+  /* The class's templates (transfer none): a template made here with
+   * gst_static_pad_template_get would be one more object per instance,
+   * never freed. */
+  GstElementClass *klass = GST_ELEMENT_GET_CLASS (self);
   gst_element_add_pad (GST_ELEMENT (self), gst_ghost_pad_new_from_template (
-          "sink", parse_sink, gst_static_pad_template_get (&sink_template)));
+          "sink", parse_sink, gst_element_class_get_pad_template (klass,
+              "sink")));
   gst_element_add_pad (GST_ELEMENT (self), gst_ghost_pad_new_from_template (
-          "src", mux_src, gst_static_pad_template_get (&src_template)));
+          "src", mux_src, gst_element_class_get_pad_template (klass, "src")));
 
   gst_pad_add_probe (parse_sink, static_cast<GstPadProbeType> (
           GST_PAD_PROBE_TYPE_QUERY_UPSTREAM | GST_PAD_PROBE_TYPE_PULL),
