@@ -70,25 +70,20 @@
 
 #include "gstflvsplice.h"
 
+#include "flvslate.h"
 #include "flvtag.h"
 
-#include <gst/app/gstappsink.h>
-
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <cstring>
 #include <deque>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
-#include <tuple>
 #include <vector>
 
-GST_DEBUG_CATEGORY_STATIC (gst_flv_splice_debug);
+/* Not static: the slate's encoder (flvslate.cpp) logs in it too. */
+GST_DEBUG_CATEGORY (gst_flv_splice_debug);
 #define GST_CAT_DEFAULT gst_flv_splice_debug
 
 namespace {
@@ -111,40 +106,16 @@ constexpr double DEFAULT_KEYFRAME_INTERVAL = 2.0;
 /* Without an input's AAC sequence header. */
 constexpr int DEFAULT_AAC_RATE = 48000;
 constexpr int DEFAULT_AAC_CHANNELS = 2;
-constexpr int AAC_FRAME_SAMPLES = 1024;
 /* The slate catches up with "now" in a burst, but at most this far: input
  * timestamps that drifted from the clock over hours would otherwise become
  * a burst as long as the drift. */
 constexpr gint64 MAX_BURST_MS = 30000;
 /* While the slate is not encoded yet, look again this often. */
 constexpr auto SLATE_POLL = std::chrono::milliseconds (50);
-/* The slate encoder gives up after this long (a few hundred ms is usual). */
-constexpr gint64 SLATE_ENCODE_LIMIT_US = 60 * G_USEC_PER_SEC;
 /* How long a takeover waits for the slate's silence to be encoded. */
 constexpr auto SLATE_WAIT = std::chrono::seconds (10);
 /* Video frames the output's frame rate is measured over. */
 constexpr size_t RATE_WINDOW = 32;
-
-/* The slate: a still picture (or a dark card) encoded like flvencodebin
- * encodes (H.264 Main, no B-frames: no composition offsets to care about)
- * into exactly one GOP, with AAC silence. x264 spends almost nothing on a
- * still picture's P-frames; a constant quality keeps the keyframe sharp. */
-constexpr const char *SLATE_IMAGE_VIDEO =
-    "filesrc name=image ! decodebin ! videoconvert ! "
-    "videoscale add-borders=true ! "
-    "video/x-raw,format=I420,width=%d,height=%d,pixel-aspect-ratio=1/1 ! "
-    "imagefreeze num-buffers=%d ! video/x-raw,framerate=%d/%d";
-constexpr const char *SLATE_CARD_VIDEO =
-    "videotestsrc pattern=solid-color foreground-color=0xff1c2230 "
-    "num-buffers=%d ! video/x-raw,format=I420,width=%d,height=%d,"
-    "pixel-aspect-ratio=1/1,framerate=%d/%d";
-constexpr const char *SLATE_ENCODE =
-    " ! x264enc speed-preset=veryfast tune=zerolatency pass=qual quantizer=24 "
-    "bframes=0 key-int-max=%d option-string=scenecut=0 ! "
-    "video/x-h264,profile=main ! h264parse ! "
-    "flvmux name=mux streamable=true ! appsink name=out sync=false "
-    "audiotestsrc wave=silence samplesperbuffer=%d num-buffers=%d ! "
-    "audio/x-raw,rate=%d,channels=%d ! voaacenc ! aacparse ! mux.";
 
 enum {
   PROP_0,
@@ -194,184 +165,12 @@ printf_string (const char *format, ...)
 /* FLV tags: flvformat.h (the layout), flvtag.h (read and retimed). */
 namespace flv = wsrtmp::flv;
 
-/* ---- The slate: encoded once per format, shared by the whole process ---- */
-
-struct SlateKey {
-  std::string image;            /* "" = the plain card */
-  int width, height, fps_n, fps_d;
-  int gop_frames;               /* frames in one keyframe interval */
-  int rate, channels;           /* AAC */
-
-  bool operator< (const SlateKey &other) const
-  {
-    return std::tie (image, width, height, fps_n, fps_d, gop_frames, rate,
-        channels) < std::tie (other.image, other.width, other.height,
-        other.fps_n, other.fps_d, other.gop_frames, other.rate,
-        other.channels);
-  }
-};
-
-/* One GOP of slate video and some AAC frames of silence, as FLV tags from
- * flvmux. Written once by the encoding thread, read-only after `ready`. */
-struct Slate {
-  explicit Slate (const SlateKey &key) : key (key) {}
-  const SlateKey key;
-  std::atomic<bool> ready { false };
-  std::string error;            /* not even the plain card could be made */
-  std::string warning;          /* the image could not be used */
-  GstBuffer *video_header = nullptr;
-  GstBuffer *audio_header = nullptr;
-  std::vector<GstBuffer *> video;       /* starts with the keyframe */
-  std::vector<GstBuffer *> audio;
-  gint64 encode_us = 0;
-
-  ~Slate ()
-  {
-    gst_clear_buffer (&video_header);
-    gst_clear_buffer (&audio_header);
-    for (GstBuffer *tag : video)
-      gst_buffer_unref (tag);
-    for (GstBuffer *tag : audio)
-      gst_buffer_unref (tag);
-  }
-};
-
-/* Runs the slate encoder for key and sorts its tags into slate. */
-bool
-encode_slate_with (const SlateKey &key, bool with_image, Slate &slate,
-    std::string &error)
-{
-  std::string video = with_image ?
-      printf_string (SLATE_IMAGE_VIDEO, key.width, key.height, key.gop_frames,
-          key.fps_n, key.fps_d) :
-      printf_string (SLATE_CARD_VIDEO, key.gop_frames, key.width, key.height,
-          key.fps_n, key.fps_d);
-  /* Silence as long as the video, and a little more. */
-  int audio_frames = int (gint64 (key.gop_frames) * key.fps_d * key.rate /
-      key.fps_n / AAC_FRAME_SAMPLES) + 4;
-  std::string description = video + printf_string (SLATE_ENCODE,
-      key.gop_frames, AAC_FRAME_SAMPLES, audio_frames, key.rate, key.channels);
-
-  g_autoptr (GError) parse_error = nullptr;
-  g_autoptr (GstElement) pipeline = gst_parse_launch_full (description.c_str (),
-      nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &parse_error);
-  if (!pipeline) {
-    error = printf_string ("cannot build the slate encoder (%s): install the "
-        "GStreamer plugins it needs (x264enc, voaacenc, flvmux, imagefreeze)",
-        parse_error->message);
-    return false;
-  }
-  if (with_image) {
-    g_autoptr (GstElement) source = gst_bin_get_by_name (GST_BIN (pipeline),
-        "image");
-    g_object_set (source, "location", key.image.c_str (), nullptr);
-  }
-  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (pipeline), "out");
-  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  std::vector<GstBuffer *> tags;
-  g_autoptr (GstMessage) message = nullptr;
-  gint64 give_up = g_get_monotonic_time () + SLATE_ENCODE_LIMIT_US;
-  while (!gst_app_sink_is_eos (GST_APP_SINK (sink)) &&
-      g_get_monotonic_time () < give_up) {
-    /* An error (a file that is no picture) stops the data, not the wait. */
-    message = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-    if (message)
-      break;
-    GstSample *sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink),
-        100 * GST_MSECOND);
-    if (sample) {
-      tags.push_back (gst_buffer_ref (gst_sample_get_buffer (sample)));
-      gst_sample_unref (sample);
-    }
-  }
-  bool eos = gst_app_sink_is_eos (GST_APP_SINK (sink));
-  gst_element_set_state (pipeline, GST_STATE_NULL);
-  if (message || !eos) {
-    g_autoptr (GError) err = nullptr;
-    if (message)
-      gst_message_parse_error (message, &err, nullptr);
-    error = err ? err->message : "the slate encoder stalled";
-    for (GstBuffer *tag : tags)
-      gst_buffer_unref (tag);
-    return false;
-  }
-
-  for (GstBuffer *tag : tags) {
-    flv::Tag info = flv::parse (tag);
-    GstBuffer **header = nullptr;
-    if (info.complete && info.sequence_header)
-      header = info.type == flv::TAG_VIDEO ? &slate.video_header :
-          &slate.audio_header;
-    if (header) {
-      gst_clear_buffer (header);
-      *header = tag;
-    } else if (info.complete && info.type == flv::TAG_VIDEO &&
-        int (slate.video.size ()) < key.gop_frames &&
-        (!slate.video.empty () || info.keyframe)) {
-      slate.video.push_back (tag);
-    } else if (info.complete && info.type == flv::TAG_AUDIO) {
-      slate.audio.push_back (tag);
-    } else {
-      gst_buffer_unref (tag);
-    }
-  }
-  /* Every frame is silence, and AAC frames of silence decode to silence in
-   * any order: the first (the encoder starting up) is left out. */
-  if (slate.audio.size () > 1) {
-    gst_buffer_unref (slate.audio.front ());
-    slate.audio.erase (slate.audio.begin ());
-  }
-  if (!slate.video_header || !slate.audio_header || slate.video.empty () ||
-      slate.audio.empty ()) {
-    error = "the slate encoder's output has no H.264 keyframe or no AAC";
-    return false;
-  }
-  return true;
-}
-
-void
-encode_slate (const SlateKey &key, Slate &slate)
-{
-  gint64 start = g_get_monotonic_time ();
-  std::string error;
-  bool done = false;
-  if (!key.image.empty ()) {
-    done = encode_slate_with (key, true, slate, error);
-    if (!done)
-      slate.warning = printf_string ("Cannot use the slate image \"%s\" (%s): "
-          "the plain card is shown instead. Give a PNG or JPEG file.",
-          key.image.c_str (), error.c_str ());
-  }
-  if (!done && !encode_slate_with (key, false, slate, error))
-    slate.error = error;
-  slate.encode_us = g_get_monotonic_time () - start;
-  GST_INFO ("slate %dx%d %d/%d, %d frames, AAC %d Hz x%d, image \"%s\": "
-      "encoded in %" G_GINT64_FORMAT " ms (%zu video, %zu audio tags)%s%s",
-      key.width, key.height, key.fps_n, key.fps_d, key.gop_frames, key.rate,
-      key.channels, key.image.c_str (), slate.encode_us / 1000,
-      slate.video.size (), slate.audio.size (), slate.error.empty () ? "" :
-      ": ", slate.error.c_str ());
-  slate.ready = true;
-}
-
-/* The process-wide cache: the slate for key, encoding it in the background
- * the first time. Entries stay for the process's life (one GOP each, a few
- * hundred kB; a server uses one or two formats). */
-std::shared_ptr<Slate>
-slate_for (const SlateKey &key)
-{
-  static std::mutex cache_lock;
-  static auto *cache = new std::map<SlateKey, std::shared_ptr<Slate>> ();
-  std::lock_guard<std::mutex> lock (cache_lock);
-  auto found = cache->find (key);
-  if (found != cache->end ())
-    return found->second;
-  auto slate = std::make_shared<Slate> (key);
-  (*cache)[key] = slate;
-  std::thread ([key, slate] { encode_slate (key, *slate); }).detach ();
-  return slate;
-}
+/* The slate: flvslate.h. */
+using wsrtmp::AAC_FRAME_SAMPLES;
+using wsrtmp::Slate;
+using wsrtmp::SlateKey;
+using wsrtmp::aac_format_supported;
+using wsrtmp::slate_for;
 
 }  // namespace
 
@@ -471,8 +270,8 @@ struct GstFlvSplicePrivate {
   int aac_rate = DEFAULT_AAC_RATE;
   int aac_channels = DEFAULT_AAC_CHANNELS;
   /* The slate for the next gap, and the one running. */
-  std::shared_ptr<Slate> slate;
-  std::shared_ptr<Slate> running_slate;
+  std::shared_ptr<const Slate> slate;
+  std::shared_ptr<const Slate> running_slate;
   /* The running slate's frame duration (ms, a fraction) and how many of
    * its GOP's frames are looped (keyframe-interval at that duration). */
   gint64 slate_frame_num = 1000 * DEFAULT_FPS_D;
@@ -890,16 +689,6 @@ slate_audio_ts (GstFlvSplicePrivate *priv, guint64 frame)
           priv->slate_rate / 2) / priv->slate_rate);
 }
 
-/* What voaacenc can encode. */
-static bool
-aac_format_supported (int rate, int channels)
-{
-  static const int rates[] = { 8000, 11025, 12000, 16000, 22050, 24000, 32000,
-    44100, 48000, 64000, 88200, 96000 };
-  return channels >= 1 && channels <= 2 &&
-      std::find (std::begin (rates), std::end (rates), rate) != std::end (rates);
-}
-
 /* The slate for the current settings and the last input's audio format,
  * encoding it in the background if nobody has yet. */
 static void
@@ -1165,7 +954,7 @@ static GstFlowReturn
 fill_audio_gap (GstFlvSplice *self, gint64 until, Lock &lock)
 {
   auto *priv = self->priv;
-  std::shared_ptr<Slate> slate = priv->slate;
+  std::shared_ptr<const Slate> slate = priv->slate;
   if (priv->last_audio < 0 || !slate)
     return GST_FLOW_OK;
   /* Encoded since the first input's caps came: seldom still under way. */
