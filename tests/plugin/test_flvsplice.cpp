@@ -7,6 +7,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "fixture.h"
+#include "flvformat.h"
 #include "gstflvsplice.h"
 #include "pipeline.h"
 
@@ -592,9 +593,112 @@ class FlvSpliceTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (test_stall_without_return_times_out);
   CPPUNIT_TEST (test_newer_input_after_a_stall);
   CPPUNIT_TEST (test_no_stall_at_browser_pace);
+  CPPUNIT_TEST (test_flv_tag_header_round_trip);
+  CPPUNIT_TEST (test_flv_tag_kinds);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
+  /* flvformat.h, the FLV layout the plugin (and wsrtmpd) read and write: a
+   * tag header written and read back, the extended timestamp byte, an AVC
+   * picture's signed composition time. */
+  void test_flv_tag_header_round_trip ()
+  {
+    namespace flv = wsrtmp::flv;
+    guint8 tag[flv::TAG_HEADER_SIZE + flv::AVC_PAYLOAD_HEADER_SIZE] = {};
+    flv::TagHeader written;
+    written.type = flv::TAG_VIDEO;
+    written.data_size = flv::AVC_PAYLOAD_HEADER_SIZE;
+    written.timestamp = 0x12345678;     /* 84 hours in: the extended byte */
+    flv::write_tag_header (tag, written);
+    const guint8 expected[] = { 9, 0, 0, 5, 0x34, 0x56, 0x78, 0x12, 0, 0, 0 };
+    CPPUNIT_ASSERT (memcmp (tag, expected, sizeof expected) == 0);
+    flv::TagHeader read;
+    CPPUNIT_ASSERT (flv::read_tag_header (tag, sizeof tag, &read));
+    CPPUNIT_ASSERT_EQUAL (written.type, read.type);
+    CPPUNIT_ASSERT_EQUAL (written.data_size, read.data_size);
+    CPPUNIT_ASSERT_EQUAL (written.timestamp, read.timestamp);
+    CPPUNIT_ASSERT_EQUAL (guint32 (0), read.stream_id);
+    CPPUNIT_ASSERT (!flv::read_tag_header (tag, flv::TAG_HEADER_SIZE - 1,
+            &read));
+
+    flv::set_timestamp (tag, 40);
+    CPPUNIT_ASSERT_EQUAL (guint32 (40), flv::timestamp (tag));
+    CPPUNIT_ASSERT_EQUAL (guint8 (0), tag[7]);
+
+    /* An AVC picture (key frame, NALU): composition time -40 and +80 ms. */
+    tag[flv::TAG_HEADER_SIZE] = flv::VIDEO_FRAME_KEY << 4 |
+        flv::VIDEO_CODEC_AVC;
+    tag[flv::TAG_HEADER_SIZE + 1] = flv::AVC_NALU;
+    for (gint32 ms : { -40, 80, 0 }) {
+      flv::set_composition_time (tag, sizeof tag, ms);
+      CPPUNIT_ASSERT_EQUAL (ms, flv::composition_time (tag, sizeof tag));
+    }
+    flv::set_composition_time (tag, sizeof tag, -1);
+    CPPUNIT_ASSERT_EQUAL (guint8 (0xff), tag[flv::TAG_HEADER_SIZE + 2]);
+    CPPUNIT_ASSERT_EQUAL (guint8 (0xff), tag[flv::TAG_HEADER_SIZE + 4]);
+    /* A sequence header has none: neither read nor written. */
+    tag[flv::TAG_HEADER_SIZE + 1] = flv::PACKET_SEQUENCE_HEADER;
+    CPPUNIT_ASSERT_EQUAL (gint32 (0), flv::composition_time (tag, sizeof tag));
+    flv::set_composition_time (tag, sizeof tag, 33);
+    CPPUNIT_ASSERT_EQUAL (guint8 (0xff), tag[flv::TAG_HEADER_SIZE + 4]);
+  }
+
+  /* What flvformat.h tells tags apart by: keyframes, sequence headers, an
+   * end of sequence, the file header, a tag cut short. */
+  void test_flv_tag_kinds ()
+  {
+    namespace flv = wsrtmp::flv;
+    auto make = [] (guint8 type, guint8 first, guint8 second) {
+      std::vector<guint8> tag (flv::TAG_HEADER_SIZE + 2);
+      flv::TagHeader header;
+      header.type = type;
+      header.data_size = 2;
+      flv::write_tag_header (tag.data (), header);
+      tag[flv::TAG_HEADER_SIZE] = first;
+      tag[flv::TAG_HEADER_SIZE + 1] = second;
+      return tag;
+    };
+    const guint8 avc_key = flv::VIDEO_FRAME_KEY << 4 | flv::VIDEO_CODEC_AVC;
+    const guint8 avc_inter = 2 << 4 | flv::VIDEO_CODEC_AVC;
+    const guint8 aac = flv::AUDIO_FORMAT_AAC << 4 | 0x0f;
+
+    auto key = make (flv::TAG_VIDEO, avc_key, flv::AVC_NALU);
+    CPPUNIT_ASSERT (flv::is_complete_tag (key.data (), key.size ()));
+    CPPUNIT_ASSERT (!flv::is_complete_tag (key.data (), key.size () - 1));
+    CPPUNIT_ASSERT (flv::is_video_keyframe (key.data (), key.size ()));
+    /* The gate's test needs one payload byte, no more. */
+    CPPUNIT_ASSERT (flv::is_video_keyframe (key.data (),
+            flv::TAG_HEADER_SIZE + 1));
+    CPPUNIT_ASSERT (!flv::is_video_keyframe (key.data (),
+            flv::TAG_HEADER_SIZE));
+    CPPUNIT_ASSERT (!flv::is_sequence_header (key.data (), key.size ()));
+
+    auto inter = make (flv::TAG_VIDEO, avc_inter, flv::AVC_NALU);
+    CPPUNIT_ASSERT (!flv::is_video_keyframe (inter.data (), inter.size ()));
+
+    auto avc_config = make (flv::TAG_VIDEO, avc_key,
+        flv::PACKET_SEQUENCE_HEADER);
+    CPPUNIT_ASSERT (flv::is_sequence_header (avc_config.data (),
+            avc_config.size ()));
+    auto aac_config = make (flv::TAG_AUDIO, aac, flv::PACKET_SEQUENCE_HEADER);
+    CPPUNIT_ASSERT (flv::is_sequence_header (aac_config.data (),
+            aac_config.size ()));
+    CPPUNIT_ASSERT (!flv::is_video_keyframe (aac_config.data (),
+            aac_config.size ()));
+    auto aac_frame = make (flv::TAG_AUDIO, aac, 1);
+    CPPUNIT_ASSERT (!flv::is_sequence_header (aac_frame.data (),
+            aac_frame.size ()));
+
+    auto end = make (flv::TAG_VIDEO, avc_key, flv::AVC_END_OF_SEQUENCE);
+    CPPUNIT_ASSERT (flv::is_end_of_sequence (end.data (), end.size ()));
+    CPPUNIT_ASSERT (!flv::is_end_of_sequence (key.data (), key.size ()));
+
+    const guint8 file[flv::FILE_HEADER_SIZE] = { 'F', 'L', 'V', 1, 5, 0, 0, 0,
+      9, 0, 0, 0, 0 };
+    CPPUNIT_ASSERT (flv::is_file_header (file, sizeof file));
+    CPPUNIT_ASSERT (!flv::is_file_header (key.data (), key.size ()));
+  }
+
   /* H.264 with 2 s keyframes: passed through before the drop and after. */
   void test_drop_slate_resume_h264_passthrough ()
   {
