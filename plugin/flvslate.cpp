@@ -8,6 +8,7 @@
 
 #include "flvslate.h"
 
+#include "flvoutput.h"
 #include "flvtag.h"
 
 #include <gst/app/gstappsink.h>
@@ -31,10 +32,11 @@ constexpr gint64 ENCODE_LIMIT_US = 60 * G_USEC_PER_SEC;
 /* How often the encoder looks for its output, an error, or a cancel. */
 constexpr GstClockTime ENCODE_POLL = 100 * GST_MSECOND;
 
-/* A still picture (or a dark card) encoded like flvencodebin encodes (H.264
- * Main, no B-frames: no composition offsets to care about) into exactly one
- * GOP, with AAC silence. x264 spends almost nothing on a still picture's
- * P-frames; a constant quality keeps the keyframe sharp. */
+/* A still picture (or a dark card) encoded as flvencodebin encodes
+ * (flvoutput.h: H.264 Main, no B-frames, so no composition offsets to care
+ * about; AAC-LC) into exactly one GOP, with AAC silence. x264 spends almost
+ * nothing on a still picture's P-frames; a constant quality keeps the
+ * keyframe sharp. */
 constexpr const char *IMAGE_VIDEO =
     "filesrc name=image ! decodebin ! videoconvert ! "
     "videoscale add-borders=true ! "
@@ -44,13 +46,14 @@ constexpr const char *CARD_VIDEO =
     "videotestsrc pattern=solid-color foreground-color=0xff1c2230 "
     "num-buffers=%d ! video/x-raw,format=I420,width=%d,height=%d,"
     "pixel-aspect-ratio=1/1,framerate=%d/%d";
-constexpr const char *ENCODE =
-    " ! x264enc speed-preset=veryfast tune=zerolatency pass=qual quantizer=24 "
-    "bframes=0 key-int-max=%d option-string=scenecut=0 ! "
-    "video/x-h264,profile=main ! h264parse ! "
-    "flvmux name=mux streamable=true ! appsink name=out sync=false "
+/* x264's options beside those of flvoutput.h's H264_ENCODER. */
+constexpr const char *X264_OPTIONS = "speed-preset=%s pass=qual quantizer=24 "
+    "key-int-max=%d option-string=scenecut=0";
+/* After the encoded picture: the muxer, and the silence up to its encoder. */
+constexpr const char *MUX_AND_SILENCE =
+    " ! flvmux name=mux streamable=true ! appsink name=out sync=false "
     "audiotestsrc wave=silence samplesperbuffer=%d num-buffers=%d ! "
-    "audio/x-raw,rate=%d,channels=%d ! voaacenc ! aacparse ! mux.";
+    "audio/x-raw,rate=%d,channels=%d ! ";
 
 /* Sorts the encoder's tags into slate: the sequence headers, one GOP of
  * pictures from the keyframe, the audio frames. Takes the tags. */
@@ -108,8 +111,11 @@ encode_with (bool with_image, Slate &slate, std::string &error,
   /* Silence as long as the video, and a little more. */
   int audio_frames = int (gint64 (key.gop_frames) * key.fps_d * key.rate /
       key.fps_n / AAC_FRAME_SAMPLES) + 4;
-  g_string_append_printf (description, ENCODE, key.gop_frames,
-      AAC_FRAME_SAMPLES, audio_frames, key.rate, key.channels);
+  g_string_append_printf (description, " ! %s", h264_encode (printf_string (
+              X264_OPTIONS, DEFAULT_SPEED_PRESET, key.gop_frames)).c_str ());
+  g_string_append_printf (description, MUX_AND_SILENCE, AAC_FRAME_SAMPLES,
+      audio_frames, key.rate, key.channels);
+  g_string_append_printf (description, "%s ! mux.", aac_encode ().c_str ());
 
   g_autoptr (GError) parse_error = nullptr;
   g_autoptr (GstElement) pipeline = gst_parse_launch_full (description->str,

@@ -13,6 +13,7 @@
  */
 #pragma once
 
+#include "flvoutput.h"
 #include "flvslate.h"
 #include "gstflvsplicepad.h"
 #include "stallwatch.h"
@@ -38,15 +39,8 @@ constexpr guint DEFAULT_TIMEOUT = 60;
  * test_no_stall_at_browser_pace prints them). A false stall costs up to a
  * keyframe interval of live picture, a late one only a longer burst. */
 constexpr guint DEFAULT_STALL_TIMEOUT = 2000;
-/* The same output format as flvencodebin's defaults. */
-constexpr int DEFAULT_WIDTH = 1280;
-constexpr int DEFAULT_HEIGHT = 720;
-constexpr int DEFAULT_FPS_N = 30;
-constexpr int DEFAULT_FPS_D = 1;
-constexpr double DEFAULT_KEYFRAME_INTERVAL = 2.0;
-/* Without an input's AAC sequence header. */
-constexpr int DEFAULT_AAC_RATE = 48000;
-constexpr int DEFAULT_AAC_CHANNELS = 2;
+/* The output format's defaults (DEFAULT_WIDTH ... DEFAULT_AAC_CHANNELS)
+ * are flvencodebin's: flvoutput.h. */
 
 /* The properties that can be set. */
 struct Settings {

@@ -45,6 +45,8 @@
 
 #include "gstflvencodebin.h"
 
+#include "flvoutput.h"
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -57,18 +59,12 @@
 GST_DEBUG_CATEGORY_STATIC (gst_flv_encode_bin_debug);
 #define GST_CAT_DEFAULT gst_flv_encode_bin_debug
 
+/* The output format's defaults and encoders: flvoutput.h. */
+using namespace wsrtmp;
+
 namespace {
 
-constexpr guint DEFAULT_VIDEO_BITRATE = 2500;
-constexpr const char *DEFAULT_SPEED_PRESET = "veryfast";
-constexpr guint DEFAULT_AUDIO_BITRATE = 128;
-/* Stereo: what YouTube, Facebook and Amazon IVS ask for. */
-constexpr guint DEFAULT_AUDIO_CHANNELS = 2;
-constexpr int DEFAULT_WIDTH = 1280;
-constexpr int DEFAULT_HEIGHT = 720;
-constexpr int DEFAULT_FPS_N = 30;
-constexpr int DEFAULT_FPS_D = 1;
-constexpr double DEFAULT_KEYFRAME_INTERVAL = 2.0;
+constexpr guint DEFAULT_AUDIO_CHANNELS = DEFAULT_AAC_CHANNELS;
 constexpr gboolean DEFAULT_PASSTHROUGH = TRUE;
 constexpr guint DEFAULT_CODEC_THREADS = 0;
 /* How far behind a picture its audio may still come (see the property).
@@ -110,23 +106,22 @@ constexpr const char *VIDEO_NORMALIZE =
     "videoconvert ! videoscale add-borders=true ! "
     "livevideorate skip-to-first=%s framerate=%d/%d ! "
     "video/x-raw,format=I420,width=%d,height=%d,pixel-aspect-ratio=1/1";
-constexpr const char *VIDEO_ENCODE =
-    "x264enc tune=zerolatency threads=%u speed-preset=%s bitrate=%u key-int-max=%d "
-    "bframes=0 ! video/x-h264,profile=main ! h264parse";
+/* x264's options beside those of flvoutput.h's H264_ENCODER. */
+constexpr const char *X264_OPTIONS =
+    "threads=%u speed-preset=%s bitrate=%u key-int-max=%d";
 constexpr const char *VIDEO_PASSTHROUGH =
     "h264parse ! capsfilter caps=video/x-h264,stream-format=avc,alignment=au";
 
 constexpr const char *AUDIO_NORMALIZE =
-    "audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=%u";
+    "audioconvert ! audioresample ! audio/x-raw,rate=%d,channels=%u";
 /* AAC decoders play an encoder's priming samples as if they were audio,
  * and FLV cannot tell them how many to skip: the audio would come out that
  * much late. So the priming frames are dropped and the audio moved earlier
  * by as much (voaacenc primes with 2048 samples at 48 kHz). Delaying the
  * video instead would make flvmux hold every frame longer. */
-constexpr GstClockTime AAC_PRIMING_DELAY = 2048 * GST_SECOND / 48000;
+constexpr GstClockTime AAC_PRIMING_DELAY = 2048 * GST_SECOND /
+    DEFAULT_AAC_RATE;
 
-/* voaacenc: AAC-LC at about a third of avenc_aac's CPU. */
-constexpr const char *AUDIO_ENCODE = "voaacenc bitrate=%u ! aacparse";
 /* flvmux takes raw AAC with codec_data (aacparse turns ADTS into that). */
 constexpr const char *AUDIO_PASSTHROUGH =
     "aacparse ! capsfilter caps=audio/mpeg,mpegversion=4,stream-format=raw";
@@ -169,19 +164,6 @@ struct Settings {
   std::string placeholder_image;
   guint64 audio_lag = DEFAULT_AUDIO_LAG;
 };
-
-std::string
-printf_string (const char *format, ...) G_GNUC_PRINTF (1, 2);
-
-std::string
-printf_string (const char *format, ...)
-{
-  va_list args;
-  va_start (args, format);
-  g_autofree char *text = g_strdup_vprintf (format, args);
-  va_end (args);
-  return text;
-}
 
 }  // namespace
 
@@ -926,15 +908,15 @@ video_transcode_description (const Settings &s, bool mid_stream = false)
   int key_int = std::max (1, (int) (s.keyframe_interval * s.fps_n / s.fps_d));
   return printf_string (VIDEO_NORMALIZE, mid_stream ? "true" : "false",
       s.fps_n, s.fps_d, s.width, s.height) +
-      " ! " + printf_string (VIDEO_ENCODE, s.codec_threads,
-      s.speed_preset.c_str (), s.video_bitrate, key_int);
+      " ! " + h264_encode (printf_string (X264_OPTIONS, s.codec_threads,
+      s.speed_preset.c_str (), s.video_bitrate, key_int));
 }
 
 static std::string
 audio_description (const Settings &s)
 {
-  return printf_string (AUDIO_NORMALIZE, s.audio_channels) + " ! " +
-      printf_string (AUDIO_ENCODE, s.audio_bitrate * 1000);
+  return printf_string (AUDIO_NORMALIZE, DEFAULT_AAC_RATE, s.audio_channels) +
+      " ! " + aac_encode (printf_string ("bitrate=%u", s.audio_bitrate * 1000));
 }
 
 /* ---- H.264 passthrough with fallback ----
