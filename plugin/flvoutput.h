@@ -21,20 +21,16 @@ namespace wsrtmp {
 
 /* ---- The default output format (both elements' properties) */
 
-constexpr int DEFAULT_WIDTH = 1280;
-constexpr int DEFAULT_HEIGHT = 720;
-constexpr int DEFAULT_FPS_N = 30;
-constexpr int DEFAULT_FPS_D = 1;
+constexpr int DEFAULT_WIDTH = 1280, DEFAULT_HEIGHT = 720;
+constexpr int DEFAULT_FPS_N = 30, DEFAULT_FPS_D = 1;
 /* Seconds between keyframes. */
 constexpr double DEFAULT_KEYFRAME_INTERVAL = 2.0;
 /* kbit/s. */
-constexpr guint DEFAULT_VIDEO_BITRATE = 2500;
-constexpr guint DEFAULT_AUDIO_BITRATE = 128;
+constexpr guint DEFAULT_VIDEO_BITRATE = 2500, DEFAULT_AUDIO_BITRATE = 128;
 /* AAC-LC: flvencodebin encodes at this rate; the slate's silence has it
- * when no input's AAC sequence header says otherwise. */
-constexpr int DEFAULT_AAC_RATE = 48000;
-/* Stereo: what YouTube, Facebook and Amazon IVS ask for. */
-constexpr int DEFAULT_AAC_CHANNELS = 2;
+ * when no input's AAC sequence header says otherwise. Stereo: what
+ * YouTube, Facebook and Amazon IVS ask for. */
+constexpr int DEFAULT_AAC_RATE = 48000, DEFAULT_AAC_CHANNELS = 2;
 
 /* ---- How both encode it */
 
