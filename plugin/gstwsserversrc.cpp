@@ -47,22 +47,24 @@
 #endif
 
 #include "gstwsserversrc.h"
+
+#include "bytequeue.h"
 #include "wsclose.h"
+#include "wslistener.h"
 
 #include <libsoup/soup.h>
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
-#include <memory>
 #include <mutex>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 GST_DEBUG_CATEGORY_STATIC (gst_ws_server_src_debug);
 #define GST_CAT_DEFAULT gst_ws_server_src_debug
+
+using wsrtmp::ByteQueue;
 
 namespace {
 
@@ -104,101 +106,6 @@ enum {
   PROP_CLIENT_CLOSE_CODE,
 };
 
-struct BufferUnref {
-  void operator() (GstBuffer *buffer) const { gst_buffer_unref (buffer); }
-};
-using BufferPtr = std::unique_ptr<GstBuffer, BufferUnref>;
-
-/* The bytes accepted from the client and not pushed yet, in order, with
- * their stream offsets. Small messages are joined into one buffer: a client
- * may cut its stream into one-byte messages, and a GstBuffer for each byte
- * would cost a hundred times the bytes in memory (beyond what
- * max-queued-bytes counts) and as many pushes downstream. */
-class ByteQueue {
- public:
-  ByteQueue () = default;
-  ByteQueue (const ByteQueue &) = delete;
-  ByteQueue &operator= (const ByteQueue &) = delete;
-  ~ByteQueue () { clear (); }
-
-  void push (GBytes *message)
-  {
-    gsize size;
-    gconstpointer data = g_bytes_get_data (message, &size);
-    bytes_ += size;
-    if (size < JOIN_BELOW) {
-      if (!small_)
-        small_ = g_byte_array_sized_new (JOINED_SIZE);
-      g_byte_array_append (small_, static_cast<const guint8 *> (data), size);
-      if (small_->len >= JOINED_SIZE)
-        seal_small ();
-      return;
-    }
-    seal_small ();
-    append (gst_buffer_new_wrapped_bytes (message));
-  }
-
-  /* The oldest bytes, or null when there are none. */
-  BufferPtr pop ()
-  {
-    if (buffers_.empty ())
-      seal_small ();
-    if (buffers_.empty ())
-      return nullptr;
-    BufferPtr next = std::move (buffers_.front ());
-    buffers_.pop_front ();
-    bytes_ -= gst_buffer_get_size (next.get ());
-    return next;
-  }
-
-  bool empty () const { return buffers_.empty () && !small_; }
-  guint64 bytes () const { return bytes_; }
-
-  /* Drops what is queued; offsets go on from where they were. */
-  void clear ()
-  {
-    buffers_.clear ();
-    if (small_)
-      g_byte_array_unref (small_);
-    small_ = nullptr;
-    bytes_ = 0;
-  }
-
-  /* A new stream: empty, offsets from 0. */
-  void reset ()
-  {
-    clear ();
-    next_offset_ = 0;
-  }
-
- private:
-  static constexpr gsize JOIN_BELOW = 4096;
-  static constexpr guint JOINED_SIZE = 64 * 1024;
-
-  void seal_small ()
-  {
-    if (!small_)
-      return;
-    GBytes *joined = g_byte_array_free_to_bytes (small_);
-    small_ = nullptr;
-    append (gst_buffer_new_wrapped_bytes (joined));
-    g_bytes_unref (joined);
-  }
-
-  void append (GstBuffer *buffer)
-  {
-    GST_BUFFER_OFFSET (buffer) = next_offset_;
-    next_offset_ += gst_buffer_get_size (buffer);
-    GST_BUFFER_OFFSET_END (buffer) = next_offset_;
-    buffers_.emplace_back (buffer);
-  }
-
-  std::deque<BufferPtr> buffers_;
-  GByteArray *small_ = nullptr;     /* small messages not sealed yet */
-  guint64 bytes_ = 0;
-  guint64 next_offset_ = 0;
-};
-
 /* Why the stream stopped, when it did not stop by a clean client close. */
 enum class Failure {
   None,
@@ -234,18 +141,20 @@ join_origins (const std::vector<std::string> &origins)
 
 }  // namespace
 
-/* Lock order: settings_lock, then state_lock; listen_lock is only ever
- * taken alone. No lock is held while calling into libsoup: its signals call
- * back into us. */
+/* The element's inside. Locking: plugin.cpp's order, settings_lock, then
+ * state_lock; the listener's listen_lock is a leaf (wslistener.h). A value
+ * needed under state_lock is copied out of the settings first. No lock is
+ * held while calling into libsoup: its signals call back into us. */
 struct GstWsServerSrcPrivate {
-  /* Settings, guarded by settings_lock. */
   std::mutex settings_lock;
+  /* The properties: guarded by settings_lock. */
   std::string host = DEFAULT_HOST;
   guint port = DEFAULT_PORT;
   std::string path = DEFAULT_PATH;
   GTlsCertificate *tls_certificate = nullptr;
   std::vector<std::string> allowed_origins;
   guint64 max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
+  /* No lock: an atomic (it may change while PLAYING). */
   std::atomic<guint64> max_queued_bytes { DEFAULT_MAX_QUEUED_BYTES };
 
   /* The client feeding us, and the main context that dispatches its
@@ -253,14 +162,16 @@ struct GstWsServerSrcPrivate {
    * Changed only from that context's thread (and from start/stop once that
    * thread is gone), under settings_lock so that other threads may read
    * them; libsoup is called on that thread only. */
-  SoupWebsocketConnection *connection = nullptr;
-  GMainContext *connection_context = nullptr;
-  bool adopted = false;
+  SoupWebsocketConnection *connection = nullptr;        /* settings_lock */
+  GMainContext *connection_context = nullptr;           /* settings_lock */
+  bool adopted = false;                                 /* settings_lock */
+  /* The connection's thread only. */
   gulong message_handler = 0, closed_handler = 0, error_handler = 0;
 
-  /* Stream state, guarded by state_lock, signalled through state_cond. */
   std::mutex state_lock;
+  /* Signalled when the stream state below changes. */
   std::condition_variable state_cond;
+  /* The stream state: guarded by state_lock. */
   ByteQueue queue;
   bool flushing = false;
   bool client_gone = false;
@@ -271,22 +182,14 @@ struct GstWsServerSrcPrivate {
   bool dropping = false;
   std::string disconnect_error;
 
+  /* Statistics (properties): no lock, atomics. */
   std::atomic<guint64> bytes_received { 0 };
   std::atomic<guint64> messages_received { 0 };
   std::atomic<int> client_close_code { 0 };
-  std::atomic<int> current_port { 0 };
 
-  /* Listener (listening mode only), owned by start/stop and the listener
-   * thread. */
-  GMainContext *context = nullptr;
-  GMainLoop *loop = nullptr;
-  GThread *thread = nullptr;
-  SoupServer *server = nullptr;
-  /* The listener thread's start-up result, for start_listening(). */
-  std::mutex listen_lock;
-  std::condition_variable listen_cond;
-  bool listen_done = false;
-  GError *listen_error = nullptr;
+  /* Listening mode only: started and stopped by start/stop (and dispose),
+   * one thread at a time; its own lock inside (wslistener.h). */
+  wsrtmp::WsListener listener;
 };
 
 struct _GstWsServerSrc {
@@ -681,11 +584,12 @@ reset_stream_state (GstWsServerSrcPrivate *priv)
   priv->client_close_code = 0;
 }
 
-/* ---- listening mode (runs on the listener thread) ---- */
+/* ---- listening mode (the listener: wslistener.h) ---- */
 
+/* A client the listener accepted: on the listener's thread. */
 static void
-on_websocket (SoupServer *server, SoupServerMessage *msg, const char *path,
-    SoupWebsocketConnection *conn, GstWsServerSrc *self)
+on_websocket (GstWsServerSrc *self, SoupServerMessage *msg,
+    SoupWebsocketConnection *conn)
 {
   GstWsServerSrcPrivate *priv = self->priv;
   const char *origin = soup_websocket_connection_get_origin (conn);
@@ -730,156 +634,48 @@ on_websocket (SoupServer *server, SoupServerMessage *msg, const char *path,
   attach_connection (self, conn, false);
 }
 
-static bool
-listen_on (GstWsServerSrc *self, SoupServer *server, GError **error)
-{
-  GstWsServerSrcPrivate *priv = self->priv;
-  std::string host;
-  guint port;
-  int options = 0;
-  {
-    std::lock_guard<std::mutex> lock (priv->settings_lock);
-    host = priv->host;
-    port = priv->port;
-    if (priv->tls_certificate)
-      options |= SOUP_SERVER_LISTEN_HTTPS;
-  }
-  auto listen_options = static_cast<SoupServerListenOptions> (options);
-
-  if (host.empty () || host == "localhost")
-    return soup_server_listen_local (server, port, listen_options, error);
-
-  g_autoptr (GInetAddress) address = g_inet_address_new_from_string (host.c_str ());
-  if (!address) {
-    g_autoptr (GResolver) resolver = g_resolver_get_default ();
-    GList *addresses = g_resolver_lookup_by_name (resolver, host.c_str (),
-        nullptr, error);
-    if (!addresses)
-      return false;
-    address = G_INET_ADDRESS (g_object_ref (addresses->data));
-    g_resolver_free_addresses (addresses);
-  }
-  g_autoptr (GSocketAddress) socket_address =
-      g_inet_socket_address_new (address, port);
-  return soup_server_listen (server, socket_address, listen_options, error);
-}
-
-static int
-listening_port (SoupServer *server)
-{
-  for (GSList *l = soup_server_get_listeners (server); l; l = l->next) {
-    g_autoptr (GSocketAddress) local =
-        g_socket_get_local_address (G_SOCKET (l->data), nullptr);
-    if (local && G_IS_INET_SOCKET_ADDRESS (local))
-      return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
-  }
-  return 0;
-}
-
+/* The listener stops: on its thread, before its server goes. */
 static void
-report_listen_result (GstWsServerSrcPrivate *priv, GError *error)
+on_listener_stopping (GstWsServerSrc *self)
 {
-  {
-    std::lock_guard<std::mutex> lock (priv->listen_lock);
-    priv->listen_done = true;
-    priv->listen_error = error;
-  }
-  priv->listen_cond.notify_all ();
-}
-
-static gpointer
-listener_thread (gpointer data)
-{
-  auto *self = GST_WS_SERVER_SRC (data);
   GstWsServerSrcPrivate *priv = self->priv;
-  GError *error = nullptr;
-
-  g_main_context_push_thread_default (priv->context);
-
-  g_autoptr (GTlsCertificate) certificate = nullptr;
-  std::string path;
-  {
-    std::lock_guard<std::mutex> lock (priv->settings_lock);
-    if (priv->tls_certificate)
-      certificate = G_TLS_CERTIFICATE (g_object_ref (priv->tls_certificate));
-    path = priv->path.empty () ? "/" : priv->path;
-  }
-  priv->server = soup_server_new ("server-header", "wsrtmp-wsserversrc ",
-      "tls-certificate", certificate, nullptr);
-  /* Media does not compress: permessage-deflate would only cost the
-   * browser and us CPU. */
-  soup_server_remove_websocket_extension (priv->server,
-      SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
-  soup_server_add_websocket_handler (priv->server, path.c_str (), nullptr,
-      nullptr, (SoupServerWebsocketCallback) on_websocket, self, nullptr);
-
-  if (listen_on (self, priv->server, &error)) {
-    priv->current_port = listening_port (priv->server);
-    report_listen_result (priv, nullptr);
-    g_main_loop_run (priv->loop);
-  } else {
-    report_listen_result (priv, error);
-  }
-
-  /* Teardown happens here, on the thread that owns the soup objects. */
   if (priv->connection && soup_websocket_connection_get_state (
           priv->connection) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_close (priv->connection,
         SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "server shutting down");
   detach_connection (self);
-  soup_server_disconnect (priv->server);
-  g_clear_object (&priv->server);
-  while (g_main_context_iteration (priv->context, FALSE)) {
-  }
-  g_main_context_pop_thread_default (priv->context);
-  return nullptr;
-}
-
-static gboolean
-quit_loop (gpointer data)
-{
-  g_main_loop_quit (static_cast<GMainLoop *> (data));
-  return G_SOURCE_REMOVE;
 }
 
 static gboolean
 start_listening (GstWsServerSrc *self)
 {
   GstWsServerSrcPrivate *priv = self->priv;
-
-  priv->context = g_main_context_new ();
-  priv->loop = g_main_loop_new (priv->context, FALSE);
-  priv->listen_done = false;
-  priv->listen_error = nullptr;
-  priv->thread = g_thread_new ("wsserversrc", listener_thread, self);
-
-  GError *error;
+  wsrtmp::WsListener::Config config;
+  g_autoptr (GTlsCertificate) certificate = nullptr;
   {
-    std::unique_lock<std::mutex> lock (priv->listen_lock);
-    priv->listen_cond.wait (lock, [priv] { return priv->listen_done; });
-    error = priv->listen_error;
-    priv->listen_error = nullptr;
+    std::lock_guard<std::mutex> lock (priv->settings_lock);
+    config.host = priv->host;
+    config.port = priv->port;
+    config.path = priv->path;
+    if (priv->tls_certificate)
+      certificate = G_TLS_CERTIFICATE (g_object_ref (priv->tls_certificate));
   }
-  if (error) {
-    g_autoptr (GError) owned = error;
-    std::string host;
-    guint port;
-    {
-      std::lock_guard<std::mutex> lock (priv->settings_lock);
-      host = priv->host;
-      port = priv->port;
-    }
-    g_thread_join (priv->thread);
-    priv->thread = nullptr;
-    g_clear_pointer (&priv->loop, g_main_loop_unref);
-    g_clear_pointer (&priv->context, g_main_context_unref);
+  config.certificate = certificate;
+
+  g_autoptr (GError) error = nullptr;
+  if (!priv->listener.start (config,
+          [self] (SoupServerMessage *msg, SoupWebsocketConnection *conn) {
+            on_websocket (self, msg, conn);
+          },
+          [self] { on_listener_stopping (self); }, &error)) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
         ("Could not listen on %s:%u: %s. Choose another host or port, or "
-            "stop whatever is using it.", host.c_str (), port, owned->message),
-        ("soup_server_listen failed: %s", owned->message));
+            "stop whatever is using it.", config.host.c_str (), config.port,
+            error->message),
+        ("soup_server_listen failed: %s", error->message));
     return FALSE;
   }
-  GST_INFO_OBJECT (self, "listening on port %d", priv->current_port.load ());
+  GST_INFO_OBJECT (self, "listening on port %d", priv->listener.port ());
   g_object_notify (G_OBJECT (self), "current-port");
   return TRUE;
 }
@@ -887,15 +683,7 @@ start_listening (GstWsServerSrc *self)
 static void
 stop_listening (GstWsServerSrc *self)
 {
-  GstWsServerSrcPrivate *priv = self->priv;
-  if (!priv->thread)
-    return;
-  g_main_context_invoke (priv->context, quit_loop, priv->loop);
-  g_thread_join (priv->thread);
-  priv->thread = nullptr;
-  g_clear_pointer (&priv->loop, g_main_loop_unref);
-  g_clear_pointer (&priv->context, g_main_context_unref);
-  priv->current_port = 0;
+  self->priv->listener.stop ();
 }
 
 /* ---- GstBaseSrc ---- */
@@ -1116,7 +904,7 @@ gst_ws_server_src_get_property (GObject *object, guint prop_id, GValue *value,
       break;
     }
     case PROP_CURRENT_PORT:
-      g_value_set_int (value, priv->current_port);
+      g_value_set_int (value, priv->listener.port ());
       break;
     case PROP_PATH: {
       std::lock_guard<std::mutex> lock (priv->settings_lock);
