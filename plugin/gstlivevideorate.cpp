@@ -67,14 +67,18 @@ enum {
 
 }  // namespace
 
+/* The element's inside. Locking: plugin.cpp's order; this element has
+ * only its settings_lock (the streaming state is the streaming thread's
+ * alone, the counters are atomics). */
 struct GstLiveVideoRatePrivate {
-  /* Settings: set in NULL or READY, read when negotiating and streaming. */
+  /* Settings: set in NULL or READY, read when negotiating and streaming;
+   * guarded by settings_lock. */
   std::mutex settings_lock;
   gint fps_n = DEFAULT_FPS_N;
   gint fps_d = DEFAULT_FPS_D;
   bool skip_to_first = DEFAULT_SKIP_TO_FIRST;
 
-  /* Streaming thread only. */
+  /* Streaming thread only: no lock. */
   GstSegment segment;
   /* Time of grid slot 0; none until the first picture of a segment. */
   GstClockTime origin = GST_CLOCK_TIME_NONE;
@@ -85,6 +89,7 @@ struct GstLiveVideoRatePrivate {
   /* What the last input produced, for generate_output to hand out. */
   std::deque<GstBuffer *> ready;
 
+  /* Statistics (properties): no lock, atomics. */
   std::atomic<guint64> duplicated { 0 };
   std::atomic<guint64> dropped { 0 };
 };

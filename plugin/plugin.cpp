@@ -11,7 +11,8 @@
  *   settings_lock while it holds state_lock.
  * - state_lock guards the streaming state (and its condition variable).
  * - Leaf locks are taken last and hold nothing else while held: a module's
- *   own (flvslate.cpp's cache lock, wsserversrc's listen_lock) and the
+ *   own (flvslate.cpp's cache lock, wslistener.h's listen_lock,
+ *   flvencodebin's H264Switch and RealTrack locks) and the
  *   GstObject and clock locks GStreamer takes inside calls such as
  *   gst_pad_start_task or gst_clock_id_wait_async.
  * - No lock of ours is held while pushing, posting a message or an error,
