@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "wsrtmpd"
 
 #include "broadcast.h"
+#include "destination_choice.h"
 #include "session.h"
 
 #include <glib/gstdio.h>
@@ -11,25 +12,6 @@
 namespace wsrtmp {
 
 namespace {
-
-std::string
-utc_timestamp ()
-{
-  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
-  g_autofree char *text = g_date_time_format (now, "%Y%m%dT%H%M%SZ");
-  return text;
-}
-
-/* <dir>/<key>-<UTC timestamp>.flv, never overwriting an earlier one. */
-std::string
-recording_path (const std::string &dir, const std::string &key)
-{
-  std::string base = dir + "/" + key + "-" + utc_timestamp ();
-  std::string path = base + ".flv";
-  for (int n = 1; g_file_test (path.c_str (), G_FILE_TEST_EXISTS); n++)
-    path = base + "-" + std::to_string (n) + ".flv";
-  return path;
-}
 
 std::string
 describe_destination (const Destination &dest, const std::string &key)
@@ -108,7 +90,7 @@ Broadcast::start (bool wait_for_previous, SessionFailure &failure,
     std::string &detail)
 {
   bool record = false;
-  destinations_ = config_.destinations_for (key_, record);
+  destinations_ = destinations_for (config_, key_, record);
   if (record) {
     if (g_mkdir_with_parents (config_.record_dir.c_str (), 0755) != 0) {
       failure = { CLOSE_SERVER_ERROR, "cannot write the recording",

@@ -16,7 +16,7 @@
  */
 #pragma once
 
-#include "config.h"
+#include "daemon_config.h"
 #include "destination_link.h"
 #include "media.h"
 #include "metrics.h"

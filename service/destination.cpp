@@ -276,6 +276,22 @@ parse_destination (const std::string &url, const std::string &name,
   return false;
 }
 
+std::string
+location_for_key (const std::string &url, const std::string &key)
+{
+  auto placeholder = url.find ("{key}");
+  if (placeholder != std::string::npos) {
+    std::string location = url;
+    location.replace (placeholder, 5, key);
+    return location;
+  }
+  if (g_str_has_prefix (url.c_str (), "srt://"))
+    return url;
+  if (!url.empty () && url.back () == '/')
+    return url + key;
+  return url + "/" + key;
+}
+
 Destination
 recording_destination (const std::string &path)
 {

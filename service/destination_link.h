@@ -11,7 +11,7 @@
  *
  * What the owner does (Session today; with --continuity-timeout the
  * broadcast, so that destinations outlive a connection):
- *   - destinations = config.destinations_for (key, record) (+ the
+ *   - destinations = destinations_for (config, key, record) (+ the
  *     recording_destination () when record) into MediaSpec::destinations;
  *   - after the Media exists: a DestinationSet over it, with the policy
  *     (retry_first_connect when more than one destination), hooks (log,

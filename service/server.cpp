@@ -5,6 +5,7 @@
 
 #include "fair_input_stream.h"
 #include "memory_trim.h"
+#include "tokens.h"
 
 #include <json-glib/json-glib.h>
 

@@ -7,7 +7,7 @@
  */
 #pragma once
 
-#include "config.h"
+#include "daemon_config.h"
 #include "metrics.h"
 #include "pipeline_factory.h"
 #include "broadcast.h"

@@ -12,7 +12,7 @@
 #pragma once
 
 #include "broadcast.h"
-#include "config.h"
+#include "daemon_config.h"
 #include "media.h"
 #include "metrics.h"
 #include "pipeline_factory.h"

@@ -6,11 +6,13 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "client_address.h"
-#include "config.h"
+#include "daemon_config.h"
 #include "destination.h"
+#include "destination_choice.h"
 #include "metrics.h"
 #include "session.h"
 #include "streams_file.h"
+#include "tokens.h"
 
 #include <cppunit/extensions/HelperMacros.h>
 #include <cppunit/extensions/TestFactoryRegistry.h>
@@ -655,7 +657,7 @@ class CoreTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT (config.key_allowed ("studio-anna"));
     CPPUNIT_ASSERT (!config.key_allowed ("stranger"));
     bool record = false;
-    auto dests = config.destinations_for ("studio-anna", record);
+    auto dests = destinations_for (config, "studio-anna", record);
     CPPUNIT_ASSERT (record);
     CPPUNIT_ASSERT_EQUAL ((size_t) 3, dests.size ());
     auto old = config.streams;
@@ -678,7 +680,7 @@ class CoreTest : public CppUnit::TestFixture {
             "rtmp://127.0.0.1/live" }, both, error));
     CPPUNIT_ASSERT (both.key_allowed ("newkey") &&
         both.key_allowed ("walk-in") && !both.key_allowed ("stranger"));
-    dests = both.destinations_for ("walk-in", record);
+    dests = destinations_for (both, "walk-in", record);
     CPPUNIT_ASSERT_EQUAL ((size_t) 1, dests.size ());
     CPPUNIT_ASSERT_EQUAL (std::string ("rtmp://127.0.0.1/live/walk-in"),
         dests[0].location);
@@ -694,7 +696,7 @@ class CoreTest : public CppUnit::TestFixture {
             "rtmp://127.0.0.1/live", "--rtmp-url",
             "rtmps://backup.example.com/app/{key}-b" }, config, error));
     bool record = true;
-    auto dests = config.destinations_for ("k1", record);
+    auto dests = destinations_for (config, "k1", record);
     CPPUNIT_ASSERT (!record);
     CPPUNIT_ASSERT_EQUAL ((size_t) 2, dests.size ());
     CPPUNIT_ASSERT_EQUAL (std::string ("rtmp://127.0.0.1/live/k1"),
@@ -706,7 +708,7 @@ class CoreTest : public CppUnit::TestFixture {
     Config srt;
     CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--rtmp-url",
             "srt://127.0.0.1:9000?streamid={key}" }, srt, error));
-    dests = srt.destinations_for ("k3", record);
+    dests = destinations_for (srt, "k3", record);
     CPPUNIT_ASSERT_EQUAL ((size_t) 1, dests.size ());
     CPPUNIT_ASSERT_EQUAL (std::string ("k3"), dests[0].srt_streamid);
     CPPUNIT_ASSERT_EQUAL (std::string ("srt://127.0.0.1:9000"),
@@ -717,7 +719,7 @@ class CoreTest : public CppUnit::TestFixture {
     Config from_file;
     CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--config", file.path () },
             from_file, error));
-    dests = from_file.destinations_for ("k2", record);
+    dests = destinations_for (from_file, "k2", record);
     CPPUNIT_ASSERT_EQUAL ((size_t) 2, dests.size ());
     CPPUNIT_ASSERT_EQUAL (std::string ("127.0.0.1-2"), dests[1].name);
   }
