@@ -559,7 +559,7 @@ Broadcast::on_finish_idle (gpointer data)
    * its main context (GStreamer 1.22): a client that fails at once, over
    * and over, would run the server out of fds. Let the connect end first
    * (published or failed, within rtmp2sink's own timeout). */
-  if (self->media_ && self->media_->rtmp_connecting () &&
+  if (self->media_ && self->media_->connecting () &&
       g_get_monotonic_time () < self->finish_deadline_us_) {
     self->finish_idle_ = g_timeout_add (20, &Broadcast::on_finish_idle, self);
     return G_SOURCE_REMOVE;

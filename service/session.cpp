@@ -62,13 +62,6 @@ error_frame (const std::string &message, const std::string &kind)
   return json_builder_get_root (builder);
 }
 
-template <typename T>
-void
-free_shared (gpointer data)
-{
-  delete static_cast<std::shared_ptr<T> *> (data);
-}
-
 }  // namespace
 
 SessionFailure
@@ -289,15 +282,10 @@ Session::start (Broadcast *broadcast, bool resumed)
         [] (GstPad *, GstPadProbeInfo *info, gpointer data) {
           auto &progress = **static_cast<std::shared_ptr<IngestProgress> *> (
               data);
-          if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER)
-            progress.bytes_out += gst_buffer_get_size (
-                GST_PAD_PROBE_INFO_BUFFER (info));
-          else
-            progress.bytes_out += gst_buffer_list_calculate_size (
-                GST_PAD_PROBE_INFO_BUFFER_LIST (info));
+          progress.bytes_out += probe_data_size (info);
           return GST_PAD_PROBE_OK;
         }, new std::shared_ptr<IngestProgress> (progress_),
-        free_shared<IngestProgress>);
+        delete_data<std::shared_ptr<IngestProgress>>);
     /* Everything received went into the encoder. */
     g_autoptr (GstPad) source_out = gst_element_get_static_pad (src_.get (),
         "src");
@@ -308,7 +296,7 @@ Session::start (Broadcast *broadcast, bool resumed)
                 source_ended = true;
           return GST_PAD_PROBE_OK;
         }, new std::shared_ptr<IngestProgress> (progress_),
-        free_shared<IngestProgress>);
+        delete_data<std::shared_ptr<IngestProgress>>);
   }
   if (!bin || !broadcast_->attach (this, &error)) {
     if (src_)

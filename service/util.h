@@ -1,5 +1,5 @@
-/* Small shared helpers: owning pointers for GLib/GStreamer objects and log
- * hygiene.
+/* Small shared helpers: owning pointers for GLib/GStreamer objects, the
+ * destroy function for probes' data, and log hygiene.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -23,6 +23,15 @@ struct GstObjectUnref {
 /* Owning pointers for members: g_autoptr only works for locals. */
 template <typename T> using GObjectPtr = std::unique_ptr<T, GObjectUnref>;
 template <typename T> using GstObjectPtr = std::unique_ptr<T, GstObjectUnref>;
+
+/* A GDestroyNotify for user data made with new T (a probe's, a pad
+ * function's). */
+template <typename T>
+void
+delete_data (gpointer data)
+{
+  delete static_cast<T *> (data);
+}
 
 /* Stream keys are credentials on most RTMP services: logs show only enough
  * of one to tell sessions apart. */
