@@ -11,17 +11,6 @@ namespace wsrtmp {
 
 namespace {
 
-bool
-contains_any (const char *text, std::initializer_list<const char *> words)
-{
-  g_autofree char *lower = g_ascii_strdown (text ? text : "", -1);
-  for (const char *word : words) {
-    if (strstr (lower, word))
-      return true;
-  }
-  return false;
-}
-
 /* "0", "false", "no", "off": an explicit no. */
 bool
 is_false (const char *value)

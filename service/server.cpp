@@ -537,7 +537,7 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
       config_, factory_, metrics_, [this] (Broadcast *finished) {
         broadcast_finished (finished);
       });
-  SessionFailure failure;
+  Failure failure;
   std::string detail;
   if (!broadcast->start (wait_for_previous, failure, detail)) {
     raw->refuse (failure, detail);
@@ -616,7 +616,7 @@ Server::shutdown (std::function<void ()> done)
   for (auto &broadcast : broadcasts_)
     broadcast->shutdown ();
   for (auto &[id, session] : sessions_)
-    session->shutdown ();
+    session->finish ();
   if (!reap_idle_)
     reap_idle_ = g_idle_add (&Server::on_reap_idle, this);
 }

@@ -1,5 +1,6 @@
 /* Small shared helpers: owning pointers for GLib/GStreamer objects, the
- * destroy function for probes' data, and log hygiene.
+ * destroy function for probes' data, words in error messages, and log
+ * hygiene.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -8,6 +9,7 @@
 #include <glib-object.h>
 #include <gst/gst.h>
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 
@@ -39,6 +41,10 @@ std::string mask_key (const std::string &key);
 /* text with every occurrence of key masked (mask_key), for log lines
  * that quote pipeline messages or locations. */
 std::string mask_key_in (std::string text, const std::string &key);
+
+/* True when text (nullptr: "") holds one of words (lower case), ignoring
+ * ASCII case: how error messages from elements are told apart. */
+bool contains_any (const char *text, std::initializer_list<const char *> words);
 
 /* True when key matches [A-Za-z0-9_-]{1,128}. */
 bool is_valid_key (const std::string &key);

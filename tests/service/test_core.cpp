@@ -9,8 +9,8 @@
 #include "daemon_config.h"
 #include "destination.h"
 #include "destination_choice.h"
+#include "failure.h"
 #include "metrics.h"
-#include "session.h"
 #include "streams_file.h"
 #include "tokens.h"
 
@@ -32,7 +32,7 @@ namespace {
 
 /* An error message as origin would post it, with the details wsserversrc
  * adds (close-code) when close_code is not 0. */
-SessionFailure
+Failure
 classify (const char *factory, GQuark domain, gint code, const char *text,
     int close_code = 0)
 {
@@ -45,7 +45,7 @@ classify (const char *factory, GQuark domain, gint code, const char *text,
   g_autoptr (GError) error = g_error_new_literal (domain, code, text);
   GstMessage *message = gst_message_new_error_with_details (
       GST_OBJECT (origin), error, "debug text", details);
-  SessionFailure failure = classify_error (message);
+  Failure failure = classify_error (message);
   gst_message_unref (message);
   gst_object_unref (origin);
   return failure;
@@ -163,7 +163,7 @@ class CoreTest : public CppUnit::TestFixture {
         0, 1011, "pipeline" },
     };
     for (const auto &c : cases) {
-      SessionFailure failure = classify (c.factory, c.domain, c.code, c.text,
+      Failure failure = classify (c.factory, c.domain, c.code, c.text,
           c.close_code);
       std::string what = std::string (c.factory ? c.factory : "bin") + ": " +
           c.text;
