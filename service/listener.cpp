@@ -5,6 +5,16 @@ namespace wsrtmp {
 
 namespace {
 
+/* The request's socket: its reads and writes fail after seconds without
+ * progress (0: never). */
+void
+set_socket_timeout (SoupServerMessage *msg, guint seconds)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+  if (socket)
+    g_socket_set_timeout (socket, seconds);
+}
+
 gboolean
 close_socket (gpointer socket)
 {
@@ -107,9 +117,7 @@ Listener::on_request_started (SoupServer *, SoupServerMessage *msg,
     gpointer data)
 {
   auto *self = static_cast<Listener *> (data);
-  GSocket *socket = soup_server_message_get_socket (msg);
-  if (socket)
-    g_socket_set_timeout (socket, self->config_.handshake_timeout_s);
+  set_socket_timeout (msg, self->config_.handshake_timeout_s);
   /* libsoup 3.2 never reads from a kept-alive connection again after the
    * response, so a client that closes it leaves the socket in CLOSE_WAIT
    * for ever (one fd per request). Set before the request is parsed, so
@@ -123,9 +131,7 @@ Listener::on_request_read (SoupServer *, SoupServerMessage *msg,
     gpointer data)
 {
   auto *self = static_cast<Listener *> (data);
-  GSocket *socket = soup_server_message_get_socket (msg);
-  if (socket)
-    g_socket_set_timeout (socket, 0);
+  set_socket_timeout (msg, 0);
   /* Our WebSocket handshake answers "Connection: Upgrade" instead; an
    * upgrade asked of any other path gets a plain, closing response. */
   const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
