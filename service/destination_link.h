@@ -43,7 +43,7 @@ namespace wsrtmp {
 
 /* What a link needs from its owner. */
 struct DestinationHooks {
-  /* A log line about the broadcast (the owner adds session and key). */
+  /* A log line about the broadcast (the owner adds its id and key). */
   std::function<void (GLogLevelFlags level, const std::string &text)> log;
   /* A destination's state changed (the frame is sent right away). */
   std::function<void ()> changed;
