@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "util.h"
 
+#include <cstring>
+
 namespace wsrtmp {
 
 std::string
@@ -21,6 +23,17 @@ mask_key_in (std::string text, const std::string &key)
       at = text.find (key, at + masked.size ()))
     text.replace (at, key.size (), masked);
   return text;
+}
+
+bool
+contains_any (const char *text, std::initializer_list<const char *> words)
+{
+  g_autofree char *lower = g_ascii_strdown (text ? text : "", -1);
+  for (const char *word : words) {
+    if (strstr (lower, word))
+      return true;
+  }
+  return false;
 }
 
 bool
