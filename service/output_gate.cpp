@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "output_gate.h"
+#include "flvformat.h"
 #include "util.h"
 
 #include <vector>
@@ -148,10 +149,10 @@ note_eos (GstPad *, GstPadProbeInfo *info, gpointer data)
 bool
 is_flv_video_keyframe (GstBuffer *buffer)
 {
-  guint8 head[12];
+  guint8 head[flv::TAG_HEADER_SIZE + 1];
   if (gst_buffer_extract (buffer, 0, head, sizeof head) != sizeof head)
     return false;
-  return (head[0] & 0x1f) == 9 && (head[11] >> 4) == 1;
+  return flv::is_video_keyframe (head, sizeof head);
 }
 
 bool

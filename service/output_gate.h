@@ -72,10 +72,6 @@ struct OutputGate {
   void keep (GstBuffer *buffer);
 };
 
-/* Its name before it served SRT and recordings too, still used by
- * tests/service/test_media_backlog.cpp. */
-using RtmpGate = OutputGate;
-
 /* An FLV video tag holding a keyframe (frame type 1). */
 bool is_flv_video_keyframe (GstBuffer *buffer);
 
