@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "daemon_config.h"
+#include "wsorigin.h"
 #include "destination.h"
 #include "option_table.h"
 #include "util.h"
@@ -242,23 +243,10 @@ bool
 store_allowed_origins (const std::string &list, Config &config,
     std::string &error)
 {
-  g_auto (GStrv) origins = g_strsplit (list.c_str (), ",", -1);
-  for (char **origin = origins; *origin; origin++) {
-    char *text = g_strstrip (*origin);
-    if (!*text)
-      continue;
-    if (!g_str_has_prefix (text, "http://") &&
-        !g_str_has_prefix (text, "https://")) {
-      error = std::string ("--allowed-origins: \"") + text + "\" is not an "
-          "origin like https://host[:port]";
-      return false;
-    }
-    std::string origin_text = text;
-    while (!origin_text.empty () && origin_text.back () == '/')
-      origin_text.pop_back ();
-    config.allowed_origins.push_back (origin_text);
-  }
-  return true;
+  if (parse_origin_list (list, config.allowed_origins, error))
+    return true;
+  error = "--allowed-origins: " + error;
+  return false;
 }
 
 bool
@@ -503,13 +491,7 @@ make_options (Config &config, std::vector<Option> &options,
 bool
 Config::origin_allowed (const std::string &origin) const
 {
-  if (allowed_origins.empty ())
-    return true;
-  for (const auto &allowed : allowed_origins) {
-    if (g_ascii_strcasecmp (allowed.c_str (), origin.c_str ()) == 0)
-      return true;
-  }
-  return false;
+  return wsrtmp::origin_allowed (allowed_origins, origin.c_str ());
 }
 
 /* A key in --streams-file is allowed; with a streams file and no

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "listener.h"
+#include "wslisten.h"
 
 namespace wsrtmp {
 
@@ -62,44 +63,17 @@ Listener::listen (const std::function<void (SoupServer *)> &add_routes,
 
   auto options = static_cast<SoupServerListenOptions> (
       config_.tls () ? SOUP_SERVER_LISTEN_HTTPS : 0);
-  g_autoptr (GInetAddress) address = g_inet_address_new_from_string (
-      config_.listen_host.c_str ());
-  bool ok;
-  if (!address && config_.listen_host == "localhost") {
-    ok = soup_server_listen_local (soup_.get (), config_.listen_port, options,
-        &gerror);
-  } else {
-    if (!address) {
-      g_autoptr (GResolver) resolver = g_resolver_get_default ();
-      GList *found = g_resolver_lookup_by_name (resolver,
-          config_.listen_host.c_str (), nullptr, &gerror);
-      if (!found) {
-        error = "--listen: cannot resolve " + config_.listen_host + ": " +
-            gerror->message;
-        return false;
-      }
-      address = G_INET_ADDRESS (g_object_ref (found->data));
-      g_resolver_free_addresses (found);
-    }
-    g_autoptr (GSocketAddress) socket_address = g_inet_socket_address_new (
-        address, config_.listen_port);
-    ok = soup_server_listen (soup_.get (), socket_address, options, &gerror);
-  }
-  if (!ok) {
-    error = "cannot listen on " + config_.listen_host + ":" +
-        std::to_string (config_.listen_port) + ": " + gerror->message;
+  if (!listen_on_host (soup_.get (), config_.listen_host, config_.listen_port,
+          options, &gerror)) {
+    error = gerror->domain == G_RESOLVER_ERROR ? "--listen: cannot resolve " +
+        config_.listen_host + ": " + gerror->message : "cannot listen on " +
+        config_.listen_host + ":" + std::to_string (config_.listen_port) +
+        ": " + gerror->message;
     return false;
   }
-
-  int port = config_.listen_port;
-  for (GSList *l = soup_server_get_listeners (soup_.get ()); l; l = l->next) {
-    g_autoptr (GSocketAddress) local =
-        g_socket_get_local_address (G_SOCKET (l->data), nullptr);
-    if (local && G_IS_INET_SOCKET_ADDRESS (local)) {
-      port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
-      break;
-    }
-  }
+  guint port = listening_port (soup_.get ());
+  if (!port)
+    port = config_.listen_port;
   bool v6 = config_.listen_host.find (':') != std::string::npos;
   url = std::string (config_.tls () ? "https://" : "http://") +
       (v6 ? "[" : "") + config_.listen_host + (v6 ? "]" : "") + ":" +
