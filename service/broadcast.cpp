@@ -63,13 +63,7 @@ Broadcast::state_name (State state)
 void
 Broadcast::log_event (GLogLevelFlags level, const std::string &text) const
 {
-  std::string broadcast = std::to_string (id_);
-  std::string key = mask_key (key_);
-  g_log_structured (G_LOG_DOMAIN, level,
-      "BROADCAST", broadcast.c_str (),
-      "STREAM_KEY", key.c_str (),
-      "MESSAGE", "broadcast %s [%s]: %s", broadcast.c_str (), key.c_str (),
-      text.c_str ());
+  log_stream_event (level, "BROADCAST", "broadcast", id_, key_, "", text);
 }
 
 double

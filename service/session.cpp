@@ -77,13 +77,8 @@ Session::state_name (State state)
 void
 Session::log_event (GLogLevelFlags level, const std::string &text) const
 {
-  std::string session = std::to_string (id_);
-  std::string masked = mask_key (key_);
-  g_log_structured (G_LOG_DOMAIN, level,
-      "SESSION", session.c_str (),
-      "STREAM_KEY", masked.c_str (),
-      "MESSAGE", "session %s [%s] from %s: %s", session.c_str (),
-      masked.c_str (), peer_.c_str (), text.c_str ());
+  log_stream_event (level, "SESSION", "session", id_, key_, " from " + peer_,
+      text);
 }
 
 void

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "wsrtmpd"
+
 #include "util.h"
 
 #include <cstring>
@@ -46,6 +48,20 @@ is_valid_key (const std::string &key)
       return false;
   }
   return true;
+}
+
+void
+log_stream_event (GLogLevelFlags level, const char *id_field,
+    const char *what, guint64 id, const std::string &key,
+    const std::string &where, const std::string &text)
+{
+  std::string number = std::to_string (id);
+  std::string masked = mask_key (key);
+  g_log_structured (G_LOG_DOMAIN, level,
+      id_field, number.c_str (),
+      "STREAM_KEY", masked.c_str (),
+      "MESSAGE", "%s %s [%s]%s: %s", what, number.c_str (), masked.c_str (),
+      where.c_str (), text.c_str ());
 }
 
 }  // namespace wsrtmp

@@ -42,6 +42,13 @@ std::string mask_key (const std::string &key);
  * that quote pipeline messages or locations. */
 std::string mask_key_in (std::string text, const std::string &key);
 
+/* One journal line about a stream's session or broadcast: the message
+ * "<what> <id> [<masked key>]<where>: <text>", with <id_field> (SESSION,
+ * BROADCAST) and STREAM_KEY as fields to filter on. */
+void log_stream_event (GLogLevelFlags level, const char *id_field,
+    const char *what, guint64 id, const std::string &key,
+    const std::string &where, const std::string &text);
+
 /* True when text (nullptr: "") holds one of words (lower case), ignoring
  * ASCII case: how error messages from elements are told apart. */
 bool contains_any (const char *text, std::initializer_list<const char *> words);
