@@ -214,17 +214,22 @@ class JoinedThread {
 /* The encodings by format, and the threads that make them. */
 class SlateCache {
  public:
-  SlateCache () = default;
+  /* Made by the first slate asked for, while GStreamer runs. */
+  SlateCache ()
+  {
+    g_object_weak_ref (G_OBJECT (gst_registry_get ()), on_gstreamer_deinit,
+        this);
+  }
   SlateCache (const SlateCache &) = delete;
   SlateCache &operator= (const SlateCache &) = delete;
 
-  /* Dropped (plugin unload, process exit): encodings under way stop at
-   * their next poll; every thread is joined before the slates go. */
+  /* Process exit without gst_deinit (GStreamer still up). */
   ~SlateCache ()
   {
-    cancelled_ = true;
-    std::lock_guard<std::mutex> lock (lock_);
-    encoders_.clear ();
+    if (!stop ())
+      return;
+    g_object_weak_unref (G_OBJECT (gst_registry_get ()), on_gstreamer_deinit,
+        this);
   }
 
   std::shared_ptr<const Slate> get (const SlateKey &key)
@@ -235,12 +240,34 @@ class SlateCache {
       return found->second;
     auto slate = std::make_shared<Slate> (key);
     slates_[key] = slate;
-    encoders_.push_back (std::make_unique<JoinedThread> (
-            [slate, this] { encode (*slate, cancelled_); }));
+    if (!cancelled_)
+      encoders_.push_back (std::make_unique<JoinedThread> (
+              [slate, this] { encode (*slate, cancelled_); }));
     return slate;
   }
 
  private:
+  /* Encodings under way stop at their next poll; every thread is joined
+   * and the slates go. False when it was done already. */
+  bool stop ()
+  {
+    if (cancelled_.exchange (true))
+      return false;
+    std::lock_guard<std::mutex> lock (lock_);
+    encoders_.clear ();
+    slates_.clear ();
+    return true;
+  }
+
+  /* gst_deinit drops the registry: the encoders (a pipeline each) must be
+   * gone by then, before GStreamer's objects and its leaks tracer's report
+   * are (an application that stops right after a first slate was asked
+   * for, as wsrtmpd at exit). */
+  static void on_gstreamer_deinit (gpointer self, GObject *)
+  {
+    static_cast<SlateCache *> (self)->stop ();
+  }
+
   std::atomic<bool> cancelled_ { false };
   std::mutex lock_;
   std::map<SlateKey, std::shared_ptr<Slate>> slates_;   /* guarded by lock_ */

@@ -2,7 +2,7 @@
 #define G_LOG_DOMAIN "wsrtmpd"
 
 #include "broadcast.h"
-#include "session.h"
+#include "destination_choice.h"
 
 #include <glib/gstdio.h>
 
@@ -11,25 +11,6 @@
 namespace wsrtmp {
 
 namespace {
-
-std::string
-utc_timestamp ()
-{
-  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
-  g_autofree char *text = g_date_time_format (now, "%Y%m%dT%H%M%SZ");
-  return text;
-}
-
-/* <dir>/<key>-<UTC timestamp>.flv, never overwriting an earlier one. */
-std::string
-recording_path (const std::string &dir, const std::string &key)
-{
-  std::string base = dir + "/" + key + "-" + utc_timestamp ();
-  std::string path = base + ".flv";
-  for (int n = 1; g_file_test (path.c_str (), G_FILE_TEST_EXISTS); n++)
-    path = base + "-" + std::to_string (n) + ".flv";
-  return path;
-}
 
 std::string
 describe_destination (const Destination &dest, const std::string &key)
@@ -82,13 +63,7 @@ Broadcast::state_name (State state)
 void
 Broadcast::log_event (GLogLevelFlags level, const std::string &text) const
 {
-  std::string broadcast = std::to_string (id_);
-  std::string key = mask_key (key_);
-  g_log_structured (G_LOG_DOMAIN, level,
-      "BROADCAST", broadcast.c_str (),
-      "STREAM_KEY", key.c_str (),
-      "MESSAGE", "broadcast %s [%s]: %s", broadcast.c_str (), key.c_str (),
-      text.c_str ());
+  log_stream_event (level, "BROADCAST", "broadcast", id_, key_, "", text);
 }
 
 double
@@ -104,11 +79,11 @@ Broadcast::accepting () const
 }
 
 bool
-Broadcast::start (bool wait_for_previous, SessionFailure &failure,
+Broadcast::start (bool wait_for_previous, Failure &failure,
     std::string &detail)
 {
   bool record = false;
-  destinations_ = config_.destinations_for (key_, record);
+  destinations_ = destinations_for (config_, key_, record);
   if (record) {
     if (g_mkdir_with_parents (config_.record_dir.c_str (), 0755) != 0) {
       failure = { CLOSE_SERVER_ERROR, "cannot write the recording",
@@ -144,10 +119,10 @@ Broadcast::start (bool wait_for_previous, SessionFailure &failure,
   hooks.changed = [this] { on_destinations_changed (); };
   destination_set_ = std::make_unique<DestinationSet> (*media_, policy,
       metrics_, std::move (hooks), [this] { on_all_destinations_failed (); });
-  /* The connections attached now see each destination's status. */
+  /* The inputs attached now see each destination's status. */
   destination_set_->set_frame_sink ([this] (JsonNode *frame) {
-    for (Session *session : sessions_)
-      session->send_frame (frame);
+    for (Listener *listener : listeners ())
+      listener->broadcast_frame (frame);
   });
   tick_timer_ = g_timeout_add_seconds (1, &Broadcast::on_tick, this);
   media_->set_bus_handler ([this] (GstMessage *message) {
@@ -182,10 +157,19 @@ Broadcast::release ()
     log_event (G_LOG_LEVEL_INFO, "pipeline refused to start");
 }
 
-bool
-Broadcast::attach (Session *session, GError **error)
+std::vector<Broadcast::Listener *>
+Broadcast::listeners () const
 {
-  GstElement *bin = session->ingest ();
+  std::vector<Listener *> listeners;
+  for (const auto &attached : inputs_)
+    listeners.push_back (attached.listener);
+  return listeners;
+}
+
+bool
+Broadcast::attach (Input *input, Listener *listener, GError **error)
+{
+  GstElement *bin = input->element ();
   GstElement *pipeline = media_->pipeline ();
   GstPad *pad = gst_element_request_pad_simple (splice_.get (), "sink_%u");
   if (!pad) {
@@ -194,7 +178,7 @@ Broadcast::attach (Session *session, GError **error)
     return false;
   }
   GstObjectPtr<GstPad> splice_pad (pad);
-  /* The session holds the bin (sunk, not floating): gst_bin_add takes a
+  /* The input holds the bin (sunk, not floating): gst_bin_add takes a
    * reference of its own, which gst_bin_remove drops. */
   gst_bin_add (GST_BIN (pipeline), bin);
   g_autoptr (GstPad) ghost = gst_element_get_static_pad (bin, "src");
@@ -205,8 +189,7 @@ Broadcast::attach (Session *session, GError **error)
     gst_element_release_request_pad (splice_.get (), pad);
     return false;
   }
-  inputs_.push_back ({ session, bin, std::move (splice_pad) });
-  sessions_.push_back (session);
+  inputs_.push_back ({ input, listener, bin, std::move (splice_pad) });
   /* A waiting broadcast's pipeline is not started yet: the bin starts with
    * it and keeps what the client sends meanwhile. */
   if (!waiting_)
@@ -215,19 +198,19 @@ Broadcast::attach (Session *session, GError **error)
 }
 
 void
-Broadcast::detach (Session *session, std::function<void ()> done)
+Broadcast::detach (Input *input, std::function<void ()> done)
 {
-  sessions_.erase (std::remove (sessions_.begin (), sessions_.end (),
-          session), sessions_.end ());
-  auto input = std::find_if (inputs_.begin (), inputs_.end (),
-      [session] (const Input &in) { return in.session == session; });
-  if (input == inputs_.end () || !media_) {
+  auto found = std::find_if (inputs_.begin (), inputs_.end (),
+      [input] (const Attached &in) { return in.input == input; });
+  if (found == inputs_.end () || !media_) {
+    if (found != inputs_.end ())
+      inputs_.erase (found);
     media_ ? media_->jobs ().when_idle (std::move (done)) : done ();
     return;
   }
-  GstElement *bin = input->bin;
-  GstObjectPtr<GstPad> splice_pad = std::move (input->splice_pad);
-  inputs_.erase (input);
+  GstElement *bin = found->bin;
+  GstObjectPtr<GstPad> splice_pad = std::move (found->splice_pad);
+  inputs_.erase (found);
   g_autoptr (GstPad) ghost = gst_element_get_static_pad (bin, "src");
   gst_pad_unlink (ghost, splice_pad.get ());
   gst_element_release_request_pad (splice_.get (), splice_pad.get ());
@@ -240,9 +223,9 @@ Broadcast::detach (Session *session, std::function<void ()> done)
     gst_bin_remove (GST_BIN (pipeline.get ()), bin);
   });
   media_->jobs ().when_idle (std::move (done));
-  /* Its last connection left before anything was published: there is no
+  /* Its last input left before anything was published: there is no
    * broadcast to keep alive (and no format for a slate). */
-  if (sessions_.empty () && bytes_out () == 0 && !waiting_ &&
+  if (inputs_.empty () && bytes_out () == 0 && !waiting_ &&
       state_ != State::Ended && state_ != State::Error) {
     log_event (G_LOG_LEVEL_INFO, "no connection left and nothing was "
         "published");
@@ -250,8 +233,8 @@ Broadcast::detach (Session *session, std::function<void ()> done)
   }
 }
 
-Broadcast::Input *
-Broadcast::input_of (GstObject *origin)
+Broadcast::Attached *
+Broadcast::attached_of (GstObject *origin)
 {
   for (auto &input : inputs_) {
     if (origin == GST_OBJECT (input.bin) ||
@@ -261,17 +244,17 @@ Broadcast::input_of (GstObject *origin)
   return nullptr;
 }
 
-Broadcast::Input *
-Broadcast::input_of (Session *session)
+Broadcast::Attached *
+Broadcast::attached_of (Input *input)
 {
-  for (auto &input : inputs_) {
-    if (input.session == session)
-      return &input;
+  for (auto &attached : inputs_) {
+    if (attached.input == input)
+      return &attached;
   }
   return nullptr;
 }
 
-Broadcast::Input *
+Broadcast::Attached *
 Broadcast::active_input ()
 {
   for (auto &input : inputs_) {
@@ -282,11 +265,11 @@ Broadcast::active_input ()
 }
 
 void
-Broadcast::finish (Session *session)
+Broadcast::end_after (Input *input)
 {
-  /* Only the newest connection speaks for the streamer: an older one that
-   * was replaced and closes cleanly ends nothing. */
-  if (sessions_.empty () || sessions_.back () != session || !running ())
+  /* Only the newest input speaks for the streamer: an older one that was
+   * replaced and closes cleanly ends nothing. */
+  if (inputs_.empty () || inputs_.back ().input != input || !running ())
     return;
   begin_ending ("the streamer stopped: ending after the data received");
   g_signal_emit_by_name (splice_.get (), "finish");
@@ -308,17 +291,17 @@ Broadcast::begin_ending (const std::string &why)
 }
 
 void
-Broadcast::end_input (Session *session)
+Broadcast::end_input (Input *input)
 {
-  Input *input = input_of (session);
-  if (!input || input->ended)
+  Attached *attached = attached_of (input);
+  if (!attached || attached->ended)
     return;
-  GstElement *bin = input->bin;
+  GstElement *bin = attached->bin;
   g_autoptr (GstPad) ghost = gst_element_get_static_pad (bin, "src");
-  gst_pad_unlink (ghost, input->splice_pad.get ());
+  gst_pad_unlink (ghost, attached->splice_pad.get ());
   /* EOS is serialized: it waits for a chain blocked in flvsplice (a newer
    * input waits its turn there), so it is sent off the main loop. */
-  GstPad *pad = GST_PAD (gst_object_ref (input->splice_pad.get ()));
+  GstPad *pad = GST_PAD (gst_object_ref (attached->splice_pad.get ()));
   media_->jobs ().run (splice_.get (), [pad] (GstElement *) {
     gst_pad_send_event (pad, gst_event_new_eos ());
     gst_object_unref (pad);
@@ -332,21 +315,24 @@ Broadcast::shutdown ()
     return;
   begin_ending ("server shutting down");
   g_signal_emit_by_name (splice_.get (), "finish");
-  if (sessions_.empty ()) {
+  if (inputs_.empty ()) {
     /* On slate: nothing feeds flvsplice, so the end goes in directly. */
     end_normally ();
     return;
   }
-  for (Session *session : std::vector<Session *> (sessions_))
-    session->shutdown ();
+  std::vector<Input *> inputs;
+  for (const auto &attached : inputs_)
+    inputs.push_back (attached.input);
+  for (Input *input : inputs)
+    input->finish ();
 }
 
 void
 Broadcast::set_state (State state)
 {
   state_ = state;
-  for (Session *session : sessions_)
-    session->broadcast_changed ();
+  for (Listener *listener : listeners ())
+    listener->broadcast_changed (state);
 }
 
 void
@@ -357,15 +343,14 @@ Broadcast::on_splice_message (const GstStructure *s)
     for (auto &input : inputs_) {
       if (pad && g_str_equal (GST_OBJECT_NAME (input.splice_pad.get ()), pad)) {
         input.ended = true;
-        Session *session = input.session;
-        session->input_ended ();
+        input.listener->input_ended ();
         break;
       }
     }
     /* A newer connection takes over without a slate. */
-    Input *next = active_input ();
+    Attached *next = active_input ();
     if (next && !on_slate_)
-      next->session->input_active (false);
+      next->listener->input_active (false);
   } else if (gst_structure_has_name (s, "flvsplice-slate")) {
     on_slate_ = true;
     slate_since_us_ = g_get_monotonic_time ();
@@ -382,8 +367,8 @@ Broadcast::on_splice_message (const GstStructure *s)
     char text[96];
     g_snprintf (text, sizeof text, "resumed after %.1f s of slate", slate_s);
     log_event (G_LOG_LEVEL_MESSAGE, text);
-    if (Input *active = active_input ())
-      active->session->input_active (true);
+    if (Attached *active = active_input ())
+      active->listener->input_active (true);
   } else if (gst_structure_has_name (s, "flvsplice-timeout")) {
     if (on_slate_) {
       metrics_.add_slate_seconds ((g_get_monotonic_time () -
@@ -400,8 +385,8 @@ void
 Broadcast::on_bus_message (GstMessage *message)
 {
   GstObject *origin = GST_MESSAGE_SRC (message);
-  if (Input *input = input_of (origin)) {
-    input->session->on_bus_message (message);
+  if (Attached *attached = attached_of (origin)) {
+    attached->input->on_message (message);
     return;
   }
   switch (GST_MESSAGE_TYPE (message)) {
@@ -464,7 +449,7 @@ Broadcast::end_normally ()
 }
 
 void
-Broadcast::fail (const SessionFailure &failure, const std::string &detail)
+Broadcast::fail (const Failure &failure, const std::string &detail)
 {
   if (state_ == State::Ended || state_ == State::Error)
     return;
@@ -477,8 +462,8 @@ Broadcast::fail (const SessionFailure &failure, const std::string &detail)
   log_event (G_LOG_LEVEL_WARNING, head + failure.reason + "\": " +
       mask_key_in (detail, key_));
   state_ = State::Error;
-  for (Session *session : std::vector<Session *> (sessions_))
-    session->broadcast_failed (failure);
+  for (Listener *listener : listeners ())
+    listener->broadcast_failed (failure);
   schedule_finish ();
 }
 
@@ -577,16 +562,15 @@ Broadcast::on_finish_idle (gpointer data)
    * its main context (GStreamer 1.22): a client that fails at once, over
    * and over, would run the server out of fds. Let the connect end first
    * (published or failed, within rtmp2sink's own timeout). */
-  if (self->media_ && self->media_->rtmp_connecting () &&
+  if (self->media_ && self->media_->connecting () &&
       g_get_monotonic_time () < self->finish_deadline_us_) {
     self->finish_idle_ = g_timeout_add (20, &Broadcast::on_finish_idle, self);
     return G_SOURCE_REMOVE;
   }
   auto done = [self] {
-    /* The sessions' ingest bins went down with the pipeline. */
-    for (Session *session : std::vector<Session *> (self->sessions_))
-      session->broadcast_gone ();
-    self->sessions_.clear ();
+    /* The inputs' elements went down with the pipeline. */
+    for (Listener *listener : self->listeners ())
+      listener->broadcast_gone ();
     self->inputs_.clear ();
     self->finished_ (self);
   };

@@ -1,27 +1,33 @@
 /* One broadcast: the output side of one stream key (flvsplice, the tee and
- * the destinations: one RTMP publish), which outlives the WebSocket
- * connections that feed it. Like a shared GstRTSPMedia it knows its
- * clients only as inputs: each Session adds its ingest bin with attach()
- * and leaves with detach(). Between two connections flvsplice shows a
- * slate for up to --continuity-timeout seconds.
+ * the destinations: one RTMP publish), which outlives the connections that
+ * feed it. Like a shared GstRTSPMedia it knows its clients only as inputs
+ * (input.h): each adds its element with attach() and leaves with detach();
+ * what the broadcast has to say it announces to the Listener each input
+ * gave with attach(). Between two inputs flvsplice shows a slate for up to
+ * --continuity-timeout seconds.
  *
  * States: starting -> live -> ending -> ended, or -> error from any state
  * before ended. live -> reconnecting -> live while no destination is live
  * and one is being retried (each destination on its own: see
  * destination_link.h; the broadcast fails only when all of them did).
  *
- * Lives on the main thread; the Server owns it.
+ * Lives on the main thread; the Server owns it. Its inputs are not its
+ * own: each stays attached until it detaches or the broadcast is gone.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #pragma once
 
-#include "config.h"
+#include "daemon_config.h"
 #include "destination_link.h"
+#include "failure.h"
+#include "input.h"
 #include "media.h"
 #include "metrics.h"
 #include "pipeline_factory.h"
 #include "util.h"
+
+#include <json-glib/json-glib.h>
 
 #include <functional>
 #include <memory>
@@ -30,15 +36,38 @@
 
 namespace wsrtmp {
 
-class Session;
-struct SessionFailure;
-
 class Broadcast {
  public:
   enum class State { Starting, Live, Reconnecting, Ending, Ended, Error };
   /* Called (from an idle callback) once the pipeline is down and no
-   * session is attached any more: the broadcast may be destroyed. */
+   * input is attached any more: the broadcast may be destroyed. */
   using FinishedCallback = std::function<void (Broadcast *)>;
+
+  /* What the broadcast announces to one attached input, from attach()
+   * until detach() or broadcast_gone (), on the main thread. A call may
+   * come from inside the input's own call into the broadcast (a state
+   * change, say). */
+  class Listener {
+   public:
+    /* The broadcast's state changed (live, destinations reconnecting,
+     * ending...). */
+    virtual void broadcast_changed (State state) = 0;
+    /* This input's picture is on air (resumed: after a slate). */
+    virtual void input_active (bool resumed) = 0;
+    /* flvsplice has all of this input's data: time to detach. */
+    virtual void input_ended () = 0;
+    /* The broadcast failed. */
+    virtual void broadcast_failed (const Failure &failure) = 0;
+    /* The pipeline is down, the input's element with it: the last call,
+     * the input is no longer attached. */
+    virtual void broadcast_gone () = 0;
+    /* A frame about the broadcast (its destinations' status) for the
+     * client. */
+    virtual void broadcast_frame (JsonNode *frame) = 0;
+
+   protected:
+    ~Listener () = default;
+  };
 
   Broadcast (guint64 id, std::string key, const Config &config,
       const PipelineFactory &factory, Metrics &metrics,
@@ -51,25 +80,27 @@ class Broadcast {
    * (failure says what to tell the client). Unless told to wait, starts it.
    * A broadcast waits while an older one for the same key still holds the
    * RTMP stream: the server would refuse a second publish under one name. */
-  bool start (bool wait_for_previous, SessionFailure &failure,
-      std::string &detail);
+  bool start (bool wait_for_previous, Failure &failure, std::string &detail);
   /* The older broadcast for this key is gone: go live. */
   void release ();
   bool waiting () const { return waiting_; }
 
-  /* Adds session's ingest bin to the pipeline, fed to a new flvsplice
-   * input: it takes over once the inputs before it ended. */
-  bool attach (Session *session, GError **error);
-  /* Removes session's ingest bin (off the main loop); done runs on the main
-   * context once it is down. The session is not called back after this. */
-  void detach (Session *session, std::function<void ()> done);
-  /* The newest connection's client stopped (close 1000): the broadcast
-   * ends once that connection's data is delivered, without a slate. */
-  void finish (Session *session);
-  /* session's input failed inside the pipeline (its streaming thread
-   * stopped): its flvsplice input ends here, as if it had closed. */
-  void end_input (Session *session);
-  /* Server shutdown: end after what was received is delivered. */
+  /* Adds input's element to the pipeline, fed to a new flvsplice input: it
+   * takes over once the inputs before it ended. listener hears what the
+   * broadcast announces while input is attached. */
+  bool attach (Input *input, Listener *listener, GError **error);
+  /* Removes input's element (off the main loop); done runs on the main
+   * context once it is down. Its listener is not called after this. */
+  void detach (Input *input, std::function<void ()> done);
+  /* The newest input's streamer stopped (a WebSocket's close 1000): the
+   * broadcast ends once that input's data is delivered, without a slate. */
+  void end_after (Input *input);
+  /* input ended or failed inside the pipeline (its streaming thread
+   * stopped, it produced nothing): its flvsplice input ends here, as if
+   * it had closed. */
+  void end_input (Input *input);
+  /* Server shutdown: end after what was received is delivered (every
+   * input is told to finish). */
   void shutdown ();
 
   /* A new connection may join (not ending). */
@@ -83,14 +114,14 @@ class Broadcast {
   double duration_s () const;
   guint64 bytes_out () const { return media_ ? media_->bytes_out () : 0; }
   bool on_slate () const { return on_slate_; }
-  bool has_sessions () const { return !sessions_.empty (); }
 
  private:
-  struct Input {
-    Session *session;
-    /* The session's ingest bin: the session owns it (Session::ingest_);
-     * the pipeline holds a reference of its own from attach() until
-     * detach()'s job removes it. */
+  /* An input while it is attached. */
+  struct Attached {
+    Input *input;
+    Listener *listener;
+    /* The input's element: the input owns it; the pipeline holds a
+     * reference of its own from attach() until detach()'s job removes it. */
     GstElement *bin;
     GstObjectPtr<GstPad> splice_pad;
     bool ended = false;         /* flvsplice saw its EOS */
@@ -98,13 +129,15 @@ class Broadcast {
 
   void on_bus_message (GstMessage *message);
   void on_splice_message (const GstStructure *s);
-  Input *input_of (GstObject *origin);
-  Input *input_of (Session *session);
-  Input *active_input ();
+  Attached *attached_of (GstObject *origin);
+  Attached *attached_of (Input *input);
+  Attached *active_input ();
+  /* The listeners now, oldest input first (a copy: a call may detach). */
+  std::vector<Listener *> listeners () const;
   void set_state (State state);
   void begin_ending (const std::string &why);
   void end_normally ();
-  void fail (const SessionFailure &failure, const std::string &detail);
+  void fail (const Failure &failure, const std::string &detail);
   void schedule_finish ();
   void log_event (GLogLevelFlags level, const std::string &text) const;
   bool running () const { return state_ == State::Starting ||
@@ -128,8 +161,7 @@ class Broadcast {
   std::unique_ptr<DestinationSet> destination_set_;
   GstObjectPtr<GstElement> splice_;
   std::vector<Destination> destinations_;
-  std::vector<Input> inputs_;
-  std::vector<Session *> sessions_;     /* attached, oldest first */
+  std::vector<Attached> inputs_;        /* oldest first */
   State state_ = State::Starting;
   gint64 started_us_;
   bool waiting_ = false;

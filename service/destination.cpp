@@ -11,17 +11,6 @@ namespace wsrtmp {
 
 namespace {
 
-bool
-contains_any (const char *text, std::initializer_list<const char *> words)
-{
-  g_autofree char *lower = g_ascii_strdown (text ? text : "", -1);
-  for (const char *word : words) {
-    if (strstr (lower, word))
-      return true;
-  }
-  return false;
-}
-
 /* "0", "false", "no", "off": an explicit no. */
 bool
 is_false (const char *value)
@@ -274,6 +263,22 @@ parse_destination (const std::string &url, const std::string &name,
   error = std::string ("unsupported destination scheme \"") + scheme +
       "\": use rtmp://, rtmps:// or srt://";
   return false;
+}
+
+std::string
+location_for_key (const std::string &url, const std::string &key)
+{
+  auto placeholder = url.find ("{key}");
+  if (placeholder != std::string::npos) {
+    std::string location = url;
+    location.replace (placeholder, 5, key);
+    return location;
+  }
+  if (g_str_has_prefix (url.c_str (), "srt://"))
+    return url;
+  if (!url.empty () && url.back () == '/')
+    return url + key;
+  return url + "/" + key;
 }
 
 Destination

@@ -58,6 +58,10 @@ struct Destination {
 bool parse_destination (const std::string &url, const std::string &name,
     Destination &dest, std::string &error);
 
+/* url (an --rtmp-url) for one stream key: {key} replaced by key, or /KEY
+ * appended (RTMP; an srt:// URL without {key} stays as it is). */
+std::string location_for_key (const std::string &url, const std::string &key);
+
 /* The local recording at path, named "recording". */
 Destination recording_destination (const std::string &path);
 

@@ -47,7 +47,7 @@ DestinationLink::state_name (State state)
   return "?";
 }
 
-DestinationLink::DestinationLink (RtmpOutput &output,
+DestinationLink::DestinationLink (DestinationOutput &output,
     const DestinationPolicy &policy, Metrics &metrics, DestinationHooks &hooks)
     : output_ (output), policy_ (policy), metrics_ (metrics), hooks_ (hooks),
       state_since_us_ (g_get_monotonic_time ())
@@ -235,7 +235,7 @@ gboolean
 DestinationLink::on_reconnect_poll (gpointer data)
 {
   auto *self = static_cast<DestinationLink *> (data);
-  RtmpOutput &output = self->output_;
+  DestinationOutput &output = self->output_;
   if (output.published ()) {
     self->reconnect_poll_ = 0;
     self->reconnecting_ = false;
@@ -329,9 +329,9 @@ DestinationSet::DestinationSet (Media &media, const DestinationPolicy &policy,
 {
   link_hooks_.log = hooks_.log;
   link_hooks_.changed = [this] { changed (); };
-  for (size_t i = 0; i < media.rtmp_output_count (); i++)
+  for (size_t i = 0; i < media.output_count (); i++)
     links_.push_back (std::make_unique<DestinationLink> (
-            media.rtmp_output (i), policy, metrics, link_hooks_));
+            media.output (i), policy, metrics, link_hooks_));
 }
 
 DestinationSet::~DestinationSet ()
@@ -343,7 +343,7 @@ bool
 DestinationSet::handle_message (GstMessage *message)
 {
   bool stale = false;
-  int output = media_.rtmp_output_of (GST_MESSAGE_SRC (message), &stale);
+  int output = media_.output_of (GST_MESSAGE_SRC (message), &stale);
   if (output < 0)
     return false;
   if (stale)
@@ -357,7 +357,7 @@ DestinationSet::handle_message (GstMessage *message)
     if (hooks_.log)
       hooks_.log (G_LOG_LEVEL_INFO, link.name () + ": warning from " +
           GST_MESSAGE_SRC_NAME (message) + ": " + describe_sink_error (
-              media_.rtmp_output (output).destination (), error));
+              media_.output (output).destination (), error));
   }
   return true;
 }
@@ -425,9 +425,9 @@ guint64
 DestinationSet::bytes_handed () const
 {
   guint64 total = 0;
-  for (size_t i = 0; i < media_.rtmp_output_count (); i++)
-    total += media_.rtmp_output (i).pushed_total () +
-        media_.rtmp_output (i).accepted_total ();
+  for (size_t i = 0; i < media_.output_count (); i++)
+    total += media_.output (i).pushed_total () +
+        media_.output (i).accepted_total ();
   return total;
 }
 

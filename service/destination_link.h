@@ -4,14 +4,14 @@
  * others or the browser's connection: a refused, lost, stalled or slow
  * destination only changes its own status.
  *
- * DestinationSet is what a broadcast's owner (today the Session) holds: it
- * routes the pipeline's messages to the right link, sends the
- * {"type":"destinations"} frame, and says when every destination failed
- * for good (then, and only then, the stream fails).
+ * DestinationSet is what a broadcast holds: it routes the pipeline's
+ * messages to the right link, sends the {"type":"destinations"} frame,
+ * and says when every destination failed for good (then, and only then,
+ * the stream fails).
  *
- * What the owner does (Session today; with --continuity-timeout the
- * broadcast, so that destinations outlive a connection):
- *   - destinations = config.destinations_for (key, record) (+ the
+ * What the owner (the Broadcast, so that destinations outlive a
+ * connection) does:
+ *   - destinations = destinations_for (config, key, record) (+ the
  *     recording_destination () when record) into MediaSpec::destinations;
  *   - after the Media exists: a DestinationSet over it, with the policy
  *     (retry_first_connect when more than one destination), hooks (log,
@@ -43,7 +43,7 @@ namespace wsrtmp {
 
 /* What a link needs from its owner. */
 struct DestinationHooks {
-  /* A log line about the broadcast (the owner adds session and key). */
+  /* A log line about the broadcast (the owner adds its id and key). */
   std::function<void (GLogLevelFlags level, const std::string &text)> log;
   /* A destination's state changed (the frame is sent right away). */
   std::function<void ()> changed;
@@ -70,7 +70,7 @@ class DestinationLink {
   enum class State { Connecting, Live, Reconnecting, Stalled, Failed };
   static const char *state_name (State state);
 
-  DestinationLink (RtmpOutput &output, const DestinationPolicy &policy,
+  DestinationLink (DestinationOutput &output, const DestinationPolicy &policy,
       Metrics &metrics, DestinationHooks &hooks);
   ~DestinationLink ();
   DestinationLink (const DestinationLink &) = delete;
@@ -113,7 +113,7 @@ class DestinationLink {
   static gboolean on_reconnect_timer (gpointer self);
   static gboolean on_reconnect_poll (gpointer self);
 
-  RtmpOutput &output_;
+  DestinationOutput &output_;
   const DestinationPolicy policy_;
   Metrics &metrics_;
   DestinationHooks &hooks_;

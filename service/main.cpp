@@ -5,7 +5,7 @@
 #define G_LOG_DOMAIN "wsrtmpd"
 
 #include "allocator.h"
-#include "config.h"
+#include "daemon_config.h"
 #include "pipeline_factory.h"
 #include "server.h"
 #include "systemd_notify.h"

@@ -24,7 +24,7 @@ class Metrics {
   void session_finished (Outcome outcome);
   void session_refused (const std::string &kind);
   /* kind: a short machine word, the one the client's {"type":"error"}
-   * frame carries (see SessionFailure), or "rtmp_lost" for an RTMP
+   * frame carries (see failure.h), or "rtmp_lost" for an RTMP
    * connection that dropped and is being retried. */
   void error (const std::string &kind);
   /* Broadcasts (one publish each, outliving their connections). */

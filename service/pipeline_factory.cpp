@@ -25,25 +25,6 @@ const char *const REQUIRED_ELEMENTS[] = { "wsserversrc", "flvencodebin",
   "voaacenc", "aacparse", "audiotestsrc", "videotestsrc", "rtmp2sink",
   "filesink", "fakesink" };
 
-GstPadProbeReturn
-count_bytes_out (GstPad *pad, GstPadProbeInfo *info, gpointer data)
-{
-  auto &counters = *static_cast<std::shared_ptr<MediaCounters> *> (data);
-  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER) {
-    counters->bytes_out += gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info));
-  } else if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
-    counters->bytes_out += gst_buffer_list_calculate_size (
-        GST_PAD_PROBE_INFO_BUFFER_LIST (info));
-  }
-  return GST_PAD_PROBE_OK;
-}
-
-void
-free_counters_ref (gpointer data)
-{
-  delete static_cast<std::shared_ptr<MediaCounters> *> (data);
-}
-
 }  // namespace
 
 std::string
@@ -121,25 +102,22 @@ PipelineFactory::create (const MediaSpec &spec, const std::string &name,
     g_object_set (splice, "slate-location", continuity_.slate_image.c_str (),
         nullptr);
   g_autoptr (GstPad) splice_src = gst_element_get_static_pad (splice, "src");
-  gst_pad_add_probe (splice_src, static_cast<GstPadProbeType> (
-          GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
-      count_bytes_out, new std::shared_ptr<MediaCounters> (counters),
-      free_counters_ref);
+  add_bytes_out_probe (splice_src, counters);
 
   g_autoptr (GstElement) tee = gst_bin_get_by_name (bin, "out");
-  std::vector<std::unique_ptr<RtmpOutput>> rtmp_outputs;
+  std::vector<std::unique_ptr<DestinationOutput>> outputs;
   for (size_t i = 0; i < spec.destinations.size (); i++) {
     /* Each replaceable (a lost connection is retried with a new sink) and
-     * isolated from the others: destination.h, media.h. */
-    auto output = std::make_unique<RtmpOutput> (launched, tee,
+     * isolated from the others: destination.h, destination_output.h. */
+    auto output = std::make_unique<DestinationOutput> (launched, tee,
         spec.destinations[i], spec.destinations.size () == 1,
         destination_sink_name (i), counters);
     if (!output->attach (true, error))
       return nullptr;
-    rtmp_outputs.push_back (std::move (output));
+    outputs.push_back (std::move (output));
   }
   return std::make_unique<Media> (pipeline.release (), counters,
-      std::move (rtmp_outputs));
+      std::move (outputs));
 }
 
 }  // namespace wsrtmp

@@ -27,8 +27,8 @@
 namespace wsrtmp {
 
 /* What wsrtmpd sets on flvencodebin, all from its options (whose defaults
- * are the element's own: service/config.cpp). The keyframe interval is the
- * element's default (2 s, what live platforms require). */
+ * are the element's own: service/daemon_config.cpp). The keyframe interval
+ * is the element's default (2 s, what live platforms require). */
 struct EncodeSettings {
   int video_bitrate_kbps;
   std::string x264_preset;

@@ -3,50 +3,24 @@
 
 #include "server.h"
 
+#include "client_frames.h"
 #include "fair_input_stream.h"
+#include "http_reply.h"
 #include "memory_trim.h"
 
 #include <json-glib/json-glib.h>
 
-#include <cstdlib>
 #include <algorithm>
-#include <cstring>
 
 namespace wsrtmp {
 
 namespace {
-
-constexpr const char *INGEST_PREFIX = "/ingest";
 
 /* Bytes a client's connection may read per main-loop dispatch before the
  * other clients get their turn (see fair_input_stream.h): two or three
  * dispatches for a typical 250 ms media message, a few milliseconds of
  * work even when it is cut into one-byte messages. */
 constexpr gsize READ_BUDGET_PER_DISPATCH = 32 * 1024;
-
-const char *
-content_type_for (const std::string &path)
-{
-  static const std::pair<const char *, const char *> types[] = {
-    { ".html", "text/html; charset=utf-8" },
-    { ".htm", "text/html; charset=utf-8" },
-    { ".js", "text/javascript; charset=utf-8" },
-    { ".mjs", "text/javascript; charset=utf-8" },
-    { ".css", "text/css; charset=utf-8" },
-    { ".svg", "image/svg+xml" },
-    { ".png", "image/png" },
-    { ".ico", "image/x-icon" },
-    { ".json", "application/json" },
-    { ".webmanifest", "application/manifest+json" },
-    { ".txt", "text/plain; charset=utf-8" },
-    { ".wasm", "application/wasm" },
-  };
-  for (const auto &[extension, type] : types) {
-    if (g_str_has_suffix (path.c_str (), extension))
-      return type;
-  }
-  return "application/octet-stream";
-}
 
 std::string
 peer_of (SoupServerMessage *msg)
@@ -55,22 +29,29 @@ peer_of (SoupServerMessage *msg)
   return host ? host : "?";
 }
 
-void
-send_text (SoupServerMessage *msg, guint status, const char *type,
-    const std::string &body)
+/* The handshake's path, query, Origin, and the time, for admit (). */
+AdmissionRequest
+admission_request (SoupServerMessage *msg, const char *path)
 {
-  soup_server_message_set_status (msg, status, nullptr);
-  soup_server_message_set_response (msg, type, SOUP_MEMORY_COPY,
-      body.data (), body.size ());
+  AdmissionRequest request;
+  request.path = path;
+  GUri *uri = soup_server_message_get_uri (msg);
+  const char *query = uri ? g_uri_get_query (uri) : nullptr;
+  request.query = query ? query : "";
+  const char *origin = soup_message_headers_get_one (
+      soup_server_message_get_request_headers (msg), "Origin");
+  request.has_origin = origin != nullptr;
+  request.origin = origin ? origin : "";
+  request.now_s = g_get_real_time () / G_USEC_PER_SEC;
+  return request;
 }
 
 }  // namespace
 
 Server::Server (const Config &config, const PipelineFactory &factory)
-    : config_ (config), factory_ (factory)
+    : config_ (config), factory_ (factory),
+      listener_ (config, INGEST_PREFIX), static_files_ (config.web_root)
 {
-  g_autofree char *root = realpath (config.web_root.c_str (), nullptr);
-  web_root_ = root ? root : config.web_root;
 }
 
 Server::~Server ()
@@ -83,141 +64,18 @@ Server::~Server ()
   broadcasts_.clear ();
   finished_.clear ();
   sessions_.clear ();
-  if (soup_)
-    soup_server_disconnect (soup_.get ());
+  /* listener_ goes last: it stops listening. */
 }
 
 bool
 Server::listen (std::string &url, std::string &error)
 {
-  g_autoptr (GError) gerror = nullptr;
-  g_autoptr (GTlsCertificate) certificate = nullptr;
-  if (config_.tls ()) {
-    certificate = g_tls_certificate_new_from_files (config_.tls_cert.c_str (),
-        config_.tls_key.c_str (), &gerror);
-    if (!certificate) {
-      error = "--tls-cert/--tls-key: " + std::string (gerror->message);
-      return false;
-    }
-  }
-  soup_.reset (soup_server_new ("server-header", "wsrtmpd ",
-          "tls-certificate", certificate, nullptr));
-
-  g_signal_connect (soup_.get (), "request-started",
-      G_CALLBACK (&Server::on_request_started), this);
-  g_signal_connect (soup_.get (), "request-read",
-      G_CALLBACK (&Server::on_request_read), this);
-  g_signal_connect (soup_.get (), "request-finished",
-      G_CALLBACK (&Server::on_request_finished), this);
-  soup_server_add_handler (soup_.get (), nullptr, &Server::on_request, this,
-      nullptr);
-  soup_server_add_handler (soup_.get (), INGEST_PREFIX,
-      &Server::on_ingest_request, this, nullptr);
-
-  auto options = static_cast<SoupServerListenOptions> (
-      config_.tls () ? SOUP_SERVER_LISTEN_HTTPS : 0);
-  g_autoptr (GInetAddress) address = g_inet_address_new_from_string (
-      config_.listen_host.c_str ());
-  bool ok;
-  if (!address && config_.listen_host == "localhost") {
-    ok = soup_server_listen_local (soup_.get (), config_.listen_port, options,
-        &gerror);
-  } else {
-    if (!address) {
-      g_autoptr (GResolver) resolver = g_resolver_get_default ();
-      GList *found = g_resolver_lookup_by_name (resolver,
-          config_.listen_host.c_str (), nullptr, &gerror);
-      if (!found) {
-        error = "--listen: cannot resolve " + config_.listen_host + ": " +
-            gerror->message;
-        return false;
-      }
-      address = G_INET_ADDRESS (g_object_ref (found->data));
-      g_resolver_free_addresses (found);
-    }
-    g_autoptr (GSocketAddress) socket_address = g_inet_socket_address_new (
-        address, config_.listen_port);
-    ok = soup_server_listen (soup_.get (), socket_address, options, &gerror);
-  }
-  if (!ok) {
-    error = "cannot listen on " + config_.listen_host + ":" +
-        std::to_string (config_.listen_port) + ": " + gerror->message;
-    return false;
-  }
-
-  int port = config_.listen_port;
-  for (GSList *l = soup_server_get_listeners (soup_.get ()); l; l = l->next) {
-    g_autoptr (GSocketAddress) local =
-        g_socket_get_local_address (G_SOCKET (l->data), nullptr);
-    if (local && G_IS_INET_SOCKET_ADDRESS (local)) {
-      port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
-      break;
-    }
-  }
-  bool v6 = config_.listen_host.find (':') != std::string::npos;
-  url = std::string (config_.tls () ? "https://" : "http://") +
-      (v6 ? "[" : "") + config_.listen_host + (v6 ? "]" : "") + ":" +
-      std::to_string (port) + "/";
-  return true;
-}
-
-/* SoupServer has no request timeout: a client that opens a connection and
- * sends its request slowly (or never) would hold a socket forever. The
- * socket's own timeout makes libsoup's next read fail after that long; it
- * is lifted once the request is read (a WebSocket then has its own idle
- * timeout). It also closes keep-alive connections that stay idle. */
-void
-Server::on_request_started (SoupServer *, SoupServerMessage *msg,
-    gpointer data)
-{
-  auto *self = static_cast<Server *> (data);
-  GSocket *socket = soup_server_message_get_socket (msg);
-  if (socket)
-    g_socket_set_timeout (socket, self->config_.handshake_timeout_s);
-  /* libsoup 3.2 never reads from a kept-alive connection again after the
-   * response, so a client that closes it leaves the socket in CLOSE_WAIT
-   * for ever (one fd per request). Set before the request is parsed, so
-   * that libsoup's own answers (400 for a malformed request) close too. */
-  soup_message_headers_replace (soup_server_message_get_response_headers (
-          msg), "Connection", "close");
-}
-
-void
-Server::on_request_read (SoupServer *, SoupServerMessage *msg, gpointer)
-{
-  GSocket *socket = soup_server_message_get_socket (msg);
-  if (socket)
-    g_socket_set_timeout (socket, 0);
-  /* Our WebSocket handshake answers "Connection: Upgrade" instead; an
-   * upgrade asked of any other path gets a plain, closing response. */
-  const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
-  if (g_str_has_prefix (path, INGEST_PREFIX) &&
-      soup_message_headers_header_contains (
-          soup_server_message_get_request_headers (msg), "Upgrade",
-          "websocket"))
-    soup_message_headers_remove (soup_server_message_get_response_headers (
-            msg), "Connection");
-}
-
-/* libsoup 3.2 answers a request it cannot parse (400: a NUL or "/../" in
- * the URI, …) but then neither reads from nor closes the connection: a
- * client could pile up sockets that way. Its socket is closed once libsoup
- * is done with the message. */
-static gboolean
-close_socket (gpointer socket)
-{
-  g_socket_close (G_SOCKET (socket), nullptr);
-  return G_SOURCE_REMOVE;
-}
-
-void
-Server::on_request_finished (SoupServer *, SoupServerMessage *msg, gpointer)
-{
-  GSocket *socket = soup_server_message_get_socket (msg);
-  if (socket && soup_server_message_get_status (msg) ==
-      SOUP_STATUS_BAD_REQUEST)
-    g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, close_socket,
-        g_object_ref (socket), g_object_unref);
+  return listener_.listen ([this] (SoupServer *soup) {
+    soup_server_add_handler (soup, nullptr, &Server::on_request, this,
+        nullptr);
+    soup_server_add_handler (soup, INGEST_PREFIX, &Server::on_ingest_request,
+        this, nullptr);
+  }, url, error);
 }
 
 void
@@ -240,7 +98,7 @@ Server::on_request (SoupServer *, SoupServerMessage *msg, const char *path,
   else if (g_str_equal (path, "/metrics"))
     self->handle_metrics (msg);
   else
-    self->handle_static (msg, path);
+    self->static_files_.serve (msg, path);
 }
 
 /* Readiness: whether a load balancer (or Kubernetes) should send this node
@@ -250,8 +108,7 @@ Server::readiness () const
 {
   if (shutting_down_)
     return "draining";
-  if (config_.max_sessions > 0 &&
-      broadcasts_.size () >= static_cast<size_t> (config_.max_sessions))
+  if (at_capacity (config_, broadcasts_.size ()))
     return "full";
   return "ok";
 }
@@ -305,8 +162,7 @@ Server::handle_livez (SoupServerMessage *msg)
 bool
 Server::decline_while_draining (SoupServerMessage *msg)
 {
-  if (!shutting_down_ || config_.trusted_proxies.empty () ||
-      !config_.trusted_proxies.contains (peer_of (msg)))
+  if (!decline_handshake (config_, shutting_down_, peer_of (msg)))
     return false;
   send_text (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "text/plain",
       std::string (readiness ()) + "\n");
@@ -323,47 +179,6 @@ Server::handle_metrics (SoupServerMessage *msg)
 {
   send_text (msg, SOUP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8",
       metrics_.prometheus_text ());
-}
-
-void
-Server::handle_static (SoupServerMessage *msg, const char *path)
-{
-  /* libsoup hands over the path still percent-encoded. */
-  g_autofree char *decoded = g_uri_unescape_string (path, nullptr);
-  if (!decoded || decoded[0] != '/' || strstr (decoded, "/../") ||
-      g_str_has_suffix (decoded, "/..")) {
-    send_text (msg, SOUP_STATUS_NOT_FOUND, "text/plain", "not found\n");
-    return;
-  }
-  std::string relative = decoded + 1;
-  if (relative.empty () || relative.back () == '/')
-    relative += "index.html";
-  g_autofree char *joined = g_build_filename (web_root_.c_str (),
-      relative.c_str (), nullptr);
-  /* Resolve symlinks too: nothing outside the web root is served. */
-  g_autofree char *real = realpath (joined, nullptr);
-  if (real && g_file_test (real, G_FILE_TEST_IS_DIR)) {
-    g_autofree char *index = g_build_filename (real, "index.html", nullptr);
-    g_free (real);
-    real = realpath (index, nullptr);
-  }
-  std::string prefix = web_root_ + "/";
-  if (!real || !g_str_has_prefix (real, prefix.c_str ()) ||
-      !g_file_test (real, G_FILE_TEST_IS_REGULAR)) {
-    send_text (msg, SOUP_STATUS_NOT_FOUND, "text/plain", "not found\n");
-    return;
-  }
-  char *contents = nullptr;
-  gsize length = 0;
-  if (!g_file_get_contents (real, &contents, &length, nullptr)) {
-    send_text (msg, SOUP_STATUS_FORBIDDEN, "text/plain", "forbidden\n");
-    return;
-  }
-  soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
-  soup_message_headers_append (soup_server_message_get_response_headers (msg),
-      "Cache-Control", "no-cache");
-  soup_server_message_set_response (msg, content_type_for (real),
-      SOUP_MEMORY_TAKE, contents, length);
 }
 
 /* The WebSocket upgrade, as SoupServer's own websocket handler does it, but
@@ -419,6 +234,22 @@ Server::refuse (SoupWebsocketConnection *conn, const std::string &peer,
   refuse_websocket (conn, code, reason, kind);
 }
 
+/* What the server runs now, for admit (). */
+AdmissionState
+Server::admission_state (const std::string &peer) const
+{
+  AdmissionState state;
+  state.draining = shutting_down_;
+  state.continuity = factory_.continuity_timeout_s () > 0;
+  for (const auto &broadcast : broadcasts_)
+    state.broadcasts.push_back ({ broadcast->key (),
+        broadcast->accepting () });
+  auto from_peer = sessions_per_peer_.find (peer);
+  state.streams_from_peer = from_peer == sessions_per_peer_.end () ? 0 :
+      from_peer->second;
+  return state;
+}
+
 void
 Server::handle_websocket (SoupServerMessage *msg, const char *path,
     SoupWebsocketConnection *conn)
@@ -431,74 +262,13 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
     g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
         "MESSAGE", "client %s connects through proxy %s", peer.c_str (),
         proxy.c_str ());
-  std::string key;
-  std::string prefix = std::string (INGEST_PREFIX) + "/";
-  if (g_str_has_prefix (path, prefix.c_str ()))
-    key = path + prefix.size ();
-
-  if (!config_.allowed_origins.empty ()) {
-    const char *origin = soup_message_headers_get_one (
-        soup_server_message_get_request_headers (msg), "Origin");
-    if (!origin || !config_.origin_allowed (origin)) {
-      refuse (conn, peer, "", CLOSE_POLICY_VIOLATION, "origin not allowed",
-          "origin");
-      return;
-    }
-  }
-  if (!is_valid_key (key)) {
-    refuse (conn, peer, "", CLOSE_POLICY_VIOLATION,
-        "invalid stream key: use 1-128 of A-Z a-z 0-9 _ -", "key");
-    return;
-  }
-  if (!config_.key_allowed (key)) {
-    refuse (conn, peer, key, CLOSE_POLICY_VIOLATION,
-        "stream key not allowed", "key");
-    return;
-  }
-  if (!config_.token_secret.empty ()) {
-    std::string token;
-    GUri *uri = soup_server_message_get_uri (msg);
-    const char *query = uri ? g_uri_get_query (uri) : nullptr;
-    if (query) {
-      g_autoptr (GHashTable) params = g_uri_parse_params (query, -1, "&",
-          G_URI_PARAMS_NONE, nullptr);
-      const char *value = params ? static_cast<const char *> (
-          g_hash_table_lookup (params, "token")) : nullptr;
-      if (value)
-        token = value;
-    }
-    if (!check_token (config_.token_secret, key, token,
-            g_get_real_time () / G_USEC_PER_SEC)) {
-      refuse (conn, peer, key, CLOSE_POLICY_VIOLATION,
-          "invalid or expired token", "token");
-      return;
-    }
-  }
-  if (shutting_down_) {
-    refuse (conn, peer, key, CLOSE_GOING_AWAY, "server shutting down",
-        "shutdown");
-    return;
-  }
-  /* With --continuity-timeout a connection joins its key's running
-   * broadcast (a reconnect after a network drop, another tab): no new
-   * publish. */
-  Broadcast *joined = nullptr;
-  if (factory_.continuity_timeout_s () > 0) {
-    for (auto &broadcast : broadcasts_) {
-      if (broadcast->key () == key && broadcast->accepting ())
-        joined = broadcast.get ();
-    }
-  }
-  if (!joined && config_.max_sessions > 0 &&
-      broadcasts_.size () >= static_cast<size_t> (config_.max_sessions)) {
-    refuse (conn, peer, key, CLOSE_TRY_AGAIN_LATER,
-        "server at capacity, try again later", "capacity");
-    return;
-  }
-  if (config_.max_connections_per_ip > 0 &&
-      sessions_per_peer_[peer] >= config_.max_connections_per_ip) {
-    refuse (conn, peer, key, CLOSE_TRY_AGAIN_LATER,
-        "too many streams from your address, try again later", "per_ip");
+  Admission admission = admit (config_, admission_request (msg, path),
+      admission_state (peer));
+  const std::string &key = admission.key;
+  if (admission.verdict == Admission::Verdict::Refuse) {
+    const Failure &refusal = admission.refusal;
+    refuse (conn, peer, admission.key_known ? key : "", refusal.code,
+        refusal.reason, refusal.kind);
     return;
   }
   sessions_per_peer_[peer]++;
@@ -520,25 +290,20 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
       });
   Session *raw = session.get ();
   sessions_.emplace (id, std::move (session));
-  if (joined) {
-    raw->start (joined, true);
+  if (admission.verdict == Admission::Verdict::Join) {
+    raw->start (broadcasts_[admission.join].get (), true);
     return;
   }
 
   /* A new broadcast starts once the older ones for this key left the RTMP
-   * server (it would refuse a second publish under one name). */
-  bool wait_for_previous = false;
-  for (auto &broadcast : broadcasts_) {
-    if (broadcast->key () == key)
-      wait_for_previous = true;
-  }
+   * server (admission.wait_for_previous). */
   auto broadcast = std::make_unique<Broadcast> (next_broadcast_id_++, key,
       config_, factory_, metrics_, [this] (Broadcast *finished) {
         broadcast_finished (finished);
       });
-  SessionFailure failure;
+  Failure failure;
   std::string detail;
-  if (!broadcast->start (wait_for_previous, failure, detail)) {
+  if (!broadcast->start (admission.wait_for_previous, failure, detail)) {
     raw->refuse (failure, detail);
     return;
   }
@@ -615,7 +380,7 @@ Server::shutdown (std::function<void ()> done)
   for (auto &broadcast : broadcasts_)
     broadcast->shutdown ();
   for (auto &[id, session] : sessions_)
-    session->shutdown ();
+    session->finish ();
   if (!reap_idle_)
     reap_idle_ = g_idle_add (&Server::on_reap_idle, this);
 }

@@ -1,17 +1,26 @@
-/* The one place that owns the SoupServer: static files, /healthz, /metrics,
- * and the WebSocket ingest route that admits clients and creates a Session
- * for each. Like GstRTSPServer it only listens and creates clients; the
- * streaming lives in Session and Media.
+/* The HTTP routes and who streams: /healthz, /livez, /metrics, the page
+ * (StaticFiles), and the WebSocket ingest route that admits clients
+ * (admit (), admission.h) and creates a Session for each, joining its
+ * key's Broadcast or starting one. Like GstRTSPServer it only listens
+ * (Listener) and creates clients; the streaming lives in Session,
+ * Broadcast and Media.
+ *
+ * Lives on the main thread. Owns the Listener, the sessions and the
+ * broadcasts; a finished session or broadcast is destroyed from the
+ * server's own idle callback, never from inside its own callback.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #pragma once
 
-#include "config.h"
+#include "admission.h"
+#include "broadcast.h"
+#include "daemon_config.h"
+#include "listener.h"
 #include "metrics.h"
 #include "pipeline_factory.h"
-#include "broadcast.h"
 #include "session.h"
+#include "static_files.h"
 #include "util.h"
 
 #include <libsoup/soup.h>
@@ -42,7 +51,6 @@ class Server {
   size_t session_count () const { return sessions_.size (); }
 
  private:
-  void handle_static (SoupServerMessage *msg, const char *path);
   /* "ok", or why this node should get no new streams: "draining" (it is
    * shutting down) or "full" (--max-sessions streams run). */
   const char *readiness () const;
@@ -50,6 +58,7 @@ class Server {
   void handle_livez (SoupServerMessage *msg);
   bool decline_while_draining (SoupServerMessage *msg);
   void handle_metrics (SoupServerMessage *msg);
+  AdmissionState admission_state (const std::string &peer) const;
   void handle_websocket (SoupServerMessage *msg, const char *path,
       SoupWebsocketConnection *conn);
   void refuse (SoupWebsocketConnection *conn, const std::string &peer,
@@ -64,18 +73,13 @@ class Server {
       const char *path, GHashTable *query, gpointer self);
   static void on_upgraded (SoupServerMessage *msg, gpointer self);
   static gboolean on_reap_idle (gpointer self);
-  static void on_request_started (SoupServer *server, SoupServerMessage *msg,
-      gpointer self);
-  static void on_request_finished (SoupServer *server,
-      SoupServerMessage *msg, gpointer self);
-  static void on_request_read (SoupServer *server, SoupServerMessage *msg,
-      gpointer self);
 
   const Config &config_;
   const PipelineFactory &factory_;
   Metrics metrics_;
-  GObjectPtr<SoupServer> soup_;
-  std::string web_root_;        /* canonical, no trailing slash */
+  /* Before the sessions and broadcasts: destroyed after them. */
+  Listener listener_;
+  StaticFiles static_files_;
   std::map<guint64, std::unique_ptr<Session>> sessions_;
   std::vector<std::unique_ptr<Session>> finished_;
   /* Oldest first: per key, at most one running and the newer ones waiting

@@ -4,165 +4,13 @@
 #include "session.h"
 #include "fair_input_stream.h"
 #include "gstwsserversrc.h"
+#include "media_counters.h"
 
 #include <glib/gstdio.h>
 
 #include <algorithm>
-#include <cstring>
 
 namespace wsrtmp {
-
-namespace {
-
-bool
-factory_is (GstObject *object, const char *name)
-{
-  if (!GST_IS_ELEMENT (object))
-    return false;
-  GstElementFactory *factory = gst_element_get_factory (GST_ELEMENT (object));
-  return factory && g_str_equal (GST_OBJECT_NAME (factory), name);
-}
-
-bool
-klass_contains (GstObject *object, const char *word)
-{
-  if (!GST_IS_ELEMENT (object))
-    return false;
-  GstElementFactory *factory = gst_element_get_factory (GST_ELEMENT (object));
-  const char *klass = factory ? gst_element_factory_get_metadata (factory,
-      GST_ELEMENT_METADATA_KLASS) : nullptr;
-  return klass && strstr (klass, word);
-}
-
-bool
-contains_any (const std::string &text, std::initializer_list<const char *> words)
-{
-  g_autofree char *lower = g_ascii_strdown (text.c_str (), -1);
-  for (const char *word : words) {
-    if (strstr (lower, word))
-      return true;
-  }
-  return false;
-}
-
-/* {"type":"error","message":…,"kind":…}: the page decides on kind (the
- * word /metrics counts, README's table), the message is for people. */
-JsonNode *
-error_frame (const std::string &message, const std::string &kind)
-{
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "type");
-  json_builder_add_string_value (builder, "error");
-  json_builder_set_member_name (builder, "kind");
-  json_builder_add_string_value (builder, kind.c_str ());
-  json_builder_set_member_name (builder, "message");
-  json_builder_add_string_value (builder, message.c_str ());
-  json_builder_end_object (builder);
-  return json_builder_get_root (builder);
-}
-
-template <typename T>
-void
-free_shared (gpointer data)
-{
-  delete static_cast<std::shared_ptr<T> *> (data);
-}
-
-}  // namespace
-
-SessionFailure
-classify_error (GstMessage *message)
-{
-  g_autoptr (GError) error = nullptr;
-  g_autofree char *debug = nullptr;
-  gst_message_parse_error (message, &error, &debug);
-  const GstStructure *details = nullptr;
-  gst_message_parse_error_details (message, &details);
-  GstObject *origin = GST_MESSAGE_SRC (message);
-
-  int close_code = 0;
-  if (details && gst_structure_get_int (details,
-          GST_WS_SERVER_SRC_ERROR_CLOSE_CODE, &close_code)) {
-    if (close_code == CLOSE_TOO_BIG)
-      return { CLOSE_TOO_BIG, "message too big: lower the bitrate or the "
-          "recorder timeslice", "too_big" };
-    if (close_code == CLOSE_SERVER_ERROR)
-      return { CLOSE_SERVER_ERROR, "server too slow to keep up with the "
-          "stream", "too_slow" };
-    return { static_cast<gushort> (close_code), "stream closed", "input" };
-  }
-
-  if (factory_is (origin, "rtmp2sink")) {
-    /* rtmp2sink reports both failures as RESOURCE errors; only the text
-     * tells a socket that never opened from a server that said no. */
-    std::string text = error->message;
-    if (contains_any (text, { "connection refused", "could not connect",
-                "resolv", "timed out", "timeout", "unreachable", "no route",
-                "not known", "name or service" }))
-      return { CLOSE_SERVER_ERROR, "cannot connect to the RTMP server",
-          "rtmp_connect" };
-    if (contains_any (text, { "cmd failed", "rejected", "refused",
-                "badname", "publish", "denied", "auth" }))
-      return { CLOSE_SERVER_ERROR, "refused by the RTMP server",
-          "rtmp_refused" };
-    return { CLOSE_SERVER_ERROR, "lost the connection to the RTMP server",
-        "rtmp" };
-  }
-  if (factory_is (origin, "filesink"))
-    return { CLOSE_SERVER_ERROR, "cannot write the recording", "recording" };
-
-  if (error->domain == GST_STREAM_ERROR) {
-    switch (error->code) {
-      case GST_STREAM_ERROR_CODEC_NOT_FOUND:
-        return { CLOSE_UNSUPPORTED_DATA, "unsupported codec", "codec" };
-      case GST_STREAM_ERROR_ENCODE:
-        return { CLOSE_SERVER_ERROR, "encoder error", "encoder" };
-      case GST_STREAM_ERROR_TYPE_NOT_FOUND:
-      case GST_STREAM_ERROR_WRONG_TYPE:
-      case GST_STREAM_ERROR_DEMUX:
-      case GST_STREAM_ERROR_DECODE:
-      case GST_STREAM_ERROR_FORMAT:
-        if (!klass_contains (origin, "Encoder"))
-          return { CLOSE_UNSUPPORTED_DATA, "not a media stream we can read",
-              "input" };
-        break;
-      default:
-        break;
-    }
-  }
-  if (klass_contains (origin, "Encoder"))
-    return { CLOSE_SERVER_ERROR, "encoder error", "encoder" };
-  if (klass_contains (origin, "Decoder") || klass_contains (origin, "Demux"))
-    return { CLOSE_UNSUPPORTED_DATA, "not a media stream we can read",
-        "input" };
-  return { CLOSE_SERVER_ERROR, "internal pipeline error", "pipeline" };
-}
-
-void
-refuse_websocket (SoupWebsocketConnection *conn, gushort code,
-    const std::string &reason, const std::string &kind)
-{
-  g_autoptr (JsonNode) node = error_frame (reason, kind);
-  g_autofree char *text = json_to_string (node, FALSE);
-  websocket_refuse (conn, code, reason.c_str (), text);
-}
-
-void
-close_websocket (SoupWebsocketConnection *conn, gushort code,
-    const std::string &reason)
-{
-  websocket_close (conn, code, reason.c_str ());
-}
-
-void
-send_json (SoupWebsocketConnection *conn, JsonNode *node)
-{
-  if (soup_websocket_connection_get_state (conn) != SOUP_WEBSOCKET_STATE_OPEN)
-    return;
-  g_autofree char *text = json_to_string (node, FALSE);
-  soup_websocket_connection_send_text (conn, text);
-}
 
 Session::Session (guint64 id, std::string key, std::string peer,
     SoupWebsocketConnection *connection, const Config &config,
@@ -229,13 +77,8 @@ Session::state_name (State state)
 void
 Session::log_event (GLogLevelFlags level, const std::string &text) const
 {
-  std::string session = std::to_string (id_);
-  std::string masked = mask_key (key_);
-  g_log_structured (G_LOG_DOMAIN, level,
-      "SESSION", session.c_str (),
-      "STREAM_KEY", masked.c_str (),
-      "MESSAGE", "session %s [%s] from %s: %s", session.c_str (),
-      masked.c_str (), peer_.c_str (), text.c_str ());
+  log_stream_event (level, "SESSION", "session", id_, key_, " from " + peer_,
+      text);
 }
 
 void
@@ -289,15 +132,10 @@ Session::start (Broadcast *broadcast, bool resumed)
         [] (GstPad *, GstPadProbeInfo *info, gpointer data) {
           auto &progress = **static_cast<std::shared_ptr<IngestProgress> *> (
               data);
-          if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER)
-            progress.bytes_out += gst_buffer_get_size (
-                GST_PAD_PROBE_INFO_BUFFER (info));
-          else
-            progress.bytes_out += gst_buffer_list_calculate_size (
-                GST_PAD_PROBE_INFO_BUFFER_LIST (info));
+          progress.bytes_out += probe_data_size (info);
           return GST_PAD_PROBE_OK;
         }, new std::shared_ptr<IngestProgress> (progress_),
-        free_shared<IngestProgress>);
+        delete_data<std::shared_ptr<IngestProgress>>);
     /* Everything received went into the encoder. */
     g_autoptr (GstPad) source_out = gst_element_get_static_pad (src_.get (),
         "src");
@@ -308,9 +146,9 @@ Session::start (Broadcast *broadcast, bool resumed)
                 source_ended = true;
           return GST_PAD_PROBE_OK;
         }, new std::shared_ptr<IngestProgress> (progress_),
-        free_shared<IngestProgress>);
+        delete_data<std::shared_ptr<IngestProgress>>);
   }
-  if (!bin || !broadcast_->attach (this, &error)) {
+  if (!bin || !broadcast_->attach (this, this, &error)) {
     if (src_)
       g_object_set (src_.get (), GST_WS_SERVER_SRC_PROP_CONNECTION, nullptr,
           nullptr);
@@ -334,7 +172,7 @@ Session::start (Broadcast *broadcast, bool resumed)
 }
 
 void
-Session::refuse (const SessionFailure &failure, const std::string &detail)
+Session::refuse (const Failure &failure, const std::string &detail)
 {
   fail (failure, detail);
 }
@@ -366,7 +204,7 @@ Session::replace ()
 }
 
 void
-Session::shutdown ()
+Session::finish ()
 {
   if (!streaming ())
     return;
@@ -378,14 +216,7 @@ Session::shutdown ()
 void
 Session::send_state (const char *state)
 {
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "type");
-  json_builder_add_string_value (builder, "state");
-  json_builder_set_member_name (builder, "state");
-  json_builder_add_string_value (builder, state);
-  json_builder_end_object (builder);
-  g_autoptr (JsonNode) node = json_builder_get_root (builder);
+  g_autoptr (JsonNode) node = string_frame ("state", { { "state", state } });
   send_json (connection_.get (), node);
 }
 
@@ -461,7 +292,7 @@ Session::on_client_closed ()
   if (code == CLOSE_NORMAL) {
     /* "The show is over": the broadcast ends after this input's data. */
     if (broadcast_)
-      broadcast_->finish (this);
+      broadcast_->end_after (this);
     begin_ending ("client closed the stream");
     return;
   }
@@ -483,15 +314,16 @@ Session::input_active (bool resumed)
     send_state ("resumed");
     log_event (G_LOG_LEVEL_MESSAGE, "resumed the broadcast");
   }
-  broadcast_changed ();
+  if (broadcast_)
+    broadcast_changed (broadcast_->state ());
 }
 
 void
-Session::broadcast_changed ()
+Session::broadcast_changed (Broadcast::State state)
 {
   if (!streaming () || !broadcast_ || !on_air_)
     return;
-  switch (broadcast_->state ()) {
+  switch (state) {
     case Broadcast::State::Live:
       if (state_ != State::Live) {
         log_event (G_LOG_LEVEL_MESSAGE, "live");
@@ -556,7 +388,7 @@ Session::log_ended () const
 }
 
 void
-Session::broadcast_failed (const SessionFailure &failure)
+Session::broadcast_failed (const Failure &failure)
 {
   close_with (failure, "the broadcast failed");
 }
@@ -683,7 +515,7 @@ Session::on_closed_signal (SoupWebsocketConnection *, gpointer self)
 }
 
 void
-Session::on_bus_message (GstMessage *message)
+Session::on_message (GstMessage *message)
 {
   switch (GST_MESSAGE_TYPE (message)) {
     case GST_MESSAGE_ERROR: {
@@ -695,7 +527,7 @@ Session::on_bus_message (GstMessage *message)
       /* A connection that closed before sending any media (a reconnect
        * attempt that died, the page's Stop while it was reconnecting) has
        * no stream to read: that is its end, not an error. */
-      SessionFailure failure = classify_error (message);
+      Failure failure = classify_error (message);
       if (state_ == State::Ending && failure.kind == "input" &&
           failure.code == CLOSE_UNSUPPORTED_DATA &&
           source_counter (GST_WS_SERVER_SRC_PROP_BYTES_RECEIVED) == 0) {
@@ -733,7 +565,7 @@ Session::on_bus_message (GstMessage *message)
 
 /* What the client is told on an error, logged with the key masked. */
 void
-Session::close_with (const SessionFailure &failure, const std::string &detail)
+Session::close_with (const Failure &failure, const std::string &detail)
 {
   if (state_ == State::Ended || state_ == State::Error)
     return;
@@ -755,7 +587,7 @@ Session::close_with (const SessionFailure &failure, const std::string &detail)
  * input, so what it received is still delivered and the broadcast goes on
  * (slate) or ends, as for any other end of a connection. */
 void
-Session::fail (const SessionFailure &failure, const std::string &detail)
+Session::fail (const Failure &failure, const std::string &detail)
 {
   if (state_ == State::Ended || state_ == State::Error)
     return;

@@ -1,7 +1,13 @@
 /* One WebSocket client feeding one broadcast: its ingest bin (wsserversrc !
  * flvencodebin inside the broadcast's pipeline), the checks on what it
- * sends, and the status messages and close codes it sees. Lives on the
- * main thread; the Server owns it, the Broadcast calls it back.
+ * sends, and the status messages and close codes it sees. The first kind
+ * of Input (input.h): the Broadcast knows it only as that, and as the
+ * Broadcast::Listener it attached with.
+ *
+ * Lives on the main thread; the Server owns it. It calls down into its
+ * Broadcast (attach, end_after, end_input, detach); the Broadcast calls it
+ * only through Input and Broadcast::Listener, until it detached or heard
+ * broadcast_gone.
  *
  * States: connecting -> live -> ending -> ended, or -> error from any state
  * before ended. "live" means this connection's picture is on air;
@@ -12,12 +18,13 @@
 #pragma once
 
 #include "broadcast.h"
-#include "config.h"
-#include "media.h"
+#include "client_frames.h"
+#include "daemon_config.h"
+#include "failure.h"
+#include "input.h"
 #include "metrics.h"
 #include "pipeline_factory.h"
 #include "util.h"
-#include "wsclose.h"
 
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
@@ -29,35 +36,7 @@
 
 namespace wsrtmp {
 
-/* What a failed session tells the client and counts in the metrics. */
-struct SessionFailure {
-  gushort code;
-  std::string reason;           /* short, for the streamer */
-  /* A machine word, the same in the {"type":"error"} frame (the page
-   * decides on it) and in wsrtmp_errors_total{kind}; README.md lists
-   * them all with their close codes. */
-  std::string kind;
-};
-
-/* Maps a pipeline error to what the client is told. Public for tests. */
-SessionFailure classify_error (GstMessage *error_message);
-
-/* The close codes (CloseCode) and how a WebSocket is closed are shared with
- * wsserversrc: plugin/wsclose.h. */
-
-/* Closes a WebSocket (websocket_close), keeping it alive until the closing
- * handshake is done even if its owner goes away first. */
-void close_websocket (SoupWebsocketConnection *conn, gushort code,
-    const std::string &reason);
-/* Refuses a just-accepted WebSocket: an error message (with its kind, as in
- * SessionFailure), then the close code (any code, including those libsoup
- * will not send itself, like 1013). */
-void refuse_websocket (SoupWebsocketConnection *conn, gushort code,
-    const std::string &reason, const std::string &kind);
-/* Sends a JSON text frame if the connection is still open. */
-void send_json (SoupWebsocketConnection *conn, JsonNode *node);
-
-class Session {
+class Session final : public Input, public Broadcast::Listener {
  public:
   enum class State { Connecting, Live, Reconnecting, Ending, Ended, Error };
   /* Called (from an idle callback, never from inside the session's own
@@ -77,31 +56,35 @@ class Session {
    * running (on slate, or fed by an older connection). */
   void start (Broadcast *broadcast, bool resumed);
   /* Could not join: tells the client why and finishes. */
-  void refuse (const SessionFailure &failure, const std::string &detail);
+  void refuse (const Failure &failure, const std::string &detail);
   /* A newer connection for the same key arrived: end this one, delivering
    * what it already received, so the newer one can take over. */
   void replace ();
+
+  /* Input (what the broadcast knows of us). */
+  /* The ingest bin. */
+  GstElement *element () const override { return ingest_.get (); }
+  /* A message from inside the ingest bin. */
+  void on_message (GstMessage *message) override;
   /* Server shutdown: end the stream as if the client had stopped, so
    * everything received is still delivered. */
-  void shutdown ();
+  void finish () override;
 
-  /* From the broadcast. */
-  /* A message from inside this session's ingest bin. */
-  void on_bus_message (GstMessage *message);
-  /* This connection's picture is on air (resumed: after a slate). */
-  void input_active (bool resumed);
-  /* flvsplice has all of this connection's data: leave the broadcast. */
-  void input_ended ();
+  /* Broadcast::Listener (what the broadcast announces to us). */
   /* The broadcast's state changed (live, RTMP reconnecting, ending...). */
-  void broadcast_changed ();
+  void broadcast_changed (Broadcast::State state) override;
+  /* This connection's picture is on air (resumed: after a slate). */
+  void input_active (bool resumed) override;
+  /* flvsplice has all of this connection's data: leave the broadcast. */
+  void input_ended () override;
   /* The broadcast failed: tell the client. */
-  void broadcast_failed (const SessionFailure &failure);
+  void broadcast_failed (const Failure &failure) override;
   /* The broadcast's pipeline is down: finish. */
-  void broadcast_gone ();
+  void broadcast_gone () override;
   /* A frame about the broadcast (its destinations) for the client. */
-  void send_frame (JsonNode *frame) { send_json (connection_.get (), frame); }
+  void broadcast_frame (JsonNode *frame) override {
+    send_json (connection_.get (), frame); }
 
-  GstElement *ingest () const { return ingest_.get (); }
   guint64 id () const { return id_; }
   const std::string &key () const { return key_; }
   const std::string &peer () const { return peer_; }
@@ -114,8 +97,8 @@ class Session {
   void send_state (const char *state);
   void send_welcome (bool resumed);
   void begin_ending (const char *why);
-  void fail (const SessionFailure &failure, const std::string &detail);
-  void close_with (const SessionFailure &failure, const std::string &detail);
+  void fail (const Failure &failure, const std::string &detail);
+  void close_with (const Failure &failure, const std::string &detail);
   void leave_broadcast ();
   void log_ended () const;
   void schedule_finish ();

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "wsrtmpd"
+
 #include "util.h"
+
+#include <cstring>
 
 namespace wsrtmp {
 
@@ -24,6 +28,17 @@ mask_key_in (std::string text, const std::string &key)
 }
 
 bool
+contains_any (const char *text, std::initializer_list<const char *> words)
+{
+  g_autofree char *lower = g_ascii_strdown (text ? text : "", -1);
+  for (const char *word : words) {
+    if (strstr (lower, word))
+      return true;
+  }
+  return false;
+}
+
+bool
 is_valid_key (const std::string &key)
 {
   if (key.empty () || key.size () > 128)
@@ -33,6 +48,20 @@ is_valid_key (const std::string &key)
       return false;
   }
   return true;
+}
+
+void
+log_stream_event (GLogLevelFlags level, const char *id_field,
+    const char *what, guint64 id, const std::string &key,
+    const std::string &where, const std::string &text)
+{
+  std::string number = std::to_string (id);
+  std::string masked = mask_key (key);
+  g_log_structured (G_LOG_DOMAIN, level,
+      id_field, number.c_str (),
+      "STREAM_KEY", masked.c_str (),
+      "MESSAGE", "%s %s [%s]%s: %s", what, number.c_str (), masked.c_str (),
+      where.c_str (), text.c_str ());
 }
 
 }  // namespace wsrtmp

@@ -1219,9 +1219,17 @@ class FlvSpliceTest : public CppUnit::TestFixture {
     push_file (first, part);
     second.wait ();
     g_usleep (G_USEC_PER_SEC / 5);
+    /* The second input waits its turn inside flvsplice's chain: stopping
+     * must wake it (the watchdog fails a stop that hangs). */
     splice.stop ();
-    /* And it works again afterwards. */
+    GstState state = GST_STATE_VOID_PENDING;
+    CPPUNIT_ASSERT_EQUAL (GST_STATE_CHANGE_SUCCESS, gst_element_get_state (
+            splice.splice (), &state, nullptr, 0));
+    CPPUNIT_ASSERT_EQUAL (GST_STATE_NULL, state);
+    /* And the woken input's pad can be released afterwards. */
+    guint16 pads = splice.splice ()->numsinkpads;
     gst_element_release_request_pad (splice.splice (), second_pad);
+    CPPUNIT_ASSERT_EQUAL ((guint16) (pads - 1), splice.splice ()->numsinkpads);
   }
 
  private:

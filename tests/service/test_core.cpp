@@ -1,16 +1,19 @@
 /* wsrtmpd's classes on their own, linked from wsrtmpd-core: error
- * classification, tokens, the option table and the client address behind
- * trusted proxies. Runs in about a second; the daemon as a whole is tested
- * in test_wsrtmpd.cpp.
+ * classification, tokens, the option table, the client address behind
+ * trusted proxies and the admission of a new connection. Runs in about a
+ * second; the daemon as a whole is tested in test_wsrtmpd.cpp.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include "admission.h"
 #include "client_address.h"
-#include "config.h"
+#include "daemon_config.h"
 #include "destination.h"
+#include "destination_choice.h"
+#include "failure.h"
 #include "metrics.h"
-#include "session.h"
 #include "streams_file.h"
+#include "tokens.h"
 
 #include <cppunit/extensions/HelperMacros.h>
 #include <cppunit/extensions/TestFactoryRegistry.h>
@@ -30,7 +33,7 @@ namespace {
 
 /* An error message as origin would post it, with the details wsserversrc
  * adds (close-code) when close_code is not 0. */
-SessionFailure
+Failure
 classify (const char *factory, GQuark domain, gint code, const char *text,
     int close_code = 0)
 {
@@ -43,7 +46,7 @@ classify (const char *factory, GQuark domain, gint code, const char *text,
   g_autoptr (GError) error = g_error_new_literal (domain, code, text);
   GstMessage *message = gst_message_new_error_with_details (
       GST_OBJECT (origin), error, "debug text", details);
-  SessionFailure failure = classify_error (message);
+  Failure failure = classify_error (message);
   gst_message_unref (message);
   gst_object_unref (origin);
   return failure;
@@ -78,6 +81,41 @@ parse_error (const std::vector<std::string> &args)
   return error;
 }
 
+/* admit () for a connection to path, with what the server runs in
+ * state. */
+Admission
+admit_path (const Config &config, const std::string &path,
+    const AdmissionState &state = {}, const char *origin = nullptr,
+    const std::string &query = "", gint64 now_s = 1'800'000'000)
+{
+  AdmissionRequest request;
+  request.path = path;
+  request.query = query;
+  request.has_origin = origin != nullptr;
+  request.origin = origin ? origin : "";
+  request.now_s = now_s;
+  return admit (config, request, state);
+}
+
+/* Refused with code and kind (and the key in the log or not), and with
+ * reason when one is given. */
+void
+assert_refused (const Admission &admission, int code, const char *kind,
+    bool key_known, const char *reason = nullptr)
+{
+  std::string what = std::string (kind) + ": " + admission.refusal.reason;
+  CPPUNIT_ASSERT_MESSAGE (what,
+      admission.verdict == Admission::Verdict::Refuse);
+  CPPUNIT_ASSERT_EQUAL_MESSAGE (what, std::string (kind),
+      admission.refusal.kind);
+  CPPUNIT_ASSERT_EQUAL_MESSAGE (what, code,
+      static_cast<int> (admission.refusal.code));
+  CPPUNIT_ASSERT_EQUAL_MESSAGE (what, key_known, admission.key_known);
+  CPPUNIT_ASSERT_MESSAGE (what, !admission.refusal.reason.empty ());
+  if (reason)
+    CPPUNIT_ASSERT_EQUAL (std::string (reason), admission.refusal.reason);
+}
+
 class TempFile {
  public:
   explicit TempFile (const std::string &contents)
@@ -109,6 +147,11 @@ class CoreTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testStreamsFile);
   CPPUNIT_TEST (testSeveralRtmpUrls);
   CPPUNIT_TEST (testDestinationMetrics);
+  CPPUNIT_TEST (testAdmissionChecks);
+  CPPUNIT_TEST (testAdmissionTokens);
+  CPPUNIT_TEST (testAdmissionLimits);
+  CPPUNIT_TEST (testAdmissionJoinOrStart);
+  CPPUNIT_TEST (testDeclineHandshake);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -161,7 +204,7 @@ class CoreTest : public CppUnit::TestFixture {
         0, 1011, "pipeline" },
     };
     for (const auto &c : cases) {
-      SessionFailure failure = classify (c.factory, c.domain, c.code, c.text,
+      Failure failure = classify (c.factory, c.domain, c.code, c.text,
           c.close_code);
       std::string what = std::string (c.factory ? c.factory : "bin") + ": " +
           c.text;
@@ -655,7 +698,7 @@ class CoreTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT (config.key_allowed ("studio-anna"));
     CPPUNIT_ASSERT (!config.key_allowed ("stranger"));
     bool record = false;
-    auto dests = config.destinations_for ("studio-anna", record);
+    auto dests = destinations_for (config, "studio-anna", record);
     CPPUNIT_ASSERT (record);
     CPPUNIT_ASSERT_EQUAL ((size_t) 3, dests.size ());
     auto old = config.streams;
@@ -678,7 +721,7 @@ class CoreTest : public CppUnit::TestFixture {
             "rtmp://127.0.0.1/live" }, both, error));
     CPPUNIT_ASSERT (both.key_allowed ("newkey") &&
         both.key_allowed ("walk-in") && !both.key_allowed ("stranger"));
-    dests = both.destinations_for ("walk-in", record);
+    dests = destinations_for (both, "walk-in", record);
     CPPUNIT_ASSERT_EQUAL ((size_t) 1, dests.size ());
     CPPUNIT_ASSERT_EQUAL (std::string ("rtmp://127.0.0.1/live/walk-in"),
         dests[0].location);
@@ -694,7 +737,7 @@ class CoreTest : public CppUnit::TestFixture {
             "rtmp://127.0.0.1/live", "--rtmp-url",
             "rtmps://backup.example.com/app/{key}-b" }, config, error));
     bool record = true;
-    auto dests = config.destinations_for ("k1", record);
+    auto dests = destinations_for (config, "k1", record);
     CPPUNIT_ASSERT (!record);
     CPPUNIT_ASSERT_EQUAL ((size_t) 2, dests.size ());
     CPPUNIT_ASSERT_EQUAL (std::string ("rtmp://127.0.0.1/live/k1"),
@@ -706,7 +749,7 @@ class CoreTest : public CppUnit::TestFixture {
     Config srt;
     CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--rtmp-url",
             "srt://127.0.0.1:9000?streamid={key}" }, srt, error));
-    dests = srt.destinations_for ("k3", record);
+    dests = destinations_for (srt, "k3", record);
     CPPUNIT_ASSERT_EQUAL ((size_t) 1, dests.size ());
     CPPUNIT_ASSERT_EQUAL (std::string ("k3"), dests[0].srt_streamid);
     CPPUNIT_ASSERT_EQUAL (std::string ("srt://127.0.0.1:9000"),
@@ -717,7 +760,7 @@ class CoreTest : public CppUnit::TestFixture {
     Config from_file;
     CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--config", file.path () },
             from_file, error));
-    dests = from_file.destinations_for ("k2", record);
+    dests = destinations_for (from_file, "k2", record);
     CPPUNIT_ASSERT_EQUAL ((size_t) 2, dests.size ());
     CPPUNIT_ASSERT_EQUAL (std::string ("127.0.0.1-2"), dests[1].name);
   }
@@ -740,6 +783,210 @@ class CoreTest : public CppUnit::TestFixture {
              "wsrtmp_destination_reconnects_total{destination=\"youtube\"} "
              "1\n" })
       CPPUNIT_ASSERT_MESSAGE (text, text.find (line) != std::string::npos);
+  }
+
+  /* Origin, the key's form, the key allowed: in that order, and what the
+   * client and the log are told. */
+  void testAdmissionChecks ()
+  {
+    Config open;
+    std::string error;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({}, open, error));
+    Admission admitted = admit_path (open, "/ingest/key_1-A");
+    CPPUNIT_ASSERT (admitted.verdict == Admission::Verdict::Start);
+    CPPUNIT_ASSERT_EQUAL (std::string ("key_1-A"), admitted.key);
+    CPPUNIT_ASSERT (!admitted.wait_for_previous);
+    /* Without --allowed-origins any Origin, or none, will do. */
+    CPPUNIT_ASSERT (admit_path (open, "/ingest/k", {}, "https://x.example")
+        .verdict == Admission::Verdict::Start);
+
+    for (const char *path : { "/ingest/", "/ingest/bad key", "/ingest/a/b",
+             "/ingest/k%21", "/other/k", "/ingest" }) {
+      assert_refused (admit_path (open, path), 1008, "key", false,
+          "invalid stream key: use 1-128 of A-Z a-z 0-9 _ -");
+    }
+    assert_refused (admit_path (open, "/ingest/" + std::string (129, 'k')),
+        1008, "key", false);
+    CPPUNIT_ASSERT (admit_path (open, "/ingest/" + std::string (128, 'k'))
+        .verdict == Admission::Verdict::Start);
+
+    Config origins;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--allowed-origins",
+            "https://studio.example.com" }, origins, error));
+    assert_refused (admit_path (origins, "/ingest/k"), 1008, "origin", false,
+        "origin not allowed");
+    assert_refused (admit_path (origins, "/ingest/k", {},
+            "https://evil.example.com"), 1008, "origin", false);
+    /* Before the key: a bad key from a bad origin is an origin refusal. */
+    assert_refused (admit_path (origins, "/ingest/bad key", {},
+            "https://evil.example.com"), 1008, "origin", false);
+    CPPUNIT_ASSERT (admit_path (origins, "/ingest/k", {},
+            "https://Studio.example.com").verdict ==
+        Admission::Verdict::Start);
+
+    TempFile keys ("walk-in\n");
+    Config listed;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--keys-file", keys.path () },
+            listed, error));
+    Admission stranger = admit_path (listed, "/ingest/stranger");
+    assert_refused (stranger, 1008, "key", true, "stream key not allowed");
+    CPPUNIT_ASSERT_EQUAL (std::string ("stranger"), stranger.key);
+    CPPUNIT_ASSERT (admit_path (listed, "/ingest/walk-in").verdict ==
+        Admission::Verdict::Start);
+  }
+
+  /* --token-secret: ?token= signed for the key, not expired. */
+  void testAdmissionTokens ()
+  {
+    const std::string secret = "0123456789abcdef-unit";
+    const gint64 now = 1'800'000'000;
+    Config config;
+    std::string error;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--token-secret", secret },
+            config, error));
+    std::string good = "token=" + make_token (secret, "k1", now + 60);
+    CPPUNIT_ASSERT (admit_path (config, "/ingest/k1", {}, nullptr, good, now)
+        .verdict == Admission::Verdict::Start);
+    /* Among other parameters too. */
+    CPPUNIT_ASSERT (admit_path (config, "/ingest/k1", {}, nullptr,
+            "a=1&" + good + "&b=2", now).verdict ==
+        Admission::Verdict::Start);
+    for (const std::string &query : { std::string (), std::string ("a=1"),
+             std::string ("token="), good.substr (0, good.size () - 1),
+             "token=" + make_token (secret, "k2", now + 60),
+             "token=" + make_token (secret, "k1", now - 1) })
+      assert_refused (admit_path (config, "/ingest/k1", {}, nullptr, query,
+              now), 1008, "token", true, "invalid or expired token");
+    assert_refused (admit_path (config, "/ingest/k1", {}, nullptr, good,
+            now + 61), 1008, "token", true);
+    /* A key not allowed is refused as such, token or not. */
+    TempFile keys ("other\n");
+    Config both;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--token-secret", secret,
+            "--keys-file", keys.path () }, both, error));
+    assert_refused (admit_path (both, "/ingest/k1", {}, nullptr, good, now),
+        1008, "key", true);
+    /* Draining comes after the token: a bad token stays a token refusal. */
+    AdmissionState draining;
+    draining.draining = true;
+    assert_refused (admit_path (config, "/ingest/k1", draining, nullptr, "",
+            now), 1008, "token", true);
+    assert_refused (admit_path (config, "/ingest/k1", draining, nullptr, good,
+            now), 1001, "shutdown", true);
+  }
+
+  /* Draining, --max-sessions and --max-connections-per-ip. */
+  void testAdmissionLimits ()
+  {
+    Config config;
+    std::string error;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--max-sessions", "2",
+            "--max-connections-per-ip", "2" }, config, error));
+    AdmissionState state;
+    state.draining = true;
+    assert_refused (admit_path (config, "/ingest/k", state), 1001, "shutdown",
+        true, "server shutting down");
+
+    state = {};
+    state.broadcasts = { { "a", true } };
+    CPPUNIT_ASSERT (admit_path (config, "/ingest/k", state).verdict ==
+        Admission::Verdict::Start);
+    CPPUNIT_ASSERT (!at_capacity (config, 1));
+    state.broadcasts.push_back ({ "b", true });
+    CPPUNIT_ASSERT (at_capacity (config, 2));
+    assert_refused (admit_path (config, "/ingest/k", state), 1013, "capacity",
+        true, "server at capacity, try again later");
+    /* Broadcasts still ending count too. */
+    state.broadcasts = { { "a", false }, { "b", false } };
+    assert_refused (admit_path (config, "/ingest/k", state), 1013,
+        "capacity", true);
+
+    state = {};
+    state.streams_from_peer = 1;
+    CPPUNIT_ASSERT (admit_path (config, "/ingest/k", state).verdict ==
+        Admission::Verdict::Start);
+    state.streams_from_peer = 2;
+    assert_refused (admit_path (config, "/ingest/k", state), 1013, "per_ip",
+        true, "too many streams from your address, try again later");
+    /* Capacity is checked first. */
+    state.broadcasts = { { "a", true }, { "b", true } };
+    assert_refused (admit_path (config, "/ingest/k", state), 1013,
+        "capacity", true);
+
+    /* 0: no limit. */
+    Config unlimited;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--max-sessions", "0",
+            "--max-connections-per-ip", "0" }, unlimited, error));
+    CPPUNIT_ASSERT (!at_capacity (unlimited, 100000));
+    state.streams_from_peer = 1000;
+    state.broadcasts.assign (50, { "a", true });
+    CPPUNIT_ASSERT (admit_path (unlimited, "/ingest/k", state).verdict ==
+        Admission::Verdict::Start);
+  }
+
+  /* With continuity a connection joins its key's newest accepting
+   * broadcast, even at capacity; otherwise it starts one, waiting while an
+   * older one for the key still runs. */
+  void testAdmissionJoinOrStart ()
+  {
+    Config config;
+    std::string error;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--max-sessions", "3" }, config,
+            error));
+    AdmissionState state;
+    state.continuity = true;
+    state.broadcasts = { { "k", false }, { "x", true }, { "k", true } };
+    Admission joined = admit_path (config, "/ingest/k", state);
+    CPPUNIT_ASSERT (joined.verdict == Admission::Verdict::Join);
+    CPPUNIT_ASSERT_EQUAL ((size_t) 2, joined.join);
+    /* Two accepting: the newest. */
+    state.broadcasts = { { "k", true }, { "k", true } };
+    CPPUNIT_ASSERT_EQUAL ((size_t) 1, admit_path (config, "/ingest/k",
+            state).join);
+    /* At capacity a connection still joins, but starts nothing. */
+    state.broadcasts = { { "k", true }, { "x", true }, { "y", true } };
+    CPPUNIT_ASSERT (admit_path (config, "/ingest/k", state).verdict ==
+        Admission::Verdict::Join);
+    assert_refused (admit_path (config, "/ingest/z", state), 1013,
+        "capacity", true);
+    /* The per-address limit holds for joining too. */
+    Config per_ip;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--max-connections-per-ip", "1" },
+            per_ip, error));
+    state.streams_from_peer = 1;
+    assert_refused (admit_path (per_ip, "/ingest/k", state), 1013, "per_ip",
+        true);
+    state.streams_from_peer = 0;
+
+    /* Ending: a new broadcast, after the old one. */
+    state.broadcasts = { { "k", false }, { "x", true } };
+    Admission started = admit_path (config, "/ingest/k", state);
+    CPPUNIT_ASSERT (started.verdict == Admission::Verdict::Start);
+    CPPUNIT_ASSERT (started.wait_for_previous);
+    /* Without continuity nobody joins. */
+    state.continuity = false;
+    state.broadcasts = { { "k", true } };
+    started = admit_path (config, "/ingest/k", state);
+    CPPUNIT_ASSERT (started.verdict == Admission::Verdict::Start);
+    CPPUNIT_ASSERT (started.wait_for_previous);
+    started = admit_path (config, "/ingest/other", state);
+    CPPUNIT_ASSERT (started.verdict == Admission::Verdict::Start);
+    CPPUNIT_ASSERT (!started.wait_for_previous);
+  }
+
+  /* A draining server sends trusted proxies 503 instead of upgrading. */
+  void testDeclineHandshake ()
+  {
+    Config direct;
+    std::string error;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({}, direct, error));
+    CPPUNIT_ASSERT (!decline_handshake (direct, true, "127.0.0.1"));
+    Config proxied;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--trusted-proxies",
+            "10.0.0.0/8" }, proxied, error));
+    CPPUNIT_ASSERT (decline_handshake (proxied, true, "10.1.2.3"));
+    CPPUNIT_ASSERT (!decline_handshake (proxied, false, "10.1.2.3"));
+    CPPUNIT_ASSERT (!decline_handshake (proxied, true, "203.0.113.5"));
   }
 };
 

@@ -1,10 +1,10 @@
-/* The RTMP gate's kept data (service/media.h RtmpGate), on its own and in
+/* The output gate's kept data (service/output_gate.h), on its own and in
  * milliseconds: what wsrtmpd keeps while an RTMP connection is down, and
  * what it drops when that grows too large.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "media.h"
+#include "output_gate.h"
 
 #include <cppunit/extensions/HelperMacros.h>
 #include <cppunit/extensions/TestFactoryRegistry.h>
@@ -12,7 +12,7 @@
 
 #include <string>
 
-using wsrtmp::RtmpGate;
+using wsrtmp::OutputGate;
 
 namespace {
 
@@ -36,7 +36,7 @@ flv_tag (Tag tag, gsize size)
 
 /* What a closed gate does with each buffer the tee pushes: sync, keep. */
 void
-push_closed (RtmpGate &gate, Tag tag, gsize size)
+push_closed (OutputGate &gate, Tag tag, gsize size)
 {
   GstBuffer *buffer = flv_tag (tag, size);
   if (gate.sync (buffer))
@@ -45,14 +45,14 @@ push_closed (RtmpGate &gate, Tag tag, gsize size)
 }
 
 bool
-front_is_keyframe (const RtmpGate &gate)
+front_is_keyframe (const OutputGate &gate)
 {
   return !gate.backlog.empty () &&
       wsrtmp::is_flv_video_keyframe (gate.backlog.front ());
 }
 
 gsize
-sum_sizes (const RtmpGate &gate)
+sum_sizes (const OutputGate &gate)
 {
   gsize total = 0;
   for (GstBuffer *buffer : gate.backlog)
@@ -97,7 +97,7 @@ class MediaBacklogTest : public CppUnit::TestFixture {
    * connection cannot decode it), and what is dropped is counted. */
   void test_sync_drops_until_video_keyframe ()
   {
-    RtmpGate gate;
+    OutputGate gate;
     gate.open = false;
     gate.synced = false;
     push_closed (gate, Tag::VideoInter, 100);
@@ -119,7 +119,7 @@ class MediaBacklogTest : public CppUnit::TestFixture {
 
   void test_keeps_everything_within_the_bound ()
   {
-    RtmpGate gate;
+    OutputGate gate;
     gate.open = false;
     gate.max_backlog_bytes = 1000;
     push_closed (gate, Tag::VideoKey, 500);
@@ -135,7 +135,7 @@ class MediaBacklogTest : public CppUnit::TestFixture {
    * the kept tags still start with a keyframe. */
   void test_over_the_bound_drops_whole_gops ()
   {
-    RtmpGate gate;
+    OutputGate gate;
     gate.open = false;
     gate.max_backlog_bytes = 1000;
     for (int gop = 0; gop < 3; gop++) {
@@ -165,7 +165,7 @@ class MediaBacklogTest : public CppUnit::TestFixture {
    * goes, and keeping starts again at the next keyframe. */
   void test_one_gop_over_the_bound_waits_for_the_next ()
   {
-    RtmpGate gate;
+    OutputGate gate;
     gate.open = false;
     gate.max_backlog_bytes = 1000;
     push_closed (gate, Tag::VideoKey, 600);
@@ -193,7 +193,7 @@ class MediaBacklogTest : public CppUnit::TestFixture {
     GstBuffer *first = flv_tag (Tag::VideoKey, 600);
     GstBuffer *second = flv_tag (Tag::VideoKey, 600);
     {
-      RtmpGate gate;
+      OutputGate gate;
       gate.open = false;
       gate.max_backlog_bytes = 1000;
       CPPUNIT_ASSERT (gate.sync (first));

@@ -1,12 +1,17 @@
 /* wsrtmpd configuration: command line options and the INI file behind
- * --config, merged and validated once at startup.
+ * --config, merged and validated once at startup (the option table is
+ * option_table.h; where a key's stream goes from here is
+ * destination_choice.h). Named daemon_config, not config.h: that is the
+ * name of the header meson generates for the build.
+ *
+ * Read on the main thread; written only by parse_config at startup and by
+ * reload_config_files (SIGHUP, main thread).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #pragma once
 
 #include "client_address.h"
-#include "destination.h"
 #include "streams_file.h"
 
 #include <glib.h>
@@ -19,8 +24,9 @@
 
 namespace wsrtmp {
 
-/* What wsrtmpd was told. The defaults are in the option table (config.cpp),
- * which parse_config applies; a Config not filled by it is empty. */
+/* What wsrtmpd was told. The defaults are in the option table
+ * (daemon_config.cpp), which parse_config applies; a Config not filled by
+ * it is empty. */
 struct Config {
   std::string listen_host;
   int listen_port = 0;
@@ -66,7 +72,7 @@ struct Config {
   TrustedProxies trusted_proxies;
   /* Concurrent WebSocket streams from one address (0 = unlimited). */
   int max_connections_per_ip = 0;
-  /* Signed tokens (?token=EXPIRY.HMAC) are required when set. */
+  /* Signed tokens (?token=EXPIRY.HMAC, tokens.h) are required when set. */
   std::string token_secret;
   std::string token_secret_file;        /* re-read on SIGHUP */
   /* How long a session retries a lost RTMP connection (0 = never). */
@@ -82,19 +88,7 @@ struct Config {
   bool key_allowed (const std::string &key) const;
   /* The RTMP location for a (validated) key, "" when not pushing. */
   std::string rtmp_location (const std::string &key) const;
-  /* Where key's stream goes: its --streams-file entry, otherwise every
-   * --rtmp-url. record says whether the recording is added too. */
-  std::vector<Destination> destinations_for (const std::string &key,
-      bool &record) const;
 };
-
-/* The token a web app hands out for key, valid until expiry (unix
- * seconds): "EXPIRY.HEX(HMAC-SHA256(secret, key + "." + EXPIRY))". */
-std::string make_token (const std::string &secret, const std::string &key,
-    gint64 expiry);
-/* True when token is valid for key now (constant-time comparison). */
-bool check_token (const std::string &secret, const std::string &key,
-    const std::string &token, gint64 now_s);
 
 /* Parses argv (and the --config file it names) into config, defaults
  * included. On a bad option or value returns false with a message a user

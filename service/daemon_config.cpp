@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "config.h"
+#include "daemon_config.h"
+#include "wsorigin.h"
+#include "destination.h"
 #include "option_table.h"
 #include "util.h"
 
@@ -205,24 +207,6 @@ text_into (std::string &target)
   };
 }
 
-/* url with {key} replaced by key, or /KEY appended (RTMP; an srt:// URL
- * without {key} stays as it is). */
-std::string
-location_for_key (const std::string &url, const std::string &key)
-{
-  auto placeholder = url.find ("{key}");
-  if (placeholder != std::string::npos) {
-    std::string location = url;
-    location.replace (placeholder, 5, key);
-    return location;
-  }
-  if (g_str_has_prefix (url.c_str (), "srt://"))
-    return url;
-  if (!url.empty () && url.back () == '/')
-    return url + key;
-  return url + "/" + key;
-}
-
 /* One or more URLs (a ';' list, or the option given several times). */
 bool
 store_rtmp_url (const std::string &text, Config &config, std::string &error)
@@ -259,23 +243,10 @@ bool
 store_allowed_origins (const std::string &list, Config &config,
     std::string &error)
 {
-  g_auto (GStrv) origins = g_strsplit (list.c_str (), ",", -1);
-  for (char **origin = origins; *origin; origin++) {
-    char *text = g_strstrip (*origin);
-    if (!*text)
-      continue;
-    if (!g_str_has_prefix (text, "http://") &&
-        !g_str_has_prefix (text, "https://")) {
-      error = std::string ("--allowed-origins: \"") + text + "\" is not an "
-          "origin like https://host[:port]";
-      return false;
-    }
-    std::string origin_text = text;
-    while (!origin_text.empty () && origin_text.back () == '/')
-      origin_text.pop_back ();
-    config.allowed_origins.push_back (origin_text);
-  }
-  return true;
+  if (parse_origin_list (list, config.allowed_origins, error))
+    return true;
+  error = "--allowed-origins: " + error;
+  return false;
 }
 
 bool
@@ -520,49 +491,7 @@ make_options (Config &config, std::vector<Option> &options,
 bool
 Config::origin_allowed (const std::string &origin) const
 {
-  if (allowed_origins.empty ())
-    return true;
-  for (const auto &allowed : allowed_origins) {
-    if (g_ascii_strcasecmp (allowed.c_str (), origin.c_str ()) == 0)
-      return true;
-  }
-  return false;
-}
-
-std::string
-make_token (const std::string &secret, const std::string &key, gint64 expiry)
-{
-  std::string message = key + "." + std::to_string (expiry);
-  g_autofree char *hmac = g_compute_hmac_for_string (G_CHECKSUM_SHA256,
-      reinterpret_cast<const guchar *> (secret.data ()), secret.size (),
-      message.c_str (), message.size ());
-  return std::to_string (expiry) + "." + hmac;
-}
-
-bool
-check_token (const std::string &secret, const std::string &key,
-    const std::string &token, gint64 now_s)
-{
-  auto dot = token.find ('.');
-  if (secret.empty () || dot == std::string::npos || dot == 0 || dot > 19)
-    return false;
-  std::string expiry_text = token.substr (0, dot);
-  for (char c : expiry_text) {
-    if (!g_ascii_isdigit (c))
-      return false;
-  }
-  gint64 expiry = g_ascii_strtoll (expiry_text.c_str (), nullptr, 10);
-  if (expiry < now_s)
-    return false;
-  std::string expected = make_token (secret, key, expiry);
-  /* Same length (64 hex digits) or no match; every byte compared. */
-  if (expected.size () != token.size ())
-    return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < token.size (); i++)
-    diff |= static_cast<unsigned char> (g_ascii_tolower (token[i]) ^
-        expected[i]);
-  return diff == 0;
+  return wsrtmp::origin_allowed (allowed_origins, origin.c_str ());
 }
 
 /* A key in --streams-file is allowed; with a streams file and no
@@ -583,39 +512,6 @@ Config::rtmp_location (const std::string &key) const
   if (rtmp_url.empty ())
     return "";
   return location_for_key (rtmp_url, key);
-}
-
-std::vector<Destination>
-Config::destinations_for (const std::string &key, bool &record_out) const
-{
-  std::vector<Destination> destinations;
-  if (streams) {
-    auto found = streams->find (key);
-    if (found != streams->end ()) {
-      record_out = found->second.record || record_dir_given;
-      return found->second.destinations;
-    }
-  }
-  record_out = record;
-  std::vector<std::string> names;
-  for (const auto &url : rtmp_urls) {
-    Destination dest;
-    std::string error;
-    std::string location = location_for_key (url, key);
-    /* Checked at startup with a placeholder key; a valid key keeps it so. */
-    if (!parse_destination (location, "", dest, error))
-      continue;
-    /* The key is the wsrtmp key here: masked like everywhere else. */
-    int n = 1;
-    for (const auto &other : destinations)
-      if (other.name == dest.name || g_str_has_prefix (other.name.c_str (),
-              (dest.name + "-").c_str ()))
-        n++;
-    if (n > 1)
-      dest.name += "-" + std::to_string (n);
-    destinations.push_back (std::move (dest));
-  }
-  return destinations;
 }
 
 bool
