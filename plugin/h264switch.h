@@ -22,7 +22,8 @@
  *   branch's caps, and streamable flvmux re-sends the codec headers.
  *
  * The switch gets the element's settings by value and tells the element of
- * a mode change through a callback; it knows nothing else of the element.
+ * a mode change through a callback; of the element it knows only the bin
+ * it builds in (and posts errors as), never its private struct.
  * Its lock is a leaf (plugin.cpp): nothing else is taken while it is held,
  * and it is not held while calling out (the callback, building, pushing).
  *
