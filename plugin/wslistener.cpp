@@ -8,23 +8,13 @@
 
 #include "wslistener.h"
 
+#include "wslisten.h"
+
 #include <utility>
 
 namespace wsrtmp {
 
 namespace {
-
-int
-listening_port (SoupServer *server)
-{
-  for (GSList *l = soup_server_get_listeners (server); l; l = l->next) {
-    g_autoptr (GSocketAddress) local =
-        g_socket_get_local_address (G_SOCKET (l->data), nullptr);
-    if (local && G_IS_INET_SOCKET_ADDRESS (local))
-      return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
-  }
-  return 0;
-}
 
 gboolean
 quit_loop (gpointer data)
@@ -97,32 +87,6 @@ WsListener::report_start (GError *error)
   listen_cond_.notify_all ();
 }
 
-bool
-WsListener::listen (SoupServer *server, GError **error)
-{
-  const std::string &host = config_.host;
-  auto options = static_cast<SoupServerListenOptions> (config_.certificate ?
-      SOUP_SERVER_LISTEN_HTTPS : 0);
-
-  if (host.empty () || host == "localhost")
-    return soup_server_listen_local (server, config_.port, options, error);
-
-  g_autoptr (GInetAddress) address = g_inet_address_new_from_string (
-      host.c_str ());
-  if (!address) {
-    g_autoptr (GResolver) resolver = g_resolver_get_default ();
-    GList *addresses = g_resolver_lookup_by_name (resolver, host.c_str (),
-        nullptr, error);
-    if (!addresses)
-      return false;
-    address = G_INET_ADDRESS (g_object_ref (addresses->data));
-    g_resolver_free_addresses (addresses);
-  }
-  g_autoptr (GSocketAddress) socket_address =
-      g_inet_socket_address_new (address, config_.port);
-  return soup_server_listen (server, socket_address, options, error);
-}
-
 void
 WsListener::on_websocket (SoupServer *, SoupServerMessage *message,
     const char *, SoupWebsocketConnection *connection, gpointer data)
@@ -149,7 +113,10 @@ WsListener::run (gpointer data)
   soup_server_add_websocket_handler (server, path.empty () ? "/" :
       path.c_str (), nullptr, nullptr, on_websocket, self, nullptr);
 
-  if (self->listen (server, &error)) {
+  auto options = static_cast<SoupServerListenOptions> (
+      self->config_.certificate ? SOUP_SERVER_LISTEN_HTTPS : 0);
+  if (listen_on_host (server, self->config_.host, self->config_.port, options,
+          &error)) {
     self->port_ = listening_port (server);
     self->report_start (nullptr);
     g_main_loop_run (self->loop_);

@@ -3,7 +3,7 @@
  * own (made the thread's default before the server is made), as
  * souphttpsrc keeps its GstSoupSession: the thread and its loop belong to
  * one object, which joins the thread when stopped. libsoup is called on
- * that thread only.
+ * that thread only. Where it listens is wslisten.h's rule, wsrtmpd's too.
  *
  * What to do with a client is the element's: the listener hands each
  * WebSocket to the element's callback, on the listener's thread, and calls
@@ -63,7 +63,6 @@ class WsListener {
   static gpointer run (gpointer data);
   static void on_websocket (SoupServer *server, SoupServerMessage *message,
       const char *path, SoupWebsocketConnection *connection, gpointer data);
-  bool listen (SoupServer *server, GError **error);
   /* Joins the thread (its loop quit, or never run) and drops what start
    * made. */
   void join ();
