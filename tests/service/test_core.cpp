@@ -1,7 +1,7 @@
 /* wsrtmpd's classes on their own, linked from wsrtmpd-core: error
  * classification, tokens, the option table, the client address behind
  * trusted proxies and the admission of a new connection. Runs in about a
- * second; the daemon as a whole is tested in test_wsrtmpd.cpp.
+ * second; the daemon as a whole is tested by the wsrtmpd-* binaries.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */

@@ -577,17 +577,9 @@ class RestreamTest : public CppUnit::TestFixture {
     std::this_thread::sleep_for (std::chrono::seconds (6));
     kill_nginx (flaky_dir);
     std::this_thread::sleep_for (std::chrono::seconds (2));
-    std::string script = source_root () + "/tests/support/nginx-rtmp.sh";
-    std::string out, err;
-    int status = -1;
-    for (int attempt = 0; attempt < 20 && status != 0; attempt++) {
-      if (attempt)
-        std::this_thread::sleep_for (std::chrono::milliseconds (250));
-      status = run_command ({ script, "start", flaky_dir,
-          std::to_string (port_of (flaky.url ())),
-          std::to_string (free_port ()) }, &out, &err);
-    }
-    CPPUNIT_ASSERT_EQUAL_MESSAGE (err, 0, status);
+    std::string err;
+    bool restarted = restart_nginx (flaky_dir, flaky.url (), &err);
+    CPPUNIT_ASSERT_MESSAGE (err, restarted);
     const WsClient &client = live.finish ();
     CPPUNIT_ASSERT (daemon.wait_idle (30000));
 
@@ -702,16 +694,6 @@ class RestreamTest : public CppUnit::TestFixture {
     std::string streams = write_file (dir, "streams.ini", "[first]\n"
         "destinations = " + nginx.url () + "/first-out\n");
     Daemon daemon ({ "--streams-file", streams, "--idle-timeout", "60" });
-    auto reload = [&] (const std::string &expect) {
-      size_t before = daemon.log ().size ();
-      CPPUNIT_ASSERT_EQUAL (0, kill (daemon.pid (), SIGHUP));
-      for (int i = 0; i < 100; i++) {
-        if (daemon.log ().find (expect, before) != std::string::npos)
-          return;
-        std::this_thread::sleep_for (std::chrono::milliseconds (50));
-      }
-      CPPUNIT_FAIL ("no \"" + expect + "\" after SIGHUP:\n" + daemon.log ());
-    };
     auto refused = [&] (const std::string &key) {
       auto client = WsClient::connect (daemon.ingest_url (key));
       CPPUNIT_ASSERT (client);
@@ -729,10 +711,10 @@ class RestreamTest : public CppUnit::TestFixture {
         running->wait_text ("\"state\":\"live\"", 10000));
     write_file (dir, "streams.ini", "[second]\ndestinations = " +
         nginx.url () + "/second-out\n");
-    reload ("reloaded " + streams + " (1 streams)");
+    reload_daemon (daemon, "reloaded " + streams + " (1 streams)");
     write_file (dir, "streams.ini", "[broken\n");
-    reload ("reload refused, keeping the previous files: --streams-file " +
-        streams);
+    reload_daemon (daemon, "reload refused, keeping the previous files: "
+        "--streams-file " + streams);
     sender.join ();
     running->close (1000, "done");
     CPPUNIT_ASSERT (running->wait_closed (10000));

@@ -6,6 +6,7 @@
 #include "fixture.h"
 #include "test_main.h"
 
+#include <cppunit/TestAssert.h>
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 
@@ -441,7 +442,8 @@ kill_nginx (const std::string &dir)
 }
 
 bool
-restart_nginx (const std::string &dir, const std::string &rtmp_url)
+restart_nginx (const std::string &dir, const std::string &rtmp_url,
+    std::string *error)
 {
   std::string port = rtmp_url.substr (rtmp_url.rfind (':') + 1);
   port = port.substr (0, port.find ('/'));
@@ -455,7 +457,22 @@ restart_nginx (const std::string &dir, const std::string &rtmp_url)
             &err) == 0)
       return true;
   }
+  if (error)
+    *error = err;
   return false;
+}
+
+void
+reload_daemon (const Daemon &daemon, const std::string &expect)
+{
+  size_t before = daemon.log ().size ();
+  CPPUNIT_ASSERT_EQUAL (0, kill (daemon.pid (), SIGHUP));
+  for (int i = 0; i < 100; i++) {
+    if (daemon.log ().find (expect, before) != std::string::npos)
+      return;
+    std::this_thread::sleep_for (std::chrono::milliseconds (50));
+  }
+  CPPUNIT_FAIL ("no \"" + expect + "\" after SIGHUP:\n" + daemon.log ());
 }
 
 }  // namespace wsrtmp::test

@@ -60,8 +60,16 @@ class Daemon {
 
 /* Kills our nginx in dir abruptly (master and workers), like a crash. */
 void kill_nginx (const std::string &dir);
-/* Starts it again on rtmp_url's port (retrying while the port is held). */
-bool restart_nginx (const std::string &dir, const std::string &rtmp_url);
+/* Starts it again on rtmp_url's port (retrying while the port is held).
+ * When it cannot, error gets what nginx-rtmp.sh said the last time. */
+bool restart_nginx (const std::string &dir, const std::string &rtmp_url,
+    std::string *error = nullptr);
+
+/* Sends the daemon SIGHUP (systemctl reload) and waits up to 5 s for expect
+ * ("reloaded ...", "reload refused ...") in what it logs after the signal;
+ * fails the running test when the signal cannot be sent or the line does
+ * not come. */
+void reload_daemon (const Daemon &daemon, const std::string &expect);
 
 /* what, then the daemon's log: the message of a failed assertion. */
 std::string context (const Daemon &daemon, const std::string &what);
