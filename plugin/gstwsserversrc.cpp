@@ -50,6 +50,7 @@
 
 #include "bytequeue.h"
 #include "wsclose.h"
+#include "wsorigin.h"
 #include "wslistener.h"
 
 #include <libsoup/soup.h>
@@ -119,10 +120,12 @@ split_origins (const char *list)
   std::vector<std::string> origins;
   if (!list)
     return origins;
+  /* As wsrtmpd's --allowed-origins (wsorigin.h), but any entry is kept:
+   * "null" is what a page opened from a file sends. */
   g_auto (GStrv) parts = g_strsplit_set (list, ", ", -1);
   for (char **part = parts; *part; part++) {
     if (**part)
-      origins.emplace_back (*part);
+      origins.emplace_back (wsrtmp::normalize_origin (*part));
   }
   return origins;
 }
@@ -261,7 +264,8 @@ gst_ws_server_src_class_init (GstWsServerSrcClass *klass)
       g_param_spec_string ("allowed-origins", "Allowed origins",
           "Comma-separated list of Origin header values that may connect, "
           "e.g. \"https://example.com,http://localhost:8000\" (empty = any "
-          "origin). Others are closed with 1008", "", flags));
+          "origin; compared without case and a trailing '/', as wsrtmpd "
+          "does). Others are closed with 1008", "", flags));
   g_object_class_install_property (gobject_class, PROP_CONNECTION,
       g_param_spec_object (GST_WS_SERVER_SRC_PROP_CONNECTION, "Connection",
           "An accepted SoupWebsocketConnection to read from instead of "
@@ -599,14 +603,10 @@ on_websocket (GstWsServerSrc *self, SoupServerMessage *msg,
       g_inet_address_to_string (g_inet_socket_address_get_address (remote)) :
       g_strdup ("?");
 
-  bool origin_allowed = true;
+  bool origin_allowed;
   {
     std::lock_guard<std::mutex> lock (priv->settings_lock);
-    if (!priv->allowed_origins.empty ()) {
-      origin_allowed = false;
-      for (const auto &allowed : priv->allowed_origins)
-        origin_allowed |= origin && allowed == origin;
-    }
+    origin_allowed = wsrtmp::origin_allowed (priv->allowed_origins, origin);
   }
   if (!origin_allowed) {
     GST_WARNING_OBJECT (self, "refusing client %s: origin \"%s\" not allowed",
