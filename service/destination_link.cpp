@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "destination_link.h"
+#include "failure.h"
 
 #include <algorithm>
 
@@ -147,7 +148,7 @@ DestinationLink::lost (const std::string &words, const std::string &detail)
     reconnect_backoff_ms_ = 500;
     reconnect_attempts_ = 0;
     reconnects_++;
-    metrics_.error ("rtmp_lost");
+    metrics_.error (RTMP_LOST_KIND);
     metrics_.destination_reconnect (name ());
     log (G_LOG_LEVEL_WARNING, std::string ("lost the ") +
         protocol_word (output_.destination ()) + " connection (" + detail +

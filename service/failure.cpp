@@ -3,6 +3,7 @@
 #include "gstwsserversrc.h"
 #include "util.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace wsrtmp {
@@ -97,6 +98,25 @@ classify_error (GstMessage *message)
     return { CLOSE_UNSUPPORTED_DATA, "not a media stream we can read",
         "input" };
   return { CLOSE_SERVER_ERROR, "internal pipeline error", "pipeline" };
+}
+
+const std::vector<std::string> &
+error_kinds ()
+{
+  static const std::vector<std::string> kinds = {
+    "key", "token", "origin", "replaced", "idle", "shutdown", "capacity",
+    "per_ip", "input", "codec", "text", "too_big", "too_slow",
+    "rtmp_connect", "rtmp_refused", "rtmp", "recording", "encoder",
+    "pipeline", "drain_timeout",
+  };
+  return kinds;
+}
+
+bool
+is_error_kind (const std::string &kind)
+{
+  const auto &kinds = error_kinds ();
+  return std::find (kinds.begin (), kinds.end (), kind) != kinds.end ();
 }
 
 }  // namespace wsrtmp

@@ -12,6 +12,7 @@
 #include <gst/gst.h>
 
 #include <string>
+#include <vector>
 
 namespace wsrtmp {
 
@@ -28,5 +29,15 @@ struct Failure {
 
 /* Maps a pipeline error to what the client is told. */
 Failure classify_error (GstMessage *error_message);
+
+/* Every kind a client can be told, in README.md's order (its table gives
+ * each one's close code and meaning; the page's words are in
+ * web/js/error_kinds.js). tests/service/test_core checks the README's
+ * table against this list, tests/e2e/error_kinds.test.mjs the page's. */
+const std::vector<std::string> &error_kinds ();
+bool is_error_kind (const std::string &kind);
+/* Counted in wsrtmp_errors_total beside those, never sent to a client: a
+ * destination's connection dropped and is being retried. */
+constexpr const char *RTMP_LOST_KIND = "rtmp_lost";
 
 }  // namespace wsrtmp

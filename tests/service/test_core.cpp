@@ -23,6 +23,7 @@
 #include <gst/gst.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -152,6 +153,7 @@ class CoreTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testAdmissionLimits);
   CPPUNIT_TEST (testAdmissionJoinOrStart);
   CPPUNIT_TEST (testDeclineHandshake);
+  CPPUNIT_TEST (testErrorKindsAreDocumented);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -975,6 +977,38 @@ class CoreTest : public CppUnit::TestFixture {
   }
 
   /* A draining server sends trusted proxies 503 instead of upgrading. */
+  /* The kinds a client can be told are README's table of error kinds,
+   * no more and no fewer, in its order (the page's table is checked
+   * against the same README: tests/e2e/error_kinds.test.mjs). */
+  void testErrorKindsAreDocumented ()
+  {
+    const char *root = g_getenv ("WSRTMP_SOURCE_ROOT");
+    CPPUNIT_ASSERT (root);
+    g_autofree char *readme = nullptr;
+    CPPUNIT_ASSERT (g_file_get_contents ((std::string (root) +
+                "/README.md").c_str (), &readme, nullptr, nullptr));
+    const char *table = strstr (readme, "\nError kinds (");
+    CPPUNIT_ASSERT (table);
+    std::vector<std::string> documented;
+    g_auto (GStrv) lines = g_strsplit (table + 1, "\n", -1);
+    bool in_table = false;
+    for (char **line = lines; *line; line++) {
+      if (g_str_has_prefix (*line, "| `")) {
+        in_table = true;
+        const char *start = *line + 3;
+        const char *end = strchr (start, '`');
+        documented.emplace_back (start, end ? end - start : 0);
+      } else if (in_table && !g_str_has_prefix (*line, "|")) {
+        break;
+      }
+    }
+    CPPUNIT_ASSERT_EQUAL (error_kinds ().size (), documented.size ());
+    for (size_t i = 0; i < documented.size (); i++)
+      CPPUNIT_ASSERT_EQUAL (error_kinds ()[i], documented[i]);
+    CPPUNIT_ASSERT (is_error_kind ("too_big"));
+    CPPUNIT_ASSERT (!is_error_kind ("constructor"));
+  }
+
   void testDeclineHandshake ()
   {
     Config direct;
