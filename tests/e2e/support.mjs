@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// What the browser end-to-end tests (run.mjs, studio.mjs, continuity.mjs, destinations.mjs)
-// share: where things are, a test's checks and exit status (E2eTest), its set-up (the tools it
-// needs, nginx-rtmp, wsrtmpd, Chromium with a fake camera and microphone, a page that records
-// its states and errors), and small process, polling and page helpers.
+// What the browser end-to-end tests (run.mjs, studio.mjs, continuity.mjs, destinations.mjs,
+// firefox_smoke.mjs) share: where things are, a test's checks and exit status (E2eTest), its
+// set-up (the tools it needs, nginx-rtmp, wsrtmpd, Chromium or Firefox ESR with a fake camera and
+// microphone, a page that records its states and errors), and small process, polling and page
+// helpers.
 import { execFile, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import fs from 'node:fs';
@@ -12,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * Where the tests find the tree, the build and the tools, from the environment meson sets
- * (WSRTMP_SOURCE_ROOT, WSRTMP_BUILD_ROOT, WSRTMPD, GST_PLUGIN_PATH, CHROMIUM, E2E_ARTIFACTS) or
+ * (WSRTMP_SOURCE_ROOT, WSRTMP_BUILD_ROOT, WSRTMPD, GST_PLUGIN_PATH, CHROMIUM, FIREFOX, E2E_ARTIFACTS) or
  * next to this file. ARTIFACTS: E2E_ARTIFACTS, else build/tests/e2e-artifacts when run from
  * meson, else tests/e2e/artifacts; then the subdirectory `name` (none when empty).
  */
@@ -28,6 +29,7 @@ export function e2ePaths(name = '') {
     WSRTMPD: process.env.WSRTMPD || path.join(BUILD_ROOT, 'service', 'wsrtmpd'),
     PLUGIN_PATH: process.env.GST_PLUGIN_PATH || path.join(BUILD_ROOT, 'plugin'),
     CHROMIUM: process.env.CHROMIUM || '/usr/bin/chromium',
+    FIREFOX: process.env.FIREFOX || '/usr/bin/firefox-esr',
     WEB_ROOT: path.join(SOURCE_ROOT, 'web'),
     NGINX_SH: path.join(SOURCE_ROOT, 'tests', 'support', 'nginx-rtmp.sh'),
     ARTIFACTS: path.resolve(process.env.E2E_ARTIFACTS ||
@@ -102,6 +104,83 @@ export async function until(fn, timeoutMs, stepMs = 200) {
 // ---------------------------------------------------------------- one test
 const TOOL_PACKAGES = { ffmpeg: 'ffmpeg', ffprobe: 'ffmpeg', tesseract: 'tesseract-ocr tesseract-ocr-eng' };
 const RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
+
+/**
+ * BiDi commands playwright-core 1.65 sends on every new context or page only to emulate what a
+ * test may ask for (colour scheme; screen size and orientation), which a Firefox may not have
+ * yet ("unknown command"); the tests ask for none of it. Firefox ESR 153 lacks the first.
+ */
+const OPTIONAL_BIDI_COMMANDS = new Set([
+  'emulation.setMediaFeaturesOverride',
+  'emulation.setScreenOrientationOverride',
+  'emulation.setScreenSettingsOverride',
+]);
+
+/**
+ * Lets `browser` (playwright-core's BiDi Firefox, in this process) live with a Firefox that
+ * lacks OPTIONAL_BIDI_COMMANDS: such a command failing with "unknown command" counts as done
+ * (logged once each) instead of failing newContext. Reaches Playwright's BiDi session through
+ * the in-process connection (toImpl), so it throws, saying so, if a playwright-core update
+ * moved it.
+ */
+function tolerateMissingBidiCommands(browser, log) {
+  const impl = browser._connection?.toImpl?.(browser);
+  const session = impl?._browserSession;
+  const proto = session && Object.getPrototypeOf(session);
+  if (!proto || typeof proto.send !== 'function') {
+    throw new Error('launchFirefox: playwright-core\'s BiDi session not found (its internals changed?)');
+  }
+  if (proto.__wsrtmpTolerant) return;
+  const send = proto.send;
+  const told = new Set();
+  proto.send = async function tolerantSend(method, params) {
+    try {
+      return await send.call(this, method, params);
+    } catch (err) {
+      if (!OPTIONAL_BIDI_COMMANDS.has(method) || !/unknown command/.test(String(err && err.message))) throw err;
+      if (!told.has(method)) { told.add(method); log(`firefox: no BiDi ${method} (ignored)`); }
+      return {};
+    }
+  };
+  proto.__wsrtmpTolerant = true;
+}
+
+/**
+ * Firefox prefs for the tests, on top of Playwright's own first-run / network-quiet defaults:
+ * fake camera and microphone with no prompt, autoplay allowed, no welcome page, telemetry,
+ * captive-portal, region or remote-settings traffic.
+ */
+export const FIREFOX_PREFS = {
+  'media.navigator.streams.fake': true,
+  'media.navigator.permission.disabled': true,
+  'permissions.default.camera': 1,
+  'permissions.default.microphone': 1,
+  'media.autoplay.default': 0,
+  'media.autoplay.blocking_policy': 0,
+  'media.block-autoplay-until-in-foreground': false,
+  'browser.aboutwelcome.enabled': false,
+  'trailhead.firstrun.didSeeAboutWelcome': true,
+  'browser.startup.firstrunSkipsHomepage': true,
+  'browser.newtabpage.activity-stream.asrouter.userprefs.cfr.addons': false,
+  'browser.newtabpage.activity-stream.asrouter.userprefs.cfr.features': false,
+  'browser.discovery.enabled': false,
+  'browser.region.network.url': '',
+  'browser.region.update.enabled': false,
+  'browser.ping-centre.telemetry': false,
+  'toolkit.telemetry.enabled': false,
+  'toolkit.telemetry.unified': false,
+  'toolkit.telemetry.archive.enabled': false,
+  'toolkit.telemetry.reportingpolicy.firstRun': false,
+  'app.shield.optoutstudies.enabled': false,
+  'app.update.auto': false,
+  'extensions.pocket.enabled': false,
+  'network.captive-portal-service.enabled': false,
+  'captivedetect.canonicalURL': '',
+  'network.dns.disablePrefetch': true,
+  'network.prefetch-next': false,
+  'privacy.webrtc.legacyGlobalIndicator': false,
+  'privacy.webrtc.hideGlobalIndicator': true,
+};
 
 /** The first line of an error's message, and where it was thrown. */
 function errorLine(err) {
@@ -195,33 +274,42 @@ export class E2eTest {
   };
 
   /**
-   * What a browser test needs, else it is skipped: playwright-core (never a browser of its
-   * own), Debian's Chromium, nginx with the RTMP module (unless `nginx` is false) and `tools`
-   * on PATH. A missing wsrtmpd fails: it is built with the tree. Returns playwright's chromium.
+   * What a browser test needs, else it is skipped (77): playwright-core (never a browser of its
+   * own), the browser — Debian's Chromium (`browser: 'chromium'`, the default) or Firefox ESR
+   * (`browser: 'firefox'`, driven over WebDriver BiDi, see launchFirefox) —, nginx with the RTMP
+   * module (unless `nginx` is false) and `tools` on PATH. A missing wsrtmpd fails (it is built
+   * with the tree) unless `wsrtmpd` is false. Returns playwright's browser type for `browser`
+   * (chromium or firefox), for launchChromium / launchFirefox / launchBrowser.
    */
-  async preflight({ nginx = true, tools = [] } = {}) {
-    const { HERE, CHROMIUM, WSRTMPD, BUILD_ROOT, ARTIFACTS } = this.paths;
-    let chromium;
+  async preflight({ nginx = true, tools = [], browser = 'chromium', wsrtmpd = true } = {}) {
+    const { HERE, CHROMIUM, FIREFOX, WSRTMPD, BUILD_ROOT, ARTIFACTS } = this.paths;
+    if (browser !== 'chromium' && browser !== 'firefox') throw new Error(`preflight: unknown browser ${browser}`);
+    let playwright;
     try {
-      ({ chromium } = await import('playwright-core'));
+      playwright = await import('playwright-core');
     } catch {
       await this.skip('playwright-core is not installed. Install it with:\n' +
         `    npm ci --prefix ${HERE}\n` +
-        '(it never downloads a browser: the test uses Debian\'s chromium)');
+        '(it never downloads a browser: the test uses Debian\'s chromium / firefox-esr)');
     }
-    if (!fs.existsSync(CHROMIUM)) await this.skip(`${CHROMIUM} not found: apt-get install chromium (or set CHROMIUM)`);
+    if (browser === 'chromium' && !fs.existsSync(CHROMIUM)) {
+      await this.skip(`${CHROMIUM} not found: apt-get install chromium (or set CHROMIUM)`);
+    }
+    if (browser === 'firefox') {
+      if (!fs.existsSync(FIREFOX)) await this.skip(`${FIREFOX} not found: apt-get install firefox-esr (or set FIREFOX)`);
+    }
     if (nginx && (!which('nginx') || !fs.existsSync(RTMP_MODULE))) {
       await this.skip('nginx with the RTMP module not found: apt-get install nginx-light libnginx-mod-rtmp');
     }
     for (const tool of tools) {
       if (!which(tool)) await this.skip(`${tool} not found: apt-get install ${TOOL_PACKAGES[tool] || tool}`);
     }
-    if (!fs.existsSync(WSRTMPD)) {
+    if (wsrtmpd && !fs.existsSync(WSRTMPD)) {
       this.check(false, 'wsrtmpd binary exists', `${WSRTMPD} not found; build it with: ninja -C ${BUILD_ROOT}`);
       await this.finish(1);
     }
     fs.mkdirSync(ARTIFACTS, { recursive: true });
-    return chromium;
+    return playwright[browser];
   }
 
   /** A temporary directory that anyone may enter (nginx's worker may run as nobody), removed at the end. */
@@ -350,6 +438,37 @@ export class E2eTest {
     this.cleanups.push(() => Promise.race([browser.close(), sleep(10_000)]));
     this.log(`browser: Chromium ${browser.version()}`);
     return browser;
+  }
+
+  /**
+   * Headless Firefox ESR (Debian's /usr/bin/firefox-esr, or FIREFOX) driven by playwright-core
+   * over WebDriver BiDi (channel moz-firefox: stock Firefox, no Juggler), in a fresh temporary
+   * profile (Playwright's, removed on close) with a fake camera and microphone
+   * (media.navigator.streams.fake), no permission prompts, autoplay allowed and first-run noise
+   * off; `prefs` (Firefox about:config prefs) and `args` besides; closed at the end. Pages come
+   * from openPage as with Chromium.
+   */
+  async launchFirefox(firefox, { prefs = {}, args = [] } = {}) {
+    const browser = await firefox.launch({
+      channel: 'moz-firefox',
+      executablePath: this.paths.FIREFOX,
+      headless: true,
+      timeout: 60_000,
+      args,
+      firefoxUserPrefs: { ...FIREFOX_PREFS, ...prefs },
+    });
+    this.cleanups.push(() => Promise.race([browser.close(), sleep(10_000)]));
+    tolerateMissingBidiCommands(browser, this.log);
+    this.log(`browser: Firefox ${browser.version()}`);
+    return browser;
+  }
+
+  /**
+   * launchChromium or launchFirefox, as the browser type from preflight says (`opts`: Chromium's
+   * args array, or Firefox's { prefs, args }).
+   */
+  launchBrowser(browserType, opts) {
+    return browserType.name() === 'firefox' ? this.launchFirefox(browserType, opts) : this.launchChromium(browserType, opts);
   }
 
   /**
