@@ -1,14 +1,25 @@
-// Recording format choice: which MediaRecorder mimeType to use.
+// Recording format choice: the page's own WebCodecs encoder, or which MediaRecorder mimeType.
 //
-// Order of preference (issue 4):
-//   1. H.264 + Opus in Matroska: the server can pass the video through untouched.
+// Order of preference:
+//   0. WebCodecs: H.264 (+ AAC where the browser encodes it, else Opus) encoded by the page
+//      (encoder.js) into Matroska; keyframes on time, a bitrate that follows the uplink.
+//   1. H.264 + Opus in Matroska (MediaRecorder): the server can pass the video through.
 //   2. VP8 / VP9 + Opus in WebM: the server transcodes the video to H.264.
 //   3. Fragmented MP4 (Safari's recorder).
 //
-// `?format=h264|vp8|vp9|mp4` (or the Format setting) forces one family; `auto`
-// (the default) walks the list above.
+// `?format=webcodecs|h264|vp8|vp9|mp4` (or the Format setting) forces one; `auto` (the
+// default) walks the list above. Whether WebCodecs encodes H.264 here is asked at Go live
+// (encoder.js probeEncoders); when it does not, Automatic goes on down the list.
+
+import { hasWebCodecs } from './encoder.js';
 
 export const FORMATS = [
+  {
+    id: 'webcodecs',
+    label: 'H.264 (WebCodecs)',
+    webcodecs: true,
+    mimeTypes: ['video/x-matroska;codecs=avc1,opus'],
+  },
   {
     id: 'h264',
     label: 'H.264 + Opus (Matroska)',
@@ -39,7 +50,8 @@ export const FORMATS = [
 
 export const FORMAT_IDS = ['auto', ...FORMATS.map((f) => f.id)];
 
-function defaultIsSupported(type) {
+function defaultIsSupported(type, format) {
+  if (format && format.webcodecs) return hasWebCodecs();
   return typeof MediaRecorder !== 'undefined' &&
     typeof MediaRecorder.isTypeSupported === 'function' &&
     MediaRecorder.isTypeSupported(type);
@@ -59,7 +71,7 @@ export function chooseFormat(wanted = 'auto', isSupported = defaultIsSupported) 
     return { ok: false, id: wanted, reason: `Unknown format "${wanted}". Use one of: ${FORMAT_IDS.join(', ')}.` };
   }
   for (const f of candidates) {
-    const mimeType = f.mimeTypes.find((t) => isSupported(t));
+    const mimeType = f.mimeTypes.find((t) => isSupported(t, f));
     if (mimeType) return { ok: true, id: f.id, label: f.label, mimeType, forced };
   }
   if (typeof MediaRecorder === 'undefined') {
@@ -68,6 +80,11 @@ export function chooseFormat(wanted = 'auto', isSupported = defaultIsSupported) 
   return forced
     ? { ok: false, id: wanted, reason: `This browser cannot record ${candidates[0].label}. Choose another format.` }
     : { ok: false, id: wanted, reason: 'This browser cannot record any format the server accepts (H.264, VP8, VP9 or MP4).' };
+}
+
+/** True when `choice` (a chooseFormat result) is the page's own encoder. */
+export function isWebCodecs(choice) {
+  return !!choice && choice.id === 'webcodecs';
 }
 
 /** Format requested in the page's query string, or null. */

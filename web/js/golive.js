@@ -2,7 +2,8 @@
 // before a broadcast (key, format, camera), one LiveSession at a time on the studio's output,
 // and its phases, stats, warnings and destinations on the page.
 
-import { describeMimeType, isLiveUnfriendly } from './format.js';
+import { describeMimeType, isLiveUnfriendly, isWebCodecs, nextFormat } from './format.js';
+import { probeEncoders } from './encoder.js';
 import { validateKey } from './socket.js';
 import { LiveSession } from './session.js';
 
@@ -53,7 +54,7 @@ export class GoLive {
       ui.key.focus();
       return;
     }
-    const format = settings.formatToRecord();
+    let format = settings.formatToRecord();
     if (!format.ok) {
       ui.showAlert(format.reason);
       return;
@@ -63,6 +64,29 @@ export class GoLive {
     if (!cam) {
       ui.showAlert('You can\u2019t go live until the camera and microphone are on: see the message in the preview.');
       return;
+    }
+    // The page's own encoder when this browser encodes H.264 at this size; else Automatic goes
+    // on to the browser's recorder.
+    let encoder = 'mediarecorder';
+    if (isWebCodecs(format)) {
+      const v = cam.getVideoTracks()[0];
+      const size = v && v.getSettings ? v.getSettings() : {};
+      const can = await probeEncoders({
+        width: size.width || 1280, height: size.height || 720, fps: 30,
+        videoBitsPerSecond: Number(ui.bitrate.value), audioBitsPerSecond: 128000, sampleRate: 48000,
+      });
+      if (can) {
+        encoder = 'webcodecs';
+      } else if (format.forced) {
+        ui.showAlert('This browser cannot encode H.264 in the page (WebCodecs). Choose another format under Settings.');
+        return;
+      } else {
+        format = nextFormat('webcodecs');
+        if (!format) {
+          ui.showAlert('This browser cannot record any format the server accepts (H.264, VP8, VP9 or MP4).');
+          return;
+        }
+      }
     }
     if (isLiveUnfriendly(format.mimeType)) {
       ui.showWarning('This browser\u2019s MP4 recorder holds video back until you stop, so viewers will see nothing for a long time. Choose “Automatic” under Settings.');
@@ -75,6 +99,8 @@ export class GoLive {
       key,
       mimeType: format.mimeType,
       videoBitsPerSecond: Number(ui.bitrate.value),
+      encoder,
+      fps: 30,
     }, {
       phase: (p, text) => { if (this.session === s) this._phase(s, p, text); },
       stats: (st) => { if (this.session === s) ui.setStats(st); },
@@ -84,7 +110,8 @@ export class GoLive {
       format: (mimeType) => {
         // Called as the recorder starts. For tests and support: since when.
         ui.status.dataset.recordingSince = String(Date.now());
-        ui.setFormat({ id: settings.format.id, mimeType, text: describeMimeType(mimeType) });
+        ui.setFormat({ id: format.id, mimeType, text: describeMimeType(mimeType) +
+          (encoder === 'webcodecs' ? ' \u00b7 encoded by the page' : '') });
       },
     });
     this.session = s;

@@ -1,7 +1,10 @@
-// One live session: recorder → ingest socket, with server state, stats,
-// upload back-pressure watching, reconnecting after a drop and a clean stop.
+// One live session: encoder (WebCodecs) or recorder (MediaRecorder) → ingest socket, with
+// server state, stats, a bitrate that follows the uplink (uplink.js), keyframes when the server
+// asks, reconnecting after a drop and a clean stop.
 
 import { Recorder } from './recorder.js';
+import { WebCodecsRecorder } from './encoder.js';
+import { UplinkControl } from './uplink.js';
 import { IngestSocket, describeClose, ingestUrl } from './socket.js';
 import { ReconnectWindow, shouldReconnect } from './reconnect.js';
 
@@ -30,14 +33,19 @@ export const LOST_TEXT = 'Connection lost \u2014 viewers see your \u2018be right
 export class LiveSession {
   /**
    * @param {{stream: MediaStream, key: string, mimeType: string, videoBitsPerSecond: number,
-   *          audioBitsPerSecond?: number}} opts
+   *          audioBitsPerSecond?: number, encoder?: 'webcodecs'|'mediarecorder', fps?: number}} opts
+   *   encoder: the page's own (WebCodecs) or the browser's MediaRecorder (mimeType)
    * @param {{phase: (p: string, text?: string) => void, stats: (s: object) => void,
    *          warn: (text: string) => void, format: (mimeType: string) => void,
    *          destinations: (list: object[]) => void}} handlers
    *   destinations: the server's rows, one per destination (restream), as they come
    */
   constructor(opts, handlers) {
-    this.opts = { audioBitsPerSecond: 128000, ...opts };
+    this.opts = { audioBitsPerSecond: 128000, encoder: 'mediarecorder', fps: 30, ...opts };
+    this.uplink = new UplinkControl(this.opts);
+    this.keyFrameIntervalMs = 2000; // the server's keyframe interval (welcome)
+    this.lowQualityShown = false;   // the "upload is slow" note is on the page
+    this.restarts = 0;              // MediaRecorder restarted lower on a fresh connection
     this.h = handlers;
     this.phase = 'idle';
     this.closeCode = 0;     // the WebSocket close code, once closed
@@ -88,6 +96,7 @@ export class LiveSession {
       state: (state) => { if (this.socket === s) this._serverState(state); },
       stats: (msg) => { if (this.socket === s) this._stats(msg); },
       destinations: (list) => { if (this.socket === s) this.h.destinations(list); },
+      keyframe: () => { if (this.socket === s && this.recorder && this.recorder.requestKeyframe) this.recorder.requestKeyframe(); },
       error: () => {},
       close: (info) => { if (this.socket === s) this._closed(s, info); },
     });
@@ -116,32 +125,50 @@ export class LiveSession {
   /** A fresh recorder per connection, so each one starts with a container header. */
   _startRecorder(s) {
     let rec;
+    const handlers = {
+      chunk: (data) => {
+        // A stopped recorder's last data belongs to its own (lost) connection, never the next.
+        if (this.recorder !== rec) return;
+        this.lastDataAt = performance.now();
+        s.send(data);
+      },
+      // The encoder knows its codecs once it has started (the recorder at once).
+      started: (mimeType) => {
+        if (this.recorder === rec && !this.formatTold) {
+          this.formatTold = true;
+          this.h.format(mimeType);
+        }
+      },
+      error: (err) => {
+        if (this.recorder === rec) this._fail(`The browser\u2019s encoder failed (${err.message || err.name}). Go live again, or choose another format under Settings.`);
+      },
+    };
     try {
-      rec = new Recorder(this.opts.stream, {
-        mimeType: this.opts.mimeType,
-        videoBitsPerSecond: this.opts.videoBitsPerSecond,
-        audioBitsPerSecond: this.opts.audioBitsPerSecond,
-        keyFrameIntervalMs: 2000,
-      }, {
-        chunk: (blob) => {
-          // A stopped recorder's last Blob belongs to its own (lost) connection, never the next.
-          if (this.recorder !== rec) return;
-          this.lastDataAt = performance.now();
-          s.send(blob);
-        },
-        error: (err) => {
-          if (this.recorder === rec) this._fail(`The browser\u2019s recorder failed (${err.message || err.name}). Go live again, or choose another format under Settings.`);
-        },
-      });
+      this.uplink.reset();
+      if (this.opts.encoder === 'webcodecs') {
+        rec = new WebCodecsRecorder(this.opts.stream, {
+          videoBitsPerSecond: this.uplink.video,
+          audioBitsPerSecond: this.opts.audioBitsPerSecond,
+          keyFrameIntervalMs: this.keyFrameIntervalMs,
+          fps: this.opts.fps,
+        }, handlers);
+      } else {
+        rec = new Recorder(this.opts.stream, {
+          mimeType: this.opts.mimeType,
+          videoBitsPerSecond: this.uplink.video,
+          audioBitsPerSecond: this.opts.audioBitsPerSecond,
+          keyFrameIntervalMs: this.keyFrameIntervalMs,
+        }, handlers);
+      }
       this.recorder = rec;
       rec.start(TIMESLICE_MS);
       this.recorderStartedAt = performance.now();
       if (!this.recordStartedAt) {
         this.recordStartedAt = this.recorderStartedAt;
-        this.h.format(rec.mimeType || this.opts.mimeType);
+        if (this.opts.encoder !== 'webcodecs') handlers.started(rec.mimeType || this.opts.mimeType);
       }
     } catch (err) {
-      this._fail(`The browser could not start recording (${err.message || err.name}). Choose another format under Settings.`);
+      this._fail(`The browser could not start encoding (${err.message || err.name}). Choose another format under Settings.`);
     }
   }
 
@@ -156,11 +183,18 @@ export class LiveSession {
   _welcome(msg) {
     const n = Number(msg.continuity_timeout_s);
     this.continuityS = Number.isFinite(n) && n > 0 ? n : 0;
+    const k = Number(msg.keyframe_interval_s);
+    if (Number.isFinite(k) && k > 0) {
+      this.keyFrameIntervalMs = k * 1000;
+      if (this.recorder && 'keyIntervalUs' in this.recorder) this.recorder.keyIntervalUs = k * 1e6;
+    }
     if (typeof msg.broadcast_duration_s === 'number') this._clockAt(msg.broadcast_duration_s);
   }
 
   _stats(msg) {
     this.server = msg;
+    this.serverBytesIn = typeof msg.bytes_in === 'number' ? msg.bytes_in : null;
+    this._followUplink();
     if (typeof msg.duration_s === 'number') this._clockAt(msg.duration_s);
   }
 
@@ -223,20 +257,7 @@ export class LiveSession {
     const [t0, b0] = this.rateSamples[0];
     const localKbps = now - t0 > 900 ? ((sent - b0) * 8) / (now - t0) : null;
 
-    // Back-pressure: how many seconds of media are waiting in the browser.
-    const bytesPerSec = (this.opts.videoBitsPerSecond + this.opts.audioBitsPerSecond) / 8;
-    const behindSec = buffered / bytesPerSec;
-    if (!this.stopping) {
-      if (behindSec > 2) {
-        this.warned = true;
-        this.h.warn(`Your upload can\u2019t keep up: ${Math.round(behindSec)} s of video is waiting to be sent. ` +
-          'Choose a lower quality, or close other apps using the network.');
-      } else if (this.warned && behindSec < 0.5) {
-        this.warned = false;
-        this.h.warn('');
-      }
-    }
-
+    const behindSec = this._followUplink();
     this.h.stats({
       elapsedMs: this._elapsedMs(now),
       localKbps,
@@ -246,6 +267,68 @@ export class LiveSession {
       buffered,
       behindSec,
       output: this.server.output || '',
+      // What the encoder is asked for now (the uplink may have lowered it), and frames skipped.
+      targetKbps: Math.round((this.uplink.video + this.opts.audioBitsPerSecond) / 1000),
+      lowered: this.uplink.lowered,
+    });
+  }
+
+  /**
+   * The bitrate and frame skipping that fit the uplink now (uplink.js), told to the encoder;
+   * a MediaRecorder cannot change its bitrate, so a long backlog restarts it lower. Returns
+   * how many seconds of media wait on the way to the server.
+   */
+  _followUplink() {
+    const s = this.socket;
+    if (!s || !this.recorder || this.stopping || this.lost) return 0;
+    const now = performance.now();
+    const r = this.uplink.update({
+      now,
+      queuedBytes: s.bytesQueued,
+      serverBytesIn: this.serverBytesIn ?? null,
+      bufferedBytes: s.bufferedAmount,
+    });
+    const rec = this.recorder;
+    if (rec.setBitrate) {
+      if (r.changed) rec.setBitrate(r.videoBitsPerSecond);
+      rec.skipping = r.skipping;
+    } else if (this.uplink.behindS > 2) {
+      this.backlogSince = this.backlogSince || now;
+      if (now - this.backlogSince > 3000 && r.videoBitsPerSecond < this.opts.videoBitsPerSecond * 0.9) {
+        this.backlogSince = 0;
+        this._restartLower(r.videoBitsPerSecond);
+      }
+    } else {
+      this.backlogSince = 0;
+    }
+    const lowered = this.uplink.lowered;
+    if (lowered !== this.lowQualityShown) {
+      this.lowQualityShown = lowered;
+      clearTimeout(this.backNoteTimer);
+      if (lowered) {
+        this.h.warn('Your upload is slow, so the picture quality was lowered to keep the stream in real time. It goes back up by itself when the upload allows.');
+      } else {
+        this.h.warn('Your upload keeps up again: the picture is back to the quality you chose.');
+        this.backNoteTimer = setTimeout(() => { if (!this.lowQualityShown && !this.finished) this.h.warn(''); }, 8000);
+      }
+    }
+    return this.uplink.behindS;
+  }
+
+  /**
+   * MediaRecorder only: too much waits and its bitrate cannot change. A fresh connection with a
+   * new recorder at `bps` takes over the broadcast (one publish; what waited on the old one is
+   * dropped with it).
+   */
+  _restartLower(bps) {
+    const old = this.socket;
+    this.restarts += 1;
+    this.uplink.video = bps;
+    this._stopRecorder();
+    this.sentBefore += old ? old.bytesSent : 0;
+    this.socket = null;
+    this._connect().then(() => {
+      if (old) old.close(4000, 'restarted at a lower bitrate');
     });
   }
 

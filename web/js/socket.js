@@ -67,9 +67,10 @@ export function describeClose({ code, reason = '', kind = '', message = '' },
 /**
  * One ingest connection.
  * Events (callbacks in `handlers`): open(), welcome(msg), state(state), stats(obj),
- * destinations(list), error(message, msg), close({code, reason, wasClean}).
- * welcome: {"type":"welcome","continuity_timeout_s":N,"resumed":bool,"broadcast_duration_s":X},
- * sent by the server right after it accepted the connection (none from an older server).
+ * destinations(list), keyframe(reason), error(message, msg), close({code, reason, wasClean}).
+ * welcome: {"type":"welcome","continuity_timeout_s":N,"resumed":bool,"broadcast_duration_s":X,
+ * "keyframe_interval_s":K}, sent by the server right after it accepted the connection (none from
+ * an older server).
  */
 export class IngestSocket {
   constructor(url, handlers = {}) {
@@ -133,6 +134,8 @@ export class IngestSocket {
     else if (msg.type === 'stats') this.h.stats && this.h.stats(msg);
     // Restream: one row per destination (destinations.js).
     else if (msg.type === 'destinations') this.h.destinations && this.h.destinations(msg.destinations);
+    // A destination (re)connected or a takeover waits: the next frame should be a keyframe.
+    else if (msg.type === 'keyframe') this.h.keyframe && this.h.keyframe(msg.reason || '');
     else if (msg.type === 'error') {
       this.lastError = String(msg.message || '');
       this.lastErrorKind = typeof msg.kind === 'string' ? msg.kind : '';
@@ -147,11 +150,11 @@ export class IngestSocket {
   /** Bytes that have actually left the browser. */
   get bytesSent() { return Math.max(0, this.bytesQueued - this.bufferedAmount); }
 
-  /** Send one recorder Blob as one binary message. Returns false if the socket is not open. */
-  send(blob) {
+  /** Send one recorder Blob (or encoder bytes) as one binary message; false if not open. */
+  send(data) {
     if (!this.isOpen) return false;
-    this.ws.send(blob);
-    this.bytesQueued += blob.size;
+    this.ws.send(data);
+    this.bytesQueued += data.size ?? data.byteLength;
     return true;
   }
 

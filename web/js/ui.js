@@ -200,7 +200,10 @@ export class Ui {
     this.badgeTime.textContent = time;
     // What actually left the browser; the server's figure until we have our own.
     const kbps = st.localKbps != null ? st.localKbps : st.serverKbps;
-    this.statBitrate.textContent = formatKbps(kbps);
+    this.statBitrate.textContent = formatKbps(kbps) + (st.lowered ? ' (lowered for your upload)' : '');
+    // For tests and support: the bitrate asked of the encoder now, and the backlog.
+    if (st.targetKbps != null) this.status.dataset.targetKbps = String(st.targetKbps);
+    this.status.dataset.behindS = String(Math.round((st.behindSec || 0) * 100) / 100);
     this.statOutput.textContent = st.output === 'passthrough' ? 'Passthrough'
       : st.output === 'transcode' ? 'Transcoding' : st.output || '–';
     this.statSent.textContent = formatBytes(st.bytesSent);

@@ -1,0 +1,468 @@
+// The page's own encoder (WebCodecs): the stream's picture and sound encoded here, muxed into
+// live Matroska by mediabunny and handed out a frame at a time, so that the page (not the
+// browser's MediaRecorder) decides the codec, the bitrate and where the keyframes fall.
+//
+//   video track → VideoFrame → VideoEncoder (H.264, avcC) ──┐
+//   audio track → AudioWorklet (PCM) → AudioEncoder (AAC or Opus) ─┴→ mediabunny (append-only
+//   Matroska) → chunk(bytes) → the socket
+//
+// The same interface as recorder.js's Recorder (start, stop, state, mimeType, bytes, chunks,
+// handlers chunk/error), plus what only an encoder of our own can do: requestKeyframe(),
+// setBitrate() and skipping frames while the upload is behind (`skipping`).
+//
+// Frames are read with MediaStreamTrackProcessor where the browser has it (Chromium), else
+// from a <video> element on a Worker's clock (Firefox, Safari). Sound is read with an
+// AudioWorklet in every browser (MediaStreamTrackProcessor for audio is Chromium's only).
+// Both are stamped on one clock (performance.now() since start), so they stay together.
+
+const MEDIABUNNY = '../vendor/mediabunny.mjs';
+const AUDIO_FRAMES = 960; // 20 ms at 48 kHz per AudioData (fewer at lower rates is fine)
+const MAX_ENCODE_QUEUE = 2; // frames waiting in the encoder beyond this are dropped (CPU)
+const AUDIO_RESYNC_US = 80_000; // the sound's clock is re-anchored beyond this drift
+
+// The AudioWorklet: hands over the mix in AUDIO_FRAMES blocks, two channels.
+const TAP_SRC = `
+class WsrtmpTap extends AudioWorkletProcessor {
+  constructor(o) {
+    super();
+    this.n = o.processorOptions.frames;
+    this.bufs = [new Float32Array(this.n), new Float32Array(this.n)];
+    this.at = 0;
+  }
+  process(inputs) {
+    const input = inputs[0] || [];
+    const len = input.length ? input[0].length : 128;
+    for (let i = 0; i < len; i += 1) {
+      for (let c = 0; c < 2; c += 1) {
+        const ch = input[Math.min(c, input.length - 1)];
+        this.bufs[c][this.at] = ch ? ch[i] : 0;
+      }
+      this.at += 1;
+      if (this.at === this.n) {
+        this.port.postMessage(this.bufs, this.bufs.map((b) => b.buffer));
+        this.bufs = [new Float32Array(this.n), new Float32Array(this.n)];
+        this.at = 0;
+      }
+    }
+    return true;
+  }
+}
+registerProcessor('wsrtmp-tap', WsrtmpTap);
+`;
+
+// A Worker's timer: not throttled in background tabs (as the studio's frame clock).
+const CLOCK_SRC = 'let t = 0; onmessage = (e) => { clearInterval(t); ' +
+  'if (e.data > 0) t = setInterval(() => postMessage(0), e.data); };';
+
+/** The H.264 codec strings to try, best first, for a picture of this size and rate. */
+export function avcCodecs(width, height, fps) {
+  const mbps = Math.ceil(width / 16) * Math.ceil(height / 16) * fps;
+  // The lowest level that carries it (H.264 table A-1, macroblocks per second).
+  const level = mbps <= 108000 ? 0x1f : mbps <= 245760 ? 0x28 : mbps <= 522240 ? 0x2a : 0x33;
+  const hex = level.toString(16).padStart(2, '0');
+  return [`avc1.6400${hex}`, `avc1.4d00${hex}`, `avc1.42e0${hex}`];
+}
+
+/** True when this browser has the WebCodecs parts the encoder needs (support is asked later). */
+export function hasWebCodecs() {
+  return typeof window !== 'undefined' && typeof window.VideoEncoder === 'function' &&
+    typeof window.AudioEncoder === 'function' && typeof window.VideoFrame === 'function' &&
+    typeof window.AudioData === 'function' && typeof window.AudioWorkletNode === 'function';
+}
+
+/**
+ * What this browser encodes: {video: codec string, audio: 'aac'|'opus'} or null.
+ * @param {{width: number, height: number, fps: number, videoBitsPerSecond: number,
+ *          audioBitsPerSecond: number, sampleRate: number}} p
+ */
+export async function probeEncoders(p) {
+  if (!hasWebCodecs()) return null;
+  let video = null;
+  for (const codec of avcCodecs(p.width, p.height, p.fps)) {
+    try {
+      const r = await VideoEncoder.isConfigSupported(videoConfig(codec, p.width, p.height, p.fps, p.videoBitsPerSecond));
+      if (r.supported) { video = codec; break; }
+    } catch { /* try the next */ }
+  }
+  if (!video) return null;
+  let audio = null;
+  for (const [name, codec] of [['aac', 'mp4a.40.2'], ['opus', 'opus']]) {
+    try {
+      const r = await AudioEncoder.isConfigSupported(audioConfig(codec, p.sampleRate, p.audioBitsPerSecond));
+      if (r.supported) { audio = name; break; }
+    } catch { /* try the next */ }
+  }
+  return audio ? { video, audio } : null;
+}
+
+function videoConfig(codec, width, height, fps, bitrate) {
+  return {
+    codec, width, height, bitrate, framerate: fps,
+    latencyMode: 'realtime',
+    avc: { format: 'avc' }, // length-prefixed NAL units and an avcC: what Matroska carries
+  };
+}
+
+function audioConfig(codec, sampleRate, bitrate) {
+  const c = { codec, sampleRate, numberOfChannels: 2, bitrate };
+  if (codec === 'mp4a.40.2') c.aac = { format: 'aac' }; // raw AAC and an AudioSpecificConfig
+  return c;
+}
+
+const even = (n) => Math.max(2, Math.round(n / 2) * 2);
+
+export class WebCodecsRecorder {
+  /**
+   * @param {MediaStream} stream
+   * @param {{videoBitsPerSecond: number, audioBitsPerSecond?: number, keyFrameIntervalMs?: number,
+   *          fps?: number}} opts
+   * @param {{chunk: (data: Uint8Array) => void, error: (err: Error) => void,
+   *          started?: (mimeType: string) => void, keyframe?: (atMs: number) => void}} handlers
+   *   keyframe: a keyframe left the encoder (its time on the stream's clock)
+   */
+  constructor(stream, opts, handlers) {
+    this.stream = stream;
+    this.h = handlers;
+    this.fps = opts.fps || 30;
+    this.frameUs = 1e6 / this.fps;
+    this.videoBitsPerSecond = opts.videoBitsPerSecond;
+    this.audioBitsPerSecond = opts.audioBitsPerSecond || 128000;
+    this.keyIntervalUs = (opts.keyFrameIntervalMs || 2000) * 1000;
+    this.chunks = 0;
+    this.bytes = 0;
+    this.written = 0;       // bytes the muxer wrote (its positions must follow on)
+    this.framesIn = 0;      // video frames offered
+    this.framesSkipped = 0; // of which not encoded: the upload was behind, or the CPU
+    this.keyframes = 0;
+    this.skipping = false;  // set by the session while too much waits to be sent
+    this._state = 'inactive';
+    this.codecs = null;     // {video, audio} once started
+    this.t0 = 0;
+    this.lastKeyUs = -Infinity;
+    this.forceKey = false;
+    this.lastTs = -1;
+    this.width = 0;
+    this.height = 0;
+    this.descriptionChanged = false;
+    this.cleanups = [];
+    this.stopped = new Promise((resolve) => { this._resolveStopped = resolve; });
+  }
+
+  get state() { return this._state; }
+
+  /** Matroska with what this encoder writes (known once started). */
+  get mimeType() {
+    const a = this.codecs && this.codecs.audio === 'aac' ? 'mp4a.40.2' : 'opus';
+    return `video/x-matroska;codecs=avc1,${a}`;
+  }
+
+  /** The next frame becomes a keyframe (the server asked: a destination or a takeover waits). */
+  requestKeyframe() { this.forceKey = true; }
+
+  /** A new target bitrate (bit/s) for the picture, from the next frame on. */
+  setBitrate(bps) {
+    bps = Math.round(bps);
+    if (bps === this.videoBitsPerSecond) return;
+    this.videoBitsPerSecond = bps;
+    if (this.venc && this.venc.state === 'configured') {
+      try {
+        this.venc.configure(videoConfig(this.codecs.video, this.width, this.height, this.fps, bps));
+      } catch (err) {
+        this._error(err);
+      }
+    }
+  }
+
+  start() {
+    this._state = 'recording';
+    this._start().catch((err) => this._error(err));
+  }
+
+  async _start() {
+    const vtrack = this.stream.getVideoTracks()[0];
+    const atrack = this.stream.getAudioTracks()[0];
+    if (!vtrack) throw new Error('there is no picture to send');
+    const settings = vtrack.getSettings ? vtrack.getSettings() : {};
+    this.width = even(settings.width || 1280);
+    this.height = even(settings.height || 720);
+    this.actx = atrack ? new AudioContext() : null;
+    const rate = this.actx ? this.actx.sampleRate : 48000;
+    this.codecs = await probeEncoders({
+      width: this.width, height: this.height, fps: this.fps,
+      videoBitsPerSecond: this.videoBitsPerSecond, audioBitsPerSecond: this.audioBitsPerSecond,
+      sampleRate: rate,
+    });
+    if (!this.codecs) throw new Error('this browser cannot encode H.264 with WebCodecs');
+    const mb = await import(MEDIABUNNY);
+    if (this._state !== 'recording') return;
+
+    // The muxer: every write follows the last (append-only), so each goes out as it is.
+    const target = new mb.StreamTarget(new WritableStream({
+      write: (c) => {
+        if (c.position !== this.written) {
+          throw new Error(`the muxer went back to byte ${c.position} (wrote ${this.written})`);
+        }
+        this.written += c.data.byteLength;
+        this.chunks += 1;
+        this.bytes += c.data.byteLength;
+        this.h.chunk(c.data.slice());
+      },
+    }));
+    this.output = new mb.Output({
+      format: new mb.MkvOutputFormat({ appendOnly: true, minimumClusterDuration: 1 }),
+      target,
+    });
+    this.videoSource = new mb.EncodedVideoPacketSource('avc');
+    this.output.addVideoTrack(this.videoSource, { frameRate: this.fps });
+    if (atrack) {
+      this.audioSource = new mb.EncodedAudioPacketSource(this.codecs.audio);
+      this.output.addAudioTrack(this.audioSource);
+    }
+    await this.output.start();
+    if (this.h.started) this.h.started(this.mimeType);
+    this.EncodedPacket = mb.EncodedPacket;
+    this.videoChain = Promise.resolve();
+    this.audioChain = Promise.resolve();
+
+    let firstVideoMeta = true;
+    let description = null;
+    this.venc = new VideoEncoder({
+      output: (chunk, meta) => {
+        const d = meta && meta.decoderConfig && meta.decoderConfig.description;
+        if (d && description && !sameBytes(d, description)) this.descriptionChanged = true;
+        if (d && !description) description = copyBytes(d);
+        if (chunk.type === 'key') {
+          this.keyframes += 1;
+          if (this.h.keyframe) this.h.keyframe(chunk.timestamp / 1000);
+        }
+        const packet = this.EncodedPacket.fromEncodedChunk(chunk);
+        const m = firstVideoMeta ? meta : undefined;
+        firstVideoMeta = false;
+        this.videoChain = this.videoChain.then(() => this.videoSource.add(packet, m))
+          .catch((err) => this._error(err));
+      },
+      error: (err) => this._error(err),
+    });
+    this.venc.configure(videoConfig(this.codecs.video, this.width, this.height, this.fps, this.videoBitsPerSecond));
+
+    if (atrack) await this._startAudio(atrack);
+    this.t0 = performance.now();
+    this._startVideo(vtrack);
+  }
+
+  async _startAudio(track) {
+    const ctx = this.actx;
+    const codec = this.codecs.audio === 'aac' ? 'mp4a.40.2' : 'opus';
+    let firstMeta = true;
+    this.aenc = new AudioEncoder({
+      output: (chunk, meta) => {
+        const packet = this.EncodedPacket.fromEncodedChunk(chunk);
+        const m = firstMeta ? meta : undefined;
+        firstMeta = false;
+        this.audioChain = this.audioChain.then(() => this.audioSource.add(packet, m))
+          .catch((err) => this._error(err));
+      },
+      error: (err) => this._error(err),
+    });
+    this.aenc.configure(audioConfig(codec, ctx.sampleRate, this.audioBitsPerSecond));
+
+    const url = URL.createObjectURL(new Blob([TAP_SRC], { type: 'text/javascript' }));
+    try {
+      await ctx.audioWorklet.addModule(url);
+    } finally {
+      URL.revokeObjectURL(url);
+    }
+    const source = ctx.createMediaStreamSource(new MediaStream([track]));
+    const tap = new AudioWorkletNode(ctx, 'wsrtmp-tap', {
+      numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1],
+      channelCount: 2, channelCountMode: 'explicit', channelInterpretation: 'speakers',
+      processorOptions: { frames: AUDIO_FRAMES },
+    });
+    // Pulled by the graph only when it leads to the output: through a silent gain.
+    const mute = ctx.createGain();
+    mute.gain.value = 0;
+    source.connect(tap);
+    tap.connect(mute);
+    mute.connect(ctx.destination);
+    let samples = 0;
+    let anchorUs = null;
+    tap.port.onmessage = (ev) => {
+      if (this._state !== 'recording' || !this.t0) return;
+      const planes = ev.data;
+      const n = planes[0].length;
+      const nowUs = (performance.now() - this.t0) * 1000;
+      const blockUs = (n * 1e6) / ctx.sampleRate;
+      if (anchorUs === null) anchorUs = Math.max(0, nowUs - blockUs);
+      let ts = anchorUs + (samples * 1e6) / ctx.sampleRate;
+      // The sound card's clock and performance.now() drift apart slowly; a suspended
+      // context jumps. Ahead of the wall clock: drop the block; behind: start again from now.
+      if (ts - (nowUs - blockUs) > AUDIO_RESYNC_US) return;
+      if ((nowUs - blockUs) - ts > AUDIO_RESYNC_US) {
+        anchorUs = nowUs - blockUs;
+        samples = 0;
+        ts = anchorUs;
+      }
+      samples += n;
+      const data = new Float32Array(n * 2);
+      data.set(planes[0], 0);
+      data.set(planes[1], n);
+      const audio = new AudioData({
+        format: 'f32-planar', sampleRate: ctx.sampleRate, numberOfFrames: n, numberOfChannels: 2,
+        timestamp: Math.round(ts), data,
+      });
+      try {
+        this.aenc.encode(audio);
+      } finally {
+        audio.close();
+      }
+    };
+    await ctx.resume().catch(() => {});
+    this.cleanups.push(() => {
+      tap.port.onmessage = null;
+      source.disconnect();
+      tap.disconnect();
+      ctx.close().catch(() => {});
+    });
+  }
+
+  _startVideo(track) {
+    if (typeof window.MediaStreamTrackProcessor === 'function') {
+      const clone = track.clone();
+      // eslint-disable-next-line no-undef
+      const reader = new MediaStreamTrackProcessor({ track: clone, maxBufferSize: 2 }).readable.getReader();
+      this.cleanups.push(() => { reader.cancel().catch(() => {}); clone.stop(); });
+      (async () => {
+        for (;;) {
+          let r;
+          try { r = await reader.read(); } catch { return; }
+          if (r.done) return;
+          this._frame(r.value);
+        }
+      })();
+      return;
+    }
+    const video = document.createElement('video');
+    video.muted = true;
+    video.playsInline = true;
+    video.srcObject = new MediaStream([track]);
+    video.play().catch(() => {});
+    const url = URL.createObjectURL(new Blob([CLOCK_SRC], { type: 'text/javascript' }));
+    const clock = new Worker(url);
+    URL.revokeObjectURL(url);
+    clock.onmessage = () => {
+      if (video.readyState < 2 || !video.videoWidth) return;
+      let frame;
+      try { frame = new VideoFrame(video, { timestamp: 0 }); } catch { return; }
+      this._frame(frame);
+    };
+    clock.postMessage(1000 / this.fps);
+    this.cleanups.push(() => { clock.terminate(); video.srcObject = null; });
+  }
+
+  /** One picture: stamped on the stream's clock, scaled to the encoder's size, encoded or skipped. */
+  _frame(frame) {
+    if (this._state !== 'recording' || !this.venc || this.venc.state !== 'configured') {
+      frame.close();
+      return;
+    }
+    this.framesIn += 1;
+    const ts = Math.round((performance.now() - this.t0) * 1000);
+    if (ts <= this.lastTs) { frame.close(); return; } // one frame per clock step, never back
+    // Skipped frames are never encoded, so nothing refers to them. While skipping, a keyframe
+    // that is due still goes out: the platforms (and the server's passthrough) need them on time.
+    const keyDue = this.forceKey || ts - this.lastKeyUs >= this.keyIntervalUs - this.frameUs / 2;
+    if ((this.skipping && !keyDue) || this.venc.encodeQueueSize > MAX_ENCODE_QUEUE) {
+      this.framesSkipped += 1;
+      frame.close();
+      return;
+    }
+    this.lastTs = ts;
+    let out;
+    try {
+      out = this._fit(frame, ts);
+    } finally {
+      frame.close();
+    }
+    const key = keyDue;
+    if (key) {
+      this.lastKeyUs = ts;
+      this.forceKey = false;
+    }
+    try {
+      this.venc.encode(out, { keyFrame: key });
+    } finally {
+      out.close();
+    }
+  }
+
+  /** The frame as the encoder takes it: this size (a camera may change its size mid-stream). */
+  _fit(frame, ts) {
+    const init = { timestamp: ts, duration: Math.round(this.frameUs) };
+    if (frame.displayWidth === this.width && frame.displayHeight === this.height) {
+      return new VideoFrame(frame, init);
+    }
+    if (!this.canvas) {
+      this.canvas = new OffscreenCanvas(this.width, this.height);
+      this.ctx2d = this.canvas.getContext('2d');
+    }
+    const s = Math.min(this.width / frame.displayWidth, this.height / frame.displayHeight);
+    const w = frame.displayWidth * s;
+    const h = frame.displayHeight * s;
+    this.ctx2d.fillStyle = '#000';
+    this.ctx2d.fillRect(0, 0, this.width, this.height);
+    this.ctx2d.drawImage(frame, (this.width - w) / 2, (this.height - h) / 2, w, h);
+    return new VideoFrame(this.canvas, init);
+  }
+
+  _error(err) {
+    if (this._state === 'inactive') return;
+    this._teardown();
+    this.h.error && this.h.error(err instanceof Error ? err : new Error(String(err && err.message || err)));
+  }
+
+  _teardown() {
+    this._state = 'inactive';
+    for (const f of this.cleanups.splice(0)) {
+      try { f(); } catch { /* going anyway */ }
+    }
+    for (const enc of [this.venc, this.aenc]) {
+      if (enc && enc.state !== 'closed') {
+        try { enc.close(); } catch { /* closed */ }
+      }
+    }
+    if (this.actx && this.actx.state !== 'closed') this.actx.close().catch(() => {});
+    this._resolveStopped();
+  }
+
+  /** Stop: what was captured is encoded and written out, then resolves (bounded). */
+  async stop(timeoutMs = 5000) {
+    if (this._state === 'inactive') return;
+    this._state = 'stopping';
+    for (const f of this.cleanups.splice(0)) {
+      try { f(); } catch { /* going anyway */ }
+    }
+    const finish = (async () => {
+      if (this.venc && this.venc.state === 'configured') await this.venc.flush();
+      if (this.aenc && this.aenc.state === 'configured') await this.aenc.flush();
+      await this.videoChain;
+      await this.audioChain;
+      if (this.output && this.output.state === 'started') await this.output.finalize();
+    })().catch(() => {});
+    let timer;
+    await Promise.race([finish, new Promise((r) => { timer = setTimeout(r, timeoutMs); })]);
+    clearTimeout(timer);
+    this._teardown();
+  }
+}
+
+function copyBytes(d) {
+  return d instanceof ArrayBuffer ? new Uint8Array(d.slice(0))
+    : new Uint8Array(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength));
+}
+
+function sameBytes(a, b) {
+  const x = copyBytes(a);
+  if (x.length !== b.length) return false;
+  for (let i = 0; i < x.length; i += 1) if (x[i] !== b[i]) return false;
+  return true;
+}
