@@ -156,6 +156,8 @@ export const FIREFOX_PREFS = {
   'permissions.default.camera': 1,
   'permissions.default.microphone': 1,
   'media.autoplay.default': 0,
+  // A click on Go live lets a real user's AudioContext run; BiDi's synthesized keys may not count.
+  'media.autoplay.block-webaudio': false,
   'media.autoplay.blocking_policy': 0,
   'media.block-autoplay-until-in-foreground': false,
   'browser.aboutwelcome.enabled': false,

@@ -28,6 +28,8 @@ const camera = new CameraControl({ ui, studio, meter, settings }, {
   ended: (what) => goLive.cameraEnded(what),
 });
 const goLive = new GoLive({ ui, settings, camera, controls, meter });
+// For tests and support: the session and its encoder (frames, skipped, keyframes).
+window.wsrtmpLive = goLive;
 
 controls.bind();
 settings.restore();

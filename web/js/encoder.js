@@ -15,10 +15,14 @@
 // AudioWorklet in every browser (MediaStreamTrackProcessor for audio is Chromium's only).
 // Both are stamped on one clock (performance.now() since start), so they stay together.
 
+import { checkedAvcC } from './avcc.js';
+
 const MEDIABUNNY = '../vendor/mediabunny.mjs';
 const AUDIO_FRAMES = 960; // 20 ms at 48 kHz per AudioData (fewer at lower rates is fine)
 const MAX_ENCODE_QUEUE = 2; // frames waiting in the encoder beyond this are dropped (CPU)
+const ENCODER_STALL_MS = 300; // unless it has put nothing out for this long
 const AUDIO_RESYNC_US = 80_000; // the sound's clock is re-anchored beyond this drift
+const SILENCE_AFTER_US = 300_000; // no sound this long: silence is filled in
 
 // The AudioWorklet: hands over the mix in AUDIO_FRAMES blocks, two channels.
 const TAP_SRC = `
@@ -54,13 +58,32 @@ registerProcessor('wsrtmp-tap', WsrtmpTap);
 const CLOCK_SRC = 'let t = 0; onmessage = (e) => { clearInterval(t); ' +
   'if (e.data > 0) t = setInterval(() => postMessage(0), e.data); };';
 
+// One AudioContext for every encoder of the page: browsers let a context run only after a user
+// gesture (Firefox keeps one made later suspended), so Go live makes it (primeAudio).
+let sharedAudio = null;
+const tapLoaded = new WeakSet();
+
+/** Call from the Go live gesture: the running AudioContext the encoder reads sound with. */
+export function primeAudio() {
+  const AC = typeof window !== 'undefined' && (window.AudioContext || window.webkitAudioContext);
+  if (!AC) return null;
+  if (!sharedAudio || sharedAudio.state === 'closed') {
+    try { sharedAudio = new AC(); } catch { sharedAudio = null; }
+  }
+  if (sharedAudio && sharedAudio.state === 'suspended') sharedAudio.resume().catch(() => {});
+  return sharedAudio;
+}
+
 /** The H.264 codec strings to try, best first, for a picture of this size and rate. */
 export function avcCodecs(width, height, fps) {
   const mbps = Math.ceil(width / 16) * Math.ceil(height / 16) * fps;
   // The lowest level that carries it (H.264 table A-1, macroblocks per second).
   const level = mbps <= 108000 ? 0x1f : mbps <= 245760 ? 0x28 : mbps <= 522240 ? 0x2a : 0x33;
   const hex = level.toString(16).padStart(2, '0');
-  return [`avc1.6400${hex}`, `avc1.4d00${hex}`, `avc1.42e0${hex}`];
+  // Constrained Baseline first: no B-frames, so nothing waits for a later picture (Firefox's
+  // encoder uses them at High and then answers keyframe requests late), and every platform
+  // takes it; High and Main where a browser offers nothing else.
+  return [`avc1.42e0${hex}`, `avc1.6400${hex}`, `avc1.4d00${hex}`];
 }
 
 /** True when this browser has the WebCodecs parts the encoder needs (support is asked later). */
@@ -141,6 +164,7 @@ export class WebCodecsRecorder {
     this.lastKeyUs = -Infinity;
     this.forceKey = false;
     this.lastTs = -1;
+    this.lastOutputAt = 0;   // performance.now() of the video encoder's last output
     this.width = 0;
     this.height = 0;
     this.descriptionChanged = false;
@@ -185,7 +209,7 @@ export class WebCodecsRecorder {
     const settings = vtrack.getSettings ? vtrack.getSettings() : {};
     this.width = even(settings.width || 1280);
     this.height = even(settings.height || 720);
-    this.actx = atrack ? new AudioContext() : null;
+    this.actx = atrack ? primeAudio() : null;
     const rate = this.actx ? this.actx.sampleRate : 48000;
     this.codecs = await probeEncoders({
       width: this.width, height: this.height, fps: this.fps,
@@ -228,6 +252,7 @@ export class WebCodecsRecorder {
     let description = null;
     this.venc = new VideoEncoder({
       output: (chunk, meta) => {
+        this.lastOutputAt = performance.now();
         const d = meta && meta.decoderConfig && meta.decoderConfig.description;
         if (d && description && !sameBytes(d, description)) this.descriptionChanged = true;
         if (d && !description) description = copyBytes(d);
@@ -236,7 +261,15 @@ export class WebCodecsRecorder {
           if (this.h.keyframe) this.h.keyframe(chunk.timestamp / 1000);
         }
         const packet = this.EncodedPacket.fromEncodedChunk(chunk);
-        const m = firstVideoMeta ? meta : undefined;
+        let m;
+        if (firstVideoMeta && meta && meta.decoderConfig && d) {
+          // The record checked against the keyframe's own parameter sets (Firefox's is broken).
+          const checked = checkedAvcC(d, packet.data);
+          this.avccRepaired = checked.repaired;
+          m = { ...meta, decoderConfig: { ...meta.decoderConfig, description: checked.description } };
+        } else if (firstVideoMeta) {
+          m = meta;
+        }
         firstVideoMeta = false;
         this.videoChain = this.videoChain.then(() => this.videoSource.add(packet, m))
           .catch((err) => this._error(err));
@@ -247,6 +280,10 @@ export class WebCodecsRecorder {
 
     if (atrack) await this._startAudio(atrack);
     this.t0 = performance.now();
+    if (atrack) {
+      const clock = makeClock(100, () => this._fillSilence());
+      this.cleanups.push(() => clock.terminate());
+    }
     this._startVideo(vtrack);
   }
 
@@ -266,11 +303,14 @@ export class WebCodecsRecorder {
     });
     this.aenc.configure(audioConfig(codec, ctx.sampleRate, this.audioBitsPerSecond));
 
-    const url = URL.createObjectURL(new Blob([TAP_SRC], { type: 'text/javascript' }));
-    try {
-      await ctx.audioWorklet.addModule(url);
-    } finally {
-      URL.revokeObjectURL(url);
+    if (!tapLoaded.has(ctx)) {
+      const url = URL.createObjectURL(new Blob([TAP_SRC], { type: 'text/javascript' }));
+      try {
+        await ctx.audioWorklet.addModule(url);
+        tapLoaded.add(ctx);
+      } finally {
+        URL.revokeObjectURL(url);
+      }
     }
     const source = ctx.createMediaStreamSource(new MediaStream([track]));
     const tap = new AudioWorkletNode(ctx, 'wsrtmp-tap', {
@@ -284,45 +324,62 @@ export class WebCodecsRecorder {
     source.connect(tap);
     tap.connect(mute);
     mute.connect(ctx.destination);
-    let samples = 0;
-    let anchorUs = null;
+    this.audioRate = ctx.sampleRate;
+    this.audioNextUs = null; // where the next block of sound goes on the stream's clock
     tap.port.onmessage = (ev) => {
       if (this._state !== 'recording' || !this.t0) return;
       const planes = ev.data;
       const n = planes[0].length;
       const nowUs = (performance.now() - this.t0) * 1000;
-      const blockUs = (n * 1e6) / ctx.sampleRate;
-      if (anchorUs === null) anchorUs = Math.max(0, nowUs - blockUs);
-      let ts = anchorUs + (samples * 1e6) / ctx.sampleRate;
-      // The sound card's clock and performance.now() drift apart slowly; a suspended
-      // context jumps. Ahead of the wall clock: drop the block; behind: start again from now.
-      if (ts - (nowUs - blockUs) > AUDIO_RESYNC_US) return;
-      if ((nowUs - blockUs) - ts > AUDIO_RESYNC_US) {
-        anchorUs = nowUs - blockUs;
-        samples = 0;
-        ts = anchorUs;
-      }
-      samples += n;
+      const startUs = nowUs - (n * 1e6) / ctx.sampleRate; // when this block began, by the wall clock
+      if (this.audioNextUs === null) this.audioNextUs = Math.max(0, startUs);
+      // The sound card's clock and performance.now() drift apart slowly; a suspended context
+      // or a silence filled in jumps. Ahead of the wall clock: drop the block; behind: from now.
+      if (this.audioNextUs - startUs > AUDIO_RESYNC_US) return;
+      if (startUs - this.audioNextUs > AUDIO_RESYNC_US) this.audioNextUs = startUs;
       const data = new Float32Array(n * 2);
       data.set(planes[0], 0);
       data.set(planes[1], n);
-      const audio = new AudioData({
-        format: 'f32-planar', sampleRate: ctx.sampleRate, numberOfFrames: n, numberOfChannels: 2,
-        timestamp: Math.round(ts), data,
-      });
-      try {
-        this.aenc.encode(audio);
-      } finally {
-        audio.close();
-      }
+      this._encodeAudio(data, n);
     };
-    await ctx.resume().catch(() => {});
+    // Not awaited: a context the browser keeps suspended (no gesture) would hang here.
+    if (ctx.state === 'suspended') ctx.resume().catch(() => {});
     this.cleanups.push(() => {
       tap.port.onmessage = null;
       source.disconnect();
       tap.disconnect();
-      ctx.close().catch(() => {});
+      mute.disconnect();
     });
+  }
+
+  /** One block of planar stereo sound at audioNextUs. */
+  _encodeAudio(data, frames) {
+    const audio = new AudioData({
+      format: 'f32-planar', sampleRate: this.audioRate, numberOfFrames: frames, numberOfChannels: 2,
+      timestamp: Math.round(this.audioNextUs), data,
+    });
+    this.audioNextUs += (frames * 1e6) / this.audioRate;
+    try {
+      this.aenc.encode(audio);
+    } finally {
+      audio.close();
+    }
+  }
+
+  /**
+   * No sound has come for a while (the browser keeps the AudioContext suspended, or the
+   * device stalled): silence in its place, or the muxer, which interleaves, would hold the
+   * picture back too. The sound takes over again where it comes back.
+   */
+  _fillSilence() {
+    if (!this.aenc || this.aenc.state !== 'configured' || !this.t0) return;
+    const nowUs = (performance.now() - this.t0) * 1000;
+    if (this.audioNextUs === null) this.audioNextUs = 0;
+    if (nowUs - this.audioNextUs < SILENCE_AFTER_US) return;
+    this.silenceFilled = (this.silenceFilled || 0) + 1;
+    while (nowUs - this.audioNextUs > SILENCE_AFTER_US / 2) {
+      this._encodeAudio(new Float32Array(AUDIO_FRAMES * 2), AUDIO_FRAMES);
+    }
   }
 
   _startVideo(track) {
@@ -346,16 +403,12 @@ export class WebCodecsRecorder {
     video.playsInline = true;
     video.srcObject = new MediaStream([track]);
     video.play().catch(() => {});
-    const url = URL.createObjectURL(new Blob([CLOCK_SRC], { type: 'text/javascript' }));
-    const clock = new Worker(url);
-    URL.revokeObjectURL(url);
-    clock.onmessage = () => {
+    const clock = makeClock(1000 / this.fps, () => {
       if (video.readyState < 2 || !video.videoWidth) return;
       let frame;
       try { frame = new VideoFrame(video, { timestamp: 0 }); } catch { return; }
       this._frame(frame);
-    };
-    clock.postMessage(1000 / this.fps);
+    });
     this.cleanups.push(() => { clock.terminate(); video.srcObject = null; });
   }
 
@@ -366,12 +419,19 @@ export class WebCodecsRecorder {
       return;
     }
     this.framesIn += 1;
-    const ts = Math.round((performance.now() - this.t0) * 1000);
-    if (ts <= this.lastTs) { frame.close(); return; } // one frame per clock step, never back
+    // On the frame rate's grid, one frame per slot: Firefox's encoder puts its chunks there
+    // whatever the frame said (two frames in one slot came out with one timestamp), and a late
+    // timer catches up with ticks close together.
+    const ts = Math.round(Math.round(((performance.now() - this.t0) * 1000) / this.frameUs) * this.frameUs);
+    if (ts <= this.lastTs) { frame.close(); return; }
     // Skipped frames are never encoded, so nothing refers to them. While skipping, a keyframe
     // that is due still goes out: the platforms (and the server's passthrough) need them on time.
     const keyDue = this.forceKey || ts - this.lastKeyUs >= this.keyIntervalUs - this.frameUs / 2;
-    if ((this.skipping && !keyDue) || this.venc.encodeQueueSize > MAX_ENCODE_QUEUE) {
+    // The encoder behind (CPU): drop, but only while it still puts frames out; some hold a few
+    // until more come in (Firefox's), and starving them would stall the picture.
+    const busy = this.venc.encodeQueueSize > MAX_ENCODE_QUEUE &&
+      performance.now() - this.lastOutputAt < ENCODER_STALL_MS;
+    if (!keyDue && (this.skipping || busy)) {
       this.framesSkipped += 1;
       frame.close();
       return;
@@ -430,7 +490,6 @@ export class WebCodecsRecorder {
         try { enc.close(); } catch { /* closed */ }
       }
     }
-    if (this.actx && this.actx.state !== 'closed') this.actx.close().catch(() => {});
     this._resolveStopped();
   }
 
@@ -453,6 +512,16 @@ export class WebCodecsRecorder {
     clearTimeout(timer);
     this._teardown();
   }
+}
+
+/** A Worker's timer calling `tick` every `ms` (not throttled in background tabs). */
+function makeClock(ms, tick) {
+  const url = URL.createObjectURL(new Blob([CLOCK_SRC], { type: 'text/javascript' }));
+  const clock = new Worker(url);
+  URL.revokeObjectURL(url);
+  clock.onmessage = tick;
+  clock.postMessage(ms);
+  return clock;
 }
 
 function copyBytes(d) {

@@ -3,7 +3,7 @@
 // and its phases, stats, warnings and destinations on the page.
 
 import { describeMimeType, isLiveUnfriendly, isWebCodecs, nextFormat } from './format.js';
-import { probeEncoders } from './encoder.js';
+import { primeAudio, probeEncoders } from './encoder.js';
 import { validateKey } from './socket.js';
 import { LiveSession } from './session.js';
 
@@ -46,6 +46,7 @@ export class GoLive {
   async start() {
     const { ui, settings } = this;
     this.meter.resume();
+    primeAudio(); // while the click counts as the user's: the encoder's sound may start
     ui.showAlert('');
     const key = ui.key.value.trim();
     const keyErr = validateKey(key);
