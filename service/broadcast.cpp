@@ -37,7 +37,8 @@ Broadcast::Broadcast (guint64 id, std::string key, const Config &config,
 
 Broadcast::~Broadcast ()
 {
-  for (guint *source : { &drain_timer_, &finish_idle_, &tick_timer_ }) {
+  for (guint *source : { &drain_timer_, &finish_idle_, &tick_timer_,
+           &keyframe_timer_ }) {
     if (*source)
       g_source_remove (*source);
   }
@@ -117,6 +118,9 @@ Broadcast::start (bool wait_for_previous, Failure &failure,
     log_event (level, text);
   };
   hooks.changed = [this] { on_destinations_changed (); };
+  hooks.keyframe_wanted = [this] {
+    request_keyframe (KEYFRAME_REASON_DESTINATION);
+  };
   destination_set_ = std::make_unique<DestinationSet> (*media_, policy,
       metrics_, std::move (hooks), [this] { on_all_destinations_failed (); });
   /* The inputs attached now see each destination's status. */
@@ -178,6 +182,10 @@ Broadcast::attach (Input *input, Listener *listener, GError **error)
     return false;
   }
   GstObjectPtr<GstPad> splice_pad (pad);
+  /* Joining a broadcast that already has a picture (on air from an older
+   * input, or the slate): flvsplice drops this input's tags until its
+   * first keyframe. */
+  bool takeover = !inputs_.empty () || on_slate_ || bytes_out () > 0;
   /* The input holds the bin (sunk, not floating): gst_bin_add takes a
    * reference of its own, which gst_bin_remove drops. */
   gst_bin_add (GST_BIN (pipeline), bin);
@@ -194,6 +202,8 @@ Broadcast::attach (Input *input, Listener *listener, GError **error)
    * it and keeps what the client sends meanwhile. */
   if (!waiting_)
     gst_element_sync_state_with_parent (bin);
+  if (takeover)
+    request_keyframe (KEYFRAME_REASON_TAKEOVER);
   return true;
 }
 
@@ -419,6 +429,9 @@ Broadcast::on_bus_message (GstMessage *message)
         on_splice_message (gst_message_get_structure (message));
       break;
     case GST_MESSAGE_APPLICATION:
+      /* An output gate waits for a keyframe (OUTPUT_KEYFRAME_MESSAGE). */
+      if (destination_set_ && destination_set_->handle_message (message))
+        break;
       if (gst_message_has_name (message, MEDIA_LIVE_MESSAGE) &&
           state_ == State::Starting) {
         log_event (G_LOG_LEVEL_MESSAGE, "live");
@@ -497,6 +510,57 @@ Broadcast::on_all_destinations_failed ()
       link->detail ());
 }
 
+void
+Broadcast::request_keyframe (const char *reason)
+{
+  if (!running () || keyframe_timer_)
+    return;     /* over, or one is already due: it serves this cause too */
+  gint64 since = g_get_monotonic_time () - keyframe_requested_us_;
+  if (keyframe_requested_us_ && since < KEYFRAME_REQUEST_INTERVAL_US) {
+    keyframe_reason_ = reason;
+    guint wait_ms = static_cast<guint> ((KEYFRAME_REQUEST_INTERVAL_US -
+            since + 999) / 1000);
+    keyframe_timer_ = g_timeout_add (wait_ms, &Broadcast::on_keyframe_timer,
+        this);
+    log_event (G_LOG_LEVEL_DEBUG, std::string ("keyframe request (") +
+        reason + ") in " + std::to_string (wait_ms) + " ms: one was just "
+        "sent");
+    return;
+  }
+  send_keyframe_request (reason);
+}
+
+/* To the newest input that has not ended: the one on air, or the one about
+ * to take over from it (whose first keyframe is the next the output
+ * carries; the older one was told it is replaced). */
+void
+Broadcast::send_keyframe_request (const char *reason)
+{
+  Attached *target = nullptr;
+  for (auto &input : inputs_) {
+    if (!input.ended)
+      target = &input;
+  }
+  if (!target) {
+    /* On slate: its own keyframes come every keyframe interval. */
+    log_event (G_LOG_LEVEL_DEBUG, std::string ("keyframe wanted (") +
+        reason + "), no input to ask");
+    return;
+  }
+  keyframe_requested_us_ = g_get_monotonic_time ();
+  target->input->request_keyframe (reason);
+}
+
+gboolean
+Broadcast::on_keyframe_timer (gpointer data)
+{
+  auto *self = static_cast<Broadcast *> (data);
+  self->keyframe_timer_ = 0;
+  if (self->running ())
+    self->send_keyframe_request (self->keyframe_reason_);
+  return G_SOURCE_REMOVE;
+}
+
 gboolean
 Broadcast::on_tick (gpointer data)
 {
@@ -539,7 +603,7 @@ Broadcast::on_drain_timeout (gpointer data)
 void
 Broadcast::schedule_finish ()
 {
-  for (guint *source : { &drain_timer_, &tick_timer_ }) {
+  for (guint *source : { &drain_timer_, &tick_timer_, &keyframe_timer_ }) {
     if (*source) {
       g_source_remove (*source);
       *source = 0;

@@ -11,6 +11,12 @@
  * and one is being retried (each destination on its own: see
  * destination_link.h; the broadcast fails only when all of them did).
  *
+ * Keyframes: when the output waits for a video keyframe (a destination
+ * reconnecting or fallen behind, a new connection joining) the broadcast
+ * asks its newest input for one (Input::request_keyframe), at most once
+ * per KEYFRAME_REQUEST_INTERVAL_US; a request inside that time is sent
+ * when it ends, several then as one.
+ *
  * Lives on the main thread; the Server owns it. Its inputs are not its
  * own: each stays attached until it detaches or the broadcast is gone.
  *
@@ -144,6 +150,11 @@ class Broadcast {
       state_ == State::Live || state_ == State::Reconnecting; }
   void on_destinations_changed ();
   void on_all_destinations_failed ();
+  /* The output waits for a video keyframe (reason: KEYFRAME_REASON_*):
+   * asks the newest input now, or when the rate limit allows. */
+  void request_keyframe (const char *reason);
+  void send_keyframe_request (const char *reason);
+  static gboolean on_keyframe_timer (gpointer self);
   static gboolean on_tick (gpointer self);
   static gboolean on_drain_timeout (gpointer self);
   static gboolean on_finish_idle (gpointer self);
@@ -168,6 +179,12 @@ class Broadcast {
   bool on_slate_ = false;
   gint64 slate_since_us_ = 0;
   guint drain_timer_ = 0, finish_idle_ = 0, tick_timer_ = 0;
+  /* Keyframe requests: at most one per interval (each makes the browser
+   * spend a keyframe's bits; a burst of causes needs only one). */
+  static constexpr gint64 KEYFRAME_REQUEST_INTERVAL_US = 500 * 1000;
+  gint64 keyframe_requested_us_ = 0;    /* the last one sent; 0: none */
+  guint keyframe_timer_ = 0;            /* a request waits for the limit */
+  const char *keyframe_reason_ = nullptr;       /* its reason */
   guint64 drain_bytes_out_ = 0;
   bool drain_gave_up_ = false;  /* stuck destinations were failed */
   /* How long finishing may wait for an RTMP connect in progress. */

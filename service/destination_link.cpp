@@ -117,6 +117,18 @@ DestinationLink::on_error (GstMessage *message)
 }
 
 void
+DestinationLink::on_keyframe_wanted ()
+{
+  /* A destination that failed for good sends nothing more: its gate
+   * still waits, but no keyframe is worth asking for. */
+  if (state_ == State::Failed)
+    return;
+  log (G_LOG_LEVEL_DEBUG, "waiting for a video keyframe");
+  if (hooks_.keyframe_wanted)
+    hooks_.keyframe_wanted ();
+}
+
+void
 DestinationLink::fail_for_good (const std::string &words,
     const std::string &detail)
 {
@@ -330,6 +342,7 @@ DestinationSet::DestinationSet (Media &media, const DestinationPolicy &policy,
 {
   link_hooks_.log = hooks_.log;
   link_hooks_.changed = [this] { changed (); };
+  link_hooks_.keyframe_wanted = hooks_.keyframe_wanted;
   for (size_t i = 0; i < media.output_count (); i++)
     links_.push_back (std::make_unique<DestinationLink> (
             media.output (i), policy, metrics, link_hooks_));
@@ -343,6 +356,18 @@ DestinationSet::~DestinationSet ()
 bool
 DestinationSet::handle_message (GstMessage *message)
 {
+  if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_APPLICATION) {
+    if (!gst_message_has_name (message, OUTPUT_KEYFRAME_MESSAGE))
+      return false;
+    /* From a streaming thread (the gate's probe), here on the main one. */
+    for (size_t i = 0; i < media_.output_count (); i++) {
+      if (media_.output (i).is_gate_pad (GST_MESSAGE_SRC (message))) {
+        links_[i]->on_keyframe_wanted ();
+        break;
+      }
+    }
+    return true;
+  }
   bool stale = false;
   int output = media_.output_of (GST_MESSAGE_SRC (message), &stale);
   if (output < 0)

@@ -17,7 +17,9 @@
  *     (retry_first_connect when more than one destination), hooks (log,
  *     changed) and what to do when all failed; set_frame_sink () to send
  *     the frame to the client(s);
- *   - every bus ERROR/WARNING: handle_message () first; true means handled;
+ *   - every bus ERROR/WARNING, and the output gates' application message
+ *     (OUTPUT_KEYFRAME_MESSAGE): handle_message () first; true means
+ *     handled;
  *   - once a second: tick () (sends the frame);
  *   - drain: progress includes bytes_handed (), and waits while
  *     any_reconnecting ();
@@ -47,6 +49,10 @@ struct DestinationHooks {
   std::function<void (GLogLevelFlags level, const std::string &text)> log;
   /* A destination's state changed (the frame is sent right away). */
   std::function<void ()> changed;
+  /* A destination waits for a video keyframe (its connection was lost, or
+   * it fell behind): what it sends next starts at one, and until then the
+   * stream is lost to it. The owner may ask its input for one. */
+  std::function<void ()> keyframe_wanted;
 };
 
 struct DestinationPolicy {
@@ -78,6 +84,8 @@ class DestinationLink {
 
   /* An error from this destination's current sink. */
   void on_error (GstMessage *message);
+  /* Its gate started waiting for a video keyframe (output_gate.h). */
+  void on_keyframe_wanted ();
   /* About once a second: bitrate, live/stalled, buffer bound, connect
    * timeout. */
   void tick ();
@@ -147,7 +155,8 @@ class DestinationSet {
 
   /* True when message (an error or warning) came from a destination's
    * sink, current or replaced: it is handled here and must not fail the
-   * stream. */
+   * stream. Also true for a gate's OUTPUT_KEYFRAME_MESSAGE (passed on to
+   * hooks.keyframe_wanted). */
   bool handle_message (GstMessage *message);
   /* Once a second: every link's tick, then the frame. */
   void tick ();

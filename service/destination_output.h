@@ -51,6 +51,10 @@ class DestinationOutput {
   /* Lets data (the kept tags first) reach the sink. When the input already
    * ended, the kept tags and the end are pushed off the main loop. */
   void open ();
+  /* True when object is this output's pad on the tee, where its gate
+   * sits (the source of the gate's OUTPUT_KEYFRAME_MESSAGE). */
+  bool is_gate_pad (GstObject *object) const {
+    return object == GST_OBJECT (tee_pad_.get ()); }
   /* True when object is the current sink bin or inside it. */
   bool owns (GstObject *object) const;
   /* True when object is an earlier sink of this output (its late messages

@@ -12,7 +12,8 @@
  *     ends after its data), end_input (it ended or failed inside the
  *     pipeline: its flvsplice input ends here), detach (it leaves);
  *   broadcast -> input: element (), on_message () for what its element
- *     posts, finish () (the server shuts down);
+ *     posts, finish () (the server shuts down), request_keyframe () (the
+ *     output waits for a video keyframe: make the next frame one);
  *   broadcast -> listener: state changed, input active, input ended,
  *     failed, gone, and frames for the client (destination status).
  *
@@ -27,6 +28,15 @@
 
 namespace wsrtmp {
 
+/* Why the broadcast asks its input for a keyframe; the words the client
+ * sees in {"type":"keyframe","reason":…} (README). */
+/* A destination (re)connects, or fell behind: what it sends next starts at
+ * a keyframe (output_gate.h), and tags before one are lost to it. */
+constexpr const char *KEYFRAME_REASON_DESTINATION = "destination";
+/* A newer connection joins a running broadcast (after a slate, or taking
+ * over from another): flvsplice puts it on air at its first keyframe. */
+constexpr const char *KEYFRAME_REASON_TAKEOVER = "takeover";
+
 class Input {
  public:
   /* A bin with FLV on its "src" pad, held by the input (not floating). The
@@ -39,6 +49,12 @@ class Input {
   /* Finish as if the streamer had stopped (server shutdown): what was
    * received is still delivered, then the input ends. */
   virtual void finish () = 0;
+  /* The output waits for a video keyframe from this input (reason: one of
+   * the KEYFRAME_REASON_* words): if it can, the input has its next video
+   * frame made a keyframe. Only a hint, rate-limited by the broadcast; an
+   * input whose frames are not made on request (a file, say) ignores it,
+   * as this default does. */
+  virtual void request_keyframe (const char *reason) { (void) reason; }
 
  protected:
   ~Input () = default;

@@ -11,6 +11,60 @@ namespace {
 
 using GateRef = std::shared_ptr<OutputGate>;
 
+/* What the gate probe does with one buffer or event. */
+enum class Verdict {
+  Pass,         /* as it is */
+  Drop,         /* dropped or kept (closed) */
+  Flush,        /* open again: flush first (the header, the kept tags) */
+};
+
+/* The gate probe's decision, with gate.lock held: nothing is pushed or
+ * posted here. flush gets what goes before this buffer (Verdict::Flush);
+ * ask_keyframe is set when the gate just started waiting for a keyframe. */
+Verdict
+gate_decide (OutputGate &gate, GstPad *pad, GstPadProbeInfo *info,
+    std::vector<GstBuffer *> &flush, bool &ask_keyframe)
+{
+  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+    if (GST_EVENT_TYPE (event) != GST_EVENT_EOS)
+      return Verdict::Pass;
+    if (!gate.open) {
+      /* Delivered with the kept tags once a connection is back. */
+      gate.eos_pending = true;
+      return Verdict::Drop;
+    }
+  } else {
+    GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+    if (gate.open && gate.synced && gate.backlog.empty () &&
+        !gate.needs_header)
+      return Verdict::Pass;
+    if (!gate.sync (buffer, ask_keyframe))
+      return Verdict::Drop;
+    if (!gate.open) {
+      gate.keep (buffer);
+      return Verdict::Drop;
+    }
+  }
+  if (gate.needs_header) {
+    gate.needs_header = false;
+    /* The FLV header and metadata, before the kept tags. */
+    g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+    const GValue *headers = caps ? gst_structure_get_value (
+        gst_caps_get_structure (caps, 0), "streamheader") : nullptr;
+    guint count = headers ? gst_value_array_get_size (headers) : 0;
+    for (guint i = 0; i < count; i++) {
+      const GValue *header = gst_value_array_get_value (headers, i);
+      if (G_VALUE_HOLDS (header, GST_TYPE_BUFFER))
+        flush.push_back (gst_buffer_ref (gst_value_get_buffer (header)));
+    }
+  }
+  flush.insert (flush.end (), gate.backlog.begin (), gate.backlog.end ());
+  gate.backlog.clear ();
+  gate.backlog_bytes = 0;
+  return Verdict::Flush;
+}
+
 /* On the tee's pad for the output, in the streaming thread. */
 GstPadProbeReturn
 gate_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
@@ -19,46 +73,25 @@ gate_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   /* A vector: it allocates nothing on the way through (every tag), unlike
    * a deque. */
   std::vector<GstBuffer *> flush;
+  bool ask_keyframe = false;
+  Verdict verdict;
   {
     std::lock_guard<std::mutex> lock (gate.lock);
-    if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
-      GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
-      if (GST_EVENT_TYPE (event) != GST_EVENT_EOS)
-        return GST_PAD_PROBE_OK;
-      if (!gate.open) {
-        /* Delivered with the kept tags once a connection is back. */
-        gate.eos_pending = true;
-        return GST_PAD_PROBE_DROP;
-      }
-    } else {
-      GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
-      if (gate.open && gate.synced && gate.backlog.empty () &&
-          !gate.needs_header)
-        return GST_PAD_PROBE_OK;
-      if (!gate.sync (buffer))
-        return GST_PAD_PROBE_DROP;
-      if (!gate.open) {
-        gate.keep (buffer);
-        return GST_PAD_PROBE_DROP;
-      }
-    }
-    if (gate.needs_header) {
-      gate.needs_header = false;
-      /* The FLV header and metadata, before the kept tags. */
-      g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
-      const GValue *headers = caps ? gst_structure_get_value (
-          gst_caps_get_structure (caps, 0), "streamheader") : nullptr;
-      guint count = headers ? gst_value_array_get_size (headers) : 0;
-      for (guint i = 0; i < count; i++) {
-        const GValue *header = gst_value_array_get_value (headers, i);
-        if (G_VALUE_HOLDS (header, GST_TYPE_BUFFER))
-          flush.push_back (gst_buffer_ref (gst_value_get_buffer (header)));
-      }
-    }
-    flush.insert (flush.end (), gate.backlog.begin (), gate.backlog.end ());
-    gate.backlog.clear ();
-    gate.backlog_bytes = 0;
+    verdict = gate_decide (gate, pad, info, flush, ask_keyframe);
   }
+  if (ask_keyframe) {
+    /* To the main thread (the bus watch): the broadcast decides whom to
+     * ask. The pad names the output. */
+    g_autoptr (GstElement) tee = gst_pad_get_parent_element (pad);
+    if (tee)
+      gst_element_post_message (tee, gst_message_new_application (
+              GST_OBJECT (pad), gst_structure_new_empty (
+                  OUTPUT_KEYFRAME_MESSAGE)));
+  }
+  if (verdict == Verdict::Pass)
+    return GST_PAD_PROBE_OK;
+  if (verdict == Verdict::Drop)
+    return GST_PAD_PROBE_DROP;
   /* Open again: the kept tags go first, straight into the sink bin (the
    * sticky events reached it before this probe ran). */
   g_autoptr (GstPad) peer = gst_pad_get_peer (pad);
@@ -156,15 +189,20 @@ is_flv_video_keyframe (GstBuffer *buffer)
 }
 
 bool
-OutputGate::sync (GstBuffer *buffer)
+OutputGate::sync (GstBuffer *buffer, bool &ask_keyframe)
 {
   if (synced)
     return true;
   if (!is_flv_video_keyframe (buffer)) {
     dropped_bytes += gst_buffer_get_size (buffer);
+    if (!keyframe_asked) {
+      keyframe_asked = true;
+      ask_keyframe = true;
+    }
     return false;
   }
   synced = true;
+  keyframe_asked = false;
   return true;
 }
 

@@ -13,8 +13,13 @@
  * and pad functions installed below, which drop their reference when
  * their pads go.
  *
- * Locking: one lock, lock; nothing is pushed while it is held. Fields
- * marked "protected by lock" are read and written with it held; the
+ * While it waits for a keyframe (tags dropped: the connection was lost,
+ * or the destination fell behind) it tells the main thread once, with an
+ * OUTPUT_KEYFRAME_MESSAGE on the bus, so the broadcast can ask its input
+ * for one instead of waiting for the next in the stream.
+ *
+ * Locking: one lock, lock; nothing is pushed or posted while it is held.
+ * Fields marked "protected by lock" are read and written with it held; the
  * atomics are not.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -30,12 +35,19 @@
 
 namespace wsrtmp {
 
+/* Application message, from the gate's tee pad (its source), posted once
+ * each time the gate starts waiting for a video keyframe. */
+constexpr const char *OUTPUT_KEYFRAME_MESSAGE = "wsrtmp-keyframe-wanted";
+
 struct OutputGate {
   std::mutex lock;
   bool open = true;             /* protected by lock */
   /* A keyframe was seen since the connection was lost (tags before the
    * first keyframe are useless to a new connection). Protected by lock. */
   bool synced = true;
+  /* OUTPUT_KEYFRAME_MESSAGE was posted since synced became false: one
+   * request per wait, not one per dropped tag. Protected by lock. */
+  bool keyframe_asked = false;
   /* EOS arrived while closed. Protected by lock. */
   bool eos_pending = false;
   /* Bumped per sink: stale sinks are ignored. Protected by lock. */
@@ -64,8 +76,10 @@ struct OutputGate {
 
   /* The rest are called with lock held. */
   /* False (and counted as dropped) for what comes before the first video
-   * keyframe since the connection was lost: useless to a new one. */
-  bool sync (GstBuffer *buffer);
+   * keyframe since the connection was lost: useless to a new one. Sets
+   * ask_keyframe the first time it drops in a wait (keyframe_asked): the
+   * caller posts OUTPUT_KEYFRAME_MESSAGE once it released lock. */
+  bool sync (GstBuffer *buffer, bool &ask_keyframe);
   /* Closed: keeps a ref to buffer, then drops whole GOPs from the front
    * while over max_backlog_bytes, so the kept tags still start with a
    * keyframe. */
@@ -79,7 +93,8 @@ bool is_flv_video_keyframe (GstBuffer *buffer);
  * a reference to gate until its pad goes. */
 /* On the tee's request pad for the output: passes buffers while open,
  * keeps them (gate.keep) while closed, holds back EOS until open, and
- * pushes the caps' header and the kept tags first once open again. */
+ * pushes the caps' header and the kept tags first once open again; posts
+ * OUTPUT_KEYFRAME_MESSAGE (sync). */
 void add_gate_probe (GstPad *tee_pad, std::shared_ptr<OutputGate> gate);
 /* On a sink bin's ghost pad: counts what is handed to the sink
  * (pushed_bytes) and turns its flow errors into OK, closing the gate while

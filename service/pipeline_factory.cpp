@@ -25,6 +25,28 @@ const char *const REQUIRED_ELEMENTS[] = { "wsserversrc", "flvencodebin",
   "voaacenc", "aacparse", "audiotestsrc", "videotestsrc", "rtmp2sink",
   "filesink", "fakesink" };
 
+/* The default of a double property of an element (fallback when the
+ * element or the property is not there: check_elements says so). */
+double
+element_default_double (const char *factory_name, const char *property,
+    double fallback)
+{
+  g_autoptr (GstElementFactory) factory = gst_element_factory_find (
+      factory_name);
+  g_autoptr (GstPluginFeature) loaded = factory ? gst_plugin_feature_load (
+      GST_PLUGIN_FEATURE (factory)) : nullptr;
+  GType type = loaded ? gst_element_factory_get_element_type (
+      GST_ELEMENT_FACTORY (loaded)) : G_TYPE_INVALID;
+  if (!type)
+    return fallback;
+  auto *klass = static_cast<GObjectClass *> (g_type_class_ref (type));
+  GParamSpec *spec = g_object_class_find_property (klass, property);
+  double value = spec && G_IS_PARAM_SPEC_DOUBLE (spec) ?
+      G_PARAM_SPEC_DOUBLE (spec)->default_value : fallback;
+  g_type_class_unref (klass);
+  return value;
+}
+
 }  // namespace
 
 std::string
@@ -37,6 +59,11 @@ PipelineFactory::PipelineFactory (EncodeSettings settings,
     ContinuitySettings continuity)
     : settings_ (std::move (settings)), continuity_ (std::move (continuity))
 {
+  /* Read from the installed element, like the options' defaults, so what
+   * clients are told is what the plugin does. */
+  if (settings_.keyframe_interval_s <= 0)
+    settings_.keyframe_interval_s = element_default_double ("flvencodebin",
+        "keyframe-interval", 2.0);
 }
 
 GstElement *
@@ -62,7 +89,8 @@ PipelineFactory::create_ingest (SoupWebsocketConnection *connection,
       "audio-channels", (guint) s.audio_channels,
       "framerate", s.framerate, 1,
       "codec-threads", (guint) s.codec_threads,
-      "passthrough", (gboolean) s.passthrough, nullptr);
+      "passthrough", (gboolean) s.passthrough,
+      "keyframe-interval", s.keyframe_interval_s, nullptr);
   return bin;
 }
 
@@ -97,7 +125,8 @@ PipelineFactory::create (const MediaSpec &spec, const std::string &name,
   g_autoptr (GstElement) splice = gst_bin_get_by_name (bin, MEDIA_SPLICE_NAME);
   /* The output size is flvencodebin's default on both elements. */
   g_object_set (splice, "timeout", (guint) continuity_.timeout_s,
-      "framerate", settings_.framerate, 1, nullptr);
+      "framerate", settings_.framerate, 1,
+      "keyframe-interval", settings_.keyframe_interval_s, nullptr);
   if (!continuity_.slate_image.empty ())
     g_object_set (splice, "slate-location", continuity_.slate_image.c_str (),
         nullptr);

@@ -27,8 +27,10 @@
 namespace wsrtmp {
 
 /* What wsrtmpd sets on flvencodebin, all from its options (whose defaults
- * are the element's own: service/daemon_config.cpp). The keyframe interval
- * is the element's default (2 s, what live platforms require). */
+ * are the element's own: service/daemon_config.cpp), but the keyframe
+ * interval: it has no option, and is flvencodebin's default (2 s, what
+ * live platforms require), set on flvencodebin and flvsplice alike and
+ * told to each client (the welcome frame). */
 struct EncodeSettings {
   int video_bitrate_kbps;
   std::string x264_preset;
@@ -38,6 +40,8 @@ struct EncodeSettings {
   int codec_threads;
   /* Pass suitable H.264 through instead of re-encoding it. */
   bool passthrough;
+  /* Seconds; 0: flvencodebin's default (PipelineFactory reads it). */
+  double keyframe_interval_s = 0;
 };
 
 /* What flvsplice does between connections (--continuity-timeout,
@@ -73,6 +77,9 @@ class PipelineFactory {
       guint64 max_message_size, const std::string &name,
       GError **error) const;
   int continuity_timeout_s () const { return continuity_.timeout_s; }
+  /* Seconds between the output's keyframes (flvencodebin's and the
+   * slate's). */
+  double keyframe_interval_s () const { return settings_.keyframe_interval_s; }
 
   /* True when every element the templates use is installed; otherwise
    * missing names the first one that is not. */

@@ -92,6 +92,10 @@ Session::send_welcome (bool resumed)
   json_builder_add_int_value (builder, factory_.continuity_timeout_s ());
   json_builder_set_member_name (builder, "resumed");
   json_builder_add_boolean_value (builder, resumed);
+  /* What a page that encodes by itself (WebCodecs) should use: the
+   * output's, which passthrough H.264 must keep (h264switch.h). */
+  json_builder_set_member_name (builder, "keyframe_interval_s");
+  json_builder_add_double_value (builder, factory_.keyframe_interval_s ());
   json_builder_set_member_name (builder, "broadcast_duration_s");
   json_builder_add_double_value (builder, broadcast_ ?
       broadcast_->duration_s () : 0.0);
@@ -211,6 +215,18 @@ Session::finish ()
   begin_ending ("server shutting down");
   close_websocket (connection_.get (), CLOSE_GOING_AWAY,
       "server shutting down");
+}
+
+void
+Session::request_keyframe (const char *reason)
+{
+  if (!streaming ())
+    return;
+  g_autoptr (JsonNode) node = string_frame ("keyframe",
+      { { "reason", reason } });
+  send_json (connection_.get (), node);
+  log_event (G_LOG_LEVEL_INFO, std::string ("asked the client for a "
+        "keyframe (") + reason + ")");
 }
 
 void

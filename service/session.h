@@ -69,6 +69,8 @@ class Session final : public Input, public Broadcast::Listener {
   /* Server shutdown: end the stream as if the client had stopped, so
    * everything received is still delivered. */
   void finish () override;
+  /* Tells the client: {"type":"keyframe","reason":…} (README). */
+  void request_keyframe (const char *reason) override;
 
   /* Broadcast::Listener (what the broadcast announces to us). */
   /* The broadcast's state changed (live, RTMP reconnecting, ending...). */

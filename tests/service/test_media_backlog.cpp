@@ -34,14 +34,17 @@ flv_tag (Tag tag, gsize size)
   return buffer;
 }
 
-/* What a closed gate does with each buffer the tee pushes: sync, keep. */
-void
+/* What a closed gate does with each buffer the tee pushes: sync, keep.
+ * True when the gate would post OUTPUT_KEYFRAME_MESSAGE for it. */
+bool
 push_closed (OutputGate &gate, Tag tag, gsize size)
 {
   GstBuffer *buffer = flv_tag (tag, size);
-  if (gate.sync (buffer))
+  bool ask_keyframe = false;
+  if (gate.sync (buffer, ask_keyframe))
     gate.keep (buffer);
   gst_buffer_unref (buffer);
+  return ask_keyframe;
 }
 
 bool
@@ -66,6 +69,7 @@ class MediaBacklogTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE (MediaBacklogTest);
   CPPUNIT_TEST (test_keyframe_detection);
   CPPUNIT_TEST (test_sync_drops_until_video_keyframe);
+  CPPUNIT_TEST (test_asks_for_a_keyframe_once_per_wait);
   CPPUNIT_TEST (test_keeps_everything_within_the_bound);
   CPPUNIT_TEST (test_over_the_bound_drops_whole_gops);
   CPPUNIT_TEST (test_one_gop_over_the_bound_waits_for_the_next);
@@ -115,6 +119,28 @@ class MediaBacklogTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT (front_is_keyframe (gate));
     CPPUNIT_ASSERT_EQUAL ((gsize) 530, gate.backlog_bytes);
     CPPUNIT_ASSERT_EQUAL ((guint64) 180, gate.dropped_bytes);
+  }
+
+  /* Waiting for a keyframe, the gate asks for one once (the broadcast
+   * passes it on to its input), not once per dropped tag; once synced it
+   * does not ask; the next wait asks again. */
+  void test_asks_for_a_keyframe_once_per_wait ()
+  {
+    OutputGate gate;
+    gate.open = false;
+    CPPUNIT_ASSERT (!push_closed (gate, Tag::VideoInter, 100));
+    gate.synced = false;
+    CPPUNIT_ASSERT (push_closed (gate, Tag::Audio, 30));
+    CPPUNIT_ASSERT (!push_closed (gate, Tag::VideoInter, 100));
+    CPPUNIT_ASSERT (!push_closed (gate, Tag::Audio, 30));
+    CPPUNIT_ASSERT (!push_closed (gate, Tag::VideoKey, 400));
+    CPPUNIT_ASSERT (!push_closed (gate, Tag::VideoInter, 100));
+    CPPUNIT_ASSERT (gate.synced && !gate.keyframe_asked);
+    /* Lost again (a reconnection that failed, a destination that fell
+     * behind): a new wait. */
+    gate.synced = false;
+    CPPUNIT_ASSERT (push_closed (gate, Tag::VideoInter, 100));
+    CPPUNIT_ASSERT (!push_closed (gate, Tag::VideoInter, 100));
   }
 
   void test_keeps_everything_within_the_bound ()
@@ -196,10 +222,12 @@ class MediaBacklogTest : public CppUnit::TestFixture {
       OutputGate gate;
       gate.open = false;
       gate.max_backlog_bytes = 1000;
-      CPPUNIT_ASSERT (gate.sync (first));
+      bool ask_keyframe = false;
+      CPPUNIT_ASSERT (gate.sync (first, ask_keyframe));
       gate.keep (first);
       CPPUNIT_ASSERT_EQUAL (2, GST_MINI_OBJECT_REFCOUNT_VALUE (first));
-      CPPUNIT_ASSERT (gate.sync (second));
+      CPPUNIT_ASSERT (gate.sync (second, ask_keyframe));
+      CPPUNIT_ASSERT (!ask_keyframe);
       gate.keep (second);
       /* 1200 > 1000: the first GOP was dropped. */
       CPPUNIT_ASSERT_EQUAL (1, GST_MINI_OBJECT_REFCOUNT_VALUE (first));
