@@ -381,6 +381,45 @@ async function mockedCloseCodes() {
       await context.close();
     }
   }
+  // The server asks for a keyframe (a destination waits for one): the page's encoder makes the
+  // next frame one, well before its 2 s cadence would.
+  {
+    const label = 'mock-keyframe-request';
+    let sock = null;
+    const { page, context, consoleErrors } = await openPage(`${BASE}/`, {
+      mock: (ws) => {
+        sock = ws;
+        ws.send(JSON.stringify({ type: 'welcome', continuity_timeout_s: 0, keyframe_interval_s: 2 }));
+        ws.send(JSON.stringify({ type: 'state', state: 'live' }));
+        ws.onClose(() => ws.close({ code: 1000, reason: 'ended' }));
+      },
+    });
+    try {
+      await page.fill('#key', 'mock_key');
+      await page.click('#golive');
+      await waitState(page, 'live', 10_000);
+      // Wait for a moment 0.6–1.2 s after a cadence keyframe, then ask.
+      const before = await page.evaluate(() => new Promise((resolve) => {
+        const iv = setInterval(() => {
+          const r = window.wsrtmpLive.session && window.wsrtmpLive.session.recorder;
+          if (!r || !r.t0 || !r.keyframes) return;
+          const sinceKeyUs = (performance.now() - r.t0) * 1000 - r.lastKeyUs;
+          if (sinceKeyUs > 600_000 && sinceKeyUs < 1_200_000) { clearInterval(iv); resolve(r.keyframes); }
+        }, 20);
+      }));
+      const askedAt = Date.now();
+      sock.send(JSON.stringify({ type: 'keyframe', reason: 'destination' }));
+      const made = await page.waitForFunction((n) => window.wsrtmpLive.session.recorder.keyframes > n, before,
+        { timeout: 1000 }).then(() => true, () => false);
+      check(made, `${label}: the next frame is a keyframe`, `after ${Date.now() - askedAt} ms`);
+      await page.click('#golive');
+      await waitState(page, ['ended', 'error'], 10_000);
+      check(consoleErrors.length === 0, `${label}: no console errors`, consoleErrors.join(' | ') || 'none');
+    } finally {
+      await context.close();
+    }
+  }
+
   // A slow uplink: the server's count of bytes received (its stats frames) made to lag what the
   // page sent, as behind a narrow link. The page must lower its quality and say so, then go
   // back to the chosen quality and say that too.
