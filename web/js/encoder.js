@@ -21,6 +21,7 @@ const MEDIABUNNY = '../vendor/mediabunny.mjs';
 const AUDIO_FRAMES = 960; // 20 ms at 48 kHz per AudioData (fewer at lower rates is fine)
 const MAX_ENCODE_QUEUE = 2; // frames waiting in the encoder beyond this are dropped (CPU)
 const ENCODER_STALL_MS = 300; // unless it has put nothing out for this long
+const SKIP_KEEP = 4; // while the upload is behind, one frame in this many is encoded
 const AUDIO_RESYNC_US = 80_000; // the sound's clock is re-anchored beyond this drift
 const SILENCE_AFTER_US = 300_000; // no sound this long: silence is filled in
 
@@ -424,14 +425,16 @@ export class WebCodecsRecorder {
     // timer catches up with ticks close together.
     const ts = Math.round(Math.round(((performance.now() - this.t0) * 1000) / this.frameUs) * this.frameUs);
     if (ts <= this.lastTs) { frame.close(); return; }
-    // Skipped frames are never encoded, so nothing refers to them. While skipping, a keyframe
-    // that is due still goes out: the platforms (and the server's passthrough) need them on time.
+    // Skipped frames are never encoded, so nothing refers to them. While the upload is behind,
+    // one frame in SKIP_KEEP still goes out (a picture that stops for seconds reads as a stalled
+    // input to the server), and so does a keyframe that is due: the platforms need them on time.
     const keyDue = this.forceKey || ts - this.lastKeyUs >= this.keyIntervalUs - this.frameUs / 2;
+    const thinned = this.skipping && ts - this.lastTs < this.frameUs * (SKIP_KEEP - 0.5);
     // The encoder behind (CPU): drop, but only while it still puts frames out; some hold a few
     // until more come in (Firefox's), and starving them would stall the picture.
     const busy = this.venc.encodeQueueSize > MAX_ENCODE_QUEUE &&
       performance.now() - this.lastOutputAt < ENCODER_STALL_MS;
-    if (!keyDue && (this.skipping || busy)) {
+    if (!keyDue && (thinned || busy)) {
       this.framesSkipped += 1;
       frame.close();
       return;

@@ -4,18 +4,25 @@
 // The browser's WebSocket.bufferedAmount alone does not tell: the system's socket buffers (and
 // every proxy's) take megabytes before it grows, which at 1 Mbit/s is half a minute. So the
 // backlog is what the page handed to the socket minus what the server says it received (its
-// `stats` frame, every second), in seconds at the rate the server receives now.
+// `stats` frame, every second), in seconds at the rate it drains: the server's receive rate
+// while data waits, else the rate the page really sends (an encoder can overshoot its target
+// by far on a detailed picture at a low bitrate).
 //
-// Down fast (at once to what gets through, less a margin), up slowly (a step every few seconds
-// while nothing waits), frames skipped while more than SKIP_S waits.
+// Down fast (to what gets through, less a margin) once a backlog has lasted (the smallest
+// reading of the last 1.5 s: a keyframe's burst is not a narrow link), up slowly (a step every
+// 3 s while no reading of the last 3 s had anything waiting), frames thinned out at once while
+// more than SKIP_S waits.
 
-export const SKIP_S = 0.5;        // skip frames while more than this waits
-const RESUME_S = 0.25;            // and encode again below this
-const DOWN_S = 0.3;               // lower the bitrate when this much waits
+export const SKIP_S = 0.7;        // thin out frames while more than this waits
+const RESUME_S = 0.3;             // and encode all again below this
+const DOWN_S = 0.3;               // lower the bitrate when this much has waited for 1.5 s
+const DOWN_WINDOW_MS = 1500;
 const DOWN_EVERY_MS = 1000;       // at most this often
-const UP_AFTER_MS = 3000;         // nothing waiting this long: one step up
+const CALM_S = 0.25;              // "nothing waits" for the step up
+const UP_AFTER_MS = 3000;         // calm this long: one step up
 const UP_STEP = 1.25;
 const MARGIN = 0.8;               // of the measured throughput
+const RATE_WINDOW_MS = 2000;      // the page's own sending rate, over this
 export const MIN_VIDEO_BPS = 150_000;
 
 export class UplinkControl {
@@ -27,11 +34,13 @@ export class UplinkControl {
     this.audio = audioBitsPerSecond;
     this.video = videoBitsPerSecond; // the target now
     this.skipping = false;
-    this.behindS = 0;
-    this.throughputBps = 0;          // measured while something waited (the link's rate)
+    this.behindS = 0;                // the last reading
+    this.readings = [];              // [at, behindS] of the last few seconds
+    this.queued = [];                // [at, queuedBytes]: the page's own sending rate
+    this.throughputBps = 0;          // the link's rate, measured while something waited
     this.lastChangeAt = -Infinity;
-    this.calmSince = null;           // when the backlog last went (and stayed) near zero
-    this.server = null;              // {at, bytesIn} of the previous stats frame
+    this.calmSince = null;           // since when every reading was calm
+    this.server = null;              // {at, bytesIn} of the newest stats frame
     this.serverBps = 0;              // the server's receive rate between its last two frames
     this.lowered = false;            // below the chosen bitrate because of the uplink
   }
@@ -42,6 +51,16 @@ export class UplinkControl {
     this.serverBps = 0;
     this.skipping = false;
     this.behindS = 0;
+    this.readings = [];
+    this.queued = [];
+  }
+
+  /** The page's own sending rate (bit/s) over the last RATE_WINDOW_MS; 0 before it is known. */
+  _ownBps(now, queuedBytes) {
+    this.queued.push([now, queuedBytes]);
+    while (this.queued.length > 2 && now - this.queued[1][0] >= RATE_WINDOW_MS) this.queued.shift();
+    const [t0, b0] = this.queued[0];
+    return now - t0 >= 500 ? ((queuedBytes - b0) * 8 * 1000) / (now - t0) : 0;
   }
 
   /**
@@ -53,38 +72,48 @@ export class UplinkControl {
    */
   update({ now, queuedBytes, serverBytesIn, bufferedBytes }) {
     const prev = this.video;
+    const ownBps = this._ownBps(now, queuedBytes);
+    const congested = this.behindS > 0.1;
     let inFlight = bufferedBytes;
     if (serverBytesIn != null) {
       if (!this.server || serverBytesIn !== this.server.bytesIn) {
         if (this.server && now > this.server.at) {
           this.serverBps = ((serverBytesIn - this.server.bytesIn) * 8 * 1000) / (now - this.server.at);
           // The link's rate shows only while data waits; else it is just our own rate.
-          if (this.behindS > 0.1) this.throughputBps = this.serverBps;
+          if (congested) this.throughputBps = this.serverBps;
         }
         this.server = { at: now, bytesIn: serverBytesIn };
       }
-      // The server's count is a second old at most: what it has received since, at its rate.
+      // The server's count is a second old at most: what it has received since, at its rate
       // (before two frames, at the rate we send: nothing is assumed to wait).
-      const rate = this.serverBps || this.video + this.audio;
+      const rate = this.serverBps || ownBps || this.video + this.audio;
       const since = (rate / 8) * ((now - this.server.at) / 1000);
       inFlight = Math.max(bufferedBytes, queuedBytes - (serverBytesIn + since));
     }
-    const sendingBps = this.throughputBps > 0 && this.behindS > 0.1 ? this.throughputBps : this.video + this.audio;
-    this.behindS = (inFlight * 8) / Math.max(sendingBps, 64_000);
+    // It drains at the rate the server receives when that is less than what is sent.
+    const sendBps = ownBps || this.video + this.audio;
+    const drainBps = congested && this.throughputBps > 0 ? this.throughputBps
+      : Math.min(sendBps, this.serverBps || Infinity);
+    this.behindS = (inFlight * 8) / Math.max(drainBps, 64_000);
+    this.readings.push([now, this.behindS]);
+    while (this.readings.length && now - this.readings[0][0] > UP_AFTER_MS) this.readings.shift();
+    const lasting = Math.min(...this.readings.filter(([at]) => now - at <= DOWN_WINDOW_MS).map(([, b]) => b));
 
-    if (this.skipping ? this.behindS > RESUME_S : this.behindS > SKIP_S) this.skipping = true;
-    else this.skipping = false;
+    this.skipping = this.skipping ? this.behindS > RESUME_S : this.behindS > SKIP_S;
 
-    if (this.behindS > DOWN_S && now - this.lastChangeAt >= DOWN_EVERY_MS) {
-      const fits = this.throughputBps > 0 ? this.throughputBps * MARGIN - this.audio : this.video * 0.7;
+    if (lasting > DOWN_S && now - this.lastChangeAt >= DOWN_EVERY_MS) {
+      let fits = this.throughputBps > 0 ? this.throughputBps * MARGIN - this.audio : this.video * 0.7;
+      // An encoder sending well over its target: ask for less by as much.
+      const sentVideo = ownBps - this.audio;
+      if (sentVideo > this.video * 1.3) fits *= this.video / sentVideo;
       const next = Math.max(MIN_VIDEO_BPS, Math.min(this.video * 0.85, fits));
       if (next < this.video) {
         this.video = Math.round(next);
         this.lastChangeAt = now;
         this.lowered = true;
       }
-      this.calmSince = null;
-    } else if (this.behindS < 0.1) {
+    }
+    if (this.behindS < CALM_S) {
       if (this.calmSince == null) this.calmSince = now;
       if (this.video < this.chosen && now - this.calmSince >= UP_AFTER_MS && now - this.lastChangeAt >= UP_AFTER_MS) {
         this.video = Math.round(Math.min(this.chosen, this.video * UP_STEP));
