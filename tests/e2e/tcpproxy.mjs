@@ -3,11 +3,18 @@
 // cut() destroys both sockets of every connection (no close frame: the page sees 1006),
 // freeze() silently stops forwarding on every connection but keeps it open (a half-open
 // connection, as after a network switch: the page must notice by itself),
-// refuseFor(ms) drops new connections at once for a while, and each WebSocket connection's
-// first binary message is looked at (a fresh recorder starts with a container header).
+// refuseFor(ms) drops new connections at once for a while, throttle(bps) narrows the client →
+// server direction to a rate (uplink.mjs) and unthrottle() opens it again, and each WebSocket
+// connection's first binary message is looked at (a fresh recorder starts with a container header).
 import net from 'node:net';
 
 const HEAD_END = Buffer.from('\r\n\r\n');
+// Throttled: a client socket is paused while this much waits in the proxy, so TCP's backpressure
+// reaches the browser (its socket buffers, then its WebSocket) as on a narrow link. One read
+// brings at most 64 KB (libuv's read size), so the proxy holds at most that much more.
+const THROTTLE_AHEAD = 16 * 1024;
+const BUCKET_BYTES = 16 * 1024; // the token bucket's depth (a burst at most this long)
+const PUMP_MS = 10;
 
 /** The first bytes (up to 4) of the first client → server WebSocket frame in buf, or null. */
 function firstPayload(buf) {
@@ -42,9 +49,48 @@ export async function startProxy({ targetPort, injectAfterUpgrade = '' }) {
   const live = new Set();
   const frozen = new Set();
   let refuseUntil = 0;
+  // The narrowed link: one token bucket for every connection, as for one uplink.
+  const link = { bps: 0, tokens: 0, at: 0, timer: null };
+  const pump = () => {
+    link.timer = null;
+    const now = performance.now();
+    if (link.bps > 0) {
+      link.tokens = Math.min(BUCKET_BYTES, link.tokens + ((now - link.at) / 1000) * (link.bps / 8));
+      link.at = now;
+    }
+    let waiting = false;
+    for (const pair of live) {
+      while (pair.queue.length && (link.bps === 0 || link.tokens >= 1)) {
+        const head = pair.queue[0];
+        const n = link.bps === 0 ? head.length : Math.min(head.length, Math.floor(link.tokens));
+        pair.server.write(n === head.length ? head : head.subarray(0, n));
+        if (n === head.length) pair.queue.shift();
+        else pair.queue[0] = head.subarray(n);
+        pair.queued -= n;
+        proxy.upBytes += n;
+        if (link.bps > 0) link.tokens -= n;
+      }
+      if (pair.paused && pair.queued < THROTTLE_AHEAD) { pair.paused = false; pair.client.resume(); }
+      if (pair.queue.length) waiting = true;
+    }
+    if (waiting && !link.timer) link.timer = setTimeout(pump, PUMP_MS);
+  };
   const proxy = {
     port: 0,
     refused: 0,
+    upBytes: 0, // client → server bytes forwarded, all connections
+    /** Client → server forwarding limited to bitsPerSecond (all connections together). */
+    throttle(bitsPerSecond) {
+      if (!(bitsPerSecond > 0)) throw new Error(`throttle: bad rate ${bitsPerSecond}`);
+      if (link.bps === 0) { link.tokens = 0; link.at = performance.now(); }
+      link.bps = bitsPerSecond;
+    },
+    /** Forwarding at full speed again (what waits goes at once). */
+    unthrottle() {
+      link.bps = 0;
+      clearTimeout(link.timer);
+      pump();
+    },
     ingest: [], // per WebSocket connection: { at, firstBytes (hex, '' until seen) }
     /** Destroys both sockets of every open connection. */
     cut() {
@@ -70,7 +116,8 @@ export async function startProxy({ targetPort, injectAfterUpgrade = '' }) {
       return;
     }
     const upstream = net.connect(targetPort, '127.0.0.1');
-    const pair = { client, server: upstream, frozen: false };
+    // queue/queued: client bytes waiting for the throttled link; paused: the client is, for it.
+    const pair = { client, server: upstream, frozen: false, queue: [], queued: 0, paused: false };
     live.add(pair);
     // A frozen connection's end does not reach the other side either (until close()).
     const gone = () => {
@@ -86,7 +133,15 @@ export async function startProxy({ targetPort, injectAfterUpgrade = '' }) {
     let ws = null;
     client.on('data', (d) => {
       if (pair.frozen) return;
-      upstream.write(d);
+      if (link.bps === 0 && !pair.queue.length) {
+        upstream.write(d);
+        proxy.upBytes += d.length;
+      } else {
+        pair.queue.push(d);
+        pair.queued += d.length;
+        if (pair.queued >= THROTTLE_AHEAD && !pair.paused) { pair.paused = true; client.pause(); }
+        if (!link.timer) pump();
+      }
       if (request === null) return;
       request = Buffer.concat([request, d]);
       const end = request.indexOf(HEAD_END);
