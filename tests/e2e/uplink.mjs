@@ -184,7 +184,12 @@ async function scenario() {
     check(ended && (await stateOf(page)) === 'ended', 'Stop ends cleanly', `state ${await stateOf(page)}`);
   }
   await until(() => reader.exit !== null, 15_000, 200);
+  // nginx lists the stream while a player is on it: the reader must be gone before the
+  // "finished publishing" check below.
   if (reader.exit === null) reader.proc.kill('SIGTERM');
+  await until(() => reader.exit !== null, 3000, 100);
+  if (reader.exit === null) reader.proc.kill('SIGKILL');
+  await until(() => reader.exit !== null, 3000, 100);
 
   // ---- behind real time at nginx
   // Only while the page was live (after an early end ffmpeg's last report means nothing).

@@ -388,7 +388,12 @@ export class WebCodecsRecorder {
       const clone = track.clone();
       // eslint-disable-next-line no-undef
       const reader = new MediaStreamTrackProcessor({ track: clone, maxBufferSize: 2 }).readable.getReader();
-      this.cleanups.push(() => { reader.cancel().catch(() => {}); clone.stop(); });
+      // Stopping the track ends the stream after the frames it holds, which the loop below
+      // reads and closes (a cancelled reader would leave them to the garbage collector).
+      this.cleanups.push(() => {
+        clone.stop();
+        setTimeout(() => reader.cancel().catch(() => {}), 1000);
+      });
       (async () => {
         for (;;) {
           let r;

@@ -9,9 +9,8 @@
 // by far on a detailed picture at a low bitrate).
 //
 // Down fast (to what gets through, less a margin) once a backlog has lasted (the smallest
-// reading of the last 1.5 s: a keyframe's burst is not a narrow link), up slowly (a step every
-// 3 s while no reading of the last 3 s had anything waiting), frames thinned out at once while
-// more than SKIP_S waits.
+// reading of the last 1.5 s: a keyframe's burst is not a narrow link), up slowly (×1.3 every
+// 2 s without a lasting backlog), frames thinned out at once while more than SKIP_S waits.
 
 export const SKIP_S = 0.7;        // thin out frames while more than this waits
 const RESUME_S = 0.3;             // and encode all again below this
@@ -19,8 +18,8 @@ const DOWN_S = 0.3;               // lower the bitrate when this much has waited
 const DOWN_WINDOW_MS = 1500;
 const DOWN_EVERY_MS = 1000;       // at most this often
 const CALM_S = 0.25;              // "nothing waits" for the step up
-const UP_AFTER_MS = 3000;         // calm this long: one step up
-const UP_STEP = 1.25;
+const UP_AFTER_MS = 2000;         // calm this long: one step up
+const UP_STEP = 1.3;
 const MARGIN = 0.8;               // of the measured throughput
 const RATE_WINDOW_MS = 2000;      // the page's own sending rate, over this
 export const MIN_VIDEO_BPS = 150_000;
@@ -96,8 +95,8 @@ export class UplinkControl {
       : Math.min(sendBps, this.serverBps || Infinity);
     this.behindS = (inFlight * 8) / Math.max(drainBps, 64_000);
     this.readings.push([now, this.behindS]);
-    while (this.readings.length && now - this.readings[0][0] > UP_AFTER_MS) this.readings.shift();
-    const lasting = Math.min(...this.readings.filter(([at]) => now - at <= DOWN_WINDOW_MS).map(([, b]) => b));
+    while (this.readings.length && now - this.readings[0][0] > DOWN_WINDOW_MS) this.readings.shift();
+    const lasting = Math.min(...this.readings.map(([, b]) => b));
 
     this.skipping = this.skipping ? this.behindS > RESUME_S : this.behindS > SKIP_S;
 
@@ -113,7 +112,7 @@ export class UplinkControl {
         this.lowered = true;
       }
     }
-    if (this.behindS < CALM_S) {
+    if (lasting < CALM_S) {
       if (this.calmSince == null) this.calmSince = now;
       if (this.video < this.chosen && now - this.calmSince >= UP_AFTER_MS && now - this.lastChangeAt >= UP_AFTER_MS) {
         this.video = Math.round(Math.min(this.chosen, this.video * UP_STEP));
