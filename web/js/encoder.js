@@ -33,18 +33,20 @@ class WsrtmpTap extends AudioWorkletProcessor {
     this.n = o.processorOptions.frames;
     this.bufs = [new Float32Array(this.n), new Float32Array(this.n)];
     this.at = 0;
+    this.first = 0;
   }
   process(inputs) {
     const input = inputs[0] || [];
     const len = input.length ? input[0].length : 128;
     for (let i = 0; i < len; i += 1) {
+      if (this.at === 0) this.first = currentFrame + i;
       for (let c = 0; c < 2; c += 1) {
         const ch = input[Math.min(c, input.length - 1)];
         this.bufs[c][this.at] = ch ? ch[i] : 0;
       }
       this.at += 1;
       if (this.at === this.n) {
-        this.port.postMessage(this.bufs, this.bufs.map((b) => b.buffer));
+        this.port.postMessage({ planes: this.bufs, frame: this.first }, this.bufs.map((b) => b.buffer));
         this.bufs = [new Float32Array(this.n), new Float32Array(this.n)];
         this.at = 0;
       }
@@ -165,6 +167,8 @@ export class WebCodecsRecorder {
     this.lastKeyUs = -Infinity;
     this.forceKey = false;
     this.lastTs = -1;
+    this.videoClock = new ClockMap();
+    this.lastOwnTs = -Infinity;
     this.lastOutputAt = 0;   // performance.now() of the video encoder's last output
     this.width = 0;
     this.height = 0;
@@ -327,16 +331,20 @@ export class WebCodecsRecorder {
     mute.connect(ctx.destination);
     this.audioRate = ctx.sampleRate;
     this.audioNextUs = null; // where the next block of sound goes on the stream's clock
+    const clock = new ClockMap();
     tap.port.onmessage = (ev) => {
       if (this._state !== 'recording' || !this.t0) return;
-      const planes = ev.data;
+      const { planes, frame } = ev.data;
       const n = planes[0].length;
-      const nowUs = (performance.now() - this.t0) * 1000;
-      const startUs = nowUs - (n * 1e6) / ctx.sampleRate; // when this block began, by the wall clock
+      const blockUs = (n * 1e6) / ctx.sampleRate;
+      // The block's start on the context's sample clock, moved onto the stream's clock by the
+      // shortest way any block took to get here lately (a busy page delays some a lot).
+      const arrivedUs = (performance.now() - this.t0) * 1000;
+      const startUs = clock.map((frame * 1e6) / ctx.sampleRate, arrivedUs - blockUs);
       if (this.audioNextUs === null) this.audioNextUs = Math.max(0, startUs);
-      // The sound card's clock and performance.now() drift apart slowly; a suspended context
-      // or a silence filled in jumps. Ahead of the wall clock: drop the block; behind: from now.
-      if (this.audioNextUs - startUs > AUDIO_RESYNC_US) return;
+      // Blocks follow on; after a gap (a suspended context, silence filled in) the sound takes
+      // up where it really is; what would overlap what went out already is dropped.
+      if (startUs < this.audioNextUs - blockUs / 2) return;
       if (startUs - this.audioNextUs > AUDIO_RESYNC_US) this.audioNextUs = startUs;
       const data = new Float32Array(n * 2);
       data.set(planes[0], 0);
@@ -399,7 +407,7 @@ export class WebCodecsRecorder {
           let r;
           try { r = await reader.read(); } catch { return; }
           if (r.done) return;
-          this._frame(r.value);
+          this._frame(r.value, true);
         }
       })();
       return;
@@ -419,7 +427,7 @@ export class WebCodecsRecorder {
   }
 
   /** One picture: stamped on the stream's clock, scaled to the encoder's size, encoded or skipped. */
-  _frame(frame) {
+  _frame(frame, ownTime = false) {
     if (this._state !== 'recording' || !this.venc || this.venc.state !== 'configured') {
       frame.close();
       return;
@@ -428,7 +436,13 @@ export class WebCodecsRecorder {
     // On the frame rate's grid, one frame per slot: Firefox's encoder puts its chunks there
     // whatever the frame said (two frames in one slot came out with one timestamp), and a late
     // timer catches up with ticks close together.
-    const ts = Math.round(Math.round(((performance.now() - this.t0) * 1000) / this.frameUs) * this.frameUs);
+    // A frame's own capture time where it has one (MediaStreamTrackProcessor), moved onto the
+    // stream's clock as the sound is; else when it was read.
+    const nowUs = (performance.now() - this.t0) * 1000;
+    const own = ownTime && frame.timestamp > this.lastOwnTs; // a source without times: when read
+    if (own) this.lastOwnTs = frame.timestamp;
+    const atUs = own ? this.videoClock.map(frame.timestamp, nowUs) : nowUs;
+    const ts = Math.round(Math.round(atUs / this.frameUs) * this.frameUs);
     if (ts <= this.lastTs) { frame.close(); return; }
     // Skipped frames are never encoded, so nothing refers to them. While the upload is behind,
     // one frame in SKIP_KEEP still goes out (a picture that stops for seconds reads as a stalled
@@ -519,6 +533,31 @@ export class WebCodecsRecorder {
     await Promise.race([finish, new Promise((r) => { timer = setTimeout(r, timeoutMs); })]);
     clearTimeout(timer);
     this._teardown();
+  }
+}
+
+/**
+ * A source's own clock (a camera's capture times, a sound card's samples) moved onto the
+ * stream's: by the smallest delay (arrival − own time) seen in the last WINDOW_S seconds. A
+ * busy page delivers some late, never early, so the smallest is the true one; the window lets
+ * a slow drift between the two clocks through.
+ */
+class ClockMap {
+  constructor(windowS = 10) {
+    this.windowS = windowS;
+    this.buckets = []; // [second of arrival, smallest delay in it]
+  }
+
+  map(ownUs, arrivedUs) {
+    const delay = arrivedUs - ownUs;
+    const sec = Math.floor(arrivedUs / 1e6);
+    const last = this.buckets[this.buckets.length - 1];
+    if (last && last[0] === sec) last[1] = Math.min(last[1], delay);
+    else this.buckets.push([sec, delay]);
+    while (this.buckets.length && this.buckets[0][0] <= sec - this.windowS) this.buckets.shift();
+    let best = Infinity;
+    for (const [, d] of this.buckets) best = Math.min(best, d);
+    return ownUs + best;
   }
 }
 
