@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <utility>
 
 #define GST_CAT_DEFAULT gst_flv_encode_bin_debug
 
@@ -117,11 +118,44 @@ limit_decoder_threads (GstElement *decoder, guint threads)
  * lets it go out once the audio up to that much before it is there;
  * presentation times, and so A/V sync, stay as they are. Decoding times
  * keep rising: the first pictures (within audio-lag of the start) are
- * decoded at the start, a millisecond apart (FLV's resolution). */
+ * decoded at the start, a millisecond apart (FLV's resolution).
+ * A picture without any timestamp (with any audio-lag, 0 too) is stamped a
+ * millisecond after the previous one: flvmux would hold it until the
+ * other track ended and write every later picture there. */
 struct DecodeLead {
   GstClockTime lag;
   GstClockTime last = GST_CLOCK_TIME_NONE;  /* running time */
+  GstClockTime last_pts = GST_CLOCK_TIME_NONE;  /* running time */
+  bool warned = false;
 };
+
+/* Stamps a picture without a timestamp after the previous one. */
+GstPadProbeReturn
+stamp_untimed (GstPad *pad, GstPadProbeInfo *info, DecodeLead *lead,
+    const GstSegment *segment)
+{
+  if (!GST_CLOCK_TIME_IS_VALID (lead->last) ||
+      !GST_CLOCK_TIME_IS_VALID (lead->last_pts))
+    return GST_PAD_PROBE_OK;  /* nothing to go by: flvmux's own */
+  GstClockTime dts = gst_segment_position_from_running_time (segment,
+      GST_FORMAT_TIME, lead->last + GST_MSECOND);
+  GstClockTime pts = gst_segment_position_from_running_time (segment,
+      GST_FORMAT_TIME, lead->last_pts + GST_MSECOND);
+  if (!GST_CLOCK_TIME_IS_VALID (dts) || !GST_CLOCK_TIME_IS_VALID (pts))
+    return GST_PAD_PROBE_OK;
+  if (!std::exchange (lead->warned, true))
+    GST_WARNING_OBJECT (pad, "a picture without a timestamp: stamped a "
+        "millisecond after the previous one (PTS %" GST_TIME_FORMAT
+        "; further ones not logged)", GST_TIME_ARGS (pts));
+  lead->last += GST_MSECOND;
+  lead->last_pts += GST_MSECOND;
+  GstBuffer *buffer = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (
+          info));
+  GST_BUFFER_DTS (buffer) = dts;
+  GST_BUFFER_PTS (buffer) = pts;
+  GST_PAD_PROBE_INFO_DATA (info) = buffer;
+  return GST_PAD_PROBE_OK;
+}
 
 GstPadProbeReturn
 decode_ahead (GstPad *pad, GstPadProbeInfo *info, gpointer data)
@@ -131,14 +165,25 @@ decode_ahead (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   GstClockTime decoding = decoding_position (buffer);
   g_autoptr (GstEvent) event = gst_pad_get_sticky_event (pad,
       GST_EVENT_SEGMENT, 0);
-  if (!event || !GST_CLOCK_TIME_IS_VALID (decoding))
+  if (!event)
     return GST_PAD_PROBE_OK;
   const GstSegment *segment;
   gst_event_parse_segment (event, &segment);
+  if (!GST_CLOCK_TIME_IS_VALID (decoding))
+    return stamp_untimed (pad, info, lead, segment);
   GstClockTime running = gst_segment_to_running_time (segment,
       GST_FORMAT_TIME, decoding);
   if (!GST_CLOCK_TIME_IS_VALID (running))
     return GST_PAD_PROBE_OK;
+  GstClockTime pts_running = GST_BUFFER_PTS_IS_VALID (buffer) ?
+      gst_segment_to_running_time (segment, GST_FORMAT_TIME,
+          GST_BUFFER_PTS (buffer)) : running;
+  if (GST_CLOCK_TIME_IS_VALID (pts_running))
+    lead->last_pts = pts_running;
+  if (lead->lag == 0) {
+    lead->last = running;
+    return GST_PAD_PROBE_OK;
+  }
   GstClockTime target = running > lead->lag ? running - lead->lag : 0;
   if (GST_CLOCK_TIME_IS_VALID (lead->last) && target <= lead->last)
     target = std::min (running, lead->last + GST_MSECOND);
@@ -303,7 +348,7 @@ link_to_mux (GstElement *bin, GstElement *mux, GstElement *last,
 {
   if (!link_elements (bin, last, "src", mux, mux_pad))
     return false;
-  if (audio_lag > 0 && g_str_equal (mux_pad, "video")) {
+  if (g_str_equal (mux_pad, "video")) {
     g_autoptr (GstPad) src = gst_element_get_static_pad (last, "src");
     g_autoptr (GstPad) pad = gst_pad_get_peer (src);
     gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, decode_ahead,

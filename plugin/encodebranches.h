@@ -92,7 +92,8 @@ bool link_pads (GstElement *bin, GstPad *src, GstPad *sink);
 bool link_elements (GstElement *bin, GstElement *src, const char *src_pad,
     GstElement *sink, const char *sink_pad);
 /* A track's last element to mux's "video" or "audio" pad; with audio_lag,
- * each video picture is decoded that much before it is presented. */
+ * each video picture is decoded that much before it is presented; a video
+ * picture without a timestamp is stamped right after the previous one. */
 bool link_to_mux (GstElement *bin, GstElement *mux, GstElement *last,
     const char *mux_pad, GstClockTime audio_lag);
 

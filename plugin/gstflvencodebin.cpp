@@ -206,7 +206,8 @@ static void on_pad_added (GstElement *parse, GstPad *pad,
     GstFlvEncodeBin *self);
 static void add_missing_tracks (GstFlvEncodeBin *self, bool have_video,
     bool have_audio);
-static void on_parser_added (GstBin *parse, GstElement *element, gpointer data);
+static void on_parser_added (GstBin *parse, GstElement *element,
+    gpointer data);
 static void on_mux_pad_added (GstElement *mux, GstPad *pad, gpointer data);
 
 static void
@@ -355,7 +356,7 @@ gst_flv_encode_bin_init (GstFlvEncodeBin *self)
   wsrtmp::prepare_parse_input (parse_sink);
   g_signal_connect (priv->parse, "pad-added", G_CALLBACK (on_pad_added), self);
   g_signal_connect (priv->parse, "element-added", G_CALLBACK (on_parser_added),
-      nullptr);
+      self);
   /* Every muxer pad, wherever it is requested (a track, a generated one). */
   g_signal_connect (priv->mux, "pad-added", G_CALLBACK (on_mux_pad_added),
       nullptr);
@@ -363,9 +364,9 @@ gst_flv_encode_bin_init (GstFlvEncodeBin *self)
 
 /* What the input's parsers put out (parseinput.h). */
 static void
-on_parser_added (GstBin *, GstElement *element, gpointer)
+on_parser_added (GstBin *, GstElement *element, gpointer data)
 {
-  wsrtmp::prepare_parser (element);
+  wsrtmp::prepare_parser (element, GST_ELEMENT (data));
 }
 
 /* onMetaData once (muxtags.h). */

@@ -8,7 +8,43 @@
 
 #include "parseinput.h"
 
+#include "encodebranches.h"
+
+#include <memory>
+#include <utility>
+
+#define GST_CAT_DEFAULT gst_flv_encode_bin_debug
+
 namespace wsrtmp {
+
+TimestampRepair::Verdict
+TimestampRepair::picture (GstClockTime running, bool decoding)
+{
+  Verdict verdict;
+  if (!GST_CLOCK_TIME_IS_VALID (running))
+    return verdict;
+  GstClockTime previous = std::exchange (previous_, running);
+  if (!GST_CLOCK_TIME_IS_VALID (last_) || running > last_) {
+    last_ = running;
+    return verdict;
+  }
+  /* A presentation time before the previous picture's (not one of those
+   * moved after it): B-frames, never this far. */
+  if (!decoding && running < previous) {
+    verdict.error = running + MAX_TIMESTAMP_REPAIR < previous;
+    last_ = running;
+    return verdict;
+  }
+  GstClockTime behind = last_ - running;
+  if (behind > MAX_TIMESTAMP_REPAIR) {
+    verdict.error = true;
+    return verdict;
+  }
+  verdict.shift = behind + GST_MSECOND;
+  last_ += GST_MSECOND;
+  repaired_++;
+  return verdict;
+}
 
 namespace {
 
@@ -108,6 +144,68 @@ offer_avc_only (GstPad *, GstPadProbeInfo *info, gpointer)
   return GST_PAD_PROBE_HANDLED;
 }
 
+/* One parser's input: its TimestampRepair, and the element to blame. */
+struct InputTimes {
+  explicit InputTimes (GstElement *bin) : bin (bin) {}
+  GstElement *const bin;        /* not owned: it holds the parser */
+  TimestampRepair repair;
+  bool failed = false;
+};
+
+GstPadProbeReturn
+repair_timestamps (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  InputTimes &times = probe_object<InputTimes> (data);
+  if (GST_PAD_PROBE_INFO_TYPE (info) & (GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM |
+          GST_PAD_PROBE_TYPE_EVENT_FLUSH)) {
+    GstEventType type = GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info));
+    if (type == GST_EVENT_FLUSH_STOP || type == GST_EVENT_STREAM_START)
+      times.repair.reset ();
+    return GST_PAD_PROBE_OK;
+  }
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+  bool decoding = GST_BUFFER_DTS_IS_VALID (buffer);
+  GstClockTime time = decoding_position (buffer);
+  g_autoptr (GstEvent) event = gst_pad_get_sticky_event (pad,
+      GST_EVENT_SEGMENT, 0);
+  if (!event || !GST_CLOCK_TIME_IS_VALID (time))
+    return GST_PAD_PROBE_OK;
+  const GstSegment *segment;
+  gst_event_parse_segment (event, &segment);
+  GstClockTime running = gst_segment_to_running_time (segment,
+      GST_FORMAT_TIME, time);
+  TimestampRepair::Verdict verdict = times.repair.picture (running, decoding);
+  if (verdict.error) {
+    if (!std::exchange (times.failed, true))
+      GST_ELEMENT_ERROR (times.bin, STREAM, DEMUX,
+          ("The input's video timestamps go back by more than %.1f s.",
+              (double) MAX_TIMESTAMP_REPAIR / GST_SECOND),
+          ("%s %" GST_TIME_FORMAT " after a later one",
+              decoding ? "DTS" : "PTS", GST_TIME_ARGS (time)));
+    return GST_PAD_PROBE_DROP;
+  }
+  if (verdict.shift == 0)
+    return GST_PAD_PROBE_OK;
+  /* Logged once: a browser that does it does it every few seconds. */
+  if (times.repair.repaired () == 1)
+    GST_WARNING_OBJECT (times.bin, "the input's video timestamps repeat or "
+        "go back (%s %" GST_TIME_FORMAT "): such a picture is moved a "
+        "millisecond after the previous one (further repairs at DEBUG)",
+        decoding ? "DTS" : "PTS", GST_TIME_ARGS (time));
+  else
+    GST_DEBUG_OBJECT (times.bin, "%s %" GST_TIME_FORMAT " moved by %"
+        GST_TIME_FORMAT " (%u pictures so far)", decoding ? "DTS" : "PTS",
+        GST_TIME_ARGS (time), GST_TIME_ARGS (verdict.shift),
+        times.repair.repaired ());
+  buffer = gst_buffer_make_writable (buffer);
+  if (GST_BUFFER_DTS_IS_VALID (buffer))
+    GST_BUFFER_DTS (buffer) += verdict.shift;
+  if (GST_BUFFER_PTS_IS_VALID (buffer))
+    GST_BUFFER_PTS (buffer) += verdict.shift;
+  GST_PAD_PROBE_INFO_DATA (info) = buffer;
+  return GST_PAD_PROBE_OK;
+}
+
 }  // namespace
 
 void
@@ -122,7 +220,7 @@ prepare_parse_input (GstPad *parse_sink)
 }
 
 void
-prepare_parser (GstElement *element)
+prepare_parser (GstElement *element, GstElement *bin)
 {
   GstElementFactory *factory = gst_element_get_factory (element);
   if (!factory || !g_str_equal (GST_OBJECT_NAME (factory), "h264parse"))
@@ -130,6 +228,10 @@ prepare_parser (GstElement *element)
   g_autoptr (GstPad) sink = gst_element_get_static_pad (element, "sink");
   gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
       declare_whole_pictures, nullptr, nullptr);
+  add_probe_with (sink, static_cast<GstPadProbeType> (
+          GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM |
+          GST_PAD_PROBE_TYPE_EVENT_FLUSH),
+      repair_timestamps, std::make_shared<InputTimes> (bin));
   g_autoptr (GstPad) src = gst_element_get_static_pad (element, "src");
   gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM, offer_avc_only,
       nullptr, nullptr);

@@ -313,6 +313,7 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (test_stereo_aac_passes_through);
   CPPUNIT_TEST (test_mono_output);
   CPPUNIT_TEST (test_long_fragments);
+  CPPUNIT_TEST (test_repeated_timestamps_keep_their_time);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -548,6 +549,52 @@ class FlvEncodeBinTest : public CppUnit::TestFixture {
       CPPUNIT_ASSERT_EQUAL (std::string ("aac"), audio->codec_name);
       CPPUNIT_ASSERT_MESSAGE (codec, std::fabs (video->duration () - 3.0) < 0.2);
     }
+  }
+
+  /* Firefox's WebCodecs encoder stamps two pictures alike now and then
+   * (3.467 s twice, 3.533 s twice, ...). h264parse left the second without
+   * a timestamp, flvmux held it until the audio had ended, and every later
+   * picture came out stamped at the end (with all the keyframes). Each
+   * such picture is moved a millisecond later: every picture keeps its
+   * time, passed through untouched, the keyframes 2 s apart. */
+  void test_repeated_timestamps_keep_their_time ()
+  {
+    Fixture fixture ("firefox-webcodecs-h264-opus-dupts");
+    auto encoded = encode (fixture);
+    CPPUNIT_ASSERT (encoded->modes == std::vector<std::string> { "passthrough" });
+    assert_broadcast_ready (fixture, *encoded);
+
+    auto in = video_timestamps (fixture.joined_path ());
+    auto out = video_timestamps (encoded->path);
+    CPPUNIT_ASSERT (in.size () > 150);
+    CPPUNIT_ASSERT_EQUAL (in.size (), out.size ());
+    int repeats = 0;
+    for (size_t i = 0; i < in.size (); i++) {
+      char text[200];
+      g_snprintf (text, sizeof text, "picture %zu: %.3f s for %.3f s", i,
+          out[i], in[i]);
+      CPPUNIT_ASSERT_MESSAGE (text, std::fabs (out[i] - in[i]) <= 0.003);
+      if (i > 0) {
+        CPPUNIT_ASSERT_MESSAGE (text, out[i] > out[i - 1]);
+        repeats += in[i] == in[i - 1];
+      }
+    }
+    CPPUNIT_ASSERT (repeats >= 5);  /* the fixture's point */
+
+    auto input = probe_streams (fixture.joined_path ());
+    auto output = probe_streams (encoded->path);
+    const StreamInfo *in_video = find_stream (input, "video");
+    const StreamInfo *video = find_stream (output, "video");
+    CPPUNIT_ASSERT_EQUAL ((size_t) 3, in_video->keyframe_times.size ());
+    CPPUNIT_ASSERT_EQUAL (in_video->keyframe_times.size (),
+        video->keyframe_times.size ());
+    for (size_t i = 0; i < video->keyframe_times.size (); i++)
+      CPPUNIT_ASSERT (std::fabs (video->keyframe_times[i] -
+              in_video->keyframe_times[i]) <= 0.003);
+    CPPUNIT_ASSERT_MESSAGE (std::to_string (max_keyframe_gap (*video)),
+        max_keyframe_gap (*video) <= 2.0 * 1.1);
+    CPPUNIT_ASSERT (frame_hashes (fixture.joined_path ()) ==
+        frame_hashes (encoded->path));
   }
 
   /* An MP4 recorder writes a fragment per keyframe interval (Safari and

@@ -6,6 +6,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "h264switch.h"
+#include "parseinput.h"
 
 #include <cppunit/extensions/HelperMacros.h>
 #include <cppunit/extensions/TestFactoryRegistry.h>
@@ -20,6 +21,7 @@ using wsrtmp::EncodeSettings;
 using wsrtmp::H264Switch;
 using wsrtmp::H264SwitchDecision;
 using wsrtmp::passed_frame_rate;
+using wsrtmp::TimestampRepair;
 
 namespace {
 
@@ -110,6 +112,7 @@ class H264SwitchTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (test_after_the_switch_nothing_more);
   CPPUNIT_TEST (test_passed_frame_rate);
   CPPUNIT_TEST (test_what_may_be_passed_through);
+  CPPUNIT_TEST (test_timestamp_repair);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -267,6 +270,38 @@ class H264SwitchTest : public CppUnit::TestFixture {
     settings.passthrough = false;
     CPPUNIT_ASSERT (!H264Switch::possible (settings, h264, why_not));
     CPPUNIT_ASSERT_EQUAL (std::string ("passthrough disabled"), why_not);
+  }
+
+  /* parseinput.h's TimestampRepair: a repeated time (PTS or DTS) moved a
+   * millisecond after the previous one, a DTS going back too; a PTS may go
+   * back (B-frames); going back over a second is an error. */
+  void test_timestamp_repair ()
+  {
+    const GstClockTime ms = GST_MSECOND, none = 0;
+    TimestampRepair pts;
+    CPPUNIT_ASSERT_EQUAL (none, pts.picture (3400 * ms, false).shift);
+    CPPUNIT_ASSERT_EQUAL (none, pts.picture (3467 * ms, false).shift);
+    CPPUNIT_ASSERT_EQUAL (ms, pts.picture (3467 * ms, false).shift);
+    /* Three alike: each after the one moved before it. */
+    CPPUNIT_ASSERT_EQUAL (none, pts.picture (3533 * ms, false).shift);
+    CPPUNIT_ASSERT_EQUAL (ms, pts.picture (3533 * ms, false).shift);
+    CPPUNIT_ASSERT_EQUAL (2 * ms, pts.picture (3533 * ms, false).shift);
+    /* The next keeps its time; a PTS going back is left (reordering). */
+    CPPUNIT_ASSERT_EQUAL (none, pts.picture (3567 * ms, false).shift);
+    CPPUNIT_ASSERT_EQUAL (none, pts.picture (3500 * ms, false).shift);
+    CPPUNIT_ASSERT_EQUAL (3u, pts.repaired ());
+    CPPUNIT_ASSERT (pts.picture (2000 * ms, false).error);
+
+    TimestampRepair dts;
+    dts.picture (1000 * ms, true);
+    CPPUNIT_ASSERT_EQUAL (ms, dts.picture (1000 * ms, true).shift);
+    CPPUNIT_ASSERT_EQUAL (12 * ms, dts.picture (990 * ms, true).shift);
+    CPPUNIT_ASSERT_EQUAL (none, dts.picture (1033 * ms, true).shift);
+    CPPUNIT_ASSERT (dts.picture (1033 * ms - GST_SECOND - ms, true).error);
+    CPPUNIT_ASSERT (!dts.picture (GST_CLOCK_TIME_NONE, true).error);
+    /* A flush: a new start. */
+    dts.reset ();
+    CPPUNIT_ASSERT_EQUAL (none, dts.picture (0, true).shift);
   }
 };
 
