@@ -9,13 +9,13 @@
 // by far on a detailed picture at a low bitrate).
 //
 // Down fast (to what gets through, less a margin) once a backlog has lasted (the smallest
-// reading of the last 1.5 s: a keyframe's burst is not a narrow link), up slowly (×1.3 every
+// reading of the last 1 s: a keyframe's burst is not a narrow link), up slowly (×1.3 every
 // 2 s without a lasting backlog), frames thinned out at once while more than SKIP_S waits.
 
-export const SKIP_S = 0.7;        // thin out frames while more than this waits
-const RESUME_S = 0.3;             // and encode all again below this
-const DOWN_S = 0.3;               // lower the bitrate when this much has waited for 1.5 s
-const DOWN_WINDOW_MS = 1500;
+export const SKIP_S = 0.5;        // thin out frames while more than this waits
+const RESUME_S = 0.25;            // and encode all again below this
+const DOWN_S = 0.3;               // lower the bitrate when this much has waited for 1 s
+const DOWN_WINDOW_MS = 1000;
 const DOWN_EVERY_MS = 1000;       // at most this often
 const CALM_S = 0.25;              // "nothing waits" for the step up
 const UP_AFTER_MS = 2000;         // calm this long: one step up
@@ -100,7 +100,11 @@ export class UplinkControl {
 
     this.skipping = this.skipping ? this.behindS > RESUME_S : this.behindS > SKIP_S;
 
-    if (lasting > DOWN_S && now - this.lastChangeAt >= DOWN_EVERY_MS) {
+    // A backlog that lasted, or one with the server receiving clearly less than is sent (a
+    // narrower link for sure, not a keyframe's burst): down now.
+    const narrower = this.serverBps > 0 && this.serverBps < 0.8 * sendBps && this.behindS > DOWN_S;
+    if ((lasting > DOWN_S || narrower) && now - this.lastChangeAt >= DOWN_EVERY_MS) {
+      if (narrower && !(this.throughputBps > 0)) this.throughputBps = this.serverBps;
       let fits = this.throughputBps > 0 ? this.throughputBps * MARGIN - this.audio : this.video * 0.7;
       // An encoder sending well over its target: ask for less by as much.
       const sentVideo = ownBps - this.audio;
