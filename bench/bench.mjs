@@ -28,6 +28,9 @@ const SCENARIOS = {
   // one input, --restream-destinations destinations (other keys on the same nginx); every N is run
   // twice, with one destination and with all of them: the difference is what the extra ones cost
   restream: { fixture: 'chrome-h264-opus-kf2s-30s-', peerMode: null, streams: '1,8' },
+  // H.264 + AAC as the page's WebCodecs sends it where the browser's AudioEncoder has AAC (Chrome
+  // on Windows/macOS, Safari): wsrtmpd passes both through (no audio encoder); --timeslice unused
+  'passthrough-aac': { fixtureName: 'chrome-webcodecs-h264-aac-20s', peerMode: 'copy', streams: '1,8,32', peerStreams: '1,8' },
 };
 
 const { values: o } = parseArgs({ options: {
@@ -68,7 +71,7 @@ if (o.help) {
 }
 const sc = SCENARIOS[o.scenario];
 if (!sc) { console.error(`--scenario must be one of ${Object.keys(SCENARIOS).join(', ')}`); process.exit(2); }
-const fixture = resolve(o.fixture ?? join(root, 'tests/data', `${sc.fixture}${o.timeslice}ms`));
+const fixture = resolve(o.fixture ?? join(root, 'tests/data', sc.fixtureName ?? `${sc.fixture}${o.timeslice}ms`));
 if (!existsSync(join(fixture, 'meta.json'))) {
   console.error(`no recording ${fixture} for --scenario ${o.scenario} --timeslice ${o.timeslice}:`
     + ' record one with bench/record-fixture.mjs (see bench/README.md) or pass --fixture DIR');
