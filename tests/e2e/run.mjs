@@ -102,7 +102,7 @@ async function liveRun({ label, query, key, expectFormatId, expectMime, expectOu
     }
     const enc = await page.evaluate(() => {
       const r = window.wsrtmpLive.session && window.wsrtmpLive.session.recorder;
-      return r && 'framesIn' in r ? `frames ${r.framesIn}, skipped ${r.framesSkipped}, keyframes out ${r.keyframes}, ` +
+      return r && 'framesIn' in r ? `messages ${r.chunks}, frames ${r.framesIn}, skipped ${r.framesSkipped}, keyframes out ${r.keyframes}, ` +
         `encoder queue ${r.venc && r.venc.encodeQueueSize}, avcC repaired ${!!r.avccRepaired}, codecs ${JSON.stringify(r.codecs)}` : 'MediaRecorder';
     });
     log(`${label}: page encoder halfway: ${enc}`);

@@ -22,6 +22,7 @@ const AUDIO_FRAMES = 960; // 20 ms at 48 kHz per AudioData (fewer at lower rates
 const MAX_ENCODE_QUEUE = 2; // frames waiting in the encoder beyond this are dropped (CPU)
 const ENCODER_STALL_MS = 300; // unless it has put nothing out for this long
 const SKIP_KEEP = 4; // while the upload is behind, one frame in this many is encoded
+const PENDING_MAX_MS = 100; // muxed bytes wait at most this long for a picture to go out with
 const AUDIO_RESYNC_US = 80_000; // the sound's clock is re-anchored beyond this drift
 const SILENCE_AFTER_US = 300_000; // no sound this long: silence is filled in
 
@@ -157,6 +158,8 @@ export class WebCodecsRecorder {
     this.chunks = 0;
     this.bytes = 0;
     this.written = 0;       // bytes the muxer wrote (its positions must follow on)
+    this.pending = [];      // written since the last message
+    this.pendingSince = 0;
     this.framesIn = 0;      // video frames offered
     this.framesSkipped = 0; // of which not encoded: the upload was behind, or the CPU
     this.keyframes = 0;
@@ -232,9 +235,9 @@ export class WebCodecsRecorder {
           throw new Error(`the muxer went back to byte ${c.position} (wrote ${this.written})`);
         }
         this.written += c.data.byteLength;
-        this.chunks += 1;
         this.bytes += c.data.byteLength;
-        this.h.chunk(c.data.slice());
+        if (!this.pending.length) this.pendingSince = performance.now();
+        this.pending.push(c.data.slice());
       },
     }));
     this.output = new mb.Output({
@@ -276,7 +279,9 @@ export class WebCodecsRecorder {
           m = meta;
         }
         firstVideoMeta = false;
+        // Out with the picture: one message a frame, the sound written meanwhile with it.
         this.videoChain = this.videoChain.then(() => this.videoSource.add(packet, m))
+          .then(() => this._send())
           .catch((err) => this._error(err));
       },
       error: (err) => this._error(err),
@@ -285,10 +290,8 @@ export class WebCodecsRecorder {
 
     if (atrack) await this._startAudio(atrack);
     this.t0 = performance.now();
-    if (atrack) {
-      const clock = makeClock(100, () => this._fillSilence());
-      this.cleanups.push(() => clock.terminate());
-    }
+    const clock = makeClock(100, () => this._tick());
+    this.cleanups.push(() => clock.terminate());
     this._startVideo(vtrack);
   }
 
@@ -380,6 +383,27 @@ export class WebCodecsRecorder {
    * device stalled): silence in its place, or the muxer, which interleaves, would hold the
    * picture back too. The sound takes over again where it comes back.
    */
+  /** What the muxer wrote since the last message, as one message. */
+  _send() {
+    if (!this.pending.length) return;
+    const parts = this.pending;
+    this.pending = [];
+    let data = parts[0];
+    if (parts.length > 1) {
+      data = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) { data.set(p, at); at += p.length; }
+    }
+    this.chunks += 1;
+    this.h.chunk(data);
+  }
+
+  /** Every 100 ms: what waits without a picture to go with it (none came) goes alone. */
+  _tick() {
+    if (this.pending.length && performance.now() - this.pendingSince >= PENDING_MAX_MS) this._send();
+    this._fillSilence();
+  }
+
   _fillSilence() {
     if (!this.aenc || this.aenc.state !== 'configured' || !this.t0) return;
     const nowUs = (performance.now() - this.t0) * 1000;
@@ -528,6 +552,7 @@ export class WebCodecsRecorder {
       await this.videoChain;
       await this.audioChain;
       if (this.output && this.output.state === 'started') await this.output.finalize();
+      this._send();
     })().catch(() => {});
     let timer;
     await Promise.race([finish, new Promise((r) => { timer = setTimeout(r, timeoutMs); })]);
