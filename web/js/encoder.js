@@ -251,7 +251,6 @@ export class WebCodecsRecorder {
       this.output.addAudioTrack(this.audioSource);
     }
     await this.output.start();
-    if (this.h.started) this.h.started(this.mimeType);
     this.EncodedPacket = mb.EncodedPacket;
     this.videoChain = Promise.resolve();
     this.audioChain = Promise.resolve();
@@ -290,6 +289,8 @@ export class WebCodecsRecorder {
 
     if (atrack) await this._startAudio(atrack);
     this.t0 = performance.now();
+    // The stream's clock starts now: for the page (and tests), the recording starts here.
+    if (this.h.started) this.h.started(this.mimeType);
     const clock = makeClock(100, () => this._tick());
     this.cleanups.push(() => clock.terminate());
     this._startVideo(vtrack);
