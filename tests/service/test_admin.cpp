@@ -160,7 +160,62 @@ class WsrtmpdAdminTest : public CppUnit::TestFixture {
     return daemon.admin_url () + "api/v1/broadcasts" + path;
   }
 
+  /* Every answer of the admin API a test got, for check_openapi (). */
+  struct Exchange {
+    std::string method, path;
+    HttpResponse response;
+  };
+  std::vector<Exchange> exchanges_;
+
+  HttpResponse api (const std::string &method, const std::string &url,
+      const std::string &body = "", const std::string &bearer = "")
+  {
+    HttpResponse response = http_request (method, url, body, bearer);
+    g_autoptr (GUri) uri = g_uri_parse (url.c_str (), G_URI_FLAGS_ENCODED,
+        nullptr);
+    exchanges_.push_back ({ method, uri ? g_uri_get_path (uri) : url,
+        response });
+    return response;
+  }
+
+  /* The answers so far against doc/openapi.yaml
+   * (tests/service/check_openapi.py). */
+  void check_openapi ()
+  {
+    TempDir dir;
+    g_autoptr (JsonBuilder) builder = json_builder_new ();
+    json_builder_begin_array (builder);
+    for (const auto &exchange : exchanges_) {
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "method");
+      json_builder_add_string_value (builder, exchange.method.c_str ());
+      json_builder_set_member_name (builder, "path");
+      json_builder_add_string_value (builder, exchange.path.c_str ());
+      json_builder_set_member_name (builder, "status");
+      json_builder_add_int_value (builder, exchange.response.status);
+      json_builder_set_member_name (builder, "content_type");
+      json_builder_add_string_value (builder,
+          exchange.response.content_type.c_str ());
+      json_builder_set_member_name (builder, "body");
+      json_builder_add_string_value (builder, exchange.response.body.c_str ());
+      json_builder_end_object (builder);
+    }
+    json_builder_end_array (builder);
+    g_autoptr (JsonNode) root = json_builder_get_root (builder);
+    g_autofree char *text = json_to_string (root, TRUE);
+    std::string path = dir.file ("exchanges.json");
+    std::ofstream (path) << text;
+    std::string out, err;
+    int status = run_command ({ "python3", source_root () +
+        "/tests/service/check_openapi.py", source_root () +
+        "/doc/openapi.yaml", path }, &out, &err);
+    printf ("  %s", out.c_str ());
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (out + err, 0, status);
+  }
+
  public:
+  void setUp () override { exchanges_.clear (); }
+
   /* An admin API others can reach needs a token: exit 2 with a reason. */
   void testRefusedWithoutToken ()
   {
@@ -191,7 +246,7 @@ class WsrtmpdAdminTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT (!daemon.admin_url ().empty ());
     Fixture fixture ("chrome-h264-opus-250ms");
 
-    HttpResponse empty = http_request ("GET", admin (daemon, ""), "", TOKEN);
+    HttpResponse empty = api ("GET", admin (daemon, ""), "", TOKEN);
     CPPUNIT_ASSERT_EQUAL_MESSAGE (empty.body, 200, empty.status);
     CPPUNIT_ASSERT_EQUAL (std::string ("application/json"),
         empty.content_type);
@@ -202,7 +257,7 @@ class WsrtmpdAdminTest : public CppUnit::TestFixture {
     std::unique_ptr<Json> list;
     ASSERT_LOGGED (daemon, "the broadcast is listed live, passthrough",
         wait_for ([&] {
-          list = std::make_unique<Json> (http_request ("GET",
+          list = std::make_unique<Json> (api ("GET",
                   admin (daemon, ""), "", TOKEN).body);
           b = find_in_list (*list, "adminlist");
           return b && std::string ("live") ==
@@ -241,7 +296,7 @@ class WsrtmpdAdminTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT (json_object_has_member (dest, "kbps") &&
         json_object_has_member (dest, "reconnects"));
 
-    HttpResponse one = http_request ("GET", admin (daemon, "/adminlist"), "",
+    HttpResponse one = api ("GET", admin (daemon, "/adminlist"), "",
         TOKEN);
     CPPUNIT_ASSERT_EQUAL_MESSAGE (one.body, 200, one.status);
     CPPUNIT_ASSERT_EQUAL (std::string ("adminlist"), Json (one.body).string (
@@ -255,7 +310,7 @@ class WsrtmpdAdminTest : public CppUnit::TestFixture {
                std::string>> { { "GET", "" }, { "GET", "/adminlist" },
                { "POST", "/adminlist/kick" }, { "GET", "/nothing/here" },
                { "POST", "/adminlist/destinations/127.0.0.1/stop" } }) {
-        HttpResponse r = http_request (method, admin (daemon, path),
+        HttpResponse r = api (method, admin (daemon, path),
             method == "POST" ? "{\"ban_s\":60}" : "", bearer);
         CPPUNIT_ASSERT_EQUAL_MESSAGE (method + " " + path + " " + r.body, 401,
             r.status);
@@ -267,34 +322,34 @@ class WsrtmpdAdminTest : public CppUnit::TestFixture {
       }
     }
     /* Errors: JSON with a kind. */
-    HttpResponse none = http_request ("GET", admin (daemon, "/nobody"), "",
+    HttpResponse none = api ("GET", admin (daemon, "/nobody"), "",
         TOKEN);
     CPPUNIT_ASSERT_EQUAL (404, none.status);
     CPPUNIT_ASSERT_EQUAL (std::string ("not_found"),
         Json (none.body).string ("kind"));
-    HttpResponse kick_none = http_request ("POST",
+    HttpResponse kick_none = api ("POST",
         admin (daemon, "/nobody/kick"), "{}", TOKEN);
     CPPUNIT_ASSERT_EQUAL (404, kick_none.status);
-    HttpResponse no_dest = http_request ("POST",
+    HttpResponse no_dest = api ("POST",
         admin (daemon, "/adminlist/destinations/nowhere/stop"), "", TOKEN);
     CPPUNIT_ASSERT_EQUAL (404, no_dest.status);
-    HttpResponse bad = http_request ("POST", admin (daemon, "/adminlist/kick"),
+    HttpResponse bad = api ("POST", admin (daemon, "/adminlist/kick"),
         "{ban_s: 3", TOKEN);
     CPPUNIT_ASSERT_EQUAL_MESSAGE (bad.body, 400, bad.status);
     CPPUNIT_ASSERT_EQUAL (std::string ("bad_request"),
         Json (bad.body).string ("kind"));
-    HttpResponse bad_ban = http_request ("POST",
+    HttpResponse bad_ban = api ("POST",
         admin (daemon, "/adminlist/kick"), "{\"ban_s\":\"soon\"}", TOKEN);
     CPPUNIT_ASSERT_EQUAL (400, bad_ban.status);
-    HttpResponse method = http_request ("DELETE", admin (daemon, ""), "",
+    HttpResponse method = api ("DELETE", admin (daemon, ""), "",
         TOKEN);
     CPPUNIT_ASSERT_EQUAL (405, method.status);
     CPPUNIT_ASSERT_EQUAL (std::string ("method_not_allowed"),
         Json (method.body).string ("kind"));
-    HttpResponse get_kick = http_request ("GET",
+    HttpResponse get_kick = api ("GET",
         admin (daemon, "/adminlist/kick"), "", TOKEN);
     CPPUNIT_ASSERT_EQUAL (405, get_kick.status);
-    HttpResponse elsewhere = http_request ("GET", daemon.admin_url () +
+    HttpResponse elsewhere = api ("GET", daemon.admin_url () +
         "healthz", "", TOKEN);
     CPPUNIT_ASSERT_EQUAL (404, elsewhere.status);
 
@@ -305,6 +360,7 @@ class WsrtmpdAdminTest : public CppUnit::TestFixture {
     ASSERT_LOGGED (daemon, "idle", daemon.wait_idle (15000));
     check_output (fixture.joined_path (), nginx.recording ("adminlist"),
         "adminlist");
+    check_openapi ();
   }
 
   /* Kick with a 3 s ban: the client sees the kicked frame and 1008, the
@@ -324,12 +380,12 @@ class WsrtmpdAdminTest : public CppUnit::TestFixture {
     Streamer neighbour (daemon, neighbour_fixture, "neighbour");
     Streamer kicked (daemon, long_fixture, "kickme");
     ASSERT_LOGGED (daemon, "kickme is live", wait_for ([&] {
-          return Json (http_request ("GET", admin (daemon, "/kickme"), "",
+          return Json (api ("GET", admin (daemon, "/kickme"), "",
                   TOKEN).body).string ("state") == "live";
         }, 8000));
     std::this_thread::sleep_for (std::chrono::seconds (2));
 
-    HttpResponse kick = http_request ("POST", admin (daemon, "/kickme/kick"),
+    HttpResponse kick = api ("POST", admin (daemon, "/kickme/kick"),
         "{\"ban_s\":3,\"reason\":\"spam in the chat\"}", TOKEN);
     auto kicked_at = std::chrono::steady_clock::now ();
     CPPUNIT_ASSERT_EQUAL_MESSAGE (kick.body, 200, kick.status);
@@ -365,7 +421,7 @@ class WsrtmpdAdminTest : public CppUnit::TestFixture {
     /* Ended cleanly: gone from the list, never on slate, its stream at
      * nginx complete up to the kick. */
     ASSERT_LOGGED (daemon, "the kicked broadcast ended", wait_for ([&] {
-          return http_request ("GET", admin (daemon, "/kickme"), "",
+          return api ("GET", admin (daemon, "/kickme"), "",
               TOKEN).status == 404;
         }, 10000));
     std::string log = daemon.log ();
@@ -396,6 +452,7 @@ class WsrtmpdAdminTest : public CppUnit::TestFixture {
     check_output (neighbour_fixture.joined_path (),
         nginx.recording ("neighbour"), "neighbour");
     CPPUNIT_ASSERT_EQUAL (1, nginx.publishes ("neighbour"));
+    check_openapi ();
   }
 
   /* Two destinations: one stopped (its publish ends, its row says
@@ -414,7 +471,7 @@ class WsrtmpdAdminTest : public CppUnit::TestFixture {
     Streamer streamer (daemon, fixture, "multi");
 
     auto state_of = [&] (const std::string &name) {
-      Json one (http_request ("GET", admin (daemon, "/multi"), "",
+      Json one (api ("GET", admin (daemon, "/multi"), "",
               TOKEN).body);
       JsonObject *d = one.object ? find_destination (one.object, name) :
           nullptr;
@@ -427,7 +484,7 @@ class WsrtmpdAdminTest : public CppUnit::TestFixture {
         }, 10000));
     std::this_thread::sleep_for (std::chrono::seconds (2));
 
-    HttpResponse stop = http_request ("POST",
+    HttpResponse stop = api ("POST",
         admin (daemon, "/multi/destinations/first/stop"), "", TOKEN);
     CPPUNIT_ASSERT_EQUAL_MESSAGE (stop.body, 200, stop.status);
     CPPUNIT_ASSERT_EQUAL (std::string ("stopped"), state_of ("first"));
@@ -444,7 +501,7 @@ class WsrtmpdAdminTest : public CppUnit::TestFixture {
         last_row_state (client, "second"));
     CPPUNIT_ASSERT_EQUAL (1, nginx.publishes ("first-out"));
 
-    HttpResponse start = http_request ("POST",
+    HttpResponse start = api ("POST",
         admin (daemon, "/multi/destinations/first/start"), "", TOKEN);
     CPPUNIT_ASSERT_EQUAL_MESSAGE (start.body, 200, start.status);
     ASSERT_LOGGED (daemon, "first is live again", wait_for ([&] {
@@ -467,6 +524,7 @@ class WsrtmpdAdminTest : public CppUnit::TestFixture {
     const StreamInfo *video = find_stream (probed, "video");
     CPPUNIT_ASSERT_MESSAGE ("first-out's video after the restart", video &&
         video->duration () > 5.0);
+    check_openapi ();
   }
 };
 
