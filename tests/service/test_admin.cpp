@@ -353,6 +353,16 @@ class WsrtmpdAdminTest : public CppUnit::TestFixture {
         "healthz", "", TOKEN);
     CPPUNIT_ASSERT_EQUAL (404, elsewhere.status);
 
+    /* SIGHUP re-reads the token file: the old token is refused, the new
+     * one let in. */
+    const std::string fresh = "a-new-admin-token-fedcba9876543210";
+    std::ofstream (dir.file ("admin-token")) << fresh << "\n";
+    reload_daemon (daemon, "reloaded");
+    CPPUNIT_ASSERT_EQUAL (401, api ("GET", admin (daemon, ""), "",
+            TOKEN).status);
+    CPPUNIT_ASSERT_EQUAL (200, api ("GET", admin (daemon, ""), "",
+            fresh).status);
+
     /* Nothing above touched the stream. */
     streamer.join ();
     CPPUNIT_ASSERT (streamer.client ().wait_closed (15000));
