@@ -74,6 +74,15 @@ admit (const Config &config, const AdmissionRequest &request,
           key, token_of (request.query), request.now_s))
     return refused (admission, true, CLOSE_POLICY_VIOLATION,
         "invalid or expired token", "token");
+  if (gint64 left = state.bans ? state.bans->seconds_left (key,
+          request.now_us) : 0) {
+    admission.verdict = Admission::Verdict::Refuse;
+    admission.key_known = true;
+    admission.refusal = { CLOSE_POLICY_VIOLATION, "this stream key was "
+        "banned by the operator for another " + std::to_string (left) + " s",
+        "banned" };
+    return admission;
+  }
   if (state.draining)
     return refused (admission, true, CLOSE_GOING_AWAY,
         "server shutting down", "shutdown");

@@ -8,13 +8,14 @@
  *
  * The checks, in order: Origin (--allowed-origins), the key's form, the
  * key allowed (--keys-file, --streams-file), the token (--token-secret),
- * draining, capacity (--max-sessions, unless joining), the client's
+ * a ban (the admin API's kick), draining, capacity (--max-sessions, unless joining), the client's
  * address (--max-connections-per-ip).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #pragma once
 
+#include "bans.h"
 #include "daemon_config.h"
 #include "failure.h"
 
@@ -35,6 +36,7 @@ struct AdmissionRequest {
   bool has_origin = false;      /* an Origin header came */
   std::string origin;           /* its value */
   gint64 now_s = 0;             /* unix seconds, for the token */
+  gint64 now_us = 0;            /* unix microseconds, for the bans */
 };
 
 /* What the server runs now, as far as admission cares. */
@@ -51,6 +53,8 @@ struct AdmissionState {
   std::vector<RunningBroadcast> broadcasts;     /* oldest first */
   /* Streams the client's address has now. */
   int streams_from_peer = 0;
+  /* Keys an operator kicked out for a while (nullptr: none). */
+  const Bans *bans = nullptr;
 };
 
 struct Admission {

@@ -67,6 +67,12 @@ Broadcast::log_event (GLogLevelFlags level, const std::string &text) const
   log_stream_event (level, "BROADCAST", "broadcast", id_, key_, "", text);
 }
 
+std::string
+Broadcast::masked_location (const Destination &dest) const
+{
+  return describe_destination (dest, key_);
+}
+
 double
 Broadcast::duration_s () const
 {
@@ -338,6 +344,31 @@ Broadcast::shutdown ()
 }
 
 void
+Broadcast::end_by_operator (const std::string &why)
+{
+  if (!running ())
+    return;
+  begin_ending (why);
+  g_signal_emit_by_name (splice_.get (), "finish");
+  /* On slate: nothing feeds flvsplice, so the end goes in directly. */
+  if (inputs_.empty ())
+    end_normally ();
+}
+
+Broadcast::Control
+Broadcast::control_destination (const std::string &name, bool on)
+{
+  DestinationLink *link = destination_set_ ? destination_set_->link (name) :
+      nullptr;
+  if (!link)
+    return Control::Unknown;
+  if (!running ())
+    return Control::Unchanged;
+  return (on ? link->operator_start () : link->operator_stop ()) ?
+      Control::Done : Control::Unchanged;
+}
+
+void
 Broadcast::set_state (State state)
 {
   state_ = state;
@@ -565,6 +596,10 @@ gboolean
 Broadcast::on_tick (gpointer data)
 {
   auto *self = static_cast<Broadcast *> (data);
+  guint64 out = self->bytes_out ();
+  self->kbps_out_ = static_cast<guint> ((out - std::min (out,
+          self->tick_bytes_out_)) * 8 / 1000);
+  self->tick_bytes_out_ = out;
   if (self->destination_set_)
     self->destination_set_->tick ();
   return G_SOURCE_CONTINUE;

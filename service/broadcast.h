@@ -109,6 +109,15 @@ class Broadcast {
    * input is told to finish). */
   void shutdown ();
 
+  /* An operator ends the broadcast (the admin API's kick): like the
+   * streamer's Stop, it ends after what was received is delivered, without
+   * a slate; the server closes the inputs itself. */
+  void end_by_operator (const std::string &why);
+  /* An operator turns the destination called name off (on: on again);
+   * the others are untouched. */
+  enum class Control { Done, Unchanged, Unknown };
+  Control control_destination (const std::string &name, bool on);
+
   /* A new connection may join (not ending). */
   bool accepting () const;
   /* Connections may come and go without ending the broadcast. */
@@ -120,6 +129,15 @@ class Broadcast {
   double duration_s () const;
   guint64 bytes_out () const { return media_ ? media_->bytes_out () : 0; }
   bool on_slate () const { return on_slate_; }
+  /* When it started (unix microseconds). */
+  gint64 started_unix_us () const { return started_unix_us_; }
+  /* Output over the last second (kbit/s). */
+  guint kbps_out () const { return kbps_out_; }
+  /* Each destination's status (nullptr before start ()). */
+  const DestinationSet *destination_set () const {
+    return destination_set_.get (); }
+  /* dest's location without its secrets, nor this broadcast's key. */
+  std::string masked_location (const Destination &dest) const;
 
  private:
   /* An input while it is attached. */
@@ -175,6 +193,9 @@ class Broadcast {
   std::vector<Attached> inputs_;        /* oldest first */
   State state_ = State::Starting;
   gint64 started_us_;
+  const gint64 started_unix_us_ = g_get_real_time ();
+  guint64 tick_bytes_out_ = 0;
+  guint kbps_out_ = 0;
   bool waiting_ = false;
   bool on_slate_ = false;
   gint64 slate_since_us_ = 0;

@@ -40,15 +40,18 @@ parse_int (const char *name, const char *text, long min, long max, long &out,
   return true;
 }
 
+/* HOST:PORT or [ADDR]:PORT for option name ("listen", "admin-listen"). */
 bool
-parse_listen (const std::string &text, Config &config, std::string &error)
+parse_host_port (const char *name, const std::string &text, std::string &host_out,
+    int &port_out, std::string &error)
 {
+  const std::string option = std::string ("--") + name;
   std::string host, port;
   if (!text.empty () && text[0] == '[') {
     auto close = text.find (']');
     if (close == std::string::npos || close + 1 >= text.size () ||
         text[close + 1] != ':') {
-      error = "--listen: \"" + text + "\" is not HOST:PORT ([ADDR]:PORT for IPv6)";
+      error = option + ": \"" + text + "\" is not HOST:PORT ([ADDR]:PORT for IPv6)";
       return false;
     }
     host = text.substr (1, close - 1);
@@ -56,24 +59,62 @@ parse_listen (const std::string &text, Config &config, std::string &error)
   } else {
     auto colon = text.rfind (':');
     if (colon == std::string::npos || text.find (':') != colon) {
-      error = "--listen: \"" + text + "\" is not HOST:PORT ([ADDR]:PORT for IPv6)";
+      error = option + ": \"" + text + "\" is not HOST:PORT ([ADDR]:PORT for IPv6)";
       return false;
     }
     host = text.substr (0, colon);
     port = text.substr (colon + 1);
   }
   if (host.empty ()) {
-    error = "--listen: host missing in \"" + text + "\"";
+    error = option + ": host missing in \"" + text + "\"";
     return false;
   }
   long value;
-  if (!parse_int ("listen", port.c_str (), 0, 65535, value, error)) {
-    error = "--listen: port \"" + port + "\" is not a number from 0 to 65535";
+  if (!parse_int (name, port.c_str (), 0, 65535, value, error)) {
+    error = option + ": port \"" + port + "\" is not a number from 0 to 65535";
     return false;
   }
-  config.listen_host = host;
-  config.listen_port = static_cast<int> (value);
+  host_out = host;
+  port_out = static_cast<int> (value);
   return true;
+}
+
+bool
+parse_listen (const std::string &text, Config &config, std::string &error)
+{
+  return parse_host_port ("listen", text, config.listen_host,
+      config.listen_port, error);
+}
+
+/* localhost, 127.0.0.0/8 or ::1: only this machine can connect. */
+bool
+is_loopback_host (const std::string &host)
+{
+  if (host == "localhost")
+    return true;
+  g_autoptr (GInetAddress) address = g_inet_address_new_from_string (
+      host.c_str ());
+  return address && g_inet_address_get_is_loopback (address);
+}
+
+/* The first line of --admin-token-file, stripped, at least 16 characters. */
+bool
+read_admin_token_file (const std::string &path, std::string &token,
+    std::string &error)
+{
+  g_autofree char *contents = nullptr;
+  g_autoptr (GError) gerror = nullptr;
+  if (!g_file_get_contents (path.c_str (), &contents, nullptr, &gerror)) {
+    error = std::string ("--admin-token-file: ") + gerror->message;
+    return false;
+  }
+  g_auto (GStrv) lines = g_strsplit (contents, "\n", 2);
+  token = lines[0] ? g_strstrip (lines[0]) : "";
+  if (token.size () >= 16)
+    return true;
+  error = "--admin-token-file: " + path + ": use a token of at least 16 "
+      "characters on its first line (e.g. openssl rand -hex 32)";
+  return false;
 }
 
 /* The in-tree web/ while running from the build tree (so edits show up
@@ -475,6 +516,20 @@ make_options (Config &config, std::vector<Option> &options,
         error = "--slate-image: \"" + text + "\" is not a file";
         return false;
       } },
+    { "admin-listen", 0, Type::Text, "HOST:PORT", "Address and port of the "
+      "admin API (/api/v1/...; off unless given; a non-loopback address "
+      "needs --admin-token-file)", "", "off",
+      [&config] (const std::string &text, std::string &error) {
+        return parse_host_port ("admin-listen", text, config.admin_host,
+            config.admin_port, error);
+      } },
+    { "admin-token-file", 0, Type::File, "FILE", "File whose first line is "
+      "the admin API's token (Authorization: Bearer TOKEN; re-read on "
+      "SIGHUP)", "", "none: the admin API asks no token (loopback only)",
+      [&config] (const std::string &path, std::string &error) {
+        config.admin_token_file = path;
+        return read_admin_token_file (path, config.admin_token, error);
+      } },
     { "force-transcode", 0, Type::Flag, nullptr, "Always decode and "
       "re-encode the video, even H.264 that could be passed through", "", "",
       [&config] (const std::string &value, std::string &) {
@@ -531,8 +586,8 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
       "Signals:\n"
       "  SIGTERM, SIGINT  stop taking streams, drain the running ones, exit."
       "\n"
-      "  SIGHUP  re-read --keys-file, --streams-file and --token-secret-file"
-      "\n    for new streams"
+      "  SIGHUP  re-read --keys-file, --streams-file, --token-secret-file"
+      "\n    and --admin-token-file, for new streams and requests"
       "\n"
       "    (a file that does not parse is refused; the previous one stays)."
       "\n\n"
@@ -579,6 +634,12 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
     error = "--tls-cert and --tls-key go together";
     return false;
   }
+  if (config.admin () && config.admin_token_file.empty () &&
+      !is_loopback_host (config.admin_host)) {
+    error = "--admin-listen " + config.admin_host + ": an admin API on an "
+        "address other machines can reach needs --admin-token-file";
+    return false;
+  }
   return true;
 }
 
@@ -597,6 +658,10 @@ reload_config_files (Config &config, std::string &done, std::string &error)
   if (!config.token_secret_file.empty () &&
       !read_token_secret_file (config.token_secret_file, secret, error))
     return false;
+  std::string admin_token;
+  if (!config.admin_token_file.empty () &&
+      !read_admin_token_file (config.admin_token_file, admin_token, error))
+    return false;
 
   done.clear ();
   if (!config.keys_file.empty ()) {
@@ -613,8 +678,13 @@ reload_config_files (Config &config, std::string &done, std::string &error)
     config.token_secret = std::move (secret);
     done += (done.empty () ? "" : " and ") + config.token_secret_file;
   }
+  if (!config.admin_token_file.empty ()) {
+    config.admin_token = std::move (admin_token);
+    done += (done.empty () ? "" : " and ") + config.admin_token_file;
+  }
   if (done.empty ())
-    done = "nothing (no --keys-file, --streams-file or --token-secret-file)";
+    done = "nothing (no --keys-file, --streams-file, --token-secret-file or "
+        "--admin-token-file)";
   return true;
 }
 

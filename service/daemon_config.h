@@ -75,6 +75,13 @@ struct Config {
   /* Signed tokens (?token=EXPIRY.HMAC, tokens.h) are required when set. */
   std::string token_secret;
   std::string token_secret_file;        /* re-read on SIGHUP */
+  /* --admin-listen (admin_port -1: no admin API) and the token its
+   * requests must bear (--admin-token-file; empty: none asked, loopback
+   * only). */
+  std::string admin_host;
+  int admin_port = -1;
+  std::string admin_token;
+  std::string admin_token_file;         /* re-read on SIGHUP */
   /* How long a session retries a lost RTMP connection (0 = never). */
   int rtmp_retry_time_s = 0;
   /* A broadcast outlives its connection this long (0: it ends with it). */
@@ -85,6 +92,7 @@ struct Config {
   bool origin_allowed (const std::string &origin) const;
 
   bool tls () const { return !tls_cert.empty (); }
+  bool admin () const { return admin_port >= 0; }
   bool key_allowed (const std::string &key) const;
   /* The RTMP location for a (validated) key, "" when not pushing. */
   std::string rtmp_location (const std::string &key) const;
@@ -97,8 +105,8 @@ struct Config {
  * their property specs. */
 bool parse_config (int *argc, char ***argv, Config &config, std::string &error);
 
-/* SIGHUP: re-reads --keys-file, --streams-file and --token-secret-file
- * (those given). All are checked before any is used, so a file that does not parse changes
+/* SIGHUP: re-reads --keys-file, --streams-file, --token-secret-file and
+ * --admin-token-file (those given). All are checked before any is used, so a file that does not parse changes
  * nothing (false, with the reason in error). Streams already admitted are
  * not affected: keys and tokens are checked once, at the handshake. On
  * success, done says what was reloaded. */

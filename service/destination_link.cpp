@@ -44,6 +44,7 @@ DestinationLink::state_name (State state)
     case State::Reconnecting: return "reconnecting";
     case State::Stalled: return "stalled";
     case State::Failed: return "failed";
+    case State::Stopped: return "stopped";
   }
   return "?";
 }
@@ -92,7 +93,7 @@ void
 DestinationLink::on_error (GstMessage *message)
 {
   output_.mark_failed ();
-  if (state_ == State::Failed)
+  if (state_ == State::Failed || state_ == State::Stopped)
     return;
   g_autoptr (GError) error = nullptr;
   g_autofree char *debug = nullptr;
@@ -121,7 +122,7 @@ DestinationLink::on_keyframe_wanted ()
 {
   /* A destination that failed for good sends nothing more: its gate
    * still waits, but no keyframe is worth asking for. */
-  if (state_ == State::Failed)
+  if (state_ == State::Failed || state_ == State::Stopped)
     return;
   log (G_LOG_LEVEL_DEBUG, "waiting for a video keyframe");
   if (hooks_.keyframe_wanted)
@@ -211,9 +212,48 @@ DestinationLink::stop ()
 }
 
 bool
+DestinationLink::operator_stop ()
+{
+  if (state_ == State::Failed || state_ == State::Stopped)
+    return false;
+  stop_timers ();
+  reconnecting_ = false;
+  error_.clear ();
+  kbps_ = 0;
+  log (G_LOG_LEVEL_MESSAGE, "stopped by the operator");
+  output_.detach ();
+  output_.drop_kept ();
+  set_state (State::Stopped);
+  return true;
+}
+
+bool
+DestinationLink::operator_start ()
+{
+  if (state_ != State::Stopped && state_ != State::Failed)
+    return false;
+  log (G_LOG_LEVEL_MESSAGE, "started again by the operator");
+  gave_up_ = false;
+  /* What came while it was off is not sent: it starts live, at the next
+   * keyframe. */
+  output_.drop_kept ();
+  reconnecting_ = true;
+  reconnect_since_us_ = g_get_monotonic_time ();
+  reconnect_backoff_ms_ = 500;
+  reconnect_attempts_ = 0;
+  error_.clear ();
+  set_state (State::Connecting);
+  reconnect_timer_ = g_idle_add (&DestinationLink::on_reconnect_timer, this);
+  if (hooks_.keyframe_wanted)
+    hooks_.keyframe_wanted ();
+  return true;
+}
+
+bool
 DestinationLink::give_up_if_unfinished ()
 {
-  if (state_ == State::Failed || output_.finished ())
+  if (state_ == State::Failed || state_ == State::Stopped ||
+      output_.finished ())
     return false;
   fail_for_good (name () + " did not take the end of the stream in time",
       "the stream ended; still " + std::to_string (output_.waiting_bytes ()) +
@@ -277,7 +317,9 @@ void
 DestinationLink::tick ()
 {
   gint64 now = g_get_monotonic_time ();
-  if (state_ == State::Failed || reconnecting_) {
+  if (state_ == State::Stopped)
+    output_.drop_kept ();       /* nothing piles up for it while off */
+  if (state_ == State::Failed || state_ == State::Stopped || reconnecting_) {
     last_tick_us_ = now;
     return;
   }
@@ -473,6 +515,16 @@ DestinationSet::all_failed () const
     if (link->state () != DestinationLink::State::Failed)
       return false;
   return !links_.empty ();
+}
+
+DestinationLink *
+DestinationSet::link (const std::string &name)
+{
+  for (auto &link : links_) {
+    if (link->name () == name)
+      return link.get ();
+  }
+  return nullptr;
 }
 
 void

@@ -73,7 +73,10 @@ struct DestinationPolicy {
 
 class DestinationLink {
  public:
-  enum class State { Connecting, Live, Reconnecting, Stalled, Failed };
+  /* Stopped: an operator turned it off (the admin API); start () turns
+   * it on again. */
+  enum class State { Connecting, Live, Reconnecting, Stalled, Failed,
+    Stopped };
   static const char *state_name (State state);
 
   DestinationLink (DestinationOutput &output, const DestinationPolicy &policy,
@@ -91,6 +94,15 @@ class DestinationLink {
   void tick ();
   /* The broadcast ends: no more reconnecting. */
   void stop ();
+  /* An operator turns this destination off: its connection ends (the
+   * server sees the publish end), nothing is kept for it meanwhile, and
+   * the others go on. False when it is already stopped or failed. */
+  bool operator_stop ();
+  /* On again: a new connection, sending from the next keyframe (asked of
+   * the input), reconnecting as after a loss if the first attempt fails.
+   * A failed destination is tried again the same way. False unless it was
+   * stopped or failed. */
+  bool operator_start ();
   /* The stream ended and this destination did not take its end in time
    * (a stuck server): it fails, so the others can finish. True if it
    * did. */
@@ -98,6 +110,7 @@ class DestinationLink {
 
   State state () const { return state_; }
   const std::string &name () const { return output_.destination ().name; }
+  const Destination &destination () const { return output_.destination (); }
   guint kbps () const { return kbps_; }
   guint reconnects () const { return reconnects_; }
   /* In words, without secrets; "" when none. */
@@ -180,6 +193,8 @@ class DestinationSet {
   void set_frame_sink (std::function<void (JsonNode *)> sink);
   const std::vector<std::unique_ptr<DestinationLink>> &links () const {
     return links_; }
+  /* The destination called name (nullptr: none). */
+  DestinationLink *link (const std::string &name);
 
  private:
   void changed ();

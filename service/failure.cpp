@@ -107,7 +107,7 @@ error_kinds ()
     "key", "token", "origin", "replaced", "idle", "shutdown", "capacity",
     "per_ip", "input", "codec", "text", "too_big", "too_slow",
     "rtmp_connect", "rtmp_refused", "rtmp", "recording", "encoder",
-    "pipeline", "drain_timeout",
+    "pipeline", "drain_timeout", "kicked", "banned",
   };
   return kinds;
 }

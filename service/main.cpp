@@ -4,6 +4,7 @@
  */
 #define G_LOG_DOMAIN "wsrtmpd"
 
+#include "admin_api.h"
 #include "allocator.h"
 #include "daemon_config.h"
 #include "pipeline_factory.h"
@@ -15,6 +16,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <memory>
 #include <unistd.h>
 
 namespace {
@@ -147,6 +149,21 @@ main (int argc, char **argv)
       g_printerr ("wsrtmpd: %s\n", error.c_str ());
       g_main_loop_unref (app.loop);
       return 1;
+    }
+    /* --admin-listen: the operator's API, on a listener of its own. */
+    std::unique_ptr<wsrtmp::AdminApi> admin;
+    std::string admin_url;
+    if (config.admin ()) {
+      admin = std::make_unique<wsrtmp::AdminApi> (config, server);
+      if (!admin->listen (admin_url, error)) {
+        g_printerr ("wsrtmpd: %s\n", error.c_str ());
+        g_main_loop_unref (app.loop);
+        return 1;
+      }
+      g_message ("admin API at %sapi/v1/broadcasts%s", admin_url.c_str (),
+          config.admin_token.empty () ? " (no token: loopback only)" : "");
+      /* Before the listening line, which tests and scripts wait for. */
+      printf ("wsrtmpd admin API on %s\n", admin_url.c_str ());
     }
     guint sigint = g_unix_signal_add (SIGINT, on_signal, &app);
     guint sigterm = g_unix_signal_add (SIGTERM, on_signal, &app);

@@ -42,7 +42,8 @@ admission_request (SoupServerMessage *msg, const char *path)
       soup_server_message_get_request_headers (msg), "Origin");
   request.has_origin = origin != nullptr;
   request.origin = origin ? origin : "";
-  request.now_s = g_get_real_time () / G_USEC_PER_SEC;
+  request.now_us = g_get_real_time ();
+  request.now_s = request.now_us / G_USEC_PER_SEC;
   return request;
 }
 
@@ -247,6 +248,7 @@ Server::admission_state (const std::string &peer) const
   auto from_peer = sessions_per_peer_.find (peer);
   state.streams_from_peer = from_peer == sessions_per_peer_.end () ? 0 :
       from_peer->second;
+  state.bans = &bans_;
   return state;
 }
 
@@ -309,6 +311,61 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
   }
   raw->start (broadcast.get (), false);
   broadcasts_.push_back (std::move (broadcast));
+}
+
+Broadcast *
+Server::find_broadcast (const std::string &key) const
+{
+  Broadcast *found = nullptr;
+  for (const auto &broadcast : broadcasts_) {
+    if (broadcast->key () != key)
+      continue;
+    if (broadcast->accepting ())
+      return broadcast.get ();
+    found = broadcast.get ();
+  }
+  return found;
+}
+
+std::vector<const Session *>
+Server::inputs_of (const Broadcast *broadcast) const
+{
+  std::vector<const Session *> inputs;
+  /* sessions_ is ordered by id: oldest first. */
+  for (const auto &[id, session] : sessions_) {
+    if (session->broadcast () == broadcast)
+      inputs.push_back (session.get ());
+  }
+  return inputs;
+}
+
+bool
+Server::kick (const std::string &key, gint64 ban_s, const std::string &reason)
+{
+  if (!find_broadcast (key))
+    return false;
+  gint64 now = g_get_real_time ();
+  bans_.prune (now);
+  /* First: a page or a second tab that reconnects right away meets it. */
+  if (ban_s > 0)
+    bans_.ban (key, now + ban_s * G_USEC_PER_SEC);
+  std::string masked = mask_key (key);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+      "STREAM_KEY", masked.c_str (),
+      "MESSAGE", "operator kicked [%s]%s: %s", masked.c_str (),
+      ban_s > 0 ? (", banned for " + std::to_string (ban_s) + " s").c_str () :
+      "", reason.c_str ());
+  /* The broadcasts first: flvsplice is told to end with its input before
+   * the connections' ends reach it (no slate). */
+  for (auto &broadcast : broadcasts_) {
+    if (broadcast->key () == key)
+      broadcast->end_by_operator ("kicked by the operator");
+  }
+  for (auto &[id, session] : sessions_) {
+    if (session->key () == key)
+      session->kick (reason);
+  }
+  return true;
 }
 
 void

@@ -14,6 +14,7 @@
 #pragma once
 
 #include "admission.h"
+#include "bans.h"
 #include "broadcast.h"
 #include "daemon_config.h"
 #include "listener.h"
@@ -49,6 +50,22 @@ class Server {
 
   Metrics &metrics () { return metrics_; }
   size_t session_count () const { return sessions_.size (); }
+
+  /* For the admin API (admin_api.h). */
+  /* Every broadcast, oldest first. */
+  const std::vector<std::unique_ptr<Broadcast>> &broadcasts () const {
+    return broadcasts_; }
+  /* The broadcast the key's streamer sees now: its running one, else the
+   * newest (nullptr: none). */
+  Broadcast *find_broadcast (const std::string &key) const;
+  /* The connections feeding broadcast, oldest first. */
+  std::vector<const Session *> inputs_of (const Broadcast *broadcast) const;
+  /* The operator ends key's broadcast: its connections are closed with
+   * kind "kicked" and reason, the broadcast ends after what was received
+   * is delivered (no slate); for ban_s seconds (0: none) the key is
+   * refused ("banned"). False when key has no broadcast. */
+  bool kick (const std::string &key, gint64 ban_s, const std::string &reason);
+  const Bans &bans () const { return bans_; }
 
  private:
   /* "ok", or why this node should get no new streams: "draining" (it is
@@ -88,6 +105,7 @@ class Server {
   std::vector<std::unique_ptr<Broadcast>> finished_broadcasts_;
   guint64 next_broadcast_id_ = 1;
   std::map<std::string, int> sessions_per_peer_;
+  Bans bans_;
   guint reap_idle_ = 0;
   guint64 next_id_ = 1;
   bool shutting_down_ = false;

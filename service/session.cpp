@@ -208,6 +208,27 @@ Session::replace ()
 }
 
 void
+Session::kick (const std::string &reason)
+{
+  if (!streaming ())
+    return;
+  metrics_.error ("kicked");
+  update_stats (false);
+  log_event (G_LOG_LEVEL_MESSAGE, "kicked by the operator: " + reason);
+  g_autoptr (JsonNode) node = error_frame (reason, "kicked");
+  send_json (connection_.get (), node);
+  set_state (State::Error);
+  /* As for a replaced connection, the element turns the closing handshake
+   * into the end of this input, after the last byte received. */
+  close_websocket (connection_.get (), CLOSE_POLICY_VIOLATION,
+      "kicked by the operator");
+  if (!broadcast_ || !ingest_)
+    leave_broadcast ();
+  else
+    watch_input_end ();
+}
+
+void
 Session::finish ()
 {
   if (!streaming ())

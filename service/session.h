@@ -60,6 +60,11 @@ class Session final : public Input, public Broadcast::Listener {
   /* A newer connection for the same key arrived: end this one, delivering
    * what it already received, so the newer one can take over. */
   void replace ();
+  /* The operator ended the stream (admin API): an error frame of kind
+   * "kicked" with the operator's reason, then close 1008; what was
+   * received is still delivered. The broadcast is ended by the caller
+   * (Broadcast::end_by_operator), so no slate follows. */
+  void kick (const std::string &reason);
 
   /* Input (what the broadcast knows of us). */
   /* The ingest bin. */
@@ -92,6 +97,15 @@ class Session final : public Input, public Broadcast::Listener {
   const std::string &peer () const { return peer_; }
   State state () const { return state_; }
   static const char *state_name (State state);
+  /* The broadcast it feeds (nullptr before start, once it left or the
+   * broadcast is gone). */
+  const Broadcast *broadcast () const { return broadcast_; }
+  /* When the connection was accepted (unix microseconds). */
+  gint64 connected_unix_us () const { return connected_unix_us_; }
+  /* Media received over the last second (kbit/s). */
+  guint bitrate_kbps () const { return bitrate_kbps_; }
+  /* "passthrough" or "transcode" once flvencodebin decided, "" before. */
+  const std::string &output_mode () const { return output_mode_; }
 
  private:
   void on_client_closed ();
@@ -135,6 +149,7 @@ class Session final : public Input, public Broadcast::Listener {
   GstObjectPtr<GstElement> src_;
   State state_ = State::Connecting;
   gint64 started_us_;
+  const gint64 connected_unix_us_ = g_get_real_time ();
   gulong closed_handler_ = 0, message_handler_ = 0;
   guint stats_timer_ = 0, finish_idle_ = 0, input_end_timer_ = 0;
   /* While the input drains after the client left: output last seen

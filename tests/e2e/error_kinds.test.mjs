@@ -39,3 +39,15 @@ test('every kind says whether the page retries, and what it tells the streamer',
     assert.ok(typeof text === 'string' && text.length > 0, `${kind}: text`);
   }
 });
+
+test('a kicked streamer reads that the operator ended the stream, and why', async () => {
+  const { describeClose } = await import('../../web/js/socket.js');
+  const kicked = describeClose({ code: 1008, kind: 'kicked', message: 'spam in the chat' });
+  assert.equal(kicked.ok, false);
+  assert.match(kicked.text, /operator .*ended your stream/);
+  assert.match(kicked.text, /spam in the chat/);
+  const banned = describeClose({ code: 1008, kind: 'banned',
+    message: 'this stream key was banned by the operator for another 42 s' });
+  assert.match(banned.text, /blocked this stream key/);
+  assert.match(banned.text, /42 s/);
+});

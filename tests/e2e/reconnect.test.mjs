@@ -36,6 +36,9 @@ test('a dropped connection is retried; a refusal or the end of the show is not',
   assert.equal(shouldReconnect({ code: 1013, kind: 'per_ip' }), true);
   assert.equal(shouldReconnect({ code: 1001, kind: 'shutdown' }), true);
   assert.equal(shouldReconnect({ code: 1011, kind: 'rtmp' }), false);
+  // The operator ended the stream, or keeps the key out: never back by itself.
+  assert.equal(shouldReconnect({ code: 1008, kind: 'kicked' }), false);
+  assert.equal(shouldReconnect({ code: 1008, kind: 'banned' }), false);
   // A kind this page does not know (a newer server): the code decides.
   assert.equal(shouldReconnect({ code: 1006, kind: 'something_new' }), true);
   assert.equal(shouldReconnect({ code: 1008, kind: 'something_new' }), false);

@@ -5,7 +5,9 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include "admin_api.h"
 #include "admission.h"
+#include "bans.h"
 #include "client_address.h"
 #include "daemon_config.h"
 #include "destination.h"
@@ -150,6 +152,8 @@ class CoreTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testDestinationMetrics);
   CPPUNIT_TEST (testAdmissionChecks);
   CPPUNIT_TEST (testAdmissionTokens);
+  CPPUNIT_TEST (testBans);
+  CPPUNIT_TEST (testAdminConfig);
   CPPUNIT_TEST (testAdmissionLimits);
   CPPUNIT_TEST (testAdmissionJoinOrStart);
   CPPUNIT_TEST (testDeclineHandshake);
@@ -838,6 +842,94 @@ class CoreTest : public CppUnit::TestFixture {
   }
 
   /* --token-secret: ?token= signed for the key, not expired. */
+  /* The admin API's bans (bans.h) and the refusal they make. */
+  void testBans ()
+  {
+    const gint64 now = 1'800'000'000LL * G_USEC_PER_SEC;
+    Bans bans;
+    CPPUNIT_ASSERT_EQUAL (gint64 (0), bans.seconds_left ("k1", now));
+    bans.ban ("k1", now + 3 * G_USEC_PER_SEC);
+    CPPUNIT_ASSERT_EQUAL (gint64 (3), bans.seconds_left ("k1", now));
+    CPPUNIT_ASSERT_EQUAL (gint64 (3), bans.seconds_left ("k1", now + 1));
+    CPPUNIT_ASSERT_EQUAL (gint64 (1), bans.seconds_left ("k1",
+            now + 2 * G_USEC_PER_SEC + 1));
+    CPPUNIT_ASSERT_EQUAL (gint64 (0), bans.seconds_left ("k1",
+            now + 3 * G_USEC_PER_SEC));
+    CPPUNIT_ASSERT_EQUAL (gint64 (0), bans.seconds_left ("k2", now));
+    bans.ban ("k2", now + G_USEC_PER_SEC);
+    bans.prune (now + 2 * G_USEC_PER_SEC);
+    CPPUNIT_ASSERT_EQUAL (size_t (1), bans.size ());
+
+    Config config;
+    AdmissionState state;
+    state.bans = &bans;
+    AdmissionRequest request;
+    request.path = "/ingest/k1";
+    request.now_us = now;
+    request.now_s = now / G_USEC_PER_SEC;
+    Admission refused = admit (config, request, state);
+    assert_refused (refused, 1008, "banned", true);
+    CPPUNIT_ASSERT_MESSAGE (refused.refusal.reason,
+        refused.refusal.reason.find ("3 s") != std::string::npos);
+    /* Over: let in; another key never was kept out. */
+    request.now_us = now + 3 * G_USEC_PER_SEC;
+    CPPUNIT_ASSERT (admit (config, request, state).verdict ==
+        Admission::Verdict::Start);
+    request.now_us = now;
+    request.path = "/ingest/k3";
+    CPPUNIT_ASSERT (admit (config, request, state).verdict ==
+        Admission::Verdict::Start);
+    /* A bad key is still a key refusal. */
+    request.path = "/ingest/k 1";
+    assert_refused (admit (config, request, state), 1008, "key", false);
+  }
+
+  /* --admin-listen and --admin-token-file; the bearer check. */
+  void testAdminConfig ()
+  {
+    Config off;
+    std::string error;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({}, off, error));
+    CPPUNIT_ASSERT (!off.admin ());
+    Config loopback;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--admin-listen",
+            "127.0.0.1:0" }, loopback, error));
+    CPPUNIT_ASSERT (loopback.admin ());
+    CPPUNIT_ASSERT (loopback.admin_token.empty ());
+    Config v6;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--admin-listen", "[::1]:9000" },
+            v6, error));
+    CPPUNIT_ASSERT_EQUAL (std::string ("::1"), v6.admin_host);
+    CPPUNIT_ASSERT_EQUAL (9000, v6.admin_port);
+    std::string why = parse_error ({ "--admin-listen", "0.0.0.0:9000" });
+    CPPUNIT_ASSERT_MESSAGE (why, why.find ("--admin-token-file") !=
+        std::string::npos);
+    why = parse_error ({ "--admin-listen", "nowhere" });
+    CPPUNIT_ASSERT_MESSAGE (why, why.find ("--admin-listen") !=
+        std::string::npos);
+    TempFile token ("0123456789abcdef-admin\nignored\n");
+    Config open;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--admin-listen", "0.0.0.0:9000",
+            "--admin-token-file", token.path () }, open, error));
+    CPPUNIT_ASSERT_EQUAL (std::string ("0123456789abcdef-admin"),
+        open.admin_token);
+    TempFile short_token ("short\n");
+    parse_error ({ "--admin-listen", "127.0.0.1:0", "--admin-token-file",
+        short_token.path () });
+
+    CPPUNIT_ASSERT (admin_authorized ("", nullptr));
+    CPPUNIT_ASSERT (admin_authorized ("0123456789abcdef-admin",
+            "Bearer 0123456789abcdef-admin"));
+    CPPUNIT_ASSERT (admin_authorized ("0123456789abcdef-admin",
+            "bearer 0123456789abcdef-admin"));
+    for (const char *header : { (const char *) nullptr, "",
+             "Bearer ", "Bearer 0123456789abcdef-admi",
+             "Bearer 0123456789abcdef-admin ", "Basic 0123456789abcdef-admin",
+             "0123456789abcdef-admin" })
+      CPPUNIT_ASSERT_MESSAGE (header ? header : "(none)",
+          !admin_authorized ("0123456789abcdef-admin", header));
+  }
+
   void testAdmissionTokens ()
   {
     const std::string secret = "0123456789abcdef-unit";

@@ -47,7 +47,7 @@ class WsrtmpdDaemonTest : public CppUnit::TestFixture {
              "--max-connections-per-ip", "--token-secret",
              "--token-secret-file", "--rtmp-retry-time", "--trusted-proxies",
              "--audio-bitrate", "--audio-channels", "--drain-timeout",
-             "--force-transcode",
+             "--force-transcode", "--admin-listen", "--admin-token-file",
              "--version" })
       CPPUNIT_ASSERT_MESSAGE (std::string ("--help lacks ") + option,
           out.find (option) != std::string::npos);

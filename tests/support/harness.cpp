@@ -160,12 +160,15 @@ Daemon::Daemon (const std::vector<std::string> &args, const std::string &cwd)
       g_subprocess_get_stdout_pipe (process_));
   Deadline deadline (10000);
   const std::string marker = "wsrtmpd listening on ";
+  const std::string admin_marker = "wsrtmpd admin API on ";
   while (true) {
     g_autofree char *line = g_data_input_stream_read_line_utf8 (lines, nullptr,
         deadline.cancellable (), nullptr);
     if (!line)
       break;
     std::string text = line;
+    if (text.rfind (admin_marker, 0) == 0)
+      admin_url_ = text.substr (admin_marker.size ());
     if (text.rfind (marker, 0) == 0) {
       url_ = text.substr (marker.size ());
       break;
@@ -358,12 +361,28 @@ run_command (const std::vector<std::string> &argv, std::string *out,
 HttpResponse
 http_get (const std::string &url)
 {
+  return http_request ("GET", url);
+}
+
+HttpResponse
+http_request (const std::string &method, const std::string &url,
+    const std::string &request_body, const std::string &bearer)
+{
   HttpResponse response;
   g_autoptr (SoupSession) session = soup_session_new_with_options (
       "timeout", 5, nullptr);
-  g_autoptr (SoupMessage) msg = soup_message_new ("GET", url.c_str ());
+  g_autoptr (SoupMessage) msg = soup_message_new (method.c_str (),
+      url.c_str ());
   if (!msg)
     return response;
+  if (!request_body.empty ()) {
+    g_autoptr (GBytes) bytes = g_bytes_new (request_body.data (),
+        request_body.size ());
+    soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
+  }
+  if (!bearer.empty ())
+    soup_message_headers_replace (soup_message_get_request_headers (msg),
+        "Authorization", ("Bearer " + bearer).c_str ());
   /* Only ever our own daemon: its test certificate is self-signed. */
   g_signal_connect (msg, "accept-certificate", G_CALLBACK (+[] (
           SoupMessage *, GTlsCertificate *, GTlsCertificateFlags) -> gboolean {

@@ -37,6 +37,9 @@ class Daemon {
   ~Daemon ();
 
   const std::string &http_url () const { return url_; }   /* ends with / */
+  /* With --admin-listen: the admin API's base URL (ends with /), "" when
+   * it has none. */
+  const std::string &admin_url () const { return admin_url_; }
   std::string ingest_url (const std::string &key) const;
   /* SIGTERM; waits up to timeout_ms for exit. Returns the exit status, or
    * -1 on timeout (the process is then killed). */
@@ -54,6 +57,7 @@ class Daemon {
 
   GSubprocess *process_ = nullptr;
   std::string url_;
+  std::string admin_url_;
   std::string log_path_;
   TempDir log_dir_;
 };
@@ -107,6 +111,10 @@ struct HttpResponse {
   std::string body;
 };
 HttpResponse http_get (const std::string &url);
+/* Any method, with a body (sent as application/json when not empty) and
+ * "Authorization: Bearer bearer" when bearer is not empty. */
+HttpResponse http_request (const std::string &method, const std::string &url,
+    const std::string &body = "", const std::string &bearer = "");
 
 /* A sample's value in a /metrics body (name with its labels, if any), or
  * -1 when it is not there. */

@@ -45,6 +45,11 @@ export const KINDS = Object.freeze({
   encoder: { retry: false, text: 'The server failed while encoding the stream. Try again; if it keeps happening, choose another format under Settings.' },
   pipeline: { retry: false, text: 'The server failed while processing the stream. Try again; if it keeps happening, choose another format under Settings.' },
   drain_timeout: { retry: false, text: 'The server took too long to finish the stream, so its end may be missing.' },
+  // The operator ended the stream (the admin API's kick), perhaps keeping the key out for a
+  // while: coming back by itself is exactly what must not happen. The server's message is the
+  // operator's reason (banned: the time left), shown after these words.
+  kicked: { retry: false, text: 'The operator of this server ended your stream.' },
+  banned: { retry: false, text: 'The operator of this server has blocked this stream key for now. Try again later.' },
 });
 
 /** The error kinds the page knows. */

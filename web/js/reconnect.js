@@ -14,6 +14,9 @@ export const RETRY_KINDS = Object.freeze(ERROR_KINDS.filter((kind) => KINDS[kind
 /** Error kinds after which a new connection would meet the same answer, or must not be tried. */
 export const FATAL_KINDS = Object.freeze(ERROR_KINDS.filter((kind) => !KINDS[kind].retry));
 
+// kicked and banned (the operator ended the stream, or keeps the key out) are fatal like the
+// other refusals: a page that came back by itself would undo the operator's decision.
+
 // Close codes without a kind that mean "refused" or "over": 1000 the server ended the stream,
 // 1003 unreadable data, 1007/1009/1010 protocol refusals, 1008 policy (key, origin, replaced),
 // 1011 a server failure. Everything else (1001 going away, 1005/1006 no close frame, 1012
