@@ -50,6 +50,7 @@ const KEYS = {
   h264: `e2e_h264_${process.pid}`,
   vp8: `e2e_vp8_${process.pid}`,
   silent: `e2e_silent_${process.pid}`,
+  kicked: `e2e_kicked_${process.pid}`,
   stalled: `e2e_stalled_${process.pid}`,
 };
 fs.writeFileSync(keysFile, `# allowed stream keys for the e2e test\n${Object.values(KEYS).join('\n')}\n`);
@@ -210,6 +211,59 @@ async function keyframeTimes(file) {
   const r = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries',
     'packet=pts_time,flags', '-of', 'csv=p=0', file]);
   return r.stdout.split('\n').filter((l) => /,K/.test(l)).map((l) => Number(l.split(',')[0]));
+}
+
+// ---------------------------------------------------------------- kicked by the operator
+// A second daemon with continuity and the admin API: the operator kicks a live streamer with
+// a ban. The page says the operator ended the stream, with the reason, and does not reconnect;
+// a second tab with the same key is refused for the ban (issue 30).
+async function kickedRun() {
+  const label = 'kicked';
+  log(`--- ${label}`);
+  const tokenFile = path.join(TMP, 'admin-token');
+  const token = `e2e-admin-${process.pid}-0123456789`;
+  fs.writeFileSync(tokenFile, `${token}\n`);
+  const d = await t.startWsrtmpd(['--rtmp-url', nginx.rtmpUrl, '--keys-file', keysFile,
+    '--continuity-timeout', '10', '--admin-listen', '127.0.0.1:0', '--admin-token-file', tokenFile]);
+  const admin = (/wsrtmpd admin API on (\S+)/.exec(d.out) || [])[1];
+  if (!check(!!admin, `${label}: the admin API listens`, admin || d.out.slice(-300))) return;
+  const { page, context, consoleErrors } = await openPage(`${d.base}/`);
+  try {
+    await page.fill('#key', KEYS.kicked);
+    check(await cameraOn(page), `${label}: camera preview on`);
+    await page.click('#golive');
+    if (!check(await waitState(page, 'live', 20_000), `${label}: page shows LIVE`, await stateOf(page))) return;
+    await sleep(2000);
+    const res = await fetch(`${admin.replace(/\/$/, '')}/api/v1/broadcasts/${KEYS.kicked}/kick`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ ban_s: 60, reason: 'Rule 3: no spoilers' }),
+    });
+    check(res.ok, `${label}: the operator's kick is accepted`, `${res.status}`);
+    const ended = await waitState(page, ['error', 'ended'], 10_000);
+    const alert = (await page.textContent('#alert')).trim();
+    check(ended && (await stateOf(page)) === 'error' && /operator of this server ended your stream/i.test(alert) &&
+      alert.includes('Rule 3: no spoilers'), `${label}: the page says the operator ended it, with the reason`, `"${alert}"`);
+    await sleep(3000);
+    const states = await statesOf(page);
+    check(!states.includes('lost') && (await stateOf(page)) === 'error', `${label}: the page does not reconnect`,
+      states.join(' → '));
+    const second = await openPage(`${d.base}/`);
+    try {
+      await second.page.fill('#key', KEYS.kicked);
+      await second.page.click('#golive');
+      await waitState(second.page, ['error', 'ended'], 15_000);
+      const text = (await second.page.textContent('#alert')).trim();
+      check(/blocked this stream key/i.test(text), `${label}: a second tab is refused during the ban`, `"${text}"`);
+    } finally {
+      await second.context.close();
+    }
+    const other = consoleErrors.filter((e) => !/WebSocket/i.test(e));
+    check(other.length === 0, `${label}: no console errors`, other.join(' | ') || 'none');
+  } finally {
+    await context.close();
+    await d.terminate(15_000);
+  }
 }
 
 // ---------------------------------------------------------------- refused key
@@ -555,6 +609,7 @@ await step('vp8', () => liveRun({
 await step('refused-key', refusedKeyRun);
 await step('silent-recorder', silentRecorderRun);
 await step('stalled-recorder', stalledRecorderRun);
+await step('kicked', kickedRun);
 await step('mocked server', mockedCloseCodes);
 }
 check(server.exit === null, 'wsrtmpd still running at the end', server.exit ? JSON.stringify(server.exit) : 'yes');
