@@ -5,8 +5,10 @@
 
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <thread>
 
 namespace wsrtmp::test {
 
@@ -156,6 +158,30 @@ stats_text (const ProcStats &stats)
   g_snprintf (text, sizeof text, "RSS %ld kB, PSS %ld kB, %d fds, %d threads",
       stats.rss_kb, stats.pss_kb, stats.fds, stats.threads);
   return text;
+}
+
+void
+send_paced (WsClient &client, const Fixture &fixture, size_t first,
+    size_t last)
+{
+  auto start = std::chrono::steady_clock::now ();
+  double t0 = fixture.chunks ()[first].t_ms;
+  for (size_t i = first; i < last && i < fixture.chunks ().size (); i++) {
+    auto due = start + std::chrono::microseconds (static_cast<gint64> (
+            (fixture.chunks ()[i].t_ms - t0) * 1000));
+    std::this_thread::sleep_until (due);
+    client.send_binary (fixture.chunks ()[i].bytes);
+  }
+}
+
+size_t
+chunks_before (const Fixture &fixture, double until_ms)
+{
+  size_t count = 0;
+  while (count < fixture.chunks ().size () &&
+      fixture.chunks ()[count].t_ms < until_ms)
+    count++;
+  return count;
 }
 
 }  // namespace wsrtmp::test

@@ -57,4 +57,11 @@ int raw_stream (int port, const std::string &key, const Fixture &fixture,
 /* A process's RSS, PSS, fds and threads in one line. */
 std::string stats_text (const ProcStats &stats);
 
+/* Sends chunks [first, last) of fixture paced as the browser emitted them. */
+void send_paced (WsClient &client, const Fixture &fixture, size_t first,
+    size_t last);
+
+/* How many chunks the browser emitted before until_ms. */
+size_t chunks_before (const Fixture &fixture, double until_ms);
+
 }  // namespace wsrtmp::test

@@ -9,6 +9,7 @@
 #include "fixture.h"
 #include "harness.h"
 #include "rawws.h"
+#include "service_checks.h"
 #include "wsclient.h"
 
 #include <cppunit/extensions/HelperMacros.h>
@@ -101,32 +102,6 @@ largest_step (const std::vector<Packet> &track, const std::string &label,
     }
   }
   return largest;
-}
-
-/* Sends chunks [first, last) paced as the browser emitted them. */
-void
-send_paced (WsClient &client, const Fixture &fixture, size_t first,
-    size_t last)
-{
-  auto start = std::chrono::steady_clock::now ();
-  double t0 = fixture.chunks ()[first].t_ms;
-  for (size_t i = first; i < last && i < fixture.chunks ().size (); i++) {
-    auto due = start + std::chrono::microseconds (static_cast<gint64> (
-            (fixture.chunks ()[i].t_ms - t0) * 1000));
-    std::this_thread::sleep_until (due);
-    client.send_binary (fixture.chunks ()[i].bytes);
-  }
-}
-
-/* How many chunks the browser emitted before until_ms. */
-size_t
-chunks_before (const Fixture &fixture, double until_ms)
-{
-  size_t count = 0;
-  while (count < fixture.chunks ().size () &&
-      fixture.chunks ()[count].t_ms < until_ms)
-    count++;
-  return count;
 }
 
 /* A connection for key that sends the recording's first 3 s at the

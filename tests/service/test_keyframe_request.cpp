@@ -42,32 +42,6 @@ count_text (const WsClient &client, const std::string &needle)
   return count;
 }
 
-/* Sends the fixture's chunks from first to last (exclusive) at the
- * browser's pace. */
-void
-send_paced (WsClient &client, const Fixture &fixture, size_t first,
-    size_t last)
-{
-  auto start = std::chrono::steady_clock::now ();
-  double t0 = fixture.chunks ()[first].t_ms;
-  for (size_t i = first; i < last && i < fixture.chunks ().size (); i++) {
-    std::this_thread::sleep_until (start + std::chrono::microseconds (
-            static_cast<gint64> ((fixture.chunks ()[i].t_ms - t0) * 1000)));
-    client.send_binary (fixture.chunks ()[i].bytes);
-  }
-}
-
-/* How many chunks the browser emitted before until_ms. */
-size_t
-chunks_before (const Fixture &fixture, double until_ms)
-{
-  size_t count = 0;
-  while (count < fixture.chunks ().size () &&
-      fixture.chunks ()[count].t_ms < until_ms)
-    count++;
-  return count;
-}
-
 /* Waits up to timeout_ms for needle in the daemon's log. */
 bool
 wait_logged (const Daemon &daemon, const std::string &needle, int timeout_ms)
