@@ -298,6 +298,50 @@ resolve_token_secret (const OptionTable &table, Config &config,
   return true;
 }
 
+/* An http:// or https:// URL with a host, for the hooks. */
+bool
+store_http_url (const char *option, const std::string &text,
+    std::string &target, std::string &error)
+{
+  g_autoptr (GUri) uri = g_uri_parse (text.c_str (), G_URI_FLAGS_NONE,
+      nullptr);
+  const char *scheme = uri ? g_uri_get_scheme (uri) : nullptr;
+  if (!uri || !scheme || (g_ascii_strcasecmp (scheme, "http") != 0 &&
+          g_ascii_strcasecmp (scheme, "https") != 0) ||
+      !g_uri_get_host (uri) || !*g_uri_get_host (uri)) {
+    error = std::string ("--") + option + ": \"" + text + "\" is not an "
+        "http:// or https:// URL";
+    return false;
+  }
+  target = text;
+  return true;
+}
+
+/* The whole file less its trailing newline(s): the exact bytes that sign
+ * the webhooks, so a receiver can use the same file. */
+bool
+read_webhook_secret_file (const std::string &path, std::string &secret,
+    std::string &error)
+{
+  g_autofree char *contents = nullptr;
+  gsize length = 0;
+  g_autoptr (GError) gerror = nullptr;
+  if (!g_file_get_contents (path.c_str (), &contents, &length, &gerror)) {
+    error = std::string ("--webhook-secret-file: ") + gerror->message;
+    return false;
+  }
+  std::string text (contents, length);
+  while (!text.empty () && (text.back () == '\n' || text.back () == '\r'))
+    text.pop_back ();
+  if (text.size () < 16) {
+    error = "--webhook-secret-file: " + path + ": use a secret of at least "
+        "16 characters (e.g. openssl rand -hex 32)";
+    return false;
+  }
+  secret = std::move (text);
+  return true;
+}
+
 /* Every option wsrtmpd has, storing into config. */
 bool
 make_options (Config &config, std::vector<Option> &options,
@@ -475,6 +519,34 @@ make_options (Config &config, std::vector<Option> &options,
         error = "--slate-image: \"" + text + "\" is not a file";
         return false;
       } },
+    { "on-publish", 0, Type::Text, "URL", "Before a broadcast starts (and "
+      "before a connection takes over a key) POST {key, transport, client, "
+      "user_agent, origin, query} to this http(s) URL: 2xx allows (a body "
+      "{\"destinations\": [...], \"record\": bool} sets the broadcast's "
+      "destinations), anything else or no answer refuses", "", "none",
+      [&config] (const std::string &text, std::string &error) {
+        return store_http_url ("on-publish", text, config.on_publish_url,
+            error);
+      } },
+    { "hook-timeout", 0, Type::Text, "SECONDS", "How long --on-publish may "
+      "take to answer before the stream is refused", "3", "",
+      whole_number ("hook-timeout", 1, 60, config.hook_timeout_s) },
+    { "webhook-url", 0, Type::Text, "URL", "POST events (broadcast.started, "
+      "broadcast.live, broadcast.slate, broadcast.resumed, broadcast.ended, "
+      "destination.state) as signed JSON to this http(s) URL, in order per "
+      "stream key, retried, never delaying a stream (needs "
+      "--webhook-secret-file)", "", "none",
+      [&config] (const std::string &text, std::string &error) {
+        return store_http_url ("webhook-url", text, config.webhook_url,
+            error);
+      } },
+    { "webhook-secret-file", 0, Type::File, "FILE", "The webhooks' HMAC-"
+      "SHA256 secret: the file's content without a trailing newline "
+      "(re-read on SIGHUP)", "", "",
+      [&config] (const std::string &path, std::string &error) {
+        config.webhook_secret_file = path;
+        return read_webhook_secret_file (path, config.webhook_secret, error);
+      } },
     { "force-transcode", 0, Type::Flag, nullptr, "Always decode and "
       "re-encode the video, even H.264 that could be passed through", "", "",
       [&config] (const std::string &value, std::string &) {
@@ -531,8 +603,8 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
       "Signals:\n"
       "  SIGTERM, SIGINT  stop taking streams, drain the running ones, exit."
       "\n"
-      "  SIGHUP  re-read --keys-file, --streams-file and --token-secret-file"
-      "\n    for new streams"
+      "  SIGHUP  re-read --keys-file, --streams-file, --token-secret-file"
+      "\n    and --webhook-secret-file for new streams"
       "\n"
       "    (a file that does not parse is refused; the previous one stays)."
       "\n\n"
@@ -579,6 +651,11 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
     error = "--tls-cert and --tls-key go together";
     return false;
   }
+  if (config.webhook_url.empty () != config.webhook_secret_file.empty ()) {
+    error = "--webhook-url and --webhook-secret-file go together (events "
+        "are always signed)";
+    return false;
+  }
   return true;
 }
 
@@ -597,6 +674,11 @@ reload_config_files (Config &config, std::string &done, std::string &error)
   if (!config.token_secret_file.empty () &&
       !read_token_secret_file (config.token_secret_file, secret, error))
     return false;
+  std::string webhook_secret;
+  if (!config.webhook_secret_file.empty () &&
+      !read_webhook_secret_file (config.webhook_secret_file, webhook_secret,
+          error))
+    return false;
 
   done.clear ();
   if (!config.keys_file.empty ()) {
@@ -613,8 +695,13 @@ reload_config_files (Config &config, std::string &done, std::string &error)
     config.token_secret = std::move (secret);
     done += (done.empty () ? "" : " and ") + config.token_secret_file;
   }
+  if (!config.webhook_secret_file.empty ()) {
+    config.webhook_secret = std::move (webhook_secret);
+    done += (done.empty () ? "" : " and ") + config.webhook_secret_file;
+  }
   if (done.empty ())
-    done = "nothing (no --keys-file, --streams-file or --token-secret-file)";
+    done = "nothing (no --keys-file, --streams-file, --token-secret-file or "
+        "--webhook-secret-file)";
   return true;
 }
 
