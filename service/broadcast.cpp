@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace wsrtmp {
 
@@ -90,7 +91,14 @@ Broadcast::start (bool wait_for_previous, Failure &failure,
     std::string &detail)
 {
   bool record = false;
-  destinations_ = destinations_for (config_, key_, record);
+  destinations_ = destinations_for (config_, key_, record,
+      chosen_ ? &*chosen_ : nullptr);
+  if (chosen_ && destinations_.empty () && !record) {
+    failure = { CLOSE_POLICY_VIOLATION, "the streaming service gave no "
+        "destination", "refused" };
+    detail = "the --on-publish answer left the stream nowhere to go";
+    return false;
+  }
   if (record) {
     if (g_mkdir_with_parents (config_.record_dir.c_str (), 0755) != 0) {
       failure = { CLOSE_SERVER_ERROR, "cannot write the recording",
@@ -139,17 +147,25 @@ Broadcast::start (bool wait_for_previous, Failure &failure,
     on_bus_message (message);
   });
 
+  for (const auto &link : destination_set_->links ())
+    destination_states_[link->name ()] = DestinationLink::state_name (
+        link->state ());
   std::string where;
   for (const auto &dest : destinations_)
     where += (where.empty () ? "" : ", ") + dest.name + " (" +
         describe_destination (dest, key_) + ")";
-  log_event (G_LOG_LEVEL_MESSAGE, "starting, streaming to " + where);
+  log_event (G_LOG_LEVEL_MESSAGE, std::string ("starting, streaming to ") +
+      (chosen_ && chosen_->has_destinations ? "(chosen by --on-publish) " :
+          "") + where);
 
   waiting_ = wait_for_previous;
-  if (waiting_)
+  if (waiting_) {
     log_event (G_LOG_LEVEL_MESSAGE, "waiting for the previous broadcast "
         "with this key to finish");
-  else if (!media_->play ())
+    return true;
+  }
+  announce_started ();
+  if (!media_->play ())
     log_event (G_LOG_LEVEL_INFO, "pipeline refused to start");
   return true;
 }
@@ -163,6 +179,7 @@ Broadcast::release ()
   if (!running ())
     return;
   log_event (G_LOG_LEVEL_MESSAGE, "previous broadcast finished: starting");
+  announce_started ();
   if (!media_->play ())
     log_event (G_LOG_LEVEL_INFO, "pipeline refused to start");
 }
@@ -297,6 +314,7 @@ Broadcast::begin_ending (const std::string &why)
   if (finishing_)
     return;
   finishing_ = true;
+  ending_why_ = why;
   log_event (G_LOG_LEVEL_INFO, why);
   set_state (State::Ending);
   drain_bytes_out_ = bytes_out () + (destination_set_ ?
@@ -401,6 +419,12 @@ Broadcast::on_splice_message (const GstStructure *s)
     log_event (G_LOG_LEVEL_MESSAGE, std::string (stalled ? "input stalled" :
             "input gone") + ": viewers see the slate for up to " +
         std::to_string (factory_.continuity_timeout_s ()) + " s");
+    g_autoptr (JsonObject) fields = json_object_new ();
+    json_object_set_string_member (fields, "reason", stalled ? "stalled" :
+        "gone");
+    json_object_set_int_member (fields, "continuity_timeout_s",
+        factory_.continuity_timeout_s ());
+    announce ("broadcast.slate", fields);
   } else if (gst_structure_has_name (s, "flvsplice-resumed")) {
     double slate_s = (g_get_monotonic_time () - slate_since_us_) / 1e6;
     on_slate_ = false;
@@ -408,6 +432,10 @@ Broadcast::on_splice_message (const GstStructure *s)
     char text[96];
     g_snprintf (text, sizeof text, "resumed after %.1f s of slate", slate_s);
     log_event (G_LOG_LEVEL_MESSAGE, text);
+    g_autoptr (JsonObject) fields = json_object_new ();
+    json_object_set_double_member (fields, "slate_s",
+        std::round (slate_s * 1000) / 1000);
+    announce ("broadcast.resumed", fields);
     if (Attached *active = active_input ())
       active->listener->input_active (true);
   } else if (gst_structure_has_name (s, "flvsplice-timeout")) {
@@ -466,6 +494,7 @@ Broadcast::on_bus_message (GstMessage *message)
       if (gst_message_has_name (message, MEDIA_LIVE_MESSAGE) &&
           state_ == State::Starting) {
         log_event (G_LOG_LEVEL_MESSAGE, "live");
+        announce ("broadcast.live");
         set_state (State::Live);
       }
       break;
@@ -488,6 +517,8 @@ Broadcast::end_normally ()
   g_snprintf (text, sizeof text, "ended after %.1f s, %" G_GUINT64_FORMAT
       " bytes out", duration_s (), bytes_out ());
   log_event (G_LOG_LEVEL_MESSAGE, text);
+  announce_ended (ending_why_.empty () ? "no connection left" : ending_why_,
+      "");
   set_state (State::Ended);
   schedule_finish ();
 }
@@ -505,6 +536,7 @@ Broadcast::fail (const Failure &failure, const std::string &detail)
       duration_s (), failure.code);
   log_event (G_LOG_LEVEL_WARNING, head + failure.reason + "\": " +
       mask_key_in (detail, key_));
+  announce_ended (failure.reason, failure.kind);
   state_ = State::Error;
   for (Listener *listener : listeners ())
     listener->broadcast_failed (failure);
@@ -518,6 +550,19 @@ Broadcast::on_destinations_changed ()
 {
   if (!destination_set_)
     return;
+  for (const auto &link : destination_set_->links ()) {
+    std::string state = DestinationLink::state_name (link->state ());
+    std::string &known = destination_states_[link->name ()];
+    if (known == state)
+      continue;
+    known = state;
+    g_autoptr (JsonObject) fields = json_object_new ();
+    json_object_set_string_member (fields, "name", link->name ().c_str ());
+    json_object_set_string_member (fields, "state", state.c_str ());
+    if (!link->error ().empty ())
+      json_object_set_string_member (fields, "error", link->error ().c_str ());
+    announce ("destination.state", fields);
+  }
   bool live = destination_set_->any_live ();
   bool reconnecting = destination_set_->any_reconnecting ();
   if (state_ == State::Reconnecting && live)
@@ -539,6 +584,54 @@ Broadcast::on_all_destinations_failed ()
   }
   fail (classify_error (link->last_error ()), link->name () + ": " +
       link->detail ());
+}
+
+void
+Broadcast::announce (const char *type, JsonObject *fields)
+{
+  if (!events_ || !announced_started_ || announced_ended_)
+    return;
+  g_autoptr (JsonObject) all = json_object_new ();
+  json_object_set_int_member (all, "broadcast", id_);
+  if (fields) {
+    JsonObjectIter iter;
+    const char *name;
+    JsonNode *value;
+    json_object_iter_init (&iter, fields);
+    while (json_object_iter_next (&iter, &name, &value))
+      json_object_set_member (all, name, json_node_copy (value));
+  }
+  events_ (type, all);
+}
+
+void
+Broadcast::announce_started ()
+{
+  if (announced_started_)
+    return;
+  announced_started_ = true;
+  g_autoptr (JsonObject) fields = json_object_new ();
+  JsonArray *names = json_array_new ();
+  for (const auto &dest : destinations_)
+    json_array_add_string_element (names, dest.name.c_str ());
+  json_object_set_array_member (fields, "destinations", names);
+  announce ("broadcast.started", fields);
+}
+
+void
+Broadcast::announce_ended (const std::string &why, const std::string &kind)
+{
+  if (!announced_started_ || announced_ended_)
+    return;
+  g_autoptr (JsonObject) fields = json_object_new ();
+  json_object_set_double_member (fields, "duration_s",
+      std::round (duration_s () * 1000) / 1000);
+  json_object_set_string_member (fields, "why", why.c_str ());
+  /* "" after a normal end; the error's kind (README) after a failure. */
+  json_object_set_string_member (fields, "error", kind.c_str ());
+  json_object_set_int_member (fields, "bytes_out", bytes_out ());
+  announce ("broadcast.ended", fields);
+  announced_ended_ = true;
 }
 
 void

@@ -25,6 +25,7 @@
 #pragma once
 
 #include "daemon_config.h"
+#include "destination_choice.h"
 #include "destination_link.h"
 #include "failure.h"
 #include "input.h"
@@ -36,7 +37,9 @@
 #include <json-glib/json-glib.h>
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,6 +84,17 @@ class Broadcast {
   ~Broadcast ();
   Broadcast (const Broadcast &) = delete;
   Broadcast &operator= (const Broadcast &) = delete;
+
+  /* Where the broadcast's events go (webhooks.h): broadcast.started,
+   * .live, .slate, .resumed, .ended, destination.state, with their fields
+   * (not taken; "broadcast" is this id). Set before start (). */
+  using EventSink = std::function<void (const char *type,
+      JsonObject *fields)>;
+  void set_event_sink (EventSink sink) { events_ = std::move (sink); }
+  /* What the --on-publish hook chose for this broadcast (hook_client.h),
+   * instead of the configuration's; before start (). */
+  void choose_destinations (const DestinationOverride &chosen) {
+    chosen_ = chosen; }
 
   /* Builds the pipeline (destinations, the recording). False when it cannot
    * (failure says what to tell the client). Unless told to wait, starts it.
@@ -168,6 +182,10 @@ class Broadcast {
       state_ == State::Live || state_ == State::Reconnecting; }
   void on_destinations_changed ();
   void on_all_destinations_failed ();
+  /* An event for the sink (fields: its own, may be nullptr). */
+  void announce (const char *type, JsonObject *fields = nullptr);
+  void announce_started ();
+  void announce_ended (const std::string &why, const std::string &kind);
   /* The output waits for a video keyframe (reason: KEYFRAME_REASON_*):
    * asks the newest input now, or when the rate limit allows. */
   void request_keyframe (const char *reason);
@@ -212,6 +230,13 @@ class Broadcast {
   static constexpr gint64 FINISH_WAIT_US = 6 * G_USEC_PER_SEC;
   gint64 finish_deadline_us_ = 0;
   bool finishing_ = false;
+  /* Events (set_event_sink): started is announced once the pipeline
+   * plays; ended only after started, once. */
+  EventSink events_;
+  bool announced_started_ = false, announced_ended_ = false;
+  std::string ending_why_;      /* what begin_ending was told */
+  std::map<std::string, std::string> destination_states_;
+  std::optional<DestinationOverride> chosen_;
 };
 
 }  // namespace wsrtmp

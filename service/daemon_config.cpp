@@ -339,6 +339,50 @@ resolve_token_secret (const OptionTable &table, Config &config,
   return true;
 }
 
+/* An http:// or https:// URL with a host, for the hooks. */
+bool
+store_http_url (const char *option, const std::string &text,
+    std::string &target, std::string &error)
+{
+  g_autoptr (GUri) uri = g_uri_parse (text.c_str (), G_URI_FLAGS_NONE,
+      nullptr);
+  const char *scheme = uri ? g_uri_get_scheme (uri) : nullptr;
+  if (!uri || !scheme || (g_ascii_strcasecmp (scheme, "http") != 0 &&
+          g_ascii_strcasecmp (scheme, "https") != 0) ||
+      !g_uri_get_host (uri) || !*g_uri_get_host (uri)) {
+    error = std::string ("--") + option + ": \"" + text + "\" is not an "
+        "http:// or https:// URL";
+    return false;
+  }
+  target = text;
+  return true;
+}
+
+/* The whole file less its trailing newline(s): the exact bytes that sign
+ * the webhooks, so a receiver can use the same file. */
+bool
+read_webhook_secret_file (const std::string &path, std::string &secret,
+    std::string &error)
+{
+  g_autofree char *contents = nullptr;
+  gsize length = 0;
+  g_autoptr (GError) gerror = nullptr;
+  if (!g_file_get_contents (path.c_str (), &contents, &length, &gerror)) {
+    error = std::string ("--webhook-secret-file: ") + gerror->message;
+    return false;
+  }
+  std::string text (contents, length);
+  while (!text.empty () && (text.back () == '\n' || text.back () == '\r'))
+    text.pop_back ();
+  if (text.size () < 16) {
+    error = "--webhook-secret-file: " + path + ": use a secret of at least "
+        "16 characters (e.g. openssl rand -hex 32)";
+    return false;
+  }
+  secret = std::move (text);
+  return true;
+}
+
 /* Every option wsrtmpd has, storing into config. */
 bool
 make_options (Config &config, std::vector<Option> &options,
@@ -530,6 +574,34 @@ make_options (Config &config, std::vector<Option> &options,
         config.admin_token_file = path;
         return read_admin_token_file (path, config.admin_token, error);
       } },
+    { "on-publish", 0, Type::Text, "URL", "Before a broadcast starts (and "
+      "before a connection takes over a key) POST {key, transport, client, "
+      "user_agent, origin, query} to this http(s) URL: 2xx allows (a body "
+      "{\"destinations\": [...], \"record\": bool} sets the broadcast's "
+      "destinations), anything else or no answer refuses", "", "none",
+      [&config] (const std::string &text, std::string &error) {
+        return store_http_url ("on-publish", text, config.on_publish_url,
+            error);
+      } },
+    { "hook-timeout", 0, Type::Text, "SECONDS", "How long --on-publish may "
+      "take to answer before the stream is refused", "3", "",
+      whole_number ("hook-timeout", 1, 60, config.hook_timeout_s) },
+    { "webhook-url", 0, Type::Text, "URL", "POST events (broadcast.started, "
+      "broadcast.live, broadcast.slate, broadcast.resumed, broadcast.ended, "
+      "destination.state) as signed JSON to this http(s) URL, in order per "
+      "stream key, retried, never delaying a stream (needs "
+      "--webhook-secret-file)", "", "none",
+      [&config] (const std::string &text, std::string &error) {
+        return store_http_url ("webhook-url", text, config.webhook_url,
+            error);
+      } },
+    { "webhook-secret-file", 0, Type::File, "FILE", "The webhooks' HMAC-"
+      "SHA256 secret: the file's content without a trailing newline "
+      "(re-read on SIGHUP)", "", "",
+      [&config] (const std::string &path, std::string &error) {
+        config.webhook_secret_file = path;
+        return read_webhook_secret_file (path, config.webhook_secret, error);
+      } },
     { "force-transcode", 0, Type::Flag, nullptr, "Always decode and "
       "re-encode the video, even H.264 that could be passed through", "", "",
       [&config] (const std::string &value, std::string &) {
@@ -586,8 +658,9 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
       "Signals:\n"
       "  SIGTERM, SIGINT  stop taking streams, drain the running ones, exit."
       "\n"
-      "  SIGHUP  re-read --keys-file, --streams-file, --token-secret-file"
-      "\n    and --admin-token-file, for new streams and requests"
+      "  SIGHUP  re-read --keys-file, --streams-file, --token-secret-file,"
+      "\n    --admin-token-file and --webhook-secret-file, for new streams and"
+      "\n    requests"
       "\n"
       "    (a file that does not parse is refused; the previous one stays)."
       "\n\n"
@@ -640,6 +713,11 @@ parse_config (int *argc, char ***argv, Config &config, std::string &error)
         "address other machines can reach needs --admin-token-file";
     return false;
   }
+  if (config.webhook_url.empty () != config.webhook_secret_file.empty ()) {
+    error = "--webhook-url and --webhook-secret-file go together (events "
+        "are always signed)";
+    return false;
+  }
   return true;
 }
 
@@ -662,6 +740,11 @@ reload_config_files (Config &config, std::string &done, std::string &error)
   if (!config.admin_token_file.empty () &&
       !read_admin_token_file (config.admin_token_file, admin_token, error))
     return false;
+  std::string webhook_secret;
+  if (!config.webhook_secret_file.empty () &&
+      !read_webhook_secret_file (config.webhook_secret_file, webhook_secret,
+          error))
+    return false;
 
   done.clear ();
   if (!config.keys_file.empty ()) {
@@ -682,9 +765,13 @@ reload_config_files (Config &config, std::string &done, std::string &error)
     config.admin_token = std::move (admin_token);
     done += (done.empty () ? "" : " and ") + config.admin_token_file;
   }
+  if (!config.webhook_secret_file.empty ()) {
+    config.webhook_secret = std::move (webhook_secret);
+    done += (done.empty () ? "" : " and ") + config.webhook_secret_file;
+  }
   if (done.empty ())
-    done = "nothing (no --keys-file, --streams-file, --token-secret-file or "
-        "--admin-token-file)";
+    done = "nothing (no --keys-file, --streams-file, --token-secret-file, "
+        "--admin-token-file or --webhook-secret-file)";
   return true;
 }
 

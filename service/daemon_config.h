@@ -88,6 +88,16 @@ struct Config {
   int continuity_timeout_s = 0;
   /* Shown between connections; resolved to web/img/slate.png by default. */
   std::string slate_image;
+  /* --on-publish: an HTTP(S) URL asked before a broadcast starts or a
+   * connection takes over (hook_client.h); "" when none. */
+  std::string on_publish_url;
+  int hook_timeout_s = 0;       /* it must answer within this */
+  /* --webhook-url: where events are posted (webhooks.h); "" when none. */
+  std::string webhook_url;
+  /* Signs them: the file's content without a trailing newline (re-read
+   * on SIGHUP). */
+  std::string webhook_secret_file;
+  std::string webhook_secret;
 
   bool origin_allowed (const std::string &origin) const;
 
@@ -106,7 +116,7 @@ struct Config {
 bool parse_config (int *argc, char ***argv, Config &config, std::string &error);
 
 /* SIGHUP: re-reads --keys-file, --streams-file, --token-secret-file and
- * --admin-token-file (those given). All are checked before any is used, so a file that does not parse changes
+ * --admin-token-file, --webhook-secret-file (those given). All are checked before any is used, so a file that does not parse changes
  * nothing (false, with the reason in error). Streams already admitted are
  * not affected: keys and tokens are checked once, at the handshake. On
  * success, done says what was reloaded. */

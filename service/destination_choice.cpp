@@ -17,9 +17,22 @@ utc_timestamp ()
 
 std::vector<Destination>
 destinations_for (const Config &config, const std::string &key,
-    bool &record_out)
+    bool &record_out, const DestinationOverride *chosen)
 {
   std::vector<Destination> destinations;
+  /* The hook's answer: like a --streams-file entry, made for this
+   * broadcast alone. */
+  if (chosen && chosen->has_destinations) {
+    record_out = (chosen->has_record && chosen->record) ||
+        config.record_dir_given;
+    return chosen->destinations;
+  }
+  if (chosen && chosen->has_record) {
+    bool ignored = false;
+    auto configured = destinations_for (config, key, ignored);
+    record_out = chosen->record || config.record_dir_given;
+    return configured;
+  }
   if (config.streams) {
     auto found = config.streams->find (key);
     if (found != config.streams->end ()) {

@@ -17,10 +17,21 @@
 
 namespace wsrtmp {
 
-/* Where key's stream goes: its --streams-file entry, otherwise every
- * --rtmp-url. record says whether the recording is added too. */
+/* What an --on-publish hook's answer chose for one broadcast
+ * (hook_client.h): its own destinations, whether it is recorded. */
+struct DestinationOverride {
+  bool has_destinations = false;
+  std::vector<Destination> destinations;
+  bool has_record = false;
+  bool record = false;
+};
+
+/* Where key's stream goes: what the hook chose (chosen, if any), else its
+ * --streams-file entry, otherwise every --rtmp-url. record says whether
+ * the recording is added too. */
 std::vector<Destination> destinations_for (const Config &config,
-    const std::string &key, bool &record);
+    const std::string &key, bool &record,
+    const DestinationOverride *chosen = nullptr);
 
 /* <dir>/<key>-<UTC timestamp>.flv, never overwriting an earlier one. */
 std::string recording_path (const std::string &dir, const std::string &key);

@@ -104,7 +104,7 @@ const std::vector<std::string> &
 error_kinds ()
 {
   static const std::vector<std::string> kinds = {
-    "key", "token", "origin", "replaced", "idle", "shutdown", "capacity",
+    "key", "token", "origin", "refused", "replaced", "idle", "shutdown", "capacity",
     "per_ip", "input", "codec", "text", "too_big", "too_slow",
     "rtmp_connect", "rtmp_refused", "rtmp", "recording", "encoder",
     "pipeline", "drain_timeout", "kicked", "banned",

@@ -73,6 +73,13 @@ Metrics::destination_reconnect (const std::string &name)
   destinations_[name].reconnects++;
 }
 
+void
+Metrics::publish_hook (const std::string &outcome)
+{
+  std::lock_guard<std::mutex> lock (errors_lock_);
+  publish_hooks_[outcome]++;
+}
+
 /* Label values are names from the configuration; quote what Prometheus
  * needs quoted anyway. */
 static std::string
@@ -126,11 +133,34 @@ Metrics::prometheus_text () const
          "# HELP wsrtmp_bytes_out_total FLV bytes produced for destinations.\n"
          "# TYPE wsrtmp_bytes_out_total counter\n"
          "wsrtmp_bytes_out_total " << bytes_out_.load () << "\n"
+         "# HELP wsrtmp_webhook_delivered_total Webhook events the receiver "
+         "took (2xx).\n"
+         "# TYPE wsrtmp_webhook_delivered_total counter\n"
+         "wsrtmp_webhook_delivered_total " << webhooks_delivered_.load () <<
+         "\n"
+         "# HELP wsrtmp_webhook_failed_total Webhook deliveries that failed "
+         "(each attempt; most are retried).\n"
+         "# TYPE wsrtmp_webhook_failed_total counter\n"
+         "wsrtmp_webhook_failed_total " << webhooks_failed_.load () << "\n"
+         "# HELP wsrtmp_webhook_dropped_total Webhook events given up: "
+         "retries spent, or pushed out of the full queue.\n"
+         "# TYPE wsrtmp_webhook_dropped_total counter\n"
+         "wsrtmp_webhook_dropped_total " << webhooks_dropped_.load () << "\n"
+         "# HELP wsrtmp_webhook_queued Webhook events waiting to be "
+         "delivered.\n"
+         "# TYPE wsrtmp_webhook_queued gauge\n"
+         "wsrtmp_webhook_queued " << webhooks_queued_.load () << "\n"
          "# HELP wsrtmp_errors_total Errors by kind.\n"
          "# TYPE wsrtmp_errors_total counter\n";
   std::lock_guard<std::mutex> lock (errors_lock_);
   for (const auto &[kind, count] : errors_)
     out << "wsrtmp_errors_total{kind=\"" << kind << "\"} " << count << "\n";
+  out << "# HELP wsrtmp_publish_hook_total --on-publish answers by "
+         "outcome.\n"
+         "# TYPE wsrtmp_publish_hook_total counter\n";
+  for (const auto &[outcome, count] : publish_hooks_)
+    out << "wsrtmp_publish_hook_total{outcome=\"" << outcome << "\"} " <<
+        count << "\n";
   out << "# HELP wsrtmp_destination_state Destinations of running streams by "
          "name and state.\n"
          "# TYPE wsrtmp_destination_state gauge\n";

@@ -44,6 +44,16 @@ class Metrics {
   void add_destination_bytes (const std::string &name, guint64 bytes);
   void destination_reconnect (const std::string &name);
 
+  /* Webhooks (webhooks.h): an event the receiver took (2xx), a failed
+   * attempt (retried or not), an event given up (retries spent, or pushed
+   * out of the full queue); events waiting now. */
+  void webhook_delivered () { webhooks_delivered_++; }
+  void webhook_failed () { webhooks_failed_++; }
+  void webhook_dropped () { webhooks_dropped_++; }
+  void set_webhooks_queued (size_t queued) { webhooks_queued_ = queued; }
+  /* --on-publish answers by outcome: allowed, refused, timeout, error. */
+  void publish_hook (const std::string &outcome);
+
   int active () const { return active_; }
   std::string prometheus_text () const;
 
@@ -55,7 +65,11 @@ class Metrics {
   std::atomic<int> broadcasts_active_ { 0 };
   std::atomic<guint64> gaps_ { 0 };
   std::atomic<guint64> slate_ms_ { 0 };
+  std::atomic<guint64> webhooks_delivered_ { 0 }, webhooks_failed_ { 0 },
+      webhooks_dropped_ { 0 };
+  std::atomic<size_t> webhooks_queued_ { 0 };
   mutable std::mutex errors_lock_;      /* guards errors_ */
+  std::map<std::string, guint64> publish_hooks_;        /* errors_lock_ */
   std::map<std::string, guint64> errors_;
   struct DestinationCounts {
     std::map<std::string, gint64> states;

@@ -49,22 +49,37 @@ admission_request (SoupServerMessage *msg, const char *path)
 
 }  // namespace
 
+/* The hook's verdict on a held handshake, for handle_websocket. */
+constexpr const char *VERDICT_DATA = "wsrtmp-publish-verdict";
+
 Server::Server (const Config &config, const PipelineFactory &factory)
     : config_ (config), factory_ (factory),
       listener_ (config, INGEST_PREFIX), static_files_ (config.web_root)
 {
+  if (!config.on_publish_url.empty ())
+    publish_hook_ = std::make_unique<HookClient> (config.on_publish_url,
+        config.hook_timeout_s);
+  if (!config.webhook_url.empty ())
+    webhooks_ = std::make_unique<Webhooks> (config, metrics_);
 }
 
 Server::~Server ()
 {
   if (reap_idle_)
     g_source_remove (reap_idle_);
+  for (auto &[msg, id] : held_) {
+    g_signal_handlers_disconnect_by_data (msg, this);
+    g_object_unref (msg);
+  }
+  held_.clear ();
   /* Pipelines down first: the sessions then hand their connections back
    * from stopped elements. */
   finished_broadcasts_.clear ();
   broadcasts_.clear ();
   finished_.clear ();
   sessions_.clear ();
+  publish_hook_.reset ();
+  webhooks_.reset ();
   /* listener_ goes last: it stops listening. */
 }
 
@@ -189,7 +204,7 @@ Server::handle_metrics (SoupServerMessage *msg)
  * compress media that does not compress, and have us inflate it again. */
 void
 Server::on_ingest_request (SoupServer *, SoupServerMessage *msg,
-    const char *, GHashTable *, gpointer data)
+    const char *path, GHashTable *, gpointer data)
 {
   if (static_cast<Server *> (data)->decline_while_draining (msg))
     return;
@@ -199,6 +214,111 @@ Server::on_ingest_request (SoupServer *, SoupServerMessage *msg,
     return;
   g_signal_connect (msg, "wrote-informational",
       G_CALLBACK (&Server::on_upgraded), data);
+  auto *self = static_cast<Server *> (data);
+  if (self->publish_hook_)
+    self->ask_publish_hook (msg, path);
+}
+
+std::string
+Server::client_of (SoupServerMessage *msg, bool log) const
+{
+  /* Behind a trusted reverse proxy the client is whom it names. */
+  const std::string proxy = peer_of (msg);
+  const std::string peer = client_address (config_.trusted_proxies, proxy,
+      soup_server_message_get_request_headers (msg));
+  if (log && peer != proxy)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+        "MESSAGE", "client %s connects through proxy %s", peer.c_str (),
+        proxy.c_str ());
+  return peer;
+}
+
+/* Asked before the upgrade, so the client cannot send media while the
+ * hook decides: its handshake's answer (101) waits. Admission runs again
+ * once it is upgraded (handle_websocket), with the verdict. A handshake
+ * admission refuses anyway is not held. */
+void
+Server::ask_publish_hook (SoupServerMessage *msg, const char *path)
+{
+  const std::string peer = client_of (msg, false);
+  AdmissionState state = admission_state (peer);
+  Admission admission = admit (config_, admission_request (msg, path), state);
+  if (admission.verdict == Admission::Verdict::Refuse)
+    return;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (
+      msg);
+  PublishRequest request;
+  request.key = admission.key;
+  request.client = peer;
+  const char *agent = soup_message_headers_get_one (headers, "User-Agent");
+  request.user_agent = agent ? agent : "";
+  const char *origin = soup_message_headers_get_one (headers, "Origin");
+  request.origin = origin ? origin : "";
+  request.query = admission_request (msg, path).query;
+
+  g_object_ref (msg);
+  soup_server_message_pause (msg);
+  held_per_peer_[peer]++;
+  g_signal_connect (msg, "finished",
+      G_CALLBACK (&Server::on_held_message_finished), this);
+  std::string key = admission.key;
+  guint64 id = publish_hook_->check (request,
+      [this, msg, peer, key] (const PublishVerdict &verdict) {
+        std::string masked = mask_key (key);
+        g_log_structured (G_LOG_DOMAIN, verdict.allowed ?
+            G_LOG_LEVEL_INFO : G_LOG_LEVEL_MESSAGE,
+            "STREAM_KEY", masked.c_str (),
+            "MESSAGE", "publish hook for client %s [%s]: %s (%s)%s%s",
+            peer.c_str (), masked.c_str (), verdict.outcome.c_str (),
+            mask_key_in (verdict.detail, key).c_str (),
+            verdict.allowed ? "" : ": ",
+            verdict.allowed ? "" : verdict.reason.c_str ());
+        metrics_.publish_hook (verdict.outcome);
+        publish_answered (msg, verdict);
+      });
+  held_[msg] = id;
+}
+
+void
+Server::publish_answered (SoupServerMessage *msg,
+    const PublishVerdict &verdict)
+{
+  auto found = held_.find (msg);
+  if (found == held_.end ())
+    return;
+  held_.erase (found);
+  const std::string peer = client_of (msg, false);
+  auto count = held_per_peer_.find (peer);
+  if (count != held_per_peer_.end () && --count->second <= 0)
+    held_per_peer_.erase (count);
+  g_signal_handlers_disconnect_by_func (msg,
+      reinterpret_cast<gpointer> (&Server::on_held_message_finished), this);
+  g_object_set_data_full (G_OBJECT (msg), VERDICT_DATA,
+      new PublishVerdict (verdict), [] (gpointer data) {
+        delete static_cast<PublishVerdict *> (data);
+      });
+  /* The 101 goes out; on_upgraded follows. */
+  soup_server_message_unpause (msg);
+  g_object_unref (msg);
+}
+
+/* The client went away while its handshake was held. */
+void
+Server::on_held_message_finished (SoupServerMessage *msg, gpointer data)
+{
+  auto *self = static_cast<Server *> (data);
+  auto found = self->held_.find (msg);
+  if (found == self->held_.end ())
+    return;
+  self->publish_hook_->cancel (found->second);
+  self->held_.erase (found);
+  const std::string peer = self->client_of (msg, false);
+  auto count = self->held_per_peer_.find (peer);
+  if (count != self->held_per_peer_.end () && --count->second <= 0)
+    self->held_per_peer_.erase (count);
+  g_signal_handlers_disconnect_by_func (msg,
+      reinterpret_cast<gpointer> (&Server::on_held_message_finished), self);
+  g_object_unref (msg);
 }
 
 void
@@ -249,6 +369,11 @@ Server::admission_state (const std::string &peer) const
   state.streams_from_peer = from_peer == sessions_per_peer_.end () ? 0 :
       from_peer->second;
   state.bans = &bans_;
+  /* Handshakes held for the hook count too: a client cannot open more
+   * than its share while the hook takes its time. */
+  auto held = held_per_peer_.find (peer);
+  if (held != held_per_peer_.end ())
+    state.streams_from_peer += held->second;
   return state;
 }
 
@@ -256,14 +381,7 @@ void
 Server::handle_websocket (SoupServerMessage *msg, const char *path,
     SoupWebsocketConnection *conn)
 {
-  /* Behind a trusted reverse proxy the client is whom it names. */
-  const std::string proxy = peer_of (msg);
-  const std::string peer = client_address (config_.trusted_proxies, proxy,
-      soup_server_message_get_request_headers (msg));
-  if (peer != proxy)
-    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
-        "MESSAGE", "client %s connects through proxy %s", peer.c_str (),
-        proxy.c_str ());
+  const std::string peer = client_of (msg, true);
   Admission admission = admit (config_, admission_request (msg, path),
       admission_state (peer));
   const std::string &key = admission.key;
@@ -271,6 +389,22 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
     const Failure &refusal = admission.refusal;
     refuse (conn, peer, admission.key_known ? key : "", refusal.code,
         refusal.reason, refusal.kind);
+    return;
+  }
+  /* --on-publish decided while the handshake was held. */
+  const PublishVerdict *verdict = publish_hook_ ?
+      static_cast<const PublishVerdict *> (g_object_get_data (G_OBJECT (msg),
+              VERDICT_DATA)) : nullptr;
+  if (publish_hook_ && !verdict) {
+    /* Refused by admission when asked, admitted now (a slot came free in
+     * between): the hook was never asked. */
+    refuse (conn, peer, key, CLOSE_TRY_AGAIN_LATER, "not checked yet, try "
+        "again", "capacity");
+    return;
+  }
+  if (verdict && !verdict->allowed) {
+    refuse (conn, peer, key, CLOSE_POLICY_VIOLATION, verdict->reason,
+        "refused");
     return;
   }
   sessions_per_peer_[peer]++;
@@ -293,6 +427,12 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
   Session *raw = session.get ();
   sessions_.emplace (id, std::move (session));
   if (admission.verdict == Admission::Verdict::Join) {
+    if (verdict && (verdict->destinations.has_destinations ||
+            verdict->destinations.has_record))
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+          "MESSAGE", "session %" G_GUINT64_FORMAT ": joins a running "
+          "broadcast; the hook's destinations apply to new broadcasts only",
+          id);
     raw->start (broadcasts_[admission.join].get (), true);
     return;
   }
@@ -303,6 +443,15 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
       config_, factory_, metrics_, [this] (Broadcast *finished) {
         broadcast_finished (finished);
       });
+  if (verdict)
+    broadcast->choose_destinations (verdict->destinations);
+  if (webhooks_) {
+    Webhooks *webhooks = webhooks_.get ();
+    broadcast->set_event_sink ([webhooks, key] (const char *type,
+        JsonObject *fields) {
+      webhooks->post (type, key, fields);
+    });
+  }
   Failure failure;
   std::string detail;
   if (!broadcast->start (admission.wait_for_previous, failure, detail)) {

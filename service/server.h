@@ -17,12 +17,14 @@
 #include "bans.h"
 #include "broadcast.h"
 #include "daemon_config.h"
+#include "hook_client.h"
 #include "listener.h"
 #include "metrics.h"
 #include "pipeline_factory.h"
 #include "session.h"
 #include "static_files.h"
 #include "util.h"
+#include "webhooks.h"
 
 #include <libsoup/soup.h>
 
@@ -76,6 +78,15 @@ class Server {
   bool decline_while_draining (SoupServerMessage *msg);
   void handle_metrics (SoupServerMessage *msg);
   AdmissionState admission_state (const std::string &peer) const;
+  /* The client's address (through a trusted proxy: whom it names). */
+  std::string client_of (SoupServerMessage *msg, bool log) const;
+  /* --on-publish: a handshake that admission would let in is held
+   * (paused) until the hook answered; its verdict goes with the message
+   * to handle_websocket. */
+  void ask_publish_hook (SoupServerMessage *msg, const char *path);
+  void publish_answered (SoupServerMessage *msg, const PublishVerdict &verdict);
+  static void on_held_message_finished (SoupServerMessage *msg,
+      gpointer self);
   void handle_websocket (SoupServerMessage *msg, const char *path,
       SoupWebsocketConnection *conn);
   void refuse (SoupWebsocketConnection *conn, const std::string &peer,
@@ -94,6 +105,13 @@ class Server {
   const Config &config_;
   const PipelineFactory &factory_;
   Metrics metrics_;
+  /* --on-publish and --webhook-url (nullptr when not given). */
+  std::unique_ptr<HookClient> publish_hook_;
+  std::unique_ptr<Webhooks> webhooks_;
+  /* Handshakes held for the hook: the message (a reference) and its
+   * request's id. */
+  std::map<SoupServerMessage *, guint64> held_;
+  std::map<std::string, int> held_per_peer_;
   /* Before the sessions and broadcasts: destroyed after them. */
   Listener listener_;
   StaticFiles static_files_;

@@ -47,9 +47,22 @@ parse_destination_list (const std::string &urls, const std::string &names,
         std::to_string (url_list.size ()) + " destinations";
     return false;
   }
+  std::vector<std::pair<std::string, std::string>> entries;
+  for (size_t i = 0; i < url_list.size (); i++)
+    entries.emplace_back (url_list[i], name_list.empty () ? "" :
+        name_list[i]);
+  return parse_destination_pairs (entries, where, destinations, error);
+}
+
+bool
+parse_destination_pairs (
+    const std::vector<std::pair<std::string, std::string>> &entries,
+    const std::string &where, std::vector<Destination> &destinations,
+    std::string &error)
+{
   std::set<std::string> seen;
-  for (size_t i = 0; i < url_list.size (); i++) {
-    std::string name = name_list.empty () ? "" : name_list[i];
+  for (size_t i = 0; i < entries.size (); i++) {
+    const std::string &name = entries[i].second;
     if (!name.empty () && !valid_name (name)) {
       error = where + ": destination name \"" + name + "\": use 1-64 of "
           "A-Z a-z 0-9 _ - .";
@@ -57,7 +70,7 @@ parse_destination_list (const std::string &urls, const std::string &names,
     }
     Destination dest;
     std::string why;
-    if (!parse_destination (url_list[i], name, dest, why)) {
+    if (!parse_destination (entries[i].first, name, dest, why)) {
       error = where + ": destination " + std::to_string (i + 1) + ": " + why;
       return false;
     }

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace wsrtmp {
@@ -40,5 +41,12 @@ bool load_streams_file (const std::string &path, StreamsTable &streams,
 bool parse_destination_list (const std::string &urls,
     const std::string &names, const std::string &where,
     std::vector<Destination> &destinations, std::string &error);
+
+/* The same checks for a list of (URL, name) pairs (name "" for the
+ * host's): an --on-publish hook's answer (hook_client.h). */
+bool parse_destination_pairs (
+    const std::vector<std::pair<std::string, std::string>> &entries,
+    const std::string &where, std::vector<Destination> &destinations,
+    std::string &error);
 
 }  // namespace wsrtmp

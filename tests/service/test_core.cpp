@@ -13,9 +13,11 @@
 #include "destination.h"
 #include "destination_choice.h"
 #include "failure.h"
+#include "hook_client.h"
 #include "metrics.h"
 #include "streams_file.h"
 #include "tokens.h"
+#include "webhooks.h"
 
 #include <cppunit/extensions/HelperMacros.h>
 #include <cppunit/extensions/TestFactoryRegistry.h>
@@ -158,6 +160,8 @@ class CoreTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testAdmissionJoinOrStart);
   CPPUNIT_TEST (testDeclineHandshake);
   CPPUNIT_TEST (testErrorKindsAreDocumented);
+  CPPUNIT_TEST (testPublishAnswer);
+  CPPUNIT_TEST (testWebhookSignature);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -1072,6 +1076,79 @@ class CoreTest : public CppUnit::TestFixture {
   /* The kinds a client can be told are README's table of error kinds,
    * no more and no fewer, in its order (the page's table is checked
    * against the same README: tests/e2e/error_kinds.test.mjs). */
+  /* What an --on-publish answer means (hook_client.h). */
+  void testPublishAnswer ()
+  {
+    PublishVerdict ok = read_publish_answer (204, "");
+    CPPUNIT_ASSERT (ok.allowed);
+    CPPUNIT_ASSERT (!ok.destinations.has_destinations);
+    CPPUNIT_ASSERT (read_publish_answer (200, "OK").allowed);
+
+    PublishVerdict no = read_publish_answer (403,
+        "{\"reason\":\"  plan\nexpired \"}");
+    CPPUNIT_ASSERT (!no.allowed);
+    CPPUNIT_ASSERT_EQUAL (std::string ("refused"), no.outcome);
+    CPPUNIT_ASSERT_EQUAL (std::string ("plan expired"), no.reason);
+    PublishVerdict bare = read_publish_answer (500, "<html>");
+    CPPUNIT_ASSERT_EQUAL (std::string ("refused by the streaming service"),
+        bare.reason);
+    /* A long reason is cut at a character, within 100 bytes. */
+    std::string long_reason;
+    for (int i = 0; i < 60; i++)
+      long_reason += "\xc3\xa9";
+    PublishVerdict cut = read_publish_answer (403, "{\"reason\":\"" +
+        long_reason + "\"}");
+    CPPUNIT_ASSERT (cut.reason.size () <= 100);
+    CPPUNIT_ASSERT (g_utf8_validate (cut.reason.c_str (), -1, nullptr));
+
+    PublishVerdict chosen = read_publish_answer (200, "{\"destinations\":"
+        "[\"rtmp://a.example.com/live2/SECRET\",{\"url\":\"srt://b.example."
+        "com:9000?streamid=x\",\"name\":\"srt\"}],\"record\":true}");
+    CPPUNIT_ASSERT (chosen.allowed);
+    CPPUNIT_ASSERT (chosen.destinations.has_destinations);
+    CPPUNIT_ASSERT_EQUAL ((size_t) 2, chosen.destinations.destinations.size ());
+    CPPUNIT_ASSERT_EQUAL (std::string ("srt"),
+        chosen.destinations.destinations[1].name);
+    CPPUNIT_ASSERT (chosen.destinations.has_record &&
+        chosen.destinations.record);
+    Config config;
+    bool record = false;
+    auto used = destinations_for (config, "k", record, &chosen.destinations);
+    CPPUNIT_ASSERT_EQUAL ((size_t) 2, used.size ());
+    CPPUNIT_ASSERT (record);
+
+    for (const char *bad : { "{\"destinations\":[\"http://x/y\"]}",
+             "{\"destinations\":\"rtmp://a/b/c\"}",
+             "{\"destinations\":[]}", "{\"destinations\":[{\"name\":\"x\"}]}",
+             "{\"record\":\"yes\"}" }) {
+      PublishVerdict verdict = read_publish_answer (200, bad);
+      CPPUNIT_ASSERT_MESSAGE (bad, !verdict.allowed);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE (bad, std::string ("error"),
+          verdict.outcome);
+      /* The platform's key is never in what the log gets. */
+      CPPUNIT_ASSERT (verdict.detail.find ("SECRET") == std::string::npos);
+    }
+    CPPUNIT_ASSERT (read_publish_answer (200,
+        "{\"destinations\":[],\"record\":true}").allowed);
+  }
+
+  /* The webhook's signature: HMAC-SHA256 of the exact body, in hex
+   * (RFC 4231 test case 2), and the body's members in order. */
+  void testWebhookSignature ()
+  {
+    CPPUNIT_ASSERT_EQUAL (std::string ("sha256=5bdcc146bf60754e6a042426089575"
+            "c75a003f089d2739839dec58b964ec3843"),
+        Webhooks::signature ("Jefe", "what do ya want for nothing?"));
+    JsonObject *fields = json_object_new ();
+    json_object_set_double_member (fields, "duration_s", 1.5);
+    std::string body = Webhooks::event_body ("id-1", "broadcast.ended",
+        "2025-01-01T00:00:00.000Z", "anna", fields);
+    json_object_unref (fields);
+    CPPUNIT_ASSERT_EQUAL (std::string ("{\"id\":\"id-1\",\"type\":"
+            "\"broadcast.ended\",\"time\":\"2025-01-01T00:00:00.000Z\","
+            "\"key\":\"anna\",\"duration_s\":1.5}"), body);
+  }
+
   void testErrorKindsAreDocumented ()
   {
     const char *root = g_getenv ("WSRTMP_SOURCE_ROOT");

@@ -18,6 +18,9 @@ export const KINDS = Object.freeze({
   key: { retry: false, field: 'key', text: 'The stream key was refused. Check that you copied the whole key, then try again.' },
   token: { retry: false, text: 'This streaming link is no longer valid (it expired, or it was made for another key). Open the streaming page again from where you got it.' },
   origin: { retry: false, text: 'This page may not stream to this server. Open the streaming page from the address your broadcaster gave you.' },
+  // The operator's own service (--on-publish) said no, or did not answer in time: asking again
+  // at once would meet the same answer. Its reason, if it gave one, is the error's message.
+  refused: { retry: false, text: 'The streaming service did not allow this stream.' },
   // Another tab or device took the key over: retrying would take it back.
   replaced: { retry: false, text: 'Another window or device started streaming with this key, so this one stopped.' },
   // The server heard no media while the connection was up: this browser's recorder, not the

@@ -1,0 +1,576 @@
+/* The hooks of issue 30, end to end: --on-publish asked before a broadcast
+ * starts (allow, refuse with a reason, a slow and a dead hook, destinations
+ * chosen by the hook) and --webhook-url's signed events (a broadcast's
+ * life in order; a receiver failing half the time: order per key kept,
+ * retries bounded, drops counted). Real parts: wsrtmpd, nginx-rtmp, and an
+ * HTTP receiver this test runs (a SoupServer on a thread of its own).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "fixture.h"
+#include "harness.h"
+#include "service_checks.h"
+#include "wsclient.h"
+
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+#include <vector>
+
+using namespace wsrtmp::test;
+
+namespace {
+
+/* One request the receiver got, and what it answered. */
+struct Received {
+  std::string path, body, signature;
+  guint status = 0;
+  gint64 at_us = 0;
+};
+
+/* An HTTP server on 127.0.0.1 on its own thread and main context. The
+ * answer function gets the request's body and sets status and body, and
+ * a delay in ms (the answer then waits without holding the thread). */
+class Receiver {
+ public:
+  struct Answer {
+    guint status = 200;
+    std::string body;
+    guint delay_ms = 0;
+  };
+  using Decide = std::function<Answer (const std::string &body)>;
+
+  explicit Receiver (Decide decide) : decide_ (std::move (decide))
+  {
+    std::mutex lock;
+    std::condition_variable ready;
+    bool started = false;
+    thread_ = std::thread ([&] {
+      context_ = g_main_context_new ();
+      g_main_context_push_thread_default (context_);
+      loop_ = g_main_loop_new (context_, FALSE);
+      server_ = soup_server_new (nullptr, nullptr);
+      soup_server_add_handler (server_, nullptr, &Receiver::on_request, this,
+          nullptr);
+      g_autoptr (GError) error = nullptr;
+      soup_server_listen_local (server_, 0, SOUP_SERVER_LISTEN_IPV4_ONLY,
+          &error);
+      GSList *uris = soup_server_get_uris (server_);
+      port_ = uris ? g_uri_get_port (static_cast<GUri *> (uris->data)) : 0;
+      g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+      {
+        std::lock_guard<std::mutex> hold (lock);
+        started = true;
+      }
+      ready.notify_one ();
+      g_main_loop_run (loop_);
+      soup_server_disconnect (server_);
+      g_object_unref (server_);
+      g_main_loop_unref (loop_);
+      g_main_context_pop_thread_default (context_);
+      g_main_context_unref (context_);
+    });
+    std::unique_lock<std::mutex> hold (lock);
+    ready.wait (hold, [&] { return started; });
+    CPPUNIT_ASSERT_MESSAGE ("the receiver cannot listen", port_ > 0);
+  }
+  ~Receiver ()
+  {
+    g_main_context_invoke (context_, [] (gpointer loop) {
+      g_main_loop_quit (static_cast<GMainLoop *> (loop));
+      return G_SOURCE_REMOVE;
+    }, loop_);
+    thread_.join ();
+  }
+  std::string url (const std::string &path = "/hook") const
+  {
+    return "http://127.0.0.1:" + std::to_string (port_) + path;
+  }
+  std::vector<Received> received () const
+  {
+    std::lock_guard<std::mutex> hold (lock_);
+    return received_;
+  }
+  /* Waits until done (given every request so far) holds. */
+  bool wait_for (const std::function<bool (const std::vector<Received> &)>
+      &done, int timeout_ms) const
+  {
+    for (int waited = 0; waited <= timeout_ms; waited += 50) {
+      if (done (received ()))
+        return true;
+      std::this_thread::sleep_for (std::chrono::milliseconds (50));
+    }
+    return false;
+  }
+
+ private:
+  static void on_request (SoupServer *, SoupServerMessage *msg,
+      const char *path, GHashTable *, gpointer data)
+  {
+    auto *self = static_cast<Receiver *> (data);
+    SoupMessageBody *request = soup_server_message_get_request_body (msg);
+    g_autoptr (GBytes) bytes = soup_message_body_flatten (request);
+    gsize size = 0;
+    auto *text = static_cast<const char *> (g_bytes_get_data (bytes, &size));
+    Received got;
+    got.path = path;
+    got.body = std::string (text ? text : "", size);
+    const char *signature = soup_message_headers_get_one (
+        soup_server_message_get_request_headers (msg), "X-Wsrtmp-Signature");
+    got.signature = signature ? signature : "";
+    got.at_us = g_get_monotonic_time ();
+    Answer answer = self->decide_ (got.body);
+    got.status = answer.status;
+    {
+      std::lock_guard<std::mutex> hold (self->lock_);
+      self->received_.push_back (got);
+    }
+    soup_server_message_set_status (msg, answer.status, nullptr);
+    soup_server_message_set_response (msg, "application/json",
+        SOUP_MEMORY_COPY, answer.body.c_str (), answer.body.size ());
+    if (!answer.delay_ms)
+      return;
+    soup_server_message_pause (msg);
+    g_object_ref (msg);
+    GSource *timer = g_timeout_source_new (answer.delay_ms);
+    g_source_set_callback (timer, [] (gpointer m) {
+      auto *held = static_cast<SoupServerMessage *> (m);
+      soup_server_message_unpause (held);
+      g_object_unref (held);
+      return G_SOURCE_REMOVE;
+    }, msg, nullptr);
+    g_source_attach (timer, self->context_);
+    g_source_unref (timer);
+  }
+
+  Decide decide_;
+  std::thread thread_;
+  GMainContext *context_ = nullptr;
+  GMainLoop *loop_ = nullptr;
+  SoupServer *server_ = nullptr;
+  int port_ = 0;
+  mutable std::mutex lock_;
+  std::vector<Received> received_;
+};
+
+/* A JSON object's string member, "" when absent. */
+std::string
+member (const std::string &json, const char *name)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, json.c_str (), -1, nullptr))
+    return "";
+  JsonObject *root = json_node_get_object (json_parser_get_root (parser));
+  if (!json_object_has_member (root, name))
+    return "";
+  JsonNode *node = json_object_get_member (root, name);
+  if (json_node_get_value_type (node) == G_TYPE_STRING)
+    return json_node_get_string (node);
+  g_autofree char *text = json_to_string (node, FALSE);
+  return text;
+}
+
+std::string
+hmac_hex (const std::string &secret, const std::string &body)
+{
+  g_autoptr (GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA256,
+      reinterpret_cast<const guchar *> (secret.data ()), secret.size ());
+  g_hmac_update (hmac, reinterpret_cast<const guchar *> (body.data ()),
+      body.size ());
+  return g_hmac_get_string (hmac);
+}
+
+/* The {"type":"error"} frame's kind and message a client got. */
+std::pair<std::string, std::string>
+error_frame (const WsClient &client)
+{
+  for (const auto &text : client.text_messages ()) {
+    if (member (text, "type") == "error")
+      return { member (text, "kind"), member (text, "message") };
+  }
+  return { "", "" };
+}
+
+double
+seconds_since (std::chrono::steady_clock::time_point start)
+{
+  return std::chrono::duration<double> (std::chrono::steady_clock::now () -
+      start).count ();
+}
+
+/* Connects; nullptr (with the reason in error) when the handshake fails. */
+std::unique_ptr<WsClient>
+connect_key (const Daemon &daemon, const std::string &key,
+    const std::string &query = "", int timeout_ms = 15000)
+{
+  WsClient::Options options;
+  options.origin = "http://studio.example";
+  options.timeout_ms = timeout_ms;
+  std::string error;
+  auto client = WsClient::connect (daemon.ingest_url (key) + query, options,
+      &error);
+  ASSERT_LOGGED (daemon, "connect " + key + ": " + error, client != nullptr);
+  return client;
+}
+
+/* The client was refused with 1008, kind refused. */
+void
+check_refused (const Daemon &daemon, WsClient &client,
+    const std::string &message)
+{
+  ASSERT_LOGGED (daemon, "not closed", client.wait_closed (10000));
+  auto [kind, text] = error_frame (client);
+  ASSERT_LOGGED (daemon, "close " + std::to_string (client.close_code ()) +
+      " kind \"" + kind + "\" message \"" + text + "\"",
+      client.close_code () == 1008 && kind == "refused" &&
+      (message.empty () || text == message));
+}
+
+const std::string SECRET = "webhook-secret-0123456789abcdef";
+
+}  // namespace
+
+class HooksTest : public CppUnit::TestFixture {
+  CPPUNIT_TEST_SUITE (HooksTest);
+  CPPUNIT_TEST (testAllow);
+  CPPUNIT_TEST (testRefuseWithReason);
+  CPPUNIT_TEST (testSlowHook);
+  CPPUNIT_TEST (testDeadHook);
+  CPPUNIT_TEST (testHookDestinations);
+  CPPUNIT_TEST (testWebhookLifecycle);
+  CPPUNIT_TEST (testWebhooksFlakyReceiver);
+  CPPUNIT_TEST_SUITE_END ();
+
+ public:
+  /* 2xx allows: the stream reaches nginx; the hook heard who asked. */
+  void testAllow ()
+  {
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    Receiver hook ([] (const std::string &) { return Receiver::Answer {
+        204, "" }; });
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--on-publish",
+        hook.url () });
+    Fixture fixture ("chrome-h264-opus-250ms");
+    auto client = connect_key (daemon, "allowed", "?session=abc");
+    ASSERT_LOGGED (daemon, "replay", client->replay (fixture, true));
+    client->close (1000);
+    ASSERT_LOGGED (daemon, "not closed", client->wait_closed (20000));
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, client->close_reason ()),
+        1000, client->close_code ());
+    CPPUNIT_ASSERT (daemon.wait_idle (20000));
+    check_output (fixture.joined_path (), nginx.recording ("allowed"),
+        "allowed");
+    auto asked = hook.received ();
+    CPPUNIT_ASSERT_EQUAL ((size_t) 1, asked.size ());
+    const std::string &body = asked[0].body;
+    ASSERT_LOGGED (daemon, body, member (body, "key") == "allowed" &&
+        member (body, "transport") == "websocket" &&
+        member (body, "client") == "127.0.0.1" &&
+        member (body, "origin") == "http://studio.example" &&
+        member (body, "query") == "session=abc");
+  }
+
+  /* Anything but 2xx refuses: kind refused, with the hook's reason; no
+   * publish. */
+  void testRefuseWithReason ()
+  {
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    Receiver hook ([] (const std::string &) { return Receiver::Answer {
+        403, "{\"reason\":\"your plan has no live streaming\"}" }; });
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--on-publish",
+        hook.url () });
+    auto client = connect_key (daemon, "refusedkey");
+    check_refused (daemon, *client, "your plan has no live streaming");
+    CPPUNIT_ASSERT_EQUAL (0, nginx.publishes ("refusedkey"));
+    std::string metrics = http_get (daemon.http_url () + "metrics").body;
+    ASSERT_LOGGED (daemon, metrics, metric (metrics,
+            "wsrtmp_errors_total{kind=\"refused\"}") == 1 &&
+        metric (metrics, "wsrtmp_publish_hook_total{outcome=\"refused\"}") ==
+        1);
+  }
+
+  /* A hook that takes 10 s: that key is refused once --hook-timeout (2 s)
+   * passed, the log says timeout, and meanwhile another key is admitted at
+   * once and streams to nginx. */
+  void testSlowHook ()
+  {
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    Receiver hook ([] (const std::string &body) {
+      Receiver::Answer answer;
+      if (member (body, "key") == "slowkey")
+        answer.delay_ms = 10000;
+      return answer;
+    });
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--on-publish", hook.url (),
+        "--hook-timeout", "2" });
+    Fixture fixture ("chrome-h264-opus-250ms");
+
+    auto start = std::chrono::steady_clock::now ();
+    std::unique_ptr<WsClient> slow;
+    double slow_s = 0;
+    std::thread slow_thread ([&] {
+      std::string error;
+      WsClient::Options options;
+      options.timeout_ms = 15000;
+      slow = WsClient::connect (daemon.ingest_url ("slowkey"), options,
+          &error);
+      if (slow)
+        slow->wait_closed (15000);
+      slow_s = seconds_since (start);
+    });
+    /* The slow one's request is in the hook's hands. */
+    CPPUNIT_ASSERT (hook.wait_for ([] (const std::vector<Received> &r) {
+      return !r.empty (); }, 5000));
+    auto fast_start = std::chrono::steady_clock::now ();
+    auto fast = connect_key (daemon, "fastkey");
+    double fast_connect_s = seconds_since (fast_start);
+    ASSERT_LOGGED (daemon, "fast connect took " + std::to_string (
+            fast_connect_s) + " s", fast_connect_s < 1.0);
+    ASSERT_LOGGED (daemon, "fast replay", fast->replay (fixture, true));
+    fast->close (1000);
+    ASSERT_LOGGED (daemon, "fast not closed", fast->wait_closed (20000));
+    slow_thread.join ();
+    ASSERT_LOGGED (daemon, "slow: no connection", slow != nullptr);
+    check_refused (daemon, *slow, "");
+    ASSERT_LOGGED (daemon, "slow refused after " + std::to_string (slow_s) +
+        " s", slow_s >= 1.8 && slow_s < 4.0);
+    ASSERT_LOGGED (daemon, "no timeout in the log", daemon.log ().find (
+            "timeout: no answer within 2 s") != std::string::npos);
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, fast->close_reason ()),
+        1000, fast->close_code ());
+    CPPUNIT_ASSERT (daemon.wait_idle (20000));
+    check_output (fixture.joined_path (), nginx.recording ("fastkey"),
+        "fastkey");
+    CPPUNIT_ASSERT_EQUAL (0, nginx.publishes ("slowkey"));
+  }
+
+  /* Nobody listens at the hook's port: refused at once. */
+  void testDeadHook ()
+  {
+    TempDir dir;
+    int port = free_port ();
+    Daemon daemon ({ "--record-dir", dir.file ("rec"), "--on-publish",
+        "http://127.0.0.1:" + std::to_string (port) + "/hook" });
+    auto start = std::chrono::steady_clock::now ();
+    auto client = connect_key (daemon, "deadhook");
+    check_refused (daemon, *client, "");
+    double took = seconds_since (start);
+    ASSERT_LOGGED (daemon, "refused after " + std::to_string (took) + " s",
+        took < 1.5);
+    ASSERT_LOGGED (daemon, "no error outcome", daemon.log ().find (
+            "publish hook for client 127.0.0.1") != std::string::npos);
+  }
+
+  /* The hook's 2xx body chooses the destinations: the stream arrives at
+   * the hook's nginx path, not at --rtmp-url's; a bad one refuses. */
+  void testHookDestinations ()
+  {
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    std::string chosen = nginx.url () + "/chosen-by-hook";
+    Receiver hook ([chosen] (const std::string &body) {
+      if (member (body, "key") == "badkey")
+        return Receiver::Answer { 200, "{\"destinations\":[\"http://x/y\"]}" };
+      return Receiver::Answer { 200, "{\"destinations\":[{\"url\":\"" +
+          chosen + "\",\"name\":\"platform\"}],\"record\":false}" };
+    });
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--on-publish",
+        hook.url () });
+    Fixture fixture ("chrome-h264-opus-250ms");
+    auto client = connect_key (daemon, "userkey");
+    ASSERT_LOGGED (daemon, "replay", client->replay (fixture, true));
+    client->close (1000);
+    ASSERT_LOGGED (daemon, "not closed", client->wait_closed (20000));
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, client->close_reason ()),
+        1000, client->close_code ());
+    CPPUNIT_ASSERT (daemon.wait_idle (20000));
+    check_output (fixture.joined_path (), nginx.recording ("chosen-by-hook"),
+        "hook's destination");
+    CPPUNIT_ASSERT_EQUAL (0, nginx.publishes ("userkey"));
+    ASSERT_LOGGED (daemon, "destination name", has_text (*client,
+            "\"name\":\"platform\""));
+
+    auto bad = connect_key (daemon, "badkey");
+    check_refused (daemon, *bad, "the streaming service gave unusable "
+        "destinations");
+  }
+
+  /* A broadcast's life as events: started, live, ended in that order
+   * (destination.state between), each signed over its exact bytes, with a
+   * unique id and an ISO 8601 UTC time. */
+  void testWebhookLifecycle ()
+  {
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    std::string secret_file = dir.file ("secret");
+    g_file_set_contents (secret_file.c_str (), (SECRET + "\n").c_str (), -1,
+        nullptr);
+    Receiver receiver ([] (const std::string &) { return Receiver::Answer {
+        200, "" }; });
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--webhook-url",
+        receiver.url ("/events"), "--webhook-secret-file", secret_file });
+    Fixture fixture ("chrome-h264-opus-250ms");
+    auto client = stream_fixture (daemon, fixture, "lifekey", true);
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (context (daemon, client->close_reason ()),
+        1000, client->close_code ());
+    CPPUNIT_ASSERT (daemon.wait_idle (20000));
+    ASSERT_LOGGED (daemon, "no broadcast.ended", receiver.wait_for (
+        [] (const std::vector<Received> &r) {
+          for (const auto &got : r)
+            if (member (got.body, "type") == "broadcast.ended")
+              return true;
+          return false;
+        }, 10000));
+    auto events = receiver.received ();
+    std::vector<std::string> types;
+    std::set<std::string> ids;
+    std::string all;
+    for (const auto &got : events) {
+      all += got.body + "\n";
+      ASSERT_LOGGED (daemon, "signature " + got.signature + " of " + got.body,
+          got.signature == "sha256=" + hmac_hex (SECRET, got.body));
+      ASSERT_LOGGED (daemon, got.body, member (got.body, "key") == "lifekey");
+      ASSERT_LOGGED (daemon, "id twice: " + got.body, ids.insert (member (
+              got.body, "id")).second);
+      std::string time = member (got.body, "time");
+      g_autoptr (GDateTime) parsed = g_date_time_new_from_iso8601 (
+          time.c_str (), nullptr);
+      ASSERT_LOGGED (daemon, "time " + time, parsed && time.back () == 'Z');
+      if (member (got.body, "type") != "destination.state")
+        types.push_back (member (got.body, "type"));
+    }
+    ASSERT_LOGGED (daemon, all, (types == std::vector<std::string> {
+        "broadcast.started", "broadcast.live", "broadcast.ended" }));
+    std::string ended = events.back ().body;
+    ASSERT_LOGGED (daemon, ended, member (ended, "type") ==
+        "broadcast.ended" && member (ended, "error") == "" &&
+        std::stod (member (ended, "duration_s")) > 1.0 &&
+        !member (ended, "why").empty ());
+    ASSERT_LOGGED (daemon, all, all.find ("\"type\":\"destination.state\"") !=
+        std::string::npos && all.find ("\"state\":\"live\"") !=
+        std::string::npos);
+    std::string metrics = http_get (daemon.http_url () + "metrics").body;
+    ASSERT_LOGGED (daemon, metrics, metric (metrics,
+            "wsrtmp_webhook_delivered_total") == events.size () &&
+        metric (metrics, "wsrtmp_webhook_failed_total") == 0);
+  }
+
+  /* About 200 events from 70 broadcasts (10 at a time) to a receiver that
+   * answers 500 half the time: each broadcast's delivered events stay in
+   * order,
+   * no event is tried more than 6 times, and what /metrics counts
+   * (delivered, failed, dropped) is what the receiver saw. */
+  void testWebhooksFlakyReceiver ()
+  {
+    TempDir dir;
+    std::string secret_file = dir.file ("secret");
+    g_file_set_contents (secret_file.c_str (), SECRET.c_str (), -1, nullptr);
+    std::mutex random_lock;
+    std::mt19937 random (30);
+    Receiver receiver ([&] (const std::string &) {
+      std::lock_guard<std::mutex> hold (random_lock);
+      return Receiver::Answer { random () % 2 ? 500u : 200u, "" };
+    });
+    Daemon daemon ({ "--record-dir", dir.file ("rec"), "--webhook-url",
+        receiver.url ("/events"), "--webhook-secret-file", secret_file,
+        "--continuity-timeout", "0", "--max-sessions", "0",
+        "--max-connections-per-ip", "0" });
+    Fixture fixture ("chrome-h264-opus-250ms");
+    const int keys = 10, rounds = 7;
+    std::vector<std::thread> streamers;
+    std::atomic<int> clean { 0 };
+    for (int k = 0; k < keys; k++) {
+      streamers.emplace_back ([&, k] {
+        for (int r = 0; r < rounds; r++) {
+          /* A key of its own each time: a connection with the key of a
+           * broadcast still ending waits for it (not what is tested). */
+          if (raw_stream (daemon.port (), "flaky" + std::to_string (k) + "r" +
+                  std::to_string (r), fixture, 0, 12) == 1000)
+            clean++;
+        }
+      });
+    }
+    for (auto &t : streamers)
+      t.join ();
+    ASSERT_LOGGED (daemon, "clean ends " + std::to_string (clean.load ()),
+        clean == keys * rounds);
+    CPPUNIT_ASSERT (daemon.wait_idle (30000));
+    /* Drained: nothing queued or being retried. */
+    std::string metrics;
+    for (int waited = 0; waited < 120000; waited += 250) {
+      metrics = http_get (daemon.http_url () + "metrics").body;
+      if (metric (metrics, "wsrtmp_webhook_queued") == 0)
+        break;
+      std::this_thread::sleep_for (std::chrono::milliseconds (250));
+    }
+    ASSERT_LOGGED (daemon, metrics, metric (metrics,
+            "wsrtmp_webhook_queued") == 0);
+
+    auto events = receiver.received ();
+    std::map<std::string, int> attempts;
+    std::set<std::string> delivered;
+    std::map<std::string, std::vector<std::string>> per_key;  /* bodies */
+    int failures = 0;
+    for (const auto &got : events) {
+      ASSERT_LOGGED (daemon, "signature of " + got.body,
+          got.signature == "sha256=" + hmac_hex (SECRET, got.body));
+      std::string id = member (got.body, "id");
+      attempts[id]++;
+      if (got.status != 200) {
+        failures++;
+        continue;
+      }
+      delivered.insert (id);
+      per_key[member (got.body, "key")].push_back (got.body);
+    }
+    size_t dropped = attempts.size () - delivered.size ();
+    printf ("  %zu events, %zu requests, %d answered 500, %zu dropped\n",
+        attempts.size (), events.size (), failures, dropped);
+    ASSERT_LOGGED (daemon, "events " + std::to_string (attempts.size ()),
+        attempts.size () >= 150);
+    for (const auto &[id, count] : attempts)
+      ASSERT_LOGGED (daemon, id + " tried " + std::to_string (count) +
+          " times", count <= 6);
+    /* Per key: broadcasts in order, and within each, started first, ended
+     * last, times never going back. */
+    for (const auto &[key, bodies] : per_key) {
+      gint64 last_broadcast = 0;
+      std::string last_time, last_type;
+      for (const auto &body : bodies) {
+        gint64 broadcast = std::stoll (member (body, "broadcast"));
+        std::string type = member (body, "type");
+        std::string time = member (body, "time");
+        std::string where = key + ": " + last_type + " then " + body;
+        ASSERT_LOGGED (daemon, where, broadcast >= last_broadcast &&
+            time >= last_time);
+        if (broadcast == last_broadcast)
+          ASSERT_LOGGED (daemon, where, last_type != "broadcast.ended" &&
+              type != "broadcast.started");
+        last_broadcast = broadcast;
+        last_time = time;
+        last_type = type;
+      }
+    }
+    ASSERT_LOGGED (daemon, metrics,
+        metric (metrics, "wsrtmp_webhook_delivered_total") ==
+        delivered.size () &&
+        metric (metrics, "wsrtmp_webhook_failed_total") == failures &&
+        metric (metrics, "wsrtmp_webhook_dropped_total") == dropped);
+  }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION (HooksTest);
