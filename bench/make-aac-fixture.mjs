@@ -5,12 +5,15 @@
 // (record-fixture.mjs --page): the same H.264 packets, the audio decoded and encoded to AAC-LC
 // (GStreamer: opusdec ! avenc_aac, 128 kbit/s, the source's rate and channels), muxed again the way
 // the page muxes (mediabunny 1.61 from web/node_modules: live append-only Matroska,
-// minimumClusterDuration 1, A_AAC) and cut into one message per muxer write.
+// minimumClusterDuration 1, A_AAC) and cut into messages as the page cuts them (web/js/encoder.js):
+// one message per picture, holding everything the muxer wrote since the last message (the sound
+// muxed meanwhile goes with the next picture); bytes that waited 100 ms without a picture go alone
+// at the page's next 100 ms tick.
 //
 // Send times: every H.264 packet is added to the muxer at the send time of the source message that
 // held its last byte; every AAC packet at that of the first source Opus packet whose end reaches
-// the AAC packet's end (its samples had been captured by then). Each muxer write becomes one
-// message at the time of the packet whose add() wrote it.
+// the AAC packet's end (its samples had been captured by then). A picture's message goes at the
+// time its packet was added.
 //
 //   node bench/make-aac-fixture.mjs [--from tests/data/chrome-webcodecs-h264-opus-20s]
 //        [--name chrome-webcodecs-h264-aac-20s] [--out DIR] [--bitrate 128000]
@@ -86,15 +89,30 @@ const queue = [
   }),
 ].sort((a, b) => a.t - b.t || (a.kind === b.kind ? a.order - b.order : a.p.timestamp - b.p.timestamp));
 
-// Mux as the page does; every write one message, sent when the packet that caused it was added.
+// Mux as the page does: the writes collect until a picture has been added, then go as one message
+// (encoder.js _send); every 100 ms (its clock, from the first message) what waited that long goes
+// alone (_tick); what is left after finalize() goes last.
+const PENDING_MAX_MS = 100;
 const out = [];
-let now = times[0]; // the header: written at start(), as the page's first message
+let now = times[0]; // the header: written at start(), goes with the first picture
 let written = 0;
+let pending = [];
+let pendingSince = 0;
+const send = (t) => {
+  if (!pending.length) return;
+  out.push({ t, data: Buffer.concat(pending) });
+  pending = [];
+};
+let nextTick = times[0] + PENDING_MAX_MS;
+const ticksUntil = (t) => {
+  for (; nextTick <= t; nextTick += PENDING_MAX_MS) if (pending.length && nextTick - pendingSince >= PENDING_MAX_MS) send(nextTick);
+};
 const target = new mb.StreamTarget(new WritableStream({
   write: (c) => {
     if (c.position !== written) throw new Error(`the muxer went back to byte ${c.position}`);
     written += c.data.byteLength;
-    out.push({ t: now, data: Buffer.from(c.data) });
+    if (!pending.length) pendingSince = now;
+    pending.push(Buffer.from(c.data));
   },
 }));
 const output = new mb.Output({ format: new mb.MkvOutputFormat({ appendOnly: true, minimumClusterDuration: 1 }), target });
@@ -106,11 +124,13 @@ await output.start();
 let firstV = true;
 let firstA = true;
 for (const q of queue) {
+  ticksUntil(q.t);
   now = q.t;
-  if (q.kind === 'video') { await vsrc.add(q.p, firstV ? { decoderConfig: video.config } : undefined); firstV = false; }
+  if (q.kind === 'video') { await vsrc.add(q.p, firstV ? { decoderConfig: video.config } : undefined); firstV = false; send(now); }
   else { await asrc.add(q.p, firstA ? { decoderConfig: aac.config } : undefined); firstA = false; }
 }
 await output.finalize();
+send(now);
 
 if (existsSync(outDir)) for (const f of readdirSync(outDir)) if (/^chunk-\d+\.bin$|^meta\.json$/.test(f)) rmSync(join(outDir, f));
 mkdirSync(outDir, { recursive: true });
@@ -124,8 +144,9 @@ const newMeta = {
   mimeType: 'video/x-matroska;codecs=avc1,mp4a.40.2', name, chunks: out.length, bytes: written,
   concatenated_file: `${name}.mkv`, ffprobe_codecs: streams.map((s) => s.codec_name), ffprobe_streams: streams,
   made_from: `${basename(from)}: its H.264 packets as they are; its Opus decoded and encoded to AAC-LC (GStreamer avenc_aac ${o.bitrate} bit/s);`
-    + ' muxed again as the page muxes (mediabunny live Matroska), one message per muxer write at the send time of the source message'
-    + ' that completed the packet (AAC: the Opus packet whose end reaches the AAC packet\'s end); bench/make-aac-fixture.mjs',
+    + ' muxed again as the page muxes (mediabunny live Matroska); one message per picture with what the muxer wrote since the last one'
+    + ' (bytes that waited 100 ms without a picture alone, at the page\'s 100 ms tick), as web/js/encoder.js sends; packets added at the send time'
+    + ' of the source message that completed them (AAC: the Opus packet whose end reaches the AAC packet\'s end); bench/make-aac-fixture.mjs',
   chunk_list: out.map((m, i) => ({ index: i, size: m.data.length, t_ms: Math.round(m.t * 10) / 10 })),
 };
 writeFileSync(join(outDir, 'meta.json'), JSON.stringify(newMeta, null, 2) + '\n');
