@@ -15,7 +15,7 @@
 //
 // --page: through the page itself (web/, served by wsrtmpd, publishing to a local nginx-rtmp):
 // the page's Automatic format (WebCodecs in Chromium and Firefox: H.264 + Opus/AAC muxed into live
-// Matroska, one message per muxer write), Go live, --duration s, Stop. Every binary message the
+// Matroska, one message per picture with the sound muxed since), Go live, --duration s, Stop. Every binary message the
 // page hands to WebSocket.send is kept byte for byte with its send time (ms since the socket
 // opened), from the first connection. --format ID picks another of the page's formats
 // (?format=ID) instead of Automatic.
