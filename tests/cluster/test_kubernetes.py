@@ -198,9 +198,12 @@ class KubernetesTest(unittest.TestCase):
                 paths[path['path']] = path['pathType']
         self.assertEqual('Prefix', paths.get('/ingest/'))
         self.assertEqual('Exact', paths.get('/'))
-        # Every file of the page is routed (and it is served).
+        # Every file of the page is routed (and it is served); the npm
+        # files beside it are not installed (meson.build), nor routed.
+        npm_files = {'package.json', 'package-lock.json', 'vendor.mjs',
+                     'node_modules'}
         for entry in os.listdir(os.path.join(ROOT, 'web')):
-            if entry == 'index.html':
+            if entry == 'index.html' or entry in npm_files:
                 continue
             is_dir = os.path.isdir(os.path.join(ROOT, 'web', entry))
             routed = (f'/{entry}/', 'Prefix') if is_dir else (f'/{entry}',
