@@ -8,14 +8,16 @@
 // while data waits, else the rate the page really sends (an encoder can overshoot its target
 // by far on a detailed picture at a low bitrate).
 //
-// Down fast (to what gets through, less a margin) once a backlog has lasted (the smallest
-// reading of the last 1 s: a keyframe's burst is not a narrow link), up slowly (×1.3 every
-// 2 s without a lasting backlog), frames thinned out at once while more than SKIP_S waits.
+// Down fast (to what gets through, less a margin) at once when the server receives clearly less
+// than is sent, or when a backlog lasted over the server's last two counts (a keyframe's burst,
+// sent just before a count, is not a narrow link: at a low bitrate one keyframe is a second of
+// media); up slowly (×1.3 every 2 s without a lasting backlog); frames thinned out at once
+// while more than SKIP_S waits.
 
 export const SKIP_S = 0.5;        // thin out frames while more than this waits
 const RESUME_S = 0.25;            // and encode all again below this
-const DOWN_S = 0.3;               // lower the bitrate when this much has waited for 1 s
-const DOWN_WINDOW_MS = 1000;
+const DOWN_S = 0.3;               // lower the bitrate when this much waited at two counts
+const LASTING_WINDOW_MS = 2100;   // the server's last two counts (one a second)
 const DOWN_EVERY_MS = 1000;       // at most this often
 const CALM_S = 0.25;              // "nothing waits" for the step up
 const UP_AFTER_MS = 2000;         // calm this long: one step up
@@ -34,7 +36,7 @@ export class UplinkControl {
     this.video = videoBitsPerSecond; // the target now
     this.skipping = false;
     this.behindS = 0;                // the last reading
-    this.readings = [];              // [at, behindS] of the last few seconds
+    this.readings = [];              // [at, behindS] read when a new server count came
     this.queued = [];                // [at, queuedBytes]: the page's own sending rate
     this.throughputBps = 0;          // the link's rate, measured while something waited
     this.lastChangeAt = -Infinity;
@@ -74,8 +76,10 @@ export class UplinkControl {
     const ownBps = this._ownBps(now, queuedBytes);
     const congested = this.behindS > 0.1;
     let inFlight = bufferedBytes;
+    let fresh = false;               // the server's count is new: no guess in this reading
     if (serverBytesIn != null) {
       if (!this.server || serverBytesIn !== this.server.bytesIn) {
+        fresh = true;
         if (this.server && now > this.server.at) {
           this.serverBps = ((serverBytesIn - this.server.bytesIn) * 8 * 1000) / (now - this.server.at);
           // The link's rate shows only while data waits; else it is just our own rate.
@@ -94,9 +98,9 @@ export class UplinkControl {
     const drainBps = congested && this.throughputBps > 0 ? this.throughputBps
       : Math.min(sendBps, this.serverBps || Infinity);
     this.behindS = (inFlight * 8) / Math.max(drainBps, 64_000);
-    this.readings.push([now, this.behindS]);
-    while (this.readings.length && now - this.readings[0][0] > DOWN_WINDOW_MS) this.readings.shift();
-    const lasting = Math.min(...this.readings.map(([, b]) => b));
+    if (fresh) this.readings.push([now, this.behindS]);
+    while (this.readings.length && now - this.readings[0][0] > LASTING_WINDOW_MS) this.readings.shift();
+    const lasting = this.readings.length >= 2 ? Math.min(...this.readings.map(([, b]) => b)) : 0;
 
     this.skipping = this.skipping ? this.behindS > RESUME_S : this.behindS > SKIP_S;
 
