@@ -67,7 +67,7 @@ function simulate({ chosen = 2_500_000, audio = 128_000, schedule, seconds }) {
     arrived = Math.min(queued, arrived + schedule(t) / 8 / 10);
     if (ms % 1000 === 0) serverBytesIn = arrived;
     if (ms % 500 === 0) {
-      u.update({ now: ms, queuedBytes: queued, serverBytesIn, bufferedBytes: 0 });
+      u.update({ now: ms, queuedBytes: queued, serverBytesIn, bufferedBytes: 0, fromStats: ms % 1000 === 0 });
       trace.push({ t, video: u.video, behind: (queued - arrived) * 8 / schedule(t), lowered: u.lowered });
     }
   }
@@ -89,6 +89,14 @@ test('narrowed to 1 Mbit/s: down within 5 s, never 2 s behind, back within 30 s 
 test('a link that keeps up changes nothing', () => {
   const trace = simulate({ schedule: () => 10_000_000, seconds: 30 });
   assert.ok(trace.every((p) => p.video === 2_500_000 && !p.lowered));
+});
+
+test('a link that passes nothing for 5 s: lowered and thinned out at once, back after', () => {
+  const stalled = (t) => (t >= 10 && t < 15 ? 0 : 10_000_000);
+  const trace = simulate({ schedule: (t) => Math.max(stalled(t), 1), seconds: 60 });
+  const down = trace.find((p) => p.t >= 10 && p.video < 2_500_000);
+  assert.ok(down && down.t - 10 <= 3, `bitrate down after ${down && down.t - 10} s`);
+  assert.ok(trace.at(-1).video === 2_500_000, `back to ${trace.at(-1).video}`);
 });
 
 test('never below the floor', () => {

@@ -194,7 +194,7 @@ export class LiveSession {
   _stats(msg) {
     this.server = msg;
     this.serverBytesIn = typeof msg.bytes_in === 'number' ? msg.bytes_in : null;
-    this._followUplink();
+    this._followUplink(true);
     if (typeof msg.duration_s === 'number') this._clockAt(msg.duration_s);
   }
 
@@ -278,7 +278,7 @@ export class LiveSession {
    * a MediaRecorder cannot change its bitrate, so a long backlog restarts it lower. Returns
    * how many seconds of media wait on the way to the server.
    */
-  _followUplink() {
+  _followUplink(fromStats = false) {
     const s = this.socket;
     if (!s || !this.recorder || this.stopping || this.lost) return 0;
     const now = performance.now();
@@ -287,6 +287,7 @@ export class LiveSession {
       queuedBytes: s.bytesQueued,
       serverBytesIn: this.serverBytesIn ?? null,
       bufferedBytes: s.bufferedAmount,
+      fromStats,
     });
     const rec = this.recorder;
     if (rec.setBitrate) {

@@ -43,6 +43,7 @@ export class UplinkControl {
     this.calmSince = null;           // since when every reading was calm
     this.server = null;              // {at, bytesIn} of the newest stats frame
     this.serverBps = 0;              // the server's receive rate between its last two frames
+    this.rated = false;              // serverBps is known (two counts came; it may be 0)
     this.lowered = false;            // below the chosen bitrate because of the uplink
   }
 
@@ -50,6 +51,7 @@ export class UplinkControl {
   reset() {
     this.server = null;
     this.serverBps = 0;
+    this.rated = false;
     this.skipping = false;
     this.behindS = 0;
     this.readings = [];
@@ -66,37 +68,41 @@ export class UplinkControl {
 
   /**
    * Called with each server stats frame and on the page's own ticks.
-   * @param {{now: number, queuedBytes: number, serverBytesIn: number|null, bufferedBytes: number}} m
+   * @param {{now: number, queuedBytes: number, serverBytesIn: number|null, bufferedBytes: number,
+   *          fromStats?: boolean}} m
    *   queuedBytes: handed to this connection's socket so far; serverBytesIn: the server's count
-   *   for this connection (its last stats frame), null before the first
+   *   for this connection (its last stats frame), null before the first; fromStats: called for
+   *   a stats frame that just came (a count, even an unchanged one: a link that passes nothing)
    * @returns {{videoBitsPerSecond: number, skipping: boolean, changed: boolean}}
    */
-  update({ now, queuedBytes, serverBytesIn, bufferedBytes }) {
+  update({ now, queuedBytes, serverBytesIn, bufferedBytes, fromStats = false }) {
     const prev = this.video;
     const ownBps = this._ownBps(now, queuedBytes);
     const congested = this.behindS > 0.1;
     let inFlight = bufferedBytes;
-    let fresh = false;               // the server's count is new: no guess in this reading
+    let fresh = false; // a count just came: no guess in this reading
     if (serverBytesIn != null) {
-      if (!this.server || serverBytesIn !== this.server.bytesIn) {
-        fresh = true;
+      fresh = fromStats || !this.server || serverBytesIn !== this.server.bytesIn;
+      if (fresh) {
         if (this.server && now > this.server.at) {
-          this.serverBps = ((serverBytesIn - this.server.bytesIn) * 8 * 1000) / (now - this.server.at);
+          this.rated = true;
+          // What the server received since its last count (nothing: a link that passes nothing).
+          this.serverBps = Math.max(0, serverBytesIn - this.server.bytesIn) * 8 * 1000 / (now - this.server.at);
           // The link's rate shows only while data waits; else it is just our own rate.
           if (congested) this.throughputBps = this.serverBps;
         }
         this.server = { at: now, bytesIn: serverBytesIn };
       }
-      // The server's count is a second old at most: what it has received since, at its rate
-      // (before two frames, at the rate we send: nothing is assumed to wait).
-      const rate = this.serverBps || ownBps || this.video + this.audio;
+      // Between counts (a second apart): what the server has received since, at its rate
+      // (before two counts, at the rate we send: nothing is assumed to wait).
+      const rate = this.rated ? this.serverBps : ownBps || this.video + this.audio;
       const since = (rate / 8) * ((now - this.server.at) / 1000);
       inFlight = Math.max(bufferedBytes, queuedBytes - (serverBytesIn + since));
     }
     // It drains at the rate the server receives when that is less than what is sent.
     const sendBps = ownBps || this.video + this.audio;
     const drainBps = congested && this.throughputBps > 0 ? this.throughputBps
-      : Math.min(sendBps, this.serverBps || Infinity);
+      : this.rated ? Math.min(sendBps, this.serverBps) : sendBps;
     this.behindS = (inFlight * 8) / Math.max(drainBps, 64_000);
     if (fresh) this.readings.push([now, this.behindS]);
     while (this.readings.length && now - this.readings[0][0] > LASTING_WINDOW_MS) this.readings.shift();
