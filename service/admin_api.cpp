@@ -4,6 +4,7 @@
 #include "admin_api.h"
 #include "broadcast_view.h"
 #include "http_reply.h"
+#include "tokens.h"
 #include "wslisten.h"
 
 #include <json-glib/json-glib.h>
@@ -85,10 +86,7 @@ admin_authorized (const std::string &token, const char *header)
       candidate.c_str (), candidate.size ());
   g_autofree char *b = g_compute_checksum_for_string (G_CHECKSUM_SHA256,
       token.c_str (), token.size ());
-  unsigned char diff = 0;
-  for (size_t i = 0; a[i] && b[i]; i++)
-    diff |= static_cast<unsigned char> (a[i] ^ b[i]);
-  return diff == 0;
+  return equal_in_constant_time (a, b);
 }
 
 AdminApi::AdminApi (const Config &config, Server &server)

@@ -28,14 +28,21 @@ check_token (const std::string &secret, const std::string &key,
   gint64 expiry = g_ascii_strtoll (expiry_text.c_str (), nullptr, 10);
   if (expiry < now_s)
     return false;
-  std::string expected = make_token (secret, key, expiry);
-  /* Same length (64 hex digits) or no match; every byte compared. */
-  if (expected.size () != token.size ())
+  /* The HMAC's hex digits in either case. */
+  std::string given = token;
+  for (char &c : given)
+    c = g_ascii_tolower (c);
+  return equal_in_constant_time (given, make_token (secret, key, expiry));
+}
+
+bool
+equal_in_constant_time (const std::string &a, const std::string &b)
+{
+  if (a.size () != b.size ())
     return false;
   unsigned char diff = 0;
-  for (size_t i = 0; i < token.size (); i++)
-    diff |= static_cast<unsigned char> (g_ascii_tolower (token[i]) ^
-        expected[i]);
+  for (size_t i = 0; i < a.size (); i++)
+    diff |= static_cast<unsigned char> (a[i] ^ b[i]);
   return diff == 0;
 }
 

@@ -20,4 +20,10 @@ std::string make_token (const std::string &secret, const std::string &key,
 bool check_token (const std::string &secret, const std::string &key,
     const std::string &token, gint64 now_s);
 
+/* True when a and b are equal, every byte compared whatever differs, so
+ * the time says nothing about where they differ. Strings of unequal length
+ * differ at once: callers compare digests, whose length is no secret. Used
+ * for stream tokens and the admin API's bearer token. */
+bool equal_in_constant_time (const std::string &a, const std::string &b);
+
 }  // namespace wsrtmp
