@@ -175,7 +175,6 @@ export class WebCodecsRecorder {
     this.lastOutputAt = 0;   // performance.now() of the video encoder's last output
     this.width = 0;
     this.height = 0;
-    this.descriptionChanged = false;
     this.cleanups = [];
     this.stopped = new Promise((resolve) => { this._resolveStopped = resolve; });
   }
@@ -256,13 +255,10 @@ export class WebCodecsRecorder {
     this.audioChain = Promise.resolve();
 
     let firstVideoMeta = true;
-    let description = null;
     this.venc = new VideoEncoder({
       output: (chunk, meta) => {
         this.lastOutputAt = performance.now();
         const d = meta && meta.decoderConfig && meta.decoderConfig.description;
-        if (d && description && !sameBytes(d, description)) this.descriptionChanged = true;
-        if (d && !description) description = copyBytes(d);
         if (chunk.type === 'key') {
           this.keyframes += 1;
           if (this.h.keyframe) this.h.keyframe(chunk.timestamp / 1000);
@@ -595,16 +591,4 @@ function makeClock(ms, tick) {
   clock.onmessage = tick;
   clock.postMessage(ms);
   return clock;
-}
-
-function copyBytes(d) {
-  return d instanceof ArrayBuffer ? new Uint8Array(d.slice(0))
-    : new Uint8Array(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength));
-}
-
-function sameBytes(a, b) {
-  const x = copyBytes(a);
-  if (x.length !== b.length) return false;
-  for (let i = 0; i < x.length; i += 1) if (x[i] !== b[i]) return false;
-  return true;
 }

@@ -45,7 +45,6 @@ export class LiveSession {
     this.uplink = new UplinkControl(this.opts);
     this.keyFrameIntervalMs = 2000; // the server's keyframe interval (welcome)
     this.lowQualityShown = false;   // the "upload is slow" note is on the page
-    this.restarts = 0;              // MediaRecorder restarted lower on a fresh connection
     this.h = handlers;
     this.phase = 'idle';
     this.closeCode = 0;     // the WebSocket close code, once closed
@@ -62,7 +61,6 @@ export class LiveSession {
     this.server = {};       // last stats message
     this.rateSamples = [];  // [t, bytesSent]
     this.timer = 0;
-    this.warned = false;
     this.socket = null;
     this.recorder = null;
     this.sentBefore = 0;    // bytes sent by earlier connections of this session
@@ -323,7 +321,6 @@ export class LiveSession {
    */
   _restartLower(bps) {
     const old = this.socket;
-    this.restarts += 1;
     this.uplink.video = bps;
     this._stopRecorder();
     this.sentBefore += old ? old.bytesSent : 0;
@@ -428,7 +425,6 @@ export class LiveSession {
     if (!this.lost) {
       this.lost = new ReconnectWindow(this.continuityS, now);
       this.drops += 1;
-      this.warned = false;
       this.h.warn('');
     }
     const delay = this.lost.next(now);
