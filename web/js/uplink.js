@@ -17,6 +17,7 @@
 export const SKIP_S = 0.5;        // thin out frames while more than this waits
 const RESUME_S = 0.25;            // and encode all again below this
 const DOWN_S = 0.3;               // lower the bitrate when this much waited at two counts
+const NARROWER_S = 0.15;          // or this much with the server receiving < 80 % of what is sent
 const LASTING_WINDOW_MS = 2100;   // the server's last two counts (one a second)
 const DOWN_EVERY_MS = 1000;       // at most this often
 const CALM_S = 0.25;              // "nothing waits" for the step up
@@ -43,6 +44,7 @@ export class UplinkControl {
     this.calmSince = null;           // since when every reading was calm
     this.server = null;              // {at, bytesIn} of the newest stats frame
     this.serverBps = 0;              // the server's receive rate between its last two frames
+    this.sentBps = 0;                // the page's send rate between the same two frames
     this.rated = false;              // serverBps is known (two counts came; it may be 0)
     this.lowered = false;            // below the chosen bitrate because of the uplink
   }
@@ -88,10 +90,13 @@ export class UplinkControl {
           this.rated = true;
           // What the server received since its last count (nothing: a link that passes nothing).
           this.serverBps = Math.max(0, serverBytesIn - this.server.bytesIn) * 8 * 1000 / (now - this.server.at);
+          // What the page sent over the same second: the two compare without a keyframe in one
+          // and not the other.
+          this.sentBps = Math.max(0, queuedBytes - this.server.queued) * 8 * 1000 / (now - this.server.at);
           // The link's rate shows only while data waits; else it is just our own rate.
           if (congested) this.throughputBps = this.serverBps;
         }
-        this.server = { at: now, bytesIn: serverBytesIn };
+        this.server = { at: now, bytesIn: serverBytesIn, queued: queuedBytes };
       }
       // Between counts (a second apart): what the server has received since, at its rate
       // (before two counts, at the rate we send: nothing is assumed to wait).
@@ -108,13 +113,17 @@ export class UplinkControl {
     while (this.readings.length && now - this.readings[0][0] > LASTING_WINDOW_MS) this.readings.shift();
     const lasting = this.readings.length >= 2 ? Math.min(...this.readings.map(([, b]) => b)) : 0;
 
-    this.skipping = this.skipping ? this.behindS > RESUME_S : this.behindS > SKIP_S;
+    // A new count with the server receiving clearly less than is sent and something waiting: a
+    // narrower link for sure (a keyframe's burst leaves the rate alone). Its rate is the link's
+    // from now; frames are thinned out at once, before the backlog shows in full (it is a
+    // second behind the count), and the bitrate goes down now.
+    const narrower = fresh && this.serverBps > 0 && this.serverBps < 0.8 * this.sentBps &&
+      this.behindS > NARROWER_S;
+    if (narrower) this.throughputBps = this.serverBps;
+    this.skipping = narrower || (this.skipping ? this.behindS > RESUME_S : this.behindS > SKIP_S);
 
-    // A backlog that lasted, or one with the server receiving clearly less than is sent (a
-    // narrower link for sure, not a keyframe's burst): down now.
-    const narrower = this.serverBps > 0 && this.serverBps < 0.8 * sendBps && this.behindS > DOWN_S;
+    // Or a backlog that lasted over the server's last two counts.
     if ((lasting > DOWN_S || narrower) && now - this.lastChangeAt >= DOWN_EVERY_MS) {
-      if (narrower && !(this.throughputBps > 0)) this.throughputBps = this.serverBps;
       let fits = this.throughputBps > 0 ? this.throughputBps * MARGIN - this.audio : this.video * 0.7;
       // An encoder sending well over its target: ask for less by as much.
       const sentVideo = ownBps - this.audio;
