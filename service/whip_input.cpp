@@ -587,10 +587,19 @@ WhipInput::end_media ()
   if (media_ended_)
     return;
   media_ended_ = true;
+  if (!bin_) {
+    leave_broadcast ();
+    return;
+  }
   drain_since_us_ = g_get_monotonic_time ();
   drain_bytes_ = progress_->flv_bytes;
+  /* Each off the main loop, on its own: a track's streaming thread may
+   * wait inside matroskamux (holding its pad's stream lock) for the other
+   * track, which only the other's EOS ends. */
   for (const auto &[track, pad] : mux_pads_)
-    gst_pad_send_event (pad.get (), gst_event_new_eos ());
+    gst_element_call_async (bin_.get (), [] (GstElement *, gpointer pad) {
+          gst_pad_send_event (GST_PAD (pad), gst_event_new_eos ());
+        }, gst_object_ref (pad.get ()), gst_object_unref);
   if (!broadcast_ || !bin_)
     leave_broadcast ();
 }

@@ -3,7 +3,10 @@
 # a recording's H.264 and Opus as they are (no encoding), in real time; the
 # offer carries no candidates and nothing is trickled; Authorization:
 # Bearer; the answer's Location is followed for the DELETE at the end,
-# which must answer 200. The WHIP test's sender and the bench's.
+# which must answer 200. The recording starts once the peer connection is
+# up (its first frames held until then, as an encoder that starts with
+# the connection), so what reaches the server is all of what was sent.
+# The WHIP test's sender and the bench's.
 #
 # whip_send.py URL BEARER RECORDING [--seconds N] [--no-delete]
 #   RECORDING: a WebM/Matroska file, or a directory of chunk-*.bin (a
@@ -32,13 +35,13 @@ from gi.repository import GLib, Gst, GstSdp, GstWebRTC  # noqa: E402
 PIPELINE = '''
 filesrc name=file ! matroskademux name=demux
 webrtcbin name=send bundle-policy=max-bundle
-demux.video_0 ! queue ! h264parse ! clocksync !
+demux.video_0 ! queue ! h264parse ! clocksync name=vsync !
   rtph264pay config-interval=-1 pt=96 aggregate-mode=zero-latency !
   application/x-rtp,media=video,encoding-name=H264,payload=96,clock-rate=90000,
-  packetization-mode=(string)1,profile-level-id=(string)42c020 ! send.
-demux.audio_0 ! queue ! clocksync ! rtpopuspay pt=111 !
+  packetization-mode=(string)1,profile-level-id=(string)42c020 ! queue name=vq ! send.
+demux.audio_0 ! queue ! clocksync name=async ! rtpopuspay pt=111 !
   application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000,
-  encoding-params=(string)2 ! send.
+  encoding-params=(string)2 ! queue name=aq ! send.
 '''
 
 
@@ -113,6 +116,35 @@ def main():
 
     webrtc.connect('on-negotiation-needed', on_negotiation_needed)
 
+    # Held until connected (the caps go ahead: the offer needs them), then
+    # played from its start in real time.
+    blocks = {}
+    for name in ('vq', 'aq'):
+        pad = pipeline.get_by_name(name).get_static_pad('sink')
+        blocks[pad] = pad.add_probe(Gst.PadProbeType.BLOCK | Gst.PadProbeType.BUFFER,
+                                    lambda *_: Gst.PadProbeReturn.OK)
+
+    def start_media():
+        if not blocks:
+            return False
+        running = pipeline.get_clock().get_time() - pipeline.get_base_time()
+        for name in ('vsync', 'async'):
+            pipeline.get_by_name(name).set_property('ts-offset', running)
+        for pad, probe in blocks.items():
+            pad.remove_probe(probe)
+        blocks.clear()
+        print('whip: connected, sending', flush=True)
+        if args.seconds > 0:
+            GLib.timeout_add(int(args.seconds * 1000), loop.quit)
+        return False
+
+    def on_connection_state(element, _):
+        if element.get_property('connection-state') == GstWebRTC.WebRTCPeerConnectionState.CONNECTED:
+            GLib.idle_add(start_media)
+
+    webrtc.connect('notify::connection-state', on_connection_state)
+    GLib.timeout_add(15000, lambda: blocks and fail('not connected after 15 s'))
+
     def on_message(_, message):
         if message.type == Gst.MessageType.EOS:
             loop.quit()
@@ -124,8 +156,6 @@ def main():
     bus.add_signal_watch()
     bus.connect('message', on_message)
     pipeline.set_state(Gst.State.PLAYING)
-    if args.seconds > 0:
-        GLib.timeout_add(int(args.seconds * 1000), loop.quit)
     loop.run()
     if state['ok'] and state['location'] and not args.no_delete:
         request = urllib.request.Request(state['location'], method='DELETE')
