@@ -600,7 +600,7 @@ WhipInput::end_media ()
     gst_element_call_async (bin_.get (), [] (GstElement *, gpointer pad) {
           gst_pad_send_event (GST_PAD (pad), gst_event_new_eos ());
         }, gst_object_ref (pad.get ()), gst_object_unref);
-  if (!broadcast_ || !bin_)
+  if (!broadcast_)
     leave_broadcast ();
 }
 

@@ -11,6 +11,7 @@
 # whip_send.py URL BEARER RECORDING [--seconds N] [--no-delete]
 #   RECORDING: a WebM/Matroska file, or a directory of chunk-*.bin (a
 #   browser recording's MediaRecorder chunks, tests/data).
+# WHIP_SEND_OFFER, WHIP_SEND_ANSWER: files the offer and the answer go to.
 # Prints "whip: answered LOCATION", "whip: deleted STATUS"; exits 0 when
 # the stream went as asked, 1 otherwise, 2 when the POST was refused
 # (its status and body printed).
@@ -92,6 +93,9 @@ def main():
         except urllib.error.HTTPError as error:
             return fail('refused %d %s' % (error.code, error.read().decode().strip()), 2)
         print('whip: answered ' + state['location'], flush=True)
+        if os.environ.get('WHIP_SEND_ANSWER'):
+            with open(os.environ['WHIP_SEND_ANSWER'], 'w') as f:
+                f.write(answer)
         _, sdp = GstSdp.SDPMessage.new_from_text(answer)
         description = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, sdp)
         webrtc.emit('set-remote-description', description, None)
