@@ -391,9 +391,16 @@ WhipEndpoint::handle_resource (SoupServerMessage *msg, const std::string &id)
     return;
   }
   std::string fragment (body->data ? body->data : "", body->length);
-  /* An ICE restart (new credentials) is not taken yet. */
-  if (fragment.find ("a=ice-pwd:") != std::string::npos) {
-    send_error (msg, SOUP_STATUS_UNPROCESSABLE_ENTITY, "input",
+  /* An ICE restart (If-Match: *, or new credentials) is not taken yet:
+   * 405, which WHIP clients take for "not supported". */
+  const char *match = soup_message_headers_get_one (
+      soup_server_message_get_request_headers (msg), "If-Match");
+  std::string ufrag = trickle_ufrag (fragment);
+  if ((match && g_str_equal (match, "*")) || (!ufrag.empty () &&
+          ufrag != input->second->ice_ufrag ())) {
+    soup_message_headers_replace (soup_server_message_get_response_headers (
+            msg), "Allow", "PATCH, DELETE, OPTIONS");
+    send_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "input",
         "ICE restart is not supported: POST a new offer");
     return;
   }

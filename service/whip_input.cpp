@@ -261,6 +261,7 @@ WhipInput::start (Broadcast *broadcast, bool resumed, const std::string &sdp,
     return;
   }
   mids_ = offer.mids;
+  ice_ufrag_ = offer.ice_ufrag;
   for (const auto &track : offer.tracks) {
     GstPad *pad = gst_element_request_pad_simple (mux_.get (),
         track == "video" ? "video_%u" : "audio_%u");
@@ -488,8 +489,9 @@ WhipInput::on_ice_state (int state)
 {
   if (state == GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED ||
       state == GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED) {
-    if (state_ == State::Connecting)
+    if (!ice_connected_)
       log_event (G_LOG_LEVEL_MESSAGE, "ICE connected");
+    ice_connected_ = true;
     return;
   }
   if (state == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED ||

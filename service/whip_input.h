@@ -91,6 +91,8 @@ class WhipInput final : public Input, public Broadcast::Listener {
   State state () const { return state_; }
   static const char *state_name (State state);
   const Broadcast *broadcast () const { return broadcast_; }
+  /* The sender's ICE username fragment (from its offer). */
+  const std::string &ice_ufrag () const { return ice_ufrag_; }
 
   /* Main-context callbacks from webrtcbin's threads land here only while
    * the input lives (owner is cleared by the destructor, on the main
@@ -143,12 +145,14 @@ class WhipInput final : public Input, public Broadcast::Listener {
   std::vector<std::pair<std::string, GstObjectPtr<GstPad>>> mux_pads_;
   /* The a=mid of each m-line of the offer, in order (for trickle). */
   std::vector<std::string> mids_;
+  std::string ice_ufrag_;
   AnswerCallback answered_;
   State state_ = State::Negotiating;
   const gint64 started_us_ = g_get_monotonic_time ();
   guint timer_ = 0, gathering_timer_ = 0, finish_idle_ = 0;
   bool leaving_ = false, input_ended_ = false, media_ended_ = false;
   bool on_air_ = false;
+  bool ice_connected_ = false;
 
   /* What the bin's streaming threads report (probes hold refs). */
   struct Progress {

@@ -184,10 +184,16 @@ read_whip_offer (const std::string &sdp, WhipOffer &offer, std::string &why)
     return false;
   }
   offer = {};
+  if (const char *ufrag = gst_sdp_message_get_attribute_val (message,
+          "ice-ufrag"))
+    offer.ice_ufrag = ufrag;
   for (guint i = 0; i < gst_sdp_message_medias_len (message); i++) {
     /* The public array: gst_sdp_message_get_media gives it read-only. */
     GstSDPMedia *media = &g_array_index (message->medias, GstSDPMedia, i);
     const char *mid = gst_sdp_media_get_attribute_val (media, "mid");
+    const char *ufrag = gst_sdp_media_get_attribute_val (media, "ice-ufrag");
+    if (ufrag && offer.ice_ufrag.empty ())
+      offer.ice_ufrag = ufrag;
     offer.mids.push_back (mid ? mid : "");
     const char *kind = gst_sdp_media_get_media (media);
     /* Port 0: rejected, unless it is bundled (it shares the first's). */
@@ -246,6 +252,21 @@ announce_public_ip (const std::string &answer, const std::string &public_ip)
   }
   g_autofree char *text = gst_sdp_message_as_text (message);
   return text;
+}
+
+std::string
+trickle_ufrag (const std::string &fragment)
+{
+  std::string ufrag;
+  g_auto (GStrv) lines = g_strsplit (fragment.c_str (), "\n", -1);
+  for (char **line = lines; *line; line++) {
+    g_strchomp (*line);
+    if (g_str_has_prefix (*line, "a=ice-ufrag:")) {
+      ufrag = *line + strlen ("a=ice-ufrag:");
+      break;
+    }
+  }
+  return ufrag;
 }
 
 std::vector<std::pair<unsigned, std::string>>

@@ -25,6 +25,9 @@ struct WhipOffer {
   std::vector<std::string> tracks;
   /* The a=mid of every m-line ("" when none), in order. */
   std::vector<std::string> mids;
+  /* The sender's ICE username fragment (session or first m-line): a
+   * trickle fragment with another one is an ICE restart. */
+  std::string ice_ufrag;
 };
 
 /* Reads sdp as an offer; false with why (naming the m-line: "m-line 1
@@ -41,6 +44,9 @@ std::string announce_public_ip (const std::string &answer,
  * each a=candidate line's candidate ("candidate:..."), with the m-line
  * index of the a=mid before it (mids: the offer's; 0 without one). An
  * a=mid we do not know is skipped with its candidates. */
+/* The a=ice-ufrag of a trickle fragment, "" when none. */
+std::string trickle_ufrag (const std::string &fragment);
+
 std::vector<std::pair<unsigned, std::string>> read_trickle (
     const std::string &fragment, const std::vector<std::string> &mids);
 
