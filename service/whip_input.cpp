@@ -2,7 +2,6 @@
 #define G_LOG_DOMAIN "wsrtmpd"
 
 #include "whip_input.h"
-#include "whip_offer.h"
 
 #include <gst/sdp/sdp.h>
 #include <gst/webrtc/webrtc.h>
@@ -148,7 +147,7 @@ WhipInput::on_main (std::function<void (WhipInput *)> fn) const
 
 /* The ingest bin: webrtcbin, and the FLV tail the factory makes. */
 bool
-WhipInput::build (std::string &error)
+WhipInput::build (int twcc_ext_id, std::string &error)
 {
   g_autoptr (GError) gerror = nullptr;
   GstElement *bin = factory_.create_whip_ingest ("whip" + std::to_string (
@@ -184,11 +183,27 @@ WhipInput::build (std::string &error)
       gst_object_unref (agent);
     }
   }
-  /* NACK is answered (the senders' RTX is kept in the offer). */
-  g_signal_connect (webrtc, "on-new-transceiver", G_CALLBACK (+[] (
-              GstElement *, GstWebRTCRTPTransceiver *transceiver) {
+  /* NACK is answered (the senders' RTX is kept in the offer), and
+   * transport-wide congestion control too when the sender offers it: as
+   * codec preferences, which webrtcbin intersects with the offer. */
+  GstCaps *preferences = nullptr;
+  if (twcc_ext_id > 0) {
+    preferences = gst_caps_new_empty_simple ("application/x-rtp");
+    gst_caps_set_simple (preferences, ("extmap-" + std::to_string (
+                twcc_ext_id)).c_str (), G_TYPE_STRING, TWCC_EXTENSION_URI,
+        nullptr);
+  }
+  g_signal_connect_data (webrtc, "on-new-transceiver", G_CALLBACK (+[] (
+              GstElement *, GstWebRTCRTPTransceiver *transceiver,
+              GstCaps *preferences) {
         g_object_set (transceiver, "do-nack", TRUE, nullptr);
-      }), nullptr);
+        if (preferences)
+          g_object_set (transceiver, "codec-preferences", preferences,
+              nullptr);
+      }), preferences, [] (gpointer caps, GClosure *) {
+        if (caps)
+          gst_caps_unref (GST_CAPS (caps));
+      }, GConnectFlags (0));
   g_signal_connect_data (webrtc, "notify::ice-gathering-state",
       G_CALLBACK (+[] (GstElement *element, GParamSpec *,
               std::shared_ptr<Relay> *relay) {
@@ -255,7 +270,8 @@ WhipInput::start (Broadcast *broadcast, bool resumed, const std::string &sdp,
   on_air_ = !resumed;
   std::string why;
   WhipOffer offer;
-  if (!read_whip_offer (sdp, offer, why) || !build (why)) {
+  if (!read_whip_offer (sdp, offer, why) || !build (offer.twcc_ext_id,
+          why)) {
     broadcast_ = nullptr;
     fail ({ CLOSE_SERVER_ERROR, why, "pipeline" }, why);
     return;

@@ -28,6 +28,7 @@
 #include "input.h"
 #include "pipeline_factory.h"
 #include "util.h"
+#include "whip_offer.h"
 
 #include <atomic>
 #include <functional>
@@ -102,7 +103,8 @@ class WhipInput final : public Input, public Broadcast::Listener {
   };
 
  private:
-  bool build (std::string &error);
+  /* twcc_ext_id: the offer's (whip_offer.h), 0 when none. */
+  bool build (int twcc_ext_id, std::string &error);
   void on_answer_created ();
   void on_gathering_done ();
   void answer_now ();

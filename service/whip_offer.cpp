@@ -209,6 +209,14 @@ read_whip_offer (const std::string &sdp, WhipOffer &offer, std::string &why)
     }
     if (!keep_what_we_take (media, i, kind, why))
       return false;
+    for (guint a = 0; a < gst_sdp_media_attributes_len (media) &&
+        !offer.twcc_ext_id; a++) {
+      const GstSDPAttribute *attr = gst_sdp_media_get_attribute (media, a);
+      std::string id, uri;
+      if (g_str_equal (attr->key, "extmap") && split_payload (attr->value,
+              id, uri) && uri == TWCC_EXTENSION_URI)
+        offer.twcc_ext_id = std::stoi (id.substr (0, 3));
+    }
     offer.tracks.push_back (kind);
   }
   if (offer.tracks.empty ()) {

@@ -28,7 +28,15 @@ struct WhipOffer {
   /* The sender's ICE username fragment (session or first m-line): a
    * trickle fragment with another one is an ICE restart. */
   std::string ice_ufrag;
+  /* The id the sender gave the transport-wide congestion control header
+   * extension (0: none): the answer takes it (webrtcbin 1.22 answers no
+   * extmap by itself), so the sender's bandwidth estimate hears from us. */
+  int twcc_ext_id = 0;
 };
+
+/* The transport-wide congestion control header extension's URI. */
+constexpr const char *TWCC_EXTENSION_URI =
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
 
 /* Reads sdp as an offer; false with why (naming the m-line: "m-line 1
  * (video): ...") when it is no SDP or no m-line has media we take. */

@@ -4,8 +4,9 @@
 // headless Chromium with its fake camera and microphone, publishing to wsrtmpd's POST /whip
 // from another origin (CORS), trickling its candidates (PATCH), then stop() (DELETE): nginx-rtmp
 // gets one publish of H.264 (passed through) and AAC, as long as the page sent (+-1 s), keyframes
-// at most 2.2 s apart. The answer's SDP is kept in the artifacts (whip-answer.sdp) and its
-// congestion feedback printed under Figures.
+// at most 2.2 s apart, the browser's bitrate up to 1 Mbit/s or more within the 8 s (it hears
+// our transport-cc feedback). The offer and the answer are kept in the artifacts
+// (whip-offer.sdp, whip-answer.sdp), the answer's feedback printed under Figures.
 //
 // Environment: CHROMIUM, WSRTMPD, E2E_ARTIFACTS as for run.mjs. Exit status: 0 passed, 1 a check
 // failed, 77 a prerequisite is missing.
@@ -51,6 +52,7 @@ const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>whip</titl
     const client = new WHIPClient();
     let answer = '';
     client.onAnswer = (sdp) => { answer = sdp; return sdp; };
+    client.onOffer = (sdp) => { window.offer = sdp; return sdp; };
     await client.publish(pc, url, token);
     window.whip = { client, pc };
     return answer;
@@ -61,6 +63,19 @@ const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>whip</titl
     let frames = 0;
     stats.forEach((s) => { if (s.type === 'outbound-rtp' && s.kind === 'video') frames = s.framesEncoded; });
     return frames;
+  };
+  // What the browser's bandwidth estimate says (it hears our feedback).
+  window.estimate = async () => {
+    const stats = await window.whip.pc.getStats();
+    const out = {};
+    stats.forEach((s) => {
+      if (s.type === 'candidate-pair' && s.nominated) out.availableKbps = Math.round((s.availableOutgoingBitrate || 0) / 1000);
+      if (s.type === 'outbound-rtp' && s.kind === 'video') {
+        out.targetKbps = Math.round((s.targetBitrate || 0) / 1000);
+        out.size = s.frameWidth + 'x' + s.frameHeight;
+      }
+    });
+    return out;
   };
   window.stop = () => window.whip.client.stop();
 </script></body></html>`;
@@ -84,6 +99,7 @@ await t.step('publish, stream, stop', async () => {
   await page.goto(`http://127.0.0.1:${port}/`);
   const answer = await page.evaluate(([url, key]) => window.publish(url, key), [`${daemon.base}/whip`, KEY]);
   fs.writeFileSync(path.join(t.paths.ARTIFACTS, 'whip-answer.sdp'), answer);
+  fs.writeFileSync(path.join(t.paths.ARTIFACTS, 'whip-offer.sdp'), await page.evaluate(() => window.offer));
   check(/a=candidate:/.test(answer), 'the answer carries the server\'s candidates');
   const feedback = [...new Set([...answer.matchAll(/a=rtcp-fb:\d+ (.+)/g)].map((m) => m[1].trim()))];
   const extmaps = [...answer.matchAll(/a=extmap:\d+ (\S+)/g)].map((m) => m[1]);
@@ -93,6 +109,11 @@ await t.step('publish, stream, stop', async () => {
   check(!!(await until(() => nginx.publishing(KEY), 10_000)), 'nginx gets the stream');
   await sleep(SECONDS * 1000 - (Date.now() - startedMs));
   const sentS = (Date.now() - startedMs) / 1000;
+  const estimate = await page.evaluate(() => window.estimate());
+  t.figures.push(`browser after ${sentS.toFixed(0)} s: available ${estimate.availableKbps} kbit/s, video target ${estimate.targetKbps} kbit/s, ${estimate.size}`);
+  // Our transport-cc feedback reaches its estimate: on loopback it climbs to the encoder's
+  // ceiling (without the answer's extmap it stayed near 200 kbit/s).
+  check(estimate.targetKbps >= 1000, 'the browser\'s bitrate climbs (transport-cc feedback)', `${estimate.targetKbps} kbit/s`);
   await page.evaluate(() => window.stop());
   check(!!(await until(async () => !(await nginx.publishing(KEY)), 10_000)), 'DELETE ends the publish');
   check(/DELETE: the sender ended the stream/.test(daemon.out), 'the daemon took the DELETE as Stop');
