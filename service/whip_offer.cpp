@@ -250,6 +250,10 @@ announce_public_ip (const std::string &answer, const std::string &public_ip)
               "udp") || !g_str_equal (fields[7], "host") ||
           public_ip == fields[4])
         continue;
+      /* Only for the public address's family (a 1:1 NAT of IPv4). */
+      bool v6 = strchr (fields[4], ':') != nullptr;
+      if (v6 != (public_ip.find (':') != std::string::npos))
+        continue;
       g_free (fields[4]);
       fields[4] = g_strdup (public_ip.c_str ());
       g_autofree char *joined = g_strjoinv (" ", fields);

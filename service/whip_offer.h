@@ -43,8 +43,9 @@ constexpr const char *TWCC_EXTENSION_URI =
 bool read_whip_offer (const std::string &sdp, WhipOffer &offer,
     std::string &why);
 
-/* answer with a copy of each host UDP candidate announced at public_ip
- * (--webrtc-public-ip: the address a NAT maps 1:1 to ours, same ports). */
+/* answer with a copy of each host UDP candidate of public_ip's address
+ * family announced at public_ip (--webrtc-public-ip: the address a NAT
+ * maps 1:1 to ours, same ports). */
 std::string announce_public_ip (const std::string &answer,
     const std::string &public_ip);
 
