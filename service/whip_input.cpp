@@ -444,7 +444,10 @@ WhipInput::add_candidates (const std::string &fragment, std::string &why)
 }
 
 /* A track's RTP from webrtcbin (its streaming thread): its depayloader
- * into the muxer's pad for that kind. */
+ * into the muxer's pad for that kind. Reads only what is fixed once the
+ * bin runs (bin_, webrtc_, mux_pads_); the input outlives the bin's
+ * threads (it is destroyed after detach stopped the bin, or after the
+ * pipeline went down), and the destructor disconnects this handler. */
 void
 WhipInput::on_pad_added (GstElement *, GstPad *pad, gpointer data)
 {
