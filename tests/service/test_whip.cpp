@@ -12,6 +12,7 @@
 #include "fixture.h"
 #include "harness.h"
 #include "service_checks.h"
+#include "wsclient.h"
 
 #include <cppunit/extensions/HelperMacros.h>
 #include <libsoup/soup.h>
@@ -154,6 +155,7 @@ class WhipTest : public CppUnit::TestFixture {
   CPPUNIT_TEST_SUITE (WhipTest);
   CPPUNIT_TEST (testPublishPassthrough);
   CPPUNIT_TEST (testErrors);
+  CPPUNIT_TEST (testBannedKey);
   CPPUNIT_TEST (testDroppedSenderResumes);
   CPPUNIT_TEST_SUITE_END ();
 
@@ -236,6 +238,27 @@ class WhipTest : public CppUnit::TestFixture {
     /* None of it started anything. */
     ASSERT_LOGGED (daemon, "a broadcast started",
         daemon.log ().find ("broadcast 1") == std::string::npos);
+  }
+
+  /* A key the operator kicked with a ban is refused over WHIP too: 403,
+   * kind "banned". */
+  void testBannedKey ()
+  {
+    TempDir dir;
+    Daemon daemon ({ "--record-dir", dir.path (), "--admin-listen",
+        "127.0.0.1:0" });
+    auto client = WsClient::connect (daemon.ingest_url ("banme"));
+    CPPUNIT_ASSERT (client);
+    ASSERT_LOGGED (daemon, "no welcome",
+        client->wait_text ("\"type\":\"welcome\"", 5000));
+    HttpResponse kick = http_request ("POST", daemon.admin_url () +
+        "api/v1/broadcasts/banme/kick", "{\"ban_s\":60}");
+    ASSERT_LOGGED (daemon, "kick: " + kick.body, kick.status == 200);
+    Reply banned = request ("POST", whip_url (daemon), "application/sdp",
+        AV1_ONLY_OFFER, { { "Authorization", "Bearer banme" } });
+    CPPUNIT_ASSERT_EQUAL (403, banned.status);
+    CPPUNIT_ASSERT_MESSAGE (banned.body, banned.body.find (
+            "\"kind\":\"banned\"") != std::string::npos);
   }
 
   /* A sender that dies (no DELETE) is a drop: after --idle-timeout
