@@ -383,6 +383,23 @@ read_webhook_secret_file (const std::string &path, std::string &secret,
   return true;
 }
 
+/* --webrtc-ports MIN-MAX. */
+bool
+parse_port_range (const std::string &text, Config &config, std::string &error)
+{
+  unsigned min = 0, max = 0;
+  char extra;
+  if (sscanf (text.c_str (), "%u-%u%c", &min, &max, &extra) != 2 ||
+      min < 1024 || max > 65535 || min > max) {
+    error = "--webrtc-ports: \"" + text + "\" is not MIN-MAX with 1024 <= "
+        "MIN <= MAX <= 65535";
+    return false;
+  }
+  config.webrtc_port_min = min;
+  config.webrtc_port_max = max;
+  return true;
+}
+
 /* Every option wsrtmpd has, storing into config. */
 bool
 make_options (Config &config, std::vector<Option> &options,
@@ -608,6 +625,46 @@ make_options (Config &config, std::vector<Option> &options,
         config.force_transcode = value == "true";
         return true;
       } },
+    /* WHIP ingest (POST /whip). */
+    { "webrtc-ports", 0, Type::Text, "MIN-MAX", "UDP ports WHIP's ICE may "
+      "use (the range to open in a firewall)", "", "any",
+      [&config] (const std::string &text, std::string &error) {
+        return parse_port_range (text, config, error);
+      } },
+    { "webrtc-public-ip", 0, Type::Text, "ADDR", "Address announced to WHIP "
+      "senders beside our own (behind a 1:1 NAT, e.g. a cloud VM's public "
+      "address; the same ports)", "", "none",
+      text_into (config.webrtc_public_ip) },
+    { "stun-server", 0, Type::Text, "URL", "STUN server for WHIP's ICE, "
+      "stun://HOST:PORT (also sent to senders in a Link header)", "", "none",
+      [&config] (const std::string &text, std::string &error) {
+        if (!g_str_has_prefix (text.c_str (), "stun://")) {
+          error = "--stun-server: \"" + text + "\" is not stun://HOST:PORT";
+          return false;
+        }
+        config.stun_server = text;
+        return true;
+      } },
+    { "turn-server", 0, Type::List, "URL", "TURN server for WHIP's ICE, "
+      "turn://USER:PASSWORD@HOST:PORT or turns://... (also sent to senders "
+      "in a Link header); give it several times for several", "", "none",
+      [&config] (const std::string &text, std::string &error) {
+        g_auto (GStrv) urls = g_strsplit (text.c_str (), ";", -1);
+        for (char **url = urls; *url; url++) {
+          if (!g_str_has_prefix (*url, "turn://") &&
+              !g_str_has_prefix (*url, "turns://")) {
+            error = "--turn-server: \"" + std::string (*url) + "\" is not "
+                "turn(s)://USER:PASSWORD@HOST:PORT";
+            return false;
+          }
+          config.turn_servers.push_back (*url);
+        }
+        return true;
+      } },
+    { "whip-jitter-ms", 0, Type::Text, "MS", "WHIP jitterbuffer latency: how "
+      "long packets may wait for reordering and retransmission (NACK/RTX)",
+      "200", "",
+      whole_number ("whip-jitter-ms", 20, 5000, config.whip_jitter_ms) },
     { "version", 'V', Type::Flag, nullptr, "Print the version and exit", "",
       "", nullptr, false },
   };

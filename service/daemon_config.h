@@ -99,6 +99,17 @@ struct Config {
   std::string webhook_secret_file;
   std::string webhook_secret;
 
+  /* WHIP ingest (whip_endpoint.h, whip_input.h). */
+  /* The UDP ports ICE may use (0, 0: any the system gives). */
+  int webrtc_port_min = 0, webrtc_port_max = 0;
+  /* Announced beside our host candidates (a 1:1 NAT); "" when none. */
+  std::string webrtc_public_ip;
+  std::string stun_server;              /* stun://HOST:PORT, "" when none */
+  std::vector<std::string> turn_servers;        /* turn(s)://USER:PASS@HOST:PORT */
+  /* The jitterbuffer's latency (ms): what the receiver waits for
+   * reordered and retransmitted packets. */
+  int whip_jitter_ms = 0;
+
   bool origin_allowed (const std::string &origin) const;
 
   bool tls () const { return !tls_cert.empty (); }

@@ -146,6 +146,10 @@ grep -q 'WebSocket' "$work/inspect.txt" || fail "gst-inspect-1.0 wsserversrc: no
 grep -E -q '^ *Filename +(/usr)?/lib/[^/]+/gstreamer-1\.0/libgstwsrtmp\.so$' "$work/inspect.txt" ||
   { grep Filename "$work/inspect.txt"; fail "wsserversrc is not loaded from GStreamer's plugin directory"; }
 in_root gst-inspect-1.0 flvencodebin >/dev/null || fail "gst-inspect-1.0 flvencodebin"
+# WHIP ingest: webrtcbin makes its ICE elements by name (gstreamer1.0-nice, a Depends).
+for element in webrtcbin nicesrc nicesink; do
+  in_root gst-inspect-1.0 $element >/dev/null || fail "gst-inspect-1.0 $element (WHIP ingest)"
+done
 cat "$src"/tests/data/chrome-h264-opus-250ms/chunk-*.bin >"$work/root/tmp/in.webm"
 in_root gst-launch-1.0 -q filesrc location=/tmp/in.webm ! flvencodebin ! \
   filesink location=/tmp/out.flv || fail "gst-launch-1.0 ... flvencodebin ..."

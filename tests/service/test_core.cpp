@@ -18,6 +18,7 @@
 #include "streams_file.h"
 #include "tokens.h"
 #include "webhooks.h"
+#include "whip_offer.h"
 
 #include <cppunit/extensions/HelperMacros.h>
 #include <cppunit/extensions/TestFactoryRegistry.h>
@@ -162,6 +163,8 @@ class CoreTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testErrorKindsAreDocumented);
   CPPUNIT_TEST (testPublishAnswer);
   CPPUNIT_TEST (testWebhookSignature);
+  CPPUNIT_TEST (testWhipAdmission);
+  CPPUNIT_TEST (testWhipOffer);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -971,6 +974,102 @@ class CoreTest : public CppUnit::TestFixture {
             now), 1008, "token", true);
     assert_refused (admit_path (config, "/ingest/k1", draining, nullptr, good,
             now), 1001, "shutdown", true);
+  }
+
+  /* WHIP: the key and token from the bearer, the same rules; an Origin
+   * only checked when one came (OBS sends none). */
+  void testWhipAdmission ()
+  {
+    const std::string secret = "0123456789abcdef-unit";
+    const gint64 now = 1'800'000'000;
+    Config config;
+    std::string error;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--token-secret", secret,
+            "--allowed-origins", "https://studio.example" }, config, error));
+    auto whip = [&] (const std::string &bearer, const char *origin) {
+      AdmissionRequest request;
+      request.whip = true;
+      request.bearer = bearer;
+      request.has_origin = origin != nullptr;
+      request.origin = origin ? origin : "";
+      request.now_s = now;
+      request.now_us = now * G_USEC_PER_SEC;
+      return admit (config, request, AdmissionState ());
+    };
+    std::string good = "k1?token=" + make_token (secret, "k1", now + 60);
+    Admission admitted = whip (good, nullptr);
+    CPPUNIT_ASSERT (admitted.verdict == Admission::Verdict::Start);
+    CPPUNIT_ASSERT_EQUAL (std::string ("k1"), admitted.key);
+    CPPUNIT_ASSERT (whip (good, "https://studio.example").verdict ==
+        Admission::Verdict::Start);
+    assert_refused (whip (good, "https://other.example"), 1008, "origin",
+        false);
+    assert_refused (whip ("k1", nullptr), 1008, "token", true);
+    assert_refused (whip ("k1?token=" + make_token (secret, "k2", now + 60),
+            nullptr), 1008, "token", true);
+    assert_refused (whip ("bad key", nullptr), 1008, "key", false);
+  }
+
+  /* What of an offer we take: H.264 packetization-mode=1 first (any
+   * profile), VP8 after it, RTX of those kept, simulcast dropped; the
+   * m-line named when nothing is taken; a bundle-only m-line is a track. */
+  void testWhipOffer ()
+  {
+    const std::string head = "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\n"
+        "t=0 0\r\na=group:BUNDLE 0 1\r\n";
+    const std::string video = "m=video 9 UDP/TLS/RTP/SAVPF 96 97 98 99 100\r\n"
+        "c=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n"
+        "a=ice-ufrag:abcd\r\n"
+        "a=extmap:3 " + std::string (TWCC_EXTENSION_URI) + "\r\n"
+        "a=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\n"
+        "a=fmtp:97 apt=96\r\na=rtpmap:98 H264/90000\r\n"
+        "a=fmtp:98 profile-level-id=640c34;packetization-mode=0\r\n"
+        "a=rtpmap:99 H264/90000\r\n"
+        "a=fmtp:99 profile-level-id=640c34;packetization-mode=1\r\n"
+        "a=rtpmap:100 AV1/90000\r\na=rid:h send\r\n"
+        "a=simulcast:send h\r\n";
+    const std::string audio = "m=audio 0 UDP/TLS/RTP/SAVPF 111\r\n"
+        "c=IN IP4 0.0.0.0\r\na=mid:1\r\na=bundle-only\r\na=sendonly\r\n"
+        "a=rtpmap:111 opus/48000/2\r\n";
+    WhipOffer offer;
+    std::string why;
+    CPPUNIT_ASSERT_MESSAGE (why, read_whip_offer (head + video + audio,
+            offer, why));
+    CPPUNIT_ASSERT_EQUAL (size_t (2), offer.tracks.size ());
+    CPPUNIT_ASSERT_EQUAL (std::string ("abcd"), offer.ice_ufrag);
+    CPPUNIT_ASSERT_EQUAL (3, offer.twcc_ext_id);
+    CPPUNIT_ASSERT_MESSAGE (offer.sdp, offer.sdp.find (
+            "m=video 9 UDP/TLS/RTP/SAVPF 99 96 97\r\n") != std::string::npos);
+    for (const char *gone : { "a=rtpmap:98", "a=rtpmap:100", "a=rid:",
+             "a=simulcast:" })
+      CPPUNIT_ASSERT_MESSAGE (gone, offer.sdp.find (gone) ==
+          std::string::npos);
+
+    CPPUNIT_ASSERT (!read_whip_offer (head + "m=video 9 UDP/TLS/RTP/SAVPF 100"
+            "\r\na=sendonly\r\na=rtpmap:100 AV1/90000\r\n", offer, why));
+    CPPUNIT_ASSERT_MESSAGE (why, why.find ("m-line 0 (video): no codec we "
+            "take") == 0);
+    CPPUNIT_ASSERT (!read_whip_offer (head + "m=audio 9 UDP/TLS/RTP/SAVPF 111"
+            "\r\na=recvonly\r\na=rtpmap:111 opus/48000/2\r\n", offer, why));
+    CPPUNIT_ASSERT_MESSAGE (why, why.find ("m-line 0 (audio): recvonly") ==
+        0);
+    CPPUNIT_ASSERT (!read_whip_offer ("hello", offer, why));
+
+    auto candidates = read_trickle ("a=ice-ufrag:abcd\r\nm=audio 9 RTP/AVP 0"
+        "\r\na=mid:1\r\na=candidate:1 1 udp 1 192.0.2.1 5000 typ host\r\n"
+        "a=mid:x\r\na=candidate:2 1 udp 1 192.0.2.1 5001 typ host\r\n",
+        { "0", "1" });
+    CPPUNIT_ASSERT_EQUAL (size_t (1), candidates.size ());
+    CPPUNIT_ASSERT_EQUAL (1u, candidates[0].first);
+    CPPUNIT_ASSERT_EQUAL (std::string ("abcd"), trickle_ufrag (
+            "a=ice-ufrag:abcd\r\n"));
+
+    std::string answer = announce_public_ip (head + "m=video 9 UDP/TLS/RTP/"
+        "SAVPF 96\r\na=candidate:1 1 UDP 2015363327 10.0.0.5 43433 typ host"
+        "\r\n", "203.0.113.7");
+    CPPUNIT_ASSERT_MESSAGE (answer, answer.find ("a=candidate:1 1 UDP "
+            "2015363327 203.0.113.7 43433 typ host") != std::string::npos);
+    CPPUNIT_ASSERT (answer.find ("10.0.0.5 43433") != std::string::npos);
   }
 
   /* Draining, --max-sessions and --max-connections-per-ip. */
