@@ -159,7 +159,7 @@ WhipEndpoint::add_cors (SoupServerMessage *msg) const
     soup_message_headers_replace (headers, "Vary", "Origin");
   }
   soup_message_headers_replace (headers, "Access-Control-Allow-Methods",
-      "POST, PATCH, DELETE, OPTIONS");
+      "GET, POST, PATCH, DELETE, OPTIONS");
   soup_message_headers_replace (headers, "Access-Control-Allow-Headers",
       "Authorization, Content-Type, If-Match");
   soup_message_headers_replace (headers, "Access-Control-Expose-Headers",
@@ -323,7 +323,7 @@ WhipEndpoint::handle_post (SoupServerMessage *msg)
       [this] (WhipInput *finished) { input_finished (finished); });
   WhipInput *raw = input.get ();
   inputs_.emplace (id, std::move (input));
-  resources_[resource] = id;
+  resources_[resource] = Resource { id, admission_request.bearer };
   host_.input_began (peer);
   pending_per_peer_[peer]++;
 
@@ -361,7 +361,7 @@ WhipEndpoint::handle_resource (SoupServerMessage *msg, const std::string &id)
   const char *method = soup_server_message_get_method (msg);
   auto found = resources_.find (id);
   auto input = found == resources_.end () ? inputs_.end () :
-      inputs_.find (found->second);
+      inputs_.find (found->second.input_id);
   if (input == inputs_.end ()) {
     send_error (msg, SOUP_STATUS_NOT_FOUND, "input", "no such WHIP session");
     return;
@@ -372,11 +372,15 @@ WhipEndpoint::handle_resource (SoupServerMessage *msg, const std::string &id)
     soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
     return;
   }
+  if (method == SOUP_METHOD_GET) {
+    answer_status (msg, found->second, *input->second);
+    return;
+  }
   if (!g_str_equal (method, "PATCH")) {
     soup_message_headers_replace (soup_server_message_get_response_headers (
-            msg), "Allow", "PATCH, DELETE, OPTIONS");
+            msg), "Allow", "GET, PATCH, DELETE, OPTIONS");
     send_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "input",
-        "PATCH (trickle) or DELETE a WHIP session");
+        "GET (status), PATCH (trickle) or DELETE a WHIP session");
     return;
   }
   if (media_type (msg) != "application/trickle-ice-sdpfrag") {
@@ -399,7 +403,7 @@ WhipEndpoint::handle_resource (SoupServerMessage *msg, const std::string &id)
   if ((match && g_str_equal (match, "*")) || (!ufrag.empty () &&
           ufrag != input->second->ice_ufrag ())) {
     soup_message_headers_replace (soup_server_message_get_response_headers (
-            msg), "Allow", "PATCH, DELETE, OPTIONS");
+            msg), "Allow", "GET, PATCH, DELETE, OPTIONS");
     send_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "input",
         "ICE restart is not supported: POST a new offer");
     return;
@@ -408,6 +412,30 @@ WhipEndpoint::handle_resource (SoupServerMessage *msg, const std::string &id)
   /* A fragment without candidates (end-of-candidates) is fine too. */
   input->second->add_candidates (fragment, why);
   soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, nullptr);
+}
+
+/* The session's status: for its sender only (the Location is no secret:
+ * it may land in logs), so with the POST's own bearer. */
+void
+WhipEndpoint::answer_status (SoupServerMessage *msg, const Resource &resource,
+    const WhipInput &input)
+{
+  const char *authorization = soup_message_headers_get_one (
+      soup_server_message_get_request_headers (msg), "Authorization");
+  if (!authorization || g_ascii_strncasecmp (authorization, "Bearer ", 7) ||
+      resource.bearer != authorization + 7) {
+    soup_message_headers_replace (soup_server_message_get_response_headers (
+            msg), "WWW-Authenticate", "Bearer");
+    send_error (msg, SOUP_STATUS_UNAUTHORIZED, "key",
+        "the session's status needs the bearer it was published with");
+    return;
+  }
+  g_autoptr (JsonNode) status = input.status ();
+  g_autofree char *text = json_to_string (status, FALSE);
+  soup_message_headers_replace (soup_server_message_get_response_headers (
+          msg), "Cache-Control", "no-store");
+  send_text (msg, SOUP_STATUS_OK, "application/json",
+      std::string (text) + "\n");
 }
 
 void
@@ -442,7 +470,7 @@ WhipEndpoint::input_finished (WhipInput *input)
   if (found == inputs_.end ())
     return;
   for (auto resource = resources_.begin (); resource != resources_.end ();) {
-    if (resource->second == input->id ())
+    if (resource->second.input_id == input->id ())
       resource = resources_.erase (resource);
     else
       ++resource;

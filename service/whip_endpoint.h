@@ -3,7 +3,10 @@
  * answer (our candidates in it: OBS trickles nothing), Location
  * (/whip/ID, the session resource), ETag, Accept-Patch and a Link per ICE
  * server; PATCH /whip/ID trickles candidates (204); DELETE /whip/ID ends
- * the stream as the page's Stop does (200); OPTIONS answers 204. CORS on
+ * the stream as the page's Stop does (200); GET /whip/ID, with the POST's
+ * bearer, answers the session's status as JSON (state, duration, bitrates,
+ * destinations: the WebSocket's frames, polled by the page); OPTIONS
+ * answers 204. CORS on
  * every answer. Errors are JSON {"kind", "message"}: 401 no bearer, 403 a
  * key or token refused (after a pause, against guessing) or banned, 415
  * not SDP, 400 an offer we cannot answer (which m-line, why), 413 a body
@@ -99,10 +102,19 @@ class WhipEndpoint {
   const Config &config_;
   const PipelineFactory &factory_;
   Host &host_;
+  /* A session resource (Location): its input, and the POST's bearer,
+   * which reading its status takes again. */
+  struct Resource {
+    guint64 input_id;
+    std::string bearer;
+  };
+  void answer_status (SoupServerMessage *msg, const Resource &resource,
+      const WhipInput &input);
+
   /* Every input until it finished, by id; the resource IDs (Location)
    * of those not yet deleted. */
   std::map<guint64, std::unique_ptr<WhipInput>> inputs_;
-  std::map<std::string, guint64> resources_;
+  std::map<std::string, Resource> resources_;
   std::vector<std::unique_ptr<WhipInput>> finished_;
   /* Offers waiting for their answer, per client address. */
   std::map<std::string, int> pending_per_peer_;

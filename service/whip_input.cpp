@@ -426,6 +426,10 @@ WhipInput::answer_now ()
   answered_ = nullptr;
   set_state (State::Connecting);
   media_since_us_ = g_get_monotonic_time ();
+  /* Put on air while negotiating (the input it took over from ended
+   * first): live now. */
+  if (on_air_ && broadcast_)
+    broadcast_changed (broadcast_->state ());
   answered (answer, "");
 }
 
@@ -538,6 +542,12 @@ WhipInput::on_tick ()
   }
   if (state_ == State::Connecting || state_ == State::Live) {
     guint64 rtp = progress_->rtp_bytes;
+    if (now - rate_since_us_ >= G_USEC_PER_SEC) {
+      bitrate_kbps_ = rate_since_us_ ? static_cast<guint> ((rtp - rate_bytes_)
+          * 8 * 1000 / (now - rate_since_us_)) : 0;
+      rate_bytes_ = rtp;
+      rate_since_us_ = now;
+    }
     if (rtp != media_bytes_) {
       media_bytes_ = rtp;
       media_since_us_ = now;
@@ -722,6 +732,7 @@ WhipInput::on_message (GstMessage *message)
     case GST_MESSAGE_ELEMENT:
       if (gst_message_has_name (message, "flvencodebin-output")) {
         const GstStructure *s = gst_message_get_structure (message);
+        output_mode_ = gst_structure_get_string (s, "mode");
         log_event (G_LOG_LEVEL_MESSAGE, std::string ("video output: ") +
             gst_structure_get_string (s, "mode") + " (" +
             gst_structure_get_string (s, "reason") + ")");
@@ -752,6 +763,53 @@ WhipInput::broadcast_changed (Broadcast::State state)
     log_event (G_LOG_LEVEL_MESSAGE, "live");
     set_state (State::Live);
   }
+}
+
+void
+WhipInput::broadcast_frame (JsonNode *frame)
+{
+  destinations_.reset (json_node_copy (frame), json_node_unref);
+}
+
+JsonNode *
+WhipInput::status () const
+{
+  /* The page's words: the broadcast's own state while it is ours. */
+  const char *state = state_ == State::Negotiating ? "connecting" :
+      state_name (state_);
+  if (state_ == State::Live && broadcast_ &&
+      broadcast_->state () == Broadcast::State::Reconnecting)
+    state = "reconnecting";
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "state");
+  json_builder_add_string_value (builder, state);
+  json_builder_set_member_name (builder, "duration_s");
+  json_builder_add_double_value (builder, broadcast_ ?
+      broadcast_->duration_s () : (g_get_monotonic_time () - started_us_) /
+      1e6);
+  json_builder_set_member_name (builder, "bytes_in");
+  json_builder_add_int_value (builder, progress_->rtp_bytes);
+  json_builder_set_member_name (builder, "bitrate_kbps");
+  json_builder_add_int_value (builder, bitrate_kbps_);
+  json_builder_set_member_name (builder, "bytes_out");
+  json_builder_add_int_value (builder, broadcast_ ? broadcast_->bytes_out () :
+      0);
+  json_builder_set_member_name (builder, "output");
+  json_builder_add_string_value (builder, output_mode_.c_str ());
+  json_builder_set_member_name (builder, "keyframe_interval_s");
+  json_builder_add_double_value (builder, factory_.keyframe_interval_s ());
+  json_builder_set_member_name (builder, "continuity_timeout_s");
+  json_builder_add_int_value (builder, factory_.continuity_timeout_s ());
+  json_builder_set_member_name (builder, "destinations");
+  JsonNode *rows = destinations_ ? json_object_get_member (
+      json_node_get_object (destinations_.get ()), "destinations") : nullptr;
+  if (rows)
+    json_builder_add_value (builder, json_node_copy (rows));
+  else
+    json_builder_add_null_value (builder);
+  json_builder_end_object (builder);
+  return json_builder_get_root (builder);
 }
 
 void

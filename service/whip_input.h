@@ -84,7 +84,14 @@ class WhipInput final : public Input, public Broadcast::Listener {
   void input_ended () override;
   void broadcast_failed (const Failure &failure) override;
   void broadcast_gone () override;
-  void broadcast_frame (JsonNode *) override {}
+  /* The destinations' rows, kept for status (). */
+  void broadcast_frame (JsonNode *frame) override;
+
+  /* What GET <Location> answers (the sender's view, as the WebSocket's
+   * stats, state and destinations frames tell it): state, duration_s,
+   * bytes_in, bitrate_kbps, bytes_out, output, keyframe_interval_s,
+   * continuity_timeout_s, destinations. A new node the caller frees. */
+  JsonNode *status () const;
 
   guint64 id () const { return id_; }
   const std::string &key () const { return key_; }
@@ -167,6 +174,14 @@ class WhipInput final : public Input, public Broadcast::Listener {
   guint64 media_bytes_ = 0;
   gint64 media_since_us_ = 0;
   gint64 pli_sent_us_ = 0;
+  /* The RTP bitrate over the last second (status ()). */
+  guint64 rate_bytes_ = 0;
+  gint64 rate_since_us_ = 0;
+  guint bitrate_kbps_ = 0;
+  /* flvencodebin's video output ("passthrough", "transcode"). */
+  std::string output_mode_;
+  /* The broadcast's last destinations frame (null until one came). */
+  std::shared_ptr<JsonNode> destinations_;
   /* After the media ended: FLV output last seen growing then. */
   guint64 drain_bytes_ = 0;
   gint64 drain_since_us_ = 0;
