@@ -5,7 +5,7 @@
  * one publish with H.264 passed through and AAC, the duration as sent,
  * keyframes at most 2.2 s apart; DELETE ends the broadcast; a sender that
  * dies shows the slate and a new POST resumes with the same publish; the
- * HTTP errors.
+ * HTTP errors; the session's status (GET Location) behind the bearer.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -84,7 +84,7 @@ whip_url (const Daemon &daemon)
 /* Runs the sender to its end; its exit status, output in out. */
 int
 send_whip (const Daemon &daemon, const std::string &bearer, double seconds,
-    bool delete_at_end, std::string &out)
+    bool delete_at_end, std::string &out, double status_at = 0)
 {
   Fixture fixture (FIXTURE);
   std::vector<std::string> argv = { "/usr/bin/python3",
@@ -92,6 +92,10 @@ send_whip (const Daemon &daemon, const std::string &bearer, double seconds,
     fixture.dir (), "--seconds", std::to_string (seconds) };
   if (!delete_at_end)
     argv.push_back ("--no-delete");
+  if (status_at > 0) {
+    argv.push_back ("--status-at");
+    argv.push_back (std::to_string (status_at));
+  }
   std::string err;
   int status = run_command (argv, &out, &err, "",
       static_cast<int> ((seconds + 20) * 1000));
@@ -170,10 +174,22 @@ class WhipTest : public CppUnit::TestFixture {
     Daemon daemon ({ "--rtmp-url", nginx.url (), "--continuity-timeout",
         "30" });
     std::string out;
-    int status = send_whip (daemon, "obs", 10, true, out);
+    int status = send_whip (daemon, "obs", 10, true, out, 4);
     ASSERT_LOGGED (daemon, "sender: " + out, status == 0);
     ASSERT_LOGGED (daemon, "sender: " + out,
         out.find ("whip: deleted 200") != std::string::npos);
+    /* The session's status, as the page polls it: the WebSocket's stats
+     * fields; only with the POST's bearer. */
+    for (const char *field : { "\"state\":\"live\"", "\"duration_s\":",
+            "\"bitrate_kbps\":", "\"bytes_in\":", "\"bytes_out\":",
+            "\"output\":\"passthrough\"", "\"continuity_timeout_s\":30",
+            "\"destinations\":" }) {
+      ASSERT_LOGGED (daemon, std::string ("status without ") + field + ": " +
+          out, out.find (std::string ("whip: status 200 {")) !=
+          std::string::npos && out.find (field) != std::string::npos);
+    }
+    ASSERT_LOGGED (daemon, "status without the bearer: " + out, out.find (
+            "whip: status no bearer 401") != std::string::npos);
     ASSERT_LOGGED (daemon, "not passed through",
         daemon.log ().find ("video output: passthrough") !=
         std::string::npos);
@@ -233,6 +249,8 @@ class WhipTest : public CppUnit::TestFixture {
 
     CPPUNIT_ASSERT_EQUAL (404, request ("DELETE", url + "/nothing", "",
             "").status);
+    CPPUNIT_ASSERT_EQUAL (404, request ("GET", url + "/nothing", "", "",
+        { { "Authorization", "Bearer good" } }).status);
     CPPUNIT_ASSERT_EQUAL (404, request ("PATCH", url + "/nothing",
             "application/trickle-ice-sdpfrag", "a=mid:0\r\n").status);
     /* None of it started anything. */
