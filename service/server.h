@@ -79,11 +79,18 @@ class Server final : private WhipEndpoint::Host {
     return client_of (msg, true); }
   AdmissionState admission_state (const std::string &peer) const override;
   void take_over (const std::string &key) override;
-  Broadcast *place (const Admission &admission, bool &resumed,
-      Failure &failure, std::string &detail) override;
+  Broadcast *place (const Admission &admission,
+      const PublishVerdict *verdict, bool &resumed, Failure &failure,
+      std::string &detail) override;
   void input_began (const std::string &peer) override;
   void input_finished (const std::string &peer) override;
   bool has_publish_hook () const override { return publish_hook_ != nullptr; }
+  guint64 ask_publish_hook (const PublishRequest &request,
+      std::function<void (const PublishVerdict &)> done) override;
+  void cancel_publish_hook (guint64 id) override;
+  /* The hook's verdict in the log and /metrics. */
+  void note_publish_verdict (const std::string &peer, const std::string &key,
+      const PublishVerdict &verdict);
   /* The broadcast for an admitted input (joined or started); the hook's
    * verdict (nullptr: none) chooses a new one's destinations. */
   Broadcast *place_broadcast (const Admission &admission,

@@ -116,6 +116,12 @@ WhipEndpoint::~WhipEndpoint ()
 {
   if (reap_idle_)
     g_source_remove (reap_idle_);
+  /* The Server cancelled the hook's requests first (its destructor). */
+  for (auto &[msg, held] : held_for_hook_) {
+    g_signal_handlers_disconnect_by_func (msg,
+        reinterpret_cast<gpointer> (&WhipEndpoint::on_held_finished), this);
+    g_object_unref (msg);
+  }
   finished_.clear ();
   inputs_.clear ();
 }
@@ -285,11 +291,6 @@ WhipEndpoint::handle_post (SoupServerMessage *msg)
         "too many offers waiting for their answer from your address");
     return;
   }
-  if (host_.has_publish_hook ()) {
-    send_error (msg, SOUP_STATUS_NOT_IMPLEMENTED, "refused",
-        "WHIP does not ask --on-publish yet: use the WebSocket");
-    return;
-  }
   std::string offer_text (body->data ? body->data : "", body->length);
   WhipOffer offer;
   std::string why;
@@ -302,16 +303,99 @@ WhipEndpoint::handle_post (SoupServerMessage *msg)
     return;
   }
 
+  soup_server_message_pause (msg);
+  if (!host_.has_publish_hook ()) {
+    publish (msg, peer, admission, admission_request.bearer, offer_text,
+        nullptr);
+    return;
+  }
+  /* The hook decides; the POST waits (and counts as pending). */
+  PublishRequest hook_request;
+  hook_request.key = key;
+  hook_request.transport = "whip";
+  hook_request.client = peer;
+  const char *agent = soup_message_headers_get_one (request, "User-Agent");
+  hook_request.user_agent = agent ? agent : "";
+  hook_request.origin = admission_request.origin;
+  pending_per_peer_[peer]++;
+  g_object_ref (msg);
+  g_signal_connect (msg, "finished",
+      G_CALLBACK (&WhipEndpoint::on_held_finished), this);
+  guint64 hook_id = host_.ask_publish_hook (hook_request,
+      [this, msg, peer, admission_request, offer_text] (
+          const PublishVerdict &verdict) {
+        hook_answered (msg, peer, admission_request, offer_text, verdict);
+      });
+  held_for_hook_[msg] = HeldPost { hook_id, peer };
+}
+
+/* The sender went away while its POST was held for the hook. */
+void
+WhipEndpoint::on_held_finished (SoupServerMessage *msg, gpointer data)
+{
+  auto *self = static_cast<WhipEndpoint *> (data);
+  auto found = self->held_for_hook_.find (msg);
+  if (found == self->held_for_hook_.end ())
+    return;
+  self->host_.cancel_publish_hook (found->second.hook_id);
+  const std::string peer = found->second.peer;
+  self->held_for_hook_.erase (found);
+  auto count = self->pending_per_peer_.find (peer);
+  if (count != self->pending_per_peer_.end () && --count->second <= 0)
+    self->pending_per_peer_.erase (count);
+  g_signal_handlers_disconnect_by_func (msg,
+      reinterpret_cast<gpointer> (&WhipEndpoint::on_held_finished), self);
+  g_object_unref (msg);
+}
+
+void
+WhipEndpoint::hook_answered (SoupServerMessage *msg, const std::string &peer,
+    const AdmissionRequest &request, const std::string &offer,
+    const PublishVerdict &verdict)
+{
+  held_for_hook_.erase (msg);
+  g_signal_handlers_disconnect_by_func (msg,
+      reinterpret_cast<gpointer> (&WhipEndpoint::on_held_finished), this);
+  MessageRef held (msg, g_object_unref);  /* the reference taken to hold */
+  auto count = pending_per_peer_.find (peer);
+  if (count != pending_per_peer_.end () && --count->second <= 0)
+    pending_per_peer_.erase (count);
+  if (!verdict.allowed) {
+    send_error (msg, SOUP_STATUS_FORBIDDEN, "refused", verdict.reason);
+    soup_server_message_unpause (msg);
+    return;
+  }
+  /* Admitted again: a ban, capacity or the key's broadcast may have
+   * changed while the hook took its time. */
+  Admission admission = admit (config_, request, host_.admission_state (
+          peer));
+  if (admission.verdict == Admission::Verdict::Refuse) {
+    send_error (msg, status_for (admission.refusal.kind),
+        admission.refusal.kind, admission.refusal.reason);
+    soup_server_message_unpause (msg);
+    return;
+  }
+  publish (msg, peer, admission, request.bearer, offer, &verdict);
+}
+
+void
+WhipEndpoint::publish (SoupServerMessage *msg, const std::string &peer,
+    const Admission &admission, const std::string &bearer,
+    const std::string &offer_text, const PublishVerdict *verdict)
+{
+  const std::string &key = admission.key;
   /* Admitted, with an offer we can answer: the older inputs for the key
    * give way, and the broadcast is joined or started. */
   host_.take_over (key);
   bool resumed = false;
   Failure failure;
   std::string detail;
-  Broadcast *broadcast = host_.place (admission, resumed, failure, detail);
+  Broadcast *broadcast = host_.place (admission, verdict, resumed, failure,
+      detail);
   if (!broadcast) {
     send_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, failure.kind,
         failure.reason);
+    soup_server_message_unpause (msg);
     return;
   }
   guint64 id = next_id_++;
@@ -323,11 +407,10 @@ WhipEndpoint::handle_post (SoupServerMessage *msg)
       [this] (WhipInput *finished) { input_finished (finished); });
   WhipInput *raw = input.get ();
   inputs_.emplace (id, std::move (input));
-  resources_[resource] = Resource { id, admission_request.bearer };
+  resources_[resource] = Resource { id, bearer };
   host_.input_began (peer);
   pending_per_peer_[peer]++;
 
-  soup_server_message_pause (msg);
   MessageRef held = hold (msg);
   raw->start (broadcast, resumed, offer_text,
       [this, held, peer, resource, etag] (const std::string &answer,
