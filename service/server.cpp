@@ -546,15 +546,20 @@ Server::find_broadcast (const std::string &key) const
   return found;
 }
 
-std::vector<const Session *>
+std::vector<InputView>
 Server::inputs_of (const Broadcast *broadcast) const
 {
-  std::vector<const Session *> inputs;
-  /* sessions_ is ordered by id: oldest first. */
+  std::vector<InputView> inputs = whip_.inputs_of (broadcast);
   for (const auto &[id, session] : sessions_) {
     if (session->broadcast () == broadcast)
-      inputs.push_back (session.get ());
+      inputs.push_back ({ "websocket", session->peer (),
+          session->connected_unix_us (),
+          Session::state_name (session->state ()), session->output_mode (),
+          session->bitrate_kbps () });
   }
+  std::stable_sort (inputs.begin (), inputs.end (),
+      [] (const InputView &a, const InputView &b) {
+        return a.connected_unix_us < b.connected_unix_us; });
   return inputs;
 }
 

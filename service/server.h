@@ -16,6 +16,7 @@
 #include "admission.h"
 #include "bans.h"
 #include "broadcast.h"
+#include "broadcast_view.h"
 #include "daemon_config.h"
 #include "hook_client.h"
 #include "listener.h"
@@ -61,8 +62,8 @@ class Server final : private WhipEndpoint::Host {
   /* The broadcast the key's streamer sees now: its running one, else the
    * newest (nullptr: none). */
   Broadcast *find_broadcast (const std::string &key) const;
-  /* The connections feeding broadcast, oldest first. */
-  std::vector<const Session *> inputs_of (const Broadcast *broadcast) const;
+  /* The inputs feeding broadcast (WebSocket and WHIP), oldest first. */
+  std::vector<InputView> inputs_of (const Broadcast *broadcast) const;
   /* The operator ends key's broadcast: its connections are closed with
    * kind "kicked" and reason, the broadcast ends after what was received
    * is delivered (no slate); for ban_s seconds (0: none) the key is
@@ -149,7 +150,7 @@ class Server final : private WhipEndpoint::Host {
   /* WebSocket sessions and WHIP inputs per client address. */
   std::map<std::string, int> sessions_per_peer_;
   /* POST /whip (after the broadcasts: its inputs are destroyed first). */
-  WhipEndpoint whip_ { config_, factory_, *this };
+  WhipEndpoint whip_ { config_, factory_, metrics_, *this };
   Bans bans_;
   guint reap_idle_ = 0;
   guint64 next_id_ = 1;

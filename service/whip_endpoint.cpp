@@ -97,8 +97,8 @@ ice_server_link (const std::string &url)
 }  // namespace
 
 WhipEndpoint::WhipEndpoint (const Config &config,
-    const PipelineFactory &factory, Host &host)
-    : config_ (config), factory_ (factory), host_ (host),
+    const PipelineFactory &factory, Metrics &metrics, Host &host)
+    : config_ (config), factory_ (factory), metrics_ (metrics), host_ (host),
       available_ ([] {
         for (const char *name : { "webrtcbin", "nicesrc", "nicesink",
                 "rtph264depay", "rtpopusdepay", "matroskamux" }) {
@@ -280,6 +280,7 @@ WhipEndpoint::handle_post (SoupServerMessage *msg)
         "STREAM_KEY", masked.c_str (),
         "MESSAGE", "refused WHIP client %s [%s]: %s (%s)", peer.c_str (),
         masked.c_str (), refusal.reason.c_str (), refusal.kind.c_str ());
+    metrics_.session_refused (refusal.kind);
     guint status = status_for (refusal.kind);
     bool guessing = refusal.kind == "key" || refusal.kind == "token";
     answer_later (msg, status, refusal.kind, refusal.reason,
@@ -361,6 +362,7 @@ WhipEndpoint::hook_answered (SoupServerMessage *msg, const std::string &peer,
   if (count != pending_per_peer_.end () && --count->second <= 0)
     pending_per_peer_.erase (count);
   if (!verdict.allowed) {
+    metrics_.session_refused ("refused");
     send_error (msg, SOUP_STATUS_FORBIDDEN, "refused", verdict.reason);
     soup_server_message_unpause (msg);
     return;
@@ -370,6 +372,7 @@ WhipEndpoint::hook_answered (SoupServerMessage *msg, const std::string &peer,
   Admission admission = admit (config_, request, host_.admission_state (
           peer));
   if (admission.verdict == Admission::Verdict::Refuse) {
+    metrics_.session_refused (admission.refusal.kind);
     send_error (msg, status_for (admission.refusal.kind),
         admission.refusal.kind, admission.refusal.reason);
     soup_server_message_unpause (msg);
@@ -404,7 +407,7 @@ WhipEndpoint::publish (SoupServerMessage *msg, const std::string &peer,
   std::string resource = resource_id;
   std::string etag = std::string ("\"") + etag_id + "\"";
   auto input = std::make_unique<WhipInput> (id, key, peer, config_, factory_,
-      [this] (WhipInput *finished) { input_finished (finished); });
+      metrics_, [this] (WhipInput *finished) { input_finished (finished); });
   WhipInput *raw = input.get ();
   inputs_.emplace (id, std::move (input));
   resources_[resource] = Resource { id, bearer };
@@ -519,6 +522,19 @@ WhipEndpoint::answer_status (SoupServerMessage *msg, const Resource &resource,
           msg), "Cache-Control", "no-store");
   send_text (msg, SOUP_STATUS_OK, "application/json",
       std::string (text) + "\n");
+}
+
+std::vector<InputView>
+WhipEndpoint::inputs_of (const Broadcast *broadcast) const
+{
+  std::vector<InputView> inputs;
+  for (const auto &[id, input] : inputs_) {
+    if (input->broadcast () == broadcast)
+      inputs.push_back ({ "whip", input->peer (), input->connected_unix_us (),
+          input->state_word (), input->output_mode (),
+          input->bitrate_kbps () });
+  }
+  return inputs;
 }
 
 void

@@ -29,8 +29,10 @@
 
 #include "admission.h"
 #include "broadcast.h"
+#include "broadcast_view.h"
 #include "daemon_config.h"
 #include "hook_client.h"
+#include "metrics.h"
 #include "pipeline_factory.h"
 #include "whip_input.h"
 
@@ -79,8 +81,10 @@ class WhipEndpoint {
     ~Host () = default;
   };
 
+  /* metrics: each input counts as a session (sessions_active, _total),
+   * a refused POST as a refused one. */
   WhipEndpoint (const Config &config, const PipelineFactory &factory,
-      Host &host);
+      Metrics &metrics, Host &host);
   ~WhipEndpoint ();
   WhipEndpoint (const WhipEndpoint &) = delete;
   WhipEndpoint &operator= (const WhipEndpoint &) = delete;
@@ -96,6 +100,8 @@ class WhipEndpoint {
   /* Server shutdown: every input delivers what it received and ends. */
   void shutdown ();
   size_t input_count () const { return inputs_.size (); }
+  /* The inputs feeding broadcast, for the admin API. */
+  std::vector<InputView> inputs_of (const Broadcast *broadcast) const;
 
  private:
   void handle_post (SoupServerMessage *msg);
@@ -122,6 +128,7 @@ class WhipEndpoint {
 
   const Config &config_;
   const PipelineFactory &factory_;
+  Metrics &metrics_;
   Host &host_;
   /* A session resource (Location): its input, and the POST's bearer,
    * which reading its status takes again. */

@@ -91,16 +91,20 @@ keyframe_request_event ()
 }  // namespace
 
 WhipInput::WhipInput (guint64 id, std::string key, std::string peer,
-    const Config &config, const PipelineFactory &factory,
+    const Config &config, const PipelineFactory &factory, Metrics &metrics,
     FinishedCallback finished)
     : id_ (id), key_ (std::move (key)), peer_ (std::move (peer)),
-      config_ (config), factory_ (factory), finished_ (std::move (finished)),
+      config_ (config), factory_ (factory), metrics_ (metrics),
+      finished_ (std::move (finished)),
       relay_ (std::make_shared<Relay> (Relay { this }))
 {
+  metrics_.session_started ();
 }
 
 WhipInput::~WhipInput ()
 {
+  metrics_.session_finished (state_ == State::Error ?
+      Metrics::Outcome::Error : Metrics::Outcome::Ended);
   relay_->owner = nullptr;
   for (guint *source : { &timer_, &gathering_timer_, &finish_idle_ }) {
     if (*source)
@@ -545,6 +549,7 @@ WhipInput::on_tick ()
     if (now - rate_since_us_ >= G_USEC_PER_SEC) {
       bitrate_kbps_ = rate_since_us_ ? static_cast<guint> ((rtp - rate_bytes_)
           * 8 * 1000 / (now - rate_since_us_)) : 0;
+      metrics_.add_bytes_in (rtp - rate_bytes_);
       rate_bytes_ = rtp;
       rate_since_us_ = now;
     }
@@ -771,15 +776,22 @@ WhipInput::broadcast_frame (JsonNode *frame)
   destinations_.reset (json_node_copy (frame), json_node_unref);
 }
 
+const char *
+WhipInput::state_word () const
+{
+  if (state_ == State::Negotiating)
+    return "connecting";
+  /* The broadcast's own state while it is ours. */
+  if (state_ == State::Live && broadcast_ &&
+      broadcast_->state () == Broadcast::State::Reconnecting)
+    return "reconnecting";
+  return state_name (state_);
+}
+
 JsonNode *
 WhipInput::status () const
 {
-  /* The page's words: the broadcast's own state while it is ours. */
-  const char *state = state_ == State::Negotiating ? "connecting" :
-      state_name (state_);
-  if (state_ == State::Live && broadcast_ &&
-      broadcast_->state () == Broadcast::State::Reconnecting)
-    state = "reconnecting";
+  const char *state = state_word ();
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "state");

@@ -26,6 +26,7 @@
 #include "daemon_config.h"
 #include "failure.h"
 #include "input.h"
+#include "metrics.h"
 #include "pipeline_factory.h"
 #include "util.h"
 #include "whip_offer.h"
@@ -47,8 +48,9 @@ class WhipInput final : public Input, public Broadcast::Listener {
   /* Called from an idle callback once the input may be destroyed. */
   using FinishedCallback = std::function<void (WhipInput *)>;
 
+  /* Counted in metrics as a session from here to the destructor. */
   WhipInput (guint64 id, std::string key, std::string peer,
-      const Config &config, const PipelineFactory &factory,
+      const Config &config, const PipelineFactory &factory, Metrics &metrics,
       FinishedCallback finished);
   ~WhipInput ();
   WhipInput (const WhipInput &) = delete;
@@ -98,6 +100,12 @@ class WhipInput final : public Input, public Broadcast::Listener {
   const std::string &peer () const { return peer_; }
   State state () const { return state_; }
   static const char *state_name (State state);
+  /* The state in the page's words (connecting, live, reconnecting: the
+   * broadcast's RTMP side, ending, ended, error). */
+  const char *state_word () const;
+  gint64 connected_unix_us () const { return connected_unix_us_; }
+  const std::string &output_mode () const { return output_mode_; }
+  guint bitrate_kbps () const { return bitrate_kbps_; }
   const Broadcast *broadcast () const { return broadcast_; }
   /* The sender's ICE username fragment (from its offer). */
   const std::string &ice_ufrag () const { return ice_ufrag_; }
@@ -140,6 +148,7 @@ class WhipInput final : public Input, public Broadcast::Listener {
   const std::string peer_;
   const Config &config_;
   const PipelineFactory &factory_;
+  Metrics &metrics_;
   FinishedCallback finished_;
   std::shared_ptr<Relay> relay_;
 
@@ -158,6 +167,7 @@ class WhipInput final : public Input, public Broadcast::Listener {
   AnswerCallback answered_;
   State state_ = State::Negotiating;
   const gint64 started_us_ = g_get_monotonic_time ();
+  const gint64 connected_unix_us_ = g_get_real_time ();
   guint timer_ = 0, gathering_timer_ = 0, finish_idle_ = 0;
   bool leaving_ = false, input_ended_ = false, media_ended_ = false;
   bool on_air_ = false;

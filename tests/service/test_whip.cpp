@@ -5,7 +5,8 @@
  * one publish with H.264 passed through and AAC, the duration as sent,
  * keyframes at most 2.2 s apart; DELETE ends the broadcast; a sender that
  * dies shows the slate and a new POST resumes with the same publish; the
- * HTTP errors; the session's status (GET Location) behind the bearer.
+ * HTTP errors; the session's status (GET Location) behind the bearer; a
+ * WHIP input in the admin API's broadcast view and /metrics' sessions.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -161,6 +162,7 @@ class WhipTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testErrors);
   CPPUNIT_TEST (testBannedKey);
   CPPUNIT_TEST (testDroppedSenderResumes);
+  CPPUNIT_TEST (testAdminViewAndMetrics);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -300,6 +302,49 @@ class WhipTest : public CppUnit::TestFixture {
             "resumed the broadcast", 1000));
     ASSERT_LOGGED (daemon, "still busy", daemon.wait_idle (5000));
     CPPUNIT_ASSERT_EQUAL (1, nginx.publishes ("drop"));
+  }
+
+  /* While a WHIP sender streams, the admin API lists it among the
+   * broadcast's inputs (transport whip, its address, since when) and
+   * /metrics counts it as an active session; after DELETE, one ended
+   * session. A refused POST counts as a refused session. */
+  void testAdminViewAndMetrics ()
+  {
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    std::string keys = dir.file ("keys");
+    g_file_set_contents (keys.c_str (), "viewed\n", -1, nullptr);
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--admin-listen",
+        "127.0.0.1:0", "--keys-file", keys });
+    std::string out;
+    int status = -1;
+    std::thread sender ([&] { status = send_whip (daemon, "viewed", 4, true,
+        out); });
+    bool live = wait_logged (daemon, "whip 1 [vie***] from 127.0.0.1: live",
+        10000);
+    HttpResponse view = http_get (daemon.admin_url () +
+        "api/v1/broadcasts/viewed");
+    std::string metrics = http_get (daemon.http_url () + "metrics").body;
+    sender.join ();
+    ASSERT_LOGGED (daemon, "not live: " + out, live);
+    ASSERT_LOGGED (daemon, "sender: " + out, status == 0);
+    ASSERT_LOGGED (daemon, view.body, view.status == 200 &&
+        view.body.find ("\"inputs\":[{\"transport\":\"whip\","
+            "\"client\":\"127.0.0.1\",\"connected_since\":\"") !=
+        std::string::npos &&
+        view.body.find ("\"state\":\"live\"}]") != std::string::npos);
+    ASSERT_LOGGED (daemon, metrics,
+        metric (metrics, "wsrtmp_sessions_active") == 1);
+    ASSERT_LOGGED (daemon, "still busy", daemon.wait_idle (5000));
+    Reply refused = request ("POST", whip_url (daemon), "application/sdp",
+        AV1_ONLY_OFFER, { { "Authorization", "Bearer unknown" } });
+    CPPUNIT_ASSERT_EQUAL (403, refused.status);
+    metrics = http_get (daemon.http_url () + "metrics").body;
+    ASSERT_LOGGED (daemon, metrics,
+        metric (metrics, "wsrtmp_sessions_active") == 0 &&
+        metric (metrics, "wsrtmp_sessions_total{outcome=\"ended\"}") == 1 &&
+        metric (metrics, "wsrtmp_sessions_total{outcome=\"refused\"}") ==
+        1);
   }
 };
 
