@@ -7,8 +7,9 @@
 // as the page was live (+-1 s), keyframes at most 2.2 s apart, the flash/beep offset within
 // 40 ms (+ one frame of measurement). Then a drop (the page's peer connection goes down without
 // DELETE): the page shows the connection as lost, the server the slate, the page resumes with a
-// new POST, one publish. Then Automatic with /whip refusing (503): the page goes live over the
-// WebSocket.
+// new POST, one publish. Another window taking the key over (over the WebSocket) ends the WebRTC
+// page with a note, not a fight for the key. Then Automatic with /whip refusing (503): the page
+// goes live over the WebSocket.
 //
 // Environment: CHROMIUM, WSRTMPD, E2E_ARTIFACTS as for run.mjs. Exit status: 0 passed, 1 a check
 // failed, 77 a prerequisite is missing.
@@ -133,6 +134,28 @@ await t.step('a drop over WebRTC: slate, resumed', async () => {
   await context.close();
   check(!!(await until(async () => !(await nginx.publishing(KEY)), 15_000)), `${KEY}: the publish ends`);
   check(nginx.countPublishes(KEY) === 1, `${KEY}: one publish across the drop`, `${nginx.countPublishes(KEY)}`);
+});
+
+await t.step('another window takes the key over', async () => {
+  const KEY = 'whiptaken';
+  const first = await livePage(KEY, 'webrtc');
+  await first.page.focus('#key');
+  await first.page.keyboard.press('Enter');
+  check(await waitState(first.page, 'live', 20_000), `${KEY}: the WebRTC page shows LIVE`);
+  const second = await livePage(KEY, 'websocket');
+  await second.page.focus('#key');
+  await second.page.keyboard.press('Enter');
+  check(await waitState(second.page, 'live', 20_000), `${KEY}: the WebSocket page shows LIVE`);
+  check(await waitState(first.page, 'error', 10_000), `${KEY}: the WebRTC page ends`, await stateOf(first.page));
+  const alert = await first.page.textContent('#alert');
+  check(/another window or device/.test(alert), `${KEY}: it says why`, alert.trim());
+  await sleep(2000);
+  check((await stateOf(second.page)) === 'live', `${KEY}: the WebSocket page stays live`);
+  await second.page.focus('#golive');
+  await second.page.keyboard.press('Enter');
+  check(await waitState(second.page, ['ended', 'error'], 20_000), `${KEY}: Stop`);
+  await first.context.close();
+  await second.context.close();
 });
 
 await t.step('Automatic: /whip refused (not the streamer\'s fault) → the WebSocket', async () => {

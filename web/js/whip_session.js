@@ -284,6 +284,12 @@ export class WhipSession {
         res = await fetch(url, { headers: { Authorization: `Bearer ${this.opts.key}` }, cache: 'no-store' });
       } catch { res = null; /* a drop shows as the peer connection's state */ }
       if (res && res.ok && this.resource === url) this._status(await res.json().catch(() => ({})));
+      if (res && res.status === 404 && this.resource === url && !this.stopping) {
+        // The server ended this session while our connection is up: a newer one took the key
+        // over (coming back would take it back), or the operator ended it.
+        this._gone();
+        return;
+      }
     }
     this._tick();
   }
@@ -337,6 +343,15 @@ export class WhipSession {
     });
   }
 
+  _gone() {
+    const pc = this.pc;
+    this.pc = null;
+    this.resource = '';
+    if (pc) pc.close();
+    this.errorKind = 'replaced';
+    this._finish('error', 'The server ended this stream: another window or device started streaming with this key, or the operator ended it.');
+  }
+
   _delete(url) {
     if (!url) return Promise.resolve(false);
     return fetch(url, { method: 'DELETE', headers: { Authorization: `Bearer ${this.opts.key}` } })
@@ -361,7 +376,9 @@ export class WhipSession {
     this.stopAfterMs = Math.round(performance.now() - this.connectedAt);
     this.recordedMs = this.stopAfterMs;
     const pc = this.pc;
-    const told = this.resource ? await this._delete(this.resource) : false;
+    const url = this.resource;
+    this.resource = ''; // no more status polls: the session is over
+    const told = url ? await this._delete(url) : false;
     this.pc = null;
     if (pc) pc.close();
     this._finish('ended', told || !this.lost ? 'Stream ended.'
