@@ -14,6 +14,7 @@
 #include "destination_choice.h"
 #include "failure.h"
 #include "hook_client.h"
+#include "keyframe_pacer.h"
 #include "metrics.h"
 #include "streams_file.h"
 #include "tokens.h"
@@ -165,6 +166,7 @@ class CoreTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testWebhookSignature);
   CPPUNIT_TEST (testWhipAdmission);
   CPPUNIT_TEST (testWhipOffer);
+  CPPUNIT_TEST (testKeyframePacer);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -1013,6 +1015,42 @@ class CoreTest : public CppUnit::TestFixture {
   /* What of an offer we take: H.264 packetization-mode=1 first (any
    * profile), VP8 after it, RTX of those kept, simulcast dropped; the
    * m-line named when nothing is taken; a bundle-only m-line is a track. */
+  /* The PLI goes out early enough for the sender's answer to land within
+   * the interval, learning how long the sender takes. */
+  void testKeyframePacer ()
+  {
+    const gint64 ms = 1000, tick = 250 * ms, interval = 2000 * ms;
+    KeyframePacer pacer (tick);
+    CPPUNIT_ASSERT (!pacer.due (10000 * ms, interval));   /* no keyframe yet */
+    pacer.keyframe (1000 * ms);
+    /* First guess 500 ms + the tick: asked 1.25 s after the keyframe. */
+    CPPUNIT_ASSERT (!pacer.due (2200 * ms, interval));
+    CPPUNIT_ASSERT (pacer.due (2250 * ms, interval));
+    pacer.requested (2250 * ms);
+    /* Not again before it could have been answered. */
+    CPPUNIT_ASSERT (!pacer.due (2500 * ms, interval));
+    /* Answered in 150 ms: the next goes out 0.4 s before the interval. */
+    pacer.keyframe (2400 * ms);
+    CPPUNIT_ASSERT_EQUAL (150 * ms, pacer.answer_delay_us ());
+    CPPUNIT_ASSERT (!pacer.due (3950 * ms, interval));
+    CPPUNIT_ASSERT (pacer.due (4000 * ms, interval));
+    /* A request lost, asked again: the answer counts from the first. */
+    pacer.requested (4000 * ms);
+    CPPUNIT_ASSERT (!pacer.due (4250 * ms, interval));
+    CPPUNIT_ASSERT (pacer.due (4500 * ms, interval));
+    pacer.requested (4500 * ms);
+    pacer.keyframe (4700 * ms);
+    CPPUNIT_ASSERT_EQUAL (700 * ms, pacer.answer_delay_us ());
+    /* A slow sender: never asked sooner than half the interval. */
+    CPPUNIT_ASSERT (!pacer.due (5700 * ms, interval));
+    CPPUNIT_ASSERT (pacer.due (5750 * ms, interval));
+    /* A sender that ignores requests (OBS) and makes its own keyframe
+     * 3 s later teaches nothing. */
+    pacer.requested (5750 * ms);
+    pacer.keyframe (8700 * ms);
+    CPPUNIT_ASSERT_EQUAL (700 * ms, pacer.answer_delay_us ());
+  }
+
   void testWhipOffer ()
   {
     const std::string head = "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\n"
