@@ -19,6 +19,7 @@
 #include "daemon_config.h"
 #include "hook_client.h"
 #include "listener.h"
+#include "load_watch.h"
 #include "metrics.h"
 #include "pipeline_factory.h"
 #include "session.h"
@@ -71,7 +72,8 @@ class Server {
 
  private:
   /* "ok", or why this node should get no new streams: "draining" (it is
-   * shutting down) or "full" (--max-sessions streams run). */
+   * shutting down) or "full" (--max-sessions broadcasts run, or the
+   * overload guard refuses new ones). */
   const char *readiness () const;
   void handle_healthz (SoupServerMessage *msg);
   void handle_livez (SoupServerMessage *msg);
@@ -108,6 +110,8 @@ class Server {
   /* --on-publish and --webhook-url (nullptr when not given). */
   std::unique_ptr<HookClient> publish_hook_;
   std::unique_ptr<Webhooks> webhooks_;
+  /* The overload guard: samples the broadcasts_ once a second. */
+  std::unique_ptr<LoadWatch> load_watch_;
   /* Handshakes held for the hook: the message (a reference) and its
    * request's id. */
   std::map<SoupServerMessage *, guint64> held_;
