@@ -596,7 +596,14 @@ void
 Server::shutdown (std::function<void ()> done)
 {
   shutting_down_ = true;
-  shutdown_done_ = std::move (done);
+  /* Once the broadcasts ended (and posted their broadcast.ended), the
+   * webhooks get a bounded time to go. */
+  shutdown_done_ = [this, done = std::move (done)] () {
+    if (webhooks_)
+      webhooks_->flush (Webhooks::FLUSH_AT_EXIT_MS, done);
+    else
+      done ();
+  };
   for (auto &broadcast : broadcasts_)
     broadcast->shutdown ();
   for (auto &[id, session] : sessions_)

@@ -250,6 +250,8 @@ class HooksTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testHookDestinations);
   CPPUNIT_TEST (testWebhookLifecycle);
   CPPUNIT_TEST (testWebhooksFlakyReceiver);
+  CPPUNIT_TEST (testWebhooksAtExit);
+  CPPUNIT_TEST (testHookAnswerTooLarge);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -570,6 +572,84 @@ class HooksTest : public CppUnit::TestFixture {
         delivered.size () &&
         metric (metrics, "wsrtmp_webhook_failed_total") == failures &&
         metric (metrics, "wsrtmp_webhook_dropped_total") == dropped);
+  }
+
+  /* At SIGTERM the broadcasts end and post broadcast.ended; a slow
+   * receiver still gets it (the daemon waits for the queue, at most
+   * Webhooks::FLUSH_AT_EXIT_MS); a receiver that always fails does not
+   * hold the exit longer than that, and what is left is dropped and
+   * said so. */
+  void testWebhooksAtExit ()
+  {
+    TempDir dir;
+    std::string secret_file = dir.file ("secret");
+    g_file_set_contents (secret_file.c_str (), SECRET.c_str (), -1, nullptr);
+    Fixture fixture ("chrome-h264-opus-250ms");
+    for (bool failing : { false, true }) {
+      Receiver receiver ([failing] (const std::string &) {
+        /* Slow (0.4 s an answer), or failing every time. */
+        return failing ? Receiver::Answer { 500u, "", 0 } :
+            Receiver::Answer { 200u, "", 400 };
+      });
+      Daemon daemon ({ "--record-dir", dir.file ("rec"), "--webhook-url",
+          receiver.url ("/events"), "--webhook-secret-file", secret_file });
+      const std::string key = failing ? "exitfailing" : "exitslow";
+      auto client = connect_key (daemon, key);
+      for (size_t i = 0; i < 6 && i < fixture.chunks ().size (); i++)
+        client->send_binary (fixture.chunks ()[i].bytes);
+      ASSERT_LOGGED (daemon, "no broadcast.started", receiver.wait_for (
+          [] (const std::vector<Received> &got) {
+            for (const auto &r : got) {
+              if (member (r.body, "type") == "broadcast.started")
+                return true;
+            }
+            return false;
+          }, 10000));
+      auto start = std::chrono::steady_clock::now ();
+      CPPUNIT_ASSERT_EQUAL (0, daemon.terminate (30000));
+      double took = seconds_since (start);
+      std::string log = daemon.log ();
+      bool ended_delivered = false;
+      for (const auto &r : receiver.received ()) {
+        if (member (r.body, "type") == "broadcast.ended" && r.status == 200)
+          ended_delivered = true;
+      }
+      printf ("  %s receiver: exit took %.1f s\n", failing ? "failing" :
+          "slow", took);
+      if (!failing) {
+        ASSERT_LOGGED (daemon, "broadcast.ended not delivered at exit",
+            ended_delivered);
+        ASSERT_LOGGED (daemon, "no flush line", log.find (
+                "before exit (at most 2500 ms)") != std::string::npos);
+        ASSERT_LOGGED (daemon, "dropped with a receiver that answers",
+            log.find ("not delivered at exit") == std::string::npos);
+      } else {
+        ASSERT_LOGGED (daemon, "no drop line", log.find (
+                "not delivered at exit: dropped") != std::string::npos);
+      }
+      /* The stream's own drain is quick here; the webhooks add at most
+       * 2.5 s. */
+      ASSERT_LOGGED (daemon, "exit took " + std::to_string (took) + " s",
+          took < 6.0 * timing_scale ());
+    }
+  }
+
+  /* An answer over 64 KiB is not read: the key is refused, the log says
+   * why. */
+  void testHookAnswerTooLarge ()
+  {
+    TempDir dir;
+    const std::string huge = "{\"destinations\": [], \"pad\": \"" +
+        std::string (70 * 1024, 'x') + "\"}";
+    Receiver hook ([&huge] (const std::string &) {
+      return Receiver::Answer { 200u, huge, 0 };
+    });
+    Daemon daemon ({ "--record-dir", dir.file ("rec"), "--on-publish",
+        hook.url () });
+    auto client = connect_key (daemon, "hugeanswer");
+    check_refused (daemon, *client, "");
+    ASSERT_LOGGED (daemon, "no log line", daemon.log ().find (
+            "answer over 64 KiB: not read") != std::string::npos);
   }
 };
 
