@@ -2,7 +2,6 @@
 #include "load_guard.h"
 
 #include <algorithm>
-#include <cstdio>
 
 namespace wsrtmp {
 
@@ -63,14 +62,13 @@ LoadGuard::update (const LoadSample &sample)
 std::string
 LoadGuard::figures () const
 {
-  char text[160];
-  std::snprintf (text, sizeof text, "output delay (median) %" G_GINT64_FORMAT
-      " ms, limit %s; CPU %.0f %% of the cores, limit %s", delay_ms_,
-      settings_.delay_on_ms > 0 ? (std::to_string (settings_.delay_on_ms) +
-          " ms").c_str () : "none",
-      cpu_percent_, settings_.cpu_on_percent > 0 ? (std::to_string (
-              settings_.cpu_on_percent) + " %").c_str () : "none");
-  return text;
+  auto limit = [] (gint64 value, const char *unit) {
+    return value > 0 ? std::to_string (value) + unit : std::string ("none");
+  };
+  g_autofree char *cpu = g_strdup_printf ("%.0f", cpu_percent_);
+  return "output delay (median) " + std::to_string (delay_ms_) +
+      " ms, limit " + limit (settings_.delay_on_ms, " ms") + "; CPU " + cpu +
+      " % of the cores, limit " + limit (settings_.cpu_on_percent, " %");
 }
 
 }  // namespace wsrtmp
