@@ -58,16 +58,18 @@ LoadWatch::sample ()
         (double (now - last_wall_us_) * cores_);
   last_wall_us_ = now;
   last_cpu_us_ = cpu;
-  for (gint64 delay : delays_ ()) {
+  const std::vector<gint64> delays = delays_ ();
+  for (gint64 delay : delays) {
     if (delay >= 0)
       sample.delays_ms.push_back (delay);
   }
   if (guard_.update (sample)) {
     g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
-        "MESSAGE", "overload guard %s: %s, %zu broadcasts",
-        guard_.at_risk () ? "on, refusing new broadcasts (kind capacity)" :
+        "MESSAGE", "overload guard %s: %s; %zu broadcasts (%zu with output "
+        "in the last second)", guard_.at_risk () ?
+        "on, refusing new broadcasts (kind capacity)" :
         "off, admitting new broadcasts again", guard_.figures ().c_str (),
-        sample.delays_ms.size ());
+        delays.size (), sample.delays_ms.size ());
   }
   metrics_.set_load (guard_.at_risk (), guard_.delay_ms (),
       guard_.cpu_percent ());
