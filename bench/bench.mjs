@@ -65,6 +65,7 @@ const { values: o } = parseArgs({ options: {
   offer: { type: 'string' },
   'overload-delay-ms': { type: 'string' },
   'overload-cpu-percent': { type: 'string' },
+  'overload-machine-percent': { type: 'string' },
   nice: { type: 'string', default: '0' },
   perf: { type: 'boolean', default: false },
   out: { type: 'string' },
@@ -301,8 +302,8 @@ async function runCase(target, N, dests = 1) {
       ...Array.from({ length: dests - 1 }, (_, i) => ['--rtmp-url', `rtmp://127.0.0.1:${ports.rtmp}/live/{key}-d${i + 2}`]).flat(),
       ...(slate ? ['--continuity-timeout', '3600'] : []), '--max-sessions', '0',
       // without --offer, what the machine does beyond its capacity: the overload guard off
-      ...(offering ? ['overload-delay-ms', 'overload-cpu-percent'].flatMap((k) => (o[k] !== undefined ? [`--${k}`, o[k]] : []))
-        : ['--overload-delay-ms', '0', '--overload-cpu-percent', '0']),
+      ...(offering ? ['overload-delay-ms', 'overload-cpu-percent', 'overload-machine-percent'].flatMap((k) => (o[k] !== undefined ? [`--${k}`, o[k]] : []))
+        : ['--overload-delay-ms', '0', '--overload-cpu-percent', '0', '--overload-machine-percent', '0']),
       '--max-connections-per-ip', '0',
       '--x264-preset', o['x264-preset'], '--framerate', o.framerate,
       '--audio-channels', o['audio-channels']]),

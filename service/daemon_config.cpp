@@ -474,6 +474,11 @@ make_options (Config &config, std::vector<Option> &options,
       "may run on (0: not watched)", "85", "",
       whole_number ("overload-cpu-percent", 0, 100,
           config.overload_cpu_percent) },
+    { "overload-machine-percent", 0, Type::Text, "PERCENT", "The same while "
+      "the whole machine's CPU over the last second is this busy (other "
+      "processes take what new broadcasts would need; 0: not watched)", "90",
+      "", whole_number ("overload-machine-percent", 0, 100,
+          config.overload_machine_percent) },
     { "video-bitrate", 0, Type::Text, "KBPS", "H.264 bitrate",
       video_bitrate.default_value, "",
       whole_number ("video-bitrate", video_bitrate.min,

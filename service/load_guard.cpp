@@ -28,7 +28,9 @@ LoadGuard::over_limit () const
 {
   return (settings_.delay_on_ms > 0 && delay_ms_ >= settings_.delay_on_ms) ||
       (settings_.cpu_on_percent > 0 &&
-          cpu_percent_ >= settings_.cpu_on_percent);
+          cpu_percent_ >= settings_.cpu_on_percent) ||
+      (settings_.machine_on_percent > 0 &&
+          machine_percent_ >= settings_.machine_on_percent);
 }
 
 bool
@@ -37,7 +39,9 @@ LoadGuard::calm () const
   return (settings_.delay_on_ms <= 0 ||
           delay_ms_ < settings_.delay_on_ms / 2) &&
       (settings_.cpu_on_percent <= 0 ||
-          cpu_percent_ < settings_.cpu_on_percent - CPU_CALM_MARGIN);
+          cpu_percent_ < settings_.cpu_on_percent - CPU_CALM_MARGIN) &&
+      (settings_.machine_on_percent <= 0 ||
+          machine_percent_ < settings_.machine_on_percent - CPU_CALM_MARGIN);
 }
 
 bool
@@ -45,6 +49,7 @@ LoadGuard::update (const LoadSample &sample)
 {
   delay_ms_ = median (sample.delays_ms);
   cpu_percent_ = sample.cpu_percent;
+  machine_percent_ = sample.machine_percent;
   const bool was = at_risk_;
   if (over_limit ()) {
     at_risk_ = true;
@@ -66,9 +71,12 @@ LoadGuard::figures () const
     return value > 0 ? std::to_string (value) + unit : std::string ("none");
   };
   g_autofree char *cpu = g_strdup_printf ("%.0f", cpu_percent_);
+  g_autofree char *machine = g_strdup_printf ("%.0f", machine_percent_);
   return "output delay (median) " + std::to_string (delay_ms_) +
       " ms, limit " + limit (settings_.delay_on_ms, " ms") + "; CPU " + cpu +
-      " % of the cores, limit " + limit (settings_.cpu_on_percent, " %");
+      " % of the cores, limit " + limit (settings_.cpu_on_percent, " %") +
+      "; machine " + machine + " %, limit " +
+      limit (settings_.machine_on_percent, " %");
 }
 
 }  // namespace wsrtmp

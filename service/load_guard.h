@@ -10,10 +10,14 @@
  *   broadcast's best moment), the median over the broadcasts, so that one
  *   streamer's slow uplink among many does not count;
  * - the process's CPU over the last second, in percent of the cores it
- *   may run on: a busy process refuses before the delay grows.
+ *   may run on: a busy process refuses before the delay grows;
+ * - the whole machine's CPU over the last second: other processes (nginx
+ *   beside us, another tenant) take what the broadcasts would need, and
+ *   the process's own share cannot show it.
  * It turns off only after calm_samples samples in a row with the delay
- * under half its limit and the CPU 10 points under its limit, so that it
- * does not flap while the broadcasts it refused for would still fit.
+ * under half its limit and both CPU figures 10 points under theirs, so
+ * that it does not flap while the broadcasts it refused for would still
+ * fit.
  *
  * Pure: no clock, no I/O; tested in tests/service/test_core.cpp.
  *
@@ -35,6 +39,8 @@ struct LoadGuardSettings {
   /* --overload-cpu-percent: the process's CPU, in percent of its cores,
    * that turns the guard on (0: not watched). */
   int cpu_on_percent = 0;
+  /* --overload-machine-percent: the same for the whole machine. */
+  int machine_on_percent = 0;
   /* Calm samples in a row before the guard turns off. */
   int calm_samples = 3;
 };
@@ -43,6 +49,9 @@ struct LoadSample {
   /* The process's CPU over the last interval, percent of the cores it may
    * run on (100: all of them busy). */
   double cpu_percent = 0;
+  /* The whole machine's CPU over the last interval, percent of all its
+   * cores. */
+  double machine_percent = 0;
   /* Each broadcast's output delay, ms (those with no output yet left
    * out). */
   std::vector<gint64> delays_ms;
@@ -57,9 +66,10 @@ class LoadGuard {
   /* New broadcasts are to be refused. */
   bool at_risk () const { return at_risk_; }
   /* The last sample's figures: the median output delay (0 with no
-   * broadcast) and the CPU. */
+   * broadcast), the process's and the machine's CPU. */
   gint64 delay_ms () const { return delay_ms_; }
   double cpu_percent () const { return cpu_percent_; }
+  double machine_percent () const { return machine_percent_; }
   /* The figures and limits, for the log line when the guard turns. */
   std::string figures () const;
 
@@ -72,6 +82,7 @@ class LoadGuard {
   int calm_in_a_row_ = 0;
   gint64 delay_ms_ = 0;
   double cpu_percent_ = 0;
+  double machine_percent_ = 0;
 };
 
 }  // namespace wsrtmp

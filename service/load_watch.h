@@ -1,5 +1,6 @@
 /* Feeds the overload guard (load_guard.h): once a second it samples the
- * process's CPU (getrusage) and every broadcast's output delay, updates
+ * process's CPU (getrusage), the machine's (/proc/stat) and every
+ * broadcast's output delay, updates
  * the guard, sets the metrics, and logs when the guard turns on or off,
  * with the figures that turned it.
  *
@@ -39,6 +40,9 @@ class LoadWatch {
   void sample ();
   /* The process's CPU time so far, µs (user + system). */
   static gint64 cpu_time_us ();
+  /* The machine's busy and total CPU time so far, in ticks (/proc/stat's
+   * first line; false where there is none). */
+  static bool machine_ticks (guint64 &busy, guint64 &total);
 
   LoadGuard guard_;
   Metrics &metrics_;
@@ -47,6 +51,7 @@ class LoadWatch {
   /* The previous sample's monotonic time and CPU time, µs. */
   gint64 last_wall_us_ = 0;
   gint64 last_cpu_us_ = 0;
+  guint64 last_machine_busy_ = 0, last_machine_total_ = 0;
   /* The cores this process may run on (its affinity). */
   guint cores_ = 1;
 };

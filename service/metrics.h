@@ -56,10 +56,12 @@ class Metrics {
 
   /* The overload guard (load_watch.h): on or off, and the figures it
    * decided on last; a broadcast it refused. */
-  void set_load (bool overloaded, gint64 delay_ms, double cpu_percent) {
+  void set_load (bool overloaded, gint64 delay_ms, double cpu_percent,
+      double machine_percent) {
     overloaded_ = overloaded;
     output_delay_ms_ = delay_ms;
     cpu_percent_ = cpu_percent;
+    machine_cpu_percent_ = machine_percent;
   }
   void overload_refused () { overload_refused_++; }
 
@@ -80,6 +82,7 @@ class Metrics {
   std::atomic<bool> overloaded_ { false };
   std::atomic<gint64> output_delay_ms_ { 0 };
   std::atomic<double> cpu_percent_ { 0 };
+  std::atomic<double> machine_cpu_percent_ { 0 };
   std::atomic<guint64> overload_refused_ { 0 };
   mutable std::mutex errors_lock_;      /* guards errors_ */
   std::map<std::string, guint64> publish_hooks_;        /* errors_lock_ */

@@ -64,6 +64,7 @@ Server::Server (const Config &config, const PipelineFactory &factory)
   LoadGuardSettings guard;
   guard.delay_on_ms = config.overload_delay_ms;
   guard.cpu_on_percent = config.overload_cpu_percent;
+  guard.machine_on_percent = config.overload_machine_percent;
   load_watch_ = std::make_unique<LoadWatch> (guard, metrics_,
       [this] () {
         std::vector<gint64> delays;

@@ -272,6 +272,7 @@ class CoreTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL (0, config.max_sessions);
     CPPUNIT_ASSERT_EQUAL (500, config.overload_delay_ms);
     CPPUNIT_ASSERT_EQUAL (85, config.overload_cpu_percent);
+    CPPUNIT_ASSERT_EQUAL (90, config.overload_machine_percent);
     CPPUNIT_ASSERT_EQUAL (4, config.max_connections_per_ip);
     CPPUNIT_ASSERT_EQUAL (1, config.codec_threads);
     CPPUNIT_ASSERT_EQUAL (10, config.idle_timeout_s);
@@ -1072,9 +1073,29 @@ class CoreTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT (guard.update (sample (80, { 0 })));
     CPPUNIT_ASSERT (guard.at_risk ());
 
+    /* The machine busy with others while we are not. */
+    settings.machine_on_percent = 90;
+    LoadGuard shared (settings);
+    LoadSample busy_machine = sample (20, { 0 });
+    busy_machine.machine_percent = 95;
+    CPPUNIT_ASSERT (shared.update (busy_machine));
+    CPPUNIT_ASSERT_MESSAGE (shared.figures (), shared.figures ().find (
+            "; machine 95 %, limit 90 %") != std::string::npos);
+    busy_machine.machine_percent = 85;
+    for (int i = 0; i < 3; i++)
+      CPPUNIT_ASSERT (!shared.update (busy_machine));
+    CPPUNIT_ASSERT (shared.at_risk ());
+    busy_machine.machine_percent = 79;
+    for (int i = 0; i < 2; i++)
+      CPPUNIT_ASSERT (!shared.update (busy_machine));
+    CPPUNIT_ASSERT (shared.update (busy_machine));
+    CPPUNIT_ASSERT (!shared.at_risk ());
+
     /* 0: that figure is not watched. */
-    LoadGuard off ({ 0, 0, 3 });
-    CPPUNIT_ASSERT (!off.update (sample (100, { 60000 })));
+    LoadGuard off ({ 0, 0, 0, 3 });
+    LoadSample everything = sample (100, { 60000 });
+    everything.machine_percent = 100;
+    CPPUNIT_ASSERT (!off.update (everything));
     CPPUNIT_ASSERT (!off.at_risk ());
   }
 

@@ -110,7 +110,8 @@ class OverloadTest : public CppUnit::TestFixture {
     Nginx nginx (dir.file ("nginx"));
     /* The CPU is not watched: this machine is shared with other tests. */
     Daemon daemon ({ "--rtmp-url", nginx.url (), "--overload-delay-ms",
-        "300", "--overload-cpu-percent", "0" });
+        "300", "--overload-cpu-percent", "0", "--overload-machine-percent",
+        "0" });
     CPPUNIT_ASSERT (wait_healthz (daemon, "ok", 2000));
     Fixture fixture ("chrome-webcodecs-h264-opus-20s");
 
