@@ -48,6 +48,13 @@ struct Config {
   std::string keys_file;
   std::set<std::string> allowed_keys;   /* empty with no keys_file: any key */
   int max_sessions = 0;                 /* 0 = unlimited */
+  /* The overload guard (load_guard.h): new broadcasts are refused while
+   * the broadcasts' median output delay, the process's CPU in percent of
+   * its cores, or the machine's, is over these (0: that one not
+   * watched). */
+  int overload_delay_ms = 0;
+  int overload_cpu_percent = 0;
+  int overload_machine_percent = 0;     /* the whole machine's CPU */
   int video_bitrate_kbps = 0;
   std::string x264_preset;
   /* Constant output frame rate when encoding. */

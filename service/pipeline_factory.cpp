@@ -159,6 +159,7 @@ PipelineFactory::create (const MediaSpec &spec, const std::string &name,
         nullptr);
   g_autoptr (GstPad) splice_src = gst_element_get_static_pad (splice, "src");
   add_bytes_out_probe (splice_src, counters);
+  add_delay_probe (splice_src, counters);
 
   g_autoptr (GstElement) tee = gst_bin_get_by_name (bin, "out");
   std::vector<std::unique_ptr<DestinationOutput>> outputs;

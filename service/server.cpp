@@ -61,6 +61,17 @@ Server::Server (const Config &config, const PipelineFactory &factory)
         config.hook_timeout_s);
   if (!config.webhook_url.empty ())
     webhooks_ = std::make_unique<Webhooks> (config, metrics_);
+  LoadGuardSettings guard;
+  guard.delay_on_ms = config.overload_delay_ms;
+  guard.cpu_on_percent = config.overload_cpu_percent;
+  guard.machine_on_percent = config.overload_machine_percent;
+  load_watch_ = std::make_unique<LoadWatch> (guard, metrics_,
+      [this] () {
+        std::vector<gint64> delays;
+        for (auto &broadcast : broadcasts_)
+          delays.push_back (broadcast->take_output_delay_ms ());
+        return delays;
+      });
 }
 
 Server::~Server ()
@@ -78,6 +89,7 @@ Server::~Server ()
   broadcasts_.clear ();
   finished_.clear ();
   sessions_.clear ();
+  load_watch_.reset ();
   publish_hook_.reset ();
   webhooks_.reset ();
   /* listener_ goes last: it stops listening. */
@@ -125,7 +137,7 @@ Server::readiness () const
 {
   if (shutting_down_)
     return "draining";
-  if (at_capacity (config_, broadcasts_.size ()))
+  if (at_capacity (config_, broadcasts_.size ()) || load_watch_->at_risk ())
     return "full";
   return "ok";
 }
@@ -371,6 +383,7 @@ Server::admission_state (const std::string &peer) const
   state.streams_from_peer = from_peer == sessions_per_peer_.end () ? 0 :
       from_peer->second;
   state.bans = &bans_;
+  state.overloaded = load_watch_->at_risk ();
   /* Handshakes held for the hook count too: a client cannot open more
    * than its share while the hook takes its time. */
   auto held = held_per_peer_.find (peer);
@@ -389,6 +402,8 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
   const std::string &key = admission.key;
   if (admission.verdict == Admission::Verdict::Refuse) {
     const Failure &refusal = admission.refusal;
+    if (admission.overload)
+      metrics_.overload_refused ();
     refuse (conn, peer, admission.key_known ? key : "", refusal.code,
         refusal.reason, refusal.kind);
     return;
@@ -626,7 +641,14 @@ void
 Server::shutdown (std::function<void ()> done)
 {
   shutting_down_ = true;
-  shutdown_done_ = std::move (done);
+  /* Once the broadcasts ended (and posted their broadcast.ended), the
+   * webhooks get a bounded time to go. */
+  shutdown_done_ = [this, done = std::move (done)] () {
+    if (webhooks_)
+      webhooks_->flush (Webhooks::FLUSH_AT_EXIT_MS, done);
+    else
+      done ();
+  };
   for (auto &broadcast : broadcasts_)
     broadcast->shutdown ();
   for (auto &[id, session] : sessions_)

@@ -19,6 +19,7 @@
 #include "daemon_config.h"
 #include "hook_client.h"
 #include "listener.h"
+#include "load_watch.h"
 #include "metrics.h"
 #include "pipeline_factory.h"
 #include "session.h"
@@ -71,8 +72,6 @@ class Server final : private WhipEndpoint::Host {
   const Bans &bans () const { return bans_; }
 
  private:
-  /* "ok", or why this node should get no new streams: "draining" (it is
-   * shutting down) or "full" (--max-sessions streams run). */
   /* WhipEndpoint::Host: WHIP senders are admitted and placed as the
    * WebSocket's are. */
   std::string client_of (SoupServerMessage *msg) const override {
@@ -90,6 +89,9 @@ class Server final : private WhipEndpoint::Host {
       const PublishVerdict *verdict, bool &resumed, Failure &failure,
       std::string &detail);
 
+  /* "ok", or why this node should get no new streams: "draining" (it is
+   * shutting down) or "full" (--max-sessions broadcasts run, or the
+   * overload guard refuses new ones). */
   const char *readiness () const;
   void handle_healthz (SoupServerMessage *msg);
   void handle_livez (SoupServerMessage *msg);
@@ -125,6 +127,8 @@ class Server final : private WhipEndpoint::Host {
   /* --on-publish and --webhook-url (nullptr when not given). */
   std::unique_ptr<HookClient> publish_hook_;
   std::unique_ptr<Webhooks> webhooks_;
+  /* The overload guard: samples the broadcasts_ once a second. */
+  std::unique_ptr<LoadWatch> load_watch_;
   /* Handshakes held for the hook: the message (a reference) and its
    * request's id. */
   std::map<SoupServerMessage *, guint64> held_;

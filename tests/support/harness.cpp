@@ -143,6 +143,13 @@ Daemon::Daemon (const std::vector<std::string> &args, const std::string &cwd)
   if (std::find (args.begin (), args.end (), "--continuity-timeout") ==
       args.end ())
     argv.insert (argv.end (), { "--continuity-timeout", "0" });
+  /* The same for the overload guard (on by default): a test's deliberate
+   * stall or a slow sanitizer build is no overload; test_overload asks
+   * for it. */
+  if (std::find (args.begin (), args.end (), "--overload-delay-ms") ==
+      args.end ())
+    argv.insert (argv.end (), { "--overload-delay-ms", "0",
+        "--overload-cpu-percent", "0", "--overload-machine-percent", "0" });
   argv.insert (argv.end (), args.begin (), args.end ());
   g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
       G_SUBPROCESS_FLAGS_STDOUT_PIPE);
