@@ -302,7 +302,10 @@ async function runCase(target, N, dests = 1) {
       ...Array.from({ length: dests - 1 }, (_, i) => ['--rtmp-url', `rtmp://127.0.0.1:${ports.rtmp}/live/{key}-d${i + 2}`]).flat(),
       ...(slate ? ['--continuity-timeout', '3600'] : []), '--max-sessions', '0',
       // without --offer, what the machine does beyond its capacity: the overload guard off
-      ...(offering ? ['overload-delay-ms', 'overload-cpu-percent', 'overload-machine-percent'].flatMap((k) => (o[k] !== undefined ? [`--${k}`, o[k]] : []))
+      // The machine's CPU is watched here (wsrtmpd's default leaves it off): the bench's own
+      // senders and nginx share this machine, as another tenant would.
+      ...(offering ? ['overload-delay-ms', 'overload-cpu-percent', 'overload-machine-percent'].flatMap((k) => (o[k] !== undefined ? [`--${k}`, o[k]]
+        : k === 'overload-machine-percent' ? [`--${k}`, '90'] : []))
         : ['--overload-delay-ms', '0', '--overload-cpu-percent', '0', '--overload-machine-percent', '0']),
       '--max-connections-per-ip', '0',
       '--x264-preset', o['x264-preset'], '--framerate', o.framerate,

@@ -482,18 +482,20 @@ make_options (Config &config, std::vector<Option> &options,
       whole_number ("max-sessions", 0, 100000, config.max_sessions) },
     { "overload-delay-ms", 0, Type::Text, "MS", "Refuse new broadcasts "
       "(1013, kind capacity; /healthz \"full\") while the broadcasts' "
-      "median output delay behind real time is this high; live ones are "
-      "never dropped (0: not watched)", "500", "",
+      "median output delay behind real time is this high (and at least two "
+      "run that far behind); live ones are never dropped (0: not watched)",
+      "500", "",
       whole_number ("overload-delay-ms", 0, 600000,
           config.overload_delay_ms) },
     { "overload-cpu-percent", 0, Type::Text, "PERCENT", "The same while "
-      "wsrtmpd's CPU over the last second is this share of the cores it "
-      "may run on (0: not watched)", "85", "",
+      "wsrtmpd's CPU is this share of the cores it may run on (affinity, "
+      "cgroup quota) two seconds in a row (0: not watched)", "85", "",
       whole_number ("overload-cpu-percent", 0, 100,
           config.overload_cpu_percent) },
     { "overload-machine-percent", 0, Type::Text, "PERCENT", "The same while "
-      "the whole machine's CPU over the last second is this busy (other "
-      "processes take what new broadcasts would need; 0: not watched)", "90",
+      "the whole machine's CPU is this busy two seconds in a row: for a "
+      "node that runs nothing else (others' work would count too; 0: not "
+      "watched)", "0",
       "", whole_number ("overload-machine-percent", 0, 100,
           config.overload_machine_percent) },
     { "video-bitrate", 0, Type::Text, "KBPS", "H.264 bitrate",

@@ -10,6 +10,9 @@ namespace {
 /* Points under cpu_on_percent the CPU must fall before the guard turns
  * off. */
 constexpr double CPU_CALM_MARGIN = 10;
+/* Broadcasts that must run behind for the delay to count as the
+ * machine's. */
+constexpr size_t BEHIND_AT_LEAST = 2;
 
 gint64
 median (std::vector<gint64> values)
@@ -24,13 +27,20 @@ median (std::vector<gint64> values)
 }  // namespace
 
 bool
-LoadGuard::over_limit () const
+LoadGuard::cpu_over_limit () const
 {
-  return (settings_.delay_on_ms > 0 && delay_ms_ >= settings_.delay_on_ms) ||
-      (settings_.cpu_on_percent > 0 &&
+  return (settings_.cpu_on_percent > 0 &&
           cpu_percent_ >= settings_.cpu_on_percent) ||
       (settings_.machine_on_percent > 0 &&
           machine_percent_ >= settings_.machine_on_percent);
+}
+
+bool
+LoadGuard::over_limit () const
+{
+  return (settings_.delay_on_ms > 0 && delay_ms_ >= settings_.delay_on_ms &&
+          behind_ >= BEHIND_AT_LEAST) ||
+      busy_in_a_row_ >= settings_.busy_samples;
 }
 
 bool
@@ -50,6 +60,10 @@ LoadGuard::update (const LoadSample &sample)
   delay_ms_ = median (sample.delays_ms);
   cpu_percent_ = sample.cpu_percent;
   machine_percent_ = sample.machine_percent;
+  behind_ = settings_.delay_on_ms > 0 ? std::count_if (
+      sample.delays_ms.begin (), sample.delays_ms.end (),
+      [this] (gint64 delay) { return delay >= settings_.delay_on_ms; }) : 0;
+  busy_in_a_row_ = cpu_over_limit () ? busy_in_a_row_ + 1 : 0;
   const bool was = at_risk_;
   if (over_limit ()) {
     at_risk_ = true;

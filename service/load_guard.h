@@ -4,16 +4,21 @@
  * together; refusing the next streamer (kind "capacity", /healthz "full")
  * keeps the ones already live in real time.
  *
- * Two signals, either one turns the guard on at once:
+ * Three signals, any one turns the guard on:
  * - the output delay: how far each broadcast's output runs behind real
  *   time (its FLV timestamps against the monotonic clock, grown since the
- *   broadcast's best moment), the median over the broadcasts, so that one
- *   streamer's slow uplink among many does not count;
- * - the process's CPU over the last second, in percent of the cores it
- *   may run on: a busy process refuses before the delay grows;
- * - the whole machine's CPU over the last second: other processes (nginx
- *   beside us, another tenant) take what the broadcasts would need, and
- *   the process's own share cannot show it.
+ *   broadcast's best moment), the median over the broadcasts, and at least
+ *   two broadcasts that far behind: a streamer's slow uplink is its own
+ *   delay, not the machine's (alone, it would be the median);
+ * - the process's CPU, in percent of the cores it may run on (affinity and
+ *   the cgroup's CPU quota), over busy_samples seconds in a row: a busy
+ *   process refuses before the delay grows, a one-second spike (a slate
+ *   being encoded, transcoders starting) does not;
+ * - the whole machine's CPU, likewise (off by default): on a dedicated
+ *   node, other processes (nginx beside us) take what the broadcasts would
+ *   need, which the process's own share cannot show; on a shared one (a
+ *   developer's machine with browsers, a Kubernetes node whose /proc/stat
+ *   is the host's) it would refuse streamers for others' work.
  * It turns off only after calm_samples samples in a row with the delay
  * under half its limit and both CPU figures 10 points under theirs, so
  * that it does not flap while the broadcasts it refused for would still
@@ -41,6 +46,8 @@ struct LoadGuardSettings {
   int cpu_on_percent = 0;
   /* --overload-machine-percent: the same for the whole machine. */
   int machine_on_percent = 0;
+  /* Samples in a row over a CPU limit before the guard turns on. */
+  int busy_samples = 2;
   /* Calm samples in a row before the guard turns off. */
   int calm_samples = 3;
 };
@@ -74,12 +81,15 @@ class LoadGuard {
   std::string figures () const;
 
  private:
+  bool cpu_over_limit () const;
   bool over_limit () const;
   bool calm () const;
 
   LoadGuardSettings settings_;
   bool at_risk_ = false;
   int calm_in_a_row_ = 0;
+  int busy_in_a_row_ = 0;       /* samples in a row over a CPU limit */
+  size_t behind_ = 0;           /* broadcasts at the delay limit or over */
   gint64 delay_ms_ = 0;
   double cpu_percent_ = 0;
   double machine_percent_ = 0;

@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <cstring>
 
 namespace wsrtmp {
 
@@ -19,7 +20,7 @@ LoadWatch::LoadWatch (LoadGuardSettings settings, Metrics &metrics,
     DelaySource delays)
     : guard_ (settings), metrics_ (metrics), delays_ (std::move (delays)),
       last_wall_us_ (g_get_monotonic_time ()), last_cpu_us_ (cpu_time_us ()),
-      cores_ (MAX (1u, g_get_num_processors ()))
+      cores_ (usable_cores ())
 {
   machine_ticks (last_machine_busy_, last_machine_total_);
   if (settings.delay_on_ms > 0 || settings.cpu_on_percent > 0 ||
@@ -41,6 +42,33 @@ LoadWatch::cpu_time_us ()
     return 0;
   return (gint64 (usage.ru_utime.tv_sec) + usage.ru_stime.tv_sec) *
       G_USEC_PER_SEC + usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
+}
+
+/* The cores the process may run on: its affinity (what
+ * g_get_num_processors counts), or fewer when its cgroup (v2: a container,
+ * a systemd CPUQuota=) allows less time than that: "200000 100000" in
+ * cpu.max is two cores. */
+double
+LoadWatch::usable_cores ()
+{
+  double cores = MAX (1u, g_get_num_processors ());
+  g_autofree char *cgroup = nullptr;
+  if (!g_file_get_contents ("/proc/self/cgroup", &cgroup, nullptr, nullptr))
+    return cores;
+  /* "0::/system.slice/wsrtmpd.service" under cgroup v2. */
+  const char *path = g_strstr_len (cgroup, -1, "0::");
+  if (!path)
+    return cores;
+  g_autofree char *relative = g_strndup (path + 3, strcspn (path + 3, "\n"));
+  g_autofree char *file = g_build_filename ("/sys/fs/cgroup", relative,
+      "cpu.max", nullptr);
+  g_autofree char *quota = nullptr;
+  gint64 max_us = 0, period_us = 0;
+  if (g_file_get_contents (file, &quota, nullptr, nullptr) &&
+      std::sscanf (quota, "%" G_GINT64_FORMAT " %" G_GINT64_FORMAT, &max_us,
+          &period_us) == 2 && max_us > 0 && period_us > 0)
+    cores = MIN (cores, MAX (0.1, double (max_us) / double (period_us)));
+  return cores;
 }
 
 bool

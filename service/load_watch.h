@@ -40,6 +40,7 @@ class LoadWatch {
   void sample ();
   /* The process's CPU time so far, µs (user + system). */
   static gint64 cpu_time_us ();
+  static double usable_cores ();
   /* The machine's busy and total CPU time so far, in ticks (/proc/stat's
    * first line; false where there is none). */
   static bool machine_ticks (guint64 &busy, guint64 &total);
@@ -53,7 +54,7 @@ class LoadWatch {
   gint64 last_cpu_us_ = 0;
   guint64 last_machine_busy_ = 0, last_machine_total_ = 0;
   /* The cores this process may run on (its affinity). */
-  guint cores_ = 1;
+  double cores_ = 1;
 };
 
 }  // namespace wsrtmp

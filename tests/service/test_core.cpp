@@ -277,7 +277,7 @@ class CoreTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL (0, config.max_sessions);
     CPPUNIT_ASSERT_EQUAL (500, config.overload_delay_ms);
     CPPUNIT_ASSERT_EQUAL (85, config.overload_cpu_percent);
-    CPPUNIT_ASSERT_EQUAL (90, config.overload_machine_percent);
+    CPPUNIT_ASSERT_EQUAL (0, config.overload_machine_percent);
     CPPUNIT_ASSERT_EQUAL (4, config.max_connections_per_ip);
     CPPUNIT_ASSERT_EQUAL (1, config.codec_threads);
     CPPUNIT_ASSERT_EQUAL (10, config.idle_timeout_s);
@@ -1186,6 +1186,9 @@ class CoreTest : public CppUnit::TestFixture {
     /* One broadcast of three far behind: the median is not. */
     CPPUNIT_ASSERT (!guard.update (sample (10, { 0, 5000, 20 })));
     CPPUNIT_ASSERT_EQUAL ((gint64) 20, guard.delay_ms ());
+    /* One broadcast alone far behind is its streamer's uplink. */
+    CPPUNIT_ASSERT (!guard.update (sample (10, { 5000 })));
+    CPPUNIT_ASSERT_EQUAL ((gint64) 5000, guard.delay_ms ());
     /* Most behind: on at once. */
     CPPUNIT_ASSERT (guard.update (sample (10, { 600, 5000, 20 })));
     CPPUNIT_ASSERT (guard.at_risk ());
@@ -1206,7 +1209,10 @@ class CoreTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT (guard.at_risk ());
     CPPUNIT_ASSERT (guard.update (sample (69, {})));
     CPPUNIT_ASSERT (!guard.at_risk ());
-    /* The CPU alone. */
+    /* The CPU alone, two seconds in a row (one is a spike). */
+    CPPUNIT_ASSERT (!guard.update (sample (80, { 0 })));
+    CPPUNIT_ASSERT (!guard.update (sample (10, { 0 })));
+    CPPUNIT_ASSERT (!guard.update (sample (80, { 0 })));
     CPPUNIT_ASSERT (guard.update (sample (80, { 0 })));
     CPPUNIT_ASSERT (guard.at_risk ());
 
@@ -1215,6 +1221,7 @@ class CoreTest : public CppUnit::TestFixture {
     LoadGuard shared (settings);
     LoadSample busy_machine = sample (20, { 0 });
     busy_machine.machine_percent = 95;
+    CPPUNIT_ASSERT (!shared.update (busy_machine));
     CPPUNIT_ASSERT (shared.update (busy_machine));
     CPPUNIT_ASSERT_MESSAGE (shared.figures (), shared.figures ().find (
             "; machine 95 %, limit 90 %") != std::string::npos);
@@ -1229,7 +1236,7 @@ class CoreTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT (!shared.at_risk ());
 
     /* 0: that figure is not watched. */
-    LoadGuard off ({ 0, 0, 0, 3 });
+    LoadGuard off ({ 0, 0, 0, 2, 3 });
     LoadSample everything = sample (100, { 60000 });
     everything.machine_percent = 100;
     CPPUNIT_ASSERT (!off.update (everything));

@@ -119,18 +119,31 @@ class OverloadTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT (live);
     auto sender = std::make_unique<SlowThenCatchUp> (*live, fixture);
 
-    /* Behind by 300 ms about 0.6 s into the slow part, seen within the
-     * next one-second sample. */
+    /* One broadcast behind alone is its streamer's uplink, not the
+     * machine: still "ok" 2.5 s into the slow part (1.25 s behind). */
+    auto until = Clock::now () + std::chrono::seconds (5);
+    while (!sender->slowed () && Clock::now () < until)
+      std::this_thread::sleep_for (std::chrono::milliseconds (50));
+    CPPUNIT_ASSERT (sender->slowed ());
+    std::this_thread::sleep_for (std::chrono::milliseconds (2500));
+    ASSERT_LOGGED (daemon, "full with one broadcast behind",
+        wait_healthz (daemon, "ok", 500));
+
+    /* A second one behind: the machine's. Behind by 300 ms about 0.6 s
+     * into its slow part, seen within the next one-second sample. */
+    auto live2 = WsClient::connect (daemon.ingest_url ("live2"));
+    CPPUNIT_ASSERT (live2);
+    auto sender2 = std::make_unique<SlowThenCatchUp> (*live2, fixture);
     ASSERT_LOGGED (daemon, "never full while behind",
         wait_healthz (daemon, "full", 8000 * timing_scale ()));
-    CPPUNIT_ASSERT (sender->slowed ());
+    CPPUNIT_ASSERT (sender2->slowed ());
     ASSERT_LOGGED (daemon, "no log line",
         daemon.log ().find ("overload guard on") != std::string::npos);
     const HttpResponse health = http_get (daemon.http_url () + "healthz");
     CPPUNIT_ASSERT_EQUAL (503, health.status);
     /* The fields it always has are still there. */
     CPPUNIT_ASSERT_MESSAGE (health.body,
-        health.body.find ("\"broadcasts_active\":1") != std::string::npos &&
+        health.body.find ("\"broadcasts_active\":2") != std::string::npos &&
         health.body.find ("\"max_sessions\":0") != std::string::npos);
 
     RawClose refused = raw_ws_until_close (daemon.ingest_url ("newcomer"),
@@ -153,6 +166,7 @@ class OverloadTest : public CppUnit::TestFixture {
 
     /* Caught up: room again after three calm samples. */
     sender->catch_up ();
+    sender2->catch_up ();
     ASSERT_LOGGED (daemon, "never ok again",
         wait_healthz (daemon, "ok", 10000 * timing_scale ()));
     ASSERT_LOGGED (daemon, "no log line",
@@ -165,8 +179,10 @@ class OverloadTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT (!next->is_closed ());
 
     sender.reset ();
+    sender2.reset ();
     CPPUNIT_ASSERT (!live->is_closed ());
     live->close ();
+    live2->close ();
     next->close ();
     CPPUNIT_ASSERT (live->wait_closed (10000));
     CPPUNIT_ASSERT (daemon.wait_idle (15000));
