@@ -107,8 +107,10 @@ Broadcast::start (bool wait_for_previous, Failure &failure,
           g_strerror (errno);
       return false;
     }
-    destinations_.push_back (recording_destination (
-        recording_path (config_.record_dir, key_)));
+    destinations_.push_back (config_.record_mp4 ?
+        recording_mp4_destination (config_.record_dir, key_,
+            config_.record_segment_s) :
+        recording_destination (recording_path (config_.record_dir, key_)));
   }
 
   MediaSpec spec;

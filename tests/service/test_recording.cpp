@@ -1,0 +1,226 @@
+/* The recording destination on its own (no --rtmp-url: the daemon only
+ * records): MP4 segments (issue 27) of a real browser recording sent in
+ * real time, what a SIGKILLed daemon leaves, and the FLV recording as
+ * before with --record-format flv. Checked with ffprobe and ffmpeg.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "fixture.h"
+#include "harness.h"
+#include "service_checks.h"
+#include "wsclient.h"
+
+#include <cppunit/extensions/HelperMacros.h>
+#include <glib/gstdio.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <sstream>
+#include <thread>
+
+using namespace wsrtmp::test;
+
+namespace {
+
+constexpr const char *FIXTURE = "chrome-h264-opus-kf2s-30s-250ms";
+
+/* The files in dir ending in suffix, sorted (segment numbers are below
+ * 10 here, so sorted by name is in order). */
+std::vector<std::string>
+files_in (const std::string &dir, const char *suffix)
+{
+  std::vector<std::string> names;
+  g_autoptr (GDir) d = g_dir_open (dir.c_str (), 0, nullptr);
+  for (const char *name; d && (name = g_dir_read_name (d));)
+    if (g_str_has_suffix (name, suffix))
+      names.push_back (dir + "/" + name);
+  std::sort (names.begin (), names.end ());
+  return names;
+}
+
+/* The H.264 NAL units of path's video in order, as they are stored (the
+ * browser writes Annex B into Matroska, MP4 has length prefixes: both
+ * cut into the NAL units themselves). */
+std::vector<std::string>
+video_nal_units (const std::string &path)
+{
+  std::string ignored, err, h264 = path + ".h264";
+  int status = run_command ({ "ffmpeg", "-v", "error", "-y", "-i", path,
+          "-map", "0:v:0", "-c", "copy", "-bsf:v", "h264_mp4toannexb", "-f",
+          "h264", h264 }, &ignored, &err, "", 60000);
+  CPPUNIT_ASSERT_EQUAL_MESSAGE (path + ": " + err, 0, status);
+  g_autofree char *contents = nullptr;
+  gsize size = 0;
+  CPPUNIT_ASSERT (g_file_get_contents (h264.c_str (), &contents, &size,
+          nullptr));
+  g_unlink (h264.c_str ());
+  std::string out (contents, size);
+  std::vector<std::string> units;
+  size_t at = out.find (std::string ("\0\0\1", 3));
+  while (at != std::string::npos) {
+    size_t start = at + 3;
+    size_t next = out.find (std::string ("\0\0\1", 3), start);
+    size_t end = next == std::string::npos ? out.size () : next;
+    /* A 4-byte start code's leading zero belongs to no unit. */
+    while (end > start && out[end - 1] == '\0')
+      end--;
+    units.push_back (out.substr (start, end - start));
+    at = next;
+  }
+  return units;
+}
+
+/* WSRTMP_KEEP_RECORDINGS=DIR keeps a copy to look at. */
+void
+keep (const std::string &rec)
+{
+  const char *to = g_getenv ("WSRTMP_KEEP_RECORDINGS");
+  if (to && *to)
+    run_command ({ "cp", "-r", rec + "/.", to }, nullptr, nullptr);
+}
+
+/* ffmpeg decodes all of path without a word on stderr. */
+void
+check_decodes (const std::string &path)
+{
+  std::string out, err;
+  int status = run_command ({ "ffmpeg", "-v", "error", "-i", path, "-f",
+          "null", "-" }, &out, &err, "", 60000);
+  CPPUNIT_ASSERT_EQUAL_MESSAGE (path + ": " + err, 0, status);
+  CPPUNIT_ASSERT_MESSAGE (path + " does not decode cleanly: " + err,
+      err.empty ());
+}
+
+double
+video_seconds (const std::string &path)
+{
+  auto streams = probe_streams (path);
+  const StreamInfo *video = find_stream (streams, "video");
+  CPPUNIT_ASSERT_MESSAGE (path + ": no video", video);
+  CPPUNIT_ASSERT_EQUAL (std::string ("h264"), video->codec_name);
+  const StreamInfo *audio = find_stream (streams, "audio");
+  CPPUNIT_ASSERT_MESSAGE (path + ": no audio", audio);
+  CPPUNIT_ASSERT_EQUAL (std::string ("aac"), audio->codec_name);
+  /* The last frame lasts one frame too (about 1/30 s): left out on both
+   * sides of the comparisons. */
+  return video->duration ();
+}
+
+}  // namespace
+
+class WsrtmpdRecordingTest : public CppUnit::TestFixture {
+  CPPUNIT_TEST_SUITE (WsrtmpdRecordingTest);
+  CPPUNIT_TEST (testMp4Segments);
+  CPPUNIT_TEST (testMp4AfterSigkill);
+  CPPUNIT_TEST (testFlv);
+  CPPUNIT_TEST_SUITE_END ();
+
+ public:
+  /* 30 s in 10 s segments: at least 3, together the stream (±1.5 s),
+   * each decodes, the H.264 packets the browser's own. */
+  void testMp4Segments ()
+  {
+    TempDir dir;
+    std::string rec = dir.file ("rec");
+    Daemon daemon ({ "--record-dir", rec, "--record-segment", "10" });
+    Fixture fixture (FIXTURE);
+    stream_fixture (daemon, fixture, "seg", true);
+    ASSERT_LOGGED (daemon, "never idle", daemon.wait_idle (20000));
+    keep (rec);
+    auto segments = files_in (rec, ".mp4");
+    CPPUNIT_ASSERT_MESSAGE (daemon.log (), segments.size () >= 3);
+    CPPUNIT_ASSERT (files_in (rec, ".flv").empty ());
+
+    double total = 0;
+    std::vector<std::string> recorded;
+    for (size_t i = 0; i < segments.size (); i++) {
+      const std::string &path = segments[i];
+      /* KEY-YYYYmmddTHHMMSSZ-N.mp4 */
+      std::string name = path.substr (path.rfind ('/') + 1);
+      std::string tail = "-" + std::to_string (i + 1) + ".mp4";
+      CPPUNIT_ASSERT_MESSAGE (name, g_str_has_prefix (name.c_str (), "seg-") &&
+          g_str_has_suffix (name.c_str (), tail.c_str ()) &&
+          name.size () == 4 + 16 + tail.size () && name[4 + 15] == 'Z');
+      check_decodes (path);
+      total += video_seconds (path) + 1.0 / 30;
+      auto md5s = video_nal_units (path);
+      recorded.insert (recorded.end (), md5s.begin (), md5s.end ());
+    }
+    double input = video_seconds_of_input (fixture);
+    char text[200];
+    g_snprintf (text, sizeof text, "segments hold %.3f s, the input %.3f s",
+        total, input);
+    g_print ("%zu segments; %s\n", segments.size (), text);
+    CPPUNIT_ASSERT_MESSAGE (text, std::fabs (total - input) <= 1.5);
+
+    /* Passthrough: every recorded NAL unit is the browser's, byte for
+     * byte, in order, and no more than 1.5 s of them (45 frames: one NAL
+     * unit each, but the keyframes' SPS and PPS) missing. */
+    auto sent = video_nal_units (fixture.joined_path ());
+    auto at = std::search (sent.begin (), sent.end (), recorded.begin (),
+        recorded.end ());
+    g_snprintf (text, sizeof text, "%zu recorded H.264 NAL units are not a "
+        "run of the %zu sent", recorded.size (), sent.size ());
+    g_print ("%s\n", text);
+    CPPUNIT_ASSERT_MESSAGE (text, !recorded.empty () && at != sent.end ());
+    CPPUNIT_ASSERT_MESSAGE (text, recorded.size () + 45 + 2 * 16 >= sent.size ());
+  }
+
+  /* SIGKILL 14 s into a stream: what is on disk plays, at least 11.5 s. */
+  void testMp4AfterSigkill ()
+  {
+    TempDir dir;
+    std::string rec = dir.file ("rec");
+    Daemon daemon ({ "--record-dir", rec });
+    Fixture fixture (FIXTURE);
+    auto client = WsClient::connect (daemon.ingest_url ("killed"));
+    CPPUNIT_ASSERT (client);
+    send_paced (*client, fixture, 0, chunks_before (fixture, 14000));
+    kill (daemon.pid (), SIGKILL);
+    client->wait_closed (5000);
+    daemon.terminate (5000);
+    keep (rec);
+    auto files = files_in (rec, ".mp4");
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (daemon.log (), size_t (1), files.size ());
+    std::string out, err;
+    int status = run_command ({ "ffmpeg", "-v", "error", "-i", files[0], "-f",
+            "null", "-" }, &out, &err, "", 60000);
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (files[0] + ": " + err, 0, status);
+    double seconds = video_seconds (files[0]);
+    char text[200];
+    g_snprintf (text, sizeof text, "%.3f s play after a kill at 14 s",
+        seconds);
+    g_print ("%s\n", text);
+    CPPUNIT_ASSERT_MESSAGE (text, seconds >= 11.5);
+  }
+
+  /* --record-format flv: one FLV per broadcast, as before. */
+  void testFlv ()
+  {
+    TempDir dir;
+    std::string rec = dir.file ("rec");
+    Daemon daemon ({ "--record-dir", rec, "--record-format", "flv",
+        "--record-segment", "10" });
+    Fixture fixture ("chrome-h264-opus-250ms");
+    stream_fixture (daemon, fixture, "flv", false);
+    ASSERT_LOGGED (daemon, "never idle", daemon.wait_idle (20000));
+    keep (rec);
+    auto files = files_in (rec, ".flv");
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (daemon.log (), size_t (1), files.size ());
+    CPPUNIT_ASSERT (files_in (rec, ".mp4").empty ());
+    check_output (fixture.joined_path (), files[0], "flv recording");
+  }
+
+ private:
+  static double video_seconds_of_input (const Fixture &fixture)
+  {
+    auto streams = probe_streams (fixture.joined_path ());
+    const StreamInfo *video = find_stream (streams, "video");
+    CPPUNIT_ASSERT (video);
+    return video->duration () + 1.0 / 30;
+  }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION (WsrtmpdRecordingTest);
