@@ -115,6 +115,7 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testMp4Segments);
   CPPUNIT_TEST (testMp4AfterSigkill);
   CPPUNIT_TEST (testFlv);
+  CPPUNIT_TEST (testKeepDays);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -211,6 +212,36 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_EQUAL_MESSAGE (daemon.log (), size_t (1), files.size ());
     CPPUNIT_ASSERT (files_in (rec, ".mp4").empty ());
     check_output (fixture.joined_path (), files[0], "flv recording");
+  }
+
+  /* --record-keep-days 2: older recordings are removed at start (and
+   * logged), newer ones and other files kept. */
+  void testKeepDays ()
+  {
+    TempDir dir;
+    std::string rec = dir.file ("rec");
+    g_mkdir_with_parents (rec.c_str (), 0755);
+    for (const char *name : { "old-1.mp4", "old.flv", "old.txt", "new-1.mp4" })
+      CPPUNIT_ASSERT (g_file_set_contents ((rec + "/" + name).c_str (), "x",
+              1, nullptr));
+    for (const char *name : { "old-1.mp4", "old.flv", "old.txt" })
+      CPPUNIT_ASSERT_EQUAL (0, run_command ({ "touch", "-d", "3 days ago",
+              rec + "/" + name }, nullptr, nullptr));
+    Daemon daemon ({ "--record-dir", rec, "--record-keep-days", "2" });
+    for (int i = 0; i < 50 && (g_file_test ((rec + "/old.flv").c_str (),
+            G_FILE_TEST_EXISTS) || g_file_test ((rec + "/old-1.mp4").c_str (),
+            G_FILE_TEST_EXISTS)); i++)
+      std::this_thread::sleep_for (std::chrono::milliseconds (100));
+    CPPUNIT_ASSERT_MESSAGE (daemon.log (), !g_file_test ((rec + "/old-1.mp4").c_str (),
+            G_FILE_TEST_EXISTS));
+    CPPUNIT_ASSERT (!g_file_test ((rec + "/old.flv").c_str (),
+            G_FILE_TEST_EXISTS));
+    CPPUNIT_ASSERT (g_file_test ((rec + "/old.txt").c_str (),
+            G_FILE_TEST_EXISTS));
+    CPPUNIT_ASSERT (g_file_test ((rec + "/new-1.mp4").c_str (),
+            G_FILE_TEST_EXISTS));
+    CPPUNIT_ASSERT_MESSAGE (daemon.log (), daemon.log ().find (
+            "old-1.mp4: older than --record-keep-days 2") != std::string::npos);
   }
 
  private:
