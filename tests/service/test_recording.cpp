@@ -116,6 +116,7 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testMp4AfterSigkill);
   CPPUNIT_TEST (testFlv);
   CPPUNIT_TEST (testKeepDays);
+  CPPUNIT_TEST (testMp4ThroughSlate);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -242,6 +243,48 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
             G_FILE_TEST_EXISTS));
     CPPUNIT_ASSERT_MESSAGE (daemon.log (), daemon.log ().find (
             "old-1.mp4: older than --record-keep-days 2") != std::string::npos);
+  }
+
+  /* A broadcast that loses its connection goes on the slate and resumes
+   * with the next one: the recording holds all of it (3 s, the slate,
+   * 3 s) and decodes. */
+  void testMp4ThroughSlate ()
+  {
+    TempDir dir;
+    std::string rec = dir.file ("rec");
+    Daemon daemon ({ "--record-dir", rec, "--continuity-timeout", "10" });
+    Fixture fixture (FIXTURE);
+    size_t three_s = chunks_before (fixture, 3000);
+    auto first = WsClient::connect (daemon.ingest_url ("slate"));
+    CPPUNIT_ASSERT (first);
+    send_paced (*first, fixture, 0, three_s);
+    ASSERT_LOGGED (daemon, "never live",
+        first->wait_text ("\"state\":\"live\"", 10000));
+    first->abort ();
+    std::this_thread::sleep_for (std::chrono::seconds (3));
+    auto second = WsClient::connect (daemon.ingest_url ("slate"));
+    CPPUNIT_ASSERT (second);
+    send_paced (*second, fixture, 0, three_s);
+    second->close (1000, "stream ended");
+    CPPUNIT_ASSERT (second->wait_closed (10000));
+    ASSERT_LOGGED (daemon, "never idle", daemon.wait_idle (30000));
+    keep (rec);
+    /* mp4mux cannot take new codec data (the resumed connection's SPS
+     * and PPS) within a file: splitmuxsink starts the next segment
+     * there. Each plays; together they hold all of it. */
+    auto files = files_in (rec, ".mp4");
+    CPPUNIT_ASSERT_MESSAGE (daemon.log (), files.size () >= 1 &&
+        files.size () <= 3);
+    double seconds = 0;
+    for (const auto &path : files) {
+      check_decodes (path);
+      seconds += video_seconds (path);
+    }
+    char text[100];
+    g_snprintf (text, sizeof text, "%zu file(s), %.3f s through the slate",
+        files.size (), seconds);
+    g_print ("%s\n", text);
+    CPPUNIT_ASSERT_MESSAGE (text, seconds >= 8.0);
   }
 
  private:
