@@ -3,6 +3,7 @@
 
 #include "broadcast.h"
 #include "destination_choice.h"
+#include "mp4_recording.h"
 
 #include <glib/gstdio.h>
 

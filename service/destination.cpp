@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "destination.h"
+#include "mp4_recording.h"
 #include "util.h"
 
 #include <gio/gio.h>
@@ -29,22 +30,6 @@ is_false (const char *value)
 constexpr const char *UNBOUNDED_QUEUE =
     "queue name=%1$s-queue max-size-buffers=0 max-size-bytes=0 "
     "max-size-time=0 ! ";
-
-/* The MP4 recording's muxer: fragments of 1 s (a moov, then a moof and
- * its mdat per second), so a killed daemon leaves files that play up to
- * the last whole fragment; a muxer and file of its own for each segment
- * (async-finalize: the stream never waits for a segment's end). In the
- * description: splitmuxsink makes its first muxer when its pads are
- * requested, as the description is parsed, before configure_sink runs.
- * fragment-mode 0 (dash-or-mss), not 1 (first-moov-then-finalise, which
- * rewrites a closed segment into a regular MP4): with GStreamer 1.22 the
- * latter writes a trun without sample sizes when a fragment ends on a
- * single audio frame the size of its first, and ffmpeg then refuses the
- * whole unfinished file ("error reading header") -- seen in 3 of 3 runs
- * killed at 14 s. */
-#define MP4_MUXER "async-finalize=true muxer-factory=mp4mux " \
-    "muxer-properties=\"properties,fragment-duration=(uint)250," \
-    "fragment-mode=(int)0\" "
 
 }  // namespace
 
@@ -112,15 +97,7 @@ Destination::sink_description (bool only_destination) const
     case Kind::File:
       if (!mp4)
         return "queue name=%1$s-queue ! filesink name=%1$s sync=false";
-      /* The FLV from the tee back to elementary streams: H.264 untouched,
-       * AAC, into MP4 segments (configure_sink sets the muxer, the
-       * segment length and the names). The queue is the bin's input
-       * (limited like a file sink's: a disk never holds up the tee for
-       * long, a full one fails this destination alone). */
-      return "queue name=%1$s-queue ! flvdemux name=%1$s-demux "
-          "splitmuxsink name=%1$s " MP4_MUXER
-          "%1$s-demux.video ! queue ! h264parse ! %1$s.video "
-          "%1$s-demux.audio ! queue ! aacparse ! %1$s.audio_%%u";
+      return mp4_recording_description ();
   }
   return "";
 }
@@ -145,41 +122,12 @@ Destination::configure_sink (GstElement *sink) const
         g_object_set (sink, "latency", srt_latency_ms, nullptr);
       break;
     case Kind::File:
-      if (!mp4) {
+      if (mp4)
+        configure_mp4_recording (sink, *this);
+      else
         g_object_set (sink, "location", location.c_str (), nullptr);
-        break;
-      }
-      configure_mp4_sink (sink);
       break;
   }
-}
-
-namespace {
-
-gchar *
-segment_location (GstElement *, guint fragment_id, GstSample *,
-    gpointer data)
-{
-  const auto *dest = static_cast<const Destination *> (data);
-  std::string path = recording_segment_path (*dest, fragment_id + 1);
-  g_message ("recording %s", path.c_str ());
-  return g_strdup (path.c_str ());
-}
-
-}  // namespace
-
-void
-Destination::configure_mp4_sink (GstElement *sink) const
-{
-  /* The muxer is in the description (MP4_MUXER). */
-  g_object_set (sink, "max-size-time",
-      static_cast<guint64> (segment_s) * GST_SECOND, nullptr);
-  /* Each sink its own copy of the names (it may outlive this). */
-  g_signal_connect_data (sink, "format-location-full",
-      G_CALLBACK (segment_location), new Destination (*this),
-      [] (gpointer data, GClosure *) {
-        delete static_cast<Destination *> (data);
-      }, GConnectFlags (0));
 }
 
 bool
@@ -347,35 +295,6 @@ recording_destination (const std::string &path)
   dest.location = path;
   dest.name = "recording";
   return dest;
-}
-
-Destination
-recording_mp4_destination (const std::string &dir, const std::string &key,
-    int segment_s)
-{
-  Destination dest;
-  dest.kind = Destination::Kind::File;
-  dest.mp4 = true;
-  dest.location = dir;
-  dest.name = "recording";
-  dest.record_key = key;
-  dest.segment_s = segment_s;
-  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
-  g_autofree char *start = g_date_time_format (now, "%Y%m%dT%H%M%SZ");
-  dest.record_start = start;
-  return dest;
-}
-
-std::string
-recording_segment_path (const Destination &dest, guint n)
-{
-  std::string base = dest.location + "/" + dest.record_key + "-" +
-      dest.record_start + "-" + std::to_string (n);
-  std::string path = base + ".mp4";
-  for (int again = 2; g_file_test (path.c_str (), G_FILE_TEST_EXISTS);
-       again++)
-    path = base + "-" + std::to_string (again) + ".mp4";
-  return path;
 }
 
 bool

@@ -38,7 +38,7 @@ struct Destination {
   /* srt:// query: streamid, passphrase, latency (ms, -1: srtsink's). */
   std::string srt_streamid, srt_passphrase;
   int srt_latency_ms = -1;
-  /* The recording as MP4 segments (splitmuxsink) instead of one FLV
+  /* The recording as MP4 segments (mp4_recording.h) instead of one FLV
    * file: location is then the directory, each segment
    * KEY-START-N.mp4 in it (START: the recording's UTC start). */
   bool mp4 = false;
@@ -54,8 +54,6 @@ struct Destination {
   /* Sets location, URI, secrets and TLS checks on the sink the
    * description made. */
   void configure_sink (GstElement *sink) const;
-  /* The MP4 recording's splitmuxsink: muxer, segment length, names. */
-  void configure_mp4_sink (GstElement *sink) const;
   const char *kind_name () const;
 };
 
@@ -72,13 +70,6 @@ std::string location_for_key (const std::string &url, const std::string &key);
 
 /* The local recording at path, named "recording". */
 Destination recording_destination (const std::string &path);
-/* The local recording as MP4 segments of segment_s seconds (0: one file)
- * in dir, named "recording". */
-Destination recording_mp4_destination (const std::string &dir,
-    const std::string &key, int segment_s);
-/* The path of an MP4 recording's segment n (from 1) that does not exist
- * yet: DIR/KEY-START-N.mp4, or with -2, -3... after it when it does. */
-std::string recording_segment_path (const Destination &dest, guint n);
 
 /* A sink's error in words a streamer can act on, using the destination's
  * name: "youtube refused the stream key", "cannot reach facebook (connection

@@ -93,6 +93,23 @@ check_decodes (const std::string &path)
       err.empty ());
 }
 
+/* The presentation times (s) of path's video frames, in decoding order. */
+std::vector<double>
+video_times (const std::string &path)
+{
+  std::string out, err;
+  int status = run_command ({ "ffprobe", "-v", "error", "-select_streams",
+          "v:0", "-show_entries", "packet=pts_time", "-of", "csv=p=0",
+          path }, &out, &err, "", 60000);
+  CPPUNIT_ASSERT_EQUAL_MESSAGE (path + ": " + err, 0, status);
+  std::vector<double> times;
+  std::istringstream lines (out);
+  for (std::string line; std::getline (lines, line);)
+    if (!line.empty ())
+      times.push_back (g_ascii_strtod (line.c_str (), nullptr));
+  return times;
+}
+
 double
 video_seconds (const std::string &path)
 {
@@ -247,12 +264,15 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
 
   /* A broadcast that loses its connection goes on the slate and resumes
    * with the next one: the recording holds all of it (3 s, the slate,
-   * 3 s) and decodes. */
+   * 3 s) in one segment that decodes, each video frame at the time the
+   * RTMP output gave it, the H.264 of both connections untouched. */
   void testMp4ThroughSlate ()
   {
     TempDir dir;
     std::string rec = dir.file ("rec");
-    Daemon daemon ({ "--record-dir", rec, "--continuity-timeout", "10" });
+    Nginx nginx (dir.file ("nginx"));
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--record-dir", rec,
+        "--continuity-timeout", "10" });
     Fixture fixture (FIXTURE);
     size_t three_s = chunks_before (fixture, 3000);
     auto first = WsClient::connect (daemon.ingest_url ("slate"));
@@ -269,22 +289,41 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT (second->wait_closed (10000));
     ASSERT_LOGGED (daemon, "never idle", daemon.wait_idle (30000));
     keep (rec);
-    /* mp4mux cannot take new codec data (the resumed connection's SPS
-     * and PPS) within a file: splitmuxsink starts the next segment
-     * there. Each plays; together they hold all of it. */
     auto files = files_in (rec, ".mp4");
-    CPPUNIT_ASSERT_MESSAGE (daemon.log (), files.size () >= 1 &&
-        files.size () <= 3);
-    double seconds = 0;
-    for (const auto &path : files) {
-      check_decodes (path);
-      seconds += video_seconds (path);
-    }
-    char text[100];
-    g_snprintf (text, sizeof text, "%zu file(s), %.3f s through the slate",
-        files.size (), seconds);
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (daemon.log (), size_t (1), files.size ());
+    check_decodes (files[0]);
+    double seconds = video_seconds (files[0]);
+    char text[200];
+    g_snprintf (text, sizeof text, "%.3f s through the slate", seconds);
     g_print ("%s\n", text);
     CPPUNIT_ASSERT_MESSAGE (text, seconds >= 8.0);
+
+    /* The RTMP output's timeline, frame for frame (both from the first
+     * frame on). */
+    auto recorded = video_times (files[0]);
+    auto sent = video_times (nginx.recording ("slate"));
+    g_snprintf (text, sizeof text, "%zu frames recorded, %zu sent to RTMP",
+        recorded.size (), sent.size ());
+    g_print ("%s\n", text);
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (text, sent.size (), recorded.size ());
+    for (size_t i = 0; i < sent.size (); i++)
+      CPPUNIT_ASSERT_MESSAGE (std::string (text) + ": frame " +
+          std::to_string (i), std::fabs ((recorded[i] - recorded[0]) -
+              (sent[i] - sent[0])) <= 0.002);
+
+    /* Both connections' H.264 as sent, the slate's between them. */
+    auto units = video_nal_units (files[0]);
+    auto input = video_nal_units (fixture.joined_path ());
+    size_t of_input = std::count_if (units.begin (), units.end (),
+        [&input] (const std::string &unit) {
+          return std::find (input.begin (), input.end (), unit) !=
+              input.end ();
+        });
+    g_snprintf (text, sizeof text, "%zu of %zu NAL units are the browser's",
+        of_input, units.size ());
+    g_print ("%s\n", text);
+    CPPUNIT_ASSERT_MESSAGE (text, of_input >= 2 * 80 &&
+        of_input < units.size ());
   }
 
  private:
