@@ -489,6 +489,10 @@ Broadcast::on_bus_message (GstMessage *message)
     case GST_MESSAGE_ELEMENT:
       if (origin == GST_OBJECT (splice_.get ()))
         on_splice_message (gst_message_get_structure (message));
+      else if (segments_ && (gst_message_has_name (message,
+              "splitmuxsink-fragment-opened") || gst_message_has_name (
+              message, "splitmuxsink-fragment-closed")))
+        segments_ (gst_message_get_structure (message));
       break;
     case GST_MESSAGE_APPLICATION:
       /* An output gate waits for a keyframe (OUTPUT_KEYFRAME_MESSAGE). */

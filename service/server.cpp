@@ -7,10 +7,16 @@
 #include "fair_input_stream.h"
 #include "http_reply.h"
 #include "memory_trim.h"
+#include "recordings_api.h"
+#include "tokens.h"
 
 #include <json-glib/json-glib.h>
 
+#include <glib/gstdio.h>
+
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 
 namespace wsrtmp {
 
@@ -49,12 +55,16 @@ admission_request (SoupServerMessage *msg, const char *path)
 
 }  // namespace
 
+/* The streamer's own recordings (handle_recordings). */
+constexpr const char *RECORDINGS_PREFIX = "/recordings/";
+
 /* The hook's verdict on a held handshake, for handle_websocket. */
 constexpr const char *VERDICT_DATA = "wsrtmp-publish-verdict";
 
 Server::Server (const Config &config, const PipelineFactory &factory)
     : config_ (config), factory_ (factory),
-      listener_ (config, INGEST_PREFIX), static_files_ (config.web_root)
+      listener_ (config, INGEST_PREFIX), static_files_ (config.web_root),
+      recordings_ (config.record_dir)
 {
   if (!config.on_publish_url.empty ())
     publish_hook_ = std::make_unique<HookClient> (config.on_publish_url,
@@ -113,6 +123,8 @@ Server::on_request (SoupServer *, SoupServerMessage *msg, const char *path,
     self->handle_livez (msg);
   else if (g_str_equal (path, "/metrics"))
     self->handle_metrics (msg);
+  else if (g_str_has_prefix (path, RECORDINGS_PREFIX))
+    self->handle_recordings (msg, path);
   else
     self->static_files_.serve (msg, path);
 }
@@ -452,6 +464,9 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
       webhooks->post (type, key, fields);
     });
   }
+  broadcast->set_segment_sink ([this, key] (const GstStructure *message) {
+    on_segment (key, message);
+  });
   Failure failure;
   std::string detail;
   if (!broadcast->start (admission.wait_for_previous, failure, detail)) {
@@ -573,7 +588,8 @@ Server::on_reap_idle (gpointer data)
       self->broadcasts_.empty () && self->shutdown_done_) {
     auto done = std::move (self->shutdown_done_);
     self->shutdown_done_ = nullptr;
-    done ();
+    /* The last segments are finalised before the process ends. */
+    self->finisher_.when_idle (std::move (done));
   }
   return G_SOURCE_REMOVE;
 }
@@ -589,6 +605,84 @@ Server::shutdown (std::function<void ()> done)
     session->finish ();
   if (!reap_idle_)
     reap_idle_ = g_idle_add (&Server::on_reap_idle, this);
+}
+
+}  // namespace wsrtmp
+
+namespace wsrtmp {
+
+void
+Server::on_segment (const std::string &key, const GstStructure *message)
+{
+  const char *path = gst_structure_get_string (message, "location");
+  GstClockTime running_time = GST_CLOCK_TIME_NONE;
+  gst_structure_get_clock_time (message, "running-time", &running_time);
+  if (!path)
+    return;
+  if (gst_structure_has_name (message, "splitmuxsink-fragment-opened")) {
+    recordings_.segment_opened (path, running_time);
+    return;
+  }
+  double duration_s = recordings_.segment_closed (path, running_time);
+  std::string closed = path;
+  finisher_.finish (closed, [this, closed, key, duration_s] (bool finalised) {
+    recordings_.segment_finished (closed);
+    if (!webhooks_)
+      return;
+    GStatBuf info;
+    g_autofree char *name = g_path_get_basename (closed.c_str ());
+    g_autoptr (JsonObject) fields = json_object_new ();
+    json_object_set_string_member (fields, "name", name);
+    json_object_set_string_member (fields, "path", closed.c_str ());
+    json_object_set_int_member (fields, "size",
+        g_stat (closed.c_str (), &info) == 0 ? info.st_size : 0);
+    if (duration_s >= 0)
+      json_object_set_double_member (fields, "duration_s",
+          std::round (duration_s * 1000) / 1000);
+    else
+      json_object_set_null_member (fields, "duration_s");
+    json_object_set_boolean_member (fields, "finalised", finalised);
+    webhooks_->post ("recording.completed", key, fields);
+  });
+}
+
+void
+Server::handle_recordings (SoupServerMessage *msg, const char *path)
+{
+  /* /recordings/KEY or /recordings/KEY/NAME; the key is the credential,
+   * with its token when tokens are required, as at the WebSocket. */
+  g_auto (GStrv) parts = g_strsplit (path + strlen (RECORDINGS_PREFIX), "/",
+      -1);
+  guint n = g_strv_length (parts);
+  std::string key = n > 0 ? parts[0] : "";
+  if (n < 1 || n > 2 || !is_valid_key (key))
+    return send_recording_error (msg, SOUP_STATUS_NOT_FOUND, "not_found",
+        "no such resource");
+  GUri *uri = soup_server_message_get_uri (msg);
+  const char *query = uri ? g_uri_get_query (uri) : nullptr;
+  std::string token;
+  if (query) {
+    g_autoptr (GHashTable) params = g_uri_parse_params (query, -1, "&",
+        G_URI_PARAMS_NONE, nullptr);
+    const char *value = params ? static_cast<const char *> (
+        g_hash_table_lookup (params, "token")) : nullptr;
+    token = value ? value : "";
+  }
+  if (!config_.token_secret.empty () && !check_token (config_.token_secret,
+          key, token, g_get_real_time () / G_USEC_PER_SEC))
+    return send_recording_error (msg, SOUP_STATUS_FORBIDDEN, "token",
+        "invalid or expired token");
+  if (n == 1) {
+    g_autofree char *escaped = g_uri_escape_string (key.c_str (), nullptr,
+        FALSE);
+    g_autofree char *escaped_token = g_uri_escape_string (token.c_str (),
+        nullptr, FALSE);
+    return send_recording_list (msg, recordings_, key,
+        std::string (RECORDINGS_PREFIX) + escaped + "/",
+        token.empty () ? "" : std::string ("?token=") + escaped_token);
+  }
+  g_autofree char *name = g_uri_unescape_string (parts[1], nullptr);
+  send_recording_file (msg, recordings_, name ? name : "", key);
 }
 
 }  // namespace wsrtmp

@@ -21,6 +21,8 @@
 #include "listener.h"
 #include "metrics.h"
 #include "pipeline_factory.h"
+#include "recording_finisher.h"
+#include "recording_index.h"
 #include "session.h"
 #include "static_files.h"
 #include "util.h"
@@ -68,6 +70,8 @@ class Server {
    * refused ("banned"). False when key has no broadcast. */
   bool kick (const std::string &key, gint64 ban_s, const std::string &reason);
   const Bans &bans () const { return bans_; }
+  /* What --record-dir holds (recordings_api.h). */
+  const RecordingIndex &recordings () const { return recordings_; }
 
  private:
   /* "ok", or why this node should get no new streams: "draining" (it is
@@ -93,6 +97,11 @@ class Server {
       const std::string &key, gushort code, const std::string &reason,
       const std::string &kind);
   void session_finished (Session *session);
+  /* An MP4 segment opened or closed (Broadcast::SegmentSink); a closed
+   * one is finalised, then announced (recording.completed). */
+  void on_segment (const std::string &key, const GstStructure *message);
+  /* GET /recordings/KEY[/NAME][?token=]: the streamer's own recordings. */
+  void handle_recordings (SoupServerMessage *msg, const char *path);
   void broadcast_finished (Broadcast *broadcast);
 
   static void on_request (SoupServer *server, SoupServerMessage *msg,
@@ -128,6 +137,10 @@ class Server {
   guint64 next_id_ = 1;
   bool shutting_down_ = false;
   std::function<void ()> shutdown_done_;
+  RecordingIndex recordings_;
+  /* After webhooks_ and recordings_, which its callbacks use: destroyed
+   * before them. */
+  RecordingFinisher finisher_;
 };
 
 }  // namespace wsrtmp

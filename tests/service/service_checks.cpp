@@ -184,4 +184,14 @@ chunks_before (const Fixture &fixture, double until_ms)
   return count;
 }
 
+std::string
+make_token (const std::string &secret, const std::string &key, gint64 expiry)
+{
+  std::string message = key + "." + std::to_string (expiry);
+  g_autofree char *hmac = g_compute_hmac_for_string (G_CHECKSUM_SHA256,
+      reinterpret_cast<const guchar *> (secret.data ()), secret.size (),
+      message.c_str (), message.size ());
+  return std::to_string (expiry) + "." + hmac;
+}
+
 }  // namespace wsrtmp::test

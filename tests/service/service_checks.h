@@ -64,4 +64,9 @@ void send_paced (WsClient &client, const Fixture &fixture, size_t first,
 /* How many chunks the browser emitted before until_ms. */
 size_t chunks_before (const Fixture &fixture, double until_ms);
 
+/* A stream token for key valid until expiry (unix seconds), as a web app
+ * makes one with --token-secret's secret (README, Access). */
+std::string make_token (const std::string &secret, const std::string &key,
+    gint64 expiry);
+
 }  // namespace wsrtmp::test

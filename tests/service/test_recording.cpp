@@ -7,16 +7,20 @@
  */
 #include "fixture.h"
 #include "harness.h"
+#include "http_receiver.h"
 #include "service_checks.h"
 #include "wsclient.h"
 
 #include <cppunit/extensions/HelperMacros.h>
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -110,6 +114,80 @@ video_times (const std::string &path)
   return times;
 }
 
+/* Waits until the daemon logged text. */
+bool
+wait_logged (const Daemon &daemon, const std::string &text, int timeout_ms)
+{
+  for (int waited = 0; waited <= timeout_ms; waited += 100) {
+    if (daemon.log ().find (text) != std::string::npos)
+      return true;
+    std::this_thread::sleep_for (std::chrono::milliseconds (100));
+  }
+  return false;
+}
+
+/* The types of path's top-level MP4 boxes, in order. */
+std::vector<std::string>
+top_level_boxes (const std::string &path)
+{
+  std::vector<std::string> types;
+  std::ifstream in (path, std::ios::binary);
+  for (;;) {
+    unsigned char header[16];
+    if (!in.read (reinterpret_cast<char *> (header), 8))
+      break;
+    guint64 size = guint64 (header[0]) << 24 | header[1] << 16 |
+        header[2] << 8 | header[3];
+    types.emplace_back (reinterpret_cast<char *> (header + 4), 4);
+    if (size == 1) {
+      if (!in.read (reinterpret_cast<char *> (header + 8), 8))
+        break;
+      size = 0;
+      for (int i = 8; i < 16; i++)
+        size = size << 8 | header[i];
+      in.seekg (size - 16, std::ios::cur);
+    } else if (size >= 8) {
+      in.seekg (size - 8, std::ios::cur);
+    } else {
+      break;
+    }
+  }
+  return types;
+}
+
+/* The recordings the admin API lists, by name: each one's JSON object. */
+std::map<std::string, std::string>
+listed (const std::string &url, const std::string &bearer = "")
+{
+  HttpResponse response = http_request ("GET", url, "", bearer);
+  CPPUNIT_ASSERT_EQUAL_MESSAGE (url + ": " + response.body, 200u,
+      guint (response.status));
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  CPPUNIT_ASSERT (json_parser_load_from_data (parser, response.body.c_str (),
+          -1, nullptr));
+  JsonObject *root = json_node_get_object (json_parser_get_root (parser));
+  JsonArray *list = json_object_get_array_member (root, "recordings");
+  std::map<std::string, std::string> by_name;
+  for (guint i = 0; i < json_array_get_length (list); i++) {
+    JsonNode *node = json_array_get_element (list, i);
+    g_autofree char *text = json_to_string (node, FALSE);
+    by_name[json_object_get_string_member (json_node_get_object (node),
+        "name")] = text;
+  }
+  return by_name;
+}
+
+const std::string ADMIN_TOKEN = "recordings-admin-token-0123456789";
+
+std::string
+admin_token_file (const TempDir &dir)
+{
+  std::string path = dir.file ("admin-token");
+  g_file_set_contents (path.c_str (), (ADMIN_TOKEN + "\n").c_str (), -1,
+      nullptr);
+  return path;
+}
+
 double
 video_seconds (const std::string &path)
 {
@@ -134,6 +212,7 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testFlv);
   CPPUNIT_TEST (testKeepDays);
   CPPUNIT_TEST (testMp4ThroughSlate);
+  CPPUNIT_TEST (testRecordingsApi);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -143,14 +222,46 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
   {
     TempDir dir;
     std::string rec = dir.file ("rec");
-    Daemon daemon ({ "--record-dir", rec, "--record-segment", "10" });
+    Receiver receiver ([] (const std::string &) { return Receiver::Answer {
+        200, "" }; });
+    std::string secret_file = dir.file ("webhook-secret");
+    g_file_set_contents (secret_file.c_str (), "webhook-secret-0123456789\n",
+        -1, nullptr);
+    Daemon daemon ({ "--record-dir", rec, "--record-segment", "10",
+        "--admin-listen", "127.0.0.1:0", "--admin-token-file",
+        admin_token_file (dir), "--webhook-url", receiver.url ("/events"),
+        "--webhook-secret-file", secret_file });
     Fixture fixture (FIXTURE);
     stream_fixture (daemon, fixture, "seg", true);
     ASSERT_LOGGED (daemon, "never idle", daemon.wait_idle (20000));
+    /* Each segment finalised (a regular MP4), then announced. */
+    const std::string list_url = daemon.admin_url () + "api/v1/recordings";
+    auto all_finished = [&] {
+      auto now = listed (list_url, ADMIN_TOKEN);
+      for (const auto &[name, json] : now)
+        if (member (json, "finished") != "true")
+          return false;
+      return !now.empty ();
+    };
+    for (int i = 0; i < 100 && !all_finished (); i++)
+      std::this_thread::sleep_for (std::chrono::milliseconds (100));
     keep (rec);
     auto segments = files_in (rec, ".mp4");
     CPPUNIT_ASSERT_MESSAGE (daemon.log (), segments.size () >= 3);
     CPPUNIT_ASSERT (files_in (rec, ".flv").empty ());
+    auto recordings = listed (list_url, ADMIN_TOKEN);
+    CPPUNIT_ASSERT_EQUAL (segments.size (), recordings.size ());
+    ASSERT_LOGGED (daemon, "recording.completed per segment",
+        receiver.wait_for ([&] (const std::vector<Received> &got) {
+          return std::count_if (got.begin (), got.end (),
+              [] (const Received &r) {
+                return member (r.body, "type") == "recording.completed";
+              }) == long (segments.size ());
+        }, 10000));
+    std::map<std::string, std::string> completed;
+    for (const auto &got : receiver.received ())
+      if (member (got.body, "type") == "recording.completed")
+        completed[member (got.body, "name")] = got.body;
 
     double total = 0;
     std::vector<std::string> recorded;
@@ -163,7 +274,33 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
           g_str_has_suffix (name.c_str (), tail.c_str ()) &&
           name.size () == 4 + 16 + tail.size () && name[4 + 15] == 'Z');
       check_decodes (path);
-      total += video_seconds (path) + 1.0 / 30;
+      double seconds = video_seconds (path);
+      total += seconds + 1.0 / 30;
+      /* Finalised: one moov after the media, no fragments. */
+      auto boxes = top_level_boxes (path);
+      std::string box_list;
+      for (const auto &type : boxes)
+        box_list += type + " ";
+      CPPUNIT_ASSERT_MESSAGE (name + ": " + box_list, std::count (
+              boxes.begin (), boxes.end (), "moov") == 1 && std::count (
+              boxes.begin (), boxes.end (), "moof") == 0);
+      /* Listed and announced with its size and duration. */
+      GStatBuf info;
+      CPPUNIT_ASSERT (g_stat (path.c_str (), &info) == 0);
+      const std::string &entry = recordings[name];
+      CPPUNIT_ASSERT_MESSAGE (name + ": " + entry, member (entry, "key") ==
+          "seg" && member (entry, "finished") == "true" &&
+          member (entry, "size") == std::to_string (info.st_size) &&
+          member (entry, "url") == "/api/v1/recordings/" + name &&
+          std::fabs (std::stod (member (entry, "duration_s")) - seconds) <=
+              0.3);
+      const std::string &event = completed[name];
+      CPPUNIT_ASSERT_MESSAGE (name + ": " + event, member (event, "key") ==
+          "seg" && member (event, "path") == path &&
+          member (event, "size") == std::to_string (info.st_size) &&
+          member (event, "finalised") == "true" &&
+          std::fabs (std::stod (member (event, "duration_s")) - seconds) <=
+              0.3);
       auto md5s = video_nal_units (path);
       recorded.insert (recorded.end (), md5s.begin (), md5s.end ());
     }
@@ -182,8 +319,9 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
         recorded.end ());
     g_snprintf (text, sizeof text, "%zu recorded H.264 NAL units are not a "
         "run of the %zu sent", recorded.size (), sent.size ());
-    g_print ("%s\n", text);
     CPPUNIT_ASSERT_MESSAGE (text, !recorded.empty () && at != sent.end ());
+    g_print ("%zu recorded H.264 NAL units of the %zu sent, byte for byte\n",
+        recorded.size (), sent.size ());
     CPPUNIT_ASSERT_MESSAGE (text, recorded.size () + 45 + 2 * 16 >= sent.size ());
   }
 
@@ -288,6 +426,8 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
     second->close (1000, "stream ended");
     CPPUNIT_ASSERT (second->wait_closed (10000));
     ASSERT_LOGGED (daemon, "never idle", daemon.wait_idle (30000));
+    ASSERT_LOGGED (daemon, "not finalised", wait_logged (daemon,
+        "finalised ", 10000));
     keep (rec);
     auto files = files_in (rec, ".mp4");
     CPPUNIT_ASSERT_EQUAL_MESSAGE (daemon.log (), size_t (1), files.size ());
@@ -305,6 +445,12 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
     g_snprintf (text, sizeof text, "%zu frames recorded, %zu sent to RTMP",
         recorded.size (), sent.size ());
     g_print ("%s\n", text);
+    if (sent.size () != recorded.size ()) {
+      std::string a, b;
+      for (double t : sent) a += std::to_string (t) + " ";
+      for (double t : recorded) b += std::to_string (t) + " ";
+      g_print ("SENT %s\nREC %s\n", a.c_str (), b.c_str ());
+    }
     CPPUNIT_ASSERT_EQUAL_MESSAGE (text, sent.size (), recorded.size ());
     for (size_t i = 0; i < sent.size (); i++)
       CPPUNIT_ASSERT_MESSAGE (std::string (text) + ": frame " +
@@ -324,6 +470,110 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
     g_print ("%s\n", text);
     CPPUNIT_ASSERT_MESSAGE (text, of_input >= 2 * 80 &&
         of_input < units.size ());
+  }
+
+  /* The listing and downloads, on files put in --record-dir: only
+   * recordings' names are listed and served (not a dotfile, a link, a
+   * name another key's), a Range gets 206 and one past the end 416, a
+   * name with a path in it 400; the streamer's own route needs its
+   * key's token and shows only that key's files. */
+  void testRecordingsApi ()
+  {
+    TempDir dir;
+    std::string rec = dir.file ("rec");
+    g_mkdir_with_parents (rec.c_str (), 0755);
+    std::string content (5000, 'x');
+    for (size_t i = 0; i < content.size (); i++)
+      content[i] = char ('a' + i % 26);
+    const std::string mine = "mykey-20261207T101500Z-1.mp4";
+    const std::string theirs = "other-20261207T101500Z-1.mp4";
+    for (const auto &name : { mine, theirs, std::string (
+            "mykey-20261207T101500Z.flv"), std::string (".mykey-x.mp4.part"),
+            std::string ("notes.txt") })
+      CPPUNIT_ASSERT (g_file_set_contents ((rec + "/" + name).c_str (),
+              content.data (), content.size (), nullptr));
+    std::string outside = dir.file ("secret.txt");
+    CPPUNIT_ASSERT (g_file_set_contents (outside.c_str (), "secret", -1,
+            nullptr));
+    CPPUNIT_ASSERT_EQUAL (0, symlink (outside.c_str (),
+            (rec + "/mykey-20261207T101600Z-1.mp4").c_str ()));
+    const std::string secret = "0123456789abcdef-recordings-secret";
+    std::string secret_file = dir.file ("secret");
+    g_file_set_contents (secret_file.c_str (), (secret + "\n").c_str (), -1,
+        nullptr);
+    Daemon daemon ({ "--record-dir", rec, "--admin-listen", "127.0.0.1:0",
+        "--admin-token-file", admin_token_file (dir),
+        "--token-secret-file", secret_file });
+    const std::string api = daemon.admin_url () + "api/v1/recordings";
+
+    CPPUNIT_ASSERT_EQUAL (401, http_request ("GET", api).status);
+    auto all = listed (api, ADMIN_TOKEN);
+    std::string names;
+    for (const auto &[name, json] : all)
+      names += name + " ";
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (names, size_t (3), all.size ());
+    CPPUNIT_ASSERT_MESSAGE (all[mine], member (all[mine], "size") == "5000" &&
+        member (all[mine], "key") == "mykey" &&
+        member (all[mine], "started") == "2026-12-07T10:15:00Z" &&
+        member (all[mine], "finished") == "true" &&
+        member (all[mine], "duration_s") == "null");
+
+    HttpResponse whole = http_request ("GET", api + "/" + mine, "",
+        ADMIN_TOKEN);
+    CPPUNIT_ASSERT_EQUAL (200, whole.status);
+    CPPUNIT_ASSERT (whole.body == content);
+    CPPUNIT_ASSERT_EQUAL (std::string ("video/mp4"), whole.content_type);
+    HttpResponse part = http_request ("GET", api + "/" + mine, "",
+        ADMIN_TOKEN, { { "Range", "bytes=100-199" } });
+    CPPUNIT_ASSERT_EQUAL (206, part.status);
+    CPPUNIT_ASSERT (part.body == content.substr (100, 100));
+    HttpResponse beyond = http_request ("GET", api + "/" + mine, "",
+        ADMIN_TOKEN, { { "Range", "bytes=5000-" } });
+    CPPUNIT_ASSERT_EQUAL (416, beyond.status);
+    for (const std::string &bad : { std::string ("..%2Fsecret.txt"),
+            std::string ("%2E%2E%2F%2E%2E%2Fetc%2Fpasswd"),
+            std::string (".mykey-x.mp4.part"), std::string ("notes.txt"),
+            std::string ("a%2Fmykey-20261207T101500Z-1.mp4") }) {
+      HttpResponse refused = http_request ("GET", api + "/" + bad, "",
+          ADMIN_TOKEN);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE (bad + ": " + refused.body, 400,
+          refused.status);
+      /* libsoup answers an escaped "../" itself, with no body. */
+      CPPUNIT_ASSERT_MESSAGE (refused.body, refused.body.empty () ||
+          member (refused.body, "kind") == "bad_request");
+    }
+    for (const std::string &missing : { std::string (
+            "mykey-20261207T101600Z-1.mp4"),
+            std::string ("mykey-20261207T101500Z-9.mp4") }) {
+      HttpResponse refused = http_request ("GET", api + "/" + missing, "",
+          ADMIN_TOKEN);
+      CPPUNIT_ASSERT_EQUAL_MESSAGE (missing + ": " + refused.body, 404,
+          refused.status);
+    }
+    CPPUNIT_ASSERT_EQUAL (400, http_request ("GET", api + "/a/b", "",
+            ADMIN_TOKEN).status);
+
+    /* The streamer's own, on the main listener, with its key's token. */
+    const std::string page = daemon.http_url () + "recordings/mykey";
+    std::string token = "?token=" + make_token (secret, "mykey",
+        g_get_real_time () / G_USEC_PER_SEC + 60);
+    CPPUNIT_ASSERT_EQUAL (403, http_request ("GET", page).status);
+    CPPUNIT_ASSERT_EQUAL (403, http_request ("GET", page + "?token=" +
+            make_token (secret, "other", g_get_real_time () / G_USEC_PER_SEC +
+                60)).status);
+    auto own = listed (page + token);
+    CPPUNIT_ASSERT_EQUAL (size_t (2), own.size ());
+    CPPUNIT_ASSERT_EQUAL (std::string ("/recordings/mykey/") + mine + token,
+        member (own[mine], "url"));
+    HttpResponse download = http_request ("GET", daemon.http_url () +
+        "recordings/mykey/" + mine + token);
+    CPPUNIT_ASSERT_EQUAL (200, download.status);
+    CPPUNIT_ASSERT (download.body == content);
+    CPPUNIT_ASSERT_EQUAL (404, http_request ("GET", daemon.http_url () +
+            "recordings/mykey/" + theirs + token).status);
+    HttpResponse traversal = http_request ("GET", daemon.http_url () +
+        "recordings/mykey/..%2F..%2Fsecret.txt" + token);
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (traversal.body, 400, traversal.status);
   }
 
  private:
