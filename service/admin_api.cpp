@@ -180,8 +180,8 @@ AdminApi::handle (SoupServerMessage *msg, const std::string &path)
      * checks (recordings_api.h). */
     auto parts = segments (path.substr (recordings.size ()));
     if (parts.size () != 1)
-      return send_error (msg, SOUP_STATUS_BAD_REQUEST, "bad_request",
-          "not a recording's name");
+      return send_error (msg, SOUP_STATUS_NOT_FOUND, "not_found",
+          "no such resource: " + path);
     return send_recording_file (msg, server_.recordings (), parts[0], "");
   }
   if (path == PREFIX || path == std::string (PREFIX) + "/") {

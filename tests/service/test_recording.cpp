@@ -157,9 +157,13 @@ top_level_boxes (const std::string &path)
 
 /* The recordings the admin API lists, by name: each one's JSON object. */
 std::map<std::string, std::string>
-listed (const std::string &url, const std::string &bearer = "")
+listed (const std::string &url, const std::string &bearer = "",
+    std::vector<OpenApiExchange> *exchanges = nullptr)
 {
   HttpResponse response = http_request ("GET", url, "", bearer);
+  if (exchanges)
+    exchanges->push_back ({ "GET", url.substr (url.find ("/api/")),
+        response });
   CPPUNIT_ASSERT_EQUAL_MESSAGE (url + ": " + response.body, 200u,
       guint (response.status));
   g_autoptr (JsonParser) parser = json_parser_new ();
@@ -213,6 +217,7 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testKeepDays);
   CPPUNIT_TEST (testMp4ThroughSlate);
   CPPUNIT_TEST (testRecordingsApi);
+  CPPUNIT_TEST (testMp4FinalisedAtStop);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -410,7 +415,8 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
     std::string rec = dir.file ("rec");
     Nginx nginx (dir.file ("nginx"));
     Daemon daemon ({ "--rtmp-url", nginx.url (), "--record-dir", rec,
-        "--continuity-timeout", "10" });
+        "--continuity-timeout", "10", "--admin-listen", "127.0.0.1:0",
+        "--admin-token-file", admin_token_file (dir) });
     Fixture fixture (FIXTURE);
     size_t three_s = chunks_before (fixture, 3000);
     auto first = WsClient::connect (daemon.ingest_url ("slate"));
@@ -420,6 +426,12 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
         first->wait_text ("\"state\":\"live\"", 10000));
     first->abort ();
     std::this_thread::sleep_for (std::chrono::seconds (3));
+    /* On the slate: the segment is listed, still being written. */
+    auto writing = listed (daemon.admin_url () + "api/v1/recordings",
+        ADMIN_TOKEN);
+    CPPUNIT_ASSERT_EQUAL (size_t (1), writing.size ());
+    CPPUNIT_ASSERT_MESSAGE (writing.begin ()->second, member (
+            writing.begin ()->second, "finished") == "false");
     auto second = WsClient::connect (daemon.ingest_url ("slate"));
     CPPUNIT_ASSERT (second);
     send_paced (*second, fixture, 0, three_s);
@@ -505,9 +517,20 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
         "--admin-token-file", admin_token_file (dir),
         "--token-secret-file", secret_file });
     const std::string api = daemon.admin_url () + "api/v1/recordings";
+    /* The admin API's answers, for doc/openapi.yaml (but libsoup's own
+     * 400 to an escaped "../", which has no body). */
+    std::vector<OpenApiExchange> exchanges;
+    auto get = [&] (const std::string &url, const std::string &bearer,
+        std::vector<std::pair<std::string, std::string>> headers = {}) {
+      HttpResponse response = http_request ("GET", url, "", bearer, headers);
+      if (!(response.status == 400 && response.body.empty ()))
+        exchanges.push_back ({ "GET", url.substr (url.find ("/api/")),
+            response });
+      return response;
+    };
 
-    CPPUNIT_ASSERT_EQUAL (401, http_request ("GET", api).status);
-    auto all = listed (api, ADMIN_TOKEN);
+    CPPUNIT_ASSERT_EQUAL (401, get (api, "").status);
+    auto all = listed (api, ADMIN_TOKEN, &exchanges);
     std::string names;
     for (const auto &[name, json] : all)
       names += name + " ";
@@ -518,40 +541,39 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
         member (all[mine], "finished") == "true" &&
         member (all[mine], "duration_s") == "null");
 
-    HttpResponse whole = http_request ("GET", api + "/" + mine, "",
-        ADMIN_TOKEN);
+    HttpResponse whole = get (api + "/" + mine, ADMIN_TOKEN);
     CPPUNIT_ASSERT_EQUAL (200, whole.status);
     CPPUNIT_ASSERT (whole.body == content);
     CPPUNIT_ASSERT_EQUAL (std::string ("video/mp4"), whole.content_type);
-    HttpResponse part = http_request ("GET", api + "/" + mine, "",
-        ADMIN_TOKEN, { { "Range", "bytes=100-199" } });
+    HttpResponse part = get (api + "/" + mine, ADMIN_TOKEN,
+        { { "Range", "bytes=100-199" } });
     CPPUNIT_ASSERT_EQUAL (206, part.status);
     CPPUNIT_ASSERT (part.body == content.substr (100, 100));
-    HttpResponse beyond = http_request ("GET", api + "/" + mine, "",
-        ADMIN_TOKEN, { { "Range", "bytes=5000-" } });
+    HttpResponse beyond = get (api + "/" + mine, ADMIN_TOKEN,
+        { { "Range", "bytes=5000-" } });
     CPPUNIT_ASSERT_EQUAL (416, beyond.status);
     for (const std::string &bad : { std::string ("..%2Fsecret.txt"),
             std::string ("%2E%2E%2F%2E%2E%2Fetc%2Fpasswd"),
-            std::string (".mykey-x.mp4.part"), std::string ("notes.txt"),
-            std::string ("a%2Fmykey-20261207T101500Z-1.mp4") }) {
-      HttpResponse refused = http_request ("GET", api + "/" + bad, "",
-          ADMIN_TOKEN);
+            std::string (".mykey-x.mp4.part"), std::string ("notes.txt") }) {
+      HttpResponse refused = get (api + "/" + bad, ADMIN_TOKEN);
       CPPUNIT_ASSERT_EQUAL_MESSAGE (bad + ": " + refused.body, 400,
           refused.status);
       /* libsoup answers an escaped "../" itself, with no body. */
       CPPUNIT_ASSERT_MESSAGE (refused.body, refused.body.empty () ||
           member (refused.body, "kind") == "bad_request");
     }
+    /* libsoup decodes an escaped "/": a path, not a name. */
     for (const std::string &missing : { std::string (
             "mykey-20261207T101600Z-1.mp4"),
+            std::string ("a%2Fmykey-20261207T101500Z-1.mp4"),
             std::string ("mykey-20261207T101500Z-9.mp4") }) {
-      HttpResponse refused = http_request ("GET", api + "/" + missing, "",
-          ADMIN_TOKEN);
+      HttpResponse refused = get (api + "/" + missing, ADMIN_TOKEN);
       CPPUNIT_ASSERT_EQUAL_MESSAGE (missing + ": " + refused.body, 404,
           refused.status);
     }
-    CPPUNIT_ASSERT_EQUAL (400, http_request ("GET", api + "/a/b", "",
-            ADMIN_TOKEN).status);
+    CPPUNIT_ASSERT_EQUAL (404, get (api + "/a/b", ADMIN_TOKEN).status);
+
+    check_against_openapi (exchanges);
 
     /* The streamer's own, on the main listener, with its key's token. */
     const std::string page = daemon.http_url () + "recordings/mykey";
@@ -574,6 +596,29 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
     HttpResponse traversal = http_request ("GET", daemon.http_url () +
         "recordings/mykey/..%2F..%2Fsecret.txt" + token);
     CPPUNIT_ASSERT_EQUAL_MESSAGE (traversal.body, 400, traversal.status);
+  }
+
+  /* The daemon stopped (SIGTERM) mid-stream: the open segment is closed
+   * and finalised before the process exits. */
+  void testMp4FinalisedAtStop ()
+  {
+    TempDir dir;
+    std::string rec = dir.file ("rec");
+    Daemon daemon ({ "--record-dir", rec });
+    Fixture fixture (FIXTURE);
+    auto client = WsClient::connect (daemon.ingest_url ("stopped"));
+    CPPUNIT_ASSERT (client);
+    send_paced (*client, fixture, 0, chunks_before (fixture, 3000));
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (daemon.log (), 0, daemon.terminate (15000));
+    keep (rec);
+    auto files = files_in (rec, ".mp4");
+    CPPUNIT_ASSERT_EQUAL_MESSAGE (daemon.log (), size_t (1), files.size ());
+    auto boxes = top_level_boxes (files[0]);
+    CPPUNIT_ASSERT_MESSAGE (daemon.log (), std::count (boxes.begin (),
+            boxes.end (), "moov") == 1 && std::count (boxes.begin (),
+            boxes.end (), "moof") == 0);
+    check_decodes (files[0]);
+    CPPUNIT_ASSERT (video_seconds (files[0]) >= 2.0);
   }
 
  private:
