@@ -464,8 +464,9 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
       webhooks->post (type, key, fields);
     });
   }
-  broadcast->set_segment_sink ([this, key] (const GstStructure *message) {
-    on_segment (key, message);
+  broadcast->set_segment_sink ([this, key, id = broadcast->id ()] (
+      const GstStructure *message) {
+    on_segment (key, id, message);
   });
   Failure failure;
   std::string detail;
@@ -612,7 +613,8 @@ Server::shutdown (std::function<void ()> done)
 namespace wsrtmp {
 
 void
-Server::on_segment (const std::string &key, const GstStructure *message)
+Server::on_segment (const std::string &key, guint64 broadcast,
+    const GstStructure *message)
 {
   const char *path = gst_structure_get_string (message, "location");
   GstClockTime running_time = GST_CLOCK_TIME_NONE;
@@ -625,13 +627,15 @@ Server::on_segment (const std::string &key, const GstStructure *message)
   }
   double duration_s = recordings_.segment_closed (path, running_time);
   std::string closed = path;
-  finisher_.finish (closed, [this, closed, key, duration_s] (bool finalised) {
+  finisher_.finish (closed, [this, closed, key, broadcast, duration_s] (
+      bool finalised) {
     recordings_.segment_finished (closed);
     if (!webhooks_)
       return;
     GStatBuf info;
     g_autofree char *name = g_path_get_basename (closed.c_str ());
     g_autoptr (JsonObject) fields = json_object_new ();
+    json_object_set_int_member (fields, "broadcast", broadcast);
     json_object_set_string_member (fields, "name", name);
     json_object_set_string_member (fields, "path", closed.c_str ());
     json_object_set_int_member (fields, "size",

@@ -99,7 +99,8 @@ class Server {
   void session_finished (Session *session);
   /* An MP4 segment opened or closed (Broadcast::SegmentSink); a closed
    * one is finalised, then announced (recording.completed). */
-  void on_segment (const std::string &key, const GstStructure *message);
+  void on_segment (const std::string &key, guint64 broadcast,
+      const GstStructure *message);
   /* GET /recordings/KEY[/NAME][?token=]: the streamer's own recordings. */
   void handle_recordings (SoupServerMessage *msg, const char *path);
   void broadcast_finished (Broadcast *broadcast);
