@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 namespace wsrtmp {
 
@@ -18,6 +19,10 @@ namespace {
 constexpr const char *NAME_PATTERN =
     "^([A-Za-z0-9_-]{1,128})-([0-9]{8}T[0-9]{6}Z)(-[0-9]{1,9}){0,2}"
     "\\.(mp4|flv)$";
+
+/* Segments remembered at most (their start and duration): beyond, the
+ * listing shows the oldest as it shows an earlier run's files. */
+constexpr size_t MAX_KNOWN = 4096;
 
 std::string
 name_of (const std::string &path)
@@ -56,6 +61,7 @@ void
 RecordingIndex::segment_opened (const std::string &path,
     GstClockTime running_time)
 {
+  forget_old ();
   Known &known = known_[name_of (path)];
   known = Known ();
   known.started_us = g_get_real_time ();
@@ -72,6 +78,31 @@ RecordingIndex::segment_closed (const std::string &path,
       running_time >= known.opened_at)
     known.duration_s = (running_time - known.opened_at) / double (GST_SECOND);
   return known.duration_s;
+}
+
+void
+RecordingIndex::forget_old ()
+{
+  if (known_.size () < MAX_KNOWN)
+    return;
+  /* Finished segments whose files are gone (removed by --record-keep-days
+   * or by hand) first, then the oldest finished ones: a daemon that runs
+   * for months keeps a bounded table. */
+  for (auto it = known_.begin (); it != known_.end ();) {
+    bool gone = it->second.finished && !g_file_test ((dir_ + "/" +
+            it->first).c_str (), G_FILE_TEST_EXISTS);
+    it = gone ? known_.erase (it) : std::next (it);
+  }
+  while (known_.size () >= MAX_KNOWN) {
+    auto oldest = known_.end ();
+    for (auto it = known_.begin (); it != known_.end (); ++it)
+      if (it->second.finished && (oldest == known_.end () ||
+              it->second.started_us < oldest->second.started_us))
+        oldest = it;
+    if (oldest == known_.end ())
+      break;
+    known_.erase (oldest);
+  }
 }
 
 void

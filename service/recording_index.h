@@ -71,6 +71,8 @@ class RecordingIndex {
     double duration_s = -1;
     bool finished = false;
   };
+  /* Keeps known_ bounded (MAX_KNOWN): forgets finished segments. */
+  void forget_old ();
   /* What a file's stat and name say, with what is known of it. */
   bool entry_of (const std::string &name, Entry &entry) const;
 

@@ -3,6 +3,8 @@
 #include "recordings_api.h"
 
 #include "http_reply.h"
+#include "tokens.h"
+#include "util.h"
 
 #include <json-glib/json-glib.h>
 
@@ -123,6 +125,50 @@ send_recording_file (SoupServerMessage *msg, const RecordingIndex &index,
   /* Complete: libsoup answers a Range itself (206, or 416). */
   soup_message_body_append_bytes (soup_server_message_get_response_body (msg),
       bytes);
+}
+
+void
+serve_own_recordings (SoupServerMessage *msg, const std::string &rest,
+    const RecordingIndex &index, const std::string &token_secret)
+{
+  /* The key is the credential, with its token when tokens are required,
+   * as at the WebSocket. */
+  g_auto (GStrv) parts = g_strsplit (rest.c_str (), "/", -1);
+  guint n = g_strv_length (parts);
+  std::string key = n > 0 ? parts[0] : "";
+  if (n < 1 || n > 2 || !is_valid_key (key)) {
+    send_recording_error (msg, SOUP_STATUS_NOT_FOUND, "not_found",
+        "no such resource");
+    return;
+  }
+  GUri *uri = soup_server_message_get_uri (msg);
+  const char *query = uri ? g_uri_get_query (uri) : nullptr;
+  std::string token;
+  if (query) {
+    g_autoptr (GHashTable) params = g_uri_parse_params (query, -1, "&",
+        G_URI_PARAMS_NONE, nullptr);
+    const char *value = params ? static_cast<const char *> (
+        g_hash_table_lookup (params, "token")) : nullptr;
+    token = value ? value : "";
+  }
+  if (!token_secret.empty () && !check_token (token_secret, key, token,
+          g_get_real_time () / G_USEC_PER_SEC)) {
+    send_recording_error (msg, SOUP_STATUS_FORBIDDEN, "token",
+        "invalid or expired token");
+    return;
+  }
+  if (n == 1) {
+    g_autofree char *escaped_key = g_uri_escape_string (key.c_str (),
+        nullptr, FALSE);
+    g_autofree char *escaped_token = g_uri_escape_string (token.c_str (),
+        nullptr, FALSE);
+    send_recording_list (msg, index, key,
+        std::string ("/recordings/") + escaped_key + "/",
+        token.empty () ? "" : std::string ("?token=") + escaped_token);
+    return;
+  }
+  g_autofree char *name = g_uri_unescape_string (parts[1], nullptr);
+  send_recording_file (msg, index, name ? name : "", key);
 }
 
 }  // namespace wsrtmp

@@ -36,6 +36,13 @@ void send_recording_list (SoupServerMessage *msg, const RecordingIndex &index,
 void send_recording_file (SoupServerMessage *msg, const RecordingIndex &index,
     const std::string &name, const std::string &only_key);
 
+/* The main listener's GET /recordings/REST: REST is KEY (the listing,
+ * each url /recordings/KEY/NAME with the token) or KEY/NAME (the file, only
+ * KEY's); with token_secret set, the query's token must be valid for KEY
+ * (403 "token" otherwise). */
+void serve_own_recordings (SoupServerMessage *msg, const std::string &rest,
+    const RecordingIndex &index, const std::string &token_secret);
+
 /* {"error": message, "kind": kind} with status. */
 void send_recording_error (SoupServerMessage *msg, guint status,
     const char *kind, const std::string &message);

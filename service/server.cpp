@@ -8,7 +8,6 @@
 #include "http_reply.h"
 #include "memory_trim.h"
 #include "recordings_api.h"
-#include "tokens.h"
 
 #include <json-glib/json-glib.h>
 
@@ -55,7 +54,7 @@ admission_request (SoupServerMessage *msg, const char *path)
 
 }  // namespace
 
-/* The streamer's own recordings (handle_recordings). */
+/* The streamer's own recordings (recordings_api.h). */
 constexpr const char *RECORDINGS_PREFIX = "/recordings/";
 
 /* The hook's verdict on a held handshake, for handle_websocket. */
@@ -124,7 +123,8 @@ Server::on_request (SoupServer *, SoupServerMessage *msg, const char *path,
   else if (g_str_equal (path, "/metrics"))
     self->handle_metrics (msg);
   else if (g_str_has_prefix (path, RECORDINGS_PREFIX))
-    self->handle_recordings (msg, path);
+    serve_own_recordings (msg, path + strlen (RECORDINGS_PREFIX),
+        self->recordings_, self->config_.token_secret);
   else
     self->static_files_.serve (msg, path);
 }
@@ -608,9 +608,6 @@ Server::shutdown (std::function<void ()> done)
     reap_idle_ = g_idle_add (&Server::on_reap_idle, this);
 }
 
-}  // namespace wsrtmp
-
-namespace wsrtmp {
 
 void
 Server::on_segment (const std::string &key, guint64 broadcast,
@@ -648,45 +645,6 @@ Server::on_segment (const std::string &key, guint64 broadcast,
     json_object_set_boolean_member (fields, "finalised", finalised);
     webhooks_->post ("recording.completed", key, fields);
   });
-}
-
-void
-Server::handle_recordings (SoupServerMessage *msg, const char *path)
-{
-  /* /recordings/KEY or /recordings/KEY/NAME; the key is the credential,
-   * with its token when tokens are required, as at the WebSocket. */
-  g_auto (GStrv) parts = g_strsplit (path + strlen (RECORDINGS_PREFIX), "/",
-      -1);
-  guint n = g_strv_length (parts);
-  std::string key = n > 0 ? parts[0] : "";
-  if (n < 1 || n > 2 || !is_valid_key (key))
-    return send_recording_error (msg, SOUP_STATUS_NOT_FOUND, "not_found",
-        "no such resource");
-  GUri *uri = soup_server_message_get_uri (msg);
-  const char *query = uri ? g_uri_get_query (uri) : nullptr;
-  std::string token;
-  if (query) {
-    g_autoptr (GHashTable) params = g_uri_parse_params (query, -1, "&",
-        G_URI_PARAMS_NONE, nullptr);
-    const char *value = params ? static_cast<const char *> (
-        g_hash_table_lookup (params, "token")) : nullptr;
-    token = value ? value : "";
-  }
-  if (!config_.token_secret.empty () && !check_token (config_.token_secret,
-          key, token, g_get_real_time () / G_USEC_PER_SEC))
-    return send_recording_error (msg, SOUP_STATUS_FORBIDDEN, "token",
-        "invalid or expired token");
-  if (n == 1) {
-    g_autofree char *escaped = g_uri_escape_string (key.c_str (), nullptr,
-        FALSE);
-    g_autofree char *escaped_token = g_uri_escape_string (token.c_str (),
-        nullptr, FALSE);
-    return send_recording_list (msg, recordings_, key,
-        std::string (RECORDINGS_PREFIX) + escaped + "/",
-        token.empty () ? "" : std::string ("?token=") + escaped_token);
-  }
-  g_autofree char *name = g_uri_unescape_string (parts[1], nullptr);
-  send_recording_file (msg, recordings_, name ? name : "", key);
 }
 
 }  // namespace wsrtmp

@@ -101,8 +101,6 @@ class Server {
    * one is finalised, then announced (recording.completed). */
   void on_segment (const std::string &key, guint64 broadcast,
       const GstStructure *message);
-  /* GET /recordings/KEY[/NAME][?token=]: the streamer's own recordings. */
-  void handle_recordings (SoupServerMessage *msg, const char *path);
   void broadcast_finished (Broadcast *broadcast);
 
   static void on_request (SoupServer *server, SoupServerMessage *msg,
