@@ -76,7 +76,7 @@ struct RecordingFinisher::Shared {
 namespace {
 
 struct Job {
-  std::string path;
+  std::string path, shown;
   std::function<void (bool)> done;
   std::shared_ptr<RecordingFinisher::Shared> shared;
   bool finalised = false;
@@ -164,14 +164,14 @@ RecordingFinisher::remux (const std::string &path, const std::string &part,
 }
 
 void
-RecordingFinisher::finish (const std::string &path,
+RecordingFinisher::finish (const std::string &path, const std::string &shown,
     std::function<void (bool)> done)
 {
   {
     std::lock_guard<std::mutex> guard (shared_->lock);
     shared_->pending++;
   }
-  auto *job = new Job { path, std::move (done), shared_ };
+  auto *job = new Job { path, shown, std::move (done), shared_ };
   g_thread_pool_push (pool_, job, nullptr);
 }
 
@@ -183,11 +183,11 @@ RecordingFinisher::run_job (gpointer data, gpointer)
   gint64 start = g_get_monotonic_time ();
   job->finalised = remux (job->path, part_path (job->path), error);
   if (job->finalised)
-    g_message ("finalised %s in %.1f s", job->path.c_str (),
+    g_message ("finalised %s in %.1f s", job->shown.c_str (),
         (g_get_monotonic_time () - start) / 1e6);
   else
     g_warning ("%s stays fragmented MP4 (it plays; some editors want it "
-        "remuxed): %s", job->path.c_str (), error.c_str ());
+        "remuxed): %s", job->shown.c_str (), error.c_str ());
   /* Back to the owner's thread; the pending count drops there, so that
    * when_idle's callers see every done callback run first. */
   GMainContext *context = job->shared->context;

@@ -35,9 +35,10 @@ class RecordingFinisher {
   RecordingFinisher (const RecordingFinisher &) = delete;
   RecordingFinisher &operator= (const RecordingFinisher &) = delete;
 
-  /* Queues path's remux; done (main context) gets whether path is now a
-   * regular MP4. */
-  void finish (const std::string &path, std::function<void (bool)> done);
+  /* Queues path's remux (logged as shown: the path with its stream key
+   * masked); done (main context) gets whether path is now a regular MP4. */
+  void finish (const std::string &path, const std::string &shown,
+      std::function<void (bool)> done);
   /* done runs on the main context once nothing is queued or under way
    * (right away, from an idle callback, when nothing is). */
   void when_idle (std::function<void ()> done);

@@ -624,8 +624,8 @@ Server::on_segment (const std::string &key, guint64 broadcast,
   }
   double duration_s = recordings_.segment_closed (path, running_time);
   std::string closed = path;
-  finisher_.finish (closed, [this, closed, key, broadcast, duration_s] (
-      bool finalised) {
+  finisher_.finish (closed, mask_key_in (closed, key), [this, closed, key,
+      broadcast, duration_s] (bool finalised) {
     recordings_.segment_finished (closed);
     if (!webhooks_)
       return;
