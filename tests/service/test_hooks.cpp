@@ -403,8 +403,12 @@ class HooksTest : public CppUnit::TestFixture {
       gint64 last_broadcast = 0;
       std::string last_time, last_type;
       for (const auto &body : bodies) {
-        gint64 broadcast = std::stoll (member (body, "broadcast"));
         std::string type = member (body, "type");
+        /* About a file, not the broadcast's life: its last segment is
+         * finalised after the broadcast ended (test_recording checks it). */
+        if (type == "recording.completed")
+          continue;
+        gint64 broadcast = std::stoll (member (body, "broadcast"));
         std::string time = member (body, "time");
         std::string where = key + ": " + last_type + " then " + body;
         ASSERT_LOGGED (daemon, where, broadcast >= last_broadcast &&
