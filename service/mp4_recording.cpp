@@ -11,9 +11,13 @@ namespace {
 /* The FLV from the tee back to elementary streams: H.264 untouched but
  * for its packaging (avc3: see mp4_recording.h; h264parse puts SPS/PPS
  * before each IDR that lacks them, so every segment and every fragment
- * after a keyframe decodes on its own), AAC, into MP4 segments. The
+ * after a keyframe decodes on its own), AAC as flvdemux frames it (raw,
+ * with its codec data: what mp4mux takes), into MP4 segments. The
  * queue is the bin's input (limited like a file sink's: a disk never
  * holds up the tee for long, a full one fails this destination alone).
+ * A queue per stream after the demuxer: splitmuxsink holds one stream
+ * back until the other catches up, and with the demuxer's one thread
+ * feeding both that waited for ever (tried: the slate test stalled).
  *
  * The muxer: fragments of 250 ms (a moov, then a moof and its mdat per
  * fragment), so a killed daemon leaves files that play up to the last
@@ -26,7 +30,8 @@ namespace {
  * latter writes a trun without sample sizes when a fragment ends on a
  * single audio frame the size of its first, and ffmpeg then refuses the
  * whole unfinished file ("error reading header") -- seen in 3 of 3 runs
- * killed at 14 s. */
+ * killed at 14 s. A closed segment is made a regular MP4 afterwards
+ * (recording_finisher.h). */
 constexpr const char *DESCRIPTION =
     "queue name=%1$s-queue ! flvdemux name=%1$s-demux "
     "splitmuxsink name=%1$s async-finalize=true muxer-factory=mp4mux "
@@ -35,7 +40,7 @@ constexpr const char *DESCRIPTION =
     "%1$s-demux.video ! queue ! h264parse config-interval=-1 ! "
     "capsfilter name=%1$s-avc3 "
     "caps=video/x-h264,stream-format=avc3,alignment=au ! %1$s.video "
-    "%1$s-demux.audio ! queue ! aacparse ! %1$s.audio_%%u";
+    "%1$s-demux.audio ! queue ! %1$s.audio_%%u";
 
 bool
 same_string_field (const GstStructure *a, const GstStructure *b,
