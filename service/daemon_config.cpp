@@ -435,10 +435,10 @@ make_options (Config &config, std::vector<Option> &options,
       "./recordings, recording only without --rtmp-url",
       text_into (config.record_dir) },
     { "record-format", 0, Type::Text, "mp4|flv", "Recording format: mp4 "
-      "(H.264 passed through, AAC; fragmented while written, so a crash "
-      "loses at most the last fragment, and finalised into a regular MP4 "
-      "when a segment closes) or flv (one file per broadcast, as sent to "
-      "RTMP)", "mp4", "",
+      "(H.264 passed through, AAC; fragmented while written, so a killed "
+      "daemon leaves files that play up to a GOP and a fragment before the "
+      "kill, and finalised into a regular MP4 when a segment closes) or flv "
+      "(one file per broadcast, as sent to RTMP)", "mp4", "",
       [&config] (const std::string &text, std::string &error) {
         if (text == "mp4" || text == "flv") {
           config.record_mp4 = text == "mp4";
