@@ -3,6 +3,8 @@
 #include "tokens.h"
 #include "util.h"
 
+#include <algorithm>
+
 namespace wsrtmp {
 
 namespace {
@@ -55,13 +57,22 @@ admit (const Config &config, const AdmissionRequest &request,
     const AdmissionState &state)
 {
   Admission admission;
+  std::string query = request.query;
   std::string prefix = std::string (INGEST_PREFIX) + "/";
-  if (g_str_has_prefix (request.path.c_str (), prefix.c_str ()))
+  if (request.whip) {
+    /* KEY[?token=...]: the WebSocket URL's key and query, in one header. */
+    size_t mark = request.bearer.find ('?');
+    admission.key = request.bearer.substr (0, mark);
+    query = mark == std::string::npos ? "" : request.bearer.substr (mark + 1);
+  } else if (g_str_has_prefix (request.path.c_str (), prefix.c_str ())) {
     admission.key = request.path.substr (prefix.size ());
+  }
   const std::string &key = admission.key;
 
+  bool origin_required = !request.whip;
   if (!config.allowed_origins.empty () &&
-      (!request.has_origin || !config.origin_allowed (request.origin)))
+      (request.has_origin ? !config.origin_allowed (request.origin) :
+          origin_required))
     return refused (admission, false, CLOSE_POLICY_VIOLATION,
         "origin not allowed", "origin");
   if (!is_valid_key (key))
@@ -71,7 +82,7 @@ admit (const Config &config, const AdmissionRequest &request,
     return refused (admission, true, CLOSE_POLICY_VIOLATION,
         "stream key not allowed", "key");
   if (!config.token_secret.empty () && !check_token (config.token_secret,
-          key, token_of (request.query), request.now_s))
+          key, token_of (query), request.now_s))
     return refused (admission, true, CLOSE_POLICY_VIOLATION,
         "invalid or expired token", "token");
   if (gint64 left = state.bans ? state.bans->seconds_left (key,
@@ -102,6 +113,17 @@ admit (const Config &config, const AdmissionRequest &request,
   if (!join && at_capacity (config, state.broadcasts.size ()))
     return refused (admission, true, CLOSE_TRY_AGAIN_LATER,
         "server at capacity, try again later", "capacity");
+  /* Overloaded, a broadcast already live keeps its streamer: one that
+   * reconnects (or another tab) takes over its own key. */
+  const bool takes_over = std::any_of (state.broadcasts.begin (),
+      state.broadcasts.end (), [&key] (const auto &broadcast) {
+        return broadcast.key == key; });
+  if (!join && !takes_over && state.overloaded) {
+    admission = refused (admission, true, CLOSE_TRY_AGAIN_LATER,
+        "server busy, try again later", "capacity");
+    admission.overload = true;
+    return admission;
+  }
   if (config.max_connections_per_ip > 0 &&
       state.streams_from_peer >= config.max_connections_per_ip)
     return refused (admission, true, CLOSE_TRY_AGAIN_LATER,

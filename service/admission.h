@@ -6,10 +6,12 @@
  * daemon (tests/service/test_core.cpp). The Server gathers the inputs and
  * acts on the decision.
  *
- * The checks, in order: Origin (--allowed-origins), the key's form, the
+ * The checks, in order: Origin (--allowed-origins; for WHIP only when
+ * one came), the key's form, the
  * key allowed (--keys-file, --streams-file), the token (--token-secret),
- * a ban (the admin API's kick), draining, capacity (--max-sessions, unless joining), the client's
- * address (--max-connections-per-ip).
+ * a ban (the admin API's kick), draining, capacity (--max-sessions, unless
+ * joining; the overload guard, unless joining or taking over the key's
+ * own broadcast), the client's address (--max-connections-per-ip).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -29,10 +31,17 @@ namespace wsrtmp {
 /* Where clients stream: /ingest/KEY. */
 constexpr const char *INGEST_PREFIX = "/ingest";
 
-/* The connection asking. */
+/* The connection asking: a WebSocket handshake (the key in the path, the
+ * token in the query) or a WHIP offer (whip_endpoint.h: both in its
+ * Authorization: Bearer KEY[?token=EXPIRY.HMAC]). */
 struct AdmissionRequest {
   std::string path;             /* /ingest/KEY, as the URI has it */
   std::string query;            /* the URI's query, "" when none */
+  /* WHIP: the bearer (path unused). A WHIP sender that is no browser
+   * (OBS, a mobile app) sends no Origin: --allowed-origins then only
+   * checks an Origin that came (the bearer is the credential). */
+  bool whip = false;
+  std::string bearer;
   bool has_origin = false;      /* an Origin header came */
   std::string origin;           /* its value */
   gint64 now_s = 0;             /* unix seconds, for the token */
@@ -53,6 +62,8 @@ struct AdmissionState {
   std::vector<RunningBroadcast> broadcasts;     /* oldest first */
   /* Streams the client's address has now. */
   int streams_from_peer = 0;
+  /* The overload guard refuses new broadcasts (load_guard.h). */
+  bool overloaded = false;
   /* Keys an operator kicked out for a while (nullptr: none). */
   const Bans *bans = nullptr;
 };
@@ -67,6 +78,8 @@ struct Admission {
   /* Refuse: the log may name the key (masked); false when the connection
    * was refused before its key was found valid. */
   bool key_known = false;
+  /* Refuse: by the overload guard (counted apart). */
+  bool overload = false;
   /* Join: which of AdmissionState::broadcasts. */
   size_t join = 0;
   /* Start: an older broadcast for this key is still running; the new one

@@ -147,6 +147,11 @@ class Broadcast {
   static const char *state_name (State state);
   double duration_s () const;
   guint64 bytes_out () const { return media_ ? media_->bytes_out () : 0; }
+  /* How far its output runs behind real time, ms, for the overload guard
+   * (take_output_delay_ms, media_counters.h); -1 with no
+   * output since the last call. */
+  gint64 take_output_delay_ms () {
+    return media_ ? media_->take_output_delay_ms () : -1; }
   bool on_slate () const { return on_slate_; }
   /* When it started (unix microseconds). */
   gint64 started_unix_us () const { return started_unix_us_; }

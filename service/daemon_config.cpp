@@ -383,6 +383,23 @@ read_webhook_secret_file (const std::string &path, std::string &secret,
   return true;
 }
 
+/* --webrtc-ports MIN-MAX. */
+bool
+parse_port_range (const std::string &text, Config &config, std::string &error)
+{
+  unsigned min = 0, max = 0;
+  char extra;
+  if (sscanf (text.c_str (), "%u-%u%c", &min, &max, &extra) != 2 ||
+      min < 1024 || max > 65535 || min > max) {
+    error = "--webrtc-ports: \"" + text + "\" is not MIN-MAX with 1024 <= "
+        "MIN <= MAX <= 65535";
+    return false;
+  }
+  config.webrtc_port_min = min;
+  config.webrtc_port_max = max;
+  return true;
+}
+
 /* Every option wsrtmpd has, storing into config. */
 bool
 make_options (Config &config, std::vector<Option> &options,
@@ -482,9 +499,26 @@ make_options (Config &config, std::vector<Option> &options,
         config.keys_file = path;
         return load_keys (path, config.allowed_keys, error);
       } },
-    { "max-sessions", 0, Type::Text, "N", "Concurrent streams accepted; more "
-      "are closed with 1013; 0 = unlimited", "16", "",
+    { "max-sessions", 0, Type::Text, "N", "Upper bound on concurrent "
+      "broadcasts; more are closed with 1013 (kind capacity). 0: no fixed "
+      "bound, the overload guard (--overload-*) decides", "0", "",
       whole_number ("max-sessions", 0, 100000, config.max_sessions) },
+    { "overload-delay-ms", 0, Type::Text, "MS", "Refuse new broadcasts "
+      "(1013, kind capacity; /healthz \"full\") while the broadcasts' "
+      "median output delay behind real time is this high; live ones are "
+      "never dropped (0: not watched)", "500", "",
+      whole_number ("overload-delay-ms", 0, 600000,
+          config.overload_delay_ms) },
+    { "overload-cpu-percent", 0, Type::Text, "PERCENT", "The same while "
+      "wsrtmpd's CPU over the last second is this share of the cores it "
+      "may run on (0: not watched)", "85", "",
+      whole_number ("overload-cpu-percent", 0, 100,
+          config.overload_cpu_percent) },
+    { "overload-machine-percent", 0, Type::Text, "PERCENT", "The same while "
+      "the whole machine's CPU over the last second is this busy (other "
+      "processes take what new broadcasts would need; 0: not watched)", "90",
+      "", whole_number ("overload-machine-percent", 0, 100,
+          config.overload_machine_percent) },
     { "video-bitrate", 0, Type::Text, "KBPS", "H.264 bitrate",
       video_bitrate.default_value, "",
       whole_number ("video-bitrate", video_bitrate.min,
@@ -631,6 +665,46 @@ make_options (Config &config, std::vector<Option> &options,
         config.force_transcode = value == "true";
         return true;
       } },
+    /* WHIP ingest (POST /whip). */
+    { "webrtc-ports", 0, Type::Text, "MIN-MAX", "UDP ports WHIP's ICE may "
+      "use (the range to open in a firewall)", "", "any",
+      [&config] (const std::string &text, std::string &error) {
+        return parse_port_range (text, config, error);
+      } },
+    { "webrtc-public-ip", 0, Type::Text, "ADDR", "Address announced to WHIP "
+      "senders beside our own (behind a 1:1 NAT, e.g. a cloud VM's public "
+      "address; the same ports)", "", "none",
+      text_into (config.webrtc_public_ip) },
+    { "stun-server", 0, Type::Text, "URL", "STUN server for WHIP's ICE, "
+      "stun://HOST:PORT (also sent to senders in a Link header)", "", "none",
+      [&config] (const std::string &text, std::string &error) {
+        if (!g_str_has_prefix (text.c_str (), "stun://")) {
+          error = "--stun-server: \"" + text + "\" is not stun://HOST:PORT";
+          return false;
+        }
+        config.stun_server = text;
+        return true;
+      } },
+    { "turn-server", 0, Type::List, "URL", "TURN server for WHIP's ICE, "
+      "turn://USER:PASSWORD@HOST:PORT or turns://... (also sent to senders "
+      "in a Link header); give it several times for several", "", "none",
+      [&config] (const std::string &text, std::string &error) {
+        g_auto (GStrv) urls = g_strsplit (text.c_str (), ";", -1);
+        for (char **url = urls; *url; url++) {
+          if (!g_str_has_prefix (*url, "turn://") &&
+              !g_str_has_prefix (*url, "turns://")) {
+            error = "--turn-server: \"" + std::string (*url) + "\" is not "
+                "turn(s)://USER:PASSWORD@HOST:PORT";
+            return false;
+          }
+          config.turn_servers.push_back (*url);
+        }
+        return true;
+      } },
+    { "whip-jitter-ms", 0, Type::Text, "MS", "WHIP jitterbuffer latency: how "
+      "long packets may wait for reordering and retransmission (NACK/RTX)",
+      "200", "",
+      whole_number ("whip-jitter-ms", 20, 5000, config.whip_jitter_ms) },
     { "version", 'V', Type::Flag, nullptr, "Print the version and exit", "",
       "", nullptr, false },
   };

@@ -55,6 +55,13 @@ struct Config {
   std::string keys_file;
   std::set<std::string> allowed_keys;   /* empty with no keys_file: any key */
   int max_sessions = 0;                 /* 0 = unlimited */
+  /* The overload guard (load_guard.h): new broadcasts are refused while
+   * the broadcasts' median output delay, the process's CPU in percent of
+   * its cores, or the machine's, is over these (0: that one not
+   * watched). */
+  int overload_delay_ms = 0;
+  int overload_cpu_percent = 0;
+  int overload_machine_percent = 0;     /* the whole machine's CPU */
   int video_bitrate_kbps = 0;
   std::string x264_preset;
   /* Constant output frame rate when encoding. */
@@ -105,6 +112,17 @@ struct Config {
    * on SIGHUP). */
   std::string webhook_secret_file;
   std::string webhook_secret;
+
+  /* WHIP ingest (whip_endpoint.h, whip_input.h). */
+  /* The UDP ports ICE may use (0, 0: any the system gives). */
+  int webrtc_port_min = 0, webrtc_port_max = 0;
+  /* Announced beside our host candidates (a 1:1 NAT); "" when none. */
+  std::string webrtc_public_ip;
+  std::string stun_server;              /* stun://HOST:PORT, "" when none */
+  std::vector<std::string> turn_servers;        /* turn(s)://USER:PASS@HOST:PORT */
+  /* The jitterbuffer's latency (ms): what the receiver waits for
+   * reordered and retransmitted packets. */
+  int whip_jitter_ms = 0;
 
   bool origin_allowed (const std::string &origin) const;
 

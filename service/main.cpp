@@ -53,9 +53,11 @@ on_signal (gpointer data)
       "(signal again to exit at once)", app->server->session_count ());
   wsrtmp::systemd_notify_stopping ("draining " +
       std::to_string (app->server->session_count ()) + " stream(s)");
-  /* Bounded: the sessions' own drain timers fire too, this is the backstop. */
-  app->drain_timer = g_timeout_add_seconds (app->drain_timeout_s + 2,
-      on_drain_timeout, app);
+  /* Bounded: the sessions' own drain timers fire too, this is the backstop
+   * (with the time queued webhooks get after the drain). */
+  app->drain_timer = g_timeout_add_seconds (app->drain_timeout_s + 2 +
+      (wsrtmp::Webhooks::FLUSH_AT_EXIT_MS + 999) / 1000, on_drain_timeout,
+      app);
   app->server->shutdown ([app] { g_main_loop_quit (app->loop); });
   return G_SOURCE_CONTINUE;
 }

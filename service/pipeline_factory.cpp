@@ -14,6 +14,13 @@ namespace {
 constexpr const char *INGEST_TEMPLATE =
     "wsserversrc name=src ! flvencodebin name=encode";
 
+/* A WHIP input's depayloaded tracks, muxed into what flvencodebin reads
+ * best (the browsers' own WebM: Matroska with H.264/VP8/VP9 and Opus), so
+ * they take the WebSocket path's road: H.264 passed through, Opus to AAC,
+ * the keyframe rule. */
+constexpr const char *WHIP_INGEST_TEMPLATE =
+    "matroskamux name=whipmux streamable=true ! flvencodebin name=encode";
+
 /* flvsplice (our plugin) joins the connections' FLV into one stream with
  * rising timestamps and fills the gaps between them with a slate. */
 constexpr const char *OUTPUT_TEMPLATE = "flvsplice name=splice ! tee name=out";
@@ -23,8 +30,8 @@ const char *const REQUIRED_ELEMENTS[] = { "wsserversrc", "flvencodebin",
   "parsebin", "flvmux", "tee", "funnel", "queue", "videoconvert", "videoscale",
   "livevideorate", "x264enc", "h264parse", "audioconvert", "audioresample",
   "voaacenc", "aacparse", "audiotestsrc", "videotestsrc", "rtmp2sink",
-  "filesink", "fakesink", "flvdemux", "splitmuxsink", "mp4mux", "qtdemux",
-  "filesrc", "capsfilter" };
+  "filesink", "fakesink", "matroskamux", "flvdemux", "splitmuxsink",
+  "mp4mux", "qtdemux", "filesrc", "capsfilter" };
 
 /* The default of a double property of an element (fallback when the
  * element or the property is not there: check_elements says so). */
@@ -81,6 +88,27 @@ PipelineFactory::create_ingest (SoupWebsocketConnection *connection,
   g_object_set (src, GST_WS_SERVER_SRC_PROP_MAX_MESSAGE_SIZE,
       max_message_size, GST_WS_SERVER_SRC_PROP_CONNECTION, connection,
       nullptr);
+  configure_encoder (bin);
+  return bin;
+}
+
+GstElement *
+PipelineFactory::create_whip_ingest (const std::string &name,
+    GError **error) const
+{
+  GstElement *bin = gst_parse_bin_from_description (WHIP_INGEST_TEMPLATE,
+      TRUE, error);
+  if (!bin)
+    return nullptr;
+  gst_object_set_name (GST_OBJECT (bin), name.c_str ());
+  configure_encoder (bin);
+  return bin;
+}
+
+/* flvencodebin (MEDIA_ENCODER_NAME in bin) as the options say. */
+void
+PipelineFactory::configure_encoder (GstElement *bin) const
+{
   g_autoptr (GstElement) encode = gst_bin_get_by_name (GST_BIN (bin),
       MEDIA_ENCODER_NAME);
   const EncodeSettings &s = settings_;
@@ -92,7 +120,6 @@ PipelineFactory::create_ingest (SoupWebsocketConnection *connection,
       "codec-threads", (guint) s.codec_threads,
       "passthrough", (gboolean) s.passthrough,
       "keyframe-interval", s.keyframe_interval_s, nullptr);
-  return bin;
 }
 
 bool
@@ -133,6 +160,7 @@ PipelineFactory::create (const MediaSpec &spec, const std::string &name,
         nullptr);
   g_autoptr (GstPad) splice_src = gst_element_get_static_pad (splice, "src");
   add_bytes_out_probe (splice_src, counters);
+  add_delay_probe (splice_src, counters);
 
   g_autoptr (GstElement) tee = gst_bin_get_by_name (bin, "out");
   std::vector<std::unique_ptr<DestinationOutput>> outputs;

@@ -9,7 +9,8 @@
  *   ingest:      wsserversrc ! flvencodebin in a bin, one per WebSocket
  *                connection, added to the running pipeline and linked to a
  *                new request pad of flvsplice; flvsplice keeps the output
- *                going (a slate) between connections.
+ *                going (a slate) between connections. A WHIP input's bin
+ *                ends the same way (matroskamux ! flvencodebin).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -62,6 +63,8 @@ constexpr const char *MEDIA_SOURCE_NAME = "src";
 constexpr const char *MEDIA_ENCODER_NAME = "encode";
 constexpr const char *MEDIA_SPLICE_NAME = "splice";
 std::string destination_sink_name (size_t index);
+/* In a WHIP input's bin: the muxer its depayloaders feed. */
+constexpr const char *WHIP_MUX_NAME = "whipmux";
 
 class PipelineFactory {
  public:
@@ -76,6 +79,11 @@ class PipelineFactory {
   GstElement *create_ingest (SoupWebsocketConnection *connection,
       guint64 max_message_size, const std::string &name,
       GError **error) const;
+  /* Builds a WHIP input's FLV tail (floating ref; its "src" ghost pad is
+   * unlinked): matroskamux (WHIP_MUX_NAME; the input requests a pad per
+   * track) ! flvencodebin, set as for a WebSocket. */
+  GstElement *create_whip_ingest (const std::string &name,
+      GError **error) const;
   int continuity_timeout_s () const { return continuity_.timeout_s; }
   /* Seconds between the output's keyframes (flvencodebin's and the
    * slate's). */
@@ -86,6 +94,8 @@ class PipelineFactory {
   static bool check_elements (std::string &missing);
 
  private:
+  void configure_encoder (GstElement *bin) const;
+
   EncodeSettings settings_;
   ContinuitySettings continuity_;
 };

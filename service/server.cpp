@@ -70,6 +70,17 @@ Server::Server (const Config &config, const PipelineFactory &factory)
         config.hook_timeout_s);
   if (!config.webhook_url.empty ())
     webhooks_ = std::make_unique<Webhooks> (config, metrics_);
+  LoadGuardSettings guard;
+  guard.delay_on_ms = config.overload_delay_ms;
+  guard.cpu_on_percent = config.overload_cpu_percent;
+  guard.machine_on_percent = config.overload_machine_percent;
+  load_watch_ = std::make_unique<LoadWatch> (guard, metrics_,
+      [this] () {
+        std::vector<gint64> delays;
+        for (auto &broadcast : broadcasts_)
+          delays.push_back (broadcast->take_output_delay_ms ());
+        return delays;
+      });
 }
 
 Server::~Server ()
@@ -87,6 +98,7 @@ Server::~Server ()
   broadcasts_.clear ();
   finished_.clear ();
   sessions_.clear ();
+  load_watch_.reset ();
   publish_hook_.reset ();
   webhooks_.reset ();
   /* listener_ goes last: it stops listening. */
@@ -100,6 +112,7 @@ Server::listen (std::string &url, std::string &error)
         nullptr);
     soup_server_add_handler (soup, INGEST_PREFIX, &Server::on_ingest_request,
         this, nullptr);
+    whip_.add_routes (soup);
   }, url, error);
 }
 
@@ -136,7 +149,7 @@ Server::readiness () const
 {
   if (shutting_down_)
     return "draining";
-  if (at_capacity (config_, broadcasts_.size ()))
+  if (at_capacity (config_, broadcasts_.size ()) || load_watch_->at_risk ())
     return "full";
   return "ok";
 }
@@ -153,7 +166,8 @@ Server::handle_healthz (SoupServerMessage *msg)
   json_builder_set_member_name (builder, "version");
   json_builder_add_string_value (builder, WSRTMP_VERSION);
   json_builder_set_member_name (builder, "sessions_active");
-  json_builder_add_int_value (builder, sessions_.size ());
+  json_builder_add_int_value (builder, sessions_.size () +
+      whip_.input_count ());
   json_builder_set_member_name (builder, "broadcasts_active");
   json_builder_add_int_value (builder, broadcasts_.size ());
   /* Distinct client addresses (through trusted proxies: the clients'). */
@@ -381,6 +395,7 @@ Server::admission_state (const std::string &peer) const
   state.streams_from_peer = from_peer == sessions_per_peer_.end () ? 0 :
       from_peer->second;
   state.bans = &bans_;
+  state.overloaded = load_watch_->at_risk ();
   /* Handshakes held for the hook count too: a client cannot open more
    * than its share while the hook takes its time. */
   auto held = held_per_peer_.find (peer);
@@ -399,6 +414,8 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
   const std::string &key = admission.key;
   if (admission.verdict == Admission::Verdict::Refuse) {
     const Failure &refusal = admission.refusal;
+    if (admission.overload)
+      metrics_.overload_refused ();
     refuse (conn, peer, admission.key_known ? key : "", refusal.code,
         refusal.reason, refusal.kind);
     return;
@@ -419,17 +436,8 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
         "refused");
     return;
   }
-  sessions_per_peer_[peer]++;
-  metrics_.set_clients_active (sessions_per_peer_.size ());
-
-  /* One stream per key: the newest connection takes over (a page that
-   * reconnects after a network drop must not wait for the old one to
-   * time out). The older connections deliver what they received, then
-   * leave. */
-  for (auto &[other_id, other] : sessions_) {
-    if (other->key () == key)
-      other->replace ();
-  }
+  input_began (peer);
+  take_over (key);
 
   guint64 id = next_id_++;
   auto session = std::make_unique<Session> (id, key, peer, conn, config_,
@@ -438,15 +446,52 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
       });
   Session *raw = session.get ();
   sessions_.emplace (id, std::move (session));
+  bool resumed = false;
+  Failure failure;
+  std::string detail;
+  Broadcast *broadcast = place_broadcast (admission, verdict, resumed,
+      failure, detail);
+  if (!broadcast) {
+    raw->refuse (failure, detail);
+    return;
+  }
+  raw->start (broadcast, resumed);
+}
+
+/* One stream per key: the newest input takes over (a page that
+ * reconnects after a network drop must not wait for the old one to time
+ * out). The older inputs deliver what they received, then leave. */
+void
+Server::take_over (const std::string &key)
+{
+  for (auto &[other_id, other] : sessions_) {
+    if (other->key () == key)
+      other->replace ();
+  }
+  whip_.replace (key);
+}
+
+Broadcast *
+Server::place (const Admission &admission, bool &resumed, Failure &failure,
+    std::string &detail)
+{
+  return place_broadcast (admission, nullptr, resumed, failure, detail);
+}
+
+Broadcast *
+Server::place_broadcast (const Admission &admission,
+    const PublishVerdict *verdict, bool &resumed, Failure &failure,
+    std::string &detail)
+{
+  const std::string &key = admission.key;
   if (admission.verdict == Admission::Verdict::Join) {
     if (verdict && (verdict->destinations.has_destinations ||
             verdict->destinations.has_record))
       g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
-          "MESSAGE", "session %" G_GUINT64_FORMAT ": joins a running "
-          "broadcast; the hook's destinations apply to new broadcasts only",
-          id);
-    raw->start (broadcasts_[admission.join].get (), true);
-    return;
+          "MESSAGE", "an input joins a running broadcast; the hook's "
+          "destinations apply to new broadcasts only");
+    resumed = true;
+    return broadcasts_[admission.join].get ();
   }
 
   /* A new broadcast starts once the older ones for this key left the RTMP
@@ -468,14 +513,29 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
       const GstStructure *message) {
     on_segment (key, id, message);
   });
-  Failure failure;
-  std::string detail;
-  if (!broadcast->start (admission.wait_for_previous, failure, detail)) {
-    raw->refuse (failure, detail);
-    return;
-  }
-  raw->start (broadcast.get (), false);
+  if (!broadcast->start (admission.wait_for_previous, failure, detail))
+    return nullptr;
+  resumed = false;
   broadcasts_.push_back (std::move (broadcast));
+  return broadcasts_.back ().get ();
+}
+
+void
+Server::input_began (const std::string &peer)
+{
+  sessions_per_peer_[peer]++;
+  metrics_.set_clients_active (sessions_per_peer_.size ());
+}
+
+void
+Server::input_finished (const std::string &peer)
+{
+  auto found = sessions_per_peer_.find (peer);
+  if (found != sessions_per_peer_.end () && --found->second <= 0)
+    sessions_per_peer_.erase (found);
+  metrics_.set_clients_active (sessions_per_peer_.size ());
+  if (!reap_idle_)
+    reap_idle_ = g_idle_add (&Server::on_reap_idle, this);
 }
 
 Broadcast *
@@ -530,6 +590,7 @@ Server::kick (const std::string &key, gint64 ban_s, const std::string &reason)
     if (session->key () == key)
       session->kick (reason);
   }
+  whip_.kick (key, reason);
   return true;
 }
 
@@ -563,10 +624,7 @@ Server::session_finished (Session *session)
   auto found = sessions_.find (session->id ());
   if (found == sessions_.end ())
     return;
-  auto peer = sessions_per_peer_.find (session->peer ());
-  if (peer != sessions_per_peer_.end () && --peer->second <= 0)
-    sessions_per_peer_.erase (peer);
-  metrics_.set_clients_active (sessions_per_peer_.size ());
+  input_finished (session->peer ());
   /* Destroyed from our own idle: the session's callback is still on the
    * stack right now. */
   finished_.push_back (std::move (found->second));
@@ -586,6 +644,7 @@ Server::on_reap_idle (gpointer data)
    * back so the process returns to its baseline between streams. */
   trim_memory_soon ();
   if (self->shutting_down_ && self->sessions_.empty () &&
+      self->whip_.input_count () == 0 &&
       self->broadcasts_.empty () && self->shutdown_done_) {
     auto done = std::move (self->shutdown_done_);
     self->shutdown_done_ = nullptr;
@@ -599,11 +658,19 @@ void
 Server::shutdown (std::function<void ()> done)
 {
   shutting_down_ = true;
-  shutdown_done_ = std::move (done);
+  /* Once the broadcasts ended (and posted their broadcast.ended), the
+   * webhooks get a bounded time to go. */
+  shutdown_done_ = [this, done = std::move (done)] () {
+    if (webhooks_)
+      webhooks_->flush (Webhooks::FLUSH_AT_EXIT_MS, done);
+    else
+      done ();
+  };
   for (auto &broadcast : broadcasts_)
     broadcast->shutdown ();
   for (auto &[id, session] : sessions_)
     session->finish ();
+  whip_.shutdown ();
   if (!reap_idle_)
     reap_idle_ = g_idle_add (&Server::on_reap_idle, this);
 }

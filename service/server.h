@@ -19,6 +19,7 @@
 #include "daemon_config.h"
 #include "hook_client.h"
 #include "listener.h"
+#include "load_watch.h"
 #include "metrics.h"
 #include "pipeline_factory.h"
 #include "recording_finisher.h"
@@ -27,6 +28,7 @@
 #include "static_files.h"
 #include "util.h"
 #include "webhooks.h"
+#include "whip_endpoint.h"
 
 #include <libsoup/soup.h>
 
@@ -37,7 +39,7 @@
 
 namespace wsrtmp {
 
-class Server {
+class Server final : private WhipEndpoint::Host {
  public:
   Server (const Config &config, const PipelineFactory &factory);
   ~Server ();
@@ -74,14 +76,31 @@ class Server {
   const RecordingIndex &recordings () const { return recordings_; }
 
  private:
+  /* WhipEndpoint::Host: WHIP senders are admitted and placed as the
+   * WebSocket's are. */
+  std::string client_of (SoupServerMessage *msg) const override {
+    return client_of (msg, true); }
+  AdmissionState admission_state (const std::string &peer) const override;
+  void take_over (const std::string &key) override;
+  Broadcast *place (const Admission &admission, bool &resumed,
+      Failure &failure, std::string &detail) override;
+  void input_began (const std::string &peer) override;
+  void input_finished (const std::string &peer) override;
+  bool has_publish_hook () const override { return publish_hook_ != nullptr; }
+  /* The broadcast for an admitted input (joined or started); the hook's
+   * verdict (nullptr: none) chooses a new one's destinations. */
+  Broadcast *place_broadcast (const Admission &admission,
+      const PublishVerdict *verdict, bool &resumed, Failure &failure,
+      std::string &detail);
+
   /* "ok", or why this node should get no new streams: "draining" (it is
-   * shutting down) or "full" (--max-sessions streams run). */
+   * shutting down) or "full" (--max-sessions broadcasts run, or the
+   * overload guard refuses new ones). */
   const char *readiness () const;
   void handle_healthz (SoupServerMessage *msg);
   void handle_livez (SoupServerMessage *msg);
   bool decline_while_draining (SoupServerMessage *msg);
   void handle_metrics (SoupServerMessage *msg);
-  AdmissionState admission_state (const std::string &peer) const;
   /* The client's address (through a trusted proxy: whom it names). */
   std::string client_of (SoupServerMessage *msg, bool log) const;
   /* --on-publish: a handshake that admission would let in is held
@@ -116,6 +135,8 @@ class Server {
   /* --on-publish and --webhook-url (nullptr when not given). */
   std::unique_ptr<HookClient> publish_hook_;
   std::unique_ptr<Webhooks> webhooks_;
+  /* The overload guard: samples the broadcasts_ once a second. */
+  std::unique_ptr<LoadWatch> load_watch_;
   /* Handshakes held for the hook: the message (a reference) and its
    * request's id. */
   std::map<SoupServerMessage *, guint64> held_;
@@ -130,7 +151,10 @@ class Server {
   std::vector<std::unique_ptr<Broadcast>> broadcasts_;
   std::vector<std::unique_ptr<Broadcast>> finished_broadcasts_;
   guint64 next_broadcast_id_ = 1;
+  /* WebSocket sessions and WHIP inputs per client address. */
   std::map<std::string, int> sessions_per_peer_;
+  /* POST /whip (after the broadcasts: its inputs are destroyed first). */
+  WhipEndpoint whip_ { config_, factory_, *this };
   Bans bans_;
   guint reap_idle_ = 0;
   guint64 next_id_ = 1;

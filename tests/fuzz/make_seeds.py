@@ -3,7 +3,7 @@
 
 usage: make_seeds.py DATA_DIR OUT_DIR [STAMP]
 
-Into OUT_DIR/seeds-ingest, seeds-demux and seeds-messages (each emptied
+Into OUT_DIR/seeds-ingest, seeds-demux, seeds-messages and seeds-whip (each emptied
 first), in each target's input format (see fuzz_<name>.cpp):
 
 - ingest: a flags byte, then a real recording's first MediaRecorder chunks
@@ -201,6 +201,29 @@ def message_seeds(data_dir):
         yield label, bytes([settings]) + body
 
 
+def whip_seeds(data_dir):
+    """fuzz_whip: offers as browsers and OBS send them, a trickle fragment, an answer."""
+    head = "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
+    video = ("m=video 9 UDP/TLS/RTP/SAVPF 96 97 98 45\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n"
+             "a=sendonly\r\na=ice-ufrag:abcd\r\na=ice-pwd:0123456789abcdef01234567\r\n"
+             "a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
+             "a=rtpmap:96 H264/90000\r\na=rtcp-fb:96 nack pli\r\n"
+             "a=fmtp:96 profile-level-id=42e01f;packetization-mode=1\r\n"
+             "a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\na=rtpmap:98 VP8/90000\r\n"
+             "a=rtpmap:45 AV1/90000\r\na=rid:h send\r\na=simulcast:send h\r\n")
+    audio = ("m=audio 0 UDP/TLS/RTP/SAVPF 111 63\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\n"
+             "a=bundle-only\r\na=sendonly\r\na=rtpmap:111 opus/48000/2\r\n"
+             "a=rtpmap:63 red/48000/2\r\n")
+    yield "offer-browser", b"\x00" + (head + video + audio).encode()
+    yield "offer-av1-only", b"\x00" + (head + video.replace(" 96 97 98 45", " 45")).encode()
+    yield "trickle", b"\x01" + (b"a=ice-ufrag:abcd\r\na=ice-pwd:x\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\n"
+                                  b"a=mid:0\r\na=candidate:1 1 udp 2015363327 192.0.2.1 5000 typ host\r\n"
+                                  b"a=end-of-candidates\r\n")
+    yield "answer", b"\x02" + (head + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+                                "a=candidate:1 1 UDP 2015363327 10.0.0.5 43433 typ host\r\n"
+                                "a=candidate:4 1 UDP 2015363583 fd00::2 36702 typ host\r\n").encode()
+
+
 def write(out_dir, seeds):
     os.makedirs(out_dir, exist_ok=True)
     for old in glob.glob(os.path.join(out_dir, "*")):
@@ -220,6 +243,7 @@ def main():
         "ingest": write(os.path.join(out_dir, "seeds-ingest"), ingest_seeds(data_dir)),
         "demux": write(os.path.join(out_dir, "seeds-demux"), demux_seeds(data_dir)),
         "messages": write(os.path.join(out_dir, "seeds-messages"), message_seeds(data_dir)),
+        "whip": write(os.path.join(out_dir, "seeds-whip"), whip_seeds(data_dir)),
     }
     summary = ", ".join(f"{n} {target}" for target, n in counts.items())
     if len(sys.argv) > 3:

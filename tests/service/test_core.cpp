@@ -7,6 +7,7 @@
  */
 #include "admin_api.h"
 #include "admission.h"
+#include "load_guard.h"
 #include "bans.h"
 #include "client_address.h"
 #include "daemon_config.h"
@@ -14,10 +15,12 @@
 #include "destination_choice.h"
 #include "failure.h"
 #include "hook_client.h"
+#include "keyframe_pacer.h"
 #include "metrics.h"
 #include "streams_file.h"
 #include "tokens.h"
 #include "webhooks.h"
+#include "whip_offer.h"
 
 #include <cppunit/extensions/HelperMacros.h>
 #include <cppunit/extensions/TestFactoryRegistry.h>
@@ -158,10 +161,15 @@ class CoreTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testAdminConfig);
   CPPUNIT_TEST (testAdmissionLimits);
   CPPUNIT_TEST (testAdmissionJoinOrStart);
+  CPPUNIT_TEST (testLoadGuard);
+  CPPUNIT_TEST (testAdmissionOverloaded);
   CPPUNIT_TEST (testDeclineHandshake);
   CPPUNIT_TEST (testErrorKindsAreDocumented);
   CPPUNIT_TEST (testPublishAnswer);
   CPPUNIT_TEST (testWebhookSignature);
+  CPPUNIT_TEST (testWhipAdmission);
+  CPPUNIT_TEST (testWhipOffer);
+  CPPUNIT_TEST (testKeyframePacer);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -265,7 +273,11 @@ class CoreTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_MESSAGE (error, parse ({}, config, error));
     CPPUNIT_ASSERT_EQUAL (std::string ("127.0.0.1"), config.listen_host);
     CPPUNIT_ASSERT_EQUAL (8080, config.listen_port);
-    CPPUNIT_ASSERT_EQUAL (16, config.max_sessions);
+    /* No fixed bound: the overload guard decides. */
+    CPPUNIT_ASSERT_EQUAL (0, config.max_sessions);
+    CPPUNIT_ASSERT_EQUAL (500, config.overload_delay_ms);
+    CPPUNIT_ASSERT_EQUAL (85, config.overload_cpu_percent);
+    CPPUNIT_ASSERT_EQUAL (90, config.overload_machine_percent);
     CPPUNIT_ASSERT_EQUAL (4, config.max_connections_per_ip);
     CPPUNIT_ASSERT_EQUAL (1, config.codec_threads);
     CPPUNIT_ASSERT_EQUAL (10, config.idle_timeout_s);
@@ -976,6 +988,138 @@ class CoreTest : public CppUnit::TestFixture {
             now), 1001, "shutdown", true);
   }
 
+  /* WHIP: the key and token from the bearer, the same rules; an Origin
+   * only checked when one came (OBS sends none). */
+  void testWhipAdmission ()
+  {
+    const std::string secret = "0123456789abcdef-unit";
+    const gint64 now = 1'800'000'000;
+    Config config;
+    std::string error;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({ "--token-secret", secret,
+            "--allowed-origins", "https://studio.example" }, config, error));
+    auto whip = [&] (const std::string &bearer, const char *origin) {
+      AdmissionRequest request;
+      request.whip = true;
+      request.bearer = bearer;
+      request.has_origin = origin != nullptr;
+      request.origin = origin ? origin : "";
+      request.now_s = now;
+      request.now_us = now * G_USEC_PER_SEC;
+      return admit (config, request, AdmissionState ());
+    };
+    std::string good = "k1?token=" + make_token (secret, "k1", now + 60);
+    Admission admitted = whip (good, nullptr);
+    CPPUNIT_ASSERT (admitted.verdict == Admission::Verdict::Start);
+    CPPUNIT_ASSERT_EQUAL (std::string ("k1"), admitted.key);
+    CPPUNIT_ASSERT (whip (good, "https://studio.example").verdict ==
+        Admission::Verdict::Start);
+    assert_refused (whip (good, "https://other.example"), 1008, "origin",
+        false);
+    assert_refused (whip ("k1", nullptr), 1008, "token", true);
+    assert_refused (whip ("k1?token=" + make_token (secret, "k2", now + 60),
+            nullptr), 1008, "token", true);
+    assert_refused (whip ("bad key", nullptr), 1008, "key", false);
+  }
+
+  /* What of an offer we take: H.264 packetization-mode=1 first (any
+   * profile), VP8 after it, RTX of those kept, simulcast dropped; the
+   * m-line named when nothing is taken; a bundle-only m-line is a track. */
+  /* The PLI goes out early enough for the sender's answer to land within
+   * the interval, learning how long the sender takes. */
+  void testKeyframePacer ()
+  {
+    const gint64 ms = 1000, tick = 250 * ms, interval = 2000 * ms;
+    KeyframePacer pacer (tick);
+    CPPUNIT_ASSERT (!pacer.due (10000 * ms, interval));   /* no keyframe yet */
+    pacer.keyframe (1000 * ms);
+    /* First guess 500 ms + the tick: asked 1.25 s after the keyframe. */
+    CPPUNIT_ASSERT (!pacer.due (2200 * ms, interval));
+    CPPUNIT_ASSERT (pacer.due (2250 * ms, interval));
+    pacer.requested (2250 * ms);
+    /* Not again before it could have been answered. */
+    CPPUNIT_ASSERT (!pacer.due (2500 * ms, interval));
+    /* Answered in 150 ms: the next goes out 0.4 s before the interval. */
+    pacer.keyframe (2400 * ms);
+    CPPUNIT_ASSERT_EQUAL (150 * ms, pacer.answer_delay_us ());
+    CPPUNIT_ASSERT (!pacer.due (3950 * ms, interval));
+    CPPUNIT_ASSERT (pacer.due (4000 * ms, interval));
+    /* A request lost, asked again: the answer counts from the first. */
+    pacer.requested (4000 * ms);
+    CPPUNIT_ASSERT (!pacer.due (4250 * ms, interval));
+    CPPUNIT_ASSERT (pacer.due (4500 * ms, interval));
+    pacer.requested (4500 * ms);
+    pacer.keyframe (4700 * ms);
+    CPPUNIT_ASSERT_EQUAL (700 * ms, pacer.answer_delay_us ());
+    /* A slow sender: never asked sooner than half the interval. */
+    CPPUNIT_ASSERT (!pacer.due (5700 * ms, interval));
+    CPPUNIT_ASSERT (pacer.due (5750 * ms, interval));
+    /* A sender that ignores requests (OBS) and makes its own keyframe
+     * 3 s later teaches nothing. */
+    pacer.requested (5750 * ms);
+    pacer.keyframe (8700 * ms);
+    CPPUNIT_ASSERT_EQUAL (700 * ms, pacer.answer_delay_us ());
+  }
+
+  void testWhipOffer ()
+  {
+    const std::string head = "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\n"
+        "t=0 0\r\na=group:BUNDLE 0 1\r\n";
+    const std::string video = "m=video 9 UDP/TLS/RTP/SAVPF 96 97 98 99 100\r\n"
+        "c=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n"
+        "a=ice-ufrag:abcd\r\n"
+        "a=extmap:3 " + std::string (TWCC_EXTENSION_URI) + "\r\n"
+        "a=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\n"
+        "a=fmtp:97 apt=96\r\na=rtpmap:98 H264/90000\r\n"
+        "a=fmtp:98 profile-level-id=640c34;packetization-mode=0\r\n"
+        "a=rtpmap:99 H264/90000\r\n"
+        "a=fmtp:99 profile-level-id=640c34;packetization-mode=1\r\n"
+        "a=rtpmap:100 AV1/90000\r\na=rid:h send\r\n"
+        "a=simulcast:send h\r\n";
+    const std::string audio = "m=audio 0 UDP/TLS/RTP/SAVPF 111\r\n"
+        "c=IN IP4 0.0.0.0\r\na=mid:1\r\na=bundle-only\r\na=sendonly\r\n"
+        "a=rtpmap:111 opus/48000/2\r\n";
+    WhipOffer offer;
+    std::string why;
+    CPPUNIT_ASSERT_MESSAGE (why, read_whip_offer (head + video + audio,
+            offer, why));
+    CPPUNIT_ASSERT_EQUAL (size_t (2), offer.tracks.size ());
+    CPPUNIT_ASSERT_EQUAL (std::string ("abcd"), offer.ice_ufrag);
+    CPPUNIT_ASSERT_EQUAL (3, offer.twcc_ext_id);
+    CPPUNIT_ASSERT_MESSAGE (offer.sdp, offer.sdp.find (
+            "m=video 9 UDP/TLS/RTP/SAVPF 99 96 97\r\n") != std::string::npos);
+    for (const char *gone : { "a=rtpmap:98", "a=rtpmap:100", "a=rid:",
+             "a=simulcast:" })
+      CPPUNIT_ASSERT_MESSAGE (gone, offer.sdp.find (gone) ==
+          std::string::npos);
+
+    CPPUNIT_ASSERT (!read_whip_offer (head + "m=video 9 UDP/TLS/RTP/SAVPF 100"
+            "\r\na=sendonly\r\na=rtpmap:100 AV1/90000\r\n", offer, why));
+    CPPUNIT_ASSERT_MESSAGE (why, why.find ("m-line 0 (video): no codec we "
+            "take") == 0);
+    CPPUNIT_ASSERT (!read_whip_offer (head + "m=audio 9 UDP/TLS/RTP/SAVPF 111"
+            "\r\na=recvonly\r\na=rtpmap:111 opus/48000/2\r\n", offer, why));
+    CPPUNIT_ASSERT_MESSAGE (why, why.find ("m-line 0 (audio): recvonly") ==
+        0);
+    CPPUNIT_ASSERT (!read_whip_offer ("hello", offer, why));
+
+    auto candidates = read_trickle ("a=ice-ufrag:abcd\r\nm=audio 9 RTP/AVP 0"
+        "\r\na=mid:1\r\na=candidate:1 1 udp 1 192.0.2.1 5000 typ host\r\n"
+        "a=mid:x\r\na=candidate:2 1 udp 1 192.0.2.1 5001 typ host\r\n",
+        { "0", "1" });
+    CPPUNIT_ASSERT_EQUAL (size_t (1), candidates.size ());
+    CPPUNIT_ASSERT_EQUAL (1u, candidates[0].first);
+    CPPUNIT_ASSERT_EQUAL (std::string ("abcd"), trickle_ufrag (
+            "a=ice-ufrag:abcd\r\n"));
+
+    std::string answer = announce_public_ip (head + "m=video 9 UDP/TLS/RTP/"
+        "SAVPF 96\r\na=candidate:1 1 UDP 2015363327 10.0.0.5 43433 typ host"
+        "\r\n", "203.0.113.7");
+    CPPUNIT_ASSERT_MESSAGE (answer, answer.find ("a=candidate:1 1 UDP "
+            "2015363327 203.0.113.7 43433 typ host") != std::string::npos);
+    CPPUNIT_ASSERT (answer.find ("10.0.0.5 43433") != std::string::npos);
+  }
+
   /* Draining, --max-sessions and --max-connections-per-ip. */
   void testAdmissionLimits ()
   {
@@ -1023,6 +1167,104 @@ class CoreTest : public CppUnit::TestFixture {
     state.broadcasts.assign (50, { "a", true });
     CPPUNIT_ASSERT (admit_path (unlimited, "/ingest/k", state).verdict ==
         Admission::Verdict::Start);
+  }
+
+  /* The overload guard: on at once when either figure is over its limit,
+   * off after three calm samples in a row (delay under half, CPU 10 points
+   * under); the median delay, so one slow streamer does not count. */
+  void testLoadGuard ()
+  {
+    LoadGuardSettings settings;
+    settings.delay_on_ms = 500;
+    settings.cpu_on_percent = 80;
+    LoadGuard guard (settings);
+    auto sample = [] (double cpu, std::vector<gint64> delays) {
+      LoadSample taken;
+      taken.cpu_percent = cpu;
+      taken.delays_ms = std::move (delays);
+      return taken;
+    };
+    CPPUNIT_ASSERT (!guard.update (sample (10, {})));
+    CPPUNIT_ASSERT (!guard.at_risk ());
+    /* One broadcast of three far behind: the median is not. */
+    CPPUNIT_ASSERT (!guard.update (sample (10, { 0, 5000, 20 })));
+    CPPUNIT_ASSERT_EQUAL ((gint64) 20, guard.delay_ms ());
+    /* Most behind: on at once. */
+    CPPUNIT_ASSERT (guard.update (sample (10, { 600, 5000, 20 })));
+    CPPUNIT_ASSERT (guard.at_risk ());
+    CPPUNIT_ASSERT_EQUAL ((gint64) 600, guard.delay_ms ());
+    CPPUNIT_ASSERT_MESSAGE (guard.figures (), guard.figures ().find (
+            "output delay (median) 600 ms, limit 500 ms") !=
+        std::string::npos);
+    /* Under the limit but not under half of it: stays on. */
+    for (int i = 0; i < 5; i++)
+      CPPUNIT_ASSERT (!guard.update (sample (10, { 300 })));
+    CPPUNIT_ASSERT (guard.at_risk ());
+    /* Three calm samples turn it off; a busy one between starts again. */
+    CPPUNIT_ASSERT (!guard.update (sample (10, { 100 })));
+    CPPUNIT_ASSERT (!guard.update (sample (10, { 100 })));
+    CPPUNIT_ASSERT (!guard.update (sample (75, { 100 })));
+    CPPUNIT_ASSERT (!guard.update (sample (10, { 100 })));
+    CPPUNIT_ASSERT (!guard.update (sample (10, {})));
+    CPPUNIT_ASSERT (guard.at_risk ());
+    CPPUNIT_ASSERT (guard.update (sample (69, {})));
+    CPPUNIT_ASSERT (!guard.at_risk ());
+    /* The CPU alone. */
+    CPPUNIT_ASSERT (guard.update (sample (80, { 0 })));
+    CPPUNIT_ASSERT (guard.at_risk ());
+
+    /* The machine busy with others while we are not. */
+    settings.machine_on_percent = 90;
+    LoadGuard shared (settings);
+    LoadSample busy_machine = sample (20, { 0 });
+    busy_machine.machine_percent = 95;
+    CPPUNIT_ASSERT (shared.update (busy_machine));
+    CPPUNIT_ASSERT_MESSAGE (shared.figures (), shared.figures ().find (
+            "; machine 95 %, limit 90 %") != std::string::npos);
+    busy_machine.machine_percent = 85;
+    for (int i = 0; i < 3; i++)
+      CPPUNIT_ASSERT (!shared.update (busy_machine));
+    CPPUNIT_ASSERT (shared.at_risk ());
+    busy_machine.machine_percent = 79;
+    for (int i = 0; i < 2; i++)
+      CPPUNIT_ASSERT (!shared.update (busy_machine));
+    CPPUNIT_ASSERT (shared.update (busy_machine));
+    CPPUNIT_ASSERT (!shared.at_risk ());
+
+    /* 0: that figure is not watched. */
+    LoadGuard off ({ 0, 0, 0, 3 });
+    LoadSample everything = sample (100, { 60000 });
+    everything.machine_percent = 100;
+    CPPUNIT_ASSERT (!off.update (everything));
+    CPPUNIT_ASSERT (!off.at_risk ());
+  }
+
+  /* Overloaded, a new key is refused with the retryable kind capacity; a
+   * connection joining or taking over its own key's broadcast is not. */
+  void testAdmissionOverloaded ()
+  {
+    Config config;
+    std::string error;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({}, config, error));
+    AdmissionState state;
+    state.overloaded = true;
+    state.broadcasts = { { "live", true } };
+    Admission refused = admit_path (config, "/ingest/new", state);
+    assert_refused (refused, 1013, "capacity", true,
+        "server busy, try again later");
+    CPPUNIT_ASSERT (refused.overload);
+    /* Takeover (no continuity): a new broadcast for its own key. */
+    Admission takeover = admit_path (config, "/ingest/live", state);
+    CPPUNIT_ASSERT (takeover.verdict == Admission::Verdict::Start);
+    CPPUNIT_ASSERT (takeover.wait_for_previous);
+    state.continuity = true;
+    CPPUNIT_ASSERT (admit_path (config, "/ingest/live", state).verdict ==
+        Admission::Verdict::Join);
+    /* Not overloaded: admitted; a ban still comes first. */
+    state.overloaded = false;
+    CPPUNIT_ASSERT (admit_path (config, "/ingest/new", state).verdict ==
+        Admission::Verdict::Start);
+    CPPUNIT_ASSERT (!admit_path (config, "/ingest/new", state).overload);
   }
 
   /* With continuity a connection joins its key's newest accepting
