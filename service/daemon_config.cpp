@@ -448,9 +448,32 @@ make_options (Config &config, std::vector<Option> &options,
         return store_rtmp_url (text, config, error);
       } },
     { "record-dir", 0, Type::File, "DIR", "Also record every stream to "
-      "DIR/KEY-TIMESTAMP.flv", "./recordings",
+      "DIR/KEY-TIMESTAMP-N.mp4 (or DIR/KEY-TIMESTAMP.flv)", "./recordings",
       "./recordings, recording only without --rtmp-url",
       text_into (config.record_dir) },
+    { "record-format", 0, Type::Text, "mp4|flv", "Recording format: mp4 "
+      "(H.264 passed through, AAC; fragmented while written, so a killed "
+      "daemon leaves files that play up to a GOP and a fragment before the "
+      "kill, and finalised into a regular MP4 when a segment closes) or flv "
+      "(one file per broadcast, as sent to RTMP)", "mp4", "",
+      [&config] (const std::string &text, std::string &error) {
+        if (text == "mp4" || text == "flv") {
+          config.record_mp4 = text == "mp4";
+          return true;
+        }
+        error = "--record-format: \"" + text + "\" is not mp4 or flv";
+        return false;
+      } },
+    { "record-segment", 0, Type::Text, "SECONDS", "Start a new MP4 file "
+      "after this many seconds, at the next keyframe (0 = one file per "
+      "broadcast)", "3600", "",
+      whole_number ("record-segment", 0, 7 * 86400,
+          config.record_segment_s) },
+    { "record-keep-days", 0, Type::Text, "DAYS", "Remove recordings older "
+      "than this many days from --record-dir (checked at start and every "
+      "hour; 0 = keep them all)", "0", "",
+      whole_number ("record-keep-days", 0, 100000,
+          config.record_keep_days) },
     { "streams-file", 0, Type::File, "FILE", "INI file with a [KEY] group "
       "per stream key: destinations = URL;URL..., names = NAME;NAME..., "
       "record = true. Its keys are allowed and go to exactly those "

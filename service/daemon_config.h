@@ -38,6 +38,13 @@ struct Config {
   std::string record_dir;
   bool record = false;                  /* resolved: write recordings? */
   bool record_dir_given = false;        /* --record-dir was given */
+  /* --record-format: true: MP4 segments (splitmuxsink, fragmented while
+   * written, finalised on close); false: one FLV per broadcast. */
+  bool record_mp4 = true;
+  /* --record-segment: seconds per MP4 segment (0: one file). */
+  int record_segment_s = 3600;
+  /* --record-keep-days: recordings older are removed (0: never). */
+  int record_keep_days = 0;
   /* --streams-file: per-key destinations (re-read on SIGHUP; a stream
    * keeps the table it started with). */
   std::string streams_file;

@@ -30,7 +30,8 @@ const char *const REQUIRED_ELEMENTS[] = { "wsserversrc", "flvencodebin",
   "parsebin", "flvmux", "tee", "funnel", "queue", "videoconvert", "videoscale",
   "livevideorate", "x264enc", "h264parse", "audioconvert", "audioresample",
   "voaacenc", "aacparse", "audiotestsrc", "videotestsrc", "rtmp2sink",
-  "filesink", "fakesink", "matroskamux" };
+  "filesink", "fakesink", "matroskamux", "flvdemux", "splitmuxsink",
+  "mp4mux", "qtdemux", "filesrc", "capsfilter" };
 
 /* The default of a double property of an element (fallback when the
  * element or the property is not there: check_elements says so). */

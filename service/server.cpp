@@ -7,10 +7,15 @@
 #include "fair_input_stream.h"
 #include "http_reply.h"
 #include "memory_trim.h"
+#include "recordings_api.h"
 
 #include <json-glib/json-glib.h>
 
+#include <glib/gstdio.h>
+
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 
 namespace wsrtmp {
 
@@ -49,12 +54,16 @@ admission_request (SoupServerMessage *msg, const char *path)
 
 }  // namespace
 
+/* The streamer's own recordings (recordings_api.h). */
+constexpr const char *RECORDINGS_PREFIX = "/recordings/";
+
 /* The hook's verdict on a held handshake, for handle_websocket. */
 constexpr const char *VERDICT_DATA = "wsrtmp-publish-verdict";
 
 Server::Server (const Config &config, const PipelineFactory &factory)
     : config_ (config), factory_ (factory),
-      listener_ (config, INGEST_PREFIX), static_files_ (config.web_root)
+      listener_ (config, INGEST_PREFIX), static_files_ (config.web_root),
+      recordings_ (config.record_dir)
 {
   if (!config.on_publish_url.empty ())
     publish_hook_ = std::make_unique<HookClient> (config.on_publish_url,
@@ -126,6 +135,9 @@ Server::on_request (SoupServer *, SoupServerMessage *msg, const char *path,
     self->handle_livez (msg);
   else if (g_str_equal (path, "/metrics"))
     self->handle_metrics (msg);
+  else if (g_str_has_prefix (path, RECORDINGS_PREFIX))
+    serve_own_recordings (msg, path + strlen (RECORDINGS_PREFIX),
+        self->recordings_, self->config_.token_secret);
   else
     self->static_files_.serve (msg, path);
 }
@@ -497,6 +509,10 @@ Server::place_broadcast (const Admission &admission,
       webhooks->post (type, key, fields);
     });
   }
+  broadcast->set_segment_sink ([this, key, id = broadcast->id ()] (
+      const GstStructure *message) {
+    on_segment (key, id, message);
+  });
   if (!broadcast->start (admission.wait_for_previous, failure, detail))
     return nullptr;
   resumed = false;
@@ -632,7 +648,8 @@ Server::on_reap_idle (gpointer data)
       self->broadcasts_.empty () && self->shutdown_done_) {
     auto done = std::move (self->shutdown_done_);
     self->shutdown_done_ = nullptr;
-    done ();
+    /* The last segments are finalised before the process ends. */
+    self->finisher_.when_idle (std::move (done));
   }
   return G_SOURCE_REMOVE;
 }
@@ -656,6 +673,45 @@ Server::shutdown (std::function<void ()> done)
   whip_.shutdown ();
   if (!reap_idle_)
     reap_idle_ = g_idle_add (&Server::on_reap_idle, this);
+}
+
+
+void
+Server::on_segment (const std::string &key, guint64 broadcast,
+    const GstStructure *message)
+{
+  const char *path = gst_structure_get_string (message, "location");
+  GstClockTime running_time = GST_CLOCK_TIME_NONE;
+  gst_structure_get_clock_time (message, "running-time", &running_time);
+  if (!path)
+    return;
+  if (gst_structure_has_name (message, "splitmuxsink-fragment-opened")) {
+    recordings_.segment_opened (path, running_time);
+    return;
+  }
+  double duration_s = recordings_.segment_closed (path, running_time);
+  std::string closed = path;
+  finisher_.finish (closed, mask_key_in (closed, key), [this, closed, key,
+      broadcast, duration_s] (bool finalised) {
+    recordings_.segment_finished (closed);
+    if (!webhooks_)
+      return;
+    GStatBuf info;
+    g_autofree char *name = g_path_get_basename (closed.c_str ());
+    g_autoptr (JsonObject) fields = json_object_new ();
+    json_object_set_int_member (fields, "broadcast", broadcast);
+    json_object_set_string_member (fields, "name", name);
+    json_object_set_string_member (fields, "path", closed.c_str ());
+    json_object_set_int_member (fields, "size",
+        g_stat (closed.c_str (), &info) == 0 ? info.st_size : 0);
+    if (duration_s >= 0)
+      json_object_set_double_member (fields, "duration_s",
+          std::round (duration_s * 1000) / 1000);
+    else
+      json_object_set_null_member (fields, "duration_s");
+    json_object_set_boolean_member (fields, "finalised", finalised);
+    webhooks_->post ("recording.completed", key, fields);
+  });
 }
 
 }  // namespace wsrtmp

@@ -22,6 +22,8 @@
 #include "load_watch.h"
 #include "metrics.h"
 #include "pipeline_factory.h"
+#include "recording_finisher.h"
+#include "recording_index.h"
 #include "session.h"
 #include "static_files.h"
 #include "util.h"
@@ -70,6 +72,8 @@ class Server final : private WhipEndpoint::Host {
    * refused ("banned"). False when key has no broadcast. */
   bool kick (const std::string &key, gint64 ban_s, const std::string &reason);
   const Bans &bans () const { return bans_; }
+  /* What --record-dir holds (recordings_api.h). */
+  const RecordingIndex &recordings () const { return recordings_; }
 
  private:
   /* WhipEndpoint::Host: WHIP senders are admitted and placed as the
@@ -112,6 +116,10 @@ class Server final : private WhipEndpoint::Host {
       const std::string &key, gushort code, const std::string &reason,
       const std::string &kind);
   void session_finished (Session *session);
+  /* An MP4 segment opened or closed (Broadcast::SegmentSink); a closed
+   * one is finalised, then announced (recording.completed). */
+  void on_segment (const std::string &key, guint64 broadcast,
+      const GstStructure *message);
   void broadcast_finished (Broadcast *broadcast);
 
   static void on_request (SoupServer *server, SoupServerMessage *msg,
@@ -152,6 +160,10 @@ class Server final : private WhipEndpoint::Host {
   guint64 next_id_ = 1;
   bool shutting_down_ = false;
   std::function<void ()> shutdown_done_;
+  RecordingIndex recordings_;
+  /* After webhooks_ and recordings_, which its callbacks use: destroyed
+   * before them. */
+  RecordingFinisher finisher_;
 };
 
 }  // namespace wsrtmp

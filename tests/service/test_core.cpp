@@ -288,6 +288,9 @@ class CoreTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT (config.rtmp_url.empty ());
     CPPUNIT_ASSERT (config.record);
     CPPUNIT_ASSERT_EQUAL (std::string ("./recordings"), config.record_dir);
+    CPPUNIT_ASSERT (config.record_mp4);
+    CPPUNIT_ASSERT_EQUAL (3600, config.record_segment_s);
+    CPPUNIT_ASSERT_EQUAL (0, config.record_keep_days);
     CPPUNIT_ASSERT (config.trusted_proxies.empty ());
     CPPUNIT_ASSERT (config.token_secret.empty ());
     CPPUNIT_ASSERT (g_file_test (config.web_root.c_str (),

@@ -386,7 +386,8 @@ http_get (const std::string &url)
 
 HttpResponse
 http_request (const std::string &method, const std::string &url,
-    const std::string &request_body, const std::string &bearer)
+    const std::string &request_body, const std::string &bearer,
+    const std::vector<std::pair<std::string, std::string>> &headers)
 {
   HttpResponse response;
   g_autoptr (SoupSession) session = soup_session_new_with_options (
@@ -403,6 +404,9 @@ http_request (const std::string &method, const std::string &url,
   if (!bearer.empty ())
     soup_message_headers_replace (soup_message_get_request_headers (msg),
         "Authorization", ("Bearer " + bearer).c_str ());
+  for (const auto &[name, value] : headers)
+    soup_message_headers_replace (soup_message_get_request_headers (msg),
+        name.c_str (), value.c_str ());
   /* Only ever our own daemon: its test certificate is self-signed. */
   g_signal_connect (msg, "accept-certificate", G_CALLBACK (+[] (
           SoupMessage *, GTlsCertificate *, GTlsCertificateFlags) -> gboolean {

@@ -6,6 +6,7 @@ import { describeMimeType, isLiveUnfriendly, isWebCodecs, nextFormat } from './f
 import { primeAudio, probeEncoders } from './encoder.js';
 import { validateKey } from './socket.js';
 import { LiveSession } from './session.js';
+import { RecordingWatch } from './recordings.js';
 
 export class GoLive {
   /**
@@ -21,6 +22,9 @@ export class GoLive {
     this.controls = controls;
     this.meter = meter;
     this.session = null; // LiveSession while connecting/live/ending
+    // After the end: the server's recording of this broadcast, as it is finalised.
+    this.recordings = new RecordingWatch((list, done) => ui.setRecordings(list, done));
+    this.startedAt = 0; // Date.now() at Go live
   }
 
   get live() { return !!this.session; }
@@ -95,6 +99,9 @@ export class GoLive {
       ui.showWarning('');
     }
 
+    this.recordings.cancel();
+    ui.setRecordings([], true);
+    this.startedAt = Date.now();
     const s = new LiveSession({
       stream: this.controls.startOutput(cam),
       key,
@@ -152,6 +159,7 @@ export class GoLive {
       // For tests and support: how long the browser recorded.
       ui.status.dataset.recordedMs = String(s.recordedMs || 0);
       ui.status.dataset.stopAfterMs = String(s.stopAfterMs || 0);
+      this.recordings.watch(s.opts.key, this.startedAt);
     }
   }
 }
