@@ -60,6 +60,12 @@ const { values: o } = parseArgs({ options: {
   // reads, and one that reads at half the bitrate; "good:K" adds K more keys on the same nginx.
   destinations: { type: 'string', default: 'one' },
   'stop-on-fail': { type: 'boolean', default: false },
+  // The overload guard (issue 30): offer N streams to wsrtmpd with its guard on (its defaults);
+  // those it refuses (1013, kind capacity) are counted, real time is judged over the admitted.
+  offer: { type: 'string' },
+  'overload-delay-ms': { type: 'string' },
+  'overload-cpu-percent': { type: 'string' },
+  'overload-machine-percent': { type: 'string' },
   nice: { type: 'string', default: '0' },
   perf: { type: 'boolean', default: false },
   out: { type: 'string' },
@@ -78,12 +84,13 @@ if (!existsSync(join(fixture, 'meta.json'))) {
   process.exit(2);
 }
 const ns = (s) => s.split(',').map((x) => x.trim()).filter(Boolean).map(Number);
-const oursNs = o['no-ours'] ? [] : ns(o.streams ?? sc.streams);
+const offering = o.offer !== undefined;
+const oursNs = o['no-ours'] ? [] : ns(offering ? o.offer : o.streams ?? sc.streams);
 const slate = o.scenario === 'slate';
 const restreamTo = o.scenario === 'restream' ? Number(o['restream-destinations']) : 1;
 if (!(restreamTo >= 1)) { console.error('--restream-destinations: a number >= 1'); process.exit(2); }
 const slateSeconds = Number(o['slate-seconds']);
-let peerNs = o['no-peer'] || !sc.peerMode ? [] : ns(o['peer-streams'] ?? sc.peerStreams);
+let peerNs = o['no-peer'] || offering || !sc.peerMode ? [] : ns(o['peer-streams'] ?? sc.peerStreams);
 const basePort = Number(o['base-port']);
 const ports = { rtmp: basePort, stat: basePort + 1, ours: basePort + 2, peer: basePort + 3 };
 const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
@@ -294,6 +301,12 @@ async function runCase(target, N, dests = 1) {
       '--rtmp-url', `rtmp://127.0.0.1:${ports.rtmp}/live`, ...(await extraDestinations()),
       ...Array.from({ length: dests - 1 }, (_, i) => ['--rtmp-url', `rtmp://127.0.0.1:${ports.rtmp}/live/{key}-d${i + 2}`]).flat(),
       ...(slate ? ['--continuity-timeout', '3600'] : []), '--max-sessions', '0',
+      // without --offer, what the machine does beyond its capacity: the overload guard off
+      // The machine's CPU is watched here (wsrtmpd's default leaves it off): the bench's own
+      // senders and nginx share this machine, as another tenant would.
+      ...(offering ? ['overload-delay-ms', 'overload-cpu-percent', 'overload-machine-percent'].flatMap((k) => (o[k] !== undefined ? [`--${k}`, o[k]]
+        : k === 'overload-machine-percent' ? [`--${k}`, '90'] : []))
+        : ['--overload-delay-ms', '0', '--overload-cpu-percent', '0', '--overload-machine-percent', '0']),
       '--max-connections-per-ip', '0',
       '--x264-preset', o['x264-preset'], '--framerate', o.framerate,
       '--audio-channels', o['audio-channels']]),
@@ -354,7 +367,9 @@ async function runCase(target, N, dests = 1) {
     }
   })();
 
-  const stagger = o['stagger-ms'] !== undefined ? Number(o['stagger-ms']) : Math.min(100, Math.floor(4000 / N));
+  // --offer: streamers arrive 100 ms apart (the guard samples once a second), not all at once
+  const stagger = o['stagger-ms'] !== undefined ? Number(o['stagger-ms'])
+    : offering ? 100 : Math.min(100, Math.floor(4000 / N));
   const url = target === 'ours' ? `ws://127.0.0.1:${ports.ours}/ingest/{key}` : `ws://127.0.0.1:${ports.peer}/{key}`;
   const lgOut = join(dir, 'loadgen.json');
   log(`${target} N=${N}: replaying (${tag}-*, stagger ${stagger} ms)`);
@@ -409,7 +424,11 @@ async function runCase(target, N, dests = 1) {
 
   // ---------------------------------------------------------------- figures
   const lg = existsSync(lgOut) ? JSON.parse(readFileSync(lgOut, 'utf8')) : { results: [], failed: N };
-  const results = lg.results;
+  // --offer: the streams the overload guard refused (closed with 1013) are counted, not judged
+  const refusedKeys = new Set(offering ? lg.results.filter((r) => r.close_code === 1013).map((r) => r.key) : []);
+  const results = lg.results.filter((r) => !refusedKeys.has(r.key));
+  const M = N - refusedKeys.size; // streams judged: all of them, or the admitted ones
+  const failedJudged = offering ? results.filter((r) => r.error || r.aborted || ![1000, 1005].includes(r.close_code)).length : lg.failed;
   const firstSends = results.map((r) => r.sends[0]).filter(Boolean);
   const lastSends = results.map((r) => r.last_send_wall).filter(Boolean);
   // CPU over the span in which all N streams were sending (after a 1 s settle), else the whole replay
@@ -511,8 +530,8 @@ async function runCase(target, N, dests = 1) {
   // Real time: every stream complete, and none ended (drain) or ran (latency, last third) more than 1 s behind.
   // Slate: every broadcast was still on air at the end of the slate window instead of the drain.
   const extraComplete = dests > 1 ? streams.reduce((a, x) => a + x.extra_destinations_complete, 0) : null;
-  const realTime = complete === N && lg.failed === 0
-    && (slate ? slateFig?.on_slate === N : drains.length === N && Math.max(...drains) < 1000)
+  const realTime = M > 0 && complete === M && failedJudged === 0
+    && (slate ? slateFig?.on_slate === M : drains.length === M && Math.max(...drains) < 1000)
     && (extraComplete === null || extraComplete === N * (dests - 1))
     && (!latTail.length || Math.max(...latTail) < 1000);
   // slate: the headline CPU and PSS figures are those of the broadcasts on slate
@@ -520,24 +539,25 @@ async function runCase(target, N, dests = 1) {
   if (slateFig) { cpu = slateFig.cpu_raw; window = 'on slate'; }
   const res = {
     target, N, tag,
+    ...(offering ? { offered: N, admitted: M, refused: refusedKeys.size } : {}),
     output: target === 'ours' ? (outputs.join('+') || 'unknown') : sc.peerMode,
     variant: slate ? 'slate' : o.scenario === 'restream' ? `${dests} dest` : '',
     destinations: dests,
     cpu_window: window, cpu_window_s: slateFig ? slateFig.window_s : round((to - from) / 1000, 1),
-    cpu_pct: round(cpu), cpu_pct_per_stream: round(cpu / N, 2),
+    cpu_pct: round(cpu), cpu_pct_per_stream: round(cpu / M, 2),
     // the same streams while they were sending (slate: before the cut; otherwise = cpu_pct)
-    sending_cpu_pct: round(sendingCpu), sending_cpu_pct_per_stream: round(sendingCpu / N, 2),
+    sending_cpu_pct: round(sendingCpu), sending_cpu_pct_per_stream: round(sendingCpu / M, 2),
     slate: slateFig ? { ...slateFig, window: undefined, cpu_raw: undefined } : undefined,
     extra_destinations_complete: extraComplete ?? undefined,
     machine_busy_pct: round(machineBusy), nginx_cpu_pct: round(cpuPercent(others.nginx, from, to)),
     loadgen_cpu_pct: round(cpuPercent(others.loadgen, from, to)),
     idle_rss_mb: round(idle.rss_kb / 1024), idle_pss_mb: round(idle.pss_kb / 1024),
     peak_rss_mb: round(peakRss), peak_pss_mb: round(peakPss),
-    rss_mb_per_stream: round(peakRss / N, 2), pss_mb_per_stream: round(peakPss / N, 2),
-    pss_mb_per_added_stream: round((peakPss - idle.pss_kb / 1024) / N, 2),
-    steady_pss_mb: round(steadyPss), steady_pss_mb_per_stream: steadyPss === null ? null : round(steadyPss / N, 2),
+    rss_mb_per_stream: round(peakRss / M, 2), pss_mb_per_stream: round(peakPss / M, 2),
+    pss_mb_per_added_stream: round((peakPss - idle.pss_kb / 1024) / M, 2),
+    steady_pss_mb: round(steadyPss), steady_pss_mb_per_stream: steadyPss === null ? null : round(steadyPss / M, 2),
     max_procs: Math.max(...samples.map((s) => s.procs)), max_threads: Math.max(...samples.map((s) => s.threads ?? 0)),
-    complete, failed_connections: lg.failed, send_late_max_ms: lg.max_late_ms,
+    complete, failed_connections: failedJudged, send_late_max_ms: lg.max_late_ms,
     drain_ms_median: round(percentile(drains, 0.5), 0), drain_ms_max: drains.length ? Math.max(...drains) : null,
     real_time: realTime,
     latency_streams: subs.length, latency_frames: lat.length, latency_steady_from_s: steadyFrom,
@@ -550,6 +570,7 @@ async function runCase(target, N, dests = 1) {
     loadgen: lgLine.trim(),
   };
   writeFileSync(join(dir, 'case.json'), JSON.stringify({ ...res, streams, samples, machine }, null, 1));
+  if (offering) log(`${target} offered ${N}: admitted ${M}, refused ${refusedKeys.size} (overload guard)`);
   log(`${target} N=${N}: cpu ${res.cpu_pct}% pss ${res.peak_pss_mb} MB complete ${complete}/${N} drain max ${res.drain_ms_max} ms`
     + ` latency p50/p95/max ${res.latency_ms.p50}/${res.latency_ms.p95}/${res.latency_ms.max} ms publish median ${res.publish_ms.median} ms first frame ${res.first_frame_ms.median} ms`
     + (res.incomplete.length ? `\n  incomplete: ${res.incomplete.join('; ')}` : ''));
@@ -675,7 +696,7 @@ lines.push('');
 let head = ['target', 'output', 'N', 'CPU%', 'CPU%/str', 'RSS MB (/str)', 'PSS MB (/str)', 'complete', 'real time', 'drain max', 'lat p50/p95/max', 'publish med/max', '1st frame', 'frames out/in', 'threads', 'machine%'];
 let rows = cases.map((c) => [c.target, c.output, c.N, c.cpu_pct, c.cpu_pct_per_stream,
   `${c.peak_rss_mb} (${c.rss_mb_per_stream})`, `${c.peak_pss_mb} (${c.pss_mb_per_stream})`,
-  `${c.complete}/${c.N}`, c.real_time ? 'yes' : 'NO', c.drain_ms_max,
+  `${c.complete}/${c.admitted ?? c.N}`, c.real_time ? 'yes' : 'NO', c.drain_ms_max,
   `${c.latency_ms.p50}/${c.latency_ms.p95}/${c.latency_ms.max}`, `${c.publish_ms.median}/${c.publish_ms.max}`, c.first_frame_ms.median,
   `${c.video_frames_out}/${c.video_frames_in}`, c.max_threads, c.machine_busy_pct]);
 // slate and restream: which case, and its own figures (columns only for these scenarios)
@@ -708,6 +729,9 @@ for (const r of summary.restream ?? []) {
 }
 for (const r of summary.slate ?? []) {
   lines.push(`slate N=${r.N}: ${r.on_slate}/${r.N} on slate, CPU per stream on slate ${r.cpu_pct_per_stream_on_slate} % against ${r.cpu_pct_per_stream_sending} % while sending (ratio ${r.ratio}); PSS per stream on slate ${r.pss_mb_per_stream_on_slate} MB (${r.pss_mb_per_added_stream_on_slate} MB above idle)`);
+}
+for (const c of cases.filter((x) => x.offered !== undefined)) {
+  lines.push(`offer N=${c.N} (overload guard on): admitted ${c.admitted}, refused ${c.refused}; real time over the admitted: ${c.real_time ? 'yes' : 'NO'}`);
 }
 for (const c of cases.filter((x) => x.incomplete.length)) lines.push(`${c.target} N=${c.N} incomplete: ${c.incomplete.join('; ')}`);
 lines.push(`results: ${outDir}/results.json`);

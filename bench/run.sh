@@ -7,7 +7,7 @@
 #                [--streams 1,8,32] [--peer-streams 1,8] [--slate-after 15] [--slate-seconds 15]
 #                [--restream-destinations 3] [--duration SECONDS] [--peer DIR | --no-peer] [--no-ours] [--latency-streams 2]
 #                [--x264-preset veryfast] [--framerate 30] [--base-port 19450] [--stagger-ms MS] [--stop-on-fail]
-#                [--wsrtmpd PATH] [--out DIR]
+#                [--offer N] [--wsrtmpd PATH] [--out DIR]
 #
 # Results go to bench/results/<timestamp>-<scenario>/ (table.txt, results.json, plot.png, raw data).
 set -euo pipefail

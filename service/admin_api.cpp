@@ -4,6 +4,7 @@
 #include "admin_api.h"
 #include "broadcast_view.h"
 #include "http_reply.h"
+#include "recordings_api.h"
 #include "tokens.h"
 #include "wslisten.h"
 
@@ -16,6 +17,7 @@ namespace wsrtmp {
 namespace {
 
 constexpr const char *PREFIX = "/api/v1/broadcasts";
+constexpr const char *RECORDINGS = "/api/v1/recordings";
 /* The operator's reason is shown to the streamer: one line, bounded. */
 constexpr gsize MAX_REASON = 200;
 constexpr gint64 MAX_BAN_S = 365LL * 24 * 3600;
@@ -164,6 +166,24 @@ AdminApi::handle (SoupServerMessage *msg, const std::string &path)
   const char *method = soup_server_message_get_method (msg);
   bool get = method == SOUP_METHOD_GET || method == SOUP_METHOD_HEAD;
   bool post = method == SOUP_METHOD_POST;
+  if (path == RECORDINGS || path == std::string (RECORDINGS) + "/") {
+    if (!get)
+      return method_not_allowed (msg, "GET");
+    return send_recording_list (msg, server_.recordings (), "",
+        std::string (RECORDINGS) + "/");
+  }
+  const std::string recordings = std::string (RECORDINGS) + "/";
+  if (path.compare (0, recordings.size (), recordings) == 0) {
+    if (!get)
+      return method_not_allowed (msg, "GET");
+    /* One segment after the prefix, decoded: the name, which the index
+     * checks (recordings_api.h). */
+    auto parts = segments (path.substr (recordings.size ()));
+    if (parts.size () != 1)
+      return send_error (msg, SOUP_STATUS_NOT_FOUND, "not_found",
+          "no such resource: " + path);
+    return send_recording_file (msg, server_.recordings (), parts[0], "");
+  }
   if (path == PREFIX || path == std::string (PREFIX) + "/") {
     if (!get)
       return method_not_allowed (msg, "GET");

@@ -9,6 +9,8 @@
  *   GET  /api/v1/broadcasts/{key}               one (404 if none)
  *   POST /api/v1/broadcasts/{key}/kick          {"ban_s":N,"reason":"…"}
  *   POST /api/v1/broadcasts/{key}/destinations/{name}/stop|start
+ *   GET  /api/v1/recordings                     every recording
+ *   GET  /api/v1/recordings/{name}              one file (Range: 206)
  *
  * Errors are JSON, {"error":"…","kind":"…"}, as the streams' are:
  * unauthorized (401, nothing else said), bad_request (400), not_found

@@ -3,6 +3,8 @@
 #include "tokens.h"
 #include "util.h"
 
+#include <algorithm>
+
 namespace wsrtmp {
 
 namespace {
@@ -111,6 +113,17 @@ admit (const Config &config, const AdmissionRequest &request,
   if (!join && at_capacity (config, state.broadcasts.size ()))
     return refused (admission, true, CLOSE_TRY_AGAIN_LATER,
         "server at capacity, try again later", "capacity");
+  /* Overloaded, a broadcast already live keeps its streamer: one that
+   * reconnects (or another tab) takes over its own key. */
+  const bool takes_over = std::any_of (state.broadcasts.begin (),
+      state.broadcasts.end (), [&key] (const auto &broadcast) {
+        return broadcast.key == key; });
+  if (!join && !takes_over && state.overloaded) {
+    admission = refused (admission, true, CLOSE_TRY_AGAIN_LATER,
+        "server busy, try again later", "capacity");
+    admission.overload = true;
+    return admission;
+  }
   if (config.max_connections_per_ip > 0 &&
       state.streams_from_peer >= config.max_connections_per_ip)
     return refused (admission, true, CLOSE_TRY_AGAIN_LATER,

@@ -9,8 +9,9 @@
  * The checks, in order: Origin (--allowed-origins; for WHIP only when
  * one came), the key's form, the
  * key allowed (--keys-file, --streams-file), the token (--token-secret),
- * a ban (the admin API's kick), draining, capacity (--max-sessions, unless joining), the client's
- * address (--max-connections-per-ip).
+ * a ban (the admin API's kick), draining, capacity (--max-sessions, unless
+ * joining; the overload guard, unless joining or taking over the key's
+ * own broadcast), the client's address (--max-connections-per-ip).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -61,6 +62,8 @@ struct AdmissionState {
   std::vector<RunningBroadcast> broadcasts;     /* oldest first */
   /* Streams the client's address has now. */
   int streams_from_peer = 0;
+  /* The overload guard refuses new broadcasts (load_guard.h). */
+  bool overloaded = false;
   /* Keys an operator kicked out for a while (nullptr: none). */
   const Bans *bans = nullptr;
 };
@@ -75,6 +78,8 @@ struct Admission {
   /* Refuse: the log may name the key (masked); false when the connection
    * was refused before its key was found valid. */
   bool key_known = false;
+  /* Refuse: by the overload guard (counted apart). */
+  bool overload = false;
   /* Join: which of AdmissionState::broadcasts. */
   size_t join = 0;
   /* Start: an older broadcast for this key is still running; the new one

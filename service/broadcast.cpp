@@ -3,6 +3,7 @@
 
 #include "broadcast.h"
 #include "destination_choice.h"
+#include "mp4_recording.h"
 
 #include <glib/gstdio.h>
 
@@ -107,8 +108,10 @@ Broadcast::start (bool wait_for_previous, Failure &failure,
           g_strerror (errno);
       return false;
     }
-    destinations_.push_back (recording_destination (
-        recording_path (config_.record_dir, key_)));
+    destinations_.push_back (config_.record_mp4 ?
+        recording_mp4_destination (config_.record_dir, key_,
+            config_.record_segment_s) :
+        recording_destination (recording_path (config_.record_dir, key_)));
   }
 
   MediaSpec spec;
@@ -486,6 +489,10 @@ Broadcast::on_bus_message (GstMessage *message)
     case GST_MESSAGE_ELEMENT:
       if (origin == GST_OBJECT (splice_.get ()))
         on_splice_message (gst_message_get_structure (message));
+      else if (segments_ && (gst_message_has_name (message,
+              "splitmuxsink-fragment-opened") || gst_message_has_name (
+              message, "splitmuxsink-fragment-closed")))
+        segments_ (gst_message_get_structure (message));
       break;
     case GST_MESSAGE_APPLICATION:
       /* An output gate waits for a keyframe (OUTPUT_KEYFRAME_MESSAGE). */

@@ -91,6 +91,11 @@ class Broadcast {
   using EventSink = std::function<void (const char *type,
       JsonObject *fields)>;
   void set_event_sink (EventSink sink) { events_ = std::move (sink); }
+  /* The MP4 recording's splitmuxsink messages ("splitmuxsink-fragment-
+   * opened" and "-closed": location, running-time), for the recordings'
+   * index (recording_index.h). Set before start (). */
+  using SegmentSink = std::function<void (const GstStructure *message)>;
+  void set_segment_sink (SegmentSink sink) { segments_ = std::move (sink); }
   /* What the --on-publish hook chose for this broadcast (hook_client.h),
    * instead of the configuration's; before start (). */
   void choose_destinations (const DestinationOverride &chosen) {
@@ -142,6 +147,11 @@ class Broadcast {
   static const char *state_name (State state);
   double duration_s () const;
   guint64 bytes_out () const { return media_ ? media_->bytes_out () : 0; }
+  /* How far its output runs behind real time, ms, for the overload guard
+   * (take_output_delay_ms, media_counters.h); -1 with no
+   * output since the last call. */
+  gint64 take_output_delay_ms () {
+    return media_ ? media_->take_output_delay_ms () : -1; }
   bool on_slate () const { return on_slate_; }
   /* When it started (unix microseconds). */
   gint64 started_unix_us () const { return started_unix_us_; }
@@ -233,6 +243,7 @@ class Broadcast {
   /* Events (set_event_sink): started is announced once the pipeline
    * plays; ended only after started, once. */
   EventSink events_;
+  SegmentSink segments_;
   bool announced_started_ = false, announced_ended_ = false;
   std::string ending_why_;      /* what begin_ending was told */
   std::map<std::string, std::string> destination_states_;

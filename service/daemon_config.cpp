@@ -448,9 +448,32 @@ make_options (Config &config, std::vector<Option> &options,
         return store_rtmp_url (text, config, error);
       } },
     { "record-dir", 0, Type::File, "DIR", "Also record every stream to "
-      "DIR/KEY-TIMESTAMP.flv", "./recordings",
+      "DIR/KEY-TIMESTAMP-N.mp4 (or DIR/KEY-TIMESTAMP.flv)", "./recordings",
       "./recordings, recording only without --rtmp-url",
       text_into (config.record_dir) },
+    { "record-format", 0, Type::Text, "mp4|flv", "Recording format: mp4 "
+      "(H.264 passed through, AAC; fragmented while written, so a killed "
+      "daemon leaves files that play up to a GOP and a fragment before the "
+      "kill, and finalised into a regular MP4 when a segment closes) or flv "
+      "(one file per broadcast, as sent to RTMP)", "mp4", "",
+      [&config] (const std::string &text, std::string &error) {
+        if (text == "mp4" || text == "flv") {
+          config.record_mp4 = text == "mp4";
+          return true;
+        }
+        error = "--record-format: \"" + text + "\" is not mp4 or flv";
+        return false;
+      } },
+    { "record-segment", 0, Type::Text, "SECONDS", "Start a new MP4 file "
+      "after this many seconds, at the next keyframe (0 = one file per "
+      "broadcast)", "3600", "",
+      whole_number ("record-segment", 0, 7 * 86400,
+          config.record_segment_s) },
+    { "record-keep-days", 0, Type::Text, "DAYS", "Remove recordings older "
+      "than this many days from --record-dir (checked at start and every "
+      "hour; 0 = keep them all)", "0", "",
+      whole_number ("record-keep-days", 0, 100000,
+          config.record_keep_days) },
     { "streams-file", 0, Type::File, "FILE", "INI file with a [KEY] group "
       "per stream key: destinations = URL;URL..., names = NAME;NAME..., "
       "record = true. Its keys are allowed and go to exactly those "
@@ -476,9 +499,28 @@ make_options (Config &config, std::vector<Option> &options,
         config.keys_file = path;
         return load_keys (path, config.allowed_keys, error);
       } },
-    { "max-sessions", 0, Type::Text, "N", "Concurrent streams accepted; more "
-      "are closed with 1013; 0 = unlimited", "16", "",
+    { "max-sessions", 0, Type::Text, "N", "Upper bound on concurrent "
+      "broadcasts; more are closed with 1013 (kind capacity). 0: no fixed "
+      "bound, the overload guard (--overload-*) decides", "0", "",
       whole_number ("max-sessions", 0, 100000, config.max_sessions) },
+    { "overload-delay-ms", 0, Type::Text, "MS", "Refuse new broadcasts "
+      "(1013, kind capacity; /healthz \"full\") while the broadcasts' "
+      "median output delay behind real time is this high (and at least two "
+      "run that far behind); live ones are never dropped (0: not watched)",
+      "500", "",
+      whole_number ("overload-delay-ms", 0, 600000,
+          config.overload_delay_ms) },
+    { "overload-cpu-percent", 0, Type::Text, "PERCENT", "The same while "
+      "wsrtmpd's CPU is this share of the cores it may run on (affinity, "
+      "cgroup quota) two seconds in a row (0: not watched)", "85", "",
+      whole_number ("overload-cpu-percent", 0, 100,
+          config.overload_cpu_percent) },
+    { "overload-machine-percent", 0, Type::Text, "PERCENT", "The same while "
+      "the whole machine's CPU is this busy two seconds in a row: for a "
+      "node that runs nothing else (others' work would count too; 0: not "
+      "watched)", "0",
+      "", whole_number ("overload-machine-percent", 0, 100,
+          config.overload_machine_percent) },
     { "video-bitrate", 0, Type::Text, "KBPS", "H.264 bitrate",
       video_bitrate.default_value, "",
       whole_number ("video-bitrate", video_bitrate.min,

@@ -38,6 +38,13 @@ struct Config {
   std::string record_dir;
   bool record = false;                  /* resolved: write recordings? */
   bool record_dir_given = false;        /* --record-dir was given */
+  /* --record-format: true: MP4 segments (splitmuxsink, fragmented while
+   * written, finalised on close); false: one FLV per broadcast. */
+  bool record_mp4 = true;
+  /* --record-segment: seconds per MP4 segment (0: one file). */
+  int record_segment_s = 3600;
+  /* --record-keep-days: recordings older are removed (0: never). */
+  int record_keep_days = 0;
   /* --streams-file: per-key destinations (re-read on SIGHUP; a stream
    * keeps the table it started with). */
   std::string streams_file;
@@ -48,6 +55,13 @@ struct Config {
   std::string keys_file;
   std::set<std::string> allowed_keys;   /* empty with no keys_file: any key */
   int max_sessions = 0;                 /* 0 = unlimited */
+  /* The overload guard (load_guard.h): new broadcasts are refused while
+   * the broadcasts' median output delay, the process's CPU in percent of
+   * its cores, or the machine's, is over these (0: that one not
+   * watched). */
+  int overload_delay_ms = 0;
+  int overload_cpu_percent = 0;
+  int overload_machine_percent = 0;     /* the whole machine's CPU */
   int video_bitrate_kbps = 0;
   std::string x264_preset;
   /* Constant output frame rate when encoding. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "destination.h"
+#include "mp4_recording.h"
 #include "util.h"
 
 #include <gio/gio.h>
@@ -94,7 +95,9 @@ Destination::sink_description (bool only_destination) const
           "%1$s-mux. "
           "%1$s-demux.audio ! queue ! aacparse ! %1$s-mux.";
     case Kind::File:
-      return "queue name=%1$s-queue ! filesink name=%1$s sync=false";
+      if (!mp4)
+        return "queue name=%1$s-queue ! filesink name=%1$s sync=false";
+      return mp4_recording_description ();
   }
   return "";
 }
@@ -119,7 +122,10 @@ Destination::configure_sink (GstElement *sink) const
         g_object_set (sink, "latency", srt_latency_ms, nullptr);
       break;
     case Kind::File:
-      g_object_set (sink, "location", location.c_str (), nullptr);
+      if (mp4)
+        configure_mp4_recording (sink, *this);
+      else
+        g_object_set (sink, "location", location.c_str (), nullptr);
       break;
   }
 }

@@ -38,6 +38,12 @@ struct Destination {
   /* srt:// query: streamid, passphrase, latency (ms, -1: srtsink's). */
   std::string srt_streamid, srt_passphrase;
   int srt_latency_ms = -1;
+  /* The recording as MP4 segments (mp4_recording.h) instead of one FLV
+   * file: location is then the directory, each segment
+   * KEY-START-N.mp4 in it (START: the recording's UTC start). */
+  bool mp4 = false;
+  std::string record_key, record_start;
+  int segment_s = 0;                    /* 0: one file */
 
   /* The location with every secret masked, for logs. */
   std::string masked () const;

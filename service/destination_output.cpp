@@ -96,8 +96,23 @@ DestinationOutput::attach (bool open, GError **error)
   destination_.configure_sink (sink);
   /* async=false: a sink added to a playing pipeline must not wait for a
    * preroll that a held-back gate never delivers. */
-  g_object_set (sink, "async", FALSE, nullptr);
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (sink), "async"))
+    g_object_set (sink, "async", FALSE, nullptr);
   g_autoptr (GstPad) sink_pad = gst_element_get_static_pad (sink, "sink");
+  if (!sink_pad) {
+    /* A muxing sink (the MP4 recording's splitmuxsink) has request pads
+     * only: what it is given is what its demuxer takes. */
+    g_autoptr (GstElement) demux = gst_bin_get_by_name (GST_BIN (bin),
+        (sink_name_ + "-demux").c_str ());
+    if (demux)
+      sink_pad = gst_element_get_static_pad (demux, "sink");
+  }
+  if (!sink_pad) {
+    g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
+        "%s has no input", sink_name_.c_str ());
+    gst_object_unref (gst_object_ref_sink (bin));
+    return false;
+  }
   add_live_probe (sink_pad, counters_, pipeline_);
   add_delivered_probe (sink_pad, gate_);
   /* Before the gate's EOS probe: the end counts as taken once the

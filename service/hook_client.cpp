@@ -150,10 +150,14 @@ struct HookClient::Pending {
   SoupMessage *message;
   guint timer = 0;
   Callback done;
+  GInputStream *answer_stream = nullptr;        /* once the headers came */
+  GByteArray *answer = g_byte_array_new ();     /* the body read so far */
   ~Pending ()
   {
     g_object_unref (cancellable);
     g_object_unref (message);
+    g_clear_object (&answer_stream);
+    g_byte_array_unref (answer);
   }
 };
 
@@ -212,7 +216,7 @@ HookClient::check (const PublishRequest &request, Callback done)
   pending_[pending->id] = pending;
   pending->timer = g_timeout_add (timeout_s_ * 1000, &HookClient::on_timeout,
       pending);
-  soup_session_send_and_read_async (session_, message, G_PRIORITY_DEFAULT,
+  soup_session_send_async (session_, message, G_PRIORITY_DEFAULT,
       pending->cancellable, &HookClient::on_sent, pending);
   return pending->id;
 }
@@ -258,27 +262,74 @@ HookClient::on_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* The headers came: the body is read in pieces, up to MAX_ANSWER_BYTES. */
 void
 HookClient::on_sent (GObject *source, GAsyncResult *result, gpointer data)
 {
   auto *pending = static_cast<Pending *> (data);
   g_autoptr (GError) error = nullptr;
-  g_autoptr (GBytes) body = soup_session_send_and_read_finish (
-      SOUP_SESSION (source), result, &error);
+  pending->answer_stream = soup_session_send_finish (SOUP_SESSION (source),
+      result, &error);
   HookClient *self = pending->owner;
-  if (self) {
-    if (!body) {
-      self->finish (pending, refusal ("the streaming service could not be "
-          "asked", std::string ("no answer: ") + error->message, "error"));
-    } else {
-      gsize size = 0;
-      auto *bytes = static_cast<const char *> (g_bytes_get_data (body,
-              &size));
-      self->finish (pending, read_publish_answer (soup_message_get_status (
-                  pending->message), std::string (bytes ? bytes : "",
-                  size)));
-    }
+  if (!self) {
+    delete pending;
+    return;
   }
+  if (!pending->answer_stream) {
+    self->finish (pending, refusal ("the streaming service could not be "
+        "asked", std::string ("no answer: ") + error->message, "error"));
+    delete pending;
+    return;
+  }
+  self->read_answer (pending);
+}
+
+void
+HookClient::read_answer (Pending *pending)
+{
+  /* One byte more than allowed tells an answer that is too large. */
+  g_input_stream_read_bytes_async (pending->answer_stream,
+      MAX_ANSWER_BYTES + 1 - pending->answer->len, G_PRIORITY_DEFAULT,
+      pending->cancellable, &HookClient::on_read, pending);
+}
+
+void
+HookClient::on_read (GObject *source, GAsyncResult *result, gpointer data)
+{
+  auto *pending = static_cast<Pending *> (data);
+  g_autoptr (GError) error = nullptr;
+  g_autoptr (GBytes) bytes = g_input_stream_read_bytes_finish (
+      G_INPUT_STREAM (source), result, &error);
+  HookClient *self = pending->owner;
+  if (!self) {
+    delete pending;
+    return;
+  }
+  if (!bytes) {
+    self->finish (pending, refusal ("the streaming service could not be "
+        "asked", std::string ("answer cut: ") + error->message, "error"));
+    delete pending;
+    return;
+  }
+  gsize size = 0;
+  auto *data_read = static_cast<const guint8 *> (g_bytes_get_data (bytes,
+          &size));
+  if (size > 0) {
+    g_byte_array_append (pending->answer, data_read, size);
+    if (pending->answer->len > MAX_ANSWER_BYTES) {
+      self->finish (pending, refusal (BAD_ANSWER_REASON, "answer over " +
+          std::to_string (MAX_ANSWER_BYTES / 1024) + " KiB: not read",
+          "error"));
+      delete pending;
+      return;
+    }
+    self->read_answer (pending);
+    return;
+  }
+  /* The end of the body. */
+  self->finish (pending, read_publish_answer (soup_message_get_status (
+              pending->message), std::string (reinterpret_cast<const char *> (
+                  pending->answer->data), pending->answer->len)));
   delete pending;
 }
 

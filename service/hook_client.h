@@ -5,7 +5,8 @@
  * broadcast's destinations: {"destinations": [URL or {"url","name"}, ...],
  * "record": bool}, checked as --streams-file's are), anything else refuses
  * (its {"reason"} is shown to the streamer), and no answer within
- * --hook-timeout refuses.
+ * --hook-timeout refuses, and so does an answer over MAX_ANSWER_BYTES
+ * (not read further).
  *
  * Asynchronous on the main context: the main loop never waits for the hook;
  * the server holds the connection's handshake meanwhile (server.cpp).
@@ -58,6 +59,10 @@ PublishVerdict read_publish_answer (guint status, const std::string &body);
 
 class HookClient {
  public:
+  /* An answer body larger than this refuses: a destination list is a few
+   * hundred bytes, and the daemon keeps no unbounded answer in memory. */
+  static constexpr guint MAX_ANSWER_BYTES = 64 * 1024;
+
   using Callback = std::function<void (const PublishVerdict &verdict)>;
 
   HookClient (std::string url, int timeout_s);
@@ -75,7 +80,9 @@ class HookClient {
  private:
   struct Pending;
   void finish (Pending *pending, const PublishVerdict &verdict);
+  void read_answer (Pending *pending);
   static void on_sent (GObject *source, GAsyncResult *result, gpointer data);
+  static void on_read (GObject *source, GAsyncResult *result, gpointer data);
   static gboolean on_timeout (gpointer data);
 
   const std::string url_;

@@ -7,6 +7,7 @@
 #include "admin_api.h"
 #include "allocator.h"
 #include "daemon_config.h"
+#include "destination_choice.h"
 #include "pipeline_factory.h"
 #include "server.h"
 #include "systemd_notify.h"
@@ -52,9 +53,11 @@ on_signal (gpointer data)
       "(signal again to exit at once)", app->server->session_count ());
   wsrtmp::systemd_notify_stopping ("draining " +
       std::to_string (app->server->session_count ()) + " stream(s)");
-  /* Bounded: the sessions' own drain timers fire too, this is the backstop. */
-  app->drain_timer = g_timeout_add_seconds (app->drain_timeout_s + 2,
-      on_drain_timeout, app);
+  /* Bounded: the sessions' own drain timers fire too, this is the backstop
+   * (with the time queued webhooks get after the drain). */
+  app->drain_timer = g_timeout_add_seconds (app->drain_timeout_s + 2 +
+      (wsrtmp::Webhooks::FLUSH_AT_EXIT_MS + 999) / 1000, on_drain_timeout,
+      app);
   app->server->shutdown ([app] { g_main_loop_quit (app->loop); });
   return G_SOURCE_CONTINUE;
 }
@@ -182,7 +185,24 @@ main (int argc, char **argv)
     wsrtmp::systemd_notify_ready ("listening on " + url);
     wsrtmp::SystemdWatchdog watchdog;
 
+    /* --record-keep-days: at start, then every hour. */
+    guint keep_timer = 0;
+    if (config.record_keep_days > 0) {
+      wsrtmp::remove_old_recordings (config.record_dir,
+          config.record_keep_days);
+      keep_timer = g_timeout_add_seconds (3600, [] (gpointer data)
+          -> gboolean {
+            auto *c = static_cast<const wsrtmp::Config *> (data);
+            wsrtmp::remove_old_recordings (c->record_dir,
+                c->record_keep_days);
+            return G_SOURCE_CONTINUE;
+          }, &config);
+    }
+
     g_main_loop_run (app.loop);
+
+    if (keep_timer)
+      g_source_remove (keep_timer);
 
     if (app.drain_timer)
       g_source_remove (app.drain_timer);

@@ -49,6 +49,10 @@ class Media {
 
   GstElement *pipeline () const { return pipeline_.get (); }
   guint64 bytes_out () const { return counters_->bytes_out; }
+  /* How far the output runs behind real time (take_output_delay_ms); -1
+   * with no output since the last call. */
+  gint64 take_output_delay_ms () {
+    return wsrtmp::take_output_delay_ms (*counters_); }
   /* Where work that would block the main loop runs (see BackgroundJobs);
    * stop_async waits for it too. */
   BackgroundJobs &jobs () { return jobs_; }

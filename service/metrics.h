@@ -54,6 +54,17 @@ class Metrics {
   /* --on-publish answers by outcome: allowed, refused, timeout, error. */
   void publish_hook (const std::string &outcome);
 
+  /* The overload guard (load_watch.h): on or off, and the figures it
+   * decided on last; a broadcast it refused. */
+  void set_load (bool overloaded, gint64 delay_ms, double cpu_percent,
+      double machine_percent) {
+    overloaded_ = overloaded;
+    output_delay_ms_ = delay_ms;
+    cpu_percent_ = cpu_percent;
+    machine_cpu_percent_ = machine_percent;
+  }
+  void overload_refused () { overload_refused_++; }
+
   int active () const { return active_; }
   std::string prometheus_text () const;
 
@@ -68,6 +79,11 @@ class Metrics {
   std::atomic<guint64> webhooks_delivered_ { 0 }, webhooks_failed_ { 0 },
       webhooks_dropped_ { 0 };
   std::atomic<size_t> webhooks_queued_ { 0 };
+  std::atomic<bool> overloaded_ { false };
+  std::atomic<gint64> output_delay_ms_ { 0 };
+  std::atomic<double> cpu_percent_ { 0 };
+  std::atomic<double> machine_cpu_percent_ { 0 };
+  std::atomic<guint64> overload_refused_ { 0 };
   mutable std::mutex errors_lock_;      /* guards errors_ */
   std::map<std::string, guint64> publish_hooks_;        /* errors_lock_ */
   std::map<std::string, guint64> errors_;

@@ -30,7 +30,8 @@ const char *const REQUIRED_ELEMENTS[] = { "wsserversrc", "flvencodebin",
   "parsebin", "flvmux", "tee", "funnel", "queue", "videoconvert", "videoscale",
   "livevideorate", "x264enc", "h264parse", "audioconvert", "audioresample",
   "voaacenc", "aacparse", "audiotestsrc", "videotestsrc", "rtmp2sink",
-  "filesink", "fakesink", "matroskamux" };
+  "filesink", "fakesink", "matroskamux", "flvdemux", "splitmuxsink",
+  "mp4mux", "qtdemux", "filesrc", "capsfilter" };
 
 /* The default of a double property of an element (fallback when the
  * element or the property is not there: check_elements says so). */
@@ -159,6 +160,7 @@ PipelineFactory::create (const MediaSpec &spec, const std::string &name,
         nullptr);
   g_autoptr (GstPad) splice_src = gst_element_get_static_pad (splice, "src");
   add_bytes_out_probe (splice_src, counters);
+  add_delay_probe (splice_src, counters);
 
   g_autoptr (GstElement) tee = gst_bin_get_by_name (bin, "out");
   std::vector<std::unique_ptr<DestinationOutput>> outputs;

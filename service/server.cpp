@@ -7,10 +7,15 @@
 #include "fair_input_stream.h"
 #include "http_reply.h"
 #include "memory_trim.h"
+#include "recordings_api.h"
 
 #include <json-glib/json-glib.h>
 
+#include <glib/gstdio.h>
+
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 
 namespace wsrtmp {
 
@@ -49,18 +54,33 @@ admission_request (SoupServerMessage *msg, const char *path)
 
 }  // namespace
 
+/* The streamer's own recordings (recordings_api.h). */
+constexpr const char *RECORDINGS_PREFIX = "/recordings/";
+
 /* The hook's verdict on a held handshake, for handle_websocket. */
 constexpr const char *VERDICT_DATA = "wsrtmp-publish-verdict";
 
 Server::Server (const Config &config, const PipelineFactory &factory)
     : config_ (config), factory_ (factory),
-      listener_ (config, INGEST_PREFIX), static_files_ (config.web_root)
+      listener_ (config, INGEST_PREFIX), static_files_ (config.web_root),
+      recordings_ (config.record_dir)
 {
   if (!config.on_publish_url.empty ())
     publish_hook_ = std::make_unique<HookClient> (config.on_publish_url,
         config.hook_timeout_s);
   if (!config.webhook_url.empty ())
     webhooks_ = std::make_unique<Webhooks> (config, metrics_);
+  LoadGuardSettings guard;
+  guard.delay_on_ms = config.overload_delay_ms;
+  guard.cpu_on_percent = config.overload_cpu_percent;
+  guard.machine_on_percent = config.overload_machine_percent;
+  load_watch_ = std::make_unique<LoadWatch> (guard, metrics_,
+      [this] () {
+        std::vector<gint64> delays;
+        for (auto &broadcast : broadcasts_)
+          delays.push_back (broadcast->take_output_delay_ms ());
+        return delays;
+      });
 }
 
 Server::~Server ()
@@ -78,6 +98,7 @@ Server::~Server ()
   broadcasts_.clear ();
   finished_.clear ();
   sessions_.clear ();
+  load_watch_.reset ();
   publish_hook_.reset ();
   webhooks_.reset ();
   /* listener_ goes last: it stops listening. */
@@ -114,6 +135,9 @@ Server::on_request (SoupServer *, SoupServerMessage *msg, const char *path,
     self->handle_livez (msg);
   else if (g_str_equal (path, "/metrics"))
     self->handle_metrics (msg);
+  else if (g_str_has_prefix (path, RECORDINGS_PREFIX))
+    serve_own_recordings (msg, path + strlen (RECORDINGS_PREFIX),
+        self->recordings_, self->config_.token_secret);
   else
     self->static_files_.serve (msg, path);
 }
@@ -125,7 +149,7 @@ Server::readiness () const
 {
   if (shutting_down_)
     return "draining";
-  if (at_capacity (config_, broadcasts_.size ()))
+  if (at_capacity (config_, broadcasts_.size ()) || load_watch_->at_risk ())
     return "full";
   return "ok";
 }
@@ -396,6 +420,7 @@ Server::admission_state (const std::string &peer) const
   state.streams_from_peer = from_peer == sessions_per_peer_.end () ? 0 :
       from_peer->second;
   state.bans = &bans_;
+  state.overloaded = load_watch_->at_risk ();
   /* Handshakes held for the hook count too: a client cannot open more
    * than its share while the hook takes its time. */
   auto held = held_per_peer_.find (peer);
@@ -414,6 +439,8 @@ Server::handle_websocket (SoupServerMessage *msg, const char *path,
   const std::string &key = admission.key;
   if (admission.verdict == Admission::Verdict::Refuse) {
     const Failure &refusal = admission.refusal;
+    if (admission.overload)
+      metrics_.overload_refused ();
     refuse (conn, peer, admission.key_known ? key : "", refusal.code,
         refusal.reason, refusal.kind);
     return;
@@ -507,6 +534,10 @@ Server::place_broadcast (const Admission &admission,
       webhooks->post (type, key, fields);
     });
   }
+  broadcast->set_segment_sink ([this, key, id = broadcast->id ()] (
+      const GstStructure *message) {
+    on_segment (key, id, message);
+  });
   if (!broadcast->start (admission.wait_for_previous, failure, detail))
     return nullptr;
   resumed = false;
@@ -647,7 +678,8 @@ Server::on_reap_idle (gpointer data)
       self->broadcasts_.empty () && self->shutdown_done_) {
     auto done = std::move (self->shutdown_done_);
     self->shutdown_done_ = nullptr;
-    done ();
+    /* The last segments are finalised before the process ends. */
+    self->finisher_.when_idle (std::move (done));
   }
   return G_SOURCE_REMOVE;
 }
@@ -656,7 +688,14 @@ void
 Server::shutdown (std::function<void ()> done)
 {
   shutting_down_ = true;
-  shutdown_done_ = std::move (done);
+  /* Once the broadcasts ended (and posted their broadcast.ended), the
+   * webhooks get a bounded time to go. */
+  shutdown_done_ = [this, done = std::move (done)] () {
+    if (webhooks_)
+      webhooks_->flush (Webhooks::FLUSH_AT_EXIT_MS, done);
+    else
+      done ();
+  };
   for (auto &broadcast : broadcasts_)
     broadcast->shutdown ();
   for (auto &[id, session] : sessions_)
@@ -664,6 +703,45 @@ Server::shutdown (std::function<void ()> done)
   whip_.shutdown ();
   if (!reap_idle_)
     reap_idle_ = g_idle_add (&Server::on_reap_idle, this);
+}
+
+
+void
+Server::on_segment (const std::string &key, guint64 broadcast,
+    const GstStructure *message)
+{
+  const char *path = gst_structure_get_string (message, "location");
+  GstClockTime running_time = GST_CLOCK_TIME_NONE;
+  gst_structure_get_clock_time (message, "running-time", &running_time);
+  if (!path)
+    return;
+  if (gst_structure_has_name (message, "splitmuxsink-fragment-opened")) {
+    recordings_.segment_opened (path, running_time);
+    return;
+  }
+  double duration_s = recordings_.segment_closed (path, running_time);
+  std::string closed = path;
+  finisher_.finish (closed, mask_key_in (closed, key), [this, closed, key,
+      broadcast, duration_s] (bool finalised) {
+    recordings_.segment_finished (closed);
+    if (!webhooks_)
+      return;
+    GStatBuf info;
+    g_autofree char *name = g_path_get_basename (closed.c_str ());
+    g_autoptr (JsonObject) fields = json_object_new ();
+    json_object_set_int_member (fields, "broadcast", broadcast);
+    json_object_set_string_member (fields, "name", name);
+    json_object_set_string_member (fields, "path", closed.c_str ());
+    json_object_set_int_member (fields, "size",
+        g_stat (closed.c_str (), &info) == 0 ? info.st_size : 0);
+    if (duration_s >= 0)
+      json_object_set_double_member (fields, "duration_s",
+          std::round (duration_s * 1000) / 1000);
+    else
+      json_object_set_null_member (fields, "duration_s");
+    json_object_set_boolean_member (fields, "finalised", finalised);
+    webhooks_->post ("recording.completed", key, fields);
+  });
 }
 
 }  // namespace wsrtmp

@@ -20,8 +20,11 @@
 #include "daemon_config.h"
 #include "hook_client.h"
 #include "listener.h"
+#include "load_watch.h"
 #include "metrics.h"
 #include "pipeline_factory.h"
+#include "recording_finisher.h"
+#include "recording_index.h"
 #include "session.h"
 #include "static_files.h"
 #include "util.h"
@@ -70,10 +73,10 @@ class Server final : private WhipEndpoint::Host {
    * refused ("banned"). False when key has no broadcast. */
   bool kick (const std::string &key, gint64 ban_s, const std::string &reason);
   const Bans &bans () const { return bans_; }
+  /* What --record-dir holds (recordings_api.h). */
+  const RecordingIndex &recordings () const { return recordings_; }
 
  private:
-  /* "ok", or why this node should get no new streams: "draining" (it is
-   * shutting down) or "full" (--max-sessions streams run). */
   /* WhipEndpoint::Host: WHIP senders are admitted and placed as the
    * WebSocket's are. */
   std::string client_of (SoupServerMessage *msg) const override {
@@ -98,6 +101,9 @@ class Server final : private WhipEndpoint::Host {
       const PublishVerdict *verdict, bool &resumed, Failure &failure,
       std::string &detail);
 
+  /* "ok", or why this node should get no new streams: "draining" (it is
+   * shutting down) or "full" (--max-sessions broadcasts run, or the
+   * overload guard refuses new ones). */
   const char *readiness () const;
   void handle_healthz (SoupServerMessage *msg);
   void handle_livez (SoupServerMessage *msg);
@@ -118,6 +124,10 @@ class Server final : private WhipEndpoint::Host {
       const std::string &key, gushort code, const std::string &reason,
       const std::string &kind);
   void session_finished (Session *session);
+  /* An MP4 segment opened or closed (Broadcast::SegmentSink); a closed
+   * one is finalised, then announced (recording.completed). */
+  void on_segment (const std::string &key, guint64 broadcast,
+      const GstStructure *message);
   void broadcast_finished (Broadcast *broadcast);
 
   static void on_request (SoupServer *server, SoupServerMessage *msg,
@@ -133,6 +143,8 @@ class Server final : private WhipEndpoint::Host {
   /* --on-publish and --webhook-url (nullptr when not given). */
   std::unique_ptr<HookClient> publish_hook_;
   std::unique_ptr<Webhooks> webhooks_;
+  /* The overload guard: samples the broadcasts_ once a second. */
+  std::unique_ptr<LoadWatch> load_watch_;
   /* Handshakes held for the hook: the message (a reference) and its
    * request's id. */
   std::map<SoupServerMessage *, guint64> held_;
@@ -156,6 +168,10 @@ class Server final : private WhipEndpoint::Host {
   guint64 next_id_ = 1;
   bool shutting_down_ = false;
   std::function<void ()> shutdown_done_;
+  RecordingIndex recordings_;
+  /* After webhooks_ and recordings_, which its callbacks use: destroyed
+   * before them. */
+  RecordingFinisher finisher_;
 };
 
 }  // namespace wsrtmp

@@ -48,6 +48,12 @@ Webhooks::Webhooks (const Config &config, Metrics &metrics, Policy policy)
 
 Webhooks::~Webhooks ()
 {
+  if (flush_timer_)
+    g_source_remove (flush_timer_);
+  /* What was not delivered by now never will be: counted as dropped. */
+  const size_t left = queued ();
+  for (size_t i = 0; i < left; i++)
+    metrics_.webhook_dropped ();
   for (Active *active : active_) {
     if (active->retry_timer) {
       g_source_remove (active->retry_timer);
@@ -59,9 +65,9 @@ Webhooks::~Webhooks ()
     g_cancellable_cancel (active->cancellable);
   }
   active_.clear ();
-  if (!queue_.empty ())
-    g_message ("webhooks: %zu event(s) not delivered at exit",
-        queue_.size ());
+  if (left)
+    g_warning ("webhooks: %zu event(s) not delivered at exit: dropped",
+        left);
   g_object_unref (session_);
 }
 
@@ -245,6 +251,50 @@ Webhooks::release (Active *active)
   active_.erase (active);
   delete active;
   pump ();
+  if (flush_done_ && queued () == 0)
+    flushed ();
+}
+
+void
+Webhooks::flush (guint timeout_ms, std::function<void ()> done)
+{
+  flush_done_ = std::move (done);
+  if (queued () == 0) {
+    /* From the main loop, as promised, not from inside this call. */
+    flush_timer_ = g_idle_add (&Webhooks::on_flush_timeout, this);
+    return;
+  }
+  g_message ("webhooks: delivering %zu queued event(s) before exit (at "
+      "most %u ms)", queued (), timeout_ms);
+  flush_timer_ = g_timeout_add (timeout_ms, &Webhooks::on_flush_timeout,
+      this);
+  for (Active *active : active_) {
+    if (!active->retry_timer)
+      continue;
+    g_source_remove (active->retry_timer);
+    active->retry_timer = 0;
+    send (active);
+  }
+}
+
+void
+Webhooks::flushed ()
+{
+  if (flush_timer_)
+    g_source_remove (flush_timer_);
+  flush_timer_ = 0;
+  auto done = std::move (flush_done_);
+  flush_done_ = nullptr;
+  done ();
+}
+
+gboolean
+Webhooks::on_flush_timeout (gpointer data)
+{
+  auto *self = static_cast<Webhooks *> (data);
+  self->flush_timer_ = 0;
+  self->flushed ();
+  return G_SOURCE_REMOVE;
 }
 
 void

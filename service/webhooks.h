@@ -13,8 +13,12 @@
  * (wsrtmp_webhook_delivered_total, _failed_total, _dropped_total,
  * wsrtmp_webhook_queued). Nothing here ever makes a stream wait.
  *
- * Main thread only (libsoup's SoupSession on the main context). Destroying
- * it drops what is still queued or in flight.
+ * At exit (SIGTERM), once the broadcasts ended and posted their last
+ * events, flush () gives what is queued up to FLUSH_AT_EXIT_MS to go
+ * (retries waiting are sent at once); destroying it then drops what is
+ * left, counted and logged.
+ *
+ * Main thread only (libsoup's SoupSession on the main context).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -27,6 +31,7 @@
 #include <libsoup/soup.h>
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -61,6 +66,12 @@ class Webhooks {
   /* Waiting, in flight or waiting to be retried. */
   size_t queued () const;
 
+  /* How long the daemon waits at exit for queued events. */
+  static constexpr guint FLUSH_AT_EXIT_MS = 2500;
+  /* done runs (from the main loop) once nothing is queued any more, or
+   * after timeout_ms, whichever comes first. Retries waiting go at once. */
+  void flush (guint timeout_ms, std::function<void ()> done);
+
   /* "sha256=" and the hex HMAC-SHA256 of body with secret. */
   static std::string signature (const std::string &secret,
       const std::string &body);
@@ -87,6 +98,8 @@ class Webhooks {
   void update_gauge ();
   static void on_sent (GObject *source, GAsyncResult *result, gpointer data);
   static gboolean on_retry (gpointer data);
+  void flushed ();
+  static gboolean on_flush_timeout (gpointer data);
 
   const Config &config_;
   Metrics &metrics_;
@@ -96,6 +109,9 @@ class Webhooks {
   std::set<Active *> active_;
   std::set<std::string> busy_keys_;     /* a key with an Active event */
   size_t in_flight_ = 0;
+  /* flush (): called once nothing is queued or at its deadline. */
+  std::function<void ()> flush_done_;
+  guint flush_timer_ = 0;
   /* Drops logged at most once per 10 s (a dead receiver under load). */
   guint64 drops_unlogged_ = 0;
   gint64 drop_logged_us_ = 0;

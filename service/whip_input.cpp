@@ -16,10 +16,6 @@ namespace {
 constexpr gint64 GATHERING_TIMEOUT_MS = 3000;
 /* An offer webrtcbin has not answered by then is refused. */
 constexpr gint64 NEGOTIATION_TIMEOUT_US = 6 * G_USEC_PER_SEC;
-/* A keyframe is asked for (PLI) this far into the keyframe interval
- * without one, so that the sender's answer arrives within it. */
-constexpr double PLI_AT_INTERVAL_FRACTION = 0.8;
-constexpr gint64 PLI_MIN_GAP_US = 500 * 1000;
 
 /* Depayloader (and parser) per encoding, into what matroskamux takes.
  * H.264 is passed through untouched: h264parse only repeats SPS/PPS
@@ -316,7 +312,7 @@ WhipInput::start (Broadcast *broadcast, bool resumed, const std::string &sdp,
   log_event (G_LOG_LEVEL_MESSAGE, std::string (resumed ? "offer, joining "
           "the broadcast" : "offer") + " (" + std::to_string (
           offer.tracks.size ()) + " tracks)");
-  timer_ = g_timeout_add (250, &WhipInput::on_timer, this);
+  timer_ = g_timeout_add (TICK_US / 1000, &WhipInput::on_timer, this);
 
   g_autoptr (GstSDPMessage) message = nullptr;
   gst_sdp_message_new_from_text (offer.sdp.c_str (), &message);
@@ -565,9 +561,12 @@ WhipInput::on_tick ()
     }
     /* Keyframes at most keyframe-interval apart: ask before it is over. */
     gint64 keyframe = progress_->keyframe_us;
-    gint64 interval_us = factory_.keyframe_interval_s () * G_USEC_PER_SEC;
-    if (keyframe > 0 && now - keyframe >= PLI_AT_INTERVAL_FRACTION *
-        interval_us && now - pli_sent_us_ >= PLI_MIN_GAP_US)
+    if (keyframe != seen_keyframe_us_) {
+      seen_keyframe_us_ = keyframe;
+      keyframes_.keyframe (keyframe);
+    }
+    if (keyframes_.due (now, gint64 (factory_.keyframe_interval_s () *
+                G_USEC_PER_SEC)))
       send_pli ();
   }
   /* The media ended: the input ends once its FLV drained, or was never
@@ -591,7 +590,7 @@ WhipInput::on_tick ()
 void
 WhipInput::send_pli ()
 {
-  pli_sent_us_ = g_get_monotonic_time ();
+  keyframes_.requested (g_get_monotonic_time ());
   GstIterator *pads = gst_element_iterate_src_pads (webrtc_.get ());
   GValue item = G_VALUE_INIT;
   while (gst_iterator_next (pads, &item) == GST_ITERATOR_OK) {

@@ -26,6 +26,7 @@
 #include "daemon_config.h"
 #include "failure.h"
 #include "input.h"
+#include "keyframe_pacer.h"
 #include "metrics.h"
 #include "pipeline_factory.h"
 #include "util.h"
@@ -183,7 +184,6 @@ class WhipInput final : public Input, public Broadcast::Listener {
   /* Media timeout: rtp_bytes last seen changing at media_since_us_. */
   guint64 media_bytes_ = 0;
   gint64 media_since_us_ = 0;
-  gint64 pli_sent_us_ = 0;
   /* The RTP bitrate over the last second (status ()). */
   guint64 rate_bytes_ = 0;
   gint64 rate_since_us_ = 0;
@@ -192,6 +192,12 @@ class WhipInput final : public Input, public Broadcast::Listener {
   std::string output_mode_;
   /* The broadcast's last destinations frame (null until one came). */
   std::shared_ptr<JsonNode> destinations_;
+  /* How often the input looks at its media (timeouts, keyframes due). */
+  static constexpr gint64 TICK_US = 250 * 1000;
+  /* When to ask for the next keyframe; progress_->keyframe_us as last
+   * told to it. */
+  KeyframePacer keyframes_ { TICK_US };
+  gint64 seen_keyframe_us_ = 0;
   /* After the media ended: FLV output last seen growing then. */
   guint64 drain_bytes_ = 0;
   gint64 drain_since_us_ = 0;

@@ -54,7 +54,9 @@ const KEYS = {
   stalled: `e2e_stalled_${process.pid}`,
 };
 fs.writeFileSync(keysFile, `# allowed stream keys for the e2e test\n${Object.values(KEYS).join('\n')}\n`);
-const server = await t.startWsrtmpd(['--rtmp-url', nginx.rtmpUrl, '--keys-file', keysFile]);
+// With the server's own recording too: the page lists it after Stop.
+const server = await t.startWsrtmpd(['--rtmp-url', nginx.rtmpUrl, '--keys-file', keysFile,
+  '--record-dir', path.join(TMP, 'rec')]);
 const BASE = server.base;
 const browser = await t.launchBrowser(browserType);
 
@@ -150,6 +152,21 @@ async function liveRun({ label, query, key, expectFormatId, expectMime, expectOu
     const states = await statesOf(page);
     check(!states.includes('error') && states.includes('live') && states.at(-1) === 'ended',
       `${label}: state sequence went through LIVE to ended without error`, states.join(' → '));
+    // The server's recording of this broadcast, listed once finalised, downloads as MP4.
+    const finished = await until(async () => (await page.$$eval(
+      '#recordings .recording[data-finished="true"]', (rows) => rows.length)) || null, 30_000, 500);
+    check(!!finished, `${label}: the page lists the server's recording after Stop`,
+      `${finished || 0} finished segment(s)`);
+    if (finished) {
+      const got = await page.evaluate(async () => {
+        const link = document.querySelector('#recordings .recording-name');
+        const response = await fetch(link.href);
+        return { status: response.status, type: response.headers.get('content-type'),
+          size: (await response.arrayBuffer()).byteLength };
+      });
+      check(got.status === 200 && got.type === 'video/mp4' && got.size > 10_000,
+        `${label}: its download link serves the MP4`, `${got.status} ${got.type} ${got.size} bytes`);
+    }
     await page.screenshot({ path: path.join(ARTIFACTS, `${label}-ended.png`) });
 
     // Key remembered across a reload (same browser profile), still hidden.

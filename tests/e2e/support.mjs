@@ -374,7 +374,11 @@ export class E2eTest {
     const port = await freePort();
     const logPath = path.join(ARTIFACTS, 'wsrtmpd.log');
     const logFile = fs.createWriteStream(logPath);
-    const all = ['--listen', `127.0.0.1:${port}`, '--web-root', WEB_ROOT, ...args];
+    // The overload guard off unless asked for, as in the service tests: a test's deliberate
+    // stall on a shared machine is no overload.
+    const guard = args.includes('--overload-delay-ms') ? []
+      : ['--overload-delay-ms', '0', '--overload-cpu-percent', '0', '--overload-machine-percent', '0'];
+    const all = ['--listen', `127.0.0.1:${port}`, '--web-root', WEB_ROOT, ...guard, ...args];
     this.log(`starting: GST_PLUGIN_PATH=${PLUGIN_PATH} ${WSRTMPD} ${all.join(' ')}`);
     const proc = spawn(WSRTMPD, all, {
       env: { ...process.env, GST_PLUGIN_PATH: PLUGIN_PATH },

@@ -158,9 +158,11 @@ echo "flvencodebin: $(stat -c %s "$work/root/tmp/out.flv") bytes of FLV"
 
 step "wsrtmpd from its installed paths, as wsrtmp, with the shipped config"
 # The shipped config as the unit runs it; only the port is ours (others may
-# hold 8080 here). The same network namespace: the host reaches it.
+# hold 8080 here) and the overload guard is off (a busy test machine is no
+# overload). The same network namespace: the host reaches it.
+guard_off="--overload-delay-ms 0 --overload-cpu-percent 0 --overload-machine-percent 0"
 chroot --userspec=wsrtmp:wsrtmp "$work/root" env -i PATH=/usr/bin:/bin HOME=/var/lib/wsrtmp \
-  /usr/bin/wsrtmpd --config /etc/wsrtmp/wsrtmpd.conf --listen 127.0.0.1:0 \
+  /usr/bin/wsrtmpd --config /etc/wsrtmp/wsrtmpd.conf --listen 127.0.0.1:0 $guard_off \
   >"$work/wsrtmpd.out" 2>"$work/wsrtmpd.err" &
 daemon=$!
 for _ in $(seq 300); do
@@ -199,11 +201,11 @@ if [[ ${WSRTMP_TEST_PACKAGE_BOOT:-1} = 1 ]] && command -v systemd-nspawn >/dev/n
   step "boot the root with systemd (systemd-nspawn): the unit as installed"
   umount "$work/root/proc"
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  # A drop-in, as an admin would: our port (others may hold 8080) and a short
-  # watchdog, to see it fire.
+  # A drop-in, as an admin would: our port (others may hold 8080), the
+  # overload guard off (as above) and a short watchdog, to see it fire.
   mkdir -p "$work/root/etc/systemd/system/wsrtmpd.service.d" "$work/root/var/log/journal"
   printf '[Service]\nExecStart=\nExecStart=%s\nWatchdogSec=4s\n' \
-    "/usr/bin/wsrtmpd --config /etc/wsrtmp/wsrtmpd.conf --listen 127.0.0.1:$port" \
+    "/usr/bin/wsrtmpd --config /etc/wsrtmp/wsrtmpd.conf --listen 127.0.0.1:$port $guard_off" \
     >"$work/root/etc/systemd/system/wsrtmpd.service.d/test.conf"
   # Same network as the host; no machined or system bus here, hence
   # --register=no --keep-unit.
@@ -212,7 +214,7 @@ if [[ ${WSRTMP_TEST_PACKAGE_BOOT:-1} = 1 ]] && command -v systemd-nspawn >/dev/n
   nspawn=$!
   main=
   for _ in $(seq 300); do
-    main=$(pgrep -f "^/usr/bin/wsrtmpd --config /etc/wsrtmp/wsrtmpd.conf --listen 127.0.0.1:$port\$" || true)
+    main=$(pgrep -f "^/usr/bin/wsrtmpd --config /etc/wsrtmp/wsrtmpd.conf --listen 127.0.0.1:$port $guard_off\$" || true)
     [[ -n $main ]] && curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break
     kill -0 $nspawn 2>/dev/null || { cat "$work/boot.log"; fail "systemd-nspawn --boot exited"; }
     sleep 0.2

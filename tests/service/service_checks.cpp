@@ -4,10 +4,12 @@
 #include "rawws.h"
 
 #include <cppunit/extensions/HelperMacros.h>
+#include <json-glib/json-glib.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <thread>
 
 namespace wsrtmp::test {
@@ -182,6 +184,54 @@ chunks_before (const Fixture &fixture, double until_ms)
       fixture.chunks ()[count].t_ms < until_ms)
     count++;
   return count;
+}
+
+std::string
+make_token (const std::string &secret, const std::string &key, gint64 expiry)
+{
+  std::string message = key + "." + std::to_string (expiry);
+  g_autofree char *hmac = g_compute_hmac_for_string (G_CHECKSUM_SHA256,
+      reinterpret_cast<const guchar *> (secret.data ()), secret.size (),
+      message.c_str (), message.size ());
+  return std::to_string (expiry) + "." + hmac;
+}
+
+void
+check_against_openapi (const std::vector<OpenApiExchange> &exchanges)
+{
+  TempDir dir;
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  json_builder_begin_array (builder);
+  for (const auto &exchange : exchanges) {
+    json_builder_begin_object (builder);
+    json_builder_set_member_name (builder, "method");
+    json_builder_add_string_value (builder, exchange.method.c_str ());
+    json_builder_set_member_name (builder, "path");
+    json_builder_add_string_value (builder, exchange.path.c_str ());
+    json_builder_set_member_name (builder, "status");
+    json_builder_add_int_value (builder, exchange.response.status);
+    json_builder_set_member_name (builder, "content_type");
+    json_builder_add_string_value (builder,
+        exchange.response.content_type.c_str ());
+    json_builder_set_member_name (builder, "body");
+    /* A file's bytes are not text: only whether there were any. */
+    bool json = exchange.response.content_type == "application/json";
+    json_builder_add_string_value (builder, json ?
+        exchange.response.body.c_str () : exchange.response.body.empty () ?
+        "" : "(binary)");
+    json_builder_end_object (builder);
+  }
+  json_builder_end_array (builder);
+  g_autoptr (JsonNode) root = json_builder_get_root (builder);
+  g_autofree char *text = json_to_string (root, TRUE);
+  std::string path = dir.file ("exchanges.json");
+  std::ofstream (path) << text;
+  std::string out, err;
+  int status = run_command ({ "python3", source_root () +
+      "/tests/service/check_openapi.py", source_root () +
+      "/doc/openapi.yaml", path }, &out, &err);
+  printf ("  %s", out.c_str ());
+  CPPUNIT_ASSERT_EQUAL_MESSAGE (out + err, 0, status);
 }
 
 }  // namespace wsrtmp::test

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace wsrtmp::test {
 
@@ -63,5 +64,20 @@ void send_paced (WsClient &client, const Fixture &fixture, size_t first,
 
 /* How many chunks the browser emitted before until_ms. */
 size_t chunks_before (const Fixture &fixture, double until_ms);
+
+/* One answer of the admin API a test got, for check_against_openapi. */
+struct OpenApiExchange {
+  std::string method, path;     /* path without the query */
+  HttpResponse response;
+};
+
+/* Every exchange against doc/openapi.yaml (tests/service/check_openapi.py):
+ * prints its summary, fails the test on a mismatch. */
+void check_against_openapi (const std::vector<OpenApiExchange> &exchanges);
+
+/* A stream token for key valid until expiry (unix seconds), as a web app
+ * makes one with --token-secret's secret (README, Access). */
+std::string make_token (const std::string &secret, const std::string &key,
+    gint64 expiry);
 
 }  // namespace wsrtmp::test

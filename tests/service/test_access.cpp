@@ -25,16 +25,6 @@ using namespace wsrtmp::test;
 
 namespace {
 
-std::string
-make_token (const std::string &secret, const std::string &key, gint64 expiry)
-{
-  std::string message = key + "." + std::to_string (expiry);
-  g_autofree char *hmac = g_compute_hmac_for_string (G_CHECKSUM_SHA256,
-      reinterpret_cast<const guchar *> (secret.data ()), secret.size (),
-      message.c_str (), message.size ());
-  return std::to_string (expiry) + "." + hmac;
-}
-
 /* Our own nginx as a TLS-terminating reverse proxy in front of a daemon
  * (tests/support/nginx-proxy.sh: README's configuration). It connects to
  * the daemon from 127.0.0.2; clients here come from 127.0.0.1. */

@@ -7,6 +7,7 @@
  */
 #include "admin_api.h"
 #include "admission.h"
+#include "load_guard.h"
 #include "bans.h"
 #include "client_address.h"
 #include "daemon_config.h"
@@ -14,6 +15,7 @@
 #include "destination_choice.h"
 #include "failure.h"
 #include "hook_client.h"
+#include "keyframe_pacer.h"
 #include "metrics.h"
 #include "streams_file.h"
 #include "tokens.h"
@@ -159,12 +161,15 @@ class CoreTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testAdminConfig);
   CPPUNIT_TEST (testAdmissionLimits);
   CPPUNIT_TEST (testAdmissionJoinOrStart);
+  CPPUNIT_TEST (testLoadGuard);
+  CPPUNIT_TEST (testAdmissionOverloaded);
   CPPUNIT_TEST (testDeclineHandshake);
   CPPUNIT_TEST (testErrorKindsAreDocumented);
   CPPUNIT_TEST (testPublishAnswer);
   CPPUNIT_TEST (testWebhookSignature);
   CPPUNIT_TEST (testWhipAdmission);
   CPPUNIT_TEST (testWhipOffer);
+  CPPUNIT_TEST (testKeyframePacer);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -268,7 +273,11 @@ class CoreTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT_MESSAGE (error, parse ({}, config, error));
     CPPUNIT_ASSERT_EQUAL (std::string ("127.0.0.1"), config.listen_host);
     CPPUNIT_ASSERT_EQUAL (8080, config.listen_port);
-    CPPUNIT_ASSERT_EQUAL (16, config.max_sessions);
+    /* No fixed bound: the overload guard decides. */
+    CPPUNIT_ASSERT_EQUAL (0, config.max_sessions);
+    CPPUNIT_ASSERT_EQUAL (500, config.overload_delay_ms);
+    CPPUNIT_ASSERT_EQUAL (85, config.overload_cpu_percent);
+    CPPUNIT_ASSERT_EQUAL (0, config.overload_machine_percent);
     CPPUNIT_ASSERT_EQUAL (4, config.max_connections_per_ip);
     CPPUNIT_ASSERT_EQUAL (1, config.codec_threads);
     CPPUNIT_ASSERT_EQUAL (10, config.idle_timeout_s);
@@ -279,6 +288,9 @@ class CoreTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT (config.rtmp_url.empty ());
     CPPUNIT_ASSERT (config.record);
     CPPUNIT_ASSERT_EQUAL (std::string ("./recordings"), config.record_dir);
+    CPPUNIT_ASSERT (config.record_mp4);
+    CPPUNIT_ASSERT_EQUAL (3600, config.record_segment_s);
+    CPPUNIT_ASSERT_EQUAL (0, config.record_keep_days);
     CPPUNIT_ASSERT (config.trusted_proxies.empty ());
     CPPUNIT_ASSERT (config.token_secret.empty ());
     CPPUNIT_ASSERT (g_file_test (config.web_root.c_str (),
@@ -1013,6 +1025,42 @@ class CoreTest : public CppUnit::TestFixture {
   /* What of an offer we take: H.264 packetization-mode=1 first (any
    * profile), VP8 after it, RTX of those kept, simulcast dropped; the
    * m-line named when nothing is taken; a bundle-only m-line is a track. */
+  /* The PLI goes out early enough for the sender's answer to land within
+   * the interval, learning how long the sender takes. */
+  void testKeyframePacer ()
+  {
+    const gint64 ms = 1000, tick = 250 * ms, interval = 2000 * ms;
+    KeyframePacer pacer (tick);
+    CPPUNIT_ASSERT (!pacer.due (10000 * ms, interval));   /* no keyframe yet */
+    pacer.keyframe (1000 * ms);
+    /* First guess 500 ms + the tick: asked 1.25 s after the keyframe. */
+    CPPUNIT_ASSERT (!pacer.due (2200 * ms, interval));
+    CPPUNIT_ASSERT (pacer.due (2250 * ms, interval));
+    pacer.requested (2250 * ms);
+    /* Not again before it could have been answered. */
+    CPPUNIT_ASSERT (!pacer.due (2500 * ms, interval));
+    /* Answered in 150 ms: the next goes out 0.4 s before the interval. */
+    pacer.keyframe (2400 * ms);
+    CPPUNIT_ASSERT_EQUAL (150 * ms, pacer.answer_delay_us ());
+    CPPUNIT_ASSERT (!pacer.due (3950 * ms, interval));
+    CPPUNIT_ASSERT (pacer.due (4000 * ms, interval));
+    /* A request lost, asked again: the answer counts from the first. */
+    pacer.requested (4000 * ms);
+    CPPUNIT_ASSERT (!pacer.due (4250 * ms, interval));
+    CPPUNIT_ASSERT (pacer.due (4500 * ms, interval));
+    pacer.requested (4500 * ms);
+    pacer.keyframe (4700 * ms);
+    CPPUNIT_ASSERT_EQUAL (700 * ms, pacer.answer_delay_us ());
+    /* A slow sender: never asked sooner than half the interval. */
+    CPPUNIT_ASSERT (!pacer.due (5700 * ms, interval));
+    CPPUNIT_ASSERT (pacer.due (5750 * ms, interval));
+    /* A sender that ignores requests (OBS) and makes its own keyframe
+     * 3 s later teaches nothing. */
+    pacer.requested (5750 * ms);
+    pacer.keyframe (8700 * ms);
+    CPPUNIT_ASSERT_EQUAL (700 * ms, pacer.answer_delay_us ());
+  }
+
   void testWhipOffer ()
   {
     const std::string head = "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\n"
@@ -1119,6 +1167,111 @@ class CoreTest : public CppUnit::TestFixture {
     state.broadcasts.assign (50, { "a", true });
     CPPUNIT_ASSERT (admit_path (unlimited, "/ingest/k", state).verdict ==
         Admission::Verdict::Start);
+  }
+
+  /* The overload guard: on at once when either figure is over its limit,
+   * off after three calm samples in a row (delay under half, CPU 10 points
+   * under); the median delay, so one slow streamer does not count. */
+  void testLoadGuard ()
+  {
+    LoadGuardSettings settings;
+    settings.delay_on_ms = 500;
+    settings.cpu_on_percent = 80;
+    LoadGuard guard (settings);
+    auto sample = [] (double cpu, std::vector<gint64> delays) {
+      LoadSample taken;
+      taken.cpu_percent = cpu;
+      taken.delays_ms = std::move (delays);
+      return taken;
+    };
+    CPPUNIT_ASSERT (!guard.update (sample (10, {})));
+    CPPUNIT_ASSERT (!guard.at_risk ());
+    /* One broadcast of three far behind: the median is not. */
+    CPPUNIT_ASSERT (!guard.update (sample (10, { 0, 5000, 20 })));
+    CPPUNIT_ASSERT_EQUAL ((gint64) 20, guard.delay_ms ());
+    /* One broadcast alone far behind is its streamer's uplink. */
+    CPPUNIT_ASSERT (!guard.update (sample (10, { 5000 })));
+    CPPUNIT_ASSERT_EQUAL ((gint64) 5000, guard.delay_ms ());
+    /* Most behind: on at once. */
+    CPPUNIT_ASSERT (guard.update (sample (10, { 600, 5000, 20 })));
+    CPPUNIT_ASSERT (guard.at_risk ());
+    CPPUNIT_ASSERT_EQUAL ((gint64) 600, guard.delay_ms ());
+    CPPUNIT_ASSERT_MESSAGE (guard.figures (), guard.figures ().find (
+            "output delay (median) 600 ms, limit 500 ms") !=
+        std::string::npos);
+    /* Under the limit but not under half of it: stays on. */
+    for (int i = 0; i < 5; i++)
+      CPPUNIT_ASSERT (!guard.update (sample (10, { 300 })));
+    CPPUNIT_ASSERT (guard.at_risk ());
+    /* Three calm samples turn it off; a busy one between starts again. */
+    CPPUNIT_ASSERT (!guard.update (sample (10, { 100 })));
+    CPPUNIT_ASSERT (!guard.update (sample (10, { 100 })));
+    CPPUNIT_ASSERT (!guard.update (sample (75, { 100 })));
+    CPPUNIT_ASSERT (!guard.update (sample (10, { 100 })));
+    CPPUNIT_ASSERT (!guard.update (sample (10, {})));
+    CPPUNIT_ASSERT (guard.at_risk ());
+    CPPUNIT_ASSERT (guard.update (sample (69, {})));
+    CPPUNIT_ASSERT (!guard.at_risk ());
+    /* The CPU alone, two seconds in a row (one is a spike). */
+    CPPUNIT_ASSERT (!guard.update (sample (80, { 0 })));
+    CPPUNIT_ASSERT (!guard.update (sample (10, { 0 })));
+    CPPUNIT_ASSERT (!guard.update (sample (80, { 0 })));
+    CPPUNIT_ASSERT (guard.update (sample (80, { 0 })));
+    CPPUNIT_ASSERT (guard.at_risk ());
+
+    /* The machine busy with others while we are not. */
+    settings.machine_on_percent = 90;
+    LoadGuard shared (settings);
+    LoadSample busy_machine = sample (20, { 0 });
+    busy_machine.machine_percent = 95;
+    CPPUNIT_ASSERT (!shared.update (busy_machine));
+    CPPUNIT_ASSERT (shared.update (busy_machine));
+    CPPUNIT_ASSERT_MESSAGE (shared.figures (), shared.figures ().find (
+            "; machine 95 %, limit 90 %") != std::string::npos);
+    busy_machine.machine_percent = 85;
+    for (int i = 0; i < 3; i++)
+      CPPUNIT_ASSERT (!shared.update (busy_machine));
+    CPPUNIT_ASSERT (shared.at_risk ());
+    busy_machine.machine_percent = 79;
+    for (int i = 0; i < 2; i++)
+      CPPUNIT_ASSERT (!shared.update (busy_machine));
+    CPPUNIT_ASSERT (shared.update (busy_machine));
+    CPPUNIT_ASSERT (!shared.at_risk ());
+
+    /* 0: that figure is not watched. */
+    LoadGuard off ({ 0, 0, 0, 2, 3 });
+    LoadSample everything = sample (100, { 60000 });
+    everything.machine_percent = 100;
+    CPPUNIT_ASSERT (!off.update (everything));
+    CPPUNIT_ASSERT (!off.at_risk ());
+  }
+
+  /* Overloaded, a new key is refused with the retryable kind capacity; a
+   * connection joining or taking over its own key's broadcast is not. */
+  void testAdmissionOverloaded ()
+  {
+    Config config;
+    std::string error;
+    CPPUNIT_ASSERT_MESSAGE (error, parse ({}, config, error));
+    AdmissionState state;
+    state.overloaded = true;
+    state.broadcasts = { { "live", true } };
+    Admission refused = admit_path (config, "/ingest/new", state);
+    assert_refused (refused, 1013, "capacity", true,
+        "server busy, try again later");
+    CPPUNIT_ASSERT (refused.overload);
+    /* Takeover (no continuity): a new broadcast for its own key. */
+    Admission takeover = admit_path (config, "/ingest/live", state);
+    CPPUNIT_ASSERT (takeover.verdict == Admission::Verdict::Start);
+    CPPUNIT_ASSERT (takeover.wait_for_previous);
+    state.continuity = true;
+    CPPUNIT_ASSERT (admit_path (config, "/ingest/live", state).verdict ==
+        Admission::Verdict::Join);
+    /* Not overloaded: admitted; a ban still comes first. */
+    state.overloaded = false;
+    CPPUNIT_ASSERT (admit_path (config, "/ingest/new", state).verdict ==
+        Admission::Verdict::Start);
+    CPPUNIT_ASSERT (!admit_path (config, "/ingest/new", state).overload);
   }
 
   /* With continuity a connection joins its key's newest accepting

@@ -158,7 +158,8 @@ class WsrtmpdStreamingTest : public CppUnit::TestFixture {
         "reconnected at once");
   }
 
-  /* Nothing configured: each stream lands in ./recordings. */
+  /* Nothing configured: each stream lands in ./recordings, as MP4 in one
+   * segment of up to an hour (KEY-START-1.mp4). */
   void testRecordingOnlyDefault ()
   {
     TempDir dir;
@@ -176,7 +177,7 @@ class WsrtmpdStreamingTest : public CppUnit::TestFixture {
     CPPUNIT_ASSERT (name);
     std::string file = name;
     CPPUNIT_ASSERT_MESSAGE (file, g_str_has_prefix (name, "local_only-") &&
-        g_str_has_suffix (name, "Z.flv"));
+        g_str_has_suffix (name, "Z-1.mp4"));
     check_output (fixture.joined_path (), dir.file ("recordings/" + file),
         "recording");
   }

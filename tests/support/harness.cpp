@@ -143,6 +143,13 @@ Daemon::Daemon (const std::vector<std::string> &args, const std::string &cwd)
   if (std::find (args.begin (), args.end (), "--continuity-timeout") ==
       args.end ())
     argv.insert (argv.end (), { "--continuity-timeout", "0" });
+  /* The same for the overload guard (on by default): a test's deliberate
+   * stall or a slow sanitizer build is no overload; test_overload asks
+   * for it. */
+  if (std::find (args.begin (), args.end (), "--overload-delay-ms") ==
+      args.end ())
+    argv.insert (argv.end (), { "--overload-delay-ms", "0",
+        "--overload-cpu-percent", "0", "--overload-machine-percent", "0" });
   argv.insert (argv.end (), args.begin (), args.end ());
   g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
       G_SUBPROCESS_FLAGS_STDOUT_PIPE);
@@ -379,7 +386,8 @@ http_get (const std::string &url)
 
 HttpResponse
 http_request (const std::string &method, const std::string &url,
-    const std::string &request_body, const std::string &bearer)
+    const std::string &request_body, const std::string &bearer,
+    const std::vector<std::pair<std::string, std::string>> &headers)
 {
   HttpResponse response;
   g_autoptr (SoupSession) session = soup_session_new_with_options (
@@ -396,6 +404,9 @@ http_request (const std::string &method, const std::string &url,
   if (!bearer.empty ())
     soup_message_headers_replace (soup_message_get_request_headers (msg),
         "Authorization", ("Bearer " + bearer).c_str ());
+  for (const auto &[name, value] : headers)
+    soup_message_headers_replace (soup_message_get_request_headers (msg),
+        name.c_str (), value.c_str ());
   /* Only ever our own daemon: its test certificate is self-signed. */
   g_signal_connect (msg, "accept-certificate", G_CALLBACK (+[] (
           SoupMessage *, GTlsCertificate *, GTlsCertificateFlags) -> gboolean {

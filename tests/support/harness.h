@@ -11,6 +11,7 @@
 #include "joiner.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace wsrtmp::test {
@@ -111,10 +112,11 @@ struct HttpResponse {
   std::string body;
 };
 HttpResponse http_get (const std::string &url);
-/* Any method, with a body (sent as application/json when not empty) and
- * "Authorization: Bearer bearer" when bearer is not empty. */
+/* Any method, with a body (sent as application/json when not empty),
+ * "Authorization: Bearer bearer" when bearer is not empty, and headers. */
 HttpResponse http_request (const std::string &method, const std::string &url,
-    const std::string &body = "", const std::string &bearer = "");
+    const std::string &body = "", const std::string &bearer = "",
+    const std::vector<std::pair<std::string, std::string>> &headers = {});
 
 /* A sample's value in a /metrics body (name with its labels, if any), or
  * -1 when it is not there. */

@@ -8,6 +8,7 @@ import { describeMimeType, isLiveUnfriendly, isWebCodecs, nextFormat } from './f
 import { primeAudio, probeEncoders } from './encoder.js';
 import { validateKey } from './socket.js';
 import { LiveSession } from './session.js';
+import { RecordingWatch } from './recordings.js';
 import { WhipSession } from './whip_session.js';
 
 export class GoLive {
@@ -24,6 +25,9 @@ export class GoLive {
     this.controls = controls;
     this.meter = meter;
     this.session = null; // LiveSession or WhipSession while connecting/live/ending
+    // After the end: the server's recording of this broadcast, as it is finalised.
+    this.recordings = new RecordingWatch((list, done) => ui.setRecordings(list, done));
+    this.startedAt = 0; // Date.now() at Go live
   }
 
   get live() { return !!this.session; }
@@ -124,6 +128,9 @@ export class GoLive {
   }
 
   _run(s) {
+    this.recordings.cancel();
+    this.ui.setRecordings([], true);
+    this.startedAt = Date.now();
     this.session = s;
     this.ui.resetStats();
     this.ui.setState('connecting');
@@ -204,6 +211,7 @@ export class GoLive {
       // For tests and support: how long the browser recorded.
       ui.status.dataset.recordedMs = String(s.recordedMs || 0);
       ui.status.dataset.stopAfterMs = String(s.stopAfterMs || 0);
+      this.recordings.watch(s.opts.key, this.startedAt);
     }
   }
 }

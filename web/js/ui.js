@@ -70,6 +70,9 @@ export class Ui {
     this.statOutput = $('stat-output');
     this.statSent = $('stat-sent');
     this.destinations = $('destinations');
+    this.recordingsBox = $('recordings-box');
+    this.recordings = $('recordings');
+    this.recordingsNote = $('recordings-note');
     // Studio
     this.sceneButtons = [...document.querySelectorAll('#scenes [data-scene]')];
     this.shareBtn = $('share-btn');
@@ -214,6 +217,36 @@ export class Ui {
   /** The server's destination rows (restream). */
   setDestinations(list) {
     renderDestinations(this.destinations, list);
+  }
+
+  /** The server's recording of the broadcast that ended (recordings.js): one row per segment
+   *  with its size, duration and a download link; done: no more answers will come. */
+  setRecordings(list, done) {
+    this.recordingsBox.hidden = list.length === 0;
+    const rows = list.map((r) => {
+      const row = document.createElement('li');
+      row.className = 'recording';
+      row.dataset.finished = String(!!r.finished);
+      const link = document.createElement('a');
+      link.className = 'recording-name';
+      link.href = String(r.url || '');
+      link.download = String(r.name || '');
+      link.textContent = String(r.name || '?');
+      const size = document.createElement('span');
+      size.className = 'recording-size';
+      size.textContent = formatBytes(Number(r.size) || 0);
+      const length = document.createElement('span');
+      length.className = 'recording-duration';
+      length.textContent = r.duration_s != null ? formatDuration(Number(r.duration_s) * 1000) : '';
+      row.append(link, size, length);
+      return row;
+    });
+    this.recordings.replaceChildren(...rows);
+    const pending = list.some((r) => !r.finished);
+    this.recordingsNote.textContent = pending
+      ? (done ? 'Some parts are still being finished by the server; reload this list later.'
+        : 'Finishing the files on the server…')
+      : 'Kept on the server. Links download each part (MP4).';
   }
 
   resetStats() {
