@@ -43,15 +43,15 @@ add_int (JsonBuilder *builder, const char *name, gint64 value)
 
 JsonNode *
 broadcast_view (const Broadcast &broadcast,
-    const std::vector<const Session *> &inputs)
+    const std::vector<InputView> &inputs)
 {
   /* The newest input that has decided speaks for the output. */
   std::string output;
   guint64 kbps_in = 0;
-  for (const Session *session : inputs) {
-    if (!session->output_mode ().empty ())
-      output = session->output_mode ();
-    kbps_in += session->bitrate_kbps ();
+  for (const InputView &input : inputs) {
+    if (!input.output_mode.empty ())
+      output = input.output_mode;
+    kbps_in += input.bitrate_kbps;
   }
 
   g_autoptr (JsonBuilder) builder = json_builder_new ();
@@ -77,13 +77,13 @@ broadcast_view (const Broadcast &broadcast,
 
   json_builder_set_member_name (builder, "inputs");
   json_builder_begin_array (builder);
-  for (const Session *session : inputs) {
+  for (const InputView &input : inputs) {
     json_builder_begin_object (builder);
-    add_string (builder, "transport", "websocket");
-    add_string (builder, "client", session->peer ());
+    add_string (builder, "transport", input.transport);
+    add_string (builder, "client", input.client);
     add_string (builder, "connected_since",
-        iso8601_utc (session->connected_unix_us ()));
-    add_string (builder, "state", Session::state_name (session->state ()));
+        iso8601_utc (input.connected_unix_us));
+    add_string (builder, "state", input.state);
     json_builder_end_object (builder);
   }
   json_builder_end_array (builder);

@@ -11,7 +11,6 @@
 #pragma once
 
 #include "broadcast.h"
-#include "session.h"
 
 #include <json-glib/json-glib.h>
 
@@ -27,11 +26,21 @@ std::string iso8601_utc (gint64 unix_us);
  * (connecting, live, reconnecting, ending, ended, error). */
 const char *broadcast_state_word (Broadcast::State state);
 
+/* One input feeding a broadcast, WebSocket session or WHIP sender. */
+struct InputView {
+  const char *transport;        /* "websocket", "whip" */
+  std::string client;           /* its address */
+  gint64 connected_unix_us;
+  const char *state;            /* the page's state words */
+  std::string output_mode;      /* flvencodebin's; "" until decided */
+  guint bitrate_kbps;           /* in over the last second */
+};
+
 /* {"key", "state", "started", "duration_s", "output", "codecs",
  *  "bitrate_in_kbps", "bitrate_out_kbps", "on_slate", "inputs": [...],
- *  "destinations": [...]}; inputs: the sessions feeding it, oldest first.
+ *  "destinations": [...]}; inputs: those feeding it, oldest first.
  * A new node the caller frees. */
 JsonNode *broadcast_view (const Broadcast &broadcast,
-    const std::vector<const Session *> &inputs);
+    const std::vector<InputView> &inputs);
 
 }  // namespace wsrtmp

@@ -290,19 +290,44 @@ Server::ask_publish_hook (SoupServerMessage *msg, const char *path)
   std::string key = admission.key;
   guint64 id = publish_hook_->check (request,
       [this, msg, peer, key] (const PublishVerdict &verdict) {
-        std::string masked = mask_key (key);
-        g_log_structured (G_LOG_DOMAIN, verdict.allowed ?
-            G_LOG_LEVEL_INFO : G_LOG_LEVEL_MESSAGE,
-            "STREAM_KEY", masked.c_str (),
-            "MESSAGE", "publish hook for client %s [%s]: %s (%s)%s%s",
-            peer.c_str (), masked.c_str (), verdict.outcome.c_str (),
-            mask_key_in (verdict.detail, key).c_str (),
-            verdict.allowed ? "" : ": ",
-            verdict.allowed ? "" : verdict.reason.c_str ());
-        metrics_.publish_hook (verdict.outcome);
+        note_publish_verdict (peer, key, verdict);
         publish_answered (msg, verdict);
       });
   held_[msg] = id;
+}
+
+void
+Server::note_publish_verdict (const std::string &peer, const std::string &key,
+    const PublishVerdict &verdict)
+{
+  std::string masked = mask_key (key);
+  g_log_structured (G_LOG_DOMAIN, verdict.allowed ?
+      G_LOG_LEVEL_INFO : G_LOG_LEVEL_MESSAGE,
+      "STREAM_KEY", masked.c_str (),
+      "MESSAGE", "publish hook for client %s [%s]: %s (%s)%s%s",
+      peer.c_str (), masked.c_str (), verdict.outcome.c_str (),
+      mask_key_in (verdict.detail, key).c_str (),
+      verdict.allowed ? "" : ": ",
+      verdict.allowed ? "" : verdict.reason.c_str ());
+  metrics_.publish_hook (verdict.outcome);
+}
+
+/* WHIP's POST is held by the endpoint meanwhile. */
+guint64
+Server::ask_publish_hook (const PublishRequest &request,
+    std::function<void (const PublishVerdict &)> done)
+{
+  return publish_hook_->check (request,
+      [this, request, done] (const PublishVerdict &verdict) {
+        note_publish_verdict (request.client, request.key, verdict);
+        done (verdict);
+      });
+}
+
+void
+Server::cancel_publish_hook (guint64 id)
+{
+  publish_hook_->cancel (id);
 }
 
 void
@@ -472,10 +497,10 @@ Server::take_over (const std::string &key)
 }
 
 Broadcast *
-Server::place (const Admission &admission, bool &resumed, Failure &failure,
-    std::string &detail)
+Server::place (const Admission &admission, const PublishVerdict *verdict,
+    bool &resumed, Failure &failure, std::string &detail)
 {
-  return place_broadcast (admission, nullptr, resumed, failure, detail);
+  return place_broadcast (admission, verdict, resumed, failure, detail);
 }
 
 Broadcast *
@@ -552,15 +577,20 @@ Server::find_broadcast (const std::string &key) const
   return found;
 }
 
-std::vector<const Session *>
+std::vector<InputView>
 Server::inputs_of (const Broadcast *broadcast) const
 {
-  std::vector<const Session *> inputs;
-  /* sessions_ is ordered by id: oldest first. */
+  std::vector<InputView> inputs = whip_.inputs_of (broadcast);
   for (const auto &[id, session] : sessions_) {
     if (session->broadcast () == broadcast)
-      inputs.push_back (session.get ());
+      inputs.push_back ({ "websocket", session->peer (),
+          session->connected_unix_us (),
+          Session::state_name (session->state ()), session->output_mode (),
+          session->bitrate_kbps () });
   }
+  std::stable_sort (inputs.begin (), inputs.end (),
+      [] (const InputView &a, const InputView &b) {
+        return a.connected_unix_us < b.connected_unix_us; });
   return inputs;
 }
 

@@ -16,6 +16,7 @@
 #include "admission.h"
 #include "bans.h"
 #include "broadcast.h"
+#include "broadcast_view.h"
 #include "daemon_config.h"
 #include "hook_client.h"
 #include "listener.h"
@@ -64,8 +65,8 @@ class Server final : private WhipEndpoint::Host {
   /* The broadcast the key's streamer sees now: its running one, else the
    * newest (nullptr: none). */
   Broadcast *find_broadcast (const std::string &key) const;
-  /* The connections feeding broadcast, oldest first. */
-  std::vector<const Session *> inputs_of (const Broadcast *broadcast) const;
+  /* The inputs feeding broadcast (WebSocket and WHIP), oldest first. */
+  std::vector<InputView> inputs_of (const Broadcast *broadcast) const;
   /* The operator ends key's broadcast: its connections are closed with
    * kind "kicked" and reason, the broadcast ends after what was received
    * is delivered (no slate); for ban_s seconds (0: none) the key is
@@ -82,11 +83,18 @@ class Server final : private WhipEndpoint::Host {
     return client_of (msg, true); }
   AdmissionState admission_state (const std::string &peer) const override;
   void take_over (const std::string &key) override;
-  Broadcast *place (const Admission &admission, bool &resumed,
-      Failure &failure, std::string &detail) override;
+  Broadcast *place (const Admission &admission,
+      const PublishVerdict *verdict, bool &resumed, Failure &failure,
+      std::string &detail) override;
   void input_began (const std::string &peer) override;
   void input_finished (const std::string &peer) override;
   bool has_publish_hook () const override { return publish_hook_ != nullptr; }
+  guint64 ask_publish_hook (const PublishRequest &request,
+      std::function<void (const PublishVerdict &)> done) override;
+  void cancel_publish_hook (guint64 id) override;
+  /* The hook's verdict in the log and /metrics. */
+  void note_publish_verdict (const std::string &peer, const std::string &key,
+      const PublishVerdict &verdict);
   /* The broadcast for an admitted input (joined or started); the hook's
    * verdict (nullptr: none) chooses a new one's destinations. */
   Broadcast *place_broadcast (const Admission &admission,
@@ -154,7 +162,7 @@ class Server final : private WhipEndpoint::Host {
   /* WebSocket sessions and WHIP inputs per client address. */
   std::map<std::string, int> sessions_per_peer_;
   /* POST /whip (after the broadcasts: its inputs are destroyed first). */
-  WhipEndpoint whip_ { config_, factory_, *this };
+  WhipEndpoint whip_ { config_, factory_, metrics_, *this };
   Bans bans_;
   guint reap_idle_ = 0;
   guint64 next_id_ = 1;

@@ -97,8 +97,8 @@ ice_server_link (const std::string &url)
 }  // namespace
 
 WhipEndpoint::WhipEndpoint (const Config &config,
-    const PipelineFactory &factory, Host &host)
-    : config_ (config), factory_ (factory), host_ (host),
+    const PipelineFactory &factory, Metrics &metrics, Host &host)
+    : config_ (config), factory_ (factory), metrics_ (metrics), host_ (host),
       available_ ([] {
         for (const char *name : { "webrtcbin", "nicesrc", "nicesink",
                 "rtph264depay", "rtpopusdepay", "matroskamux" }) {
@@ -116,6 +116,12 @@ WhipEndpoint::~WhipEndpoint ()
 {
   if (reap_idle_)
     g_source_remove (reap_idle_);
+  /* The Server cancelled the hook's requests first (its destructor). */
+  for (auto &[msg, held] : held_for_hook_) {
+    g_signal_handlers_disconnect_by_func (msg,
+        reinterpret_cast<gpointer> (&WhipEndpoint::on_held_finished), this);
+    g_object_unref (msg);
+  }
   finished_.clear ();
   inputs_.clear ();
 }
@@ -159,7 +165,7 @@ WhipEndpoint::add_cors (SoupServerMessage *msg) const
     soup_message_headers_replace (headers, "Vary", "Origin");
   }
   soup_message_headers_replace (headers, "Access-Control-Allow-Methods",
-      "POST, PATCH, DELETE, OPTIONS");
+      "GET, POST, PATCH, DELETE, OPTIONS");
   soup_message_headers_replace (headers, "Access-Control-Allow-Headers",
       "Authorization, Content-Type, If-Match");
   soup_message_headers_replace (headers, "Access-Control-Expose-Headers",
@@ -274,6 +280,7 @@ WhipEndpoint::handle_post (SoupServerMessage *msg)
         "STREAM_KEY", masked.c_str (),
         "MESSAGE", "refused WHIP client %s [%s]: %s (%s)", peer.c_str (),
         masked.c_str (), refusal.reason.c_str (), refusal.kind.c_str ());
+    metrics_.session_refused (refusal.kind);
     guint status = status_for (refusal.kind);
     bool guessing = refusal.kind == "key" || refusal.kind == "token";
     answer_later (msg, status, refusal.kind, refusal.reason,
@@ -283,11 +290,6 @@ WhipEndpoint::handle_post (SoupServerMessage *msg)
   if (pending_count >= MAX_PENDING_PER_PEER) {
     send_error (msg, HTTP_TOO_MANY_REQUESTS, "per_ip",
         "too many offers waiting for their answer from your address");
-    return;
-  }
-  if (host_.has_publish_hook ()) {
-    send_error (msg, SOUP_STATUS_NOT_IMPLEMENTED, "refused",
-        "WHIP does not ask --on-publish yet: use the WebSocket");
     return;
   }
   std::string offer_text (body->data ? body->data : "", body->length);
@@ -302,16 +304,101 @@ WhipEndpoint::handle_post (SoupServerMessage *msg)
     return;
   }
 
+  soup_server_message_pause (msg);
+  if (!host_.has_publish_hook ()) {
+    publish (msg, peer, admission, admission_request.bearer, offer_text,
+        nullptr);
+    return;
+  }
+  /* The hook decides; the POST waits (and counts as pending). */
+  PublishRequest hook_request;
+  hook_request.key = key;
+  hook_request.transport = "whip";
+  hook_request.client = peer;
+  const char *agent = soup_message_headers_get_one (request, "User-Agent");
+  hook_request.user_agent = agent ? agent : "";
+  hook_request.origin = admission_request.origin;
+  pending_per_peer_[peer]++;
+  g_object_ref (msg);
+  g_signal_connect (msg, "finished",
+      G_CALLBACK (&WhipEndpoint::on_held_finished), this);
+  guint64 hook_id = host_.ask_publish_hook (hook_request,
+      [this, msg, peer, admission_request, offer_text] (
+          const PublishVerdict &verdict) {
+        hook_answered (msg, peer, admission_request, offer_text, verdict);
+      });
+  held_for_hook_[msg] = HeldPost { hook_id, peer };
+}
+
+/* The sender went away while its POST was held for the hook. */
+void
+WhipEndpoint::on_held_finished (SoupServerMessage *msg, gpointer data)
+{
+  auto *self = static_cast<WhipEndpoint *> (data);
+  auto found = self->held_for_hook_.find (msg);
+  if (found == self->held_for_hook_.end ())
+    return;
+  self->host_.cancel_publish_hook (found->second.hook_id);
+  const std::string peer = found->second.peer;
+  self->held_for_hook_.erase (found);
+  auto count = self->pending_per_peer_.find (peer);
+  if (count != self->pending_per_peer_.end () && --count->second <= 0)
+    self->pending_per_peer_.erase (count);
+  g_signal_handlers_disconnect_by_func (msg,
+      reinterpret_cast<gpointer> (&WhipEndpoint::on_held_finished), self);
+  g_object_unref (msg);
+}
+
+void
+WhipEndpoint::hook_answered (SoupServerMessage *msg, const std::string &peer,
+    const AdmissionRequest &request, const std::string &offer,
+    const PublishVerdict &verdict)
+{
+  held_for_hook_.erase (msg);
+  g_signal_handlers_disconnect_by_func (msg,
+      reinterpret_cast<gpointer> (&WhipEndpoint::on_held_finished), this);
+  MessageRef held (msg, g_object_unref);  /* the reference taken to hold */
+  auto count = pending_per_peer_.find (peer);
+  if (count != pending_per_peer_.end () && --count->second <= 0)
+    pending_per_peer_.erase (count);
+  if (!verdict.allowed) {
+    metrics_.session_refused ("refused");
+    send_error (msg, SOUP_STATUS_FORBIDDEN, "refused", verdict.reason);
+    soup_server_message_unpause (msg);
+    return;
+  }
+  /* Admitted again: a ban, capacity or the key's broadcast may have
+   * changed while the hook took its time. */
+  Admission admission = admit (config_, request, host_.admission_state (
+          peer));
+  if (admission.verdict == Admission::Verdict::Refuse) {
+    metrics_.session_refused (admission.refusal.kind);
+    send_error (msg, status_for (admission.refusal.kind),
+        admission.refusal.kind, admission.refusal.reason);
+    soup_server_message_unpause (msg);
+    return;
+  }
+  publish (msg, peer, admission, request.bearer, offer, &verdict);
+}
+
+void
+WhipEndpoint::publish (SoupServerMessage *msg, const std::string &peer,
+    const Admission &admission, const std::string &bearer,
+    const std::string &offer_text, const PublishVerdict *verdict)
+{
+  const std::string &key = admission.key;
   /* Admitted, with an offer we can answer: the older inputs for the key
    * give way, and the broadcast is joined or started. */
   host_.take_over (key);
   bool resumed = false;
   Failure failure;
   std::string detail;
-  Broadcast *broadcast = host_.place (admission, resumed, failure, detail);
+  Broadcast *broadcast = host_.place (admission, verdict, resumed, failure,
+      detail);
   if (!broadcast) {
     send_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, failure.kind,
         failure.reason);
+    soup_server_message_unpause (msg);
     return;
   }
   guint64 id = next_id_++;
@@ -320,14 +407,13 @@ WhipEndpoint::handle_post (SoupServerMessage *msg)
   std::string resource = resource_id;
   std::string etag = std::string ("\"") + etag_id + "\"";
   auto input = std::make_unique<WhipInput> (id, key, peer, config_, factory_,
-      [this] (WhipInput *finished) { input_finished (finished); });
+      metrics_, [this] (WhipInput *finished) { input_finished (finished); });
   WhipInput *raw = input.get ();
   inputs_.emplace (id, std::move (input));
-  resources_[resource] = id;
+  resources_[resource] = Resource { id, bearer };
   host_.input_began (peer);
   pending_per_peer_[peer]++;
 
-  soup_server_message_pause (msg);
   MessageRef held = hold (msg);
   raw->start (broadcast, resumed, offer_text,
       [this, held, peer, resource, etag] (const std::string &answer,
@@ -361,7 +447,7 @@ WhipEndpoint::handle_resource (SoupServerMessage *msg, const std::string &id)
   const char *method = soup_server_message_get_method (msg);
   auto found = resources_.find (id);
   auto input = found == resources_.end () ? inputs_.end () :
-      inputs_.find (found->second);
+      inputs_.find (found->second.input_id);
   if (input == inputs_.end ()) {
     send_error (msg, SOUP_STATUS_NOT_FOUND, "input", "no such WHIP session");
     return;
@@ -372,11 +458,15 @@ WhipEndpoint::handle_resource (SoupServerMessage *msg, const std::string &id)
     soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
     return;
   }
+  if (method == SOUP_METHOD_GET) {
+    answer_status (msg, found->second, *input->second);
+    return;
+  }
   if (!g_str_equal (method, "PATCH")) {
     soup_message_headers_replace (soup_server_message_get_response_headers (
-            msg), "Allow", "PATCH, DELETE, OPTIONS");
+            msg), "Allow", "GET, PATCH, DELETE, OPTIONS");
     send_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "input",
-        "PATCH (trickle) or DELETE a WHIP session");
+        "GET (status), PATCH (trickle) or DELETE a WHIP session");
     return;
   }
   if (media_type (msg) != "application/trickle-ice-sdpfrag") {
@@ -399,7 +489,7 @@ WhipEndpoint::handle_resource (SoupServerMessage *msg, const std::string &id)
   if ((match && g_str_equal (match, "*")) || (!ufrag.empty () &&
           ufrag != input->second->ice_ufrag ())) {
     soup_message_headers_replace (soup_server_message_get_response_headers (
-            msg), "Allow", "PATCH, DELETE, OPTIONS");
+            msg), "Allow", "GET, PATCH, DELETE, OPTIONS");
     send_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "input",
         "ICE restart is not supported: POST a new offer");
     return;
@@ -408,6 +498,43 @@ WhipEndpoint::handle_resource (SoupServerMessage *msg, const std::string &id)
   /* A fragment without candidates (end-of-candidates) is fine too. */
   input->second->add_candidates (fragment, why);
   soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, nullptr);
+}
+
+/* The session's status: for its sender only (the Location is no secret:
+ * it may land in logs), so with the POST's own bearer. */
+void
+WhipEndpoint::answer_status (SoupServerMessage *msg, const Resource &resource,
+    const WhipInput &input)
+{
+  const char *authorization = soup_message_headers_get_one (
+      soup_server_message_get_request_headers (msg), "Authorization");
+  if (!authorization || g_ascii_strncasecmp (authorization, "Bearer ", 7) ||
+      resource.bearer != authorization + 7) {
+    soup_message_headers_replace (soup_server_message_get_response_headers (
+            msg), "WWW-Authenticate", "Bearer");
+    send_error (msg, SOUP_STATUS_UNAUTHORIZED, "key",
+        "the session's status needs the bearer it was published with");
+    return;
+  }
+  g_autoptr (JsonNode) status = input.status ();
+  g_autofree char *text = json_to_string (status, FALSE);
+  soup_message_headers_replace (soup_server_message_get_response_headers (
+          msg), "Cache-Control", "no-store");
+  send_text (msg, SOUP_STATUS_OK, "application/json",
+      std::string (text) + "\n");
+}
+
+std::vector<InputView>
+WhipEndpoint::inputs_of (const Broadcast *broadcast) const
+{
+  std::vector<InputView> inputs;
+  for (const auto &[id, input] : inputs_) {
+    if (input->broadcast () == broadcast)
+      inputs.push_back ({ "whip", input->peer (), input->connected_unix_us (),
+          input->state_word (), input->output_mode (),
+          input->bitrate_kbps () });
+  }
+  return inputs;
 }
 
 void
@@ -442,7 +569,7 @@ WhipEndpoint::input_finished (WhipInput *input)
   if (found == inputs_.end ())
     return;
   for (auto resource = resources_.begin (); resource != resources_.end ();) {
-    if (resource->second == input->id ())
+    if (resource->second.input_id == input->id ())
       resource = resources_.erase (resource);
     else
       ++resource;

@@ -87,16 +87,20 @@ keyframe_request_event ()
 }  // namespace
 
 WhipInput::WhipInput (guint64 id, std::string key, std::string peer,
-    const Config &config, const PipelineFactory &factory,
+    const Config &config, const PipelineFactory &factory, Metrics &metrics,
     FinishedCallback finished)
     : id_ (id), key_ (std::move (key)), peer_ (std::move (peer)),
-      config_ (config), factory_ (factory), finished_ (std::move (finished)),
+      config_ (config), factory_ (factory), metrics_ (metrics),
+      finished_ (std::move (finished)),
       relay_ (std::make_shared<Relay> (Relay { this }))
 {
+  metrics_.session_started ();
 }
 
 WhipInput::~WhipInput ()
 {
+  metrics_.session_finished (state_ == State::Error ?
+      Metrics::Outcome::Error : Metrics::Outcome::Ended);
   relay_->owner = nullptr;
   for (guint *source : { &timer_, &gathering_timer_, &finish_idle_ }) {
     if (*source)
@@ -422,6 +426,10 @@ WhipInput::answer_now ()
   answered_ = nullptr;
   set_state (State::Connecting);
   media_since_us_ = g_get_monotonic_time ();
+  /* Put on air while negotiating (the input it took over from ended
+   * first): live now. */
+  if (on_air_ && broadcast_)
+    broadcast_changed (broadcast_->state ());
   answered (answer, "");
 }
 
@@ -534,6 +542,13 @@ WhipInput::on_tick ()
   }
   if (state_ == State::Connecting || state_ == State::Live) {
     guint64 rtp = progress_->rtp_bytes;
+    if (now - rate_since_us_ >= G_USEC_PER_SEC) {
+      bitrate_kbps_ = rate_since_us_ ? static_cast<guint> ((rtp - rate_bytes_)
+          * 8 * 1000 / (now - rate_since_us_)) : 0;
+      metrics_.add_bytes_in (rtp - rate_bytes_);
+      rate_bytes_ = rtp;
+      rate_since_us_ = now;
+    }
     if (rtp != media_bytes_) {
       media_bytes_ = rtp;
       media_since_us_ = now;
@@ -721,6 +736,7 @@ WhipInput::on_message (GstMessage *message)
     case GST_MESSAGE_ELEMENT:
       if (gst_message_has_name (message, "flvencodebin-output")) {
         const GstStructure *s = gst_message_get_structure (message);
+        output_mode_ = gst_structure_get_string (s, "mode");
         log_event (G_LOG_LEVEL_MESSAGE, std::string ("video output: ") +
             gst_structure_get_string (s, "mode") + " (" +
             gst_structure_get_string (s, "reason") + ")");
@@ -751,6 +767,60 @@ WhipInput::broadcast_changed (Broadcast::State state)
     log_event (G_LOG_LEVEL_MESSAGE, "live");
     set_state (State::Live);
   }
+}
+
+void
+WhipInput::broadcast_frame (JsonNode *frame)
+{
+  destinations_.reset (json_node_copy (frame), json_node_unref);
+}
+
+const char *
+WhipInput::state_word () const
+{
+  if (state_ == State::Negotiating)
+    return "connecting";
+  /* The broadcast's own state while it is ours. */
+  if (state_ == State::Live && broadcast_ &&
+      broadcast_->state () == Broadcast::State::Reconnecting)
+    return "reconnecting";
+  return state_name (state_);
+}
+
+JsonNode *
+WhipInput::status () const
+{
+  const char *state = state_word ();
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "state");
+  json_builder_add_string_value (builder, state);
+  json_builder_set_member_name (builder, "duration_s");
+  json_builder_add_double_value (builder, broadcast_ ?
+      broadcast_->duration_s () : (g_get_monotonic_time () - started_us_) /
+      1e6);
+  json_builder_set_member_name (builder, "bytes_in");
+  json_builder_add_int_value (builder, progress_->rtp_bytes);
+  json_builder_set_member_name (builder, "bitrate_kbps");
+  json_builder_add_int_value (builder, bitrate_kbps_);
+  json_builder_set_member_name (builder, "bytes_out");
+  json_builder_add_int_value (builder, broadcast_ ? broadcast_->bytes_out () :
+      0);
+  json_builder_set_member_name (builder, "output");
+  json_builder_add_string_value (builder, output_mode_.c_str ());
+  json_builder_set_member_name (builder, "keyframe_interval_s");
+  json_builder_add_double_value (builder, factory_.keyframe_interval_s ());
+  json_builder_set_member_name (builder, "continuity_timeout_s");
+  json_builder_add_int_value (builder, factory_.continuity_timeout_s ());
+  json_builder_set_member_name (builder, "destinations");
+  JsonNode *rows = destinations_ ? json_object_get_member (
+      json_node_get_object (destinations_.get ()), "destinations") : nullptr;
+  if (rows)
+    json_builder_add_value (builder, json_node_copy (rows));
+  else
+    json_builder_add_null_value (builder);
+  json_builder_end_object (builder);
+  return json_builder_get_root (builder);
 }
 
 void

@@ -27,6 +27,7 @@
 #include "failure.h"
 #include "input.h"
 #include "keyframe_pacer.h"
+#include "metrics.h"
 #include "pipeline_factory.h"
 #include "util.h"
 #include "whip_offer.h"
@@ -48,8 +49,9 @@ class WhipInput final : public Input, public Broadcast::Listener {
   /* Called from an idle callback once the input may be destroyed. */
   using FinishedCallback = std::function<void (WhipInput *)>;
 
+  /* Counted in metrics as a session from here to the destructor. */
   WhipInput (guint64 id, std::string key, std::string peer,
-      const Config &config, const PipelineFactory &factory,
+      const Config &config, const PipelineFactory &factory, Metrics &metrics,
       FinishedCallback finished);
   ~WhipInput ();
   WhipInput (const WhipInput &) = delete;
@@ -85,13 +87,26 @@ class WhipInput final : public Input, public Broadcast::Listener {
   void input_ended () override;
   void broadcast_failed (const Failure &failure) override;
   void broadcast_gone () override;
-  void broadcast_frame (JsonNode *) override {}
+  /* The destinations' rows, kept for status (). */
+  void broadcast_frame (JsonNode *frame) override;
+
+  /* What GET <Location> answers (the sender's view, as the WebSocket's
+   * stats, state and destinations frames tell it): state, duration_s,
+   * bytes_in, bitrate_kbps, bytes_out, output, keyframe_interval_s,
+   * continuity_timeout_s, destinations. A new node the caller frees. */
+  JsonNode *status () const;
 
   guint64 id () const { return id_; }
   const std::string &key () const { return key_; }
   const std::string &peer () const { return peer_; }
   State state () const { return state_; }
   static const char *state_name (State state);
+  /* The state in the page's words (connecting, live, reconnecting: the
+   * broadcast's RTMP side, ending, ended, error). */
+  const char *state_word () const;
+  gint64 connected_unix_us () const { return connected_unix_us_; }
+  const std::string &output_mode () const { return output_mode_; }
+  guint bitrate_kbps () const { return bitrate_kbps_; }
   const Broadcast *broadcast () const { return broadcast_; }
   /* The sender's ICE username fragment (from its offer). */
   const std::string &ice_ufrag () const { return ice_ufrag_; }
@@ -134,6 +149,7 @@ class WhipInput final : public Input, public Broadcast::Listener {
   const std::string peer_;
   const Config &config_;
   const PipelineFactory &factory_;
+  Metrics &metrics_;
   FinishedCallback finished_;
   std::shared_ptr<Relay> relay_;
 
@@ -152,6 +168,7 @@ class WhipInput final : public Input, public Broadcast::Listener {
   AnswerCallback answered_;
   State state_ = State::Negotiating;
   const gint64 started_us_ = g_get_monotonic_time ();
+  const gint64 connected_unix_us_ = g_get_real_time ();
   guint timer_ = 0, gathering_timer_ = 0, finish_idle_ = 0;
   bool leaving_ = false, input_ended_ = false, media_ended_ = false;
   bool on_air_ = false;
@@ -167,6 +184,14 @@ class WhipInput final : public Input, public Broadcast::Listener {
   /* Media timeout: rtp_bytes last seen changing at media_since_us_. */
   guint64 media_bytes_ = 0;
   gint64 media_since_us_ = 0;
+  /* The RTP bitrate over the last second (status ()). */
+  guint64 rate_bytes_ = 0;
+  gint64 rate_since_us_ = 0;
+  guint bitrate_kbps_ = 0;
+  /* flvencodebin's video output ("passthrough", "transcode"). */
+  std::string output_mode_;
+  /* The broadcast's last destinations frame (null until one came). */
+  std::shared_ptr<JsonNode> destinations_;
   /* How often the input looks at its media (timeouts, keyframes due). */
   static constexpr gint64 TICK_US = 250 * 1000;
   /* When to ask for the next keyframe; progress_->keyframe_us as last

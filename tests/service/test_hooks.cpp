@@ -2,8 +2,9 @@
  * starts (allow, refuse with a reason, a slow and a dead hook, destinations
  * chosen by the hook) and --webhook-url's signed events (a broadcast's
  * life in order; a receiver failing half the time: order per key kept,
- * retries bounded, drops counted). Real parts: wsrtmpd, nginx-rtmp, and an
- * HTTP receiver this test runs (a SoupServer on a thread of its own).
+ * retries bounded, drops counted); --on-publish for WHIP (POST /whip held
+ * until the hook answered). Real parts: wsrtmpd, nginx-rtmp, and an HTTP
+ * receiver this test runs (a SoupServer on a thread of its own).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -105,6 +106,7 @@ class HooksTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testWebhooksFlakyReceiver);
   CPPUNIT_TEST (testWebhooksAtExit);
   CPPUNIT_TEST (testHookAnswerTooLarge);
+  CPPUNIT_TEST (testWhipAsksHook);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -429,6 +431,52 @@ class HooksTest : public CppUnit::TestFixture {
         delivered.size () &&
         metric (metrics, "wsrtmp_webhook_failed_total") == failures &&
         metric (metrics, "wsrtmp_webhook_dropped_total") == dropped);
+  }
+
+  /* WHIP asks the hook too (transport "whip"), the POST answered after
+   * it: a refusal is 403, kind refused, with the hook's reason, nothing
+   * published; an allowed key streams (tests/support/whip_send.py, as OBS
+   * sends) to one publish. */
+  void testWhipAsksHook ()
+  {
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    Receiver hook ([] (const std::string &body) {
+      if (member (body, "key") == "whipok")
+        return Receiver::Answer { 204, "", 300 };
+      return Receiver::Answer { 403,
+        "{\"reason\":\"not on this plan\"}", 300 };
+    });
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--on-publish",
+        hook.url () });
+    Fixture fixture ("chrome-h264-opus-kf2s-30s-100ms");
+    auto send = [&] (const std::string &key, std::string &out) {
+      std::string err;
+      int status = run_command ({ "/usr/bin/python3", source_root () +
+          "/tests/support/whip_send.py", daemon.http_url () + "whip", key,
+          fixture.dir (), "--seconds", "3" }, &out, &err, "", 30000);
+      out += err;
+      return status;
+    };
+    std::string refused;
+    int status = send ("whipno", refused);
+    ASSERT_LOGGED (daemon, "refused sender: " + refused, status == 2 &&
+        refused.find ("refused 403") != std::string::npos &&
+        refused.find ("\"kind\":\"refused\"") != std::string::npos &&
+        refused.find ("not on this plan") != std::string::npos);
+    std::string allowed;
+    status = send ("whipok", allowed);
+    ASSERT_LOGGED (daemon, "allowed sender: " + allowed, status == 0 &&
+        allowed.find ("whip: deleted 200") != std::string::npos);
+    ASSERT_LOGGED (daemon, "still busy", daemon.wait_idle (10000));
+    CPPUNIT_ASSERT_EQUAL (0, nginx.publishes ("whipno"));
+    CPPUNIT_ASSERT_EQUAL (1, nginx.publishes ("whipok"));
+    auto asked = hook.received ();
+    CPPUNIT_ASSERT_EQUAL ((size_t) 2, asked.size ());
+    for (const auto &request : asked)
+      ASSERT_LOGGED (daemon, request.body,
+          member (request.body, "transport") == "whip" &&
+          member (request.body, "client") == "127.0.0.1");
   }
 
   /* At SIGTERM the broadcasts end and post broadcast.ended; a slow

@@ -5,7 +5,8 @@
  * one publish with H.264 passed through and AAC, the duration as sent,
  * keyframes at most 2.2 s apart; DELETE ends the broadcast; a sender that
  * dies shows the slate and a new POST resumes with the same publish; the
- * HTTP errors.
+ * HTTP errors; the session's status (GET Location) behind the bearer; a
+ * WHIP input in the admin API's broadcast view and /metrics' sessions.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -84,7 +85,7 @@ whip_url (const Daemon &daemon)
 /* Runs the sender to its end; its exit status, output in out. */
 int
 send_whip (const Daemon &daemon, const std::string &bearer, double seconds,
-    bool delete_at_end, std::string &out)
+    bool delete_at_end, std::string &out, double status_at = 0)
 {
   Fixture fixture (FIXTURE);
   std::vector<std::string> argv = { "/usr/bin/python3",
@@ -92,6 +93,10 @@ send_whip (const Daemon &daemon, const std::string &bearer, double seconds,
     fixture.dir (), "--seconds", std::to_string (seconds) };
   if (!delete_at_end)
     argv.push_back ("--no-delete");
+  if (status_at > 0) {
+    argv.push_back ("--status-at");
+    argv.push_back (std::to_string (status_at));
+  }
   std::string err;
   int status = run_command (argv, &out, &err, "",
       static_cast<int> ((seconds + 20) * 1000));
@@ -157,6 +162,7 @@ class WhipTest : public CppUnit::TestFixture {
   CPPUNIT_TEST (testErrors);
   CPPUNIT_TEST (testBannedKey);
   CPPUNIT_TEST (testDroppedSenderResumes);
+  CPPUNIT_TEST (testAdminViewAndMetrics);
   CPPUNIT_TEST_SUITE_END ();
 
  public:
@@ -170,10 +176,22 @@ class WhipTest : public CppUnit::TestFixture {
     Daemon daemon ({ "--rtmp-url", nginx.url (), "--continuity-timeout",
         "30" });
     std::string out;
-    int status = send_whip (daemon, "obs", 10, true, out);
+    int status = send_whip (daemon, "obs", 10, true, out, 4);
     ASSERT_LOGGED (daemon, "sender: " + out, status == 0);
     ASSERT_LOGGED (daemon, "sender: " + out,
         out.find ("whip: deleted 200") != std::string::npos);
+    /* The session's status, as the page polls it: the WebSocket's stats
+     * fields; only with the POST's bearer. */
+    for (const char *field : { "\"state\":\"live\"", "\"duration_s\":",
+            "\"bitrate_kbps\":", "\"bytes_in\":", "\"bytes_out\":",
+            "\"output\":\"passthrough\"", "\"continuity_timeout_s\":30",
+            "\"destinations\":" }) {
+      ASSERT_LOGGED (daemon, std::string ("status without ") + field + ": " +
+          out, out.find (std::string ("whip: status 200 {")) !=
+          std::string::npos && out.find (field) != std::string::npos);
+    }
+    ASSERT_LOGGED (daemon, "status without the bearer: " + out, out.find (
+            "whip: status no bearer 401") != std::string::npos);
     ASSERT_LOGGED (daemon, "not passed through",
         daemon.log ().find ("video output: passthrough") !=
         std::string::npos);
@@ -233,6 +251,8 @@ class WhipTest : public CppUnit::TestFixture {
 
     CPPUNIT_ASSERT_EQUAL (404, request ("DELETE", url + "/nothing", "",
             "").status);
+    CPPUNIT_ASSERT_EQUAL (404, request ("GET", url + "/nothing", "", "",
+        { { "Authorization", "Bearer good" } }).status);
     CPPUNIT_ASSERT_EQUAL (404, request ("PATCH", url + "/nothing",
             "application/trickle-ice-sdpfrag", "a=mid:0\r\n").status);
     /* None of it started anything. */
@@ -282,6 +302,49 @@ class WhipTest : public CppUnit::TestFixture {
             "resumed the broadcast", 1000));
     ASSERT_LOGGED (daemon, "still busy", daemon.wait_idle (5000));
     CPPUNIT_ASSERT_EQUAL (1, nginx.publishes ("drop"));
+  }
+
+  /* While a WHIP sender streams, the admin API lists it among the
+   * broadcast's inputs (transport whip, its address, since when) and
+   * /metrics counts it as an active session; after DELETE, one ended
+   * session. A refused POST counts as a refused session. */
+  void testAdminViewAndMetrics ()
+  {
+    TempDir dir;
+    Nginx nginx (dir.file ("nginx"));
+    std::string keys = dir.file ("keys");
+    g_file_set_contents (keys.c_str (), "viewed\n", -1, nullptr);
+    Daemon daemon ({ "--rtmp-url", nginx.url (), "--admin-listen",
+        "127.0.0.1:0", "--keys-file", keys });
+    std::string out;
+    int status = -1;
+    std::thread sender ([&] { status = send_whip (daemon, "viewed", 4, true,
+        out); });
+    bool live = wait_logged (daemon, "whip 1 [vie***] from 127.0.0.1: live",
+        10000);
+    HttpResponse view = http_get (daemon.admin_url () +
+        "api/v1/broadcasts/viewed");
+    std::string metrics = http_get (daemon.http_url () + "metrics").body;
+    sender.join ();
+    ASSERT_LOGGED (daemon, "not live: " + out, live);
+    ASSERT_LOGGED (daemon, "sender: " + out, status == 0);
+    ASSERT_LOGGED (daemon, view.body, view.status == 200 &&
+        view.body.find ("\"inputs\":[{\"transport\":\"whip\","
+            "\"client\":\"127.0.0.1\",\"connected_since\":\"") !=
+        std::string::npos &&
+        view.body.find ("\"state\":\"live\"}]") != std::string::npos);
+    ASSERT_LOGGED (daemon, metrics,
+        metric (metrics, "wsrtmp_sessions_active") == 1);
+    ASSERT_LOGGED (daemon, "still busy", daemon.wait_idle (5000));
+    Reply refused = request ("POST", whip_url (daemon), "application/sdp",
+        AV1_ONLY_OFFER, { { "Authorization", "Bearer unknown" } });
+    CPPUNIT_ASSERT_EQUAL (403, refused.status);
+    metrics = http_get (daemon.http_url () + "metrics").body;
+    ASSERT_LOGGED (daemon, metrics,
+        metric (metrics, "wsrtmp_sessions_active") == 0 &&
+        metric (metrics, "wsrtmp_sessions_total{outcome=\"ended\"}") == 1 &&
+        metric (metrics, "wsrtmp_sessions_total{outcome=\"refused\"}") ==
+        1);
   }
 };
 

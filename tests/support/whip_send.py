@@ -8,7 +8,10 @@
 # the connection), so what reaches the server is all of what was sent.
 # The WHIP test's sender and the bench's.
 #
-# whip_send.py URL BEARER RECORDING [--seconds N] [--no-delete]
+# whip_send.py URL BEARER RECORDING [--seconds N] [--no-delete] [--status-at S]
+#   --status-at S: S seconds after connecting, GET the Location (the
+#   session's status) with the bearer and without, each printed as
+#   "whip: status [no bearer] STATUS BODY".
 #   RECORDING: a WebM/Matroska file, or a directory of chunk-*.bin (a
 #   browser recording's MediaRecorder chunks, tests/data).
 # WHIP_SEND_OFFER, WHIP_SEND_ANSWER: files the offer and the answer go to.
@@ -65,6 +68,7 @@ def main():
     parser.add_argument('recording')
     parser.add_argument('--seconds', type=float, default=0)
     parser.add_argument('--no-delete', action='store_true')
+    parser.add_argument('--status-at', type=float, default=0)
     args = parser.parse_args()
 
     Gst.init(None)
@@ -140,6 +144,18 @@ def main():
         print('whip: connected, sending', flush=True)
         if args.seconds > 0:
             GLib.timeout_add(int(args.seconds * 1000), loop.quit)
+        if args.status_at > 0:
+            GLib.timeout_add(int(args.status_at * 1000), read_status)
+        return False
+
+    def read_status():
+        for label, headers in (('', {'Authorization': 'Bearer ' + args.bearer}), ('no bearer ', {})):
+            request = urllib.request.Request(state['location'], headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    print('whip: status %s%d %s' % (label, response.status, response.read().decode().strip()), flush=True)
+            except urllib.error.HTTPError as error:
+                print('whip: status %s%d %s' % (label, error.code, error.read().decode().strip()), flush=True)
         return False
 
     def on_connection_state(element, _):

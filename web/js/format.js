@@ -103,7 +103,7 @@ export function describeMimeType(mimeType) {
   const m = /^([^;]+)(?:;\s*codecs=("?)([^"]*)\2)?/i.exec(mimeType || '');
   if (!m) return mimeType || '';
   const container = { 'video/x-matroska': 'Matroska', 'video/webm': 'WebM', 'video/mp4': 'MP4',
-    'audio/webm': 'WebM' }[m[1].toLowerCase()] || m[1];
+    'audio/webm': 'WebM', 'video/webrtc': 'WebRTC' }[m[1].toLowerCase()] || m[1];
   const names = (m[3] || '').split(',').map((c) => c.trim().toLowerCase()).filter(Boolean).map((c) => {
     if (c.startsWith('avc1') || c === 'h264') return 'H.264';
     if (c.startsWith('vp8')) return 'VP8';

@@ -1,12 +1,15 @@
 // Going live and stopping: the Go live form (stream key, Show/Hide, Go live/Stop), the checks
-// before a broadcast (key, format, camera), one LiveSession at a time on the studio's output,
-// and its phases, stats, warnings and destinations on the page.
+// before a broadcast (key, format, camera), one session at a time on the studio's output (a
+// LiveSession over the WebSocket or a WhipSession over WebRTC, as the Connection setting says;
+// Automatic falls back from WebRTC to the WebSocket), and its phases, stats, warnings and
+// destinations on the page.
 
 import { describeMimeType, isLiveUnfriendly, isWebCodecs, nextFormat } from './format.js';
 import { primeAudio, probeEncoders } from './encoder.js';
 import { validateKey } from './socket.js';
 import { LiveSession } from './session.js';
 import { RecordingWatch } from './recordings.js';
+import { WhipSession } from './whip_session.js';
 
 export class GoLive {
   /**
@@ -21,7 +24,7 @@ export class GoLive {
     this.camera = camera;
     this.controls = controls;
     this.meter = meter;
-    this.session = null; // LiveSession while connecting/live/ending
+    this.session = null; // LiveSession or WhipSession while connecting/live/ending
     // After the end: the server's recording of this broadcast, as it is finalised.
     this.recordings = new RecordingWatch((list, done) => ui.setRecordings(list, done));
     this.startedAt = 0; // Date.now() at Go live
@@ -59,7 +62,8 @@ export class GoLive {
       ui.key.focus();
       return;
     }
-    let format = settings.formatToRecord();
+    const transport = settings.transport;
+    let format = transport === 'webrtc' ? { ok: true } : settings.formatToRecord();
     if (!format.ok) {
       ui.showAlert(format.reason);
       return;
@@ -70,6 +74,71 @@ export class GoLive {
       ui.showAlert('You can\u2019t go live until the camera and microphone are on: see the message in the preview.');
       return;
     }
+    if (transport !== 'websocket') {
+      this._startWhip(cam, key, transport === 'auto');
+      return;
+    }
+    await this._startWebSocket(cam, key, format);
+  }
+
+  /** Over WebRTC (WHIP); with fallback, over the WebSocket when WebRTC cannot start. */
+  _startWhip(cam, key, fallback) {
+    const { ui } = this;
+    ui.showWarning('');
+    const stream = this.controls.startOutput(cam);
+    const s = new WhipSession({
+      stream, key, fallback, videoBitsPerSecond: Number(ui.bitrate.value),
+    }, {
+      ...this._handlers(() => s, () => ({ id: 'webrtc', text: '' })),
+      unreachable: (reason) => {
+        if (this.session !== s) return;
+        ui.showWarning(`Could not stream over WebRTC here (${reason}), so the stream goes over the WebSocket.`);
+        this.session = null;
+        this.controls.endOutput();
+        const format = this.settings.formatToRecord();
+        if (!format.ok) {
+          ui.showAlert(format.reason);
+          ui.setState('idle');
+          return;
+        }
+        this._startWebSocket(cam, key, format, { keepWarning: true }).then(() => {
+          if (!this.session) ui.setState('idle'); // the WebSocket could not start either
+        });
+      },
+    });
+    this._run(s);
+  }
+
+  /** The session's handlers for the page; `suffix()` describes the transport after the format. */
+  _handlers(session, suffix) {
+    const { ui } = this;
+    return {
+      phase: (p, text) => { if (this.session === session()) this._phase(session(), p, text); },
+      stats: (st) => { if (this.session === session()) ui.setStats(st); },
+      warn: (text) => { if (this.session === session()) ui.showWarning(text); },
+      // As the server last sent them, also after the end.
+      destinations: (list) => ui.setDestinations(list),
+      format: (mimeType) => {
+        // Called as the recorder starts. For tests and support: since when.
+        ui.status.dataset.recordingSince = String(Date.now());
+        const { id, text } = suffix();
+        ui.setFormat({ id, mimeType, text: describeMimeType(mimeType) + text });
+      },
+    };
+  }
+
+  _run(s) {
+    this.recordings.cancel();
+    this.ui.setRecordings([], true);
+    this.startedAt = Date.now();
+    this.session = s;
+    this.ui.resetStats();
+    this.ui.setState('connecting');
+    s.start();
+  }
+
+  async _startWebSocket(cam, key, format, { keepWarning = false } = {}) {
+    const { ui } = this;
     // The page's own encoder when this browser encodes H.264 at this size; else Automatic goes
     // on to the browser's recorder.
     let encoder = 'mediarecorder';
@@ -95,13 +164,10 @@ export class GoLive {
     }
     if (isLiveUnfriendly(format.mimeType)) {
       ui.showWarning('This browser\u2019s MP4 recorder holds video back until you stop, so viewers will see nothing for a long time. Choose “Automatic” under Settings.');
-    } else {
+    } else if (!keepWarning) {
       ui.showWarning('');
     }
 
-    this.recordings.cancel();
-    ui.setRecordings([], true);
-    this.startedAt = Date.now();
     const s = new LiveSession({
       stream: this.controls.startOutput(cam),
       key,
@@ -109,23 +175,9 @@ export class GoLive {
       videoBitsPerSecond: Number(ui.bitrate.value),
       encoder,
       fps: 30,
-    }, {
-      phase: (p, text) => { if (this.session === s) this._phase(s, p, text); },
-      stats: (st) => { if (this.session === s) ui.setStats(st); },
-      warn: (text) => { if (this.session === s) ui.showWarning(text); },
-      // As the server last sent them, also after the end.
-      destinations: (list) => ui.setDestinations(list),
-      format: (mimeType) => {
-        // Called as the recorder starts. For tests and support: since when.
-        ui.status.dataset.recordingSince = String(Date.now());
-        ui.setFormat({ id: format.id, mimeType, text: describeMimeType(mimeType) +
-          (encoder === 'webcodecs' ? ' \u00b7 encoded by the page' : '') });
-      },
-    });
-    this.session = s;
-    ui.resetStats();
-    ui.setState('connecting');
-    s.start();
+    }, this._handlers(() => s, () => ({
+      id: format.id, text: encoder === 'webcodecs' ? ' \u00b7 encoded by the page' : '' })));
+    this._run(s);
   }
 
   /** The camera or microphone went away: a broadcast cannot go on without it. */

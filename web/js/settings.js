@@ -1,5 +1,5 @@
 // What the page keeps in this browser (localStorage, names under "wsrtmp.") and the form's
-// values: the stream key, quality, resolution and recording format, the camera and microphone
+// values: the stream key, quality, resolution, recording format and connection (transport), the camera and microphone
 // last used, the studio's scene, title, corners and logo. Also the recording format chosen
 // from the Format setting (or ?format=). Nothing here opens media or a connection.
 
@@ -41,6 +41,8 @@ export class Settings {
     if (hasOption(ui.formatSelect, f)) ui.formatSelect.value = f;
     else if (q) ui.formatSelect.value = 'auto';
     this.updateFormat(q && !FORMAT_IDS.includes(q) ? q : ui.formatSelect.value);
+    const t = new URLSearchParams(location.search).get('transport') || store.get('transport');
+    if (t && hasOption(ui.transportSelect, t)) ui.transportSelect.value = t;
   }
 
   /** Keep the form's values as they change (what a change sets off is bound elsewhere). */
@@ -50,6 +52,7 @@ export class Settings {
     ui.micSelect.addEventListener('change', () => store.set('mic', ui.micSelect.value));
     ui.resolution.addEventListener('change', () => store.set('resolution', ui.resolution.value));
     ui.bitrate.addEventListener('change', () => store.set('bitrate', ui.bitrate.value));
+    ui.transportSelect.addEventListener('change', () => store.set('transport', ui.transportSelect.value));
     ui.formatSelect.addEventListener('change', () => {
       store.set('format', ui.formatSelect.value);
       this.updateFormat(ui.formatSelect.value);
@@ -85,6 +88,10 @@ export class Settings {
     this.updateFormat(next.id);
     return `The format is now ${next.label}: press Go live to try it.`;
   }
+
+  // ------------------------------------------------------------ connection
+  /** How to reach the server: 'websocket', 'webrtc' (WHIP) or 'auto' (WebRTC, else WebSocket). */
+  get transport() { return this.ui.transportSelect.value; }
 
   // ------------------------------------------------------------ key and devices
   rememberKey(key) { store.set('key', key); }

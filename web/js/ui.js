@@ -63,6 +63,7 @@ export class Ui {
     this.bitrate = $('bitrate-select');
     this.resolution = $('resolution-select');
     this.formatSelect = $('format-select');
+    this.transportSelect = $('transport-select');
     this.format = $('format');
     this.statElapsed = $('stat-elapsed');
     this.statBitrate = $('stat-bitrate');
@@ -124,7 +125,7 @@ export class Ui {
     this.goLive.classList.toggle('primary', !busy);
     this.goLive.classList.toggle('stop', busy);
     for (const el of [this.key, this.keyToggle, this.bitrate, this.resolution, this.formatSelect,
-      this.cameraSelect, this.micSelect]) {
+      this.transportSelect, this.cameraSelect, this.micSelect]) {
       if (busy) el.dataset.lockedByLive = '1';
       else delete el.dataset.lockedByLive;
     }
@@ -132,7 +133,8 @@ export class Ui {
   }
 
   _applyDisabled() {
-    for (const el of [this.key, this.keyToggle, this.bitrate, this.resolution, this.formatSelect]) {
+    for (const el of [this.key, this.keyToggle, this.bitrate, this.resolution, this.formatSelect,
+      this.transportSelect]) {
       el.disabled = !!el.dataset.lockedByLive;
     }
     for (const el of [this.cameraSelect, this.micSelect]) {
