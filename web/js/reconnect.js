@@ -75,3 +75,33 @@ export class ReconnectWindow {
     return Math.min(backoffMs(this.attempts - 1), left - LAST_CHANCE_MS / 2);
   }
 }
+
+export const LOST_TEXT = 'Connection lost \u2014 viewers see your \u2018be right back\u2019 screen. Reconnecting\u2026';
+
+/**
+ * After a drop, or a failed attempt to restore it: the next attempt within the server's window
+ * (the session's _connect after the window's backoff), or the end of the broadcast once the
+ * window is over. The WebSocket (session.js) and WebRTC (whip_session.js) sessions share it.
+ * @param {object} session  its lost window, continuityS, drops, phase, stopping, finished,
+ *   retryTimer and handlers (h.warn), and its _setPhase, _finish and _connect
+ */
+export function retryAfterDrop(session) {
+  const now = performance.now();
+  if (!session.lost) {
+    session.lost = new ReconnectWindow(session.continuityS, now);
+    session.drops += 1;
+    session.h.warn('');
+  }
+  const delay = session.lost.next(now);
+  if (delay < 0) {
+    session.errorKind = 'lost';
+    session._finish('error', `The connection to the server was lost and did not come back within ${session.continuityS} s, ` +
+      'so the broadcast ended. Check your internet connection, then go live again.');
+    return;
+  }
+  if (session.phase !== 'lost') session._setPhase('lost', LOST_TEXT);
+  session.retryTimer = setTimeout(() => {
+    session.retryTimer = 0;
+    if (!session.stopping && !session.finished) session._connect();
+  }, delay);
+}

@@ -6,7 +6,7 @@ import { Recorder } from './recorder.js';
 import { WebCodecsRecorder } from './encoder.js';
 import { UplinkControl } from './uplink.js';
 import { IngestSocket, describeClose, ingestUrl } from './socket.js';
-import { ReconnectWindow, shouldReconnect } from './reconnect.js';
+import { retryAfterDrop, shouldReconnect } from './reconnect.js';
 
 const CONNECT_TIMEOUT_MS = 15000;
 const CLOSE_WAIT_MS = 15000;
@@ -21,8 +21,6 @@ const SERVER_SILENT_MS = 10000;
 // Stop while the connection is lost: how long to try one connection that tells the server
 // the show is over (else the viewers see the slate until the server's window runs out).
 const END_CONNECT_MS = 3000;
-
-export const LOST_TEXT = 'Connection lost \u2014 viewers see your \u2018be right back\u2019 screen. Reconnecting\u2026';
 
 /**
  * Phases reported to `onPhase(phase, text)`:
@@ -421,24 +419,7 @@ export class LiveSession {
 
   /** The connection dropped (or an attempt to restore it failed): try again within the window. */
   _retry() {
-    const now = performance.now();
-    if (!this.lost) {
-      this.lost = new ReconnectWindow(this.continuityS, now);
-      this.drops += 1;
-      this.h.warn('');
-    }
-    const delay = this.lost.next(now);
-    if (delay < 0) {
-      this.errorKind = 'lost';
-      this._finish('error', `The connection to the server was lost and did not come back within ${this.continuityS} s, ` +
-        'so the broadcast ended. Check your internet connection, then go live again.');
-      return;
-    }
-    if (this.phase !== 'lost') this._setPhase('lost', LOST_TEXT);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = 0;
-      if (!this.stopping && !this.finished) this._connect();
-    }, delay);
+    retryAfterDrop(this);
   }
 
   _fail(text) {

@@ -9,8 +9,7 @@
 // the Location to poll, and H.264 first in the offer; that is all of WHIP it uses.
 
 import { explainKind } from './error_kinds.js';
-import { ReconnectWindow } from './reconnect.js';
-import { LOST_TEXT } from './session.js';
+import { retryAfterDrop } from './reconnect.js';
 
 export const WHIP_PATH = '/whip';
 // ICE must connect this soon after the answer, else UDP is taken to be blocked.
@@ -231,24 +230,7 @@ export class WhipSession {
   }
 
   _retry() {
-    const now = performance.now();
-    if (!this.lost) {
-      this.lost = new ReconnectWindow(this.continuityS, now);
-      this.drops += 1;
-      this.h.warn('');
-    }
-    const delay = this.lost.next(now);
-    if (delay < 0) {
-      this.errorKind = 'lost';
-      this._finish('error', `The connection to the server was lost and did not come back within ${this.continuityS} s, ` +
-        'so the broadcast ended. Check your internet connection, then go live again.');
-      return;
-    }
-    if (this.phase !== 'lost') this._setPhase('lost', LOST_TEXT);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = 0;
-      if (!this.stopping && !this.finished) this._connect();
-    }, delay);
+    retryAfterDrop(this);
   }
 
   _failed(pc, err) {
