@@ -23,29 +23,6 @@ constexpr gsize MAX_REASON = 200;
 constexpr gint64 MAX_BAN_S = 365LL * 24 * 3600;
 
 void
-send_json_node (SoupServerMessage *msg, guint status, JsonNode *node)
-{
-  g_autofree char *body = json_to_string (node, FALSE);
-  send_text (msg, status, "application/json", std::string (body) + "\n");
-}
-
-/* {"error": message, "kind": kind} */
-void
-send_error (SoupServerMessage *msg, guint status, const char *kind,
-    const std::string &message)
-{
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "error");
-  json_builder_add_string_value (builder, message.c_str ());
-  json_builder_set_member_name (builder, "kind");
-  json_builder_add_string_value (builder, kind);
-  json_builder_end_object (builder);
-  g_autoptr (JsonNode) node = json_builder_get_root (builder);
-  send_json_node (msg, status, node);
-}
-
-void
 method_not_allowed (SoupServerMessage *msg, const char *allow)
 {
   send_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method_not_allowed",
@@ -227,7 +204,7 @@ AdminApi::list (SoupServerMessage *msg)
   json_builder_end_array (builder);
   json_builder_end_object (builder);
   g_autoptr (JsonNode) node = json_builder_get_root (builder);
-  send_json_node (msg, SOUP_STATUS_OK, node);
+  send_json (msg, SOUP_STATUS_OK, node);
 }
 
 void
@@ -239,7 +216,7 @@ AdminApi::show (SoupServerMessage *msg, const std::string &key)
         "no broadcast with this key");
   g_autoptr (JsonNode) node = broadcast_view (*broadcast,
       server_.inputs_of (broadcast));
-  send_json_node (msg, SOUP_STATUS_OK, node);
+  send_json (msg, SOUP_STATUS_OK, node);
 }
 
 void
@@ -309,7 +286,7 @@ AdminApi::kick (SoupServerMessage *msg, const std::string &key)
   json_builder_add_string_value (builder, reason.c_str ());
   json_builder_end_object (builder);
   g_autoptr (JsonNode) node = json_builder_get_root (builder);
-  send_json_node (msg, SOUP_STATUS_OK, node);
+  send_json (msg, SOUP_STATUS_OK, node);
 }
 
 void
@@ -331,7 +308,7 @@ AdminApi::control (SoupServerMessage *msg, const std::string &key,
   /* The broadcast as it is now: the destination's row says its state. */
   g_autoptr (JsonNode) node = broadcast_view (*broadcast,
       server_.inputs_of (broadcast));
-  send_json_node (msg, SOUP_STATUS_OK, node);
+  send_json (msg, SOUP_STATUS_OK, node);
 }
 
 }  // namespace wsrtmp

@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
 #include <string>
@@ -21,5 +22,15 @@ send_text (SoupServerMessage *msg, guint status, const char *type,
   soup_server_message_set_response (msg, type, SOUP_MEMORY_COPY,
       body.data (), body.size ());
 }
+
+/* The node (or the builder's root) as the JSON body. */
+void send_json (SoupServerMessage *msg, guint status, JsonNode *node);
+void send_json (SoupServerMessage *msg, guint status, JsonBuilder *builder);
+
+/* Errors, as the stream's error frames have them: {"kind": a machine word
+ * (README's table), "message": for people}. */
+std::string error_body (const std::string &kind, const std::string &message);
+void send_error (SoupServerMessage *msg, guint status,
+    const std::string &kind, const std::string &message);
 
 }  // namespace wsrtmp

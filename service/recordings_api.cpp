@@ -14,14 +14,6 @@ namespace wsrtmp {
 
 namespace {
 
-void
-send_json (SoupServerMessage *msg, guint status, JsonBuilder *builder)
-{
-  g_autoptr (JsonNode) node = json_builder_get_root (builder);
-  g_autofree char *body = json_to_string (node, FALSE);
-  send_text (msg, status, "application/json", std::string (body) + "\n");
-}
-
 std::string
 iso_time (gint64 us)
 {
@@ -33,20 +25,6 @@ iso_time (gint64 us)
 }
 
 }  // namespace
-
-void
-send_recording_error (SoupServerMessage *msg, guint status, const char *kind,
-    const std::string &message)
-{
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "error");
-  json_builder_add_string_value (builder, message.c_str ());
-  json_builder_set_member_name (builder, "kind");
-  json_builder_add_string_value (builder, kind);
-  json_builder_end_object (builder);
-  send_json (msg, status, builder);
-}
 
 void
 send_recording_list (SoupServerMessage *msg, const RecordingIndex &index,
@@ -96,7 +74,7 @@ send_recording_file (SoupServerMessage *msg, const RecordingIndex &index,
   std::string error;
   std::string path = index.path_of (name, only_key, status, error);
   if (path.empty ()) {
-    send_recording_error (msg, status, status == 400 ? "bad_request" :
+    send_error (msg, status, status == 400 ? "bad_request" :
         "not_found", error);
     return;
   }
@@ -106,7 +84,7 @@ send_recording_file (SoupServerMessage *msg, const RecordingIndex &index,
   if (!file) {
     g_warning ("cannot read the recording %s: %s", name.c_str (),
         gerror->message);
-    send_recording_error (msg, SOUP_STATUS_NOT_FOUND, "not_found",
+    send_error (msg, SOUP_STATUS_NOT_FOUND, "not_found",
         "no such recording");
     return;
   }
@@ -137,7 +115,7 @@ serve_own_recordings (SoupServerMessage *msg, const std::string &rest,
   guint n = g_strv_length (parts);
   std::string key = n > 0 ? parts[0] : "";
   if (n < 1 || n > 2 || !is_valid_key (key)) {
-    send_recording_error (msg, SOUP_STATUS_NOT_FOUND, "not_found",
+    send_error (msg, SOUP_STATUS_NOT_FOUND, "not_found",
         "no such resource");
     return;
   }
@@ -153,7 +131,7 @@ serve_own_recordings (SoupServerMessage *msg, const std::string &rest,
   }
   if (!token_secret.empty () && !check_token (token_secret, key, token,
           g_get_real_time () / G_USEC_PER_SEC)) {
-    send_recording_error (msg, SOUP_STATUS_FORBIDDEN, "token",
+    send_error (msg, SOUP_STATUS_FORBIDDEN, "token",
         "invalid or expired token");
     return;
   }

@@ -43,8 +43,4 @@ void send_recording_file (SoupServerMessage *msg, const RecordingIndex &index,
 void serve_own_recordings (SoupServerMessage *msg, const std::string &rest,
     const RecordingIndex &index, const std::string &token_secret);
 
-/* {"error": message, "kind": kind} with status. */
-void send_recording_error (SoupServerMessage *msg, guint status,
-    const char *kind, const std::string &message);
-
 }  // namespace wsrtmp

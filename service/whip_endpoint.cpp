@@ -29,28 +29,6 @@ hold (SoupServerMessage *msg)
       g_object_unref);
 }
 
-std::string
-error_body (const std::string &kind, const std::string &message)
-{
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "kind");
-  json_builder_add_string_value (builder, kind.c_str ());
-  json_builder_set_member_name (builder, "message");
-  json_builder_add_string_value (builder, message.c_str ());
-  json_builder_end_object (builder);
-  g_autoptr (JsonNode) node = json_builder_get_root (builder);
-  g_autofree char *text = json_to_string (node, FALSE);
-  return std::string (text) + "\n";
-}
-
-void
-send_error (SoupServerMessage *msg, guint status, const std::string &kind,
-    const std::string &message)
-{
-  send_text (msg, status, "application/json", error_body (kind, message));
-}
-
 /* The HTTP status for an admission refusal's kind. */
 guint
 status_for (const std::string &kind)
