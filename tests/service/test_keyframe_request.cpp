@@ -42,20 +42,6 @@ count_text (const WsClient &client, const std::string &needle)
   return count;
 }
 
-/* Waits up to timeout_ms for needle in the daemon's log. */
-bool
-wait_logged (const Daemon &daemon, const std::string &needle, int timeout_ms)
-{
-  auto until = std::chrono::steady_clock::now () +
-      std::chrono::milliseconds (timeout_ms);
-  while (daemon.log ().find (needle) == std::string::npos) {
-    if (std::chrono::steady_clock::now () >= until)
-      return false;
-    std::this_thread::sleep_for (std::chrono::milliseconds (100));
-  }
-  return true;
-}
-
 }  // namespace
 
 class KeyframeRequestTest : public CppUnit::TestFixture {
@@ -133,7 +119,7 @@ class KeyframeRequestTest : public CppUnit::TestFixture {
     bool restarted = restart_nginx (nginx_dir, nginx.url (), &err);
     CPPUNIT_ASSERT_MESSAGE (err, restarted);
     ASSERT_LOGGED (daemon, "not reconnected",
-        wait_logged (daemon, "RTMP reconnected", 10000));
+        daemon.wait_logged ("RTMP reconnected", 10000));
 
     sender.join ();
     client->close (1000, "stream ended");
@@ -202,7 +188,7 @@ class KeyframeRequestTest : public CppUnit::TestFixture {
         first->wait_text ("\"state\":\"live\"", 10000));
     first->abort ();
     ASSERT_LOGGED (daemon, "no slate",
-        wait_logged (daemon, "viewers see the slate", 10000));
+        daemon.wait_logged ("viewers see the slate", 10000));
 
     auto second = WsClient::connect (daemon.ingest_url ("back"));
     CPPUNIT_ASSERT (second);

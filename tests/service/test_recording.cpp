@@ -115,17 +115,6 @@ video_times (const std::string &path)
 }
 
 /* Waits until the daemon logged text. */
-bool
-wait_logged (const Daemon &daemon, const std::string &text, int timeout_ms)
-{
-  for (int waited = 0; waited <= timeout_ms; waited += 100) {
-    if (daemon.log ().find (text) != std::string::npos)
-      return true;
-    std::this_thread::sleep_for (std::chrono::milliseconds (100));
-  }
-  return false;
-}
-
 /* The types of path's top-level MP4 boxes, in order. */
 std::vector<std::string>
 top_level_boxes (const std::string &path)
@@ -438,7 +427,7 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
     second->close (1000, "stream ended");
     CPPUNIT_ASSERT (second->wait_closed (10000));
     ASSERT_LOGGED (daemon, "never idle", daemon.wait_idle (30000));
-    ASSERT_LOGGED (daemon, "not finalised", wait_logged (daemon,
+    ASSERT_LOGGED (daemon, "not finalised", daemon.wait_logged (
         "finalised ", 10000));
     keep (rec);
     auto files = files_in (rec, ".mp4");

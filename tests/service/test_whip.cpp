@@ -104,19 +104,6 @@ send_whip (const Daemon &daemon, const std::string &bearer, double seconds,
   return status;
 }
 
-bool
-wait_logged (const Daemon &daemon, const std::string &needle, int timeout_ms)
-{
-  auto until = std::chrono::steady_clock::now () +
-      std::chrono::milliseconds (timeout_ms);
-  while (daemon.log ().find (needle) == std::string::npos) {
-    if (std::chrono::steady_clock::now () >= until)
-      return false;
-    std::this_thread::sleep_for (std::chrono::milliseconds (100));
-  }
-  return true;
-}
-
 /* nginx's recording: H.264 (passed through: the fixture's profile) and
  * AAC, lasting seconds (+-1), keyframes at most 2.2 s apart. */
 void
@@ -293,12 +280,12 @@ class WhipTest : public CppUnit::TestFixture {
     std::string out;
     int status = send_whip (daemon, "drop", 5, false, out);
     ASSERT_LOGGED (daemon, "first sender: " + out, status == 0);
-    ASSERT_LOGGED (daemon, "no drop", wait_logged (daemon,
+    ASSERT_LOGGED (daemon, "no drop", daemon.wait_logged (
             "no media for 2 s; the broadcast goes on (slate)", 6000));
-    ASSERT_LOGGED (daemon, "no slate", wait_logged (daemon, "slate", 6000));
+    ASSERT_LOGGED (daemon, "no slate", daemon.wait_logged ("slate", 6000));
     status = send_whip (daemon, "drop", 5, true, out);
     ASSERT_LOGGED (daemon, "second sender: " + out, status == 0);
-    ASSERT_LOGGED (daemon, "not resumed", wait_logged (daemon,
+    ASSERT_LOGGED (daemon, "not resumed", daemon.wait_logged (
             "resumed the broadcast", 1000));
     ASSERT_LOGGED (daemon, "still busy", daemon.wait_idle (5000));
     CPPUNIT_ASSERT_EQUAL (1, nginx.publishes ("drop"));
@@ -320,7 +307,7 @@ class WhipTest : public CppUnit::TestFixture {
     int status = -1;
     std::thread sender ([&] { status = send_whip (daemon, "viewed", 4, true,
         out); });
-    bool live = wait_logged (daemon, "whip 1 [vie***] from 127.0.0.1: live",
+    bool live = daemon.wait_logged ("whip 1 [vie***] from 127.0.0.1: live",
         10000);
     HttpResponse view = http_get (daemon.admin_url () +
         "api/v1/broadcasts/viewed");

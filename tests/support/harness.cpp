@@ -272,6 +272,19 @@ Daemon::log () const
 }
 
 bool
+Daemon::wait_logged (const std::string &text, int timeout_ms) const
+{
+  auto until = std::chrono::steady_clock::now () +
+      std::chrono::milliseconds (timeout_ms);
+  while (log ().find (text) == std::string::npos) {
+    if (std::chrono::steady_clock::now () >= until)
+      return false;
+    std::this_thread::sleep_for (std::chrono::milliseconds (100));
+  }
+  return true;
+}
+
+bool
 Daemon::wait_idle (int timeout_ms) const
 {
   auto until = std::chrono::steady_clock::now () +

@@ -46,6 +46,8 @@ class Daemon {
    * -1 on timeout (the process is then killed). */
   int terminate (int timeout_ms);
   std::string log () const;
+  /* Waits up to timeout_ms for text in the log. */
+  bool wait_logged (const std::string &text, int timeout_ms) const;
   /* Polls /healthz until no session and no broadcast is active. */
   bool wait_idle (int timeout_ms) const;
   /* The process id (0 once it exited). */
