@@ -76,35 +76,4 @@ recording_path (const std::string &dir, const std::string &key)
   return path;
 }
 
-int
-remove_old_recordings (const std::string &dir, int keep_days)
-{
-  if (keep_days <= 0)
-    return 0;
-  g_autoptr (GDir) listing = g_dir_open (dir.c_str (), 0, nullptr);
-  if (!listing)
-    return 0;
-  gint64 limit = g_get_real_time () / G_USEC_PER_SEC -
-      static_cast<gint64> (keep_days) * 86400;
-  int removed = 0;
-  for (const char *name; (name = g_dir_read_name (listing));) {
-    /* Only what wsrtmpd writes there. */
-    if (!g_str_has_suffix (name, ".mp4") && !g_str_has_suffix (name, ".flv"))
-      continue;
-    std::string path = dir + "/" + name;
-    GStatBuf info;
-    if (g_stat (path.c_str (), &info) != 0 || !S_ISREG (info.st_mode) ||
-        info.st_mtime >= limit)
-      continue;
-    if (g_unlink (path.c_str ()) == 0) {
-      g_message ("removed %s: older than --record-keep-days %d",
-          path.c_str (), keep_days);
-      removed++;
-    } else {
-      g_warning ("cannot remove %s: %s", path.c_str (), g_strerror (errno));
-    }
-  }
-  return removed;
-}
-
 }  // namespace wsrtmp

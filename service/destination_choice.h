@@ -36,9 +36,4 @@ std::vector<Destination> destinations_for (const Config &config,
 /* <dir>/<key>-<UTC timestamp>.flv, never overwriting an earlier one. */
 std::string recording_path (const std::string &dir, const std::string &key);
 
-/* --record-keep-days: removes the recordings (*.mp4, *.flv) in dir last
- * written more than keep_days days ago, each logged; returns how many.
- * Nothing with keep_days 0. */
-int remove_old_recordings (const std::string &dir, int keep_days);
-
 }  // namespace wsrtmp

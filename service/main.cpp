@@ -7,7 +7,7 @@
 #include "admin_api.h"
 #include "allocator.h"
 #include "daemon_config.h"
-#include "destination_choice.h"
+#include "record_dir_sweep.h"
 #include "pipeline_factory.h"
 #include "server.h"
 #include "systemd_notify.h"
@@ -185,24 +185,24 @@ main (int argc, char **argv)
     wsrtmp::systemd_notify_ready ("listening on " + url);
     wsrtmp::SystemdWatchdog watchdog;
 
-    /* --record-keep-days: at start, then every hour. */
-    guint keep_timer = 0;
-    if (config.record_keep_days > 0) {
-      wsrtmp::remove_old_recordings (config.record_dir,
-          config.record_keep_days);
-      keep_timer = g_timeout_add_seconds (3600, [] (gpointer data)
-          -> gboolean {
-            auto *c = static_cast<const wsrtmp::Config *> (data);
-            wsrtmp::remove_old_recordings (c->record_dir,
-                c->record_keep_days);
-            return G_SOURCE_CONTINUE;
-          }, &config);
+    /* --record-dir's sweep (--record-keep-days, abandoned rewrites): at
+     * start, then every hour. */
+    guint sweep_timer = 0;
+    if (!config.record_dir.empty ()) {
+      auto sweep = [] (gpointer data) -> gboolean {
+        auto *c = static_cast<const wsrtmp::Config *> (data);
+        wsrtmp::remove_old_recordings (c->record_dir, c->record_keep_days);
+        wsrtmp::remove_abandoned_rewrites (c->record_dir);
+        return G_SOURCE_CONTINUE;
+      };
+      sweep (&config);
+      sweep_timer = g_timeout_add_seconds (3600, sweep, &config);
     }
 
     g_main_loop_run (app.loop);
 
-    if (keep_timer)
-      g_source_remove (keep_timer);
+    if (sweep_timer)
+      g_source_remove (sweep_timer);
 
     if (app.drain_timer)
       g_source_remove (app.drain_timer);

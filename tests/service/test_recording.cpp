@@ -365,22 +365,27 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
   }
 
   /* --record-keep-days 2: older recordings are removed at start (and
-   * logged), newer ones and other files kept. */
+   * logged), newer ones and other files kept; so is a rewrite a killed
+   * daemon left (.NAME.part untouched for minutes), not a recent one. */
   void testKeepDays ()
   {
     TempDir dir;
     std::string rec = dir.file ("rec");
     g_mkdir_with_parents (rec.c_str (), 0755);
-    for (const char *name : { "old-1.mp4", "old.flv", "old.txt", "new-1.mp4" })
+    for (const char *name : { "old-1.mp4", "old.flv", "old.txt", "new-1.mp4",
+            ".dead-1.mp4.part", ".busy-1.mp4.part" })
       CPPUNIT_ASSERT (g_file_set_contents ((rec + "/" + name).c_str (), "x",
               1, nullptr));
+    CPPUNIT_ASSERT_EQUAL (0, run_command ({ "touch", "-d", "20 minutes ago",
+            rec + "/.dead-1.mp4.part" }, nullptr, nullptr));
     for (const char *name : { "old-1.mp4", "old.flv", "old.txt" })
       CPPUNIT_ASSERT_EQUAL (0, run_command ({ "touch", "-d", "3 days ago",
               rec + "/" + name }, nullptr, nullptr));
     Daemon daemon ({ "--record-dir", rec, "--record-keep-days", "2" });
     for (int i = 0; i < 50 && (g_file_test ((rec + "/old.flv").c_str (),
             G_FILE_TEST_EXISTS) || g_file_test ((rec + "/old-1.mp4").c_str (),
-            G_FILE_TEST_EXISTS)); i++)
+            G_FILE_TEST_EXISTS) || g_file_test ((rec +
+                "/.dead-1.mp4.part").c_str (), G_FILE_TEST_EXISTS)); i++)
       std::this_thread::sleep_for (std::chrono::milliseconds (100));
     CPPUNIT_ASSERT_MESSAGE (daemon.log (), !g_file_test ((rec + "/old-1.mp4").c_str (),
             G_FILE_TEST_EXISTS));
@@ -392,6 +397,10 @@ class WsrtmpdRecordingTest : public CppUnit::TestFixture {
             G_FILE_TEST_EXISTS));
     CPPUNIT_ASSERT_MESSAGE (daemon.log (), daemon.log ().find (
             "old-1.mp4: older than --record-keep-days 2") != std::string::npos);
+    CPPUNIT_ASSERT_MESSAGE (daemon.log (), !g_file_test ((rec +
+                "/.dead-1.mp4.part").c_str (), G_FILE_TEST_EXISTS));
+    CPPUNIT_ASSERT (g_file_test ((rec + "/.busy-1.mp4.part").c_str (),
+            G_FILE_TEST_EXISTS));
   }
 
   /* A broadcast that loses its connection goes on the slate and resumes
