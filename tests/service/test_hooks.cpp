@@ -585,9 +585,12 @@ class WebhookLoadTest : public CppUnit::TestFixture {
       std::lock_guard<std::mutex> hold (random_lock);
       return Receiver::Answer { random () % 2 ? 500u : 200u, "" };
     });
+    /* The recording as FLV: the broadcasts' events are what this is about,
+     * and an MP4 segment's rewrite per short broadcast would only add
+     * load (recording.completed is checked in test_recording). */
     const std::vector<std::string> common = { "--webhook-secret-file",
       secret_file, "--continuity-timeout", "0", "--max-connections-per-ip",
-      "0" };
+      "0", "--record-format", "flv" };
     auto args = [&] (const std::string &rec, const std::string &url) {
       std::vector<std::string> all = { "--record-dir", dir.file (rec),
         "--webhook-url", url };
@@ -690,6 +693,10 @@ class WebhookLoadTest : public CppUnit::TestFixture {
       for (const auto &body : bodies) {
         std::string type = member (body, "type"), time = member (body,
             "time");
+        /* About a file, not the broadcast's life (see
+         * testWebhooksFlakyReceiver). */
+        if (type == "recording.completed")
+          continue;
         std::string where = key + ": " + last_type + " then " + body;
         ASSERT_LOGGED (flaky, where, time >= last_time &&
             last_type != "broadcast.ended" &&
