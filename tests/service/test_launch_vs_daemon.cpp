@@ -79,7 +79,9 @@ std::string
 daemon_output (const Fixture &fixture, const TempDir &dir)
 {
   std::string rec = dir.file ("rec");
-  Daemon daemon ({ "--record-dir", rec });
+  /* FLV: byte for byte what the RTMP output gets, comparable with
+   * gst-launch's. */
+  Daemon daemon ({ "--record-dir", rec, "--record-format", "flv" });
   {
     std::string error;
     auto client = WsClient::connect (daemon.ingest_url ("same"), &error);
