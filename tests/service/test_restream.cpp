@@ -568,9 +568,14 @@ class RestreamTest : public CppUnit::TestFixture {
         ";" + rtmp (slow.port (), "slowkey") + ";" + flaky.url () +
         "/flakykey\n"
         "names = good;refused;blackhole;slow;flaky\nrecord = true\n");
+    /* The recording as FLV: an MP4 recording (the default) holds the
+     * broadcast's start until splitmuxsink has a whole GOP, and with a
+     * bound this small every destination overflows meanwhile and loses
+     * its first GOP, the recording too (README, Recordings: known
+     * limits; issue 27 stays open for it). */
     Daemon daemon ({ "--streams-file", streams, "--record-dir",
         dir.file ("rec"), "--video-bitrate", "1000", "--rtmp-retry-time",
-        "12", "--destination-buffer", "100000" });
+        "12", "--destination-buffer", "100000", "--record-format", "flv" });
     Fixture fixture ("chrome-vp8-opus-30s-250ms");
 
     LiveStream live (daemon, fixture, "studio");
