@@ -344,7 +344,8 @@ async function runCase(target, N, dests = 1) {
     machine.push(sampleMachine());
     const n = sampleTree(nginxPid, true);
     if (n) others.nginx.push(n);
-    if (loadgen?.pid) { const l = sampleTree(loadgen.pid, false); if (l) others.loadgen.push(l); }
+    // WHIP: whipgen and its whip_send.py processes (the senders' cost, not the server's)
+    if (loadgen?.pid) { const l = sampleTree(loadgen.pid, target === 'whip'); if (l) others.loadgen.push(l); }
   }, 500);
   await sleep(2000); // idle baseline
   const idle = samples.at(-1);
@@ -531,6 +532,9 @@ async function runCase(target, N, dests = 1) {
 
   // latency: subscribed streams, every received frame against the message that completed it
   const lat = [];
+  // the same over the CPU window only (all N streams sending): without the ramp, when N WHIP
+  // senders start, handshake and compete for the same cores
+  const latActive = [];
   const latTail = []; // median latency over the last third of each subscribed stream: growing backlog?
   const firstFrame = [];
   for (const s of subs) {
@@ -550,11 +554,12 @@ async function runCase(target, N, dests = 1) {
       // WHIP: the frame itself left the sender at connected_wall + its pts (clocksync from the
       // connection on); the WebSocket: the message that completed it was sent at sends[k]
       const sent = target === 'whip' ? r.connected_wall + vTarget.pts[j] * 1000 : r.sends[k];
-      frames.push({ src_pts: vTarget.pts[j], chunk: k, ms: a.wall - sent });
+      frames.push({ src_pts: vTarget.pts[j], chunk: k, ms: a.wall - sent, sent });
     }
     writeFileSync(join(dir, `latency-${s.key}.json`), JSON.stringify({ shift, frames }));
     firstFrame.push(s.arrivals[0].wall - (target === 'whip' ? r.connected_wall : r.sends[0]));
     for (const f of frames) if (f.src_pts - vTarget.first >= steadyFrom) lat.push(f.ms);
+    for (const f of frames) if (f.sent >= from && f.sent <= to) latActive.push(f.ms);
     const tail = frames.filter((f) => f.src_pts - vTarget.first >= vTarget.span * 2 / 3).map((f) => f.ms);
     if (tail.length) latTail.push(percentile(tail, 0.5));
   }
@@ -601,6 +606,8 @@ async function runCase(target, N, dests = 1) {
     latency_streams: subs.length, latency_frames: lat.length, latency_steady_from_s: steadyFrom,
     latency_last_third_median_ms: round(latTail.length ? Math.max(...latTail) : null, 0),
     latency_ms: { p50: round(percentile(lat, 0.5), 0), p95: round(percentile(lat, 0.95), 0), max: round(lat.length ? Math.max(...lat) : null, 0) },
+    latency_all_active_ms: { p50: round(percentile(latActive, 0.5), 0), p95: round(percentile(latActive, 0.95), 0),
+      max: round(latActive.length ? Math.max(...latActive) : null, 0), frames: latActive.length },
     first_frame_ms: { median: round(percentile(firstFrame, 0.5), 0), max: round(firstFrame.length ? Math.max(...firstFrame) : null, 0) },
     publish_ms: { median: round(percentile(publishMs, 0.5), 0), p95: round(percentile(publishMs, 0.95), 0), max: publishMs.length ? Math.max(...publishMs) : null, n: publishMs.length },
     video_frames_out: percentile(streams.map((s) => s.video_frames), 0.5), video_frames_in: vTarget.packets,
@@ -688,8 +695,12 @@ const whipCompare = sc.whip ? cases.filter((c) => c.target === 'whip').map((w) =
   return { N: w.N, cpu_pct_per_stream_whip: w.cpu_pct_per_stream, cpu_pct_per_stream_websocket: ws?.cpu_pct_per_stream ?? null,
     cpu_ratio: cpuRatio, cpu_ratio_budget: 1.5, cpu_ratio_met: cpuRatio !== null ? cpuRatio <= 1.5 : null,
     latency_p95_whip_ms: w.latency_ms.p95, latency_p95_websocket_ms: ws?.latency_ms.p95 ?? null,
+    latency_all_active_p95_whip_ms: w.latency_all_active_ms.p95, latency_all_active_p95_websocket_ms: ws?.latency_all_active_ms.p95 ?? null,
     latency_p95_budget_ms: whipJitterMs + 30, latency_p95_met: w.latency_ms.p95 !== null ? w.latency_ms.p95 <= whipJitterMs + 30 : null,
-    real_time_whip: w.real_time, real_time_websocket: ws?.real_time ?? null };
+    real_time_whip: w.real_time, real_time_websocket: ws?.real_time ?? null,
+    // on the same machine, beside wsrtmpd: what the senders took (whip_send.py processes / loadgen.mjs)
+    senders_cpu_pct_whip: w.loadgen_cpu_pct, senders_cpu_pct_websocket: ws?.loadgen_cpu_pct ?? null,
+    machine_busy_pct_whip: w.machine_busy_pct, machine_busy_pct_websocket: ws?.machine_busy_pct ?? null };
 }) : undefined;
 // Streams that fit in the 2 cores by CPU alone, from the largest N that kept real time
 const capacity = (list) => {
@@ -783,7 +794,9 @@ for (const r of summary.restream ?? []) {
 }
 for (const r of summary.whip ?? []) {
   lines.push(`WHIP / WebSocket N=${r.N}: CPU per stream ${r.cpu_pct_per_stream_whip} % against ${r.cpu_pct_per_stream_websocket} % (ratio ${r.cpu_ratio}, budget 1.5: ${r.cpu_ratio_met ? 'met' : 'MISSED'});`
-    + ` added delay p95 ${r.latency_p95_whip_ms} ms against ${r.latency_p95_websocket_ms} ms (budget jitterbuffer ${whipJitterMs} + 30 = ${r.latency_p95_budget_ms} ms: ${r.latency_p95_met ? 'met' : 'MISSED'})`);
+    + ` added delay p95 ${r.latency_p95_whip_ms} ms against ${r.latency_p95_websocket_ms} ms (budget jitterbuffer ${whipJitterMs} + 30 = ${r.latency_p95_budget_ms} ms: ${r.latency_p95_met ? 'met' : 'MISSED'}),`
+    + ` ${r.latency_all_active_p95_whip_ms} ms against ${r.latency_all_active_p95_websocket_ms} ms while all N were sending;`
+    + ` senders ${r.senders_cpu_pct_whip} % against ${r.senders_cpu_pct_websocket} %, machine ${r.machine_busy_pct_whip} % against ${r.machine_busy_pct_websocket} % (of ${os.cpus().length * 100})`);
 }
 for (const r of summary.slate ?? []) {
   lines.push(`slate N=${r.N}: ${r.on_slate}/${r.N} on slate, CPU per stream on slate ${r.cpu_pct_per_stream_on_slate} % against ${r.cpu_pct_per_stream_sending} % while sending (ratio ${r.ratio}); PSS per stream on slate ${r.pss_mb_per_stream_on_slate} MB (${r.pss_mb_per_added_stream_on_slate} MB above idle)`);
