@@ -31,6 +31,10 @@ const SCENARIOS = {
   // H.264 + AAC as the page's WebCodecs sends it where the browser's AudioEncoder has AAC (Chrome
   // on Windows/macOS, Safari): wsrtmpd passes both through (no audio encoder); --timeslice unused
   'passthrough-aac': { fixtureName: 'chrome-webcodecs-h264-aac-20s', peerMode: 'copy', streams: '1,8,32', peerStreams: '1,8' },
+  // WHIP (issue 31) against the WebSocket, same run, same recording: every N is run twice on
+  // wsrtmpd, N WebSocket streams (target ours) then N WHIP senders (target whip,
+  // tests/support/whip_send.py: webrtcbin sending the recording's H.264 and Opus, no encoding)
+  'whip-passthrough': { fixture: 'chrome-h264-opus-kf2s-30s-', peerMode: null, streams: '1,8,32', whip: true },
 };
 
 const { values: o } = parseArgs({ options: {
@@ -60,6 +64,8 @@ const { values: o } = parseArgs({ options: {
   // reads, and one that reads at half the bitrate; "good:K" adds K more keys on the same nginx.
   destinations: { type: 'string', default: 'one' },
   'stop-on-fail': { type: 'boolean', default: false },
+  // whip-passthrough: wsrtmpd's --whip-jitter-ms for the WHIP cases (its own default otherwise)
+  'whip-jitter-ms': { type: 'string' },
   // The overload guard (issue 30): offer N streams to wsrtmpd with its guard on (its defaults);
   // those it refuses (1013, kind capacity) are counted, real time is judged over the admitted.
   offer: { type: 'string' },
@@ -291,12 +297,13 @@ async function extraDestinations() {
 // ---------------------------------------------------------------------------- one case
 // dests: how many destinations each stream goes to (restream; the others are other keys, same nginx)
 async function runCase(target, N, dests = 1) {
-  const tag = `${target === 'ours' ? 'o' : 'p'}${o.scenario[0]}${N}x${String(Date.now() % 1e6).padStart(6, '0')}`;
+  const daemon = target !== 'peer'; // ours (WebSocket) and whip both measure wsrtmpd
+  const tag = `${target[0]}${o.scenario[0]}${N}x${String(Date.now() % 1e6).padStart(6, '0')}`;
   const dir = join(outDir, `${target}-n${N}${dests > 1 ? `-d${dests}` : ''}`);
   mkdirSync(dir, { recursive: true });
   const recDir = join(outDir, 'nginx', 'rec');
   let server;
-  if (target === 'ours') {
+  if (daemon) {
     server = spawnServer(...niced(o.wsrtmpd, ['--listen', `127.0.0.1:${ports.ours}`,
       '--rtmp-url', `rtmp://127.0.0.1:${ports.rtmp}/live`, ...(await extraDestinations()),
       ...Array.from({ length: dests - 1 }, (_, i) => ['--rtmp-url', `rtmp://127.0.0.1:${ports.rtmp}/live/{key}-d${i + 2}`]).flat(),
@@ -309,7 +316,8 @@ async function runCase(target, N, dests = 1) {
         : ['--overload-delay-ms', '0', '--overload-cpu-percent', '0', '--overload-machine-percent', '0']),
       '--max-connections-per-ip', '0',
       '--x264-preset', o['x264-preset'], '--framerate', o.framerate,
-      '--audio-channels', o['audio-channels']]),
+      '--audio-channels', o['audio-channels'],
+      ...(target === 'whip' && o['whip-jitter-ms'] !== undefined ? ['--whip-jitter-ms', o['whip-jitter-ms']] : [])]),
     { env: gstEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   } else {
     const logDir = join(dir, 'ffmpeg');
@@ -320,7 +328,7 @@ async function runCase(target, N, dests = 1) {
   }
   server.stdout.pipe(createWriteStream(join(dir, 'server.out')));
   server.stderr.pipe(createWriteStream(join(dir, 'server.err')));
-  const port = target === 'ours' ? ports.ours : ports.peer;
+  const port = daemon ? ports.ours : ports.peer;
   await Promise.race([waitPort(port), new Promise((_, rej) => server.once('exit', (code) =>
     rej(new Error(`${target} server exited (${code}) at start: see ${join(dir, 'server.err')}`))))]);
 
@@ -336,14 +344,15 @@ async function runCase(target, N, dests = 1) {
     machine.push(sampleMachine());
     const n = sampleTree(nginxPid, true);
     if (n) others.nginx.push(n);
-    if (loadgen?.pid) { const l = sampleTree(loadgen.pid, false); if (l) others.loadgen.push(l); }
+    // WHIP: whipgen and its whip_send.py processes (the senders' cost, not the server's)
+    if (loadgen?.pid) { const l = sampleTree(loadgen.pid, target === 'whip'); if (l) others.loadgen.push(l); }
   }, 500);
   await sleep(2000); // idle baseline
   const idle = samples.at(-1);
   if (!idle) throw new Error(`${target} server is gone: see ${join(dir, 'server.err')}`);
 
   // --perf: a CPU profile of wsrtmpd under this load (perf report -i DIR/perf.data)
-  const perf = o.perf && target === 'ours'
+  const perf = o.perf && daemon
     ? spawn('perf', ['record', '-F', '499', '-g', '-o', join(dir, 'perf.data'), '-p', String(server.pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
     : null;
   const L = Math.min(N, Number(o['latency-streams']));
@@ -372,12 +381,24 @@ async function runCase(target, N, dests = 1) {
     : offering ? 100 : Math.min(100, Math.floor(4000 / N));
   const url = target === 'ours' ? `ws://127.0.0.1:${ports.ours}/ingest/{key}` : `ws://127.0.0.1:${ports.peer}/{key}`;
   const lgOut = join(dir, 'loadgen.json');
-  log(`${target} N=${N}: replaying (${tag}-*, stagger ${stagger} ms)`);
   const tLoad = wall();
-  loadgen = spawn(...niced('node', [join(here, 'lib/loadgen.mjs'), '--url', url, '--fixture', fixture, '--streams', String(N),
-    '--key-prefix', tag, '--duration', String(durationS), '--stagger-ms', String(stagger), '--out', lgOut,
-    ...(slate ? ['--cut'] : [])]),
-  { stdio: ['ignore', 'pipe', 'inherit'] });
+  // a WHIP sender stops (DELETE) this long after connecting: its last frame, and 0.5 s for it to arrive
+  const whipSeconds = round(Math.max(source.video.last, source.audio.last) + 0.5, 1);
+  if (target === 'whip') {
+    // A WHIP sender starts a Python + GStreamer process and an ICE/DTLS handshake: spread wider
+    // (and at most 4 offers of one address wait at once in the endpoint; whipgen retries a 429).
+    const whipStagger = o['stagger-ms'] !== undefined ? Number(o['stagger-ms']) : Math.min(250, Math.floor(8000 / N));
+    log(`${target} N=${N}: WHIP senders (${tag}-*, stagger ${whipStagger} ms)`);
+    loadgen = spawn(...niced('node', [join(here, 'lib/whipgen.mjs'), '--url', `http://127.0.0.1:${ports.ours}/whip`,
+      '--recording', sourceFile, '--seconds', String(whipSeconds), '--streams', String(N), '--key-prefix', tag, '--stagger-ms', String(whipStagger), '--out', lgOut]),
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  } else {
+    log(`${target} N=${N}: replaying (${tag}-*, stagger ${stagger} ms)`);
+    loadgen = spawn(...niced('node', [join(here, 'lib/loadgen.mjs'), '--url', url, '--fixture', fixture, '--streams', String(N),
+      '--key-prefix', tag, '--duration', String(durationS), '--stagger-ms', String(stagger), '--out', lgOut,
+      ...(slate ? ['--cut'] : [])]),
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  }
   let lgLine = '';
   loadgen.stdout.on('data', (d) => { lgLine += d; });
   await exited(loadgen, 3600e3);
@@ -420,10 +441,23 @@ async function runCase(target, N, dests = 1) {
   await statLoop;
   clearInterval(sampler);
   for (const s of subs) await stopChild(s.proc, 'SIGINT', 2000);
-  await stopChild(server, target === 'ours' ? 'SIGTERM' : 'SIGTERM', 15000);
+  await stopChild(server, 'SIGTERM', 15000);
 
   // ---------------------------------------------------------------- figures
   const lg = existsSync(lgOut) ? JSON.parse(readFileSync(lgOut, 'utf8')) : { results: [], failed: N };
+  // WHIP: a sender plays the recording from its start once connected, in real time, so the
+  // message k of the recording has left it at about connected_wall + its offset, and its last
+  // frame at connected_wall + that frame's pts (what the CPU window and the drain are judged on)
+  if (target === 'whip') {
+    const lastPts = Math.max(source.video.last, source.audio.last);
+    for (const r of lg.results) {
+      r.sends = r.connected_wall ? offsets.slice(0, lastChunk + 1).map((t) => r.connected_wall + t) : [];
+      r.last_send_wall = r.connected_wall ? r.connected_wall + lastPts * 1000 : null;
+      r.stop_wall = r.connected_wall ? r.connected_wall + whipSeconds * 1000 : null; // its DELETE
+      r.close_code = r.error ? null : 1000;
+      r.max_late_ms = 0;
+    }
+  }
   // --offer: the streams the overload guard refused (closed with 1013) are counted, not judged
   const refusedKeys = new Set(offering ? lg.results.filter((r) => r.close_code === 1013).map((r) => r.key) : []);
   const results = lg.results.filter((r) => !refusedKeys.has(r.key));
@@ -488,8 +522,8 @@ async function runCase(target, N, dests = 1) {
       key: r.key, messages: r.sends.length, close_code: r.close_code, error: r.error, output: r.output,
       complete: !why, why,
       video_frames: got.video?.packets ?? 0, video_span: got.video?.span ?? 0, audio_span: got.audio?.span ?? 0,
-      // last media written by nginx minus last message sent: how far behind the stream ended
-      drain_ms: recMtime && r.last_send_wall ? round(recMtime - r.last_send_wall, 0) : null,
+      // last media written by nginx minus last message sent (WHIP: the DELETE): how far behind the stream ended
+      drain_ms: recMtime && r.last_send_wall ? round(recMtime - (r.stop_wall ?? r.last_send_wall), 0) : null,
       publish_ms: published[r.key] && r.sends[0] ? round(published[r.key] - r.sends[0], 0) : null,
       max_late_ms: round(r.max_late_ms, 0),
       rec_first_video_pts: got.video?.first ?? null,
@@ -498,6 +532,9 @@ async function runCase(target, N, dests = 1) {
 
   // latency: subscribed streams, every received frame against the message that completed it
   const lat = [];
+  // the same over the CPU window only (all N streams sending): without the ramp, when N WHIP
+  // senders start, handshake and compete for the same cores
+  const latActive = [];
   const latTail = []; // median latency over the last third of each subscribed stream: growing backlog?
   const firstFrame = [];
   for (const s of subs) {
@@ -514,11 +551,15 @@ async function runCase(target, N, dests = 1) {
       while (j + 1 < vTarget.pts.length && Math.abs(vTarget.pts[j + 1] - t) <= Math.abs(vTarget.pts[j] - t)) j++;
       const k = vTarget.chunk[j];
       if (k < 0 || k >= r.sends.length) continue;
-      frames.push({ src_pts: vTarget.pts[j], chunk: k, ms: a.wall - r.sends[k] });
+      // WHIP: the frame itself left the sender at connected_wall + its pts (clocksync from the
+      // connection on); the WebSocket: the message that completed it was sent at sends[k]
+      const sent = target === 'whip' ? r.connected_wall + vTarget.pts[j] * 1000 : r.sends[k];
+      frames.push({ src_pts: vTarget.pts[j], chunk: k, ms: a.wall - sent, sent });
     }
     writeFileSync(join(dir, `latency-${s.key}.json`), JSON.stringify({ shift, frames }));
-    firstFrame.push(s.arrivals[0].wall - r.sends[0]);
+    firstFrame.push(s.arrivals[0].wall - (target === 'whip' ? r.connected_wall : r.sends[0]));
     for (const f of frames) if (f.src_pts - vTarget.first >= steadyFrom) lat.push(f.ms);
+    for (const f of frames) if (f.sent >= from && f.sent <= to) latActive.push(f.ms);
     const tail = frames.filter((f) => f.src_pts - vTarget.first >= vTarget.span * 2 / 3).map((f) => f.ms);
     if (tail.length) latTail.push(percentile(tail, 0.5));
   }
@@ -540,7 +581,9 @@ async function runCase(target, N, dests = 1) {
   const res = {
     target, N, tag,
     ...(offering ? { offered: N, admitted: M, refused: refusedKeys.size } : {}),
-    output: target === 'ours' ? (outputs.join('+') || 'unknown') : sc.peerMode,
+    output: daemon ? (outputs.join('+') || 'unknown') : sc.peerMode,
+    ...(target === 'whip' ? { whip_retries_429: lg.results.reduce((a, r) => a + (r.retries_429 ?? 0), 0),
+      whip_deleted_200: lg.results.filter((r) => r.deleted === 200).length } : {}),
     variant: slate ? 'slate' : o.scenario === 'restream' ? `${dests} dest` : '',
     destinations: dests,
     cpu_window: window, cpu_window_s: slateFig ? slateFig.window_s : round((to - from) / 1000, 1),
@@ -563,6 +606,8 @@ async function runCase(target, N, dests = 1) {
     latency_streams: subs.length, latency_frames: lat.length, latency_steady_from_s: steadyFrom,
     latency_last_third_median_ms: round(latTail.length ? Math.max(...latTail) : null, 0),
     latency_ms: { p50: round(percentile(lat, 0.5), 0), p95: round(percentile(lat, 0.95), 0), max: round(lat.length ? Math.max(...lat) : null, 0) },
+    latency_all_active_ms: { p50: round(percentile(latActive, 0.5), 0), p95: round(percentile(latActive, 0.95), 0),
+      max: round(latActive.length ? Math.max(...latActive) : null, 0), frames: latActive.length },
     first_frame_ms: { median: round(percentile(firstFrame, 0.5), 0), max: round(firstFrame.length ? Math.max(...firstFrame) : null, 0) },
     publish_ms: { median: round(percentile(publishMs, 0.5), 0), p95: round(percentile(publishMs, 0.95), 0), max: publishMs.length ? Math.max(...publishMs) : null, n: publishMs.length },
     video_frames_out: percentile(streams.map((s) => s.video_frames), 0.5), video_frames_in: vTarget.packets,
@@ -608,7 +653,9 @@ process.on('SIGINT', () => {
   process.exit(130);
 });
 try {
-  for (const [target, list] of [['ours', oursNs], ['peer', peerNs]]) {
+  // whip-passthrough: the WebSocket and WHIP cases of each N one after the other
+  const plan = sc.whip ? oursNs.map((N) => [['ours', 'whip'], [N]]) : [[['ours'], oursNs], [['peer'], peerNs]];
+  for (const [targets, list] of plan) for (const target of targets) {
     for (const N of list) {
       let ok = true;
       for (const d of restreamTo > 1 ? [1, restreamTo] : [1]) {
@@ -639,6 +686,22 @@ for (const a of ours) {
     latency_p95: ratio(a.latency_ms.p95, b.latency_ms.p95),
     publish_median: ratio(a.publish_ms.median, b.publish_ms.median) });
 }
+// whip-passthrough: WHIP against the WebSocket at the same N, same run (issue 31's budget: CPU per
+// stream at most 1.5x; added delay p95 within the jitterbuffer latency + 30 ms)
+const whipJitterMs = o['whip-jitter-ms'] !== undefined ? Number(o['whip-jitter-ms']) : 200;
+const whipCompare = sc.whip ? cases.filter((c) => c.target === 'whip').map((w) => {
+  const ws = ours.find((c) => c.N === w.N);
+  const cpuRatio = ws?.cpu_pct_per_stream ? round(w.cpu_pct_per_stream / ws.cpu_pct_per_stream, 2) : null;
+  return { N: w.N, cpu_pct_per_stream_whip: w.cpu_pct_per_stream, cpu_pct_per_stream_websocket: ws?.cpu_pct_per_stream ?? null,
+    cpu_ratio: cpuRatio, cpu_ratio_budget: 1.5, cpu_ratio_met: cpuRatio !== null ? cpuRatio <= 1.5 : null,
+    latency_p95_whip_ms: w.latency_ms.p95, latency_p95_websocket_ms: ws?.latency_ms.p95 ?? null,
+    latency_all_active_p95_whip_ms: w.latency_all_active_ms.p95, latency_all_active_p95_websocket_ms: ws?.latency_all_active_ms.p95 ?? null,
+    latency_p95_budget_ms: whipJitterMs + 30, latency_p95_met: w.latency_ms.p95 !== null ? w.latency_ms.p95 <= whipJitterMs + 30 : null,
+    real_time_whip: w.real_time, real_time_websocket: ws?.real_time ?? null,
+    // on the same machine, beside wsrtmpd: what the senders took (whip_send.py processes / loadgen.mjs)
+    senders_cpu_pct_whip: w.loadgen_cpu_pct, senders_cpu_pct_websocket: ws?.loadgen_cpu_pct ?? null,
+    machine_busy_pct_whip: w.machine_busy_pct, machine_busy_pct_websocket: ws?.machine_busy_pct ?? null };
+}) : undefined;
 // Streams that fit in the 2 cores by CPU alone, from the largest N that kept real time
 const capacity = (list) => {
   const c = list.filter((x) => x.real_time && x.cpu_pct_per_stream && x.destinations === restreamTo).at(-1);
@@ -660,7 +723,7 @@ const slateSummary = slate ? ours.map((c) => ({ N: c.N, on_slate: c.slate?.on_sl
   ratio: c.slate?.cpu_pct_per_stream !== undefined && c.sending_cpu_pct_per_stream ? round(c.slate.cpu_pct_per_stream / c.sending_cpu_pct_per_stream, 2) : null,
   pss_mb_per_stream_on_slate: c.slate?.pss_mb_per_stream ?? null, pss_mb_per_added_stream_on_slate: c.slate?.pss_mb_per_added_stream ?? null })) : undefined;
 const summary = {
-  restream, slate: slateSummary,
+  restream, slate: slateSummary, whip: whipCompare,
   max_streams_kept_real_time: { ours: maxKept(ours), peer: peer.length ? maxKept(peer) : null,
     ratio: peer.length && maxKept(peer) ? round(maxKept(ours) / maxKept(peer), 2) : null,
     note: 'largest N tested that kept real time; a lower bound when the largest N tested passed' },
@@ -678,7 +741,9 @@ const doc = {
   x264_preset: o['x264-preset'], framerate: Number(o.framerate), audio_channels: Number(o['audio-channels']), peer: peerNs.length || peer.length ? { dir: peerDir, mode: sc.peerMode } : null, peer_note: peerNote,
   machine: { cores: os.cpus().length, model: os.cpus()[0]?.model, mem_gb: round(os.totalmem() / 2 ** 30, 0), kernel: os.release(), loadavg_at_end: os.loadavg().map((x) => round(x, 2)) },
   git: gitRev, date: new Date().toISOString(),
-  latency_definition: `WebSocket send of the message completing a frame -> that frame readable by an RTMP subscriber of nginx; includes nginx and loopback; steady state (frames from ${steadyFrom} s of media on)`,
+  latency_definition: `WebSocket send of the message completing a frame -> that frame readable by an RTMP subscriber of nginx; includes nginx and loopback; steady state (frames from ${steadyFrom} s of media on)`
+    + (sc.whip ? '; WHIP: the frame\'s scheduled send by the sender (its "connected" line + the frame\'s pts; RTP packetizing, SRTP and loopback on the sender side included) -> readable from nginx' : ''),
+  whip_jitter_ms: sc.whip ? whipJitterMs : undefined,
   nice: niceN, publish_definition: 'first WebSocket message sent -> the RTMP publish seen by nginx (its /stat client time); first_frame = first message sent -> first video frame readable from nginx',
   cases, comparisons, summary,
 };
@@ -727,6 +792,12 @@ if (comparisons.length) {
 for (const r of summary.restream ?? []) {
   lines.push(`restream N=${r.N}: each destination beyond the first costs ${r.cpu_pct_per_stream_per_extra_destination} % of a core and ${r.pss_mb_per_stream_per_extra_destination} MB PSS (steady) per stream; latency p95 ${r.latency_p95_delta_ms >= 0 ? '+' : ''}${r.latency_p95_delta_ms} ms against one destination; other destinations complete ${r.extra_destinations_complete}`);
 }
+for (const r of summary.whip ?? []) {
+  lines.push(`WHIP / WebSocket N=${r.N}: CPU per stream ${r.cpu_pct_per_stream_whip} % against ${r.cpu_pct_per_stream_websocket} % (ratio ${r.cpu_ratio}, budget 1.5: ${r.cpu_ratio_met ? 'met' : 'MISSED'});`
+    + ` added delay p95 ${r.latency_p95_whip_ms} ms against ${r.latency_p95_websocket_ms} ms (budget jitterbuffer ${whipJitterMs} + 30 = ${r.latency_p95_budget_ms} ms: ${r.latency_p95_met ? 'met' : 'MISSED'}),`
+    + ` ${r.latency_all_active_p95_whip_ms} ms against ${r.latency_all_active_p95_websocket_ms} ms while all N were sending;`
+    + ` senders ${r.senders_cpu_pct_whip} % against ${r.senders_cpu_pct_websocket} %, machine ${r.machine_busy_pct_whip} % against ${r.machine_busy_pct_websocket} % (of ${os.cpus().length * 100})`);
+}
 for (const r of summary.slate ?? []) {
   lines.push(`slate N=${r.N}: ${r.on_slate}/${r.N} on slate, CPU per stream on slate ${r.cpu_pct_per_stream_on_slate} % against ${r.cpu_pct_per_stream_sending} % while sending (ratio ${r.ratio}); PSS per stream on slate ${r.pss_mb_per_stream_on_slate} MB (${r.pss_mb_per_added_stream_on_slate} MB above idle)`);
 }
@@ -742,7 +813,7 @@ console.log(lines.join('\n'));
 try {
   execFileSync('sh', ['-c', 'command -v gnuplot']);
   const series = [];
-  for (const [target, label, color, pt] of [['ours', 'wsrtmpd', '#1f77b4', 7], ['peer', 'node+ffmpeg peer', '#d62728', 5]]) {
+  for (const [target, label, color, pt] of [['ours', 'wsrtmpd', '#1f77b4', 7], ['whip', 'wsrtmpd, WHIP', '#ff7f0e', 9], ['peer', 'node+ffmpeg peer', '#d62728', 5]]) {
     const list = cases.filter((c) => c.target === target);
     for (const d of [...new Set(list.map((c) => c.destinations))]) {
       const file = `${target}${d > 1 ? `-d${d}` : ''}.dat`;

@@ -3,7 +3,7 @@
 # wsrtmp benchmark: wsrtmpd and (when present) the node+ffmpeg peer under the same replayed
 # browser load, side by side. See bench/README.md.
 #
-#   bench/run.sh [--scenario passthrough|passthrough-aac|transcode|slate|restream] [--timeslice 250|100]
+#   bench/run.sh [--scenario passthrough|passthrough-aac|transcode|slate|restream|whip-passthrough] [--whip-jitter-ms 200] [--timeslice 250|100]
 #                [--streams 1,8,32] [--peer-streams 1,8] [--slate-after 15] [--slate-seconds 15]
 #                [--restream-destinations 3] [--duration SECONDS] [--peer DIR | --no-peer] [--no-ours] [--latency-streams 2]
 #                [--x264-preset veryfast] [--framerate 30] [--base-port 19450] [--stagger-ms MS] [--stop-on-fail]
