@@ -62,16 +62,23 @@ note_output_time (GstPad *, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
+/* A buffer (and buffer list) probe given the counters it writes to. */
+void
+add_counting_probe (GstPad *pad, GstPadProbeCallback callback,
+    std::shared_ptr<MediaCounters> counters)
+{
+  gst_pad_add_probe (pad, static_cast<GstPadProbeType> (
+          GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+      callback, new std::shared_ptr<MediaCounters> (std::move (counters)),
+      delete_data<std::shared_ptr<MediaCounters>>);
+}
+
 }  // namespace
 
 void
 add_delay_probe (GstPad *pad, std::shared_ptr<MediaCounters> counters)
 {
-  gst_pad_add_probe (pad, static_cast<GstPadProbeType> (
-          GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
-      note_output_time, new std::shared_ptr<MediaCounters> (
-          std::move (counters)),
-      delete_data<std::shared_ptr<MediaCounters>>);
+  add_counting_probe (pad, note_output_time, std::move (counters));
 }
 
 gint64
@@ -113,11 +120,7 @@ add_live_probe (GstPad *pad, std::shared_ptr<MediaCounters> counters,
 void
 add_bytes_out_probe (GstPad *pad, std::shared_ptr<MediaCounters> counters)
 {
-  gst_pad_add_probe (pad, static_cast<GstPadProbeType> (
-          GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
-      count_bytes_out, new std::shared_ptr<MediaCounters> (
-          std::move (counters)),
-      delete_data<std::shared_ptr<MediaCounters>>);
+  add_counting_probe (pad, count_bytes_out, std::move (counters));
 }
 
 }  // namespace wsrtmp

@@ -25,6 +25,7 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <set>
@@ -92,6 +93,19 @@ check_refused (const Daemon &daemon, WsClient &client,
 }
 
 const std::string SECRET = "webhook-secret-0123456789abcdef";
+
+/* A receiver's answers: 500 or 200 at random, half the time each, the
+ * same sequence for the same seed. */
+Receiver::Decide
+failing_half_the_time (std::mt19937::result_type seed)
+{
+  auto random = std::make_shared<std::mt19937> (seed);
+  auto lock = std::make_shared<std::mutex> ();
+  return [random, lock] (const std::string &) {
+    std::lock_guard<std::mutex> hold (*lock);
+    return Receiver::Answer { (*random) () % 2 ? 500u : 200u, "" };
+  };
+}
 
 }  // namespace
 
@@ -336,12 +350,7 @@ class HooksTest : public CppUnit::TestFixture {
     TempDir dir;
     std::string secret_file = dir.file ("secret");
     g_file_set_contents (secret_file.c_str (), SECRET.c_str (), -1, nullptr);
-    std::mutex random_lock;
-    std::mt19937 random (30);
-    Receiver receiver ([&] (const std::string &) {
-      std::lock_guard<std::mutex> hold (random_lock);
-      return Receiver::Answer { random () % 2 ? 500u : 200u, "" };
-    });
+    Receiver receiver (failing_half_the_time (30));
     Daemon daemon ({ "--record-dir", dir.file ("rec"), "--webhook-url",
         receiver.url ("/events"), "--webhook-secret-file", secret_file,
         "--continuity-timeout", "0", "--max-sessions", "0",
@@ -579,12 +588,7 @@ class WebhookLoadTest : public CppUnit::TestFixture {
     TempDir dir;
     std::string secret_file = dir.file ("secret");
     g_file_set_contents (secret_file.c_str (), SECRET.c_str (), -1, nullptr);
-    std::mutex random_lock;
-    std::mt19937 random (1000);
-    Receiver receiver ([&] (const std::string &) {
-      std::lock_guard<std::mutex> hold (random_lock);
-      return Receiver::Answer { random () % 2 ? 500u : 200u, "" };
-    });
+    Receiver receiver (failing_half_the_time (1000));
     /* The recording as FLV: the broadcasts' events are what this is about,
      * and an MP4 segment's rewrite per short broadcast would only add
      * load (recording.completed is checked in test_recording). */
